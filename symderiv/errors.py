@@ -1,0 +1,58 @@
+"""The exception hierarchy: every error symderiv raises on bad input is a SymderivError.
+
+Messages are one line, name the offending value and say what would be accepted.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "SymderivError",
+    "NetworkError",
+    "InitError",
+    "RegistryError",
+    "ClaimSyntaxError",
+    "ClaimNameError",
+    "SizeLimitError",
+    "UnsupportedError",
+    "check_argument",
+]
+
+
+class SymderivError(Exception):
+    """Base class of every error symderiv raises about its input."""
+
+
+class NetworkError(SymderivError, ValueError):
+    """The network description is malformed (sizes, activations, loss)."""
+
+
+class InitError(SymderivError, ValueError):
+    """An initialization does not fit the network."""
+
+
+class RegistryError(SymderivError, KeyError):
+    """An unknown name was looked up in a registry (activation, loss, optimizer)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ClaimSyntaxError(SymderivError, ValueError):
+    """A claim could not be parsed."""
+
+
+class ClaimNameError(SymderivError, ValueError):
+    """A claim uses a name symderiv does not know."""
+
+
+class SizeLimitError(SymderivError, ValueError):
+    """A request would build an object too large to hold (e.g. millions of explicit symbols)."""
+
+
+class UnsupportedError(SymderivError, ValueError):
+    """A well-formed request that symderiv does not support (yet)."""
+
+
+def check_argument(condition: bool, message: str, *args: object, error: type = SymderivError) -> None:
+    """Raise ``error(message.format(*args))`` unless ``condition`` holds."""
+    if not condition:
+        raise error(message.format(*args))
