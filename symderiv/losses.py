@@ -98,9 +98,9 @@ def _simplex_labels(K: int) -> list[Expr]:
 
 
 def _softmax(z: Sequence[Expr]) -> list[Expr]:
-    e = [sp.exp(zk) for zk in z]
-    total = sp.Add(*e)
-    return [ek / total for ek in e]
+    # p_k = 1 / Σ_j exp(z_j − z_k): equal logits cancel structurally, so a
+    # uniform softmax is exactly 1/K, and common terms of the logits drop out.
+    return [1 / sp.Add(*[sp.exp(zj - zk) for zj in z]) for zk in z]
 
 
 def _softmax_delta(z: Sequence[Expr], y: Sequence[Expr]) -> list[Expr]:

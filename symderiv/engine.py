@@ -1,0 +1,286 @@
+"""Symbolic forward and reverse-mode passes, one expression per class of identical units.
+
+The backward pass is the δ recursion of theory.md §1 and §4, never ``sympy.diff``
+of the whole loss::
+
+    z_C   = Σ_D |D| · w_CD · h_D + b_C          h_C = f(z_C)
+    δ^(L) = ∂ℓ/∂z^(L)                            (from the loss registry)
+    δ_D   = f'(z_D) · Σ_C |C| · w_CD · δ_C
+    ∂ℓ/∂w_CD (any single entry of the block) = δ_C · h_D,   ∂ℓ/∂b_C = δ_C
+
+Terms that share a weight are summed before multiplying by it (``c·(x_1+x_2)``,
+not ``c·x_1 + c·x_2``): this keeps closed forms readable and lets SymPy's
+canonical forms see cancellations such as ``c·Σ_k δ_k = 0`` structurally.
+
+The data are symbols (``x_1 … x_{n_0}``, labels ``y_1 … y_K`` with the loss's
+constraint built in), so every result holds for every example.  The cost is
+linear in depth and depends on the number of unit classes, not on the widths.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+import sympy as sp
+
+from .errors import SizeLimitError, SymderivError
+from .init import ParamInit, resolve_init
+from .network import Network
+from .patterns import Block, Partition, block_of, blocks, unit_partition
+
+__all__ = [
+    "Pass", "backprop", "Derivation", "derive", "forward", "gradients", "ClassMatrix",
+    "input_symbols", "MAX_MATRIX_ENTRIES",
+]
+
+#: parameters with more entries than this are returned as a ClassMatrix (block lookup), not a dense Matrix
+MAX_MATRIX_ENTRIES = 10_000
+
+
+def input_symbols(n0: int) -> list[sp.Symbol]:
+    """``x_1 … x_{n_0}``."""
+    return [sp.Symbol(f"x_{j}", real=True) for j in range(1, n0 + 1)]
+
+
+def _weighted_sum(terms: Iterable[tuple[sp.Expr, sp.Expr]]) -> sp.Expr:
+    """``Σ w·t`` with the ``t`` of equal weights ``w`` added first."""
+    groups: dict[sp.Expr, list[sp.Expr]] = {}
+    for weight, term in terms:
+        if weight == 0 or term == 0:
+            continue
+        groups.setdefault(weight, []).append(term)
+    return sp.Add(*[w * sp.Add(*ts) for w, ts in groups.items()])
+
+
+@dataclass
+class Pass:
+    """Forward and backward quantities per unit class, and the gradient per block."""
+
+    net: Network
+    partition: Partition
+    values: Mapping[Block, sp.Expr]
+    x: list[sp.Symbol]
+    y: list[sp.Expr]
+    label_symbols: list[sp.Symbol]
+    z: list[list[sp.Expr]] = field(default_factory=list)  # z[l][class], l = 1..L (z[0] unused)
+    h: list[list[sp.Expr]] = field(default_factory=list)  # h[l][class], l = 0..L-1
+    p: list[sp.Expr] = field(default_factory=list)
+    delta: list[list[sp.Expr]] = field(default_factory=list)  # delta[l][class], l = 1..L
+    grad: dict[Block, sp.Expr] = field(default_factory=dict)
+
+
+def backprop(
+    net: Network,
+    partition: Partition,
+    values: Mapping[Block, sp.Expr],
+    *,
+    backward: bool = True,
+) -> Pass:
+    """Run the class-level forward (and backward) pass with block values ``values``.
+
+    ``values`` maps every :class:`Block` to its value: a number, a symbol shared
+    by a tie class, or 0.  This is how the prover evaluates the gradient on a
+    pattern subspace, and how :func:`derive` evaluates it at an init.
+    """
+    L = net.depth
+    classes = partition.classes
+    x = input_symbols(net.sizes[0])
+    label_symbols = [s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)]
+    y = net.loss.labels(net.n_outputs)
+    result = Pass(net, partition, values, x, y, label_symbols)
+    zero = sp.Integer(0)
+
+    # forward
+    h: list[list[sp.Expr]] = [[x[D.first] for D in classes[0]]]
+    z: list[list[sp.Expr]] = [[]]
+    for l in range(1, L + 1):
+        zl = []
+        for C in classes[l]:
+            pre = _weighted_sum((values[Block(l, "W", C.index, D.index)], D.size * h[l - 1][D.index]) for D in classes[l - 1])
+            if net.bias:
+                pre = pre + values[Block(l, "b", C.index)]
+            zl.append(pre)
+        z.append(zl)
+        if l < L:
+            act = net.activation_of(l)
+            h.append([act(zc) for zc in zl])
+    result.z, result.h = z, h
+    result.p = net.loss.prediction(z[L])
+    if not backward:
+        return result
+
+    # backward: the δ recursion
+    delta: list[list[sp.Expr]] = [[] for _ in range(L + 1)]
+    delta[L] = net.loss.delta(z[L], y)
+    for l in range(L - 1, 0, -1):
+        act = net.activation_of(l)
+        delta[l] = [
+            act.derivative(z[l][D.index])
+            * _weighted_sum((values[Block(l + 1, "W", C.index, D.index)], C.size * delta[l + 1][C.index]) for C in classes[l + 1])
+            for D in classes[l]
+        ]
+    result.delta = delta
+    grad: dict[Block, sp.Expr] = {}
+    for block in blocks(net, partition):
+        d = delta[block.layer][block.row]
+        grad[block] = d * h[block.layer - 1][block.col] if block.kind == "W" else d
+    result.grad = grad
+    return result
+
+
+# ---------------------------------------------------------------- the public derivation at an init
+class ClassMatrix:
+    """A parameter-shaped matrix stored by blocks: entries are looked up through their class.
+
+    Used for wide or symbolic-width layers, where a dense matrix would hold
+    millions of equal expressions.  ``m[i, j]`` (0-based) gives one entry,
+    ``m.blocks`` the closed form per block, ``m.to_matrix()`` a dense
+    ``ImmutableMatrix`` (refused when too large).
+    """
+
+    def __init__(self, name: str, shape: tuple, lookup, blocks_: dict[Block, sp.Expr], labels: dict[Block, str]):
+        self.name = name
+        self.shape = shape
+        self._lookup = lookup
+        self.blocks = blocks_
+        self._labels = labels
+
+    def __getitem__(self, index) -> sp.Expr:
+        if not isinstance(index, tuple):
+            index = (index,)
+        return self.blocks[self._lookup(index)]
+
+    def to_matrix(self) -> sp.ImmutableMatrix:
+        if not all(isinstance(n, int) for n in self.shape):
+            raise SymderivError(f"{self.name} has symbolic shape {self.shape}; use .blocks")
+        size = int(np.prod(self.shape))
+        if size > MAX_MATRIX_ENTRIES * 10:
+            raise SizeLimitError(f"{self.name} has {size} entries; use .blocks or m[i, j]")
+        if len(self.shape) == 1:
+            return sp.ImmutableMatrix([self[i] for i in range(self.shape[0])])
+        return sp.ImmutableMatrix(self.shape[0], self.shape[1], lambda i, j: self[int(i), int(j)])
+
+    def block_forms(self) -> list[tuple[str, sp.Expr]]:
+        """``[(label, expr)]`` per block, e.g. ``('rows 1..n, column 2', ...)``."""
+        return [(self._labels[b], e) for b, e in self.blocks.items()]
+
+    def __repr__(self) -> str:
+        forms = "; ".join(f"[{label}] {expr}" for label, expr in self.block_forms()[:6])
+        more = "" if len(self.blocks) <= 6 else f"; … ({len(self.blocks)} blocks)"
+        return f"ClassMatrix({self.name}, shape={self.shape}: {forms}{more})"
+
+
+class Derivation:
+    """Closed forms at an init: z, h, p, δ per layer and the gradient of every parameter.
+
+    Indices are 0-based in this API (symbols are named 1-based, as written by
+    hand: ``x_1``, ``W1_2_3``).  ``d["W1"]`` is the gradient of ``W1``: a SymPy
+    matrix, or a :class:`ClassMatrix` for wide/symbolic layers.
+    """
+
+    def __init__(self, net: Network, init: object = None):
+        self.net = net
+        self.inits: dict[str, ParamInit] = resolve_init(net, init)
+        self.partition = unit_partition(net, self.inits)
+        values: dict[Block, sp.Expr] = {}
+        for block in blocks(net, self.partition):
+            C = self.partition.classes[block.layer][block.row]
+            index = (C.first,) if block.kind == "b" else (C.first, self.partition.classes[block.layer - 1][block.col].first)
+            values[block] = self.inits[block.param].entry(index)
+        self.values = values
+        self._pass = backprop(net, self.partition, values)
+
+    # data
+    @property
+    def x(self) -> list[sp.Symbol]:
+        return self._pass.x
+
+    @property
+    def y(self) -> list[sp.Expr]:
+        return self._pass.y
+
+    @property
+    def label_symbols(self) -> list[sp.Symbol]:
+        return self._pass.label_symbols
+
+    def width(self, layer: int):
+        return self.net.sizes[layer]
+
+    def activation(self, layer: int):
+        return self.net.activation_of(layer)
+
+    # per-unit quantities (0-based unit index)
+    def _cls(self, layer: int, unit: int) -> int:
+        n = self.net.sizes[layer]
+        if not isinstance(unit, (int, np.integer)) or unit < 0 or (isinstance(n, int) and unit >= n):
+            raise SymderivError(f"unit index {unit!r} is out of range for layer {layer} of width {n}")
+        return self.partition.of(layer, int(unit)).index
+
+    def _layer(self, layer: int, lo: int, hi: int, what: str) -> int:
+        if not isinstance(layer, (int, np.integer)) or not lo <= layer <= hi:
+            raise SymderivError(f"{what} is defined for layers {lo}..{hi}, got {layer!r}")
+        return int(layer)
+
+    def z(self, layer: int, unit: int) -> sp.Expr:
+        layer = self._layer(layer, 1, self.net.depth, "z")
+        return self._pass.z[layer][self._cls(layer, unit)]
+
+    def h(self, layer: int, unit: int) -> sp.Expr:
+        layer = self._layer(layer, 0, self.net.depth - 1, "h")
+        return self._pass.h[layer][self._cls(layer, unit)]
+
+    def p(self, k: int) -> sp.Expr:
+        return self._pass.p[self._cls(self.net.depth, k)]
+
+    def delta(self, layer: int, unit: int) -> sp.Expr:
+        layer = self._layer(layer, 1, self.net.depth, "delta")
+        return self._pass.delta[layer][self._cls(layer, unit)]
+
+    def param(self, name: str, index: tuple[int, ...]) -> sp.Expr:
+        return self.values[block_of(self.net, self.partition, name, tuple(index))]
+
+    def grad(self, name: str, index: tuple[int, ...]) -> sp.Expr:
+        return self._pass.grad[block_of(self.net, self.partition, name, tuple(index))]
+
+    def loss(self) -> sp.Expr:
+        """The per-example loss (used as a check, not to differentiate)."""
+        return self.net.loss.value(self._pass.z[self.net.depth], self.y)
+
+    def blocks(self, name: str) -> dict[Block, sp.Expr]:
+        """The gradient of ``name`` per block (one closed form per class pair)."""
+        kind, l = self.net.parse_name(name)
+        return {b: g for b, g in self._pass.grad.items() if b.layer == l and b.kind == kind}
+
+    def __getitem__(self, name: str):
+        shape = self.net.shape(name)
+        concrete = all(isinstance(n, int) for n in shape)
+        if concrete and int(np.prod(shape)) <= MAX_MATRIX_ENTRIES:
+            if len(shape) == 1:
+                return sp.ImmutableMatrix([self.grad(name, (i,)) for i in range(shape[0])])
+            return sp.ImmutableMatrix(shape[0], shape[1], lambda i, j: self.grad(name, (int(i), int(j))))
+        kind, l = self.net.parse_name(name)
+        part = self.partition
+        labels = {}
+        for b in self.blocks(name):
+            rows = part.classes[l][b.row].label()
+            labels[b] = f"rows {rows}" + (f", columns {part.classes[l - 1][b.col].label()}" if kind == "W" else "")
+        return ClassMatrix(name, shape, lambda idx: block_of(self.net, part, name, idx), self.blocks(name), labels)
+
+    def __repr__(self) -> str:
+        return f"Derivation({self.net.describe()})"
+
+
+def derive(net: Network, init: object = None) -> Derivation:
+    """The closed-form forward and backward pass of ``net`` at ``init`` (default: generic)."""
+    return Derivation(net, init)
+
+
+def forward(net: Network, init: object = None) -> Derivation:
+    """Alias of :func:`derive`; the forward quantities are ``.z``, ``.h``, ``.p``."""
+    return Derivation(net, init)
+
+
+def gradients(net: Network, init: object = None) -> Derivation:
+    """Alias of :func:`derive`; ``result["W1"]`` is the gradient of ``W1`` at ``init``."""
+    return Derivation(net, init)
