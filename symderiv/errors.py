@@ -13,6 +13,7 @@ __all__ = [
     "ClaimNameError",
     "SizeLimitError",
     "UnsupportedError",
+    "InvalidArgument",
     "check_argument",
 ]
 
@@ -50,6 +51,10 @@ class SizeLimitError(SymderivError, ValueError):
 
 class UnsupportedError(SymderivError, ValueError):
     """A well-formed request that symderiv does not support (yet)."""
+
+
+class InvalidArgument(SymderivError, ValueError):
+    """An argument breaks the stated rule of a public function (strategies, numeric routines)."""
 
 
 def check_argument(condition: bool, message: str, *args: object, error: type = SymderivError) -> None:
