@@ -212,7 +212,8 @@ def _node(node: sp.Basic, points: Mapping, cache: dict) -> object:
 def endpoints(x) -> tuple[mpmath.mpf, mpmath.mpf]:
     """The endpoints of an interval as plain mpmath floats."""
     lo, hi = x._mpi_
-    return mpmath.mpf(lo), mpmath.mpf(hi)
+    with mpmath.workprec(max(iv.prec, 53) * 4):  # exact: no rounding of the endpoints
+        return +mpmath.mpf(lo), +mpmath.mpf(hi)
 
 
 def excludes_zero(x) -> bool:

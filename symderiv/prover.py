@@ -1,0 +1,572 @@
+"""The prover: the smallest invariant zero/tie pattern containing the init, and first-move steps.
+
+Theory (theory.md §2-§3).  A pattern assigns every block (see :mod:`patterns`)
+either to the zero class or to a tie class; its subspace ``V`` sets zero blocks
+to 0 and gives each tie class one free symbol.  Relaxation from the init's own
+pattern ``P0``::
+
+    repeat
+        g := the block gradients on V(P) (engine, data symbolic)
+        split every class by equality of g on V(P)   (the zero class keeps only
+                                                      the blocks whose g ≡ 0)
+    until nothing changes
+
+Every *kept* constraint is proved by a checked identity on ``V(P*)``: a
+structural one (SymPy's canonical form is literally 0, or literally the same
+expression) or one shown by bounded simplification.  Every *dropped*
+constraint carries a witness: a rational point of ``V(P)`` and rational data at
+which rigorous interval enclosures of the gradients are disjoint (or exclude 0).
+An identity that is neither proved nor refuted in the time bound is dropped
+without being claimed and reported as undecided, so the result stays sound.
+
+First-move steps iterate over steps instead of to a fixed point:
+``F_0`` = all classes, ``F_{t+1}`` = the classes of ``F_t`` whose gradient is
+identically 0 on ``A_t`` (classes of ``F_t`` frozen at their initial values,
+the rest free within ``V(P*)``).  A class leaving at ``t`` is proved unchanged
+for steps ``1 … t`` (no weight decay); a certified single-example SGD trajectory
+that moves it at step ``t + 1`` makes the step tight.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterable, Mapping, Sequence
+
+import sympy as sp
+
+from .bounded import BoundExceeded, run_bounded
+from .certify import Uncertifiable, describe_interval, enclose, excludes_zero, to_interval
+from .engine import Pass, backprop, input_symbols
+from .init import ParamInit, resolve_init
+from .network import Network
+from .patterns import Block, Partition, blocks, unit_partition
+
+__all__ = [
+    "Identity", "Witness", "Split", "TrajectoryWitness", "FirstMove", "Proof",
+    "prove", "Decider",
+]
+
+
+# ---------------------------------------------------------------- records
+@dataclass(frozen=True)
+class Identity:
+    """A checked identity on the subspace: ``members`` all have the gradient ``expr``
+    (``expr == 0`` for a zero constraint); ``method`` says how it was checked."""
+
+    members: tuple[Block, ...]
+    expr: sp.Expr
+    method: str  # "structural" or "simplification"
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A certified point: exact values of every symbol, and rigorous enclosures of the
+    gradients compared there."""
+
+    point: tuple[tuple[str, str], ...]  # (symbol, exact rational) pairs, sorted
+    values: tuple[tuple[str, str], ...]  # (gradient label, enclosure as text)
+
+    def to_json(self) -> dict:
+        return {"point": dict(self.point), "gradients": dict(self.values)}
+
+
+@dataclass(frozen=True)
+class Split:
+    """A dropped constraint: the class ``before`` (tied, or zero when ``was_zero``) split
+    into ``parts`` at iteration ``iteration``; ``witness`` certifies that the parts'
+    gradients differ (or that a released part's gradient is nonzero)."""
+
+    iteration: int
+    was_zero: bool
+    before: tuple[Block, ...]
+    parts: tuple[tuple[Block, ...], ...]
+    witness: Witness | None
+    undecided: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrajectoryWitness:
+    """A certified single-example SGD trajectory: data, learning rate, initial values,
+    and for each class the step at which its change is certified nonzero."""
+
+    point: tuple[tuple[str, str], ...]
+    learning_rate: str
+    steps: int
+    moved: tuple[tuple[int, int, str], ...]  # (class id, step, certified change as text)
+
+    def to_json(self) -> dict:
+        return {"data_and_init": dict(self.point), "learning_rate": self.learning_rate, "steps": self.steps,
+                "moves": [{"class": c, "step": s, "change": v} for c, s, v in self.moved]}
+
+
+@dataclass(frozen=True)
+class FirstMove:
+    """First-move step of one tie class: ``step`` (None = proved never), whether it is
+    tight (certified by a trajectory), and how the zero gradients before it were shown."""
+
+    step: int | None
+    tight: bool
+    undecided: bool = False
+
+
+@dataclass
+class Proof:
+    """Everything the prover established (presented by :class:`symderiv.analysis.Analysis`)."""
+
+    net: Network
+    inits: dict[str, ParamInit]
+    partition: Partition
+    blocks: list[Block]
+    init_values: dict[Block, sp.Expr]
+    classes: list[tuple[Block, ...]]  # final tie classes (class 0 may be the zero class)
+    zero_class: int | None  # index into classes, or None
+    class_of: dict[Block, int]
+    symbols: list[sp.Symbol]  # one per class (the zero class's entry is unused)
+    identities: list[Identity]
+    splits: list[Split]
+    iterations: int
+    first_moves: dict[int, FirstMove]
+    first_move_identities: list[tuple[int, Identity]]  # (step t, identity proved on A_t)
+    trajectory: TrajectoryWitness | None
+    undecided: list[str]
+    gradients_on_pattern: dict[Block, sp.Expr]
+
+
+# ---------------------------------------------------------------- deciding identities
+def _simplifies_to_zero(expr: sp.Expr) -> bool:
+    """Cheap to expensive: expand, cancel, simplify (run inside :func:`run_bounded`)."""
+    for attempt in (sp.expand, sp.cancel, sp.together, sp.simplify):
+        try:
+            if attempt(expr) == 0:
+                return True
+        except Exception:  # a failing rewrite proves nothing
+            continue
+    return False
+
+
+class Decider:
+    """Decides ``expr ≡ 0`` and ``expr_a ≡ expr_b`` on a subspace with symbolic data.
+
+    Refutation comes first, by rigorous interval evaluation at random rational
+    points (theory.md §5: never simplify before trying to refute); proof is
+    structural or by bounded simplification; otherwise undecided.
+    """
+
+    def __init__(self, symbols: Sequence[sp.Symbol], *, net: Network, seed: int = 0, points: int = 3,
+                 seconds: float = 5.0, dps: int = 60):
+        self.symbols = list(symbols)
+        self.net = net
+        self.rng = random.Random(seed)
+        self.n_points = points
+        self.seconds = seconds
+        self.dps = dps
+        self.points = [self._random_point() for _ in range(points)]
+
+    def _random_point(self) -> dict[sp.Symbol, sp.Rational]:
+        point: dict[sp.Symbol, sp.Rational] = {}
+        for s in self.symbols:
+            if s.is_integer and s.is_positive:  # a symbolic width
+                point[s] = sp.Integer(self.rng.randint(2, 4))
+            else:
+                num = self.rng.choice([n for n in range(-12, 13) if n != 0])
+                point[s] = sp.Rational(num, self.rng.randint(3, 9))
+        labels = self.net.loss.sample_labels(_NumpyLikeRng(self.rng), self.net.n_outputs)
+        for k, sym in enumerate(s for s in self.net.loss.labels(self.net.n_outputs) if isinstance(s, sp.Symbol)):
+            point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
+        return point
+
+    def evaluate(self, exprs: Sequence[sp.Expr]) -> list[list | None]:
+        """Per point: the enclosures of ``exprs``, or None where the point is uncertifiable."""
+        out = []
+        for point in self.points:
+            try:
+                out.append(enclose(exprs, point, dps=self.dps))
+            except Uncertifiable:
+                out.append(None)
+        return out
+
+    def witness(self, point_index: int, labelled: Sequence[tuple[str, object]]) -> Witness:
+        point = self.points[point_index]
+        return Witness(
+            tuple(sorted((str(s), str(v)) for s, v in point.items())),
+            tuple((label, describe_interval(value)) for label, value in labelled),
+        )
+
+    def proves_zero(self, expr: sp.Expr) -> str | None:
+        """``"structural"``/``"simplification"`` when ``expr ≡ 0`` is proved, else None
+        (the caller must already know no point refutes it)."""
+        if expr == 0:
+            return "structural"
+        try:
+            if run_bounded(_simplifies_to_zero, expr, seconds=self.seconds):
+                return "simplification"
+        except BoundExceeded:
+            return None
+        return None
+
+
+class _NumpyLikeRng:
+    """The loss registry samples labels with ``rng.integers(lo, hi)`` (NumPy style)."""
+
+    def __init__(self, rng: random.Random):
+        self._rng = rng
+
+    def integers(self, lo: int, hi: int) -> int:
+        return self._rng.randrange(lo, hi)
+
+
+# ---------------------------------------------------------------- splitting one class
+def _split_class(
+    members: Sequence[Block],
+    grads: Mapping[Block, sp.Expr],
+    enclosures: list[dict[Block, object] | None],
+    decider: Decider,
+    *,
+    zero: bool,
+    undecided: list[str],
+    label: callable,
+) -> tuple[list[tuple[Block, ...]], tuple[Block, ...] | None, Identity | None, list[Identity], Witness | None]:
+    """Split ``members`` by equality of their gradient functions.
+
+    Returns ``(parts, zero_part, zero_identity, tie_identities, witness)``; for
+    the zero class ``zero_part`` holds the blocks proved to keep gradient 0.
+    """
+    # 1. group by structural equality (SymPy's canonical form): equal expressions are equal functions
+    groups: dict[sp.Expr, list[Block]] = {}
+    for b in members:
+        groups.setdefault(grads[b], []).append(b)
+    exprs = list(groups)
+    witness: Witness | None = None
+    witness_point: int | None = None
+    witness_values: list[tuple[str, object]] = []
+
+    def certified_different(a: int, b: int) -> int | None:
+        for k, enc in enumerate(enclosures):
+            if enc is None:
+                continue
+            ia, ib = enc[groups[exprs[a]][0]], enc[groups[exprs[b]][0]]
+            if excludes_zero(ia - ib):
+                return k
+        return None
+
+    # 2. the zero class: which groups have gradient ≡ 0?
+    zero_part: tuple[Block, ...] | None = None
+    zero_identity: Identity | None = None
+    remaining = list(range(len(exprs)))
+    if zero:
+        kept = []
+        for gi in list(remaining):
+            e = exprs[gi]
+            refuted_at = None
+            for k, enc in enumerate(enclosures):
+                if enc is not None and excludes_zero(enc[groups[e][0]]):
+                    refuted_at = k
+                    break
+            if refuted_at is not None:
+                if witness_point is None:
+                    witness_point = refuted_at
+                if refuted_at == witness_point:
+                    witness_values.append((label(groups[e][0]), enclosures[refuted_at][groups[e][0]]))
+                continue
+            method = decider.proves_zero(e)
+            if method is not None:
+                kept.append((gi, method))
+            else:
+                undecided.append(f"gradient of {label(groups[e][0])} ≡ 0: neither proved nor refuted in the time bound")
+        if kept:
+            zero_blocks = tuple(b for gi, _ in kept for b in groups[exprs[gi]])
+            methods = {m for _, m in kept}
+            zero_identity = Identity(zero_blocks, sp.Integer(0), "structural" if methods == {"structural"} else "simplification")
+            zero_part = zero_blocks
+            remaining = [gi for gi in remaining if gi not in {k for k, _ in kept}]
+
+    # 3. merge structurally different groups that are provably equal; keep apart the rest
+    parts: list[list[int]] = []
+    for gi in remaining:
+        placed = False
+        for part in parts:
+            rep = part[0]
+            k = certified_different(gi, rep)
+            if k is not None:
+                continue
+            method = decider.proves_zero(exprs[gi] - exprs[rep])
+            if method is not None:
+                part.append(gi)
+                placed = True
+                break
+            undecided.append(
+                f"gradients of {label(groups[exprs[gi]][0])} and {label(groups[exprs[rep]][0])} equal: "
+                "neither proved nor refuted in the time bound"
+            )
+        if not placed:
+            parts.append([gi])
+
+    tie_identities = []
+    out_parts: list[tuple[Block, ...]] = []
+    for part in parts:
+        blocks_ = tuple(b for gi in part for b in groups[exprs[gi]])
+        out_parts.append(blocks_)
+        if len(blocks_) > 1:
+            tie_identities.append(Identity(blocks_, exprs[part[0]], "structural" if len(part) == 1 else "simplification"))
+
+    # 4. a witness for the split: one point where the parts' representatives are pairwise certified apart
+    n_parts = len(out_parts) + (1 if zero_part else 0)
+    if n_parts > 1 or (zero and zero_part is None and out_parts):
+        reps = [p[0] for p in out_parts]
+        for k, enc in enumerate(enclosures):
+            if enc is None:
+                continue
+            ok = all(excludes_zero(enc[a] - enc[b]) for i, a in enumerate(reps) for b in reps[i + 1:])
+            if zero:
+                ok = ok and all(excludes_zero(enc[a]) for a in reps)
+            if ok:
+                entries = [(label(b), enc[b]) for b in reps]
+                if zero_part:
+                    entries.append((label(zero_part[0]), enc[zero_part[0]]))
+                witness = decider.witness(k, entries)
+                break
+    return out_parts, zero_part, zero_identity, tie_identities, witness
+
+
+# ---------------------------------------------------------------- the relaxation
+def _init_pattern(init_values: Mapping[Block, sp.Expr], order: Sequence[Block]) -> tuple[list[tuple[Block, ...]], int | None]:
+    by_value: dict[sp.Expr, list[Block]] = {}
+    for b in order:
+        by_value.setdefault(init_values[b], []).append(b)
+    classes = [tuple(v) for v in by_value.values()]
+    zero = next((i for i, (value, _) in enumerate(by_value.items()) if value == 0), None)
+    return classes, zero
+
+
+def _class_symbols(classes: Sequence[tuple[Block, ...]], net: Network, partition: Partition) -> list[sp.Symbol]:
+    """One readable symbol per class: ``W1_2_3`` for a single entry, ``w2`` for a whole parameter, else ``t_k``."""
+    names: list[str] = []
+    per_param: dict[str, int] = {}
+    for b in blocks(net, partition):
+        per_param[b.param] = per_param.get(b.param, 0) + 1
+    used: set[str] = set()
+    for k, members in enumerate(classes):
+        params = {b.param for b in members}
+        name = f"t_{k}"
+        if len(members) == 1:
+            b = members[0]
+            C = partition.classes[b.layer][b.row]
+            if b.kind == "W":
+                D = partition.classes[b.layer - 1][b.col]
+                if C.size == 1 and D.size == 1:
+                    name = f"{b.param}_{C.first + 1}_{D.first + 1}"
+            elif C.size == 1:
+                name = f"{b.param}_{C.first + 1}"
+        if name.startswith("t_") and len(params) == 1 and len(members) == per_param[next(iter(params))]:
+            name = next(iter(params)).lower()
+        if name in used:
+            name = f"t_{k}"
+        used.add(name)
+        names.append(name)
+    return [sp.Symbol(n, real=True) for n in names]
+
+
+def block_label(net: Network, partition: Partition, b: Block) -> str:
+    """``W2[1..n, 3]`` style label of a block (1-based units)."""
+    C = partition.classes[b.layer][b.row].label()
+    if b.kind == "W":
+        return f"{b.param}[{C}, {partition.classes[b.layer - 1][b.col].label()}]"
+    return f"{b.param}[{C}]"
+
+
+def prove(
+    net: Network,
+    init: object,
+    *,
+    seed: int = 0,
+    seconds: float = 5.0,
+    witness_attempts: int = 6,
+) -> Proof:
+    """Run the relaxation and the first-move iteration; see the module docstring."""
+    inits = resolve_init(net, init)
+    partition = unit_partition(net, inits)
+    order = list(blocks(net, partition))
+    init_values: dict[Block, sp.Expr] = {}
+    for b in order:
+        C = partition.classes[b.layer][b.row]
+        index = (C.first,) if b.kind == "b" else (C.first, partition.classes[b.layer - 1][b.col].first)
+        init_values[b] = inits[b.param].entry(index)
+    classes, zero = _init_pattern(init_values, order)
+    label = lambda b: block_label(net, partition, b)  # noqa: E731
+    undecided: list[str] = []
+    splits: list[Split] = []
+
+    init_symbols = sorted(set().union(*(v.free_symbols for v in init_values.values())), key=str)
+    width_symbols = [n for n in net.sizes if isinstance(n, sp.Symbol)]
+    data_symbols = input_symbols(net.sizes[0])
+
+    iteration = 0
+    while True:
+        iteration += 1
+        symbols = _class_symbols(classes, net, partition)
+        values = {b: (sp.Integer(0) if k == zero else symbols[k]) for k, members in enumerate(classes) for b in members}
+        state = backprop(net, partition, values)
+        free = data_symbols + [s for k, s in enumerate(symbols) if k != zero] + init_symbols + width_symbols
+        decider = Decider(free, net=net, seed=seed + iteration, seconds=seconds)
+        enclosures = _enclose_all(decider, state.grad, order)
+        new_classes: list[tuple[Block, ...]] = []
+        new_zero: int | None = None
+        identities: list[Identity] = []
+        changed = False
+        for k, members in enumerate(classes):
+            if len(members) == 1 and k != zero:
+                new_classes.append(members)
+                continue
+            parts, zero_part, zero_identity, ties, witness = _split_class(
+                members, state.grad, enclosures, decider, zero=(k == zero), undecided=undecided, label=label
+            )
+            if zero_part is not None:
+                new_zero = len(new_classes)
+                new_classes.append(zero_part)
+                identities.append(zero_identity)  # type: ignore[arg-type]
+            new_classes.extend(parts)
+            identities.extend(ties)
+            n_parts = len(parts) + (1 if zero_part is not None else 0)
+            if n_parts > 1 or (k == zero and zero_part is None):
+                changed = True
+                undec = tuple(u for u in undecided if label(members[0]) in u)
+                splits.append(Split(iteration, k == zero, tuple(members),
+                                    ((zero_part,) if zero_part else ()) + tuple(parts), witness, undec))
+        if not changed:  # terminates: every change adds a class (or shrinks the zero class)
+            break
+        # keep a deterministic order: by the first block of each class in parameter order
+        position = {b: i for i, b in enumerate(order)}
+        zero_members = new_classes[new_zero] if new_zero is not None else None
+        new_classes.sort(key=lambda c: min(position[b] for b in c))
+        zero = new_classes.index(zero_members) if zero_members is not None else None
+        classes = new_classes
+
+    class_of = {b: k for k, members in enumerate(classes) for b in members}
+    first_moves, fm_identities = _first_moves(net, partition, order, classes, zero, symbols, init_values,
+                                              data_symbols + init_symbols + width_symbols, seed, seconds, undecided)
+    trajectory = None
+    if not net.is_symbolic:
+        trajectory = _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, state.grad,
+                                         first_moves, seed, witness_attempts)
+        if trajectory is not None:
+            tight = {c for c, _, _ in trajectory.moved}
+            first_moves = {c: FirstMove(fm.step, c in tight, fm.undecided) for c, fm in first_moves.items()}
+    return Proof(
+        net=net, inits=inits, partition=partition, blocks=order, init_values=init_values,
+        classes=classes, zero_class=zero, class_of=class_of, symbols=symbols, identities=identities,
+        splits=splits, iterations=iteration, first_moves=first_moves, first_move_identities=fm_identities,
+        trajectory=trajectory, undecided=undecided, gradients_on_pattern=dict(state.grad),
+    )
+
+
+def _enclose_all(decider: Decider, grads: Mapping[Block, sp.Expr], order: Sequence[Block]) -> list[dict | None]:
+    exprs = [grads[b] for b in order]
+    out = []
+    for enc in decider.evaluate(exprs):
+        out.append(None if enc is None else dict(zip(order, enc)))
+    return out
+
+
+# ---------------------------------------------------------------- first-move steps
+def _first_moves(net, partition, order, classes, zero, symbols, init_values, other_symbols, seed, seconds, undecided):
+    """``F_0`` = every class; ``F_{t+1}`` = classes of ``F_t`` with gradient ≡ 0 on ``A_t``."""
+    frozen = {k for k in range(len(classes)) if k != zero}
+    moves: dict[int, FirstMove] = {}
+    identities: list[tuple[int, Identity]] = []
+    label = lambda b: block_label(net, partition, b)  # noqa: E731
+    t = 0
+    while frozen:
+        values = {}
+        for k, members in enumerate(classes):
+            for b in members:
+                if k == zero:
+                    values[b] = sp.Integer(0)
+                elif k in frozen:
+                    values[b] = init_values[b]
+                else:
+                    values[b] = symbols[k]
+        state = backprop(net, partition, values)
+        free = other_symbols + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
+        decider = Decider(free, net=net, seed=seed + 7919 * (t + 1), seconds=seconds)
+        reps = {k: classes[k][0] for k in frozen}
+        rep_list = [reps[k] for k in sorted(frozen)]
+        enclosures = _enclose_all(decider, state.grad, rep_list)
+        leaving = []
+        for k in sorted(frozen):
+            g = state.grad[reps[k]]
+            if any(enc is not None and excludes_zero(enc[reps[k]]) for enc in enclosures):
+                leaving.append((k, False))
+                continue
+            method = decider.proves_zero(g)
+            if method is None:
+                undecided.append(f"step {t + 1}: gradient of {label(reps[k])} ≡ 0 on A_{t}: undecided; "
+                                 "its first-move step is only a lower bound")
+                leaving.append((k, True))
+            else:
+                identities.append((t, Identity(classes[k], sp.Integer(0), method)))
+        if not leaving:
+            break
+        for k, undec in leaving:
+            moves[k] = FirstMove(t + 1, False, undec)
+            frozen.discard(k)
+        t += 1
+    for k in frozen:
+        moves[k] = FirstMove(None, False)
+    return moves, identities
+
+
+# ---------------------------------------------------------------- certified witness trajectories
+def _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, grads_on_pattern,
+                        first_moves, seed, attempts) -> TrajectoryWitness | None:
+    """A single-example SGD trajectory (exact data, rational learning rate) along which
+    each class with a finite first-move step is certified to change at that step."""
+    targets = {k: fm.step for k, fm in first_moves.items() if fm.step is not None}
+    if not targets:
+        return None
+    horizon = max(targets.values())
+    rng = random.Random(seed + 104729)
+    data_symbols = input_symbols(net.sizes[0])
+    init_symbols = sorted(set().union(*(v.free_symbols for v in init_values.values())), key=str)
+    reps = {k: classes[k][0] for k in range(len(classes)) if k != zero}
+    rep_exprs = [grads_on_pattern[reps[k]] for k in sorted(reps)]
+    best: TrajectoryWitness | None = None
+    for attempt in range(attempts):
+        point: dict[sp.Symbol, sp.Rational] = {}
+        for s in data_symbols + init_symbols:
+            point[s] = sp.Rational(rng.choice([n for n in range(-9, 10) if n != 0]), rng.randint(2, 7))
+        labels = net.loss.sample_labels(_NumpyLikeRng(rng), net.n_outputs)
+        for k, sym in enumerate(s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)):
+            point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
+        lr = sp.Rational(rng.choice([1, 2, 3]), rng.choice([2, 4, 5]))
+        try:
+            start = enclose([init_values[reps[k]] for k in sorted(reps)], point)
+        except Uncertifiable:
+            continue
+        theta = dict(zip(sorted(reps), start))
+        lr_iv = to_interval(lr)
+        moved: list[tuple[int, int, str]] = []
+        ok = True
+        for step in range(1, horizon + 1):
+            values = dict(point)
+            for k, v in theta.items():
+                values[symbols[k]] = v
+            try:
+                g = dict(zip(sorted(reps), enclose(rep_exprs, values, dps=80)))
+            except Uncertifiable:
+                ok = False
+                break
+            for k, target in targets.items():
+                if target == step and excludes_zero(g[k]):
+                    moved.append((k, step, describe_interval(-lr_iv * g[k])))
+            theta = {k: theta[k] - lr_iv * g[k] for k in theta}
+        if not ok:
+            continue
+        candidate = TrajectoryWitness(
+            tuple(sorted((str(s), str(v)) for s, v in point.items())), str(lr), horizon, tuple(sorted(moved))
+        )
+        if best is None or len(candidate.moved) > len(best.moved):
+            best = candidate
+        if len(best.moved) == len(targets):
+            break
+    return best
