@@ -1,5 +1,15 @@
-"""symderiv: exact, proved statements about neural-network gradients."""
+"""symderiv: exact, proved statements about neural-network gradients.
+
+Describe a network (:func:`mlp`) and an init (:func:`zeros`, :func:`constant`,
+:func:`generic`, arrays or a per-parameter mapping), then
+
+* :func:`gradients` / :func:`forward` - closed forms at the init;
+* :func:`analyze` - which weights stay zero or tied forever, and when each moves;
+* :func:`check` - a hand derivation proved or refuted line by line.
+"""
 from .activations import Activation, activation, register_activation, registered_activations
+from .analysis import Analysis, analyze
+from .engine import ClassMatrix, Derivation, derive, forward, gradients
 from .errors import SymderivError
 from .init import constant, generic, zeros
 from .losses import loss, register_loss, registered_losses
@@ -7,6 +17,8 @@ from .network import Network, mlp
 
 __all__ = [
     "Activation", "activation", "register_activation", "registered_activations",
+    "Analysis", "analyze",
+    "ClassMatrix", "Derivation", "derive", "forward", "gradients",
     "SymderivError",
     "constant", "generic", "zeros",
     "loss", "register_loss", "registered_losses",

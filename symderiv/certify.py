@@ -14,6 +14,7 @@ certified training trajectory).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Callable, Iterable, Mapping
 
@@ -24,7 +25,7 @@ from mpmath import iv
 from .errors import SymderivError
 
 __all__ = [
-    "Uncertifiable", "enclose", "interval", "endpoints", "sign", "excludes_zero", "describe_interval", "to_interval",
+    "Uncertifiable", "enclose", "precision", "interval", "endpoints", "sign", "excludes_zero", "describe_interval", "to_interval",
 ]
 
 
@@ -136,6 +137,17 @@ _FUNCTIONS: dict[type, Callable] = {
     sp.Abs: _abs,
     sp.sign: _sign,
 }
+
+
+@contextmanager
+def precision(dps: int):
+    """Interval arithmetic done outside :func:`enclose` (e.g. SGD updates) at ``dps`` digits."""
+    saved = iv.prec
+    iv.dps = dps
+    try:
+        yield
+    finally:
+        iv.prec = saved
 
 
 def enclose(exprs: Iterable[sp.Expr], values: Mapping[sp.Symbol, object], dps: int = 40) -> list:

@@ -36,7 +36,7 @@ from typing import Iterable, Mapping, Sequence
 import sympy as sp
 
 from .bounded import BoundExceeded, run_bounded
-from .certify import Uncertifiable, describe_interval, enclose, excludes_zero, to_interval
+from .certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
 from .engine import Pass, backprop, input_symbols
 from .init import ParamInit, resolve_init
 from .network import Network
@@ -87,8 +87,9 @@ class Split:
 
 @dataclass(frozen=True)
 class TrajectoryWitness:
-    """A certified single-example SGD trajectory: data, learning rate, initial values,
-    and for each class the step at which its change is certified nonzero."""
+    """A certified single-example SGD trajectory: data, learning rate, initial values
+    (and, for symbolic widths, the concrete widths it was run at), and for each class
+    the step at which its change is certified nonzero."""
 
     point: tuple[tuple[str, str], ...]
     learning_rate: str
@@ -445,13 +446,11 @@ def prove(
     class_of = {b: k for k, members in enumerate(classes) for b in members}
     first_moves, fm_identities = _first_moves(net, partition, order, classes, zero, symbols, init_values,
                                               data_symbols + init_symbols + width_symbols, seed, seconds, undecided)
-    trajectory = None
-    if not net.is_symbolic:
-        trajectory = _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, state.grad,
-                                         first_moves, seed, witness_attempts)
-        if trajectory is not None:
-            tight = {c for c, _, _ in trajectory.moved}
-            first_moves = {c: FirstMove(fm.step, c in tight, fm.undecided) for c, fm in first_moves.items()}
+    trajectory = _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, state.grad,
+                                     first_moves, seed, witness_attempts)
+    if trajectory is not None:
+        tight = {c for c, _, _ in trajectory.moved}
+        first_moves = {c: FirstMove(fm.step, c in tight, fm.undecided) for c, fm in first_moves.items()}
     return Proof(
         net=net, inits=inits, partition=partition, blocks=order, init_values=init_values,
         classes=classes, zero_class=zero, class_of=class_of, symbols=symbols, identities=identities,
@@ -531,42 +530,52 @@ def _trajectory_witness(net, partition, order, classes, zero, symbols, init_valu
     reps = {k: classes[k][0] for k in range(len(classes)) if k != zero}
     rep_exprs = [grads_on_pattern[reps[k]] for k in sorted(reps)]
     best: TrajectoryWitness | None = None
-    for attempt in range(attempts):
-        point: dict[sp.Symbol, sp.Rational] = {}
-        for s in data_symbols + init_symbols:
-            point[s] = sp.Rational(rng.choice([n for n in range(-9, 10) if n != 0]), rng.randint(2, 7))
-        labels = net.loss.sample_labels(_NumpyLikeRng(rng), net.n_outputs)
-        for k, sym in enumerate(s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)):
-            point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
-        lr = sp.Rational(rng.choice([1, 2, 3]), rng.choice([2, 4, 5]))
-        try:
-            start = enclose([init_values[reps[k]] for k in sorted(reps)], point)
-        except Uncertifiable:
-            continue
-        theta = dict(zip(sorted(reps), start))
-        lr_iv = to_interval(lr)
-        moved: list[tuple[int, int, str]] = []
-        ok = True
-        for step in range(1, horizon + 1):
-            values = dict(point)
-            for k, v in theta.items():
-                values[symbols[k]] = v
-            try:
-                g = dict(zip(sorted(reps), enclose(rep_exprs, values, dps=80)))
-            except Uncertifiable:
-                ok = False
+    with precision(80):
+        for attempt in range(attempts):
+            candidate = _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs,
+                                        symbols, targets, horizon)
+            if candidate is not None and (best is None or len(candidate.moved) > len(best.moved)):
+                best = candidate
+            if best is not None and len(best.moved) == len(targets):
                 break
-            for k, target in targets.items():
-                if target == step and excludes_zero(g[k]):
-                    moved.append((k, step, describe_interval(-lr_iv * g[k])))
-            theta = {k: theta[k] - lr_iv * g[k] for k in theta}
-        if not ok:
-            continue
-        candidate = TrajectoryWitness(
-            tuple(sorted((str(s), str(v)) for s, v in point.items())), str(lr), horizon, tuple(sorted(moved))
-        )
-        if best is None or len(candidate.moved) > len(best.moved):
-            best = candidate
-        if len(best.moved) == len(targets):
-            break
     return best
+
+
+def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs, symbols, targets, horizon):
+    """One random single-example SGD trajectory; None when some step is uncertifiable."""
+    point: dict[sp.Symbol, sp.Rational] = {}
+    for s in data_symbols + init_symbols:
+        point[s] = sp.Rational(rng.choice([n for n in range(-9, 10) if n != 0]), rng.randint(2, 7))
+    for n in net.sizes:  # symbolic widths: the trajectory is certified at one concrete width
+        if isinstance(n, sp.Symbol):
+            point[n] = sp.Integer(rng.randint(2, 4))
+    labels = net.loss.sample_labels(_NumpyLikeRng(rng), net.n_outputs)
+    for k, sym in enumerate(s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)):
+        point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
+    lr = sp.Rational(rng.choice([1, 2, 3]), rng.choice([2, 4, 5]))
+    try:
+        start = enclose([init_values[reps[k]] for k in sorted(reps)], point, dps=80)
+    except Uncertifiable:
+        return None
+    theta = dict(zip(sorted(reps), start))
+    lr_iv = to_interval(lr)
+    moved: list[tuple[int, int, str]] = []
+    ok = True
+    for step in range(1, horizon + 1):
+        values = dict(point)
+        for k, v in theta.items():
+            values[symbols[k]] = v
+        try:
+            g = dict(zip(sorted(reps), enclose(rep_exprs, values, dps=80)))
+        except Uncertifiable:
+            ok = False
+            break
+        for k, target in targets.items():
+            if target == step and excludes_zero(g[k]):
+                moved.append((k, step, describe_interval(-lr_iv * g[k])))
+        theta = {k: theta[k] - lr_iv * g[k] for k in theta}
+    if not ok:
+        return None
+    return TrajectoryWitness(
+        tuple(sorted((str(s), str(v)) for s, v in point.items())), str(lr), horizon, tuple(sorted(moved))
+    )

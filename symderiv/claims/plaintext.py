@@ -1,0 +1,296 @@
+"""The plain-text claim syntax, parsed by an allow-list over Python's ``ast``.
+
+``ast.parse`` only *parses* (it never runs code); the tree is then walked with an
+allow-list of node types and names, and anything else is a one-line
+:class:`~symderiv.errors.ClaimSyntaxError` naming the construct and its column.
+Nothing is evaluated: the walk produces the claim tree of :mod:`.tree`.
+
+Syntax (indices 1-based)::
+
+    dL/dW1[i,j] = (p[i] - y[i]) * x[j]
+    delta1[i] = tanh'(z1[i]) * sum(W2[k,i] * delta2[k], k)
+    abs(dL/dW1[i,j]) == abs(dL/dW1[k,j])
+    dL/dW1[t,j] = (1/K - 1) * x[j]               # t: the true class (one-hot label)
+    dL/dW1[i,j] = x[j] / K  for i != t           # a condition on indices
+    dL/dW2[i,j] is zero
+    dL/dW1[i,j] is the same for every i
+
+Names: ``x[j] y[k] p[k] z<l>[i] h<l>[i] a<l>[i] delta<l>[i] W<l>[i,j] b<l>[i]``,
+``dL/d<quantity>[...]`` (gradient by ``W b z h x``), ``L`` (loss), ``K``,
+``n<l>``, ``e``; functions ``sigma sigmoid tanh exp log ln relu max abs sqrt f f<l>``,
+each with optional primes ``'``; sums ``sum(expr, k)`` or ``sum(expr, k, lo, hi)``;
+``^`` and ``**`` are powers; ``=`` and ``==`` are equalities.  Unicode ``∂ δ ℓ σ · × −``
+are accepted.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from fractions import Fraction
+
+from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError
+from .names import unknown_name
+from .tree import (
+    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
+    check_depth, check_size, div, neg,
+)
+
+__all__ = ["parse_plain"]
+
+_UNICODE = {"∂": "d", "δ": "delta", "ℓ": "L", "σ": "sigma", "·": "*", "×": "*", "−": "-", "≠": "!=", "’": "'", "′": "'", "Σ": "sum", "∑": "sum"}
+_ALLOWED_CHARS = re.compile(r"[A-Za-z0-9_\s+\-*/^()\[\],.=!'|<>]*")
+_FUNCS = {"sigma": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log",
+          "relu": "relu", "ReLU": "relu", "max": "max", "abs": "abs", "sqrt": "sqrt", "f": "f"}
+_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|b)(\d*)$")
+_GRAD = re.compile(r"(?<![A-Za-z0-9_])d(?:L|l|ell|loss)\s*/\s*d(?=[A-Za-z])")
+_PRIME = re.compile(r"([A-Za-z][A-Za-z0-9]*)('+)")
+_INDEX = re.compile(r"^[a-z]$")
+
+
+def parse_plain(text: str) -> Claim:
+    """Parse a plain-text claim into a :class:`~.tree.Claim` (never evaluates anything)."""
+    if not isinstance(text, str):
+        raise ClaimSyntaxError(f"a claim must be a string, got {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise SizeLimitError(f"the claim is {len(text)} characters long (limit {MAX_CHARS})")
+    original = text
+    for u, a in _UNICODE.items():
+        text = text.replace(u, a)
+    if not _ALLOWED_CHARS.fullmatch(text):
+        bad = next(c for c in text if not _ALLOWED_CHARS.fullmatch(c))
+        raise ClaimSyntaxError(f"character {bad!r} at position {text.index(bad)} is not allowed in a plain-text claim")
+    if not text.strip():
+        raise ClaimSyntaxError("the claim is empty")
+    check_depth(text)
+    text, same_for, conditions = _suffixes(text)
+    text = _GRAD.sub("GRAD_", text)
+    text = _PRIME.sub(lambda m: f"{m.group(1)}_PRIME{len(m.group(2))}", text)
+    if "'" in text:
+        raise ClaimSyntaxError(f"a prime ' at position {text.index(chr(39))} must follow a function name, as in tanh'(z1[i])")
+    text = text.replace("^", "**")
+    sides_text = _split_relations(text)
+    sides = tuple(_Walker(s).parse() for s in sides_text)
+    check_size(sides)
+    if len(sides) < 2 and not same_for:
+        raise ClaimSyntaxError("a claim needs a relation: A = B (or '... is zero', '... is the same for every i')")
+    return Claim(sides, original, "plain", conditions, same_for, tuple(s.strip() for s in sides_text))
+
+
+def _suffixes(text: str):
+    """Split off ``is zero``, ``is the same for every i[, j]`` and ``for i != t`` tails."""
+    same_for: tuple = ()
+    conditions: list = []
+    m = re.search(r"\s+(?:for|if|where)\s+([a-z\s!=,<>]+)$", text)
+    if m and re.fullmatch(r"\s*[a-z]\s*(!=|==|=)\s*[a-z]\s*(,\s*[a-z]\s*(!=|==|=)\s*[a-z]\s*)*", m.group(1)):
+        for part in m.group(1).split(","):
+            a, op, b = re.fullmatch(r"\s*([a-z])\s*(!=|==|=)\s*([a-z])\s*", part).groups()
+            conditions.append((a, "!=" if op == "!=" else "=", b))
+        text = text[: m.start()]
+    m = re.search(r"\s+is\s+the\s+same\s+for\s+(?:every|all|each)\s+([a-z](?:\s*(?:,|and)\s*[a-z])*)\s*$", text)
+    if m:
+        same_for = tuple(re.findall(r"[a-z]", re.sub(r"\band\b", ",", m.group(1))))
+        text = text[: m.start()]
+    else:
+        m = re.search(r"\s+is\s+(?:zero|0)\s*$", text)
+        if m:
+            text = text[: m.start()] + " = 0"
+    return text, same_for, tuple(conditions)
+
+
+def _split_relations(text: str) -> list[str]:
+    """Split at top-level ``=``/``==``; reject other relations."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        c = text[i]
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif depth == 0 and c in "=!<>":
+            two = text[i:i + 2]
+            if two in ("!=", "<=", ">=") or c in "<>":
+                raise ClaimSyntaxError(f"relation {two if two in ('!=', '<=', '>=') else c!r} at position {i}: only equalities are supported (=, ==)")
+            parts.append(text[start:i])
+            i += 2 if two == "==" else 1
+            start = i
+            continue
+        i += 1
+    parts.append(text[start:])
+    for k, p in enumerate(parts):
+        if not p.strip():
+            raise ClaimSyntaxError(f"side {k + 1} of the relation is empty")
+    return parts
+
+
+class _Walker:
+    """Allow-list walk of one side's ``ast`` into the claim tree."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def parse(self):
+        src = self.text.strip()
+        try:
+            tree = ast.parse(src, mode="eval")
+        except SyntaxError as exc:
+            col = (exc.offset or 0)
+            raise ClaimSyntaxError(f"cannot parse {src!r} near column {col}: {exc.msg}") from None
+        except (RecursionError, MemoryError, ValueError):
+            raise ClaimSyntaxError(f"cannot parse {src[:60]!r}: too complex") from None
+        return self.node(tree.body)
+
+    def fail(self, node, what: str) -> ClaimSyntaxError:
+        col = getattr(node, "col_offset", 0)
+        return ClaimSyntaxError(f"{what} at column {col} of {self.text.strip()[:80]!r} is not allowed in a claim")
+
+    def node(self, node):
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise self.fail(node, f"the constant {v!r}")
+            return Num(self.number(node))
+        if isinstance(node, ast.BinOp):
+            a, b = self.node(node.left), self.node(node.right)
+            op = node.op
+            if isinstance(op, ast.Add):
+                return Add((a, b))
+            if isinstance(op, ast.Sub):
+                return Add((a, neg(b)))
+            if isinstance(op, ast.Mult):
+                return Mul((a, b))
+            if isinstance(op, ast.Div):
+                return div(a, b)
+            if isinstance(op, ast.Pow):
+                self.check_exponent(node.right, b)
+                return Pow(a, b)
+            raise self.fail(node, f"the operator {type(op).__name__}")
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return neg(self.node(node.operand))
+            if isinstance(node.op, ast.UAdd):
+                return self.node(node.operand)
+            raise self.fail(node, f"the operator {type(node.op).__name__}")
+        if isinstance(node, ast.Name):
+            return self.name(node, node.id, ())
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        raise self.fail(node, f"{type(node).__name__} ({ast.dump(node)[:30]}…)")
+
+    def number(self, node) -> Fraction:
+        text = ast.get_source_segment(self.text.strip(), node) or repr(node.value)
+        if len(text.replace(".", "").lstrip("0")) > MAX_DIGITS or "e" in text.lower() or "j" in text.lower():
+            raise SizeLimitError(f"the number {text[:20]} has too many digits or an exponent (limit {MAX_DIGITS} digits)")
+        return Fraction(text)
+
+    def check_exponent(self, node, value) -> None:
+        if isinstance(value, Num) and abs(value.value) > MAX_EXPONENT:
+            raise SizeLimitError(f"the exponent {value.value} at column {node.col_offset} is larger than {MAX_EXPONENT}")
+        if isinstance(value, Num) and value.value.denominator not in (1, 2):
+            raise ClaimSyntaxError(f"the exponent {value.value} at column {node.col_offset}: only integer and half-integer exponents are supported")
+
+    def index(self, node):
+        if isinstance(node, ast.Name) and _INDEX.match(node.id):
+            return TRUE_CLASS if node.id == "y" else node.id
+        if isinstance(node, ast.Constant) and type(node.value) is int and 0 < node.value < 10**6:
+            return node.value
+        raise self.fail(node, "an index other than a single letter or a positive integer")
+
+    def subscript(self, node):
+        indices = []
+        while isinstance(node, ast.Subscript):
+            sl = node.slice
+            items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+            indices[:0] = [self.index(i) for i in items]
+            node = node.value
+        if not isinstance(node, ast.Name):
+            raise self.fail(node, "indexing something other than a name")
+        return self.name(node, node.id, tuple(indices))
+
+    def name(self, node, name: str, indices: tuple):
+        src = name + (f"[{','.join(map(str, indices))}]" if indices else "")
+        if name.startswith("GRAD_"):
+            target = name[5:]
+            src = f"dL/d{target}" + src[len(name):]
+            if not indices and target not in ("L",):
+                raise ClaimNameError(f"{src}: a gradient needs the entry's indices, e.g. dL/dW1[i,j]")
+            m = _QUANT.match(target)
+            if not m or m.group(1) in ("y", "p"):
+                raise unknown_name(f"d{target}", "in a gradient (differentiate by W<l>, b<l>, z<l>, h<l> or x)")
+            kind, layer = m.group(1), m.group(2)
+            if kind == "delta":
+                raise ClaimNameError(f"{src}: differentiate by z<l> (dL/dz<l> is delta<l>), not by delta")
+            wrt = Q("h" if kind == "a" else kind, int(layer) if layer else None, indices, None, target + src[src.index(target) + len(target):])
+            return Q("grad", None, (), wrt, src)
+        if name in ("L", "ell", "loss"):
+            return self.plain(node, Q("loss", src=src), indices)
+        if name == "K":
+            return self.plain(node, Q("width", src=src), indices)
+        if name == "e":
+            return self.plain(node, Const("e"), indices)
+        m = re.fullmatch(r"n(\d+)", name)
+        if m:
+            return self.plain(node, Q("width", int(m.group(1)), src=src), indices)
+        m = _QUANT.match(name)
+        if m:
+            kind, layer = m.group(1), m.group(2)
+            kind = "h" if kind == "a" else kind
+            if layer and kind in ("x", "y", "p"):
+                raise ClaimNameError(f"{src}: {kind} takes no layer number")
+            if not indices:
+                raise ClaimNameError(f"{src} needs an index, e.g. {name}[i] (indices are 1-based)")
+            return Q(kind, int(layer) if layer else None, indices, None, src)
+        if _INDEX.match(name):
+            raise ClaimNameError(f"the index {name} at column {node.col_offset} can only be used inside [...] (e.g. x[{name}])")
+        raise unknown_name(name, f"at column {node.col_offset}")
+
+    def plain(self, node, value, indices):
+        if indices:
+            raise ClaimNameError(f"{getattr(value, 'src', 'e') or 'e'} takes no index")
+        return value
+
+    def call(self, node: ast.Call):
+        if node.keywords:
+            raise self.fail(node, "a keyword argument")
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(node.func, f"calling {type(node.func).__name__}")
+        name = node.func.id
+        order = 0
+        m = re.fullmatch(r"(.+)_PRIME(\d+)", name)
+        if m:
+            name, order = m.group(1), int(m.group(2))
+        if name == "sum":
+            return self.sum(node)
+        layer = None
+        m = re.fullmatch(r"f(\d+)", name)
+        if m:
+            name, layer = "f", int(m.group(1))
+        if name not in _FUNCS:
+            raise unknown_name(name + "'" * order + "(...)", f"at column {node.col_offset}")
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise self.fail(a, "a starred argument")
+        args = tuple(self.node(a) for a in node.args)
+        func = _FUNCS[name]
+        if func == "max":
+            if len(args) != 2:
+                raise ClaimSyntaxError("max takes two arguments, as in max(0, z1[i])")
+            if order:
+                raise ClaimSyntaxError("write the derivative of max(0, ·) as relu'(…)")
+            if args[0] == Num(Fraction(0)):
+                return Call("relu", (args[1],), 0, None, "max(0, ·)")
+            if args[1] == Num(Fraction(0)):
+                return Call("relu", (args[0],), 0, None, "max(·, 0)")
+            return Call("max", args, 0, None, "max")
+        return Call(func, args, order, layer, name + "'" * order)
+
+    def sum(self, node: ast.Call):
+        args = node.args
+        if len(args) not in (2, 4) or not isinstance(args[1], ast.Name) or not _INDEX.match(args[1].id):
+            raise ClaimSyntaxError(f"write sums as sum(expr, k) or sum(expr, k, 1, K) (column {node.col_offset})")
+        body = self.node(args[0])
+        lo = hi = None
+        if len(args) == 4:
+            lo, hi = self.node(args[2]), self.node(args[3])
+        return Sum(args[1].id, lo, hi, body)

@@ -1,0 +1,288 @@
+"""The claim AST: what both parsers produce and what :mod:`.names` builds into SymPy.
+
+A claim is a chain of sides related by ``=`` (``A = B = C``), optional side
+conditions on indices (``i ≠ t``) and, for "… is the same for every i", the
+indices it quantifies over.  The nodes are plain frozen data: nothing in this
+module (or anywhere in :mod:`symderiv.claims`) evaluates user text.
+
+Indices are 1-based, as written by hand.  An index is a name (``"i"``), a
+1-based integer, or the true class ``"t"`` (written ``t`` or ``y`` as an index).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Union
+
+from ..errors import ClaimSyntaxError, SizeLimitError
+
+__all__ = [
+    "Num", "Const", "Q", "Call", "Add", "Mul", "Pow", "Sum", "Claim", "Node", "Index",
+    "MAX_CHARS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_DIGITS", "MAX_NODES", "MAX_ASSIGNMENTS", "MAX_SUM_TERMS",
+    "TRUE_CLASS", "neg", "div", "count_nodes", "check_depth", "to_latex", "to_text",
+]
+
+#: longest claim accepted, in characters
+MAX_CHARS = 10_000
+#: deepest nesting of brackets / braces / parentheses
+MAX_DEPTH = 40
+#: largest |n| of a numeric exponent (x^n); larger ones could make SymPy hang
+MAX_EXPONENT = 64
+#: longest integer literal
+MAX_DIGITS = 15
+#: largest claim tree, in nodes
+MAX_NODES = 5_000
+#: index assignments enumerated per link; beyond this a random sample of this size is checked
+MAX_ASSIGNMENTS = 512
+#: largest range of a single sum
+MAX_SUM_TERMS = 4_096
+
+#: the name of the true-class index (written ``t``, or ``y`` in an index position)
+TRUE_CLASS = "t"
+
+Index = Union[str, int]
+
+
+@dataclass(frozen=True)
+class Num:
+    """An exact rational number."""
+    value: Fraction
+
+
+@dataclass(frozen=True)
+class Const:
+    """A named constant: ``e`` (Euler's number)."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Q:
+    """A named quantity of the network.
+
+    ``kind`` is one of ``x, y, p, z, h, delta, W, b, grad, loss, width``;
+    ``layer`` is the layer ``l`` (None when the notation leaves it implicit);
+    ``indices`` the 1-based indices as written; ``wrt`` (for ``grad``) the entry
+    the loss is differentiated by.  ``src`` is the text as written, for messages.
+    """
+    kind: str
+    layer: int | None = None
+    indices: tuple = ()
+    wrt: "Q | None" = None
+    src: str = ""
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function applied to arguments: ``func`` in ``sigmoid, tanh, exp, log, relu,
+    max, abs, sqrt, f`` (``f`` = the network's own activation of ``layer``);
+    ``order`` counts primes (derivatives)."""
+    func: str
+    args: tuple
+    order: int = 0
+    layer: int | None = None
+    src: str = ""
+
+
+@dataclass(frozen=True)
+class Add:
+    terms: tuple
+
+
+@dataclass(frozen=True)
+class Mul:
+    factors: tuple
+
+
+@dataclass(frozen=True)
+class Pow:
+    base: "Node"
+    exp: "Node"
+
+
+@dataclass(frozen=True)
+class Sum:
+    """``Σ_{var=lo}^{hi} body``; ``lo``/``hi`` None when left implicit (the natural range of ``var``)."""
+    var: str
+    lo: "Node | None"
+    hi: "Node | None"
+    body: "Node"
+
+
+Node = Union[Num, Const, Q, Call, Add, Mul, Pow, Sum]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A parsed claim: ``sides[0] = sides[1] = …`` under ``conditions``.
+
+    * ``conditions``: ``(a, op, b)`` with ``op`` in ``{'=', '!='}`` between indices;
+    * ``same_for``: for "E is the same for every i": the indices ``E`` must not depend on
+      (the checker compares ``E`` with a copy where each is renamed);
+    * ``syntax``: ``"latex"`` or ``"plain"``; ``text``: the claim as given.
+    """
+    sides: tuple
+    text: str
+    syntax: str
+    conditions: tuple = ()
+    same_for: tuple = ()
+    side_texts: tuple = field(default=())
+
+
+def neg(node: Node) -> Node:
+    return Mul((Num(Fraction(-1)), node))
+
+
+def div(a: Node, b: Node) -> Node:
+    return Mul((a, Pow(b, Num(Fraction(-1)))))
+
+
+def children(node: Node) -> tuple:
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, Add):
+        return node.terms
+    if isinstance(node, Mul):
+        return node.factors
+    if isinstance(node, Pow):
+        return (node.base, node.exp)
+    if isinstance(node, Sum):
+        return tuple(n for n in (node.lo, node.hi, node.body) if n is not None)
+    if isinstance(node, Q) and node.wrt is not None:
+        return (node.wrt,)
+    return ()
+
+
+def count_nodes(node: Node) -> int:
+    """Number of nodes (iterative: deep trees are fine)."""
+    total, stack = 0, [node]
+    while stack:
+        n = stack.pop()
+        total += 1
+        stack.extend(children(n))
+    return total
+
+
+def check_size(claim_sides: tuple) -> None:
+    total = sum(count_nodes(s) for s in claim_sides)
+    if total > MAX_NODES:
+        raise SizeLimitError(f"the claim has {total} terms and factors (limit {MAX_NODES}); split it into smaller claims")
+
+
+def check_depth(text: str, openers: str = "([{", closers: str = ")]}") -> None:
+    """Reject unbalanced or too deeply nested brackets, naming the position."""
+    stack: list[tuple[str, int]] = []
+    pairs = dict(zip(closers, openers))
+    for pos, ch in enumerate(text):
+        if ch in openers:
+            stack.append((ch, pos))
+            if len(stack) > MAX_DEPTH:
+                raise SizeLimitError(f"brackets nested more than {MAX_DEPTH} deep at position {pos}")
+        elif ch in closers:
+            if not stack or stack[-1][0] != pairs[ch]:
+                raise ClaimSyntaxError(f"unbalanced {ch!r} at position {pos}")
+            stack.pop()
+    if stack:
+        ch, pos = stack[-1]
+        raise ClaimSyntaxError(f"unclosed {ch!r} at position {pos}")
+
+
+# ---------------------------------------------------------------- printing the AST
+_FUNC_LATEX = {
+    "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "relu": r"\mathrm{ReLU}",
+    "max": r"\max", "abs": "", "sqrt": r"\sqrt", "f": "f",
+}
+_BASE_LATEX = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "delta": r"\delta", "W": "W", "b": "b"}
+
+
+def _idx(i: Index) -> str:
+    return str(i)
+
+
+def to_latex(node: Node) -> str:
+    """LaTeX of a claim tree (used by the verdict's display)."""
+    if isinstance(node, Num):
+        v = node.value
+        if v.denominator == 1:
+            return str(v.numerator)
+        sign = "-" if v < 0 else ""
+        return f"{sign}\\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
+    if isinstance(node, Const):
+        return "e"
+    if isinstance(node, Q):
+        if node.kind == "loss":
+            return "L"
+        if node.kind == "width":
+            return "K" if node.layer is None else f"n_{{{node.layer}}}"
+        if node.kind == "grad":
+            return f"\\frac{{\\partial L}}{{\\partial {to_latex(node.wrt)}}}"
+        base = _BASE_LATEX[node.kind]
+        sup = f"^{{({node.layer})}}" if node.layer is not None and node.kind not in ("x", "y", "p") else ""
+        sub = ",".join(_idx(i) for i in node.indices)
+        return f"{base}{sup}_{{{sub}}}" if sub else base + sup
+    if isinstance(node, Call):
+        args = ", ".join(to_latex(a) for a in node.args)
+        if node.func == "abs":
+            return f"\\left|{args}\\right|"
+        if node.func == "sqrt":
+            return f"\\sqrt{{{args}}}"
+        name = _FUNC_LATEX[node.func]
+        if node.func == "f" and node.layer is not None:
+            name = f"f_{{{node.layer}}}"
+        return name + "'" * node.order + f"\\left({args}\\right)"
+    if isinstance(node, Add):
+        parts = [to_latex(t) for t in node.terms]
+        out = parts[0]
+        for s in parts[1:]:
+            out += (" " + s) if s.startswith("-") else (" + " + s)
+        return out
+    if isinstance(node, Mul):
+        f = node.factors
+        if len(f) == 2 and isinstance(f[0], Num) and f[0].value == -1:
+            return "-" + _wrap(f[1])
+        return " ".join(_wrap(x) for x in f)
+    if isinstance(node, Pow):
+        if isinstance(node.exp, Num) and node.exp.value == -1:
+            return f"\\frac{{1}}{{{to_latex(node.base)}}}"
+        return f"{_wrap(node.base, True)}^{{{to_latex(node.exp)}}}"
+    if isinstance(node, Sum):
+        lo = f"={to_latex(node.lo)}" if node.lo is not None else ""
+        hi = f"^{{{to_latex(node.hi)}}}" if node.hi is not None else ""
+        return f"\\sum_{{{node.var}{lo}}}{hi} {_wrap(node.body)}"
+    raise TypeError(node)
+
+
+def _wrap(node: Node, tight: bool = False) -> str:
+    s = to_latex(node)
+    if isinstance(node, Add) or (tight and isinstance(node, (Mul, Pow, Sum))) or (isinstance(node, Num) and node.value < 0):
+        return f"\\left({s}\\right)"
+    return s
+
+
+def to_text(node: Node) -> str:
+    """Plain-text form of a claim tree (the plain-text syntax; used in messages)."""
+    if isinstance(node, Num):
+        return str(node.value)
+    if isinstance(node, Const):
+        return "e"
+    if isinstance(node, Q):
+        if node.kind == "loss":
+            return "L"
+        if node.kind == "width":
+            return "K" if node.layer is None else f"n{node.layer}"
+        if node.kind == "grad":
+            return f"dL/d{to_text(node.wrt)}"
+        base = node.kind + (str(node.layer) if node.layer is not None and node.kind not in ("x", "y", "p") else "")
+        return base + (f"[{','.join(_idx(i) for i in node.indices)}]" if node.indices else "")
+    if isinstance(node, Call):
+        name = node.func + (str(node.layer) if node.func == "f" and node.layer is not None else "")
+        return name + "'" * node.order + "(" + ", ".join(to_text(a) for a in node.args) + ")"
+    if isinstance(node, Add):
+        return "(" + " + ".join(to_text(t) for t in node.terms) + ")"
+    if isinstance(node, Mul):
+        return "*".join(to_text(f) for f in node.factors)
+    if isinstance(node, Pow):
+        return f"({to_text(node.base)})^({to_text(node.exp)})"
+    if isinstance(node, Sum):
+        bounds = f", {to_text(node.lo)}, {to_text(node.hi)}" if node.lo is not None and node.hi is not None else ""
+        return f"sum({to_text(node.body)}, {node.var}{bounds})"
+    raise TypeError(node)

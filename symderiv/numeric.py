@@ -1,0 +1,738 @@
+"""The NumPy reference: an independent forward/backward pass, finite differences, training.
+
+Everything here is float64 and vectorized over a batch (``X`` has shape ``(B, n_0)``,
+``Y`` shape ``(B, K)``).  It shares no code with the symbolic engine on purpose:
+activations, losses and the backward pass are written again, in NumPy, so that
+agreement between the two is evidence rather than a tautology (theory.md §6).
+
+* :func:`forward`, :func:`gradients`, :func:`loss` - the network on a batch; the batch
+  loss is the *mean* of the per-example losses, as in PyTorch.
+* :func:`finite_differences`, :func:`relative_error`, :func:`at_kink` - the check.
+* :func:`params_from_init`, :func:`random_data` - concrete parameters and data.
+* :func:`train` with the optimizers of :data:`OPTIMIZERS` (``sgd``, ``momentum``,
+  ``nesterov``, ``rmsprop``, ``adam``, ``adamw``), whose updates follow
+  ``torch.optim`` formula for formula.
+
+Activations and losses live in small registries keyed by the names used in
+:mod:`symderiv.activations` and :mod:`symderiv.losses`; a user who registers a new
+activation adds its NumPy form with :func:`register_numeric_activation`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from .activations import Activation, registered_activations
+from .errors import InitError, InvalidArgument, RegistryError, SymderivError, UnsupportedError, check_argument
+from .init import resolve_init
+from .losses import registered_losses
+from .network import Network, require_concrete
+
+__all__ = [
+    # registries
+    "NumericActivation", "NumericLoss", "register_numeric_activation", "register_numeric_loss",
+    "numeric_activations", "numeric_losses",
+    # parameters and data
+    "Params", "params_from_init", "random_data",
+    # the network on a batch
+    "forward", "gradients", "loss",
+    # the check
+    "finite_differences", "relative_error", "at_kink",
+    # training
+    "Optimizer", "SGD", "Momentum", "Nesterov", "RMSprop", "Adam", "AdamW",
+    "OPTIMIZERS", "register_optimizer", "make_optimizer", "minibatch_indices",
+    "Trajectory", "train",
+]
+
+Array = np.ndarray
+Params = dict[str, np.ndarray]
+
+
+# ================================================================ activations
+@dataclass(frozen=True)
+class NumericActivation:
+    """The NumPy form of a registered activation.
+
+    * ``function(z, **params)``: ``f(z)`` elementwise.
+    * ``derivative(z, **params)``: ``f'(z)`` away from the kink; *at* a kink
+      (``z == 0`` for a kinked activation) the network's ``kink_grad`` is used instead.
+    """
+
+    name: str
+    function: Callable[..., Array]
+    derivative: Callable[..., Array]
+
+
+_ACTIVATIONS: dict[str, NumericActivation] = {}
+
+
+def register_numeric_activation(
+    name: str,
+    function: Callable[..., Array],
+    derivative: Callable[..., Array],
+    *,
+    replace: bool = False,
+) -> NumericActivation:
+    """Give the registered activation ``name`` its NumPy function and derivative.
+
+    Both take a float64 array and the activation's parameters as keyword floats.
+    """
+    if name not in registered_activations():
+        raise RegistryError(
+            f"no activation {name!r} is registered; register it first with symderiv.register_activation"
+        )
+    if name in _ACTIVATIONS and not replace:
+        raise RegistryError(f"activation {name!r} already has a NumPy form; pass replace=True to override it")
+    entry = NumericActivation(name, function, derivative)
+    _ACTIVATIONS[name] = entry
+    _bind_activation.cache_clear()
+    return entry
+
+
+def numeric_activations() -> tuple[str, ...]:
+    """Names of the registered activations that have a NumPy form, sorted."""
+    return tuple(sorted(n for n in _ACTIVATIONS if n in registered_activations()))
+
+
+@functools.lru_cache(maxsize=None)
+def _bind_activation(act: Activation) -> tuple[Callable[[Array], Array], Callable[[Array], Array]]:
+    """``(f, f')`` as NumPy functions of ``z`` alone, the kink convention built into ``f'``."""
+    entry = _ACTIVATIONS.get(act.name)
+    if entry is None:
+        raise UnsupportedError(
+            f"activation {act.name!r} has no NumPy implementation; add one with "
+            f"symderiv.numeric.register_numeric_activation({act.name!r}, f, df)"
+        )
+    params = {key: float(value) for key, value in act.params}
+    f = functools.partial(entry.function, **params)
+    df = functools.partial(entry.derivative, **params)
+    if not act.is_kinked:
+        return f, df
+    kink = float(act.kink_grad)  # f'(0) is a convention: the one the network states
+
+    def df_with_kink(z: Array) -> Array:
+        return np.where(z == 0, kink, df(z))
+
+    return f, df_with_kink
+
+
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _sigmoid(z: Array) -> Array:
+    return np.exp(-np.logaddexp(0.0, -z))  # = 1/(1+e^-z), without overflow
+
+
+def _phi(z: Array) -> Array:
+    """The standard normal CDF, exact erf form."""
+    return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)))
+
+
+# ---------------------------------------------------------------- smooth
+register_numeric_activation("identity", lambda z: z, lambda z: np.ones_like(z))
+register_numeric_activation("sigmoid", _sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z)))
+register_numeric_activation("tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2)
+register_numeric_activation("softplus", lambda z: np.logaddexp(0.0, z), _sigmoid)
+register_numeric_activation("silu", lambda z: z * _sigmoid(z), lambda z: _sigmoid(z) * (1.0 + z * (1.0 - _sigmoid(z))))
+register_numeric_activation(
+    "gelu", lambda z: z * _phi(z), lambda z: _phi(z) + z * np.exp(-0.5 * z**2) / math.sqrt(2.0 * math.pi)
+)
+# ---------------------------------------------------------------- kinked at 0 (f'(0) from the network)
+register_numeric_activation("relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float))
+register_numeric_activation(
+    "leaky_relu",
+    lambda z, slope: np.where(z > 0, z, slope * z),
+    lambda z, slope: np.where(z > 0, 1.0, slope),
+)
+register_numeric_activation(
+    "elu",
+    lambda z, alpha: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
+    lambda z, alpha: np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))),
+)
+
+
+# ================================================================ losses
+@dataclass(frozen=True)
+class NumericLoss:
+    """The NumPy form of a registered loss, on a batch of output pre-activations ``z`` (B, K).
+
+    * ``value(z, y)``: the per-example loss, shape ``(B,)``.
+    * ``delta(z, y)``: ``δ^(L) = ∂ℓ/∂z^(L)`` per example, shape ``(B, K)``.
+    * ``prediction(z)``: what the network predicts (probabilities or values).
+    * ``sample(rng, B, K)``: random labels from the label domain.
+    * ``domain_error(y)``: ``None`` when ``y`` lies in the label domain, else the reason.
+    """
+
+    name: str
+    value: Callable[[Array, Array], Array]
+    delta: Callable[[Array, Array], Array]
+    prediction: Callable[[Array], Array]
+    sample: Callable[[np.random.Generator, int, int], Array]
+    domain_error: Callable[[Array], "str | None"]
+
+
+_LOSSES: dict[str, NumericLoss] = {}
+
+
+def register_numeric_loss(entry: NumericLoss, *, replace: bool = False) -> NumericLoss:
+    """Give the registered loss ``entry.name`` its NumPy form."""
+    if entry.name not in registered_losses():
+        raise RegistryError(f"no loss {entry.name!r} is registered; register it first with symderiv.register_loss")
+    if entry.name in _LOSSES and not replace:
+        raise RegistryError(f"loss {entry.name!r} already has a NumPy form; pass replace=True to override it")
+    _LOSSES[entry.name] = entry
+    return entry
+
+
+def numeric_losses() -> tuple[str, ...]:
+    """Names of the registered losses that have a NumPy form, sorted."""
+    return tuple(sorted(n for n in _LOSSES if n in registered_losses()))
+
+
+def _numeric_loss(net: Network) -> NumericLoss:
+    entry = _LOSSES.get(net.loss.name)
+    if entry is None:
+        raise UnsupportedError(
+            f"loss {net.loss.name!r} has no NumPy implementation; add one with "
+            "symderiv.numeric.register_numeric_loss(NumericLoss(...))"
+        )
+    return entry
+
+
+def _log_softmax(z: Array) -> Array:
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _dirichlet(rng: np.random.Generator, B: int, K: int) -> Array:
+    return rng.dirichlet(np.ones(K), size=B)
+
+
+def _simplex_error(y: Array) -> "str | None":
+    if np.any(y < -1e-12) or np.any(np.abs(y.sum(axis=1) - 1.0) > 1e-9):
+        return "softmax cross-entropy labels must lie on the probability simplex (y_k >= 0, each row summing to 1)"
+    return None
+
+
+def _unit_interval_error(y: Array) -> "str | None":
+    if np.any((y < 0) | (y > 1)):
+        return "sigmoid binary cross-entropy labels must lie in [0, 1]"
+    return None
+
+
+register_numeric_loss(NumericLoss(
+    name="softmax_cross_entropy",
+    value=lambda z, y: -(y * _log_softmax(z)).sum(axis=1),
+    delta=lambda z, y: np.exp(_log_softmax(z)) - y,  # p − y: Σ_k y_k = 1
+    prediction=lambda z: np.exp(_log_softmax(z)),
+    sample=_dirichlet,
+    domain_error=_simplex_error,
+))
+register_numeric_loss(NumericLoss(
+    name="sigmoid_binary_cross_entropy",
+    value=lambda z, y: (np.logaddexp(0.0, z) - y * z).sum(axis=1),  # −y log σ − (1−y) log(1−σ)
+    delta=lambda z, y: _sigmoid(z) - y,
+    prediction=_sigmoid,
+    sample=lambda rng, B, K: rng.uniform(0.0, 1.0, size=(B, K)),
+    domain_error=_unit_interval_error,
+))
+register_numeric_loss(NumericLoss(
+    name="mean_squared_error",
+    value=lambda z, y: ((z - y) ** 2).mean(axis=1),
+    delta=lambda z, y: 2.0 * (z - y) / z.shape[1],
+    prediction=lambda z: z,
+    sample=lambda rng, B, K: rng.standard_normal((B, K)),
+    domain_error=lambda y: None,
+))
+
+
+# ================================================================ parameters and data
+def _float(value: sp.Expr, subs: Mapping[sp.Symbol, float], what: str) -> float:
+    if isinstance(value, sp.Basic) and value.free_symbols:
+        value = value.subs(subs)
+        missing = sorted(str(s) for s in value.free_symbols)
+        if missing:
+            raise InitError(
+                f"{what} is {value}, which depends on {', '.join(missing)}; pass values={{{missing[0]!r}: ...}}"
+            )
+    return float(value)
+
+
+def params_from_init(
+    net: Network,
+    init: object,
+    *,
+    seed: int = 0,
+    values: "Mapping[sp.Symbol | str, float] | None" = None,
+) -> Params:
+    """Concrete float64 parameters for an init accepted by :func:`symderiv.init.resolve_init`.
+
+    * ``zeros()`` / ``constant(c)``: every entry the value (a symbol ``c`` is looked up
+      in ``values``, keyed by the symbol or its name).
+    * ``generic()``: independent standard normal entries times 1/2, from
+      ``numpy.random.default_rng(seed)`` (parameters drawn in ``W1, b1, …`` order).
+    * explicit arrays: their exact entries as floats.
+    """
+    require_concrete(net, "params_from_init")
+    subs: dict[sp.Symbol, float] = {}
+    names_given = {}
+    for key, value in (values or {}).items():
+        if isinstance(key, str):
+            names_given[key] = float(value)
+        elif isinstance(key, sp.Symbol):
+            subs[key] = float(value)
+        else:
+            raise InvalidArgument(f"values must map symbols or their names to numbers, got key {key!r}")
+    resolved = resolve_init(net, init)
+    for pinit in resolved.values():
+        symbols = set()
+        if pinit.kind == "uniform" and isinstance(pinit.value, sp.Basic):
+            symbols = pinit.value.free_symbols
+        elif pinit.kind == "array":
+            for v in pinit.array.flat:  # type: ignore[union-attr]
+                if isinstance(v, sp.Basic):
+                    symbols |= v.free_symbols
+        for s in symbols:
+            if str(s) in names_given:
+                subs.setdefault(s, names_given[str(s)])
+    rng = np.random.default_rng(seed)
+    params: Params = {}
+    for name in net.parameter_names():
+        pinit = resolved[name]
+        shape = tuple(int(n) for n in net.shape(name))
+        if pinit.kind == "uniform":
+            params[name] = np.full(shape, _float(pinit.value, subs, f"the init of {name}"))
+        elif pinit.kind == "generic":
+            params[name] = 0.5 * rng.standard_normal(shape)
+        else:
+            out = np.empty(shape)
+            for index in np.ndindex(*shape):
+                out[index] = _float(pinit.array[index], subs, f"{name}{list(index)}")  # type: ignore[index]
+            params[name] = out
+    return params
+
+
+def random_data(net: Network, batch: int, *, seed: int = 0) -> tuple[Array, Array]:
+    """``(X, Y)``: standard normal inputs and labels from the loss's label domain.
+
+    Softmax cross-entropy labels are Dirichlet(1, …, 1) points of the simplex, binary
+    cross-entropy labels uniform in [0, 1], squared-error targets standard normal.
+    """
+    require_concrete(net, "random_data")
+    check_argument(
+        isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch >= 1,
+        "batch must be a positive integer, got {!r}", batch, error=InvalidArgument,
+    )
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((int(batch), int(net.sizes[0])))
+    Y = _numeric_loss(net).sample(rng, int(batch), net.n_outputs)
+    return X, Y
+
+
+def _checked_params(net: Network, params: Mapping[str, object]) -> Params:
+    names = net.parameter_names()
+    check_argument(isinstance(params, Mapping), "params must be a dict such as {{'W1': array, ...}}, got {!r}",
+                   type(params).__name__, error=InvalidArgument)
+    missing = [n for n in names if n not in params]
+    extra = [n for n in params if n not in names]
+    if missing or extra:
+        raise InvalidArgument(
+            f"params must have exactly the keys {', '.join(names)}; "
+            + (f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(map(str, extra))}")
+        )
+    out: Params = {}
+    for name in names:
+        try:
+            value = np.asarray(params[name], dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidArgument(f"params[{name!r}] must be an array of numbers") from None
+        shape = tuple(int(n) for n in net.shape(name))
+        check_argument(value.shape == shape, "params[{!r}] has shape {}, but {} has shape {}",
+                       name, value.shape, name, shape, error=InvalidArgument)
+        out[name] = value
+    return out
+
+
+def _checked_data(net: Network, X: object, Y: "object | None" = None) -> tuple[Array, "Array | None"]:
+    require_concrete(net, "numeric evaluation")
+    x = np.asarray(X, dtype=float)
+    n0 = int(net.sizes[0])
+    check_argument(x.ndim == 2 and x.shape[1] == n0 and x.shape[0] >= 1,
+                   "X must have shape (batch, {}), got {}", n0, x.shape, error=InvalidArgument)
+    if Y is None:
+        return x, None
+    y = np.asarray(Y, dtype=float)
+    check_argument(y.shape == (x.shape[0], net.n_outputs),
+                   "Y must have shape {}, one label row per row of X, got {}",
+                   (x.shape[0], net.n_outputs), y.shape, error=InvalidArgument)
+    check_argument(bool(np.all(np.isfinite(x)) and np.all(np.isfinite(y))),
+                   "X and Y must be finite{}", "", error=InvalidArgument)
+    reason = _numeric_loss(net).domain_error(y)
+    check_argument(reason is None, "{}", reason, error=InvalidArgument)
+    return x, y
+
+
+# ================================================================ the network on a batch
+def _forward(net: Network, params: Params, X: Array) -> tuple[dict[int, Array], dict[int, Array]]:
+    L = net.depth
+    z: dict[int, Array] = {}
+    h: dict[int, Array] = {0: X}
+    for l in range(1, L + 1):
+        z[l] = h[l - 1] @ params[f"W{l}"].T
+        if net.bias:
+            z[l] = z[l] + params[f"b{l}"]
+        if l < L:
+            f, _ = _bind_activation(net.activation_of(l))
+            h[l] = f(z[l])
+    return z, h
+
+
+def _loss(net: Network, params: Params, X: Array, Y: Array) -> float:
+    z, _ = _forward(net, params, X)
+    return float(np.mean(_numeric_loss(net).value(z[net.depth], Y)))
+
+
+def _gradients(net: Network, params: Params, X: Array, Y: Array, per_example: bool = False) -> Params:
+    L = net.depth
+    z, h = _forward(net, params, X)
+    delta = _numeric_loss(net).delta(z[L], Y)  # δ^(L), one row per example
+    B = X.shape[0]
+    grads: Params = {}
+    for l in range(L, 0, -1):
+        if per_example:
+            grads[f"W{l}"] = delta[:, :, None] * h[l - 1][:, None, :]  # δ^(l) h^(l-1)ᵀ
+            if net.bias:
+                grads[f"b{l}"] = delta.copy()
+        else:
+            grads[f"W{l}"] = delta.T @ h[l - 1] / B  # mean over the batch of δ^(l) h^(l-1)ᵀ
+            if net.bias:
+                grads[f"b{l}"] = delta.mean(axis=0)
+        if l > 1:
+            _, df = _bind_activation(net.activation_of(l - 1))
+            delta = (delta @ params[f"W{l}"]) * df(z[l - 1])  # δ^(l-1) = (W^(l)ᵀ δ^(l)) ⊙ f'(z^(l-1))
+    return {name: grads[name] for name in net.parameter_names()}
+
+
+def forward(net: Network, params: Mapping[str, object], X: object) -> dict:
+    """The forward pass on a batch: ``{"z": {l: z^(l)}, "h": {l: h^(l)}, "p": prediction}``.
+
+    ``z[l]`` (``l = 1 … L``) and ``h[l]`` (``l = 0 … L-1``, ``h[0] = X``) have one row per
+    example; ``p`` is the loss's prediction (softmax / sigmoid probabilities, or ``z^(L)``).
+    """
+    x, _ = _checked_data(net, X)
+    theta = _checked_params(net, params)
+    z, h = _forward(net, theta, x)
+    return {"z": z, "h": h, "p": _numeric_loss(net).prediction(z[net.depth])}
+
+
+def loss(net: Network, params: Mapping[str, object], X: object, Y: object) -> float:
+    """The batch loss: the mean over examples of the per-example loss."""
+    x, y = _checked_data(net, X, Y)
+    return _loss(net, _checked_params(net, params), x, y)  # type: ignore[arg-type]
+
+
+def gradients(
+    net: Network, params: Mapping[str, object], X: object, Y: object, *, per_example: bool = False
+) -> Params:
+    """The gradient of the batch loss, by reverse mode with the δ recursion.
+
+    With ``per_example=True`` each array gets a leading batch axis holding the
+    per-example gradients (their mean is the batch gradient).
+    """
+    x, y = _checked_data(net, X, Y)
+    return _gradients(net, _checked_params(net, params), x, y, per_example)  # type: ignore[arg-type]
+
+
+# ================================================================ the check
+def finite_differences(
+    net: Network, params: Mapping[str, object], X: object, Y: object, *, eps: float = 1e-6
+) -> Params:
+    """Central differences ``(L(θ + εe_i) − L(θ − εe_i)) / 2ε`` of the batch loss, entry by entry."""
+    check_argument(isinstance(eps, (int, float)) and eps > 0, "eps must be a positive number, got {!r}", eps,
+                   error=InvalidArgument)
+    x, y = _checked_data(net, X, Y)
+    theta = {k: v.copy() for k, v in _checked_params(net, params).items()}
+    out: Params = {}
+    for name in net.parameter_names():
+        p = theta[name]
+        g = np.empty_like(p)
+        for index in np.ndindex(*p.shape):
+            original = p[index]
+            p[index] = original + eps
+            up = _loss(net, theta, x, y)  # type: ignore[arg-type]
+            p[index] = original - eps
+            down = _loss(net, theta, x, y)  # type: ignore[arg-type]
+            p[index] = original
+            g[index] = (up - down) / (2 * eps)
+        out[name] = g
+    return out
+
+
+def relative_error(a: object, n: object) -> Array:
+    """``|a − n| / max(|a|, |n|)`` elementwise; 0 where both are 0."""
+    a_, n_ = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
+    scale = np.maximum(np.abs(a_), np.abs(n_))
+    diff = np.abs(a_ - n_)
+    return np.divide(diff, scale, out=np.zeros(np.broadcast(a_, n_).shape), where=scale > 0)
+
+
+def at_kink(net: Network, params: Mapping[str, object], X: object, *, eps: float = 1e-4) -> bool:
+    """Whether some kinked activation sees a pre-activation within ``eps`` of its kink (0).
+
+    Finite differences are meaningless there: a step of the finite-difference size may
+    cross the kink.  ``eps`` should comfortably exceed that step times the scale of the
+    inputs.
+    """
+    x, _ = _checked_data(net, X)
+    theta = _checked_params(net, params)
+    z, _ = _forward(net, theta, x)
+    return any(
+        net.activation_of(l).is_kinked and bool(np.any(np.abs(z[l]) <= eps)) for l in range(1, net.depth)
+    )
+
+
+# ================================================================ optimizers (torch.optim's formulas)
+def _lerp(start: Array, end: Array, weight: float) -> Array:
+    """``start + weight·(end − start)``, rounded as torch's ``lerp``."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1.0 - weight)
+
+
+class Optimizer:
+    """A first-order optimizer: the same coordinate-wise rule for every parameter.
+
+    ``step(params, grads)`` returns new parameters and updates ``state`` (one dict
+    per parameter name).  ``options`` holds every option, defaults included.
+    """
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, object]] = {}
+
+    def __init__(self, *, lr: float, **options: object) -> None:
+        unknown = sorted(set(options) - set(self.defaults))
+        check_argument(not unknown, "optimizer {!r} has no option {!r}; its options: lr, {}",
+                       self.name, unknown[0] if unknown else "", ", ".join(self.defaults), error=InvalidArgument)
+        check_argument(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr >= 0,
+                       "lr must be a non-negative number, got {!r}", lr, error=InvalidArgument)
+        self.options: dict[str, object] = {"lr": float(lr), **self.defaults, **options}
+        self.state: dict[str, dict[str, object]] = {}
+        self.steps = 0
+        self._validate()
+
+    def _validate(self) -> None:
+        """Check option values (subclasses add their rules)."""
+
+    def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> Params:
+        """One update of every parameter; returns new arrays (the inputs are not modified)."""
+        self.steps += 1
+        return {
+            name: self._update(np.asarray(p, dtype=float), np.asarray(grads[name], dtype=float),
+                               self.state.setdefault(name, {}))
+            for name, p in params.items()
+        }
+
+    def _update(self, p: Array, g: Array, state: dict) -> Array:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """``torch.optim.SGD``: L2 weight decay, heavy-ball momentum with dampening, Nesterov."""
+
+    name = "sgd"
+    defaults = {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
+
+    def _validate(self) -> None:
+        o = self.options
+        check_argument(not o["nesterov"] or (o["momentum"] > 0 and o["dampening"] == 0),  # type: ignore[operator]
+                       "Nesterov momentum needs momentum > 0 and dampening = 0, got {}", o, error=InvalidArgument)
+
+    def _update(self, p: Array, g: Array, state: dict) -> Array:
+        o = self.options
+        if o["weight_decay"]:
+            g = g + o["weight_decay"] * p
+        if o["momentum"]:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = g.copy()
+            else:
+                state["momentum_buffer"] = o["momentum"] * state["momentum_buffer"] + (1 - o["dampening"]) * g
+            buf = state["momentum_buffer"]
+            g = g + o["momentum"] * buf if o["nesterov"] else buf
+        return p - o["lr"] * g
+
+
+class Momentum(SGD):
+    """SGD with heavy-ball momentum (0.9 unless given)."""
+
+    name = "momentum"
+    defaults = {**SGD.defaults, "momentum": 0.9}
+
+
+class Nesterov(SGD):
+    """SGD with Nesterov momentum (0.9 unless given)."""
+
+    name = "nesterov"
+    defaults = {**SGD.defaults, "momentum": 0.9, "nesterov": True}
+
+
+class RMSprop(Optimizer):
+    """``torch.optim.RMSprop`` (optionally centered, with momentum and L2 weight decay)."""
+
+    name = "rmsprop"
+    defaults = {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False}
+
+    def _update(self, p: Array, g: Array, state: dict) -> Array:
+        o = self.options
+        if o["weight_decay"]:
+            g = g + o["weight_decay"] * p
+        alpha = o["alpha"]
+        state["square_avg"] = alpha * state.get("square_avg", np.zeros_like(p)) + (1 - alpha) * g * g
+        if o["centered"]:
+            state["grad_avg"] = _lerp(state.get("grad_avg", np.zeros_like(p)), g, 1 - alpha)
+            avg = np.sqrt(state["square_avg"] - state["grad_avg"] * state["grad_avg"]) + o["eps"]
+        else:
+            avg = np.sqrt(state["square_avg"]) + o["eps"]
+        if o["momentum"] > 0:  # type: ignore[operator]
+            state["momentum_buffer"] = o["momentum"] * state.get("momentum_buffer", np.zeros_like(p)) + g / avg
+            return p - o["lr"] * state["momentum_buffer"]
+        return p - o["lr"] * g / avg
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam``: bias-corrected moments, L2 weight decay added to the gradient."""
+
+    name = "adam"
+    defaults = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False}
+    decoupled = False
+
+    def _validate(self) -> None:
+        betas = self.options["betas"]
+        check_argument(isinstance(betas, (tuple, list)) and len(betas) == 2 and all(0 <= b < 1 for b in betas),
+                       "betas must be a pair of numbers in [0, 1), got {!r}", betas, error=InvalidArgument)
+        self.options["betas"] = tuple(float(b) for b in betas)
+
+    def _update(self, p: Array, g: Array, state: dict) -> Array:
+        o = self.options
+        lr, (beta1, beta2), wd = o["lr"], o["betas"], o["weight_decay"]
+        if wd and self.decoupled:
+            p = p * (1 - lr * wd)  # AdamW: decay the weights, not the gradient
+        elif wd:
+            g = g + wd * p
+        t = state["step"] = state.get("step", 0) + 1
+        state["exp_avg"] = _lerp(state.get("exp_avg", np.zeros_like(p)), g, 1 - beta1)
+        state["exp_avg_sq"] = beta2 * state.get("exp_avg_sq", np.zeros_like(p)) + (1 - beta2) * g * g
+        second = state["exp_avg_sq"]
+        if o["amsgrad"]:
+            second = state["max_exp_avg_sq"] = np.maximum(state.get("max_exp_avg_sq", second), second)
+        step_size = lr / (1 - beta1**t)
+        denom = np.sqrt(second) / math.sqrt(1 - beta2**t) + o["eps"]
+        return p - step_size * state["exp_avg"] / denom
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW``: Adam with decoupled weight decay (0.01 unless given)."""
+
+    name = "adamw"
+    defaults = {**Adam.defaults, "weight_decay": 1e-2}
+    decoupled = True
+
+
+#: name -> optimizer class; every class applies the same rule to each coordinate.
+OPTIMIZERS: dict[str, type[Optimizer]] = {}
+
+
+def register_optimizer(cls: type[Optimizer], *, replace: bool = False) -> type[Optimizer]:
+    """Add an :class:`Optimizer` subclass to :data:`OPTIMIZERS` under ``cls.name``."""
+    if cls.name in OPTIMIZERS and not replace:
+        raise RegistryError(f"optimizer {cls.name!r} is already registered; pass replace=True to override it")
+    OPTIMIZERS[cls.name] = cls
+    return cls
+
+
+for _cls in (SGD, Momentum, Nesterov, RMSprop, Adam, AdamW):
+    register_optimizer(_cls)
+
+
+def make_optimizer(name: str, *, lr: float, **options: object) -> Optimizer:
+    """A fresh optimizer from the registry, its options checked."""
+    if name not in OPTIMIZERS:
+        raise RegistryError(f"unknown optimizer {name!r}; known optimizers: {', '.join(sorted(OPTIMIZERS))}")
+    return OPTIMIZERS[name](lr=lr, **options)
+
+
+def minibatch_indices(n: int, steps: int, batch_size: "int | None", seed: int) -> list["Array | None"]:
+    """The example indices of each step: ``None`` (full batch) or ``batch_size`` indices
+    drawn without replacement from ``default_rng(seed)``, independently per step."""
+    check_argument(isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0,
+                   "steps must be a non-negative integer, got {!r}", steps, error=InvalidArgument)
+    if batch_size is None:
+        return [None] * steps
+    check_argument(isinstance(batch_size, int) and not isinstance(batch_size, bool) and 1 <= batch_size <= n,
+                   "batch_size must be an integer between 1 and the number of examples ({}), got {!r}",
+                   n, batch_size, error=InvalidArgument)
+    rng = np.random.default_rng(seed)
+    return [np.sort(rng.choice(n, size=batch_size, replace=False)) for _ in range(steps)]
+
+
+@dataclass
+class Trajectory:
+    """Parameters ``θ_0 … θ_steps`` of a training run (copies), and how they were made."""
+
+    params: list[Params]
+    optimizer: str
+    options: dict[str, object]
+    batches: list["Array | None"] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return len(self.params) - 1
+
+    @property
+    def initial(self) -> Params:
+        return self.params[0]
+
+    @property
+    def final(self) -> Params:
+        return self.params[-1]
+
+    def moved(self) -> tuple[str, ...]:
+        """Names of the parameters that differ anywhere from their initial value."""
+        return tuple(
+            name for name in self.initial if any(np.any(theta[name] != self.initial[name]) for theta in self.params)
+        )
+
+
+def train(
+    net: Network,
+    params: Mapping[str, object],
+    X: object,
+    Y: object,
+    *,
+    optimizer: str = "sgd",
+    steps: int = 5,
+    lr: float = 0.1,
+    batch_size: "int | None" = None,
+    seed: int = 0,
+    **opt_kwargs: object,
+) -> Trajectory:
+    """Train with a registered optimizer on the mean batch loss; returns the trajectory.
+
+    ``batch_size=None`` uses every example at each step; otherwise each step draws
+    ``batch_size`` examples (see :func:`minibatch_indices`).  Options such as
+    ``momentum``, ``betas``, ``eps`` and ``weight_decay`` go to the optimizer.
+    """
+    x, y = _checked_data(net, X, Y)
+    theta = _checked_params(net, params)
+    opt = make_optimizer(optimizer, lr=lr, **opt_kwargs)
+    batches = minibatch_indices(x.shape[0], steps, batch_size, seed)
+    history = [{k: v.copy() for k, v in theta.items()}]
+    for index in batches:
+        xb, yb = (x, y) if index is None else (x[index], y[index])  # type: ignore[index]
+        theta = opt.step(theta, _gradients(net, theta, xb, yb))  # type: ignore[arg-type]
+        history.append({k: v.copy() for k, v in theta.items()})
+    return Trajectory(history, optimizer, dict(opt.options), batches)
