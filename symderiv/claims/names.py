@@ -68,7 +68,9 @@ def resolve(claim: Claim, net) -> Resolved:
             raise ClaimNameError(f"'the same for every {var}': the index {var} does not occur in the claim")
     for a, _, b in claim.conditions:
         for v in (a, b):
-            if isinstance(v, str) and v not in r.ranges:
+            if v == TRUE_CLASS and v not in r.ranges:
+                r.ranges[v] = r.sizes[-1]  # "i ≠ t" introduces the true class
+            elif isinstance(v, str) and v not in r.ranges:
                 raise ClaimNameError(f"the condition on index {v} names an index that does not occur in the claim")
     return Resolved(claim, sides, dict(r.ranges), TRUE_CLASS in r.ranges)
 

@@ -1,0 +1,369 @@
+"""The checker: refute by certified evaluation first, then prove under a time bound.
+
+For each link ``A = B`` of a claim and each assignment of its free indices
+(1-based; at most :data:`~.tree.MAX_ASSIGNMENTS`, else a random sample, and then
+never "proved"), both sides are built from the engine's exact derivation
+(symbolic data, and symbolic parameters when ``init`` is None).  Then, as
+theory.md §5 asks:
+
+1. **refute**: evaluate ``A − B`` at random exact rational points (data, labels
+   from the loss's label domain, parameters) with rigorous interval arithmetic;
+   an enclosure that excludes 0 is a certified counterexample;
+2. **prove**: a difference SymPy already reduces to 0 is a structural identity;
+   the rest go to ``expand`` / ``cancel`` / ``simplify`` in a forked child under
+   the time bound.  If it runs out, or SymPy cannot reduce the difference, the
+   link is "undecided" and the numeric agreement is reported as evidence only.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+import time
+import zlib
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ClaimSyntaxError, SymderivError, UnsupportedError
+from .names import Builder, resolve
+from .tree import MAX_ASSIGNMENTS, TRUE_CLASS, Add, Call, Claim, Mul, Num, Pow, Q, Sum, to_latex, to_text
+from .verdict import PROVED, REFUTED, UNDECIDED, Counterexample, LinkVerdict, Verdict
+
+__all__ = ["check", "parse_claim"]
+
+_POINTS_PER_ASSIGNMENT = 2
+_ATTEMPTS = 6
+
+
+def parse_claim(claim: str, syntax: str = "auto", *, seconds: float = 5.0) -> Claim:
+    """Parse ``claim`` (``syntax``: ``"latex"``, ``"plain"`` or ``"auto"``) into a claim tree."""
+    if not isinstance(claim, str):
+        raise ClaimSyntaxError(f"a claim must be a string, got {type(claim).__name__}")
+    if syntax not in ("auto", "latex", "plain"):
+        raise ClaimSyntaxError(f"syntax must be 'auto', 'latex' or 'plain', got {syntax!r}")
+    if syntax == "auto":
+        syntax = "latex" if any(c in claim for c in "\\{}_$") else "plain"
+    if syntax == "latex":
+        from .latex import parse_latex_claim
+
+        return parse_latex_claim(claim, seconds=seconds)
+    from .plaintext import parse_plain
+
+    return parse_plain(claim)
+
+
+def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 10.0, seed: int | None = None) -> Verdict:
+    """Check a claim about ``net`` at ``init`` and return a :class:`~.verdict.Verdict`.
+
+    * ``claim``: LaTeX (``\\frac{\\partial L}{\\partial W^{(1)}_{ij}} = (p_i - y_i) x_j``)
+      or plain text (``dL/dW1[i,j] = (p[i] - y[i]) * x[j]``); indices are 1-based;
+      ``t`` (or ``y`` as an index) is the true class of a one-hot label.
+    * ``net``: a :class:`~symderiv.network.Network` with concrete widths.
+    * ``init``: None (generic: every parameter its own symbol, "in general") or an
+      init spec (``zeros()``, ``constant(c)``, …): the claim is checked at that init.
+    * ``syntax``: ``"auto"`` (LaTeX if the text has ``\\ { } _ $``), ``"latex"`` or ``"plain"``.
+    * ``seconds``: the time bound of the proof attempt; beyond it the verdict is "undecided".
+
+    Malformed, unsupported or hostile input raises a one-line
+    :class:`~symderiv.errors.SymderivError`; nothing in the text is executed.
+    """
+    from ..network import Network
+
+    if not isinstance(net, Network):
+        raise SymderivError(f"net must be a Network (symderiv.mlp(...)), got {type(net).__name__}")
+    if net.is_symbolic:
+        raise UnsupportedError(
+            f"checking a claim needs concrete widths, but the network has sizes {list(net.sizes)}; use e.g. mlp([4, 3, 3])"
+        )
+    if not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
+        raise SymderivError(f"seconds must be a positive number of seconds (at most 3600), got {seconds!r}")
+    start = time.monotonic()
+    parsed = parse_claim(claim, syntax, seconds=min(5.0, float(seconds)))
+    resolved = resolve(parsed, net)
+    from ..engine import derive
+
+    d = derive(net, init)
+    init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
+    rng_seed = zlib.crc32(claim.encode("utf-8", "replace")) if seed is None else seed
+    session = _Session(d, net, resolved, rng_seed, start, float(seconds))
+    links = session.links()
+    notes = list(session.notes)
+    statuses = [l.status for l in links]
+    status = REFUTED if REFUTED in statuses else PROVED if all(s == PROVED for s in statuses) else UNDECIDED
+    return Verdict(claim, status, links, net.describe(), init_text, notes, parsed.syntax)
+
+
+def _describe_init(init) -> str:
+    describe = getattr(init, "describe", None)
+    return describe() if callable(describe) else str(init)[:80]
+
+
+def _rename(node, mapping: dict):
+    """The tree with free indices renamed (for "the same for every i")."""
+    if isinstance(node, Q):
+        return replace(node, indices=tuple(mapping.get(i, i) for i in node.indices),
+                       wrt=_rename(node.wrt, mapping) if node.wrt is not None else None,
+                       src=node.src)
+    if isinstance(node, Call):
+        return replace(node, args=tuple(_rename(a, mapping) for a in node.args))
+    if isinstance(node, Add):
+        return Add(tuple(_rename(t, mapping) for t in node.terms))
+    if isinstance(node, Mul):
+        return Mul(tuple(_rename(f, mapping) for f in node.factors))
+    if isinstance(node, Pow):
+        return Pow(_rename(node.base, mapping), _rename(node.exp, mapping))
+    if isinstance(node, Sum):
+        return Sum(node.var, node.lo, node.hi, _rename(node.body, mapping))
+    return node
+
+
+def _is_neg(node) -> bool:
+    return isinstance(node, Mul) and len(node.factors) == 2 and node.factors[0] == Num(Fraction(-1))
+
+
+def _relation(a, b, same_for) -> str:
+    if same_for:
+        return "the same for every " + ", ".join(same_for)
+    if isinstance(a, Call) and a.func == "abs" and isinstance(b, Call) and b.func == "abs":
+        return "equal magnitude"
+    if b == Num(Fraction(0)) or a == Num(Fraction(0)):
+        return "is zero"
+    if _is_neg(a) or _is_neg(b):
+        return "opposite sign"
+    return "equal"
+
+
+def _reference(node) -> bool:
+    return isinstance(node, Q) and node.kind not in ("width",)
+
+
+class _Session:
+    def __init__(self, d, net, resolved, seed: int, start: float, seconds: float):
+        self.d, self.net, self.resolved = d, net, resolved
+        self.builder = Builder(d, net)
+        self.rng = random.Random(seed)
+        self.np_rng = np.random.default_rng(seed)
+        self.start, self.seconds = start, seconds
+        self.notes: list[str] = []
+        self.claim = resolved.claim
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self.start)
+
+    # -- links of the chain
+    def links(self) -> list[LinkVerdict]:
+        sides = list(self.resolved.sides)
+        ranges = dict(self.resolved.ranges)
+        pairs = []
+        if self.claim.same_for:
+            mapping = {v: v + "'" for v in self.claim.same_for}
+            for v in self.claim.same_for:
+                ranges[v + "'"] = ranges[v]
+            for s in sides[:1] if len(sides) == 1 else sides:
+                pairs.append((s, _rename(s, mapping)))
+            if len(sides) > 1:
+                self.notes.append("'the same for every' applies to each side of the chain; the chain's links are checked too")
+                pairs += list(zip(sides, sides[1:]))
+        else:
+            pairs = list(zip(sides, sides[1:]))
+        if self.resolved.uses_true_class:
+            self.notes.append("t is the true class: the label is one-hot, y_t = 1 and y_k = 0 for k ≠ t")
+        if any(a.kind == "f" for a in ()):  # pragma: no cover
+            pass
+        kinked = [a.describe() for a in self.net.activations if a.is_kinked]
+        if kinked:
+            self.notes.append(f"kink convention: {', '.join(sorted(set(kinked)))}")
+        assignments, total = self.assignments(ranges)
+        out = []
+        for number, (a, b) in enumerate(pairs, 1):
+            out.append(self.link(number, a, b, assignments, total))
+        return out
+
+    def assignments(self, ranges: dict):
+        names = sorted(ranges)
+        conds = self.claim.conditions
+
+        def ok(env):
+            for a, op, b in conds:
+                va = env.get(a, a) if isinstance(a, str) else a
+                vb = env.get(b, b) if isinstance(b, str) else b
+                if (va == vb) != (op == "="):
+                    return False
+            return True
+
+        total_space = 1
+        for n in names:
+            total_space *= ranges[n]
+        if total_space <= 50_000:
+            every = [dict(zip(names, vals)) for vals in itertools.product(*[range(1, ranges[n] + 1) for n in names])]
+            every = [e for e in every if ok(e)]
+            total = len(every)
+            if total <= MAX_ASSIGNMENTS:
+                return every, total
+            picked = self.rng.sample(every, MAX_ASSIGNMENTS)
+        else:
+            total = total_space
+            picked = []
+            seen = set()
+            tries = 0
+            while len(picked) < MAX_ASSIGNMENTS and tries < 20 * MAX_ASSIGNMENTS:
+                tries += 1
+                env = {n: self.rng.randint(1, ranges[n]) for n in names}
+                key = tuple(env[n] for n in names)
+                if key not in seen and ok(env):
+                    seen.add(key)
+                    picked.append(env)
+        self.notes.append(
+            f"{total} index assignments; a random sample of {len(picked)} was checked, so the claim cannot be proved for all"
+        )
+        return picked, total
+
+    # -- one link
+    def build(self, node, env) -> sp.Expr:
+        expr = self.builder.build(node, env)
+        if TRUE_CLASS in env:
+            expr = expr.subs(self.builder.labels_one_hot(env[TRUE_CLASS]))
+        if expr.has(sp.zoo, sp.oo, sp.nan, -sp.oo):
+            raise ClaimSyntaxError(f"{to_text(node)[:60]} is undefined (a division by zero) at {env}")
+        return expr
+
+    def link(self, number: int, a, b, assignments, total) -> LinkVerdict:
+        relation = _relation(a, b, self.claim.same_for if number <= (1 if self.claim.same_for else 0) else ())
+        texts = self.claim.side_texts
+        k = 0 if self.claim.same_for and number == 1 else number - (2 if self.claim.same_for else 1)
+        if texts and not (self.claim.same_for and number == 1) and 0 <= k < len(texts) - 1:
+            left_text, right_text = texts[k].strip(), texts[k + 1].strip()
+        else:
+            left_text, right_text = to_text(a), to_text(b)
+        lv = LinkVerdict(number, left_text, right_text, relation, UNDECIDED, "", None, "", 0, total,
+                         to_latex(a), to_latex(b))
+        reference = "left" if _reference(a) and not _reference(b) else "right" if _reference(b) and not _reference(a) else None
+        pending = []  # (env, left, right, alternatives to prove zero)
+        worst = 0.0
+        points = 0
+        for env in assignments:
+            left, right = self.build(a, env), self.build(b, env)
+            diff = left - right
+            lv.assignments_checked += 1
+            if diff == 0:
+                continue
+            result = self.refute(env, left, right, diff)
+            if isinstance(result, Counterexample):
+                result.reference = reference
+                lv.status, lv.counterexample = REFUTED, result
+                lv.reason = f"the two sides differ ({relation}); certified counterexample found"
+                return lv
+            worst = max(worst, result[0])
+            points += result[1]
+            alternatives = [diff]
+            if relation == "equal magnitude":
+                u, v = left.args[0], right.args[0]
+                alternatives = [u - v, u + v, u**2 - v**2]
+            pending.append(alternatives)
+            if self.remaining() <= 0:
+                lv.reason = "the time bound ran out while evaluating"
+                lv.evidence = self.evidence(points, worst)
+                return lv
+        sampled = lv.assignments_checked < total
+        if not pending:
+            lv.status = PROVED if not sampled else UNDECIDED
+            lv.reason = "both sides are structurally identical for every index assignment (a symbolic identity)"
+            if sampled:
+                lv.reason = "identical for every sampled index assignment (not all were checked)"
+            return lv
+        lv.evidence = self.evidence(points, worst)
+        budget = self.remaining()
+        if budget <= 0.05:
+            lv.reason = "the time bound ran out before a proof was attempted"
+            return lv
+        from ..bounded import BoundExceeded, run_bounded
+
+        try:
+            proved = run_bounded(_prove_all, pending, seconds=budget)
+        except BoundExceeded as exc:
+            lv.reason = f"no symbolic proof within the time bound ({exc})"
+            return lv
+        if all(proved):
+            if sampled:
+                lv.reason = "proved for every sampled index assignment (not all were checked)"
+                return lv
+            lv.status = PROVED
+            lv.reason = "the difference simplifies to 0 for every index assignment (a symbolic identity)"
+        else:
+            lv.reason = "SymPy could not reduce the difference to 0, and no counterexample was found"
+        return lv
+
+    def evidence(self, points: int, worst: float) -> str:
+        return f"the sides agree at {points} random rational points (largest |difference| enclosure {worst:.1e})"
+
+    # -- certified refutation
+    def point(self, symbols) -> dict:
+        d = self.d
+        values: dict = {}
+        labels = self.net.loss.sample_labels(self.np_rng, self.net.n_outputs)
+        for s, v in zip(d.label_symbols, labels):
+            values[s] = sp.Rational(v.numerator, v.denominator)
+        for s in d.x:
+            values[s] = sp.Rational(self.rng.randint(-24, 24), self.rng.randint(1, 8))
+        for s in symbols:
+            if s not in values:
+                values[s] = sp.Rational(self.rng.randint(-8, 8), self.rng.randint(1, 8))
+        return values
+
+    def refute(self, env, left, right, diff):
+        from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, interval
+
+        symbols = sorted(diff.free_symbols | left.free_symbols | right.free_symbols, key=lambda s: s.name)
+        worst, good = 0.0, 0
+        for _ in range(_ATTEMPTS):
+            values = self.point(symbols)
+            try:
+                dv, lv, rv = enclose([diff, left, right], values)
+            except (Uncertifiable, ZeroDivisionError, ValueError):
+                continue
+            if excludes_zero(dv):
+                data = {str(s): str(values[s]) for s in self.d.x}
+                for k, yk in enumerate(self.d.y, 1):
+                    yv = sp.sympify(yk).subs(values) if not isinstance(yk, sp.Basic) else yk.xreplace(values)
+                    if TRUE_CLASS in env:
+                        yv = sp.Integer(1 if k == env[TRUE_CLASS] else 0)
+                    data[f"y_{k}"] = str(yv)
+                names = {str(s) for s in self.d.x} | {str(s) for s in self.d.label_symbols}
+                params = {str(s): str(values[s]) for s in symbols if str(s) not in names}
+                return Counterexample(dict(env), data, params, describe_interval(lv), describe_interval(rv), interval(dv))
+            good += 1
+            worst = max(worst, float(abs(dv.b if abs(dv.b) > abs(dv.a) else dv.a)))
+            if good >= _POINTS_PER_ASSIGNMENT:
+                break
+        if good == 0:
+            self.notes.append(f"no certifiable evaluation point at {env} (kinks); relying on the symbolic proof")
+        return (worst, good)
+
+
+def _is_zero(expr) -> bool:
+    steps = (
+        lambda e: e,
+        lambda e: sp.expand(e),
+        lambda e: sp.cancel(sp.together(e)),
+        lambda e: sp.cancel(sp.expand(sp.powsimp(sp.expand(e.rewrite(sp.exp), power_exp=True)))),
+        lambda e: sp.simplify(e),
+    )
+    for step in steps:
+        try:
+            if step(expr) == 0:
+                return True
+        except Exception:  # a step SymPy cannot do is just not a proof
+            continue
+    return False
+
+
+def _prove_all(pending) -> list[bool]:
+    """In the bounded child: is each difference (any of its alternatives) identically 0?"""
+    out = []
+    for alternatives in pending:
+        out.append(any(_is_zero(alt) for alt in alternatives))
+        if not out[-1]:
+            break  # one failure already makes the link undecided
+    return out
