@@ -22,13 +22,13 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Mapping, Sequence
+from typing import Callable, ClassVar, Mapping
 
 import numpy as np
 import sympy as sp
 
 from .activations import Activation, registered_activations
-from .errors import InitError, InvalidArgument, RegistryError, SymderivError, UnsupportedError, check_argument
+from .errors import InitError, InvalidArgument, RegistryError, UnsupportedError, check_argument
 from .init import resolve_init
 from .losses import registered_losses
 from .network import Network, require_concrete
@@ -370,8 +370,8 @@ def _checked_data(net: Network, X: object, Y: "object | None" = None) -> tuple[A
     check_argument(y.shape == (x.shape[0], net.n_outputs),
                    "Y must have shape {}, one label row per row of X, got {}",
                    (x.shape[0], net.n_outputs), y.shape, error=InvalidArgument)
-    check_argument(bool(np.all(np.isfinite(x)) and np.all(np.isfinite(y))),
-                   "X and Y must be finite{}", "", error=InvalidArgument)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise InvalidArgument("X and Y must be finite (no nan or inf entries)")
     reason = _numeric_loss(net).domain_error(y)
     check_argument(reason is None, "{}", reason, error=InvalidArgument)
     return x, y

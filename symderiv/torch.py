@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-import numpy as np
-
 from .activations import Activation, activation
 from .errors import NetworkError, UnsupportedError
 from .network import Network, mlp
