@@ -372,7 +372,7 @@ class _Rewriter:
             if c == r"\mathcal" and word == "L" or word in ("L", "loss"):
                 return "{" + self._new("Q", Q("loss", src=word)) + "}"
             if word in _NAMED_FUNCS:
-                return self.function(_NAMED_FUNCS[word], tok)
+                return self.function(_NAMED_FUNCS[word], _Tok("cmd", f"{c}{{{word}}}", tok.pos))
             raise unknown_name(f"{c}{{{word}}}", f"at position {tok.pos}")
         if c in (r"\exp", r"\log", r"\ln", r"\tanh"):
             if self.peek() is not None and (self.peek().text == "'" or (self.peek().text == "^" and any(g.text == r"\prime" for g in self.peek_group(1)))):
@@ -606,8 +606,26 @@ def _parse_in_child(rewritten: str):
         return ("error", f"{type(exc).__name__}: {str(exc)[:100]}")
 
 
+_WARM = []
+
+
+def _warm_up() -> None:
+    """Load SymPy's generated parser once in this process (on a fixed, trusted string),
+    so that the forked children do not each pay for importing it."""
+    if not _WARM:
+        _WARM.append(True)
+        try:
+            from sympy.parsing.latex import parse_latex
+
+            parse_latex("1 + 1")
+        except Exception:  # missing runtime: reported by the child with a clear message
+            pass
+
+
 def _sympy_parse(rewritten: str, side_text: str, seconds: float):
     from ..bounded import BoundExceeded, run_bounded
+
+    _warm_up()
 
     try:
         status, value = run_bounded(_parse_in_child, rewritten, seconds=seconds, memory_mb=1024)
