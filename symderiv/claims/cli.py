@@ -39,7 +39,13 @@ def _init(text: str):
     if text == "generic":
         return None
     if text.startswith("constant:"):
-        return constant(text.split(":", 1)[1])
+        from fractions import Fraction
+
+        value = text.split(":", 1)[1]
+        try:
+            return constant(Fraction(value))
+        except (ValueError, ZeroDivisionError):
+            raise SymderivError(f"--init constant:VALUE needs a number such as 0.5 or 1/2, got {value!r}") from None
     raise SymderivError(f"--init must be zeros, generic or constant:VALUE, got {text!r}")
 
 
