@@ -1,0 +1,131 @@
+"""Regenerate the library of classic results: one proof document per result, and the index.
+
+    python3 proofs/build.py          # write proofs/*.tex and proofs/README.md
+    python3 proofs/build.py --check  # exit 1 when a committed file differs from what would be written
+
+The output is deterministic (byte-identical on every run), so the committed
+files can be checked against the code: ``tests/test_latex.py`` does exactly that.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+
+import sympy as sp  # noqa: E402
+
+from symderiv import analyze, constant, generic, mlp, zeros  # noqa: E402
+from symderiv.analysis import Analysis  # noqa: E402
+from symderiv.latex import proof_document  # noqa: E402
+
+__all__ = ["Result", "RESULTS", "analysis_of", "render_all", "main"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One classic result: a file name, a one-line title and how to analyze it."""
+
+    name: str
+    title: str
+    analysis: Callable[[], Analysis]
+
+
+RESULTS: tuple[Result, ...] = (
+    Result("zero_init_tanh", "Zero init, tanh, three layers: every weight stays 0",
+           lambda: analyze(mlp([4, 3, 3, 3], "tanh"), zeros())),
+    Result("zero_init_relu_kink0", "Zero init, ReLU with f'(0) = 0 (PyTorch's relu)",
+           lambda: analyze(mlp([4, 3, 3, 3], "relu"), zeros())),
+    Result("zero_init_relu_kink_half", "Zero init, ReLU with f'(0) = 1/2 (torch.maximum, SymPy's Heaviside)",
+           lambda: analyze(mlp([4, 3, 3, 3], "relu", kink_grad=sp.Rational(1, 2)), zeros())),
+    Result("zero_init_sigmoid_depth4", "Zero init, sigmoid, four layers: the zero front moves back one layer per step",
+           lambda: analyze(mlp([3, 3, 3, 3, 2], "sigmoid"), zeros())),
+    Result("constant_init_width_n", "Constant init 1/2, tanh, any hidden width n: every hidden layer acts as width 1",
+           lambda: analyze(mlp([4, "n", "n", 3], "tanh"), constant(sp.Rational(1, 2)))),
+    Result("softmax_regression_zero_init", "Softmax regression (no hidden layer) at zero init: nothing is stuck",
+           lambda: analyze(mlp([4, 3]), zeros())),
+    Result("zero_last_layer", "Generic hidden layer, zero last layer: the hidden layer waits one step",
+           lambda: analyze(mlp([3, 3, 2], "tanh"), {"W1": generic(), "b1": generic(), "W2": zeros(), "b2": zeros()})),
+    Result("zero_init_mse", "Zero init, tanh, mean squared error",
+           lambda: analyze(mlp([3, 3, 3, 2], "tanh", "mse"), zeros())),
+    Result("zero_init_sigmoid_bce", "Zero init, tanh, sigmoid binary cross-entropy",
+           lambda: analyze(mlp([3, 3, 3, 2], "tanh", "bce"), zeros())),
+    Result("zero_init_no_bias", "Zero init, tanh, no biases: nothing learns",
+           lambda: analyze(mlp([4, 3, 3, 3], "tanh", bias=False), zeros())),
+)
+
+
+def analysis_of(name: str) -> Analysis:
+    """The analysis behind the result ``name``."""
+    return next(r for r in RESULTS if r.name == name).analysis()
+
+
+def _statement(a: Analysis) -> str:
+    """The theorem in one line: ``analysis.summary()`` without its first line (the setting)
+    and its scope sentence (the same for every result, stated in every document)."""
+    lines = a.summary().splitlines()[1:]
+    return " ".join(line for line in lines if line != a.scope())
+
+
+def _kink_note(analyses: dict[str, Analysis]) -> str:
+    """Whether the ReLU kink convention changes the theorem, as the prover says."""
+    def theorem(name: str) -> str:
+        return _statement(analyses[name]).replace(" (f'(0) = 0)", "").replace(" (f'(0) = 1/2)", "")
+
+    same = theorem("zero_init_relu_kink0") == theorem("zero_init_relu_kink_half")
+    if same:
+        return ("**Does the ReLU kink convention matter?** Not here: with f'(0) = 0 and with f'(0) = 1/2 the "
+                "prover proves the same statement, because at zero init every pre-activation's δ already "
+                "vanishes through the zero weights above it.")
+    return ("**Does the ReLU kink convention matter?** Yes: the prover proves different statements for "
+            "f'(0) = 0 and f'(0) = 1/2; compare the two documents.")
+
+
+def render_all() -> dict[str, str]:
+    """Every file of the library, ``{file name: text}``, in a fixed order."""
+    analyses = {r.name: r.analysis() for r in RESULTS}
+    files = {f"{r.name}.tex": proof_document(analyses[r.name], title=r.title) for r in RESULTS}
+    lines = [
+        "# A library of classic results, proved",
+        "",
+        "Each `.tex` file is a standalone proof written by `symderiv.latex.proof_document` from",
+        "`symderiv.analyze`; regenerate them all with `python3 proofs/build.py` (deterministic:",
+        "`tests/test_latex.py` fails when a committed file is stale) and compile any of them with",
+        "`pdflatex FILE.tex`. Every statement holds for every dataset, batch size, sample order and",
+        "learning-rate schedule, for SGD, momentum, Nesterov, RMSProp, Adam, AdamW, L2 weight decay and",
+        "global-norm clipping; first-move steps assume no weight decay.",
+        "",
+    ]
+    for r in RESULTS:
+        a = analyses[r.name]
+        lines.append(f"- [`{r.name}.tex`]({r.name}.tex): **{r.title}** ({a.net.describe()}; init: "
+                     f"{a.init_description}). {_statement(a)}")
+    lines += ["", _kink_note(analyses), ""]
+    files["README.md"] = "\n".join(lines)
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check that the committed files are up to date")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, text in render_all().items():
+        path = HERE / name
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print("stale (run python3 proofs/build.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
