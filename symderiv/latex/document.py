@@ -205,15 +205,6 @@ def display(ctx: _Context, lhs: str, expr: object, relation: str = "=") -> str:
     return "\\begin{multline*}\n" + " \\\\\n".join(line.rstrip() for line in lines) + "\n\\end{multline*}"
 
 
-def inline(ctx: _Context, expr: object, limit: int = 200) -> str:
-    """``$expr$`` in running text, or a note when it is long."""
-    expr = sp.sympify(expr)
-    body = ctx.tex(expr)
-    if len(body) > limit:
-        return f"(an expression of {_plural(int(sp.count_ops(expr)), 'operation')}, shown below)"
-    return f"${body}$"
-
-
 # ---------------------------------------------------------------- enclosures and exact points
 _ENCLOSURE = re.compile(r"(\S+) \(±(\S+)\)")
 
