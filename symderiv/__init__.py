@@ -9,15 +9,19 @@ Describe a network (:func:`mlp`) and an init (:func:`zeros`, :func:`constant`,
 """
 from .activations import Activation, activation, register_activation, registered_activations
 from .analysis import Analysis, analyze
+from .claims import Verdict, check
 from .engine import ClassMatrix, Derivation, derive, forward, gradients
 from .errors import SymderivError
 from .init import constant, generic, zeros
+from .latex import analysis_latex, latex, proof_document
 from .losses import loss, register_loss, registered_losses
 from .network import Network, mlp
 
 __all__ = [
     "Activation", "activation", "register_activation", "registered_activations",
     "Analysis", "analyze",
+    "Verdict", "check",
+    "analysis_latex", "latex", "proof_document",
     "ClassMatrix", "Derivation", "derive", "forward", "gradients",
     "SymderivError",
     "constant", "generic", "zeros",

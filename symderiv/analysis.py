@@ -213,6 +213,17 @@ class Analysis:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_latex_(self) -> str:
+        from .latex import analysis_latex
+
+        return analysis_latex(self)
+
+    def to_latex(self, *, title: str | None = None) -> str:
+        """The proof as a standalone LaTeX document (see :mod:`symderiv.latex`)."""
+        from .latex import proof_document
+
+        return proof_document(self, title=title)
+
     def __repr__(self) -> str:
         return f"Analysis({self.net.describe()}, init={self.init_description})"
 
