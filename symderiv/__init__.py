@@ -16,6 +16,7 @@ from .init import constant, generic, zeros
 from .latex import analysis_latex, latex, proof_document
 from .losses import loss, register_loss, registered_losses
 from .network import Network, mlp
+from .verify import VerifyReport, verify
 
 __all__ = [
     "Activation", "activation", "register_activation", "registered_activations",
@@ -27,5 +28,6 @@ __all__ = [
     "constant", "generic", "zeros",
     "loss", "register_loss", "registered_losses",
     "Network", "mlp",
+    "VerifyReport", "verify",
 ]
 __version__ = "0.1.0"

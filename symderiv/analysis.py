@@ -64,6 +64,39 @@ class Analysis:
         k = self.proof.class_of[self.block(name, index)]
         return k != self.proof.zero_class and self.proof.first_moves[k].tight
 
+    def entry_facts(self, name: str) -> dict[str, np.ndarray]:
+        """Per-entry arrays for a concrete parameter: ``stays_zero`` (bool), ``tie_class``
+        (int), ``first_move_step`` (int, -1 = never), ``first_move_tight`` (bool), ``block``
+        (object: the entry's :class:`Block`)."""
+        from .network import require_concrete
+
+        require_concrete(self.net, "entry_facts")
+        p = self.proof
+        ids = self._tie_ids()
+        kind, l = self.net.parse_name(name)
+        shape = tuple(int(n) for n in self.net.shape(name))
+        part = p.partition
+        rows = np.array([part.of(l, i).index for i in range(shape[0])])
+        if kind == "W":
+            cols = np.array([part.of(l - 1, j).index for j in range(shape[1])])
+            block_grid = np.empty(shape, dtype=object)
+            for r in np.unique(rows):
+                for c in np.unique(cols):
+                    block_grid[np.ix_(rows == r, cols == c)] = Block(l, "W", int(r), int(c))
+        else:
+            block_grid = np.empty(shape, dtype=object)
+            for i, r in enumerate(rows):
+                block_grid[i] = Block(l, "b", int(r))
+        facts = {}
+        for b in set(block_grid.flat):
+            k = p.class_of[b]
+            zero = k == p.zero_class
+            fm = None if zero else p.first_moves[k]
+            facts[b] = (zero, ids[k], -1 if zero or fm.step is None else fm.step, bool(fm and fm.tight))
+        pick = lambda f, dtype: np.vectorize(lambda b: facts[b][f], otypes=[dtype])(block_grid)  # noqa: E731
+        return {"stays_zero": pick(0, bool), "tie_class": pick(1, np.int64), "first_move_step": pick(2, np.int64),
+                "first_move_tight": pick(3, bool), "block": block_grid}
+
     def gradient_at_init(self, name: str, index: tuple[int, ...]) -> sp.Expr:
         """The closed-form gradient of the entry at the init (data symbolic)."""
         return self._gradients()[self.block(name, index)]
@@ -306,6 +339,12 @@ class Analysis:
 
     def block_label(self, b: Block) -> str:
         return block_label(self.net, self.proof.partition, b)
+
+    def verify(self, **options: Any):
+        """Cross-check this analysis numerically; see :func:`symderiv.verify.verify`."""
+        from .verify import verify
+
+        return verify(self, **options)
 
 
 def _join(items: list[str]) -> str:

@@ -106,16 +106,51 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_atomically(path: str, text: str) -> None:
+    """Write the whole file or nothing: no partial file is left behind."""
+    import os
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".symderiv-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
 
     net = network_from_args(args)
     a = analyze(net, parse_init(args.init), optimizer_class=args.optimizer_class, seed=args.seed)
+    if args.latex:
+        try:
+            _write_atomically(args.latex, a.to_latex())
+        except OSError as exc:
+            raise SymderivError(f"cannot write {args.latex!r}: {exc.strerror}") from None
     if args.json:
         sys.stdout.write(a.to_json_text())
     else:
         print(a.summary())
     return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .analysis import analyze
+
+    net = network_from_args(args)
+    a = analyze(net, parse_init(args.init), seed=args.seed)
+    report = a.verify(seed=args.seed, use_torch=args.torch)
+    if args.json:
+        sys.stdout.write(report.to_json_text())
+    else:
+        print(report)
+    return 0 if report.ok else 1
 
 
 _DEMO = [
@@ -173,7 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--optimizer-class", default="coordinatewise")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the machine-readable result")
+    p.add_argument("--latex", default=None, metavar="FILE", help="also write the proof as a LaTeX document")
     commands["analyze"] = _cmd_analyze
+    p = sub.add_parser("verify", help="cross-check an analysis numerically (NumPy, finite differences, training)")
+    _add_network_arguments(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs symderiv[torch])")
+    p.add_argument("--json", action="store_true")
+    commands["verify"] = _cmd_verify
     sub.add_parser("check", help="check a hand derivation: symderiv check --layers … \"CLAIM\"")
 
     args = parser.parse_args(argv)
