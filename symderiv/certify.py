@@ -150,9 +150,12 @@ def precision(dps: int):
         iv.prec = saved
 
 
-def enclose(exprs: Iterable[sp.Expr], values: Mapping[sp.Symbol, object], dps: int = 40) -> list:
+def enclose(exprs: Iterable[sp.Expr], values: Mapping[sp.Symbol, object], dps: int = 40,
+            definitions: Mapping[sp.Symbol, sp.Expr] | None = None) -> list:
     """Rigorous interval enclosures of ``exprs`` at the point ``values`` (symbol -> exact value or interval).
 
+    ``definitions`` (abbreviation symbol -> expression, in dependency order) are
+    evaluated first, so abbreviated expressions are enclosed as if expanded.
     Raises :class:`Uncertifiable` when a kink cannot be decided at this
     precision or a node has no interval rule.
     """
@@ -162,6 +165,8 @@ def enclose(exprs: Iterable[sp.Expr], values: Mapping[sp.Symbol, object], dps: i
     iv.dps = dps
     try:
         points = {s: to_interval(v) for s, v in values.items()}
+        for sym, expr in (definitions or {}).items():
+            points[sym] = _eval(expr, points, cache)
         return [_eval(e, points, cache) for e in exprs]
     finally:
         iv.prec = saved

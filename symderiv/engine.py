@@ -53,6 +53,39 @@ def _weighted_sum(terms: Iterable[tuple[sp.Expr, sp.Expr]]) -> sp.Expr:
     return sp.Add(*[w * sp.Add(*ts) for w, ts in groups.items()])
 
 
+class Abbreviations:
+    """Named intermediate quantities, the way a derivation on paper names ``z^(l)`` and ``δ^(l)``.
+
+    With abbreviations every class's ``z^(l)`` and ``δ^(l)`` (hidden layers) becomes a
+    fresh symbol whose definition refers to earlier ones, so expressions stay small
+    and the cost of a pass is linear in depth (SymPy's canonical ordering compares
+    whole sub-trees, which makes unabbreviated deep closed forms quadratic or worse).
+    Structurally equal definitions share one symbol, so equal quantities stay equal.
+    Numbers and symbols are never abbreviated (a zero must stay visibly zero).
+    """
+
+    def __init__(self) -> None:
+        self.definitions: dict[sp.Symbol, sp.Expr] = {}
+        self._by_expr: dict[sp.Expr, sp.Symbol] = {}
+
+    def __call__(self, expr: sp.Expr, name: str) -> sp.Expr:
+        if expr.is_Atom or (expr.is_Mul and len(expr.args) == 2 and expr.args[0].is_Number and expr.args[1].is_Atom):
+            return expr
+        sym = self._by_expr.get(expr)
+        if sym is None:
+            sym = sp.Dummy(name, real=True)
+            self._by_expr[expr] = sym
+            self.definitions[sym] = expr
+        return sym
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with every abbreviation replaced by its definition (latest first)."""
+        for sym in reversed(list(self.definitions)):
+            if expr.has(sym):
+                expr = expr.xreplace({sym: self.definitions[sym]})
+        return expr
+
+
 @dataclass
 class Pass:
     """Forward and backward quantities per unit class, and the gradient per block."""
@@ -68,6 +101,12 @@ class Pass:
     p: list[sp.Expr] = field(default_factory=list)
     delta: list[list[sp.Expr]] = field(default_factory=list)  # delta[l][class], l = 1..L
     grad: dict[Block, sp.Expr] = field(default_factory=dict)
+    abbreviations: Abbreviations | None = None
+
+    @property
+    def definitions(self) -> dict[sp.Symbol, sp.Expr]:
+        """The abbreviations' definitions, in order (empty without abbreviations)."""
+        return {} if self.abbreviations is None else self.abbreviations.definitions
 
 
 def backprop(
@@ -76,12 +115,15 @@ def backprop(
     values: Mapping[Block, sp.Expr],
     *,
     backward: bool = True,
+    abbreviate: bool = False,
 ) -> Pass:
     """Run the class-level forward (and backward) pass with block values ``values``.
 
     ``values`` maps every :class:`Block` to its value: a number, a symbol shared
     by a tie class, or 0.  This is how the prover evaluates the gradient on a
-    pattern subspace, and how :func:`derive` evaluates it at an init.
+    pattern subspace, and how :func:`derive` evaluates it at an init.  With
+    ``abbreviate`` the hidden ``z`` and ``δ`` of each class are named symbols
+    (see :class:`Abbreviations`), for deep networks.
     """
     L = net.depth
     classes = partition.classes
@@ -89,7 +131,8 @@ def backprop(
     label_symbols = [s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)]
     y = net.loss.labels(net.n_outputs)
     result = Pass(net, partition, values, x, y, label_symbols)
-    zero = sp.Integer(0)
+    short = Abbreviations() if abbreviate else None
+    result.abbreviations = short
 
     # forward
     h: list[list[sp.Expr]] = [[x[D.first] for D in classes[0]]]
@@ -100,6 +143,8 @@ def backprop(
             pre = _weighted_sum((values[Block(l, "W", C.index, D.index)], D.size * h[l - 1][D.index]) for D in classes[l - 1])
             if net.bias:
                 pre = pre + values[Block(l, "b", C.index)]
+            if short is not None and l < L:
+                pre = short(pre, f"z{l}_{C.index + 1}")
             zl.append(pre)
         z.append(zl)
         if l < L:
@@ -120,6 +165,8 @@ def backprop(
             * _weighted_sum((values[Block(l + 1, "W", C.index, D.index)], C.size * delta[l + 1][C.index]) for C in classes[l + 1])
             for D in classes[l]
         ]
+        if short is not None:
+            delta[l] = [short(d, f"delta{l}_{k + 1}") for k, d in enumerate(delta[l])]
     result.delta = delta
     grad: dict[Block, sp.Expr] = {}
     for block in blocks(net, partition):

@@ -100,7 +100,16 @@ def _simplex_labels(K: int) -> list[Expr]:
 def _softmax(z: Sequence[Expr]) -> list[Expr]:
     # p_k = 1 / Σ_j exp(z_j − z_k): equal logits cancel structurally, so a
     # uniform softmax is exactly 1/K, and common terms of the logits drop out.
-    return [1 / sp.Add(*[sp.exp(zj - zk) for zj in z]) for zk in z]
+    return [1 / sp.Add(*[_exp(zj - zk) for zj in z]) for zk in z]
+
+
+def _exp(arg: Expr) -> Expr:
+    """``exp(arg)``, unevaluated for symbolic ``arg``: exp's automatic evaluation asks
+    SymPy's assumption system questions that walk the whole (deep) logit expression,
+    and it never simplifies a difference of logits anyway."""
+    if arg.is_Number or arg.is_Symbol:
+        return sp.exp(arg)
+    return sp.exp(arg, evaluate=False)
 
 
 def _softmax_delta(z: Sequence[Expr], y: Sequence[Expr]) -> list[Expr]:

@@ -29,6 +29,7 @@ that moves it at step ``t + 1`` makes the step tight.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
@@ -37,7 +38,7 @@ import sympy as sp
 
 from .bounded import BoundExceeded, run_bounded
 from .certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
-from .engine import Pass, backprop, input_symbols
+from .engine import Abbreviations, Pass, backprop, input_symbols
 from .init import ParamInit, resolve_init
 from .network import Network
 from .patterns import Block, Partition, blocks, unit_partition
@@ -46,6 +47,11 @@ __all__ = [
     "Identity", "Witness", "Split", "TrajectoryWitness", "FirstMove", "Proof",
     "prove", "Decider",
 ]
+
+
+#: from this depth on, the prover names each class's hidden z and δ (see engine.Abbreviations),
+#: which keeps its cost linear in depth; shallower proofs keep fully expanded closed forms
+ABBREVIATE_FROM_DEPTH = 6
 
 
 # ---------------------------------------------------------------- records
@@ -132,6 +138,7 @@ class Proof:
     trajectory: TrajectoryWitness | None
     undecided: list[str]
     gradients_on_pattern: dict[Block, sp.Expr]
+    definitions: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # abbreviations used by the expressions
 
 
 # ---------------------------------------------------------------- deciding identities
@@ -154,38 +161,50 @@ class Decider:
     structural or by bounded simplification; otherwise undecided.
     """
 
+    #: precision ladder (decimal digits): a value that is tiny but nonzero (a saturated unit's
+    #: tanh'(z) = 1 − tanh²(z) loses ~|z| digits to cancellation) is certified at a higher rung
+    LEVELS = (60, 400, 2500)
+
     def __init__(self, symbols: Sequence[sp.Symbol], *, net: Network, seed: int = 0, points: int = 3,
-                 seconds: float = 5.0, dps: int = 60):
+                 seconds: float = 5.0, abbreviations: Abbreviations | None = None,
+                 scales: Mapping[sp.Symbol, int] | None = None, budget: "Budget | None" = None):
         self.symbols = list(symbols)
+        self.abbreviations = abbreviations
         self.net = net
         self.rng = random.Random(seed)
         self.n_points = points
         self.seconds = seconds
-        self.dps = dps
+        self.scales = dict(scales or {})
+        self.budget = budget if budget is not None else Budget(60.0)
         self.points = [self._random_point() for _ in range(points)]
 
     def _random_point(self) -> dict[sp.Symbol, sp.Rational]:
+        """Random exact values; a weight shared by a block of fan-in ``m`` is scaled by ``1/m``
+        (like a sensible init) so that pre-activations stay of order one at any width."""
         point: dict[sp.Symbol, sp.Rational] = {}
         for s in self.symbols:
             if s.is_integer and s.is_positive:  # a symbolic width
                 point[s] = sp.Integer(self.rng.randint(2, 4))
             else:
                 num = self.rng.choice([n for n in range(-12, 13) if n != 0])
-                point[s] = sp.Rational(num, self.rng.randint(3, 9))
+                point[s] = sp.Rational(num, self.rng.randint(3, 9) * self.scales.get(s, 1))
         labels = self.net.loss.sample_labels(_NumpyLikeRng(self.rng), self.net.n_outputs)
         for k, sym in enumerate(s for s in self.net.loss.labels(self.net.n_outputs) if isinstance(s, sp.Symbol)):
             point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
         return point
 
-    def evaluate(self, exprs: Sequence[sp.Expr]) -> list[list | None]:
+    def evaluate(self, exprs: Sequence[sp.Expr], dps: int | None = None) -> list[list | None]:
         """Per point: the enclosures of ``exprs``, or None where the point is uncertifiable."""
         out = []
         for point in self.points:
             try:
-                out.append(enclose(exprs, point, dps=self.dps))
+                out.append(enclose(exprs, point, dps=dps or self.LEVELS[0], definitions=self._definitions()))
             except Uncertifiable:
                 out.append(None)
         return out
+
+    def _definitions(self) -> dict:
+        return {} if self.abbreviations is None else self.abbreviations.definitions
 
     def witness(self, point_index: int, labelled: Sequence[tuple[str, object]]) -> Witness:
         point = self.points[point_index]
@@ -199,12 +218,72 @@ class Decider:
         (the caller must already know no point refutes it)."""
         if expr == 0:
             return "structural"
+        seconds = min(self.seconds, self.budget.remaining())
+        if seconds <= 0.05:
+            return None
+        if self.abbreviations is not None:  # simplification must see through the named quantities
+            expr = self.abbreviations.expand(expr)
+        started = time.monotonic()
         try:
-            if run_bounded(_simplifies_to_zero, expr, seconds=self.seconds):
+            if run_bounded(_simplifies_to_zero, expr, seconds=seconds):
                 return "simplification"
         except BoundExceeded:
             return None
+        finally:
+            self.budget.spend(time.monotonic() - started)
         return None
+
+
+class Budget:
+    """The total time one proof may spend in simplification; beyond it, identities are undecided."""
+
+    def __init__(self, seconds: float):
+        self.total = seconds
+        self.used = 0.0
+
+    def remaining(self) -> float:
+        return self.total - self.used
+
+    def spend(self, seconds: float) -> None:
+        self.used += seconds
+
+
+class Enclosures:
+    """Enclosures of the block gradients at the decider's points, climbing the precision
+    ladder lazily: iterating goes on to higher precision only when the caller keeps looking."""
+
+    def __init__(self, decider: Decider, grads: Mapping[Block, sp.Expr], order: Sequence[Block]):
+        self._decider = decider
+        self._order = list(order)
+        self._exprs = [grads[b] for b in self._order]
+        self._items: list[dict | None] = []
+        self._points: list[int] = []
+        self._levels_done = 0
+
+    def _climb(self) -> bool:
+        if self._levels_done >= len(Decider.LEVELS):
+            return False
+        dps = Decider.LEVELS[self._levels_done]
+        self._levels_done += 1
+        for k, enc in enumerate(self._decider.evaluate(self._exprs, dps)):
+            self._items.append(None if enc is None else dict(zip(self._order, enc)))
+            self._points.append(k)
+        return True
+
+    def __iter__(self):
+        k = 0
+        while True:
+            while k >= len(self._items):
+                if not self._climb():
+                    return
+            yield self._items[k]
+            k += 1
+
+    def __getitem__(self, k: int) -> dict | None:
+        return self._items[k]
+
+    def point_index(self, k: int) -> int:
+        return self._points[k]
 
 
 class _NumpyLikeRng:
@@ -221,7 +300,7 @@ class _NumpyLikeRng:
 def _split_class(
     members: Sequence[Block],
     grads: Mapping[Block, sp.Expr],
-    enclosures: list[dict[Block, object] | None],
+    enclosures: "Enclosures",
     decider: Decider,
     *,
     zero: bool,
@@ -259,6 +338,9 @@ def _split_class(
         kept = []
         for gi in list(remaining):
             e = exprs[gi]
+            if e == 0:  # structurally zero: proved without looking at any point
+                kept.append((gi, "structural"))
+                continue
             refuted_at = None
             for k, enc in enumerate(enclosures):
                 if enc is not None and excludes_zero(enc[groups[e][0]]):
@@ -325,7 +407,7 @@ def _split_class(
                 entries = [(label(b), enc[b]) for b in reps]
                 if zero_part:
                     entries.append((label(zero_part[0]), enc[zero_part[0]]))
-                witness = decider.witness(k, entries)
+                witness = decider.witness(enclosures.point_index(k), entries)
                 break
     return out_parts, zero_part, zero_identity, tie_identities, witness
 
@@ -382,6 +464,7 @@ def prove(
     *,
     seed: int = 0,
     seconds: float = 5.0,
+    simplify_budget: float = 60.0,
     witness_attempts: int = 6,
 ) -> Proof:
     """Run the relaxation and the first-move iteration; see the module docstring."""
@@ -394,6 +477,8 @@ def prove(
         index = (C.first,) if b.kind == "b" else (C.first, partition.classes[b.layer - 1][b.col].first)
         init_values[b] = inits[b.param].entry(index)
     classes, zero = _init_pattern(init_values, order)
+    abbreviate = net.depth >= ABBREVIATE_FROM_DEPTH
+    budget = Budget(simplify_budget)
     label = lambda b: block_label(net, partition, b)  # noqa: E731
     undecided: list[str] = []
     splits: list[Split] = []
@@ -407,10 +492,11 @@ def prove(
         iteration += 1
         symbols = _class_symbols(classes, net, partition)
         values = {b: (sp.Integer(0) if k == zero else symbols[k]) for k, members in enumerate(classes) for b in members}
-        state = backprop(net, partition, values)
+        state = backprop(net, partition, values, abbreviate=abbreviate)
         free = data_symbols + [s for k, s in enumerate(symbols) if k != zero] + init_symbols + width_symbols
-        decider = Decider(free, net=net, seed=seed + iteration, seconds=seconds)
-        enclosures = _enclose_all(decider, state.grad, order)
+        decider = Decider(free, net=net, seed=seed + iteration, seconds=seconds, abbreviations=state.abbreviations,
+                          scales=_fan_in_scales(net, classes, symbols, zero, init_symbols), budget=budget)
+        enclosures = Enclosures(decider, state.grad, order)
         new_classes: list[tuple[Block, ...]] = []
         new_zero: int | None = None
         identities: list[Identity] = []
@@ -445,9 +531,10 @@ def prove(
 
     class_of = {b: k for k, members in enumerate(classes) for b in members}
     first_moves, fm_identities = _first_moves(net, partition, order, classes, zero, symbols, init_values,
-                                              data_symbols + init_symbols + width_symbols, seed, seconds, undecided)
+                                              data_symbols + init_symbols + width_symbols, seed, seconds, undecided,
+                                              abbreviate, budget)
     trajectory = _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, state.grad,
-                                     first_moves, seed, witness_attempts)
+                                     first_moves, seed, witness_attempts, state.definitions)
     if trajectory is not None:
         tight = {c for c, _, _ in trajectory.moved}
         first_moves = {c: FirstMove(fm.step, c in tight, fm.undecided) for c, fm in first_moves.items()}
@@ -456,19 +543,27 @@ def prove(
         classes=classes, zero_class=zero, class_of=class_of, symbols=symbols, identities=identities,
         splits=splits, iterations=iteration, first_moves=first_moves, first_move_identities=fm_identities,
         trajectory=trajectory, undecided=undecided, gradients_on_pattern=dict(state.grad),
+        definitions=dict(state.definitions),
     )
 
 
-def _enclose_all(decider: Decider, grads: Mapping[Block, sp.Expr], order: Sequence[Block]) -> list[dict | None]:
-    exprs = [grads[b] for b in order]
-    out = []
-    for enc in decider.evaluate(exprs):
-        out.append(None if enc is None else dict(zip(order, enc)))
-    return out
+def _fan_in_scales(net, classes, symbols, zero, init_symbols) -> dict[sp.Symbol, int]:
+    """Per class symbol, the largest fan-in of its blocks (symbolic widths count as 4)."""
+    width = lambda n: n if isinstance(n, int) else 4  # noqa: E731 - the Decider samples widths in 2..4
+    scales: dict[sp.Symbol, int] = {}
+    for k, members in enumerate(classes):
+        if k == zero:
+            continue
+        scales[symbols[k]] = max(width(net.sizes[b.layer - 1]) if b.kind == "W" else 1 for b in members)
+    widest = max(width(n) for n in net.sizes)
+    for s in init_symbols:
+        scales.setdefault(s, widest)
+    return scales
 
 
 # ---------------------------------------------------------------- first-move steps
-def _first_moves(net, partition, order, classes, zero, symbols, init_values, other_symbols, seed, seconds, undecided):
+def _first_moves(net, partition, order, classes, zero, symbols, init_values, other_symbols, seed, seconds, undecided,
+                 abbreviate=False, budget=None):
     """``F_0`` = every class; ``F_{t+1}`` = classes of ``F_t`` with gradient ≡ 0 on ``A_t``."""
     frozen = {k for k in range(len(classes)) if k != zero}
     moves: dict[int, FirstMove] = {}
@@ -485,15 +580,21 @@ def _first_moves(net, partition, order, classes, zero, symbols, init_values, oth
                     values[b] = init_values[b]
                 else:
                     values[b] = symbols[k]
-        state = backprop(net, partition, values)
+        state = backprop(net, partition, values, abbreviate=abbreviate)
         free = other_symbols + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
-        decider = Decider(free, net=net, seed=seed + 7919 * (t + 1), seconds=seconds)
+        init_syms = [s for s in other_symbols if not s.name.startswith("x_")]
+        decider = Decider(free, net=net, seed=seed + 7919 * (t + 1), seconds=seconds,
+                          abbreviations=state.abbreviations, budget=budget,
+                          scales=_fan_in_scales(net, classes, symbols, zero, init_syms))
         reps = {k: classes[k][0] for k in frozen}
         rep_list = [reps[k] for k in sorted(frozen)]
-        enclosures = _enclose_all(decider, state.grad, rep_list)
+        enclosures = Enclosures(decider, state.grad, rep_list)
         leaving = []
         for k in sorted(frozen):
             g = state.grad[reps[k]]
+            if g == 0:
+                identities.append((t, Identity(classes[k], sp.Integer(0), "structural")))
+                continue
             if any(enc is not None and excludes_zero(enc[reps[k]]) for enc in enclosures):
                 leaving.append((k, False))
                 continue
@@ -517,7 +618,7 @@ def _first_moves(net, partition, order, classes, zero, symbols, init_values, oth
 
 # ---------------------------------------------------------------- certified witness trajectories
 def _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, grads_on_pattern,
-                        first_moves, seed, attempts) -> TrajectoryWitness | None:
+                        first_moves, seed, attempts, definitions=None) -> TrajectoryWitness | None:
     """A single-example SGD trajectory (exact data, rational learning rate) along which
     each class with a finite first-move step is certified to change at that step."""
     targets = {k: fm.step for k, fm in first_moves.items() if fm.step is not None}
@@ -530,31 +631,40 @@ def _trajectory_witness(net, partition, order, classes, zero, symbols, init_valu
     reps = {k: classes[k][0] for k in range(len(classes)) if k != zero}
     rep_exprs = [grads_on_pattern[reps[k]] for k in sorted(reps)]
     best: TrajectoryWitness | None = None
-    with precision(80):
-        for attempt in range(attempts):
+    ladder = (80, 80, 600, 600, 3000, 3000)  # saturated units need more digits (see Decider.LEVELS)
+    for attempt in range(attempts):
+        dps = ladder[min(attempt, len(ladder) - 1)]
+        with precision(dps):
             candidate = _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs,
-                                        symbols, targets, horizon)
-            if candidate is not None and (best is None or len(candidate.moved) > len(best.moved)):
-                best = candidate
-            if best is not None and len(best.moved) == len(targets):
-                break
+                                        symbols, targets, horizon, definitions, dps)
+        if candidate is not None and (best is None or len(candidate.moved) > len(best.moved)):
+            best = candidate
+        if best is not None and len(best.moved) == len(targets):
+            break
     return best
 
 
-def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs, symbols, targets, horizon):
-    """One random single-example SGD trajectory; None when some step is uncertifiable."""
+def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs, symbols, targets, horizon,
+                    definitions=None, dps=80):
+    """One random single-example SGD trajectory; None when some step is uncertifiable.
+
+    Symbols of the init and the learning rate are scaled by ``1/widest layer`` so the
+    run stays out of saturation at any width."""
+    widest = max(n if isinstance(n, int) else 4 for n in net.sizes)
     point: dict[sp.Symbol, sp.Rational] = {}
-    for s in data_symbols + init_symbols:
+    for s in data_symbols:
         point[s] = sp.Rational(rng.choice([n for n in range(-9, 10) if n != 0]), rng.randint(2, 7))
+    for s in init_symbols:
+        point[s] = sp.Rational(rng.choice([n for n in range(-9, 10) if n != 0]), rng.randint(2, 7) * widest)
     for n in net.sizes:  # symbolic widths: the trajectory is certified at one concrete width
         if isinstance(n, sp.Symbol):
             point[n] = sp.Integer(rng.randint(2, 4))
     labels = net.loss.sample_labels(_NumpyLikeRng(rng), net.n_outputs)
     for k, sym in enumerate(s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)):
         point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
-    lr = sp.Rational(rng.choice([1, 2, 3]), rng.choice([2, 4, 5]))
+    lr = sp.Rational(rng.choice([1, 2, 3]), rng.choice([2, 4, 5]) * widest)
     try:
-        start = enclose([init_values[reps[k]] for k in sorted(reps)], point, dps=80)
+        start = enclose([init_values[reps[k]] for k in sorted(reps)], point, dps=dps)
     except Uncertifiable:
         return None
     theta = dict(zip(sorted(reps), start))
@@ -566,7 +676,7 @@ def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep
         for k, v in theta.items():
             values[symbols[k]] = v
         try:
-            g = dict(zip(sorted(reps), enclose(rep_exprs, values, dps=80)))
+            g = dict(zip(sorted(reps), enclose(rep_exprs, values, dps=dps, definitions=definitions)))
         except Uncertifiable:
             ok = False
             break
