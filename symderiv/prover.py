@@ -161,10 +161,6 @@ class Decider:
     structural or by bounded simplification; otherwise undecided.
     """
 
-    #: precision ladder (decimal digits): a value that is tiny but nonzero (a saturated unit's
-    #: tanh'(z) = 1 − tanh²(z) loses ~|z| digits to cancellation) is certified at a higher rung
-    LEVELS = (60, 400, 2500)
-
     def __init__(self, symbols: Sequence[sp.Symbol], *, net: Network, seed: int = 0, points: int = 3,
                  seconds: float = 5.0, abbreviations: Abbreviations | None = None,
                  scales: Mapping[sp.Symbol, int] | None = None, budget: "Budget | None" = None):
@@ -178,27 +174,36 @@ class Decider:
         self.budget = budget if budget is not None else Budget(60.0)
         self.points = [self._random_point() for _ in range(points)]
 
-    def _random_point(self) -> dict[sp.Symbol, sp.Rational]:
+    def _random_point(self, positive: bool = False) -> dict[sp.Symbol, sp.Rational]:
         """Random exact values; a weight shared by a block of fan-in ``m`` is scaled by ``1/m``
-        (like a sensible init) so that pre-activations stay of order one at any width."""
+        (like a sensible init) so that pre-activations stay of order one at any width.
+        ``positive`` points keep every rectifier active (all weights and inputs positive)."""
         point: dict[sp.Symbol, sp.Rational] = {}
         for s in self.symbols:
             if s.is_integer and s.is_positive:  # a symbolic width
                 point[s] = sp.Integer(self.rng.randint(2, 4))
             else:
-                num = self.rng.choice([n for n in range(-12, 13) if n != 0])
+                num = self.rng.choice([n for n in range(1 if positive else -12, 13) if n != 0])
                 point[s] = sp.Rational(num, self.rng.randint(3, 9) * self.scales.get(s, 1))
         labels = self.net.loss.sample_labels(_NumpyLikeRng(self.rng), self.net.n_outputs)
         for k, sym in enumerate(s for s in self.net.loss.labels(self.net.n_outputs) if isinstance(s, sp.Symbol)):
             point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
         return point
 
-    def evaluate(self, exprs: Sequence[sp.Expr], dps: int | None = None) -> list[list | None]:
+    def add_points(self, count: int, positive: bool) -> range:
+        """Draw ``count`` more points; returns their indices."""
+        start = len(self.points)
+        self.points.extend(self._random_point(positive) for _ in range(count))
+        return range(start, len(self.points))
+
+    def evaluate(self, exprs: Sequence[sp.Expr], dps: int | None = None,
+                 indices: Sequence[int] | None = None) -> list[list | None]:
         """Per point: the enclosures of ``exprs``, or None where the point is uncertifiable."""
         out = []
-        for point in self.points:
+        for k in (range(len(self.points)) if indices is None else indices):
+            point = self.points[k]
             try:
-                out.append(enclose(exprs, point, dps=dps or self.LEVELS[0], definitions=self._definitions()))
+                out.append(enclose(exprs, point, dps=dps or 60, definitions=self._definitions()))
             except Uncertifiable:
                 out.append(None)
         return out
@@ -249,8 +254,13 @@ class Budget:
 
 
 class Enclosures:
-    """Enclosures of the block gradients at the decider's points, climbing the precision
-    ladder lazily: iterating goes on to higher precision only when the caller keeps looking."""
+    """Enclosures of the block gradients at the decider's points, climbing lazily: iterating
+    goes on only when the caller keeps looking, first to higher precision (tiny but nonzero
+    values), then to fresh points (a gradient that vanishes where a rectifier is off), some of
+    them all-positive."""
+
+    #: (decimal digits, how many new points (0 = the base points again), all-positive?)
+    STEPS = ((60, 0, False), (400, 0, False), (60, 4, True), (60, 4, False), (2500, 0, False), (60, 8, True))
 
     def __init__(self, decider: Decider, grads: Mapping[Block, sp.Expr], order: Sequence[Block]):
         self._decider = decider
@@ -261,11 +271,15 @@ class Enclosures:
         self._levels_done = 0
 
     def _climb(self) -> bool:
-        if self._levels_done >= len(Decider.LEVELS):
+        if self._levels_done >= len(self.STEPS):
             return False
-        dps = Decider.LEVELS[self._levels_done]
+        dps, fresh, positive = self.STEPS[self._levels_done]
         self._levels_done += 1
-        for k, enc in enumerate(self._decider.evaluate(self._exprs, dps)):
+        if fresh:
+            indices = list(self._decider.add_points(fresh, positive))
+        else:
+            indices = list(range(self._decider.n_points))
+        for k, enc in zip(indices, self._decider.evaluate(self._exprs, dps, indices)):
             self._items.append(None if enc is None else dict(zip(self._order, enc)))
             self._points.append(k)
         return True
@@ -464,7 +478,7 @@ def prove(
     *,
     seed: int = 0,
     seconds: float = 5.0,
-    simplify_budget: float = 60.0,
+    simplify_budget: float = 30.0,
     witness_attempts: int = 6,
 ) -> Proof:
     """Run the relaxation and the first-move iteration; see the module docstring."""
@@ -631,7 +645,7 @@ def _trajectory_witness(net, partition, order, classes, zero, symbols, init_valu
     reps = {k: classes[k][0] for k in range(len(classes)) if k != zero}
     rep_exprs = [grads_on_pattern[reps[k]] for k in sorted(reps)]
     best: TrajectoryWitness | None = None
-    ladder = (80, 80, 600, 600, 3000, 3000)  # saturated units need more digits (see Decider.LEVELS)
+    ladder = (80, 80, 600, 600, 3000, 3000)  # saturated units need more digits (see Enclosures.STEPS)
     for attempt in range(attempts):
         dps = ladder[min(attempt, len(ladder) - 1)]
         with precision(dps):
