@@ -23,7 +23,32 @@ from .prover import Proof, block_label, prove
 __all__ = ["Analysis", "analyze", "MAX_JSON_ENTRIES"]
 
 #: parameters with more entries than this are written per block in JSON, not per entry
-MAX_JSON_ENTRIES = 65_536
+MAX_JSON_ENTRIES = 4_096
+#: closed forms with more distinct sub-expressions than this are not printed into the JSON
+MAX_PRINTED_NODES = 600
+
+
+def dag_size(expr: sp.Basic, limit: int) -> int:
+    """The number of distinct sub-expressions of ``expr`` (counted up to ``limit``).
+
+    Deep closed forms share sub-expressions; walking the DAG, not the tree, keeps this linear."""
+    seen: set = set()
+    stack = [expr]
+    while stack and len(seen) <= limit:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(node.args)
+    return len(seen)
+
+
+def printed(expr: sp.Expr) -> str:
+    """SymPy's ``str`` of ``expr``, or a note when the closed form is too large to print."""
+    size = dag_size(expr, MAX_PRINTED_NODES)
+    if size > MAX_PRINTED_NODES:
+        return f"<closed form of more than {MAX_PRINTED_NODES} sub-expressions, omitted>"
+    return str(expr)
 
 
 @dataclass
@@ -299,18 +324,26 @@ class Analysis:
         k = p.class_of[b]
         zero = k == p.zero_class
         fm = None if zero else p.first_moves[k]
-        return (zero, ids[k], None if zero else fm.step, False if zero else fm.tight, str(grads[b]))
+        return (zero, ids[k], None if zero else fm.step, False if zero else fm.tight, printed(grads[b]))
 
     def _entry_json(self, name, shape, ids, grads) -> dict[str, Any]:
         part = self.proof.partition
         kind, l = self.net.parse_name(name)
-        rows = [self._facts(Block(l, kind, part.of(l, i).index, part.of(l - 1, j).index if kind == "W" else -1), ids, grads)
-                if len(shape) == 2 else None for i in range(shape[0]) for j in range(shape[1] if len(shape) == 2 else 1)]
+        facts: dict[Block, tuple] = {}  # once per block: entries of a block share every fact
+
+        def fact(b: Block) -> tuple:
+            if b not in facts:
+                facts[b] = self._facts(b, ids, grads)
+            return facts[b]
+
+        rows = [part.of(l, i).index for i in range(shape[0])]
         if len(shape) == 1:
-            rows = [self._facts(Block(l, "b", part.of(l, i).index), ids, grads) for i in range(shape[0])]
-            cols = lambda f: [r[f] for r in rows]  # noqa: E731
+            grid = [fact(Block(l, "b", r)) for r in rows]
+            cols = lambda f: [g[f] for g in grid]  # noqa: E731
         else:
-            cols = lambda f: [[rows[i * shape[1] + j][f] for j in range(shape[1])] for i in range(shape[0])]  # noqa: E731
+            cls = [part.of(l - 1, j).index for j in range(shape[1])]
+            grid = [[fact(Block(l, "W", r, c)) for c in cls] for r in rows]
+            cols = lambda f: [[g[f] for g in row] for row in grid]  # noqa: E731
         return {
             "shape": list(shape),
             "stays_zero": cols(0),

@@ -31,11 +31,25 @@ from .patterns import Block, Partition, block_of, blocks, unit_partition
 
 __all__ = [
     "Pass", "backprop", "Derivation", "derive", "forward", "gradients", "ClassMatrix",
-    "input_symbols", "MAX_MATRIX_ENTRIES",
+    "input_symbols", "MAX_MATRIX_ENTRIES", "ensure_recursion_limit",
 ]
 
 #: parameters with more entries than this are returned as a ClassMatrix (block lookup), not a dense Matrix
 MAX_MATRIX_ENTRIES = 10_000
+
+
+def ensure_recursion_limit(net: Network) -> None:
+    """Raise (never lower) Python's recursion limit enough for ``net``'s closed forms.
+
+    SymPy's algorithms (construction, comparison, printing) recurse through an
+    expression; an unabbreviated closed form nests every layer below it, so a
+    network of depth L needs a few dozen frames per layer.  Without this, a
+    128-layer network ends in RecursionError."""
+    import sys
+
+    needed = 2000 + 80 * net.depth
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
 
 
 def input_symbols(n0: int) -> list[sp.Symbol]:
@@ -126,6 +140,7 @@ def backprop(
     (see :class:`Abbreviations`), for deep networks.
     """
     L = net.depth
+    ensure_recursion_limit(net)
     classes = partition.classes
     x = input_symbols(net.sizes[0])
     label_symbols = [s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)]

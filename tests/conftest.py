@@ -28,3 +28,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("SYMDERIV_HYPOTHESIS_PROFILE", "dev"))
+
+# symderiv raises the recursion limit for deep closed forms (engine.ensure_recursion_limit);
+# set it once up front so hypothesis, which saves and restores the limit, never sees it move.
+import sys  # noqa: E402
+
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
