@@ -326,7 +326,7 @@ class _Session:
             if excludes_zero(dv):
                 data = {str(s): str(values[s]) for s in self.d.x}
                 for k, yk in enumerate(self.d.y, 1):
-                    yv = sp.sympify(yk).subs(values) if not isinstance(yk, sp.Basic) else yk.xreplace(values)
+                    yv = (yk if isinstance(yk, sp.Basic) else sp.Integer(yk)).xreplace(values)
                     if TRUE_CLASS in env:
                         yv = sp.Integer(1 if k == env[TRUE_CLASS] else 0)
                     data[f"y_{k}"] = str(yv)

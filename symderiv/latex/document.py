@@ -93,7 +93,7 @@ class _Context:
     # formulas
     def tex(self, expr: object) -> str:
         """A SymPy expression (or number) in LaTeX."""
-        return self.printer.doprint(sp.sympify(expr))
+        return self.printer.doprint(_as_expr(expr))
 
     def units(self, C: UnitClass) -> str:
         """The units of a class: ``2``, ``1..3``, ``1..n`` or ``\\{1,3\\}`` (index_base respected)."""
@@ -138,7 +138,7 @@ class _Context:
         size = self.partition.classes[b.layer][b.row].size
         if b.kind == "W":
             size = size * self.partition.classes[b.layer - 1][b.col].size
-        return sp.sympify(size)
+        return _as_expr(size)
 
     def blocks_text(self, members: Iterable[Block]) -> str:
         """Blocks as math, whole parameters by name (``W^{(1)}``), cut after MAX_LIST_ITEMS."""
@@ -186,10 +186,19 @@ def _omitted(expr: sp.Expr, chars: int) -> str:
             rf"{chars} characters of \LaTeX; see the analysis object)}}")
 
 
+def _as_expr(value: object) -> sp.Basic:
+    """Internal numbers as SymPy objects (never text: nothing here is parsed)."""
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a SymPy expression or an int, got {type(value).__name__}")
+    return sp.Integer(value)
+
+
 def display(ctx: _Context, lhs: str, expr: object, relation: str = "=") -> str:
     """``lhs relation expr`` as a display: one line, broken at the terms of a long sum,
     or omitted with a note when it is too long to be worth printing."""
-    expr = sp.sympify(expr)
+    expr = _as_expr(expr)
     body = ctx.tex(expr)
     if len(body) > MAX_FORMULA_CHARS:
         return rf"\[ {lhs} {relation} {_omitted(expr, len(body))} \]"
