@@ -224,3 +224,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SymderivError as exc:
         print(f"symderiv: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `symderiv demo | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
