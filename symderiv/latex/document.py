@@ -698,7 +698,8 @@ def _identities(ctx: _Context) -> list[str]:
             lines += _zero_reasons(ctx, ident.members, state)
         else:
             lines.append(rf"\item the blocks {ctx.blocks_text(ident.members)} have the same gradient ({method}):")
-            lines.append(display(ctx, r"\frac{\partial \ell}{\partial \theta_B}", ident.expr, r"\equiv"))
+            # the expanded closed form (deep proofs check identities on abbreviated quantities)
+            lines.append(display(ctx, r"\frac{\partial \ell}{\partial \theta_B}", state.grad[ident.members[0]], r"\equiv"))
     if not any_identity:
         lines.append(r"\item none is needed beyond Lemma~\ref{lem:units}: every class of $P^*$ is a single block.")
     lines.append(r"\end{itemize}")
