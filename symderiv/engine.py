@@ -47,6 +47,8 @@ def ensure_recursion_limit(net: Network) -> None:
     128-layer network ends in RecursionError."""
     import sys
 
+    if net.depth < 16:  # shallow closed forms fit Python's default limit; leave it alone
+        return
     needed = 2000 + 80 * net.depth
     if sys.getrecursionlimit() < needed:
         sys.setrecursionlimit(needed)
