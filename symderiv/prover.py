@@ -175,20 +175,7 @@ class Decider:
         self.points = [self._random_point() for _ in range(points)]
 
     def _random_point(self, positive: bool = False) -> dict[sp.Symbol, sp.Rational]:
-        """Random exact values; a weight shared by a block of fan-in ``m`` is scaled by ``1/m``
-        (like a sensible init) so that pre-activations stay of order one at any width.
-        ``positive`` points keep every rectifier active (all weights and inputs positive)."""
-        point: dict[sp.Symbol, sp.Rational] = {}
-        for s in self.symbols:
-            if s.is_integer and s.is_positive:  # a symbolic width
-                point[s] = sp.Integer(self.rng.randint(2, 4))
-            else:
-                num = self.rng.choice([n for n in range(1 if positive else -12, 13) if n != 0])
-                point[s] = sp.Rational(num, self.rng.randint(3, 9) * self.scales.get(s, 1))
-        labels = self.net.loss.sample_labels(_NumpyLikeRng(self.rng), self.net.n_outputs)
-        for k, sym in enumerate(s for s in self.net.loss.labels(self.net.n_outputs) if isinstance(s, sp.Symbol)):
-            point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
-        return point
+        return random_point(self.rng, self.net, self.symbols, self.scales, positive=positive)
 
     def add_points(self, count: int, positive: bool) -> range:
         """Draw ``count`` more points; returns their indices."""
@@ -298,6 +285,28 @@ class Enclosures:
 
     def point_index(self, k: int) -> int:
         return self._points[k]
+
+
+def random_point(rng: random.Random, net: Network, symbols: Sequence[sp.Symbol],
+                 scales: Mapping[sp.Symbol, int] | None = None, *, positive: bool = False) -> dict[sp.Symbol, sp.Rational]:
+    """Random exact values for ``symbols`` and the labels (from the loss's label domain).
+
+    A symbol with scale ``m`` (a weight shared by a block of fan-in ``m``) is divided by
+    ``m``, like a sensible init, so that pre-activations stay of order one at any width;
+    symbolic widths get a small integer.  ``positive`` points keep every rectifier active
+    (all weights and inputs positive)."""
+    scales = scales or {}
+    point: dict[sp.Symbol, sp.Rational] = {}
+    for s in symbols:
+        if s.is_integer and s.is_positive:  # a symbolic width
+            point[s] = sp.Integer(rng.randint(2, 4))
+        else:
+            num = rng.choice([n for n in range(1 if positive else -12, 13) if n != 0])
+            point[s] = sp.Rational(num, rng.randint(3, 9) * scales.get(s, 1))
+    labels = net.loss.sample_labels(_NumpyLikeRng(rng), net.n_outputs)
+    for k, sym in enumerate(s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)):
+        point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
+    return point
 
 
 class _NumpyLikeRng:
@@ -545,8 +554,8 @@ def prove(
 
     class_of = {b: k for k, members in enumerate(classes) for b in members}
     first_moves, fm_identities = _first_moves(net, partition, order, classes, zero, symbols, init_values,
-                                              data_symbols + init_symbols + width_symbols, seed, seconds, undecided,
-                                              abbreviate, budget)
+                                              data_symbols + init_symbols + width_symbols, init_symbols, seed,
+                                              seconds, undecided, abbreviate, budget)
     trajectory = _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, state.grad,
                                      first_moves, seed, witness_attempts, state.definitions)
     if trajectory is not None:
@@ -576,8 +585,8 @@ def _fan_in_scales(net, classes, symbols, zero, init_symbols) -> dict[sp.Symbol,
 
 
 # ---------------------------------------------------------------- first-move steps
-def _first_moves(net, partition, order, classes, zero, symbols, init_values, other_symbols, seed, seconds, undecided,
-                 abbreviate=False, budget=None):
+def _first_moves(net, partition, order, classes, zero, symbols, init_values, other_symbols, init_symbols, seed,
+                 seconds, undecided, abbreviate=False, budget=None):
     """``F_0`` = every class; ``F_{t+1}`` = classes of ``F_t`` with gradient ≡ 0 on ``A_t``."""
     frozen = {k for k in range(len(classes)) if k != zero}
     moves: dict[int, FirstMove] = {}
@@ -596,10 +605,9 @@ def _first_moves(net, partition, order, classes, zero, symbols, init_values, oth
                     values[b] = symbols[k]
         state = backprop(net, partition, values, abbreviate=abbreviate)
         free = other_symbols + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
-        init_syms = [s for s in other_symbols if not s.name.startswith("x_")]
         decider = Decider(free, net=net, seed=seed + 7919 * (t + 1), seconds=seconds,
                           abbreviations=state.abbreviations, budget=budget,
-                          scales=_fan_in_scales(net, classes, symbols, zero, init_syms))
+                          scales=_fan_in_scales(net, classes, symbols, zero, init_symbols))
         reps = {k: classes[k][0] for k in frozen}
         rep_list = [reps[k] for k in sorted(frozen)]
         enclosures = Enclosures(decider, state.grad, rep_list)
@@ -665,17 +673,10 @@ def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep
     Symbols of the init and the learning rate are scaled by ``1/widest layer`` so the
     run stays out of saturation at any width."""
     widest = max(n if isinstance(n, int) else 4 for n in net.sizes)
-    point: dict[sp.Symbol, sp.Rational] = {}
-    for s in data_symbols:
-        point[s] = sp.Rational(rng.choice([n for n in range(-9, 10) if n != 0]), rng.randint(2, 7))
-    for s in init_symbols:
-        point[s] = sp.Rational(rng.choice([n for n in range(-9, 10) if n != 0]), rng.randint(2, 7) * widest)
-    for n in net.sizes:  # symbolic widths: the trajectory is certified at one concrete width
-        if isinstance(n, sp.Symbol):
-            point[n] = sp.Integer(rng.randint(2, 4))
-    labels = net.loss.sample_labels(_NumpyLikeRng(rng), net.n_outputs)
-    for k, sym in enumerate(s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)):
-        point[sym] = sp.Rational(labels[k].numerator, labels[k].denominator)
+    # symbolic widths: the trajectory is certified at one concrete width
+    widths = [n for n in net.sizes if isinstance(n, sp.Symbol)]
+    point = random_point(rng, net, list(data_symbols) + list(init_symbols) + widths,
+                         {s: widest for s in init_symbols})
     lr = sp.Rational(rng.choice([1, 2, 3]), rng.choice([2, 4, 5]) * widest)
     try:
         start = enclose([init_values[reps[k]] for k in sorted(reps)], point, dps=dps)
