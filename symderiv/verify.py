@@ -173,58 +173,98 @@ def _compare(kind: str, subject: str, want: dict, got: dict, rtol: float, atol: 
     return Check(kind, subject, worst <= rtol, worst, f"rtol {rtol:g}", where, seed)
 
 
-def _trajectory_checks(analysis, trajectory, subject: str, seed: int, tie_rtol: float, move_atol: float,
+#: optimizers that divide by a running gradient magnitude: Adam's first step is lr·g/(|g| + ε),
+#: so a 1e-11 roundoff gradient already moves an entry by ~lr·1e-3 while any real gradient
+#: above ~1e-7 moves it by ~lr; on their runs a first deviation counts as roundoff up to 0.1·lr
+NORMALIZED_OPTIMIZERS = frozenset({"rmsprop", "adam", "adamw"})
+
+
+def _first_deviation(series: np.ndarray) -> np.ndarray:
+    """Per column of ``series`` (steps × entries, nonnegative deviations): the first nonzero value."""
+    if series.size == 0:
+        return np.zeros(series.shape[1:])
+    nonzero = series != 0
+    first = np.argmax(nonzero, axis=0)
+    return np.where(nonzero.any(axis=0), series[first, np.arange(series.shape[1])], 0.0)
+
+
+def _trajectory_checks(analysis, trajectory, subject: str, seed: int, tie_rtol: float, atol: float,
                        first_moves: bool = True) -> list[Check]:
-    """Zeros (exact), ties (relative drift), unchanged-before-first-move (absolute drift), and an
-    observation of the tight first moves on this trajectory."""
+    """Zeros, ties and unchanged-before-first-move on one trajectory, and an observation of the
+    tight first moves.
+
+    The theorem is about exact arithmetic.  In floats, a proof that rests on an exact
+    cancellation (``Σ_k (p_k − y_k) = 0``) leaves a roundoff-level gradient, and an optimizer may
+    amplify what it seeds (Adam's normalization turns a 1e-19 asymmetry into an lr-sized one a
+    few steps later).  A wrong claim shows at once: the entry's *first* deviation is a real step.
+    So each check fails on a first deviation beyond ``atol`` (ties: beyond ``tie_rtol`` relative
+    and ``atol`` absolute) and reports the largest deviation over the run, and any roundoff that
+    was amplified beyond ``atol``, in its detail."""
     net = analysis.net
     thetas = trajectory.params
     theta0 = thetas[0]
-    zero_bad, before_bad = None, None
-    tie_worst, tie_where, before_worst = 0.0, None, 0.0
+    results = {"zeros": [], "unchanged": [], "ties": []}  # (first deviation, largest deviation, where)
+    zero_total, zero_exact = 0, 0
     tight_total, tight_seen = 0, 0
     class_values: dict[int, list] = {}
     for name in net.parameter_names():
         facts = analysis.entry_facts(name)
         zero, tie, step, tight = facts["stays_zero"], facts["tie_class"], facts["first_move_step"], facts["first_move_tight"]
         tight_total += int(tight.sum())
-        for s, theta in enumerate(thetas):
-            values = theta[name]
-            if zero_bad is None and np.any(values[zero] != 0):
-                idx = tuple(np.argwhere(zero & (values != 0))[0])
-                zero_bad = f"{_entry(name, idx)} = {values[idx]:.3g} at step {s}"
-            must_stay = ((step < 0) | (s < step)) & ~zero
-            change = np.where(must_stay, np.abs(values - theta0[name]), 0.0)
-            if change.size and change.max() > before_worst:
-                before_worst = float(change.max())
-                idx = np.unravel_index(int(change.argmax()), change.shape)
-                if before_worst > move_atol:
-                    before_bad = (f"{_entry(name, idx)} changed by {before_worst:.3g} at step {s}, before its first-move "
-                                  f"step {'(never)' if step[idx] < 0 else step[idx]}")
-            if s >= 1:
-                tight_seen += int(np.sum(tight & (step == s) & (values != thetas[s - 1][name])))
-        for index in np.ndindex(*zero.shape):
-            class_values.setdefault(int(tie[index]), []).append((name, index))
+        stack = np.array([theta[name] for theta in thetas])  # steps × shape
+        flat = stack.reshape(len(thetas), -1)
+        index = list(np.ndindex(*zero.shape))
+        zf = zero.reshape(-1)
+        zero_total += int(zf.sum())
+        zero_dev = np.abs(flat[:, zf])
+        zero_exact += int((zero_dev.max(axis=0) == 0).sum()) if zero_dev.size else 0
+        for col, first, worst in zip(np.flatnonzero(zf), _first_deviation(zero_dev), zero_dev.max(axis=0, initial=0)):
+            results["zeros"].append((first, worst, _entry(name, index[col])))
+        steps_f = step.reshape(-1)
+        s_idx = np.arange(len(thetas))[:, None]
+        must_stay = ((steps_f < 0) | (s_idx < steps_f)) & ~zf
+        change = np.where(must_stay, np.abs(flat - flat[0]), 0.0)
+        for col in np.flatnonzero(change.max(axis=0) > 0):
+            results["unchanged"].append((_first_deviation(change[:, [col]])[0], change[:, col].max(),
+                                         f"{_entry(name, index[col])} (first-move step "
+                                         f"{'never' if steps_f[col] < 0 else steps_f[col]})"))
+        tight_f = tight.reshape(-1)
+        moved = flat[1:] != flat[:-1]
+        tight_seen += int(np.sum(tight_f & moved[np.clip(steps_f - 1, 0, None), np.arange(len(steps_f))] & (steps_f >= 1)))
+        for k, ix in enumerate(index):
+            class_values.setdefault(int(tie.reshape(-1)[k]), []).append((name, ix))
     for members in class_values.values():
         if len(members) < 2:
             continue
         stacked = np.array([[theta[n][i] for n, i in members] for theta in thetas])
-        scale = np.maximum(np.abs(stacked).max(axis=1), 1e-300)
-        drift = (stacked.max(axis=1) - stacked.min(axis=1)) / scale
-        if drift.max() > tie_worst:
-            tie_worst = float(drift.max())
-            row = stacked[int(drift.argmax())]
-            tie_where = f"{_entry(*members[int(row.argmax())])} vs {_entry(*members[int(row.argmin())])}"
+        spread = stacked.max(axis=1) - stacked.min(axis=1)
+        relevant = np.where(spread / np.maximum(np.abs(stacked).max(axis=1), 1e-300) > tie_rtol, spread, 0.0)
+        if relevant.max() > 0:
+            k = int(np.argmax(relevant))
+            where = f"{_entry(*members[int(stacked[k].argmax())])} vs {_entry(*members[int(stacked[k].argmin())])}"
+            results["ties"].append((_first_deviation(relevant[:, None])[0], relevant.max(), where))
+
+    def check(kind: str, items: list, what: str) -> Check:
+        bad = [it for it in items if it[0] > atol]
+        worst = max((it[1] for it in items), default=0.0)
+        amplified = [it for it in items if it[0] <= atol < it[1]]
+        detail = f"{what}; fails on a first deviation beyond {atol:g}"
+        if amplified:
+            it = max(amplified, key=lambda t: t[1])
+            detail += (f"; float roundoff amplified by the optimizer in {len(amplified)} entr"
+                       f"{'y' if len(amplified) == 1 else 'ies'} (e.g. {it[2]}: first {it[0]:.2g}, then {it[1]:.2g})")
+        offending = None
+        if bad:
+            it = max(bad, key=lambda t: t[0])
+            offending = f"{it[2]}: first deviation {it[0]:.3g}"
+        return Check(kind, subject, not bad, float(worst), detail, offending, seed)
+
     checks = [
-        Check("zeros", subject, zero_bad is None, 0.0, "proved zeros exactly 0 at every step", zero_bad, seed),
-        Check("ties", subject, tie_worst <= tie_rtol, tie_worst, f"relative drift of proved ties, tolerance {tie_rtol:g}",
-              tie_where, seed),
+        check("zeros", results["zeros"], f"{zero_exact} of {zero_total} proved zeros exactly 0 at every step"),
+        check("ties", results["ties"], f"proved ties (relative tolerance {tie_rtol:g})"),
     ]
     if first_moves:
-        checks.append(Check(
-            "unchanged_before", subject, before_bad is None, before_worst,
-            f"largest change before a first-move step, tolerance {move_atol:g} (float roundoff of exact cancellations)",
-            before_bad, seed))
+        checks.append(check("unchanged_before", results["unchanged"], "entries before their first-move step"))
         checks.append(Check(
             "moves_observed", subject, True, 0.0,
             f"observation: {tight_seen} of {tight_total} entries with a tight step changed at it on this data "
@@ -309,9 +349,14 @@ def verify(
       first-move steps assume none).
     * ``use_torch``: also compare with PyTorch autograd and ``torch.optim``.
     * ``grad_rtol``, ``fd_rtol``, ``tie_rtol``: relative tolerances.
-    * ``move_atol``: how far an entry may drift before its first-move step.  An exact
-      symbolic cancellation (e.g. ``Σ_k (p_k − y_k) = 0``) leaves a ~1e-17 gradient in
-      floats, which Adam's normalization can turn into a ~1e-10 step; the drift is reported.
+    * ``move_atol``: the largest *first* deviation of a proved zero, a tied pair or an entry
+      before its first-move step that counts as float roundoff.  An exact cancellation
+      (e.g. ``Σ_k (p_k − y_k) = 0``) leaves a ~1e-17 gradient in floats, which an optimizer may
+      later amplify (Adam can turn it into an lr-sized asymmetry); such amplification is
+      reported in the check's detail, not counted as a failure of the theorem, which is a
+      statement about exact arithmetic.  On RMSProp/Adam/AdamW runs, whose normalized steps
+      make a 1e-11 gradient look like lr·1e-3, the tolerance is ``max(move_atol, 0.1·lr)``:
+      those runs resolve only gradients above ~1e-7 from roundoff.
     * ``strict``: raise :class:`VerificationError` on the first failure.
     """
     from . import numeric
@@ -354,7 +399,8 @@ def verify(
         traj = numeric.train(net, params, X, Y, optimizer=name, steps=horizon, lr=lr, batch_size=batch_size, seed=seed)
         decays = name == "adamw" or traj.options.get("weight_decay", 0) not in (0, 0.0)
         subject = f"{name} ({horizon} steps{', weight decay' if decays else ''})"
-        report.checks.extend(_trajectory_checks(analysis, traj, subject, seed, tie_rtol, move_atol, not decays))
+        atol = max(move_atol, 0.1 * lr) if name in NORMALIZED_OPTIMIZERS else move_atol
+        report.checks.extend(_trajectory_checks(analysis, traj, subject, seed, tie_rtol, atol, not decays))
     if use_torch:
         from .torch import torch_trajectory
 
@@ -362,8 +408,9 @@ def verify(
             traj = torch_trajectory(net, params, X, Y, optimizer=name, steps=horizon, lr=lr,
                                     batch_size=batch_size, seed=seed)
             decays = name == "adamw"
+            atol = max(move_atol, 0.1 * lr) if name in NORMALIZED_OPTIMIZERS else move_atol
             report.checks.extend(_trajectory_checks(analysis, traj, f"torch {name} ({horizon} steps)", seed, tie_rtol,
-                                                    move_atol, not decays))
+                                                    atol, not decays))
     replay = _witness_replay(analysis, move_atol)
     if replay is not None:
         report.checks.append(replay)
