@@ -14,6 +14,7 @@ __all__ = [
     "SizeLimitError",
     "UnsupportedError",
     "InvalidArgument",
+    "InternalError",
     "check_argument",
 ]
 
@@ -55,6 +56,13 @@ class UnsupportedError(SymderivError, ValueError):
 
 class InvalidArgument(SymderivError, ValueError):
     """An argument breaks the stated rule of a public function (strategies, numeric routines)."""
+
+
+class InternalError(SymderivError, RuntimeError):
+    """A defect inside symderiv (never a verdict about the input): the CLI exits 4 on it.
+
+    Public entry points turn any exception that is not a SymderivError into this one, with a
+    one-line message; the original traceback stays attached as ``__cause__``."""
 
 
 def check_argument(condition: bool, message: str, *args: object, error: type = SymderivError) -> None:
