@@ -19,7 +19,7 @@ linear in depth and depends on the number of unit classes, not on the widths.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -132,6 +132,7 @@ def backprop(
     *,
     backward: bool = True,
     abbreviate: bool = False,
+    output_delta: "Sequence[sp.Expr] | None" = None,
 ) -> Pass:
     """Run the class-level forward (and backward) pass with block values ``values``.
 
@@ -139,7 +140,9 @@ def backprop(
     by a tie class, or 0.  This is how the prover evaluates the gradient on a
     pattern subspace, and how :func:`derive` evaluates it at an init.  With
     ``abbreviate`` the hidden ``z`` and ``δ`` of each class are named symbols
-    (see :class:`Abbreviations`), for deep networks.
+    (see :class:`Abbreviations`), for deep networks.  ``output_delta`` replaces the
+    loss's ``δ^(L)`` (e.g. by independent symbols, to see which identities rest on the
+    loss's own cancellations such as ``Σ_k δ_k = 0``; see :mod:`symderiv.floats`).
     """
     L = net.depth
     ensure_recursion_limit(net)
@@ -174,7 +177,7 @@ def backprop(
 
     # backward: the δ recursion
     delta: list[list[sp.Expr]] = [[] for _ in range(L + 1)]
-    delta[L] = net.loss.delta(z[L], y)
+    delta[L] = list(output_delta) if output_delta is not None else net.loss.delta(z[L], y)
     for l in range(L - 1, 0, -1):
         act = net.activation_of(l)
         delta[l] = [
