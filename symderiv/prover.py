@@ -101,10 +101,18 @@ class TrajectoryWitness:
     learning_rate: str
     steps: int
     moved: tuple[tuple[int, int, str], ...]  # (class id, step, certified change as text)
+    #: classes whose certified change is visible in float64 (at least 1e-8 relative to the larger of
+    #: the parameter's value and the learning rate, and far from underflow)
+    visible: frozenset[int] = frozenset()
+    data_scale: int = 1
+    #: per entry of ``moved``: the midpoint of the certified change as a float (for float replays)
+    magnitudes: tuple[float, ...] = ()
 
     def to_json(self) -> dict:
         return {"data_and_init": dict(self.point), "learning_rate": self.learning_rate, "steps": self.steps,
-                "moves": [{"class": c, "step": s, "change": v} for c, s, v in self.moved]}
+                "data_scale": self.data_scale,
+                "moves": [{"class": c, "step": s, "change": v, "visible_in_float64": c in self.visible}
+                          for c, s, v in self.moved]}
 
 
 @dataclass(frozen=True)
@@ -135,10 +143,42 @@ class Proof:
     iterations: int
     first_moves: dict[int, FirstMove]
     first_move_identities: list[tuple[int, Identity]]  # (step t, identity proved on A_t)
-    trajectory: TrajectoryWitness | None
+    trajectories: list[TrajectoryWitness]
     undecided: list[str]
     gradients_on_pattern: dict[Block, sp.Expr]
     definitions: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # abbreviations used by the expressions
+    init_symbols: list[sp.Symbol] = field(default_factory=list)
+
+    @property
+    def trajectory(self) -> TrajectoryWitness | None:
+        """The first witness trajectory (the one certifying most moves), or None."""
+        return self.trajectories[0] if self.trajectories else None
+
+    def never_moving(self) -> list[int]:
+        """Classes outside the zero class proved never to change (first-move step None).
+
+        Such a class keeps its init value along every trajectory of an optimizer without weight
+        decay: the first-move iteration reached a fixed point where its gradient is identically 0
+        on the affine set of the classes frozen at their init values, and that set is invariant."""
+        return [k for k, fm in sorted(self.first_moves.items()) if fm.step is None and k != self.zero_class]
+
+    def frozen_zero_classes(self) -> set[int]:
+        """Never-moving classes whose init value is 0: exactly 0 forever (no weight decay)."""
+        return {k for k in self.never_moving() if self.init_values[self.classes[k][0]] == 0}
+
+    def tie_groups(self) -> dict[int, int]:
+        """Class -> representative class: never-moving classes with equal init values share one
+        (they stay equal forever, without weight decay); every other class is its own."""
+        groups: dict[int, int] = {k: k for k in range(len(self.classes))}
+        by_value: dict[sp.Expr, int] = {}
+        for k in self.never_moving():
+            value = self.init_values[self.classes[k][0]]
+            groups[k] = by_value.setdefault(value, k)
+        return groups
+
+    def is_visible(self, k: int) -> bool:
+        """Whether some witness trajectory certifies class ``k``'s first move visibly in float64."""
+        return any(k in t.visible for t in self.trajectories)
 
 
 # ---------------------------------------------------------------- deciding identities
@@ -556,17 +596,16 @@ def prove(
     first_moves, fm_identities = _first_moves(net, partition, order, classes, zero, symbols, init_values,
                                               data_symbols + init_symbols + width_symbols, init_symbols, seed,
                                               seconds, undecided, abbreviate, budget)
-    trajectory = _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, state.grad,
-                                     first_moves, seed, witness_attempts, state.definitions)
-    if trajectory is not None:
-        tight = {c for c, _, _ in trajectory.moved}
-        first_moves = {c: FirstMove(fm.step, c in tight, fm.undecided) for c, fm in first_moves.items()}
+    trajectories = _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_values, state.grad,
+                                         first_moves, seed, witness_attempts, state.definitions)
+    tight = {c for t in trajectories for c, _, _ in t.moved}
+    first_moves = {c: FirstMove(fm.step, c in tight, fm.undecided) for c, fm in first_moves.items()}
     return Proof(
         net=net, inits=inits, partition=partition, blocks=order, init_values=init_values,
         classes=classes, zero_class=zero, class_of=class_of, symbols=symbols, identities=identities,
         splits=splits, iterations=iteration, first_moves=first_moves, first_move_identities=fm_identities,
-        trajectory=trajectory, undecided=undecided, gradients_on_pattern=dict(state.grad),
-        definitions=dict(state.definitions),
+        trajectories=trajectories, undecided=undecided, gradients_on_pattern=dict(state.grad),
+        definitions=dict(state.definitions), init_symbols=list(init_symbols),
     )
 
 
@@ -639,45 +678,88 @@ def _first_moves(net, partition, order, classes, zero, symbols, init_values, oth
 
 
 # ---------------------------------------------------------------- certified witness trajectories
-def _trajectory_witness(net, partition, order, classes, zero, symbols, init_values, grads_on_pattern,
-                        first_moves, seed, attempts, definitions=None) -> TrajectoryWitness | None:
-    """A single-example SGD trajectory (exact data, rational learning rate) along which
-    each class with a finite first-move step is certified to change at that step."""
+#: (data scale, sign of the inputs: 0 mixed / +1 / -1, learning-rate factor) of the trajectories tried after
+#: the base ones: larger and one-signed data revive units a small witness leaves dead (a ReLU unit with
+#: W1 = -1, b1 = -20 needs inputs beyond 20), a larger step makes tiny moves visible in float64
+WITNESS_VARIANTS = ((1, 0, 1), (8, 0, 1), (8, -1, 1), (8, 1, 1), (64, -1, 1), (64, 1, 1), (64, 0, 1),
+                    (1, 0, 8), (512, -1, 1), (512, 1, 1))
+#: wall-clock budget of the extra trajectories (the base ones always run)
+WITNESS_SECONDS = 10.0
+#: a certified change is "visible in float64" when at least this fraction of max(|θ|, η)
+VISIBLE_RELATIVE = 1e-8
+
+
+def _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_values, grads_on_pattern,
+                          first_moves, seed, attempts, definitions=None) -> list[TrajectoryWitness]:
+    """Single-example SGD trajectories (exact data, rational learning rate) along which classes with a
+    finite first-move step are certified to change at that step.
+
+    The base attempts climb a precision ladder; then variants with larger, one-signed data and larger
+    steps run until every class is certified and visibly so, or the budget is spent.  Each kept
+    trajectory certifies at least one move that no earlier one did (or makes one visible)."""
     targets = {k: fm.step for k, fm in first_moves.items() if fm.step is not None}
     if not targets:
-        return None
+        return []
     horizon = max(targets.values())
     rng = random.Random(seed + 104729)
     data_symbols = input_symbols(net.sizes[0])
     init_symbols = sorted(set().union(*(v.free_symbols for v in init_values.values())), key=str)
     reps = {k: classes[k][0] for k in range(len(classes)) if k != zero}
     rep_exprs = [grads_on_pattern[reps[k]] for k in sorted(reps)]
-    best: TrajectoryWitness | None = None
+    kept: list[TrajectoryWitness] = []
+    certified: set[int] = set()
+    visible: set[int] = set()
     ladder = (80, 80, 600, 600, 3000, 3000)  # saturated units need more digits (see Enclosures.STEPS)
-    for attempt in range(attempts):
-        dps = ladder[min(attempt, len(ladder) - 1)]
+    plan = [(ladder[min(a, len(ladder) - 1)], (1, 0, 1)) for a in range(attempts)]
+    plan += [(dps, variant) for variant in WITNESS_VARIANTS for dps in (80, 600)]
+    deadline = time.monotonic() + WITNESS_SECONDS
+    for n, (dps, variant) in enumerate(plan):
+        if certified == set(targets) and visible == set(targets):
+            break
+        if n >= attempts and time.monotonic() > deadline:
+            break
         with precision(dps):
             candidate = _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs,
-                                        symbols, targets, horizon, definitions, dps)
-        if candidate is not None and (best is None or len(candidate.moved) > len(best.moved)):
-            best = candidate
-        if best is not None and len(best.moved) == len(targets):
-            break
-    return best
+                                        symbols, targets, horizon, definitions, dps, variant)
+        if candidate is None:
+            continue
+        new = {c for c, _, _ in candidate.moved} - certified
+        newly_visible = set(candidate.visible) - visible
+        if new or newly_visible:
+            kept.append(candidate)
+            certified |= {c for c, _, _ in candidate.moved}
+            visible |= set(candidate.visible)
+    kept.sort(key=lambda t: -len(t.moved))  # the most complete witness first
+    return kept
+
+
+def _magnitude(x) -> float:
+    from . import certify
+
+    mid = getattr(certify, "midpoint", None)
+    if mid is not None:
+        return abs(float(mid(x)))
+    lo, hi = certify.endpoints(x)
+    return abs(float((lo + hi) / 2))
 
 
 def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs, symbols, targets, horizon,
-                    definitions=None, dps=80):
+                    definitions=None, dps=80, variant=(1, 0, 1)):
     """One random single-example SGD trajectory; None when some step is uncertifiable.
 
     Symbols of the init and the learning rate are scaled by ``1/widest layer`` so the
-    run stays out of saturation at any width."""
+    run stays out of saturation at any width; ``variant`` = (data scale, input sign, learning-rate
+    factor)."""
+    scale, sign, lr_factor = variant
     widest = max(n if isinstance(n, int) else 4 for n in net.sizes)
     # symbolic widths: the trajectory is certified at one concrete width
     widths = [n for n in net.sizes if isinstance(n, sp.Symbol)]
     point = random_point(rng, net, list(data_symbols) + list(init_symbols) + widths,
                          {s: widest for s in init_symbols})
-    lr = sp.Rational(rng.choice([1, 2, 3]), rng.choice([2, 4, 5]) * widest)
+    for x in data_symbols:
+        v = point[x] * scale
+        point[x] = abs(v) * sign if sign else v
+    lr = sp.Rational(rng.choice([1, 2, 3]) * lr_factor, rng.choice([2, 4, 5]) * widest)
     try:
         start = enclose([init_values[reps[k]] for k in sorted(reps)], point, dps=dps)
     except Uncertifiable:
@@ -685,7 +767,8 @@ def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep
     theta = dict(zip(sorted(reps), start))
     lr_iv = to_interval(lr)
     moved: list[tuple[int, int, str]] = []
-    ok = True
+    sizes: dict[int, float] = {}
+    visible: set[int] = set()
     for step in range(1, horizon + 1):
         values = dict(point)
         for k, v in theta.items():
@@ -693,14 +776,17 @@ def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep
         try:
             g = dict(zip(sorted(reps), enclose(rep_exprs, values, dps=dps, definitions=definitions)))
         except Uncertifiable:
-            ok = False
-            break
+            return None
         for k, target in targets.items():
             if target == step and excludes_zero(g[k]):
-                moved.append((k, step, describe_interval(-lr_iv * g[k])))
+                change = -lr_iv * g[k]
+                moved.append((k, step, describe_interval(change)))
+                size = _magnitude(change)
+                sizes[k] = size
+                if size > 1e-250 and size >= VISIBLE_RELATIVE * max(_magnitude(theta[k]), float(lr)):
+                    visible.add(k)
         theta = {k: theta[k] - lr_iv * g[k] for k in theta}
-    if not ok:
-        return None
     return TrajectoryWitness(
-        tuple(sorted((str(s), str(v)) for s, v in point.items())), str(lr), horizon, tuple(sorted(moved))
+        tuple(sorted((str(s), str(v)) for s, v in point.items())), str(lr), horizon, tuple(sorted(moved)),
+        frozenset(visible), scale, tuple(sizes[k] for k, _, _ in sorted(moved)),
     )

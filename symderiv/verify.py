@@ -24,11 +24,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-import mpmath
 import numpy as np
 import sympy as sp
 
-from .certify import Uncertifiable, endpoints, enclose
+from .certify import Uncertifiable, enclose, midpoint
 from .errors import SymderivError
 from .network import require_concrete
 
@@ -149,7 +148,7 @@ def _closed_form_gradients(analysis, params, X, Y, symbol_values) -> dict[str, n
         point.update({s: sp.Rational(float(v)) for s, v in zip(x_syms, x)})
         point.update({s: sp.Rational(float(v)) for s, v in zip(label_syms, y)})
         values = enclose(exprs, point, dps=30)
-        total += np.array([float(mpmath.mpf(endpoints(v)[0]) / 2 + mpmath.mpf(endpoints(v)[1]) / 2) for v in values])
+        total += np.array([midpoint(v) for v in values])
     mean = dict(zip(blocks, total / len(X)))
     out = {}
     for name in net.parameter_names():
@@ -301,14 +300,14 @@ def _witness_replay(analysis, move_atol: float) -> Check | None:
     y = np.array([labels])
     traj = numeric.train(net, params, x, y, optimizer="sgd", steps=w.steps, lr=float(sp.Rational(w.learning_rate)))
     missing, replayed, unresolvable = None, 0, 0
-    for k, step, change in w.moved:
+    for n, (k, step, change) in enumerate(w.moved):
         b = proof.classes[k][0]
         name = b.param
         facts = analysis.entry_facts(name)
         idx = tuple(np.argwhere(facts["block"] == b)[0])
         before = traj.params[step - 1][name][idx]
         # a certified change below float64 resolution of the value cannot show in a float replay
-        if abs(float(change.split()[0])) <= 1e-12 * max(1.0, abs(before)):
+        if w.magnitudes[n] <= 1e-12 * max(1.0, abs(before)):
             unresolvable += 1
             continue
         replayed += 1

@@ -1,0 +1,165 @@
+"""Conditions: which statements hold at every value of the symbols, and which only generically.
+
+When the init holds symbols (``constant(c)``, ``generic()``, values read from a
+model) or a width is a symbol, the prover's kept constraints are identities in
+those symbols and hold at *every* value.  A certified first move (or a separation)
+is witnessed at *one* point: it holds for generic values and may fail on an
+exceptional set (at ``c = 0`` a tanh network is the zero-init network, where no
+weight moves).  This module states that honestly:
+
+* :class:`Condition` records the symbols a statement is generic in, the point it
+  was certified at, and the exceptional values found;
+* :func:`exceptional_candidates` proposes the values most likely to be exceptional
+  (each init symbol 0, and all of them 0: the zero init), and
+  :func:`compare_case` re-analyzes the network at such a value and lists the
+  generic statements that fail there.  A candidate at which every generic
+  statement still holds is recorded as checked and not exceptional; values that
+  were not checked are not excluded, and the condition says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from .init import ParamInit, constant, generic, zeros
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .prover import Proof
+
+__all__ = [
+    "GENERIC_INIT", "GENERIC_WIDTHS", "NO_WEIGHT_DECAY",
+    "ExceptionalCase", "Condition", "exceptional_candidates", "substituted_init", "compare_case",
+]
+
+GENERIC_INIT = "generic_init"
+GENERIC_WIDTHS = "generic_widths"
+NO_WEIGHT_DECAY = "no_weight_decay"
+
+#: inits with more symbols than this are only checked at "all symbols 0"
+MAX_SINGLE_CANDIDATES = 4
+
+
+@dataclass(frozen=True)
+class ExceptionalCase:
+    """A value of the symbols at which some generic statement fails; ``failures`` says which."""
+
+    values: tuple[tuple[str, str], ...]
+    failures: tuple[str, ...]
+    summary: str = ""
+
+    def to_json(self) -> dict:
+        return {"values": dict(self.values), "failures": list(self.failures), "summary": self.summary}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a conditioned statement needs.
+
+    * ``id``: referenced by the per-entry ``conditions`` of the JSON;
+    * ``symbols``: the symbols the statement is generic in (empty for assumptions such as
+      :data:`NO_WEIGHT_DECAY`);
+    * ``certified_at``: the point of the certifying trajectory (symbol -> exact value);
+    * ``exceptional``: values found at which a generic statement fails (each analyzed as its own case);
+    * ``checked``: candidate values checked and found not exceptional.
+    """
+
+    id: str
+    text: str
+    symbols: tuple[str, ...] = ()
+    generic: bool = True
+    certified_at: tuple[tuple[str, str], ...] = ()
+    exceptional: tuple[ExceptionalCase, ...] = ()
+    checked: tuple[tuple[tuple[str, str], ...], ...] = ()
+    complete: bool = False  # True when the exceptional set is known exactly
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "text": self.text, "symbols": list(self.symbols), "generic": self.generic,
+            "certified_at": dict(self.certified_at),
+            "exceptional": [e.to_json() for e in self.exceptional],
+            "checked_not_exceptional": [dict(c) for c in self.checked],
+            "exceptional_set_complete": self.complete,
+        }
+
+    def sentence(self) -> str:
+        """One plain sentence for the summary."""
+        text = self.text
+        if self.certified_at:
+            text += " Certified at " + ", ".join(f"{s} = {v}" for s, v in self.certified_at) + "."
+        for e in self.exceptional:
+            at = ", ".join(f"{s} = {v}" for s, v in e.values)
+            text += f" Exceptional: at {at}, " + "; ".join(e.failures) + "."
+        if self.checked:
+            at = "; ".join(", ".join(f"{s} = {v}" for s, v in c) for c in self.checked)
+            text += f" Checked and not exceptional: {at}."
+        if self.generic and self.symbols and not self.complete:
+            text += " Other exceptional values, if any, are not excluded."
+        return text
+
+
+def exceptional_candidates(symbols: Sequence[sp.Symbol]) -> list[dict[sp.Symbol, sp.Expr]]:
+    """Each symbol 0 on its own (few symbols), and all of them 0 (the zero init)."""
+    symbols = list(symbols)
+    out: list[dict[sp.Symbol, sp.Expr]] = []
+    if not symbols:
+        return out
+    if len(symbols) <= MAX_SINGLE_CANDIDATES:
+        out.extend({s: sp.Integer(0)} for s in symbols)
+    if len(symbols) > 1:
+        out.append({s: sp.Integer(0) for s in symbols})
+    return out
+
+
+def substituted_init(net, inits: Mapping[str, ParamInit], values: Mapping[sp.Symbol, sp.Expr]) -> dict[str, object]:
+    """The init with ``values`` substituted, as a mapping :func:`symderiv.init.resolve_init` accepts."""
+    from .init import entry_symbol
+
+    out: dict[str, object] = {}
+    for name, p in inits.items():
+        if p.kind == "uniform":
+            v = p.value.xreplace(values)  # type: ignore[union-attr]
+            out[name] = zeros() if v == 0 else constant(v)
+            continue
+        shape = tuple(int(n) for n in net.shape(name))
+        arr = np.empty(shape, dtype=object)
+        for index in np.ndindex(*shape):
+            entry = p.array[index] if p.kind == "array" else entry_symbol(name, index)  # type: ignore[index]
+            arr[index] = entry.xreplace(values)
+        if all(v == 0 for v in arr.flat):
+            out[name] = zeros()
+        elif p.kind == "generic" and not any(v.is_number for v in arr.flat):
+            out[name] = generic()
+        else:
+            out[name] = arr
+    return out
+
+
+def compare_case(generic: "Proof", case: "Proof", labels: Mapping) -> list[str]:
+    """The generic statements of ``generic`` (certified first moves) that fail in ``case``.
+
+    Compared entry by entry through each generic block's first entry, so the two proofs may
+    have different partitions."""
+    from .patterns import block_of
+
+    failures: list[str] = []
+    net = generic.net
+    for b in generic.blocks:
+        k = generic.class_of[b]
+        if k == generic.zero_class:
+            continue
+        fm = generic.first_moves[k]
+        if not fm.tight or fm.step is None:
+            continue
+        C = generic.partition.classes[b.layer][b.row]
+        index = (C.first,) if b.kind == "b" else (C.first, generic.partition.classes[b.layer - 1][b.col].first)
+        cb = block_of(net, case.partition, b.param, index)
+        ck = case.class_of[cb]
+        step = None if ck == case.zero_class else case.first_moves[ck].step
+        if step != fm.step:
+            where = labels[b]
+            failures.append(f"{where} first moves at step {fm.step} generically, but "
+                            + ("never moves" if step is None else f"not before step {step}"))
+    return failures
