@@ -15,9 +15,11 @@ import numpy as np
 import sympy as sp
 
 from .engine import backprop
+from .guard import public_entry
 from .network import Network
 from .optimizers import OptimizerClass, optimizer_class as _optimizer_class
 from .patterns import Block
+from .inputs import InputMap
 from .prover import Proof, block_label, prove
 
 __all__ = ["Analysis", "analyze", "MAX_JSON_ENTRIES"]
@@ -59,16 +61,44 @@ class Analysis:
     optimizers: OptimizerClass
     init_description: str
     _gradient_at_init: dict[Block, sp.Expr] | None = None
+    #: the input reduction (see :mod:`symderiv.inputs`): ``proof`` is about the reduced network,
+    #: every per-entry query maps the full index through it; None when the proof is the full one
+    inputs: InputMap | None = None
+    _tie_id_cache: dict | None = None
+    _lifted_cache: dict | None = None
 
     # ------------------------------------------------------------ queries
     @property
     def net(self) -> Network:
-        return self.proof.net
+        """The user's network (with an input reduction, ``proof.net`` is the smaller one)."""
+        return self.proof.net if self.inputs is None else self.inputs.full_net
+
+    @property
+    def inits(self) -> dict:
+        """The resolved init of every parameter of :attr:`net` (full shapes)."""
+        return self.proof.inits if self.inputs is None else self.inputs.full_inits
 
     def block(self, name: str, index: tuple[int, ...]) -> Block:
+        """The proof's block holding the entry (with an input reduction: of its representative)."""
         from .patterns import block_of
 
+        if self.inputs is not None:
+            index = self.inputs.reduced_index(name, tuple(index))
+            return block_of(self.proof.net, self.proof.partition, name, index)
         return block_of(self.net, self.proof.partition, name, tuple(index))
+
+    def input_reduction_note(self) -> str | None:
+        """One sentence on the input reduction, or None when the proof is about the full network."""
+        m = self.inputs
+        if m is None:
+            return None
+        wide = [D for D in m.classes if D.reduced]
+        listed = ", ".join(D.label() for D in wide[:4]) + (", …" if len(wide) > 4 else "")
+        return (f"Input reduction (proved exact, symderiv.inputs): the {m.n_full} inputs form {len(m.classes)} "
+                f"class{'es' if len(m.classes) != 1 else ''} of exchangeable coordinates (identical columns of W1 "
+                f"at the init; of 5 or more: {listed}); the proof ran on the same "
+                f"network with {m.n_reduced} inputs (4 per such class) and every fact is lifted entry by entry to "
+                f"the {m.n_full} inputs; witness data are zero-padded to the full input.")
 
     def stays_zero(self, name: str, index: tuple[int, ...]) -> bool:
         """Proved: the entry is exactly 0 at every step."""
@@ -387,6 +417,7 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+@public_entry
 def analyze(
     net: Network,
     init: object = None,

@@ -25,6 +25,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import SizeLimitError, SymderivError
+from .guard import public_entry
 from .init import ParamInit, resolve_init
 from .network import Network
 from .patterns import Block, Partition, block_of, blocks, unit_partition
@@ -44,14 +45,32 @@ def ensure_recursion_limit(net: Network) -> None:
     SymPy's algorithms (construction, comparison, printing) recurse through an
     expression; an unabbreviated closed form nests every layer below it, so a
     network of depth L needs a few dozen frames per layer.  Without this, a
-    128-layer network ends in RecursionError."""
+    128-layer network ends in RecursionError.
+
+    The limit is raised only inside a :mod:`symderiv.guard` worker thread, whose
+    large stack holds it (public entry points run there), and never beyond what
+    that stack holds: a limit above the C stack's capacity turns a clean
+    RecursionError into a segfault.  Elsewhere a network that needs more than
+    the current limit is refused with :class:`SizeLimitError`."""
     import sys
+
+    from .guard import recursion_capacity
 
     if net.depth < 16:  # shallow closed forms fit Python's default limit; leave it alone
         return
     needed = 2000 + 80 * net.depth
-    if sys.getrecursionlimit() < needed:
-        sys.setrecursionlimit(needed)
+    if sys.getrecursionlimit() >= needed:
+        return
+    capacity = recursion_capacity()
+    if capacity is None:
+        raise SizeLimitError(
+            f"a network of depth {net.depth} needs a recursion limit of {needed} (now {sys.getrecursionlimit()}); "
+            "call it through the public API (derive, analyze, check, ...), which runs it on a large stack")
+    if needed > capacity:
+        raise SizeLimitError(
+            f"a network of depth {net.depth} is too deep for the available stack "
+            f"(needs recursion depth {needed}, the stack holds {capacity}); use at most {(capacity - 2000) // 80} layers")
+    sys.setrecursionlimit(needed)
 
 
 def input_symbols(n0: int) -> list[sp.Symbol]:
@@ -338,16 +357,19 @@ class Derivation:
         return f"Derivation({self.net.describe()})"
 
 
+@public_entry
 def derive(net: Network, init: object = None) -> Derivation:
     """The closed-form forward and backward pass of ``net`` at ``init`` (default: generic)."""
     return Derivation(net, init)
 
 
+@public_entry
 def forward(net: Network, init: object = None) -> Derivation:
     """Alias of :func:`derive`; the forward quantities are ``.z``, ``.h``, ``.p``."""
     return Derivation(net, init)
 
 
+@public_entry
 def gradients(net: Network, init: object = None) -> Derivation:
     """Alias of :func:`derive`; ``result["W1"]`` is the gradient of ``W1`` at ``init``."""
     return Derivation(net, init)

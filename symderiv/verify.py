@@ -29,6 +29,7 @@ import sympy as sp
 
 from .certify import Uncertifiable, enclose, midpoint
 from .errors import SymderivError
+from .guard import public_entry
 from .network import require_concrete
 
 __all__ = ["Check", "VerifyReport", "VerificationError", "verify", "DEFAULT_OPTIMIZERS"]
@@ -322,6 +323,7 @@ def _witness_replay(analysis, move_atol: float) -> Check | None:
 
 
 # ---------------------------------------------------------------- the public function
+@public_entry
 def verify(
     target: Any,
     init: object = None,

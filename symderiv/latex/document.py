@@ -24,6 +24,7 @@ from sympy.core.function import _coeff_isneg
 
 from ..engine import Pass, backprop
 from ..errors import InvalidArgument, check_argument
+from ..guard import public_entry
 from ..patterns import Block, UnitClass
 from .printer import SymderivLatexPrinter, TexSymbol
 
@@ -924,6 +925,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
+@public_entry
 def proof_document(analysis: Any, *, title: str | None = None) -> str:
     """A complete, standalone LaTeX document proving what ``analysis`` established.
 
@@ -949,6 +951,7 @@ def proof_document(analysis: Any, *, title: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------- the short form, for notebooks
+@public_entry
 def analysis_latex(analysis: Any) -> str:
     """A short LaTeX summary (MathJax-friendly ``$$…$$``), for ``Analysis._repr_latex_``."""
     check_argument(hasattr(analysis, "proof"), "analysis_latex needs the result of symderiv.analyze(...), got {!r}",
