@@ -15,6 +15,10 @@ import numpy as np
 import sympy as sp
 
 from .engine import backprop
+from .facts import BlockFacts, block_facts, tie_ids
+from .floats import FloatReport, float_facts
+from .genericity import (GENERIC_INIT, GENERIC_WIDTHS, NO_WEIGHT_DECAY, Condition, ExceptionalCase,
+                         compare_case, exceptional_candidates, substituted_init)
 from .guard import public_entry
 from .network import Network
 from .optimizers import OptimizerClass, optimizer_class as _optimizer_class
@@ -61,6 +65,11 @@ class Analysis:
     optimizers: OptimizerClass
     init_description: str
     _gradient_at_init: dict[Block, sp.Expr] | None = None
+    _conditions: list[Condition] | None = None
+    _floats: FloatReport | None = None
+    _block_facts: dict[Block, BlockFacts] | None = None
+    #: find exceptional values of the init symbols (off for the analyses of exceptional cases themselves)
+    search_exceptional: bool = True
     #: the input reduction (see :mod:`symderiv.inputs`): ``proof`` is about the reduced network,
     #: every per-entry query maps the full index through it; None when the proof is the full one
     inputs: InputMap | None = None
@@ -101,23 +110,118 @@ class Analysis:
                 f"the {m.n_full} inputs; witness data are zero-padded to the full input.")
 
     def stays_zero(self, name: str, index: tuple[int, ...]) -> bool:
-        """Proved: the entry is exactly 0 at every step."""
-        return self.proof.class_of[self.block(name, index)] == self.proof.zero_class
+        """Proved: the entry is exactly 0 at every step (see :meth:`conditions_of`)."""
+        return self.facts_of(self.block(name, index)).stays_zero
 
     def tie_class(self, name: str, index: tuple[int, ...]) -> int:
         """The id of the entry's tie class (equal ids are proved equal at every step)."""
-        return self._tie_ids()[self.proof.class_of[self.block(name, index)]]
+        kind, l = self.net.parse_name(name)
+        column = int(index[1]) if (kind, l) == ("W", 1) and len(index) == 2 else None
+        return self._tie_ids()[self._tie_key(self.block(name, index), column)]
+
+    def _tie_key(self, b: Block, column: int | None = None):
+        """The key of an entry's tie class in :meth:`_tie_ids`: the proof's class of its block, or,
+        for a ``W1`` entry of a reduced input class whose columns are not tied in this row (the
+        columns of a class are all tied or pairwise untied, see :mod:`symderiv.inputs`),
+        ``(class, full column)``: untied columns get tie classes of their own."""
+        p = self.proof
+        k = p.class_of[b]
+        m = self.inputs
+        if m is None or column is None or b.layer != 1 or b.kind != "W":
+            return k
+        D = m.classes[m.column_class[column]]
+        if not D.reduced:
+            return k
+        base = tie_ids(p)
+        if base[p.class_of[Block(1, "W", b.row, D.kept[0])]] == base[p.class_of[Block(1, "W", b.row, D.kept[1])]]:
+            return k
+        return (k, column)
 
     def first_move_step(self, name: str, index: tuple[int, ...]) -> int | None:
         """First step whose update can change the entry; None = proved never."""
-        k = self.proof.class_of[self.block(name, index)]
-        if k == self.proof.zero_class:
-            return None
-        return self.proof.first_moves[k].step
+        return self.facts_of(self.block(name, index)).first_move_step
 
     def first_move_tight(self, name: str, index: tuple[int, ...]) -> bool:
-        k = self.proof.class_of[self.block(name, index)]
-        return k != self.proof.zero_class and self.proof.first_moves[k].tight
+        """Whether a move at :meth:`first_move_step` is certified (see :meth:`conditions_of`)."""
+        return self.facts_of(self.block(name, index)).first_move_tight
+
+    def conditions_of(self, name: str, index: tuple[int, ...]) -> tuple[str, ...]:
+        """Ids of the :attr:`conditions` the entry's statements need (empty: unconditional)."""
+        return self.facts_of(self.block(name, index)).conditions
+
+    def facts_of(self, b: Block) -> BlockFacts:
+        """The :class:`~symderiv.facts.BlockFacts` of one block of the proof."""
+        if self._block_facts is None:
+            self._block_facts = block_facts(self.proof, self.floats)
+        return self._block_facts[b]
+
+    @property
+    def floats(self) -> FloatReport:
+        """Which proved zeros, ties and first-move bounds also hold in IEEE arithmetic."""
+        if self._floats is None:
+            self._floats = float_facts(self.proof)
+        return self._floats
+
+    @property
+    def conditions(self) -> list[Condition]:
+        """The conditions some statements need (generic values of init symbols or widths, no weight
+        decay); a statement that references none holds at every value of every symbol."""
+        if self._conditions is None:
+            self._conditions = self._find_conditions()
+        return self._conditions
+
+    def _find_conditions(self) -> list[Condition]:
+        p = self.proof
+        out: list[Condition] = []
+        tight = any(fm.tight for k, fm in p.first_moves.items() if k != p.zero_class)
+        witness = next((t for t in p.trajectories if t.moved), None)
+        point = dict(witness.point) if witness is not None else {}
+        if p.init_symbols and tight:
+            names = tuple(str(s) for s in p.init_symbols)
+            exceptional, checked = self._exceptional_cases() if self.search_exceptional else ([], [])
+            plural = "s" if len(names) > 1 else ""
+            listed = ", ".join(names) if len(names) <= 6 else f"({len(names)} symbols: {', '.join(names[:3])}, …)"
+            out.append(Condition(
+                GENERIC_INIT,
+                f"Certified first moves hold for generic values of the init symbol{plural} {listed} "
+                "(each is certified by a witness trajectory at one value); zeros, ties and 'unchanged before "
+                "step t' hold at every value.",
+                names, True, tuple((s, point[s]) for s in names if s in point), tuple(exceptional), tuple(checked)))
+        if self.net.is_symbolic and tight:
+            widths = tuple(str(n) for n in self.net.sizes if isinstance(n, sp.Symbol))
+            out.append(Condition(
+                GENERIC_WIDTHS,
+                "Certified first moves hold for generic values of the symbolic widths (certified by a trajectory "
+                "at one concrete width); zeros, ties and 'unchanged before step t' hold for every width.",
+                widths, True, tuple((w, point[w]) for w in widths if w in point)))
+        if any(NO_WEIGHT_DECAY in self.facts_of(b).conditions for b in p.blocks):
+            out.append(Condition(
+                NO_WEIGHT_DECAY,
+                "Some entries never change because their gradient vanishes once the classes that never move are "
+                "held at their init values; that argument assumes no weight decay (decay moves nonzero values), "
+                "so their 'stays zero' and 'tied' statements are made under this assumption.",
+                (), False))
+        return out
+
+    def _exceptional_cases(self) -> tuple[list[ExceptionalCase], list[tuple[tuple[str, str], ...]]]:
+        """Re-analyze at each candidate value (:func:`~symderiv.genericity.exceptional_candidates`) and
+        keep those where a generic statement fails, each with the summary of its own analysis."""
+        p = self.proof
+        exceptional: list[ExceptionalCase] = []
+        checked: list[tuple[tuple[str, str], ...]] = []
+        labels = {b: self.block_label(b) for b in p.blocks}
+        for values in exceptional_candidates(p.init_symbols):
+            shown = tuple(sorted((str(s), str(v)) for s, v in values.items()))
+            case_proof = prove(p.net, substituted_init(p.net, p.inits, values))
+            failures = compare_case(p, case_proof, labels)
+            if failures:
+                at = ", ".join(f"{s} = {v}" for s, v in shown)
+                case = Analysis(case_proof, self.optimizers, f"{self.init_description} at {at}",
+                                search_exceptional=False)
+                exceptional.append(ExceptionalCase(shown, tuple(failures), case.summary()))
+            else:
+                checked.append(shown)
+        return exceptional, checked
 
     def entry_facts(self, name: str) -> dict[str, np.ndarray]:
         """Per-entry arrays for a concrete parameter: ``stays_zero`` (bool), ``tie_class``
@@ -132,8 +236,12 @@ class Analysis:
         shape = tuple(int(n) for n in self.net.shape(name))
         part = p.partition
         rows = np.array([part.of(l, i).index for i in range(shape[0])])
+        reduced_w1 = self.inputs is not None and (kind, l) == ("W", 1)
         if kind == "W":
-            cols = np.array([part.of(l - 1, j).index for j in range(shape[1])])
+            if reduced_w1:  # a full column has the facts of its representative (symderiv.inputs)
+                cols = np.array([self.inputs.rep(j) for j in range(shape[1])])
+            else:
+                cols = np.array([part.of(l - 1, j).index for j in range(shape[1])])
             block_grid = np.empty(shape, dtype=object)
             for r in np.unique(rows):
                 for c in np.unique(cols):
@@ -145,16 +253,48 @@ class Analysis:
         facts = {}
         for b in set(block_grid.flat):
             k = p.class_of[b]
-            zero = k == p.zero_class
-            fm = None if zero else p.first_moves[k]
-            facts[b] = (zero, ids[k], -1 if zero or fm.step is None else fm.step, bool(fm and fm.tight))
+            f = self.facts_of(b)
+            facts[b] = (f.stays_zero, ids[k], -1 if f.first_move_step is None else f.first_move_step,
+                        f.first_move_tight)
         pick = lambda f, dtype: np.vectorize(lambda b: facts[b][f], otypes=[dtype])(block_grid)  # noqa: E731
-        return {"stays_zero": pick(0, bool), "tie_class": pick(1, np.int64), "first_move_step": pick(2, np.int64),
-                "first_move_tight": pick(3, bool), "block": block_grid}
+        out = {"stays_zero": pick(0, bool), "tie_class": pick(1, np.int64), "first_move_step": pick(2, np.int64),
+               "first_move_tight": pick(3, bool), "block": block_grid}
+        if self.inputs is not None:  # the full network's tie ids (symderiv.inputs)
+            full_ids = self._tie_ids()
+            if reduced_w1:  # per (row class, full column): untied columns have classes of their own
+                per_row = {int(r): np.array([full_ids[self._tie_key(Block(1, "W", int(r), int(c)), j)]
+                                             for j, c in enumerate(cols)], dtype=np.int64) for r in np.unique(rows)}
+                out["tie_class"] = np.stack([per_row[int(r)] for r in rows])
+            else:
+                out["tie_class"] = np.vectorize(lambda b: full_ids[p.class_of[b]], otypes=[np.int64])(block_grid)
+        return out
 
     def gradient_at_init(self, name: str, index: tuple[int, ...]) -> sp.Expr:
         """The closed-form gradient of the entry at the init (data symbolic)."""
+        if self.inputs is not None:  # the representative's form, data mapped back (symderiv.inputs)
+            kind, l = self.net.parse_name(name)
+            column = int(index[1]) if (kind, l) == ("W", 1) and len(index) == 2 else None
+            return self._lifted_gradient(self.block(name, index), column)
         return self._gradients()[self.block(name, index)]
+
+    def _lifted_gradient(self, b: Block, column: int | None = None, column_value: object = None) -> sp.Expr:
+        """The closed form at the init of the proof's block ``b``, in the full network's data: for a
+        ``W1`` entry of full ``column``, that column's datum is ``x_column`` (or ``column_value``)
+        and every class enters through its sum (the columns of a class are identical at the init)."""
+        g = self._gradients()[b]
+        if self.inputs is None:
+            return g
+        if self._lifted_cache is None:
+            self._lifted_cache = {}
+        if b.layer != 1 or b.kind != "W":
+            column = None
+        key = (b, column, column_value)
+        if key not in self._lifted_cache:
+            mkey = ("data", column, column_value)
+            if mkey not in self._lifted_cache:
+                self._lifted_cache[mkey] = self.inputs.data_at_init(column, column_value)
+            self._lifted_cache[key] = g.xreplace(self._lifted_cache[mkey])
+        return self._lifted_cache[key]
 
     def _gradients(self) -> dict[Block, sp.Expr]:
         if self._gradient_at_init is None:
@@ -163,11 +303,37 @@ class Analysis:
         return self._gradient_at_init
 
     def _tie_ids(self) -> dict[int, int]:
-        ids: dict[int, int] = {}
-        for b in self.proof.blocks:  # parameter order, so ids read left to right
-            k = self.proof.class_of[b]
-            ids.setdefault(k, len(ids))
-        return ids
+        """Class -> tie id of the proof (see :func:`symderiv.facts.tie_ids`).
+
+        With an input reduction the keys are :meth:`_tie_key` s (a class, or ``(class, full column)``
+        for the untied columns of a reduced input class) and the ids are those of the full network,
+        numbered in its parameter order; a split class's own key maps to its kept column's id."""
+        m = self.inputs
+        if m is None:
+            return tie_ids(self.proof)
+        if self._tie_id_cache is None:
+            p = self.proof
+            base = tie_ids(p)
+            numbers: dict = {}
+            ids: dict = {}
+
+            def number(key) -> None:
+                group = base[key] if isinstance(key, int) else (base[key[0]], key[1])
+                ids[key] = numbers.setdefault(group, len(numbers))
+
+            for b in p.blocks:  # parameter order; W1 row by row over the full columns
+                if b.layer == 1 and b.kind == "W":
+                    if b.col == 0:
+                        for j in range(m.n_full):
+                            number(self._tie_key(Block(1, "W", b.row, m.rep(j)), j))
+                    continue
+                number(p.class_of[b])
+            for b in p.blocks:
+                k = p.class_of[b]
+                if k not in ids:  # a class split by column: its block's own (kept) column
+                    ids[k] = ids[(k, m.full_of_reduced[b.col])]
+            self._tie_id_cache = ids
+        return self._tie_id_cache
 
     # ------------------------------------------------------------ the facts, per parameter
     def _entries(self, name: str) -> int | sp.Expr:
@@ -179,9 +345,12 @@ class Analysis:
         return [b for b in self.proof.blocks if b.layer == l and b.kind == kind]
 
     def _block_size(self, b: Block):
+        """The number of the network's entries whose facts are those of the proof's block ``b``."""
         part = self.proof.partition
         size = part.classes[b.layer][b.row].size
         if b.kind == "W":
+            if self.inputs is not None and b.layer == 1:  # the full columns b's column represents
+                return size * len(self.inputs.represented(b.col))
             size = size * part.classes[b.layer - 1][b.col].size
         return size
 
@@ -199,21 +368,24 @@ class Analysis:
         zero_params, learning = [], []
         for name in names:
             bl = self._param_blocks(name)
-            if all(p.class_of[b] == p.zero_class for b in bl):
+            if all(self.facts_of(b).stays_zero for b in bl):
                 zero_params.append(name)
             else:
                 learning.append(name)
         weights = [n for n in names if n.startswith("W")]
         zero_weights = [n for n in zero_params if n.startswith("W")]
         n_weights = sp.Add(*[self._entries(n) for n in weights])
+        assumed = any(NO_WEIGHT_DECAY in self.facts_of(b).conditions and self.facts_of(b).stays_zero
+                      for name in zero_params for b in self._param_blocks(name))
+        proved = "(proved; without weight decay, see below)" if assumed else "(proved)"
         if zero_weights and zero_weights == weights:
-            lines.append(f"All {n_weights} weights stay exactly 0 forever (proved).")
+            lines.append(f"All {n_weights} weights stay exactly 0 forever {proved}.")
         elif zero_params:
-            lines.append(f"{_join(zero_params)} stay{'s' if len(zero_params) == 1 else ''} exactly 0 forever (proved).")
+            lines.append(f"{_join(zero_params)} stay{'s' if len(zero_params) == 1 else ''} exactly 0 forever {proved}.")
         partial = []
         for name in learning:
             bl = self._param_blocks(name)
-            z = sp.Add(*[self._block_size(b) for b in bl if p.class_of[b] == p.zero_class])
+            z = sp.Add(*[self._block_size(b) for b in bl if self.facts_of(b).stays_zero])
             if z != 0:
                 partial.append(f"{z} of the {self._entries(name)} entries of {name}")
         if partial:
@@ -237,10 +409,44 @@ class Analysis:
         if moves:
             lines.append(moves)
         lines.append(self.scope())
+        lines.extend(self._condition_sentences())
+        floats = self._float_summary()
+        if floats:
+            lines.append(floats)
         if p.undecided:
             lines.append(f"Undecided (not claimed): {len(p.undecided)} identit{'y' if len(p.undecided) == 1 else 'ies'}; "
                          "see .proof.undecided.")
         return "\n".join(lines)
+
+    def _condition_sentences(self) -> list[str]:
+        out = []
+        for c in self.conditions:
+            marker = {GENERIC_INIT: "Generic values", GENERIC_WIDTHS: "Generic widths",
+                      NO_WEIGHT_DECAY: "No weight decay"}.get(c.id, c.id)
+            out.append(f"{marker} (condition '{c.id}'): {c.sentence()}")
+        note = getattr(self, "input_reduction_note", None)
+        text = note() if callable(note) else None
+        if text:
+            out.append(text)
+        return out
+
+    def _float_summary(self) -> str:
+        """One sentence on IEEE arithmetic: which proved statements are exact-arithmetic only."""
+        exact_only = sorted({b.param for b in self.proof.blocks
+                             if "exact_arithmetic_only" in (self.facts_of(b).float_status, self.facts_of(b).first_move_float)},
+                            key=self.net.parameter_names().index)
+        kink = any(fact.kink for fact in self.floats.layers.values()) or any(
+            f.kink and f.status != "bit_exact" for f in self.floats.blocks.values())
+        parts = []
+        if exact_only:
+            parts.append(f"the zeros, ties or 'unchanged before step t' of {_join(exact_only)} rest on an exact "
+                         "cancellation (such as the output deltas summing to 0): in floats they are rounding residues, "
+                         "which Adam and RMSProp can amplify into visible moves")
+        if kink:
+            parts.append("tied units at a kink can separate in floats when identical rows round differently")
+        if not parts:
+            return ""
+        return "In IEEE arithmetic (every statement above is exact arithmetic): " + "; ".join(parts) + "."
 
     def _tie_summary(self) -> str:
         p = self.proof
@@ -260,12 +466,14 @@ class Analysis:
         parts = []
         for name in self.net.parameter_names():
             steps = {}
+            generic: set[str] = set()
             for b in self._param_blocks(name):
-                k = p.class_of[b]
-                if k == p.zero_class:
+                f = self.facts_of(b)
+                if f.stays_zero:
                     continue
-                fm = p.first_moves[k]
-                steps.setdefault(fm.step, []).append(fm.tight)
+                steps.setdefault(f.first_move_step, []).append(f.first_move_tight)
+                if f.first_move_tight:
+                    generic |= {c for c in f.conditions if c in (GENERIC_INIT, GENERIC_WIDTHS)}
             if not steps:
                 continue
             finite = sorted(s for s in steps if s is not None)
@@ -273,7 +481,11 @@ class Analysis:
             if finite:
                 lo = finite[0]
                 tight = all(steps[lo])
-                text += (f" first moves at step {lo}" if tight
+                qualifier = ""
+                if tight and generic:
+                    qualifier = " (for generic " + " and ".join(
+                        "init values" if c == GENERIC_INIT else "widths" for c in sorted(generic)) + ")"
+                text += (f" first moves at step {lo}{qualifier}" if tight
                          else f" is unchanged before step {lo} (proved; a move at step {lo} is not certified)")
                 if len(finite) > 1:
                     text += f" (some entries only from step {finite[-1]})"
@@ -347,14 +559,32 @@ class Analysis:
             "undecided": list(p.undecided),
             "relaxation_iterations": p.iterations,
             "witness_trajectory": None if p.trajectory is None else p.trajectory.to_json(),
+            "witness_trajectories": [t.to_json() for t in p.trajectories],
+            "conditions": [c.to_json() for c in self.conditions],
+            "floats": self._floats_json(),
         }
 
-    def _facts(self, b: Block, ids, grads) -> tuple[bool, int, int | None, bool, str]:
-        p = self.proof
-        k = p.class_of[b]
-        zero = k == p.zero_class
-        fm = None if zero else p.first_moves[k]
-        return (zero, ids[k], None if zero else fm.step, False if zero else fm.tight, printed(grads[b]))
+    def _floats_json(self) -> dict[str, Any]:
+        f = self.floats
+        return {
+            "arithmetic": "every statement is proved in exact arithmetic; per entry, 'float' says how its zero or "
+                          "tie holds in IEEE arithmetic and 'first_move_float' the same for 'unchanged before step t'",
+            "statuses": {
+                "bit_exact": "rests only on multiplications by exact zeros: holds bit for bit",
+                "identical_rounding": "identical operations on identical inputs: holds when identical computations "
+                                      "round identically (elementwise code does; blocked matrix products may not)",
+                "exact_arithmetic_only": "rests on an exact cancellation (e.g. the output deltas summing to 0): a "
+                                         "rounding residue in floats, which Adam/RMSProp can amplify",
+            },
+            "counts": f.statuses(),
+            "hidden_layers_with_identical_units": {str(l): fact.to_json() for l, fact in sorted(f.layers.items())},
+        }
+
+    def _facts(self, b: Block, ids, grads) -> tuple:
+        """(stays_zero, tie id, first-move step, tight, printed gradient, conditions, float, first-move float)."""
+        f = self.facts_of(b)
+        return (f.stays_zero, ids[self.proof.class_of[b]], f.first_move_step, f.first_move_tight,
+                printed(grads[b]), list(f.conditions), f.float_status, f.first_move_float)
 
     def _entry_json(self, name, shape, ids, grads) -> dict[str, Any]:
         part = self.proof.partition
@@ -381,18 +611,22 @@ class Analysis:
             "first_move_step": cols(2),
             "first_move_tight": cols(3),
             "gradient_at_init": cols(4),
+            "conditions": cols(5),
+            "float": cols(6),
+            "first_move_float": cols(7),
         }
 
     def _block_json(self, name, shape, ids, grads) -> dict[str, Any]:
         part = self.proof.partition
         out = []
         for b in self._param_blocks(name):
-            zero, tid, step, tight, g = self._facts(b, ids, grads)
+            zero, tid, step, tight, g, conds, fl, fmf = self._facts(b, ids, grads)
             entry = {"rows": part.classes[b.layer][b.row].label()}
             if b.kind == "W":
                 entry["columns"] = part.classes[b.layer - 1][b.col].label()
             entry.update({"entries": str(self._block_size(b)), "stays_zero": zero, "tie_class": tid,
-                          "first_move_step": step, "first_move_tight": tight, "gradient_at_init": g})
+                          "first_move_step": step, "first_move_tight": tight, "gradient_at_init": g,
+                          "conditions": conds, "float": fl, "first_move_float": fmf})
             out.append(entry)
         return {"shape": [n if isinstance(n, int) else str(n) for n in shape], "layout": "blocks", "blocks": out}
 

@@ -85,12 +85,17 @@ class Condition:
         }
 
     def sentence(self) -> str:
-        """One plain sentence for the summary."""
+        """A few plain sentences for the summary (long lists of symbols are shortened: the JSON has them)."""
         text = self.text
+        many = len(self.symbols) > MAX_SINGLE_CANDIDATES
         if self.certified_at:
-            text += " Certified at " + ", ".join(f"{s} = {v}" for s, v in self.certified_at) + "."
+            text += " Certified at " + ("one rational point (listed in the JSON)" if many else
+                                        ", ".join(f"{s} = {v}" for s, v in self.certified_at)) + "."
         for e in self.exceptional:
-            at = ", ".join(f"{s} = {v}" for s, v in e.values)
+            if many and all(v == "0" for _, v in e.values) and len(e.values) == len(self.symbols):
+                at = "all init symbols 0 (the zero init)"
+            else:
+                at = ", ".join(f"{s} = {v}" for s, v in e.values)
             text += f" Exceptional: at {at}, " + "; ".join(e.failures) + "."
         if self.checked:
             at = "; ".join(", ".join(f"{s} = {v}" for s, v in c) for c in self.checked)
@@ -145,6 +150,7 @@ def compare_case(generic: "Proof", case: "Proof", labels: Mapping) -> list[str]:
     from .patterns import block_of
 
     failures: list[str] = []
+    found: dict[str, list[tuple[int, int | None]]] = {}
     net = generic.net
     for b in generic.blocks:
         k = generic.class_of[b]
@@ -159,7 +165,11 @@ def compare_case(generic: "Proof", case: "Proof", labels: Mapping) -> list[str]:
         ck = case.class_of[cb]
         step = None if ck == case.zero_class else case.first_moves[ck].step
         if step != fm.step:
-            where = labels[b]
-            failures.append(f"{where} first moves at step {fm.step} generically, but "
-                            + ("never moves" if step is None else f"not before step {step}"))
+            found.setdefault(b.param, []).append((fm.step, step))
+    for param, pairs in found.items():  # one sentence per parameter, in parameter order
+        generic_steps = sorted({g for g, _ in pairs})
+        case_steps = sorted({c for _, c in pairs}, key=lambda c: (c is None, c or 0))
+        shown = ", ".join("never moves" if c is None else f"not before step {c}" for c in case_steps)
+        failures.append(f"{param} {shown} (generically it first moves at step "
+                        f"{' or '.join(str(g) for g in generic_steps)})")
     return failures
