@@ -2,58 +2,234 @@
 
 ``simplify`` on a false or huge identity can run for many minutes; the prover
 and the claim checker call it only through :func:`run_bounded`, which runs it in
-a forked child process with an address-space limit and kills it when the time
-is up.  The caller then reports "undecided" instead of hanging.
+a child process and kills it when the time is up.  The caller then reports
+"undecided" instead of hanging.
+
+How the child is isolated:
+
+* **fork** (Linux and other POSIX systems except macOS): cheap, inherits the
+  loaded modules; ``fn`` and its arguments need not be picklable.
+* **spawn** (Windows, macOS, or where ``os.fork`` is missing): a fresh
+  interpreter started by :mod:`multiprocessing`; ``fn`` must be a module-level
+  function and its arguments picklable.  Slower to start (it imports symderiv).
+* neither possible: :class:`IsolationUnavailable` (a :class:`BoundExceeded`).
+
+The memory bound is a *budget on top of the child's size at start* (an
+``RLIMIT_AS`` of current address space + ``memory_mb``): after ``import torch``
+a process already maps ~3 GB, so an absolute limit would starve every child.
+The child dies with its parent (``PR_SET_PDEATHSIG`` on Linux, and a watchdog
+thread that notices a changed parent pid elsewhere); an interrupted parent
+(Ctrl-C) kills and reaps the child before re-raising.  No signal handlers are
+installed, so it works from any thread, concurrently, and with ``SIGCHLD`` ignored.
+
+The result crosses the pipe as a pickle that is unpickled by a restricted
+unpickler: plain built-in data plus the classes the caller allows, so that
+reading it back can never run an expensive constructor (a SymPy ``Pow`` would
+evaluate itself while being unpickled).
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
-import resource
-import select
-import signal
+import sys
+import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from .errors import SymderivError
+from .errors import InternalError, SymderivError
 
-__all__ = ["BoundExceeded", "run_bounded"]
+__all__ = ["BoundExceeded", "IsolationUnavailable", "run_bounded", "isolation_method", "MAX_RESULT_BYTES"]
+
+#: largest result (pickled) a child may send back
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+_ERROR_CHARS = 300
 
 
 class BoundExceeded(SymderivError):
     """The computation did not finish within its time or memory bound."""
 
 
-def run_bounded(fn: Callable[..., Any], *args: Any, seconds: float = 5.0, memory_mb: int = 2048) -> Any:
-    """``fn(*args)`` computed in a child process; its result must be picklable.
+class IsolationUnavailable(BoundExceeded):
+    """No child process can be started here (neither fork nor spawn), so no bound can be enforced."""
 
-    Raises :class:`BoundExceeded` when it takes longer than ``seconds`` or
-    runs out of memory, and re-raises nothing else from the child: an error
-    inside ``fn`` is also reported as :class:`BoundExceeded` with its message.
+
+# Pipe creation + fork + closing the parent's write end happen under this lock, so that a child
+# forked by another thread never inherits (and holds open) someone else's write end.
+_FORK_LOCK = threading.Lock()
+
+#: globals a result may reference besides plain built-in data
+_SAFE_GLOBALS = frozenset({
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"), ("builtins", "slice"),
+    ("fractions", "Fraction"),
+})
+
+
+def isolation_method() -> str:
+    """``"fork"``, ``"spawn"`` or ``"none"``: how :func:`run_bounded` isolates the computation here."""
+    if hasattr(os, "fork") and sys.platform != "darwin":
+        return "fork"
+    try:
+        import multiprocessing
+
+        multiprocessing.get_context("spawn")
+        return "spawn"
+    except (ImportError, ValueError):  # pragma: no cover - exotic platforms (WASM)
+        return "none"
+
+
+def run_bounded(
+    fn: Callable[..., Any],
+    *args: Any,
+    seconds: float = 5.0,
+    memory_mb: int = 2048,
+    reraise: bool = False,
+    allowed: Iterable[type] = (),
+) -> Any:
+    """``fn(*args)`` computed in a child process under a time and memory bound.
+
+    * ``seconds``: wall-clock bound; beyond it the child is killed and
+      :class:`BoundExceeded` is raised.
+    * ``memory_mb``: address space the child may add to its size at start.
+    * ``reraise``: re-raise a :class:`~symderiv.errors.SymderivError` from ``fn``
+      as the same class in the parent (and any other exception as
+      :class:`~symderiv.errors.InternalError`); when False (default) every error
+      inside ``fn`` is reported as :class:`BoundExceeded` with its message.
+    * ``allowed``: classes the result may contain besides plain built-in data
+      (``int str float bool None bytes tuple list dict set`` and ``Fraction``).
+
+    Running out of memory is always :class:`BoundExceeded`.
     """
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
+    if not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+        raise InternalError(f"run_bounded: seconds must be a positive finite number, got {seconds!r}")
+    if not isinstance(memory_mb, int) or memory_mb <= 0:
+        raise InternalError(f"run_bounded: memory_mb must be a positive integer, got {memory_mb!r}")
+    allowed_names = _SAFE_GLOBALS | {(c.__module__, c.__qualname__) for c in allowed}
+    method = isolation_method()
+    if method == "fork":
+        payload, died = _run_forked(fn, args, float(seconds), memory_mb)
+    elif method == "spawn":
+        payload, died = _run_spawned(fn, args, float(seconds), memory_mb)
+    else:  # pragma: no cover - exotic platforms
+        raise IsolationUnavailable("no child process can be started here (no fork, no multiprocessing spawn), so no time bound can be enforced")
+    if not payload:
+        raise BoundExceeded(f"the bounded computation died ({died or 'no result'}; memory bound?)")
+    return _decode(payload, allowed_names, reraise, memory_mb)
+
+
+# ---------------------------------------------------------------- the child side
+def _child_limits(seconds: float, memory_mb: int) -> None:
+    """Memory: current address space + budget; CPU: a backstop if the parent cannot kill us."""
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits; the parent's timeout still applies
+        return
+    limit = _address_space_bytes() + memory_mb * 1024 * 1024
+    _set_limit(resource, resource.RLIMIT_AS, limit)
+    _set_limit(resource, resource.RLIMIT_CPU, int(seconds) + 10)
+
+
+def _set_limit(resource, which: int, value: int) -> None:
+    try:
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        if soft != resource.RLIM_INFINITY and soft < value:
+            return  # already tighter
+        resource.setrlimit(which, (value, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _address_space_bytes() -> int:
+    """This process's current virtual size (``/proc/self/statm``), else its peak RSS."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[0])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    try:
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if sys.platform == "darwin" else rss * 1024  # bytes on macOS, KiB elsewhere
+    except (ImportError, OSError):  # pragma: no cover
+        return 0
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: the kernel kills us when the parent dies; everywhere: a watchdog on the parent pid."""
+    if sys.platform.startswith("linux"):
         try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # 9 = SIGKILL
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.2)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="symderiv-bounded-watchdog", daemon=True).start()
+
+
+def _compute(fn: Callable[..., Any], args: tuple) -> bytes:
+    """``fn(*args)`` as the pickled envelope the parent decodes; never raises."""
+    try:
+        return pickle.dumps(("ok", fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # report, never raise across the process boundary
+        cls = type(exc)
+        message = " ".join(str(exc).split())[:_ERROR_CHARS]
+        try:
+            return pickle.dumps(("error", cls.__module__, cls.__qualname__, message))
+        except BaseException:  # pragma: no cover
+            return pickle.dumps(("error", "builtins", "Exception", "unreportable error"))
+
+
+def _child_main(write_fd: int, fn, args, seconds: float, memory_mb: int, parent_pid: int) -> None:
+    code = 0
+    try:
+        global _FORK_LOCK
+        _FORK_LOCK = threading.Lock()  # the forking thread held it; nested bounded runs need a fresh one
+        _die_with_parent(parent_pid)
+        _child_limits(seconds, memory_mb)
+        payload = _compute(fn, args)
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(payload)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+# ---------------------------------------------------------------- fork
+def _run_forked(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
+    import select
+
+    parent_pid = os.getpid()
+    with _FORK_LOCK:
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # EAGAIN (process limit), ENOMEM
             os.close(read_fd)
-            limit = memory_mb * 1024 * 1024
-            try:
-                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            except (ValueError, OSError):
-                pass
-            try:
-                payload = pickle.dumps(("ok", fn(*args)))
-            except BaseException as exc:  # report, never raise across the fork
-                payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"[:500]))
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(payload)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_fd)
+            os.close(write_fd)
+            raise BoundExceeded(f"cannot start the bounded child process ({exc.strerror or exc})") from None
+        if pid == 0:  # child
+            os.close(read_fd)
+            _child_main(write_fd, fn, args, seconds, memory_mb, parent_pid)
+        os.close(write_fd)
     chunks: list[bytes] = []
+    size = 0
+    status_text = ""
     deadline = time.monotonic() + seconds
     try:
         while True:
@@ -66,17 +242,124 @@ def run_bounded(fn: Callable[..., Any], *args: Any, seconds: float = 5.0, memory
             chunk = os.read(read_fd, 1 << 16)
             if not chunk:
                 break
+            size += len(chunk)
+            if size > MAX_RESULT_BYTES:
+                raise BoundExceeded(f"the bounded computation's result exceeds {MAX_RESULT_BYTES >> 20} MB")
             chunks.append(chunk)
-    finally:
+    finally:  # also on KeyboardInterrupt: never leave the child running
         os.close(read_fd)
+        status_text = _kill_and_reap(pid)
+    return b"".join(chunks), status_text
+
+
+def _kill_and_reap(pid: int) -> str:
+    """SIGKILL the child and collect it; "" or a description of how it ended on its own."""
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    while True:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-    if not chunks:
-        raise BoundExceeded("the bounded computation died (memory bound?)")
-    status, value = pickle.loads(b"".join(chunks))
-    if status != "ok":
-        raise BoundExceeded(f"the bounded computation failed: {value}")
-    return value
+            _, status = os.waitpid(pid, 0)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, but be explicit
+            continue
+        except ChildProcessError:  # SIGCHLD ignored: the kernel reaped it already
+            return ""
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) != signal.SIGKILL:
+            return f"killed by signal {os.WTERMSIG(status)}"
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status):
+            return f"exit status {os.WEXITSTATUS(status)}"
+        return ""
+
+
+# ---------------------------------------------------------------- spawn (fallback)
+def _spawn_target(conn, fn, args, seconds: float, memory_mb: int, parent_pid: int) -> None:
+    """The spawned child's entry point (module level, so it is picklable)."""
+    try:
+        _die_with_parent(parent_pid)
+        _child_limits(seconds, memory_mb)
+        conn.send_bytes(_compute(fn, args))
+    finally:
+        conn.close()
+
+
+def _run_spawned(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
+    try:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        reader, writer = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_spawn_target, args=(writer, fn, args, seconds, memory_mb, os.getpid()), daemon=True)
+        proc.start()
+    except (ImportError, ValueError, OSError) as exc:
+        raise IsolationUnavailable(f"cannot start a bounded child process ({exc})") from None
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        raise InternalError(f"run_bounded (spawn): the function or its arguments cannot be sent to a child: {exc}") from None
+    writer.close()
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BoundExceeded(f"not finished within {seconds:g} s")
+            if reader.poll(min(remaining, 0.5)):
+                try:
+                    return reader.recv_bytes(MAX_RESULT_BYTES), ""
+                except EOFError:
+                    return b"", f"exit status {proc.exitcode}"
+                except OSError:
+                    raise BoundExceeded(f"the bounded computation's result exceeds {MAX_RESULT_BYTES >> 20} MB") from None
+            if not proc.is_alive() and not reader.poll(0):
+                return b"", f"exit status {proc.exitcode}"
+    finally:
+        reader.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+
+# ---------------------------------------------------------------- decoding the result
+class _Restricted(pickle.Unpickler):
+    def __init__(self, data: bytes, allowed: frozenset):
+        super().__init__(io.BytesIO(data))
+        self.allowed = allowed
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a bounded result")
+        return super().find_class(module, name)
+
+
+def _decode(payload: bytes, allowed: frozenset, reraise: bool, memory_mb: int) -> Any:
+    try:
+        envelope = _Restricted(payload, allowed).load()
+    except Exception as exc:
+        raise InternalError(f"unreadable result from the bounded computation: {str(exc)[:200]}") from None
+    if envelope[0] == "ok":
+        return envelope[1]
+    _, module, qualname, message = envelope
+    if qualname == "MemoryError":
+        raise BoundExceeded(f"ran out of its memory budget of {memory_mb} MB")
+    if not reraise:
+        raise BoundExceeded(f"the bounded computation failed: {qualname}: {message}")
+    cls = _symderiv_error_class(module, qualname)
+    if cls is not None:
+        try:
+            error = cls(message)
+        except Exception:  # an unusual constructor: keep the message, lose only the subclass
+            error = SymderivError(message)
+        raise error
+    raise InternalError(f"{qualname} in a bounded computation: {message}")
+
+
+def _symderiv_error_class(module: str, qualname: str) -> type | None:
+    """The SymderivError subclass named by ``module.qualname``, if it is one (only already-imported modules)."""
+    mod = sys.modules.get(module)
+    if mod is None or not module.startswith("symderiv"):
+        return None
+    cls = getattr(mod, qualname, None)
+    if isinstance(cls, type) and issubclass(cls, SymderivError):
+        return cls
+    return None

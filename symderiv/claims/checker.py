@@ -26,9 +26,12 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..errors import ClaimSyntaxError, SymderivError, UnsupportedError
+from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
+from ..guard import public_entry
 from .names import Builder, resolve
-from .tree import MAX_ASSIGNMENTS, TRUE_CLASS, Add, Call, Claim, Mul, Num, Pow, Q, Sum, to_latex, to_text
+from .tree import (
+    MAX_ASSIGNMENTS, MAX_CHARS, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum, to_latex, to_text,
+)
 from .verdict import PROVED, REFUTED, UNDECIDED, Counterexample, LinkVerdict, Verdict
 
 __all__ = ["check", "parse_claim"]
@@ -37,36 +40,82 @@ _POINTS_PER_ASSIGNMENT = 2
 _ATTEMPTS = 6
 
 
+#: the classes a parsed claim / a verdict may contain when it comes back from a bounded child
+_TREE_TYPES = (Claim, Num, Const, Q, Call, Add, Mul, Pow, Sum)
+_VERDICT_TYPES = (Verdict, LinkVerdict, Counterexample)
+#: memory budget (MB, on top of the process's size) of a parse
+_PARSE_MEMORY_MB = 1024
+#: wall-clock slack the checking child gets beyond ``seconds`` to wind down and report
+_GRACE_S = 1.0
+
+
+@public_entry
 def parse_claim(claim: str, syntax: str = "auto", *, seconds: float = 5.0) -> Claim:
-    """Parse ``claim`` (``syntax``: ``"latex"``, ``"plain"`` or ``"auto"``) into a claim tree."""
+    """Parse ``claim`` (``syntax``: ``"latex"``, ``"plain"`` or ``"auto"``) into a claim tree.
+
+    The parse runs in a bounded child process (``seconds``, and 1 GB of memory on
+    top of the process's size); its result comes back as plain claim-tree data.  Bad,
+    oversized or hostile text raises a one-line :class:`~symderiv.errors.SymderivError`.
+    """
     if not isinstance(claim, str):
         raise ClaimSyntaxError(f"a claim must be a string, got {type(claim).__name__}")
     if syntax not in ("auto", "latex", "plain"):
         raise ClaimSyntaxError(f"syntax must be 'auto', 'latex' or 'plain', got {syntax!r}")
+    if not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
+        raise InvalidArgument(f"seconds must be a positive number of seconds (at most 3600), got {seconds!r}")
+    if len(claim) > MAX_CHARS:  # before anything else looks at the text
+        raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {MAX_CHARS})")
     if syntax == "auto":
         syntax = "latex" if any(c in claim for c in "\\{}_$") else "plain"
     if syntax == "latex":
-        from .latex import parse_latex_claim
+        from .latex import warm_up
 
-        return parse_latex_claim(claim, seconds=seconds)
-    from .plaintext import parse_plain
+        warm_up()  # import the grammar here once (a fixed string), not in every child
+    from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
 
-    return parse_plain(claim)
+    try:
+        return run_bounded(_parse_here, claim, syntax, seconds=float(seconds), memory_mb=_PARSE_MEMORY_MB,
+                           reraise=True, allowed=_TREE_TYPES)
+    except IsolationUnavailable:
+        raise
+    except BoundExceeded as exc:
+        raise SizeLimitError(f"parsing the claim exceeded its bound ({exc}); simplify or shorten it") from None
 
 
-def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 10.0, seed: int | None = None) -> Verdict:
+def _parse_here(claim: str, syntax: str) -> Claim:
+    """The parse itself (in the bounded child)."""
+    try:
+        if syntax == "latex":
+            from .latex import parse_latex_claim
+
+            return parse_latex_claim(claim)
+        from .plaintext import parse_plain
+
+        return parse_plain(claim)
+    except RecursionError:
+        raise SizeLimitError("the claim is nested too deeply to parse; split it or remove redundant brackets") from None
+
+
+@public_entry
+def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 10.0, seed: int | None = None,
+          memory_mb: int = 2048) -> Verdict:
     """Check a claim about ``net`` at ``init`` and return a :class:`~.verdict.Verdict`.
 
     * ``claim``: LaTeX (``\\frac{\\partial L}{\\partial W^{(1)}_{ij}} = (p_i - y_i) x_j``)
       or plain text (``dL/dW1[i,j] = (p[i] - y[i]) * x[j]``); indices are 1-based;
-      ``t`` (or ``y`` as an index) is the true class of a one-hot label.
+      ``t`` (or ``y`` as an index) is the true class of a one-hot label; side conditions
+      such as ``\\quad j \\neq t`` or ``for every j except t`` restrict the indices.
     * ``net``: a :class:`~symderiv.network.Network` with concrete widths.
     * ``init``: None (generic: every parameter its own symbol, "in general") or an
       init spec (``zeros()``, ``constant(c)``, …): the claim is checked at that init.
     * ``syntax``: ``"auto"`` (LaTeX if the text has ``\\ { } _ $``), ``"latex"`` or ``"plain"``.
-    * ``seconds``: the time bound of the proof attempt; beyond it the verdict is "undecided".
+    * ``seconds``: the time bound of the whole check (parse, derivation, refutation and
+      proof); beyond it the verdict is "undecided".
+    * ``memory_mb``: memory the checking child process may use on top of this process's size;
+      beyond it the verdict is "undecided".
 
-    Malformed, unsupported or hostile input raises a one-line
+    Everything that depends on the claim runs in bounded child processes; the verdict
+    comes back as plain data.  Malformed, unsupported or hostile input raises a one-line
     :class:`~symderiv.errors.SymderivError`; nothing in the text is executed.
     """
     from ..network import Network
@@ -77,22 +126,55 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
         raise UnsupportedError(
             f"checking a claim needs concrete widths, but the network has sizes {list(net.sizes)}; use e.g. mlp([4, 3, 3])"
         )
-    if not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
-        raise SymderivError(f"seconds must be a positive number of seconds (at most 3600), got {seconds!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
+        raise InvalidArgument(f"seconds must be a positive number of seconds (at most 3600), got {seconds!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InvalidArgument(f"seed must be an integer or None, got {seed!r}")
+    if isinstance(memory_mb, bool) or not isinstance(memory_mb, int) or not 64 <= memory_mb <= 1 << 20:
+        raise InvalidArgument(f"memory_mb must be an integer number of megabytes (64 .. 1048576), got {memory_mb!r}")
     start = time.monotonic()
-    parsed = parse_claim(claim, syntax, seconds=min(5.0, float(seconds)))
+    seconds = float(seconds)
+    parsed = parse_claim(claim, syntax, seconds=min(5.0, seconds))
     resolved = resolve(parsed, net)
+    init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
+    rng_seed = zlib.crc32(claim.encode("utf-8", "replace")) if seed is None else seed
+    from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
+
+    budget = max(0.0, seconds - (time.monotonic() - start))
+    try:
+        return run_bounded(_check_here, claim, resolved, net, init, init_text, rng_seed, start, seconds,
+                           seconds=budget + _GRACE_S, memory_mb=memory_mb, reraise=True, allowed=_VERDICT_TYPES)
+    except IsolationUnavailable:
+        raise
+    except BoundExceeded as exc:
+        reason = f"the derivation and checks did not finish within the bound ({exc})"
+        links = [LinkVerdict(k, to_text(a), to_text(b), _relation(a, b, same), UNDECIDED, reason, None, "", 0,
+                             0, to_latex(a), to_latex(b))
+                 for k, (a, b, same) in enumerate(_pairs(resolved), 1)]
+        return Verdict(claim, UNDECIDED, links, net.describe(), init_text, [], parsed.syntax)
+
+
+def _check_here(claim, resolved, net, init, init_text: str, rng_seed: int, start: float, seconds: float) -> Verdict:
+    """The derivation, refutation and proof of a resolved claim (in the bounded child)."""
     from ..engine import derive
 
     d = derive(net, init)
-    init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
-    rng_seed = zlib.crc32(claim.encode("utf-8", "replace")) if seed is None else seed
-    session = _Session(d, net, resolved, rng_seed, start, float(seconds))
+    session = _Session(d, net, resolved, rng_seed, start, seconds)
     links = session.links()
     notes = list(session.notes)
     statuses = [l.status for l in links]
     status = REFUTED if REFUTED in statuses else PROVED if all(s == PROVED for s in statuses) else UNDECIDED
-    return Verdict(claim, status, links, net.describe(), init_text, notes, parsed.syntax)
+    return Verdict(claim, status, links, net.describe(), init_text, notes, resolved.claim.syntax)
+
+
+def _pairs(resolved) -> list:
+    """The links of a resolved claim: ``(a, b, same_for)`` per compared pair, in order."""
+    claim, sides = resolved.claim, list(resolved.sides)
+    if not claim.same_for:
+        return [(a, b, ()) for a, b in zip(sides, sides[1:])]
+    mapping = {v: v + "'" for v in claim.same_for}
+    pairs = [(s, _rename(s, mapping), claim.same_for) for s in (sides[:1] if len(sides) == 1 else sides)]
+    return pairs + [(a, b, ()) for a, b in zip(sides, sides[1:])] if len(sides) > 1 else pairs
 
 
 def _describe_init(init) -> str:

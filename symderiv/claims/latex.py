@@ -29,10 +29,11 @@ import re
 from fractions import Fraction
 
 from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, SymderivError, UnsupportedError
+from .conditions import CONDITION_HELP, START_WORDS, latex_tokens, read_conditions
 from .names import unknown_name
 from .tree import (
-    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
-    check_depth, check_size,
+    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
+    check_depth, check_size, describe_char, fold,
 )
 
 __all__ = ["parse_latex_claim", "KNOWN_MACROS"]
@@ -52,7 +53,6 @@ _ARITY = {"x": 1, "y": 1, "p": 1, "z": 1, "h": 1, "delta": 1, "W": 2, "b": 1}
 _LAYERED = {"z", "h", "delta", "W", "b"}
 _NAMED_FUNCS = {"relu": "relu", "ReLU": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp",
                 "log": "log", "ln": "log"}
-_CONDITION_WORDS = {"for", "if", "where", "and", "all", "every", "each", "with", "when"}
 
 KNOWN_MACROS = (
     r"\frac \partial \sum \delta \sigma \phi \varphi \tanh \exp \log \ln \max \sqrt \cdot \times "
@@ -100,7 +100,10 @@ def _precheck(text: str) -> str:
             break
     if not _ALLOWED.fullmatch(text):
         bad = next(c for c in text if not _ALLOWED.fullmatch(c))
-        raise ClaimSyntaxError(f"character {bad!r} at position {text.index(bad)} is not allowed in a LaTeX claim")
+        raise ClaimSyntaxError(
+            f"character {describe_char(bad)} at position {text.index(bad)} is not allowed in a LaTeX claim "
+            "(ASCII letters, digits, \\macros, braces, + - * / ^ _ ( ) [ ] | = ' , and δ σ ∂ ℓ Σ · × − ≠)"
+        )
     if not text:
         raise ClaimSyntaxError("the claim is empty")
     check_depth(text.replace(r"\{", "").replace(r"\}", ""))
@@ -523,8 +526,9 @@ def _bound(toks: list[_Tok], tok: _Tok):
 
 
 # ---------------------------------------------------------------- splitting relations and conditions
-def _split(toks: list[_Tok]):
-    """Split at top-level ``=``; a top-level ``,``, ``\\quad``, ``\\forall`` or ``\\text{for …}`` starts the conditions."""
+def _split(toks: list[_Tok], text: str):
+    """Split at top-level ``=``; a top-level ``,``, ``\\quad``, ``\\forall`` or a ``\\text{…}``
+    starting with a condition word (for, when, except, is the same, …) starts the conditions."""
     sides: list[list[_Tok]] = [[]]
     depth = 0
     for k, t in enumerate(toks):
@@ -536,58 +540,35 @@ def _split(toks: list[_Tok]):
             if t.text == "=":
                 sides.append([])
                 continue
-            if t.text in (",", r"\quad", r"\qquad"):
+            if t.text in (",", ";", r"\quad", r"\qquad"):
                 return sides, toks[k + 1:]
             if t.text == r"\forall":
                 return sides, toks[k:]
-            if t.text in (r"\text", r"\mathrm", r"\textrm"):
-                word, _ = _text_words(toks, k)
-                if set(re.findall(r"[a-z]+", word.lower())) & (_CONDITION_WORDS | {"same", "is"}):
+            if t.text in (r"\text", r"\mathrm", r"\textrm", r"\mbox"):
+                words = _text_words(toks, k, text).split()
+                if words and words[0].lower() in START_WORDS:
                     return sides, toks[k:]
         sides[-1].append(t)
     return sides, None
 
 
-def _text_words(toks: list[_Tok], k: int) -> tuple[str, int]:
-    """The words of a ``\\text{…}`` starting at ``toks[k]`` and the index after it."""
+def _text_words(toks: list[_Tok], k: int, text: str) -> str:
+    """The raw text of the ``\\text{…}`` group starting at ``toks[k]`` (spaces kept)."""
     if k + 1 < len(toks) and toks[k + 1].text == "{":
         j = k + 2
-        words = []
         while j < len(toks) and toks[j].text != "}":
-            words.append(toks[j].text)
             j += 1
-        return "".join(words), j + 1
-    return "", k + 1
+        end = toks[j].pos if j < len(toks) else len(text)
+        return text[toks[k + 1].pos + 1: end]
+    return ""
 
 
 def _conditions(toks: list[_Tok], text: str):
-    conds, same_for = [], []
-    i, mode_same = 0, False
-    while i < len(toks):
-        t = toks[i]
-        if t.text in (r"\text", r"\mathrm", r"\textrm"):
-            word, i = _text_words(toks, i)
-            low = re.sub(r"\s+", "", word.lower())
-            if "same" in low:
-                mode_same = True
-            continue
-        if t.text in (",", r"\forall", "(", ")", r"\quad", r"\qquad") or (t.kind == "letter" and t.text.lower() in ("and",)):
-            i += 1
-            continue
-        if t.kind == "letter" and t.text.islower():
-            if i + 2 < len(toks) and toks[i + 1].text in ("=", r"\neq", r"\ne") and toks[i + 2].kind == "letter":
-                a, b = t.text, toks[i + 2].text
-                a = TRUE_CLASS if a == "y" else a
-                b = TRUE_CLASS if b == "y" else b
-                conds.append((a, "=" if toks[i + 1].text == "=" else "!=", b))
-                i += 3
-                continue
-            if mode_same:
-                same_for.append(t.text)
-            i += 1  # "\forall i": universal quantification is the default
-            continue
-        raise ClaimSyntaxError(f"cannot read the condition at position {t.pos}: write e.g. '\\quad i \\neq t'")
-    return tuple(conds), tuple(same_for)
+    """The conditions and "same for every" indices of the tail (see :mod:`.conditions`)."""
+    if not toks:
+        raise ClaimSyntaxError(f"the condition after the claim is empty; {CONDITION_HELP}")
+    region = text[toks[0].pos:]
+    return read_conditions(latex_tokens(region), region)
 
 
 # ---------------------------------------------------------------- stage 3: parse_latex and the walk back
@@ -609,9 +590,9 @@ def _parse_in_child(rewritten: str):
 _WARM = []
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Load SymPy's generated parser once in this process (on a fixed, trusted string),
-    so that the forked children do not each pay for importing it."""
+    so that the forked children that parse claims do not each pay for importing it."""
     if not _WARM:
         _WARM.append(True)
         try:
@@ -622,15 +603,11 @@ def _warm_up() -> None:
             pass
 
 
-def _sympy_parse(rewritten: str, side_text: str, seconds: float):
-    from ..bounded import BoundExceeded, run_bounded
-
-    _warm_up()
-
-    try:
-        status, value = run_bounded(_parse_in_child, rewritten, seconds=seconds, memory_mb=1024)
-    except BoundExceeded as exc:
-        raise ClaimSyntaxError(f"parsing {side_text.strip()[:60]!r} did not finish: {exc}") from None
+def _sympy_parse(rewritten: str, side_text: str):
+    """SymPy's LaTeX parser on the placeholder string.  Runs in the caller's process: the
+    caller (:func:`symderiv.claims.checker.parse_claim`) isolates the whole parse in a
+    bounded child, so the unevaluated SymPy tree never crosses a process boundary."""
+    status, value = _parse_in_child(rewritten)
     if status == "missing":
         raise UnsupportedError(
             "LaTeX claims need SymPy's LaTeX parser: pip install 'antlr4-python3-runtime==4.11.*' "
@@ -641,66 +618,47 @@ def _sympy_parse(rewritten: str, side_text: str, seconds: float):
     return value
 
 
+def _flat(e, cls) -> list:
+    """The operands of a (possibly unevaluated, nested) ``Add``/``Mul`` chain, iteratively."""
+    out, stack = [], [e]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cls):
+            stack.extend(reversed(n.args))
+        else:
+            out.append(n)
+    return out
+
+
 def _walk(expr, records: dict, side_text: str):
+    """The claim tree of SymPy's *unevaluated* parse (nothing in it is ever evaluated)."""
     import sympy as sp
     from sympy.core.function import AppliedUndef
 
     seen: set[str] = set()
-
-    def fold(node):
-        """The value of a constant subtree, or None."""
-        if isinstance(node, Num):
-            return node.value
-        if isinstance(node, Mul):
-            v = Fraction(1)
-            for f in node.factors:
-                x = fold(f)
-                if x is None:
-                    return None
-                v *= x
-            return v
-        if isinstance(node, Add):
-            v = Fraction(0)
-            for f in node.terms:
-                x = fold(f)
-                if x is None:
-                    return None
-                v += x
-            return v
-        if isinstance(node, Pow):
-            b, e = fold(node.base), fold(node.exp)
-            if b is None or e is None or e.denominator != 1 or (b == 0 and e < 0):
-                return None
-            return b ** int(e)
-        return None
+    where = repr(side_text.strip()[:60])
 
     def walk(e, depth=0):
-        if depth > 200:
-            raise SizeLimitError("the claim is nested too deeply")
+        if depth > MAX_TREE_DEPTH:
+            raise SizeLimitError(f"the claim is nested more than {MAX_TREE_DEPTH} operations deep")
         if isinstance(e, sp.Symbol):
             name = e.name
             if name in records and name.startswith("Q_"):
                 seen.add(name)
                 return records[name]
-            raise ClaimNameError(f"{name!r} in {side_text.strip()[:60]!r} is not a known quantity (an index can only be used in a subscript)")
-        if isinstance(e, sp.Integer) or isinstance(e, sp.Rational):
+            raise ClaimNameError(f"{name!r} in {where} is not a known quantity (an index can only be used in a subscript)")
+        if isinstance(e, sp.Rational):  # Integer too; only literals of at most MAX_DIGITS digits reach here
             return Num(Fraction(int(e.p), int(e.q)))
         if e is sp.E:
             return Const("e")
         if isinstance(e, sp.Add):
-            return Add(tuple(walk(a, depth + 1) for a in e.args))
+            return Add(tuple(walk(a, depth + 1) for a in _flat(e, sp.Add)))
         if isinstance(e, sp.Mul):
-            return Mul(tuple(walk(a, depth + 1) for a in e.args))
+            return Mul(tuple(walk(a, depth + 1) for a in _flat(e, sp.Mul)))
         if isinstance(e, sp.Pow):
             base, ex = walk(e.args[0], depth + 1), walk(e.args[1], depth + 1)
-            v = fold(ex)
-            if v is not None:
-                if abs(v) > MAX_EXPONENT:
-                    raise SizeLimitError(f"an exponent {v} in {side_text.strip()[:60]!r} is larger than {MAX_EXPONENT}")
-                if v.denominator not in (1, 2):
-                    raise UnsupportedError(f"the exponent {v}: only integer and half-integer powers are supported")
-                ex = Num(v)
-            return Pow(base, ex)
+            v = fold(ex)  # bounded; the limits themselves are enforced by tree.validate
+            return Pow(base, Num(v) if v is not None else ex)
         if isinstance(e, sp.exp):
             return Call("exp", (walk(e.args[0], depth + 1),), src="exp")
         if isinstance(e, sp.log):
@@ -716,7 +674,7 @@ def _walk(expr, records: dict, side_text: str):
             for limit in e.args[1:]:
                 bname = limit[2].name if isinstance(limit[2], sp.Symbol) else ""
                 if bname not in records:
-                    raise ClaimSyntaxError(f"cannot read the sum in {side_text.strip()[:60]!r}")
+                    raise ClaimSyntaxError(f"cannot read the sum in {where}")
                 seen.add(bname)
                 var, lo, hi = records[bname]
                 node = Sum(var, lo, hi, node)
@@ -731,19 +689,23 @@ def _walk(expr, records: dict, side_text: str):
                     other = args[1] if args[0] == Num(Fraction(0)) else args[0]
                     return Call("relu", (other,), 0, None, r"\max(0, ·)")
                 return Call(rec.func, args, rec.order, rec.layer, rec.src)
-            raise unknown_name(name, f"(a function) in {side_text.strip()[:60]!r}")
-        raise UnsupportedError(f"{type(e).__name__} in {side_text.strip()[:60]!r} is not supported in a claim")
+            raise unknown_name(name, f"(a function) in {where}")
+        raise UnsupportedError(f"{type(e).__name__} in {where} is not supported in a claim")
 
     tree = walk(expr)
     return tree, seen
 
 
-def parse_latex_claim(text: str, *, seconds: float = 5.0) -> Claim:
-    """Parse a LaTeX claim into a :class:`~.tree.Claim` (indices 1-based)."""
+def parse_latex_claim(text: str, *, seconds: float | None = None) -> Claim:
+    """Parse a LaTeX claim into a :class:`~.tree.Claim` (indices 1-based).
+
+    Runs in the calling process: call it through :func:`symderiv.claims.parse_claim`,
+    which runs it in a bounded child (``seconds`` is accepted for compatibility and unused).
+    """
     original = text
     text = _precheck(text)
     toks = _tokenize(text)
-    sides_toks, cond_toks = _split(toks)
+    sides_toks, cond_toks = _split(toks, text)
     conditions, same_for = _conditions(cond_toks, text) if cond_toks is not None else ((), ())
     sides, side_texts = [], []
     for k, st in enumerate(sides_toks):
@@ -755,10 +717,10 @@ def parse_latex_claim(text: str, *, seconds: float = 5.0) -> Claim:
         rw.text = text
         rewritten = rw.run(st)
         _dangling(rewritten, side_text)
-        expr = _sympy_parse(rewritten, side_text, seconds)
+        expr = _sympy_parse(rewritten, side_text)
         tree, seen = _walk(expr, records, side_text)
         lost = [n for n in records if n not in seen]
-        if lost and not re.search(r"(?<![\d.])0(?![\d.])", side_text):
+        if lost:
             what = records[lost[0]]
             src = getattr(what, "src", None) or (f"\\sum_{what[0]}" if isinstance(what, tuple) else lost[0])
             raise ClaimSyntaxError(f"the LaTeX parser dropped part of {side_text[:60]!r} (near {src}); check the syntax around it")

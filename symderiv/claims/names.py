@@ -24,7 +24,7 @@ import sympy as sp
 
 from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
 from .tree import (
-    MAX_SUM_TERMS, TRUE_CLASS, Add, Call, Claim, Const, Mul, Node, Num, Pow, Q, Sum,
+    MAX_SUM_TERMS, MAX_SUM_WORK, TRUE_CLASS, children, Add, Call, Claim, Const, Mul, Node, Num, Pow, Q, Sum,
 )
 
 __all__ = ["KNOWN_NAMES", "KNOWN_FUNCTIONS", "Resolved", "resolve", "Builder", "unknown_name"]
@@ -72,7 +72,22 @@ def resolve(claim: Claim, net) -> Resolved:
                 r.ranges[v] = r.sizes[-1]  # "i ≠ t" introduces the true class
             elif isinstance(v, str) and v not in r.ranges:
                 raise ClaimNameError(f"the condition on index {v} names an index that does not occur in the claim")
+    for k, side in enumerate(sides, 1):
+        work = _work(side)
+        if work > MAX_SUM_WORK:
+            raise SizeLimitError(
+                f"side {k} of the claim builds {work} terms per index assignment (nested sums multiply their ranges; "
+                f"limit {MAX_SUM_WORK}); split the claim"
+            )
     return Resolved(claim, sides, dict(r.ranges), TRUE_CLASS in r.ranges)
+
+
+def _work(node: Node) -> int:
+    """Terms built for one evaluation of a resolved tree: a sum multiplies its body's work by its range."""
+    if isinstance(node, Sum):
+        n = max(0, int(node.hi.value) - int(node.lo.value) + 1)
+        return 1 + n * _work(node.body)
+    return 1 + sum(_work(c) for c in children(node))
 
 
 class _Resolver:

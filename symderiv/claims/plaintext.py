@@ -29,10 +29,11 @@ import re
 from fractions import Fraction
 
 from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError
+from .conditions import START_WORDS, read_conditions, tokens
 from .names import unknown_name
 from .tree import (
-    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
-    check_depth, check_size, div, neg,
+    MAX_CHARS, MAX_DIGITS, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
+    check_depth, check_size, describe_char, neg,
 )
 
 __all__ = ["parse_plain"]
@@ -58,7 +59,10 @@ def parse_plain(text: str) -> Claim:
         text = text.replace(u, a)
     if not _ALLOWED_CHARS.fullmatch(text):
         bad = next(c for c in text if not _ALLOWED_CHARS.fullmatch(c))
-        raise ClaimSyntaxError(f"character {bad!r} at position {text.index(bad)} is not allowed in a plain-text claim")
+        raise ClaimSyntaxError(
+            f"character {describe_char(bad)} at position {text.index(bad)} is not allowed in a plain-text claim "
+            "(ASCII letters, digits, + - * / ^ ( ) [ ] , = ' and ∂ δ σ · × − ≠ Σ)"
+        )
     if not text.strip():
         raise ClaimSyntaxError("the claim is empty")
     check_depth(text)
@@ -77,24 +81,29 @@ def parse_plain(text: str) -> Claim:
 
 
 def _suffixes(text: str):
-    """Split off ``is zero``, ``is the same for every i[, j]`` and ``for i != t`` tails."""
-    same_for: tuple = ()
-    conditions: list = []
-    m = re.search(r"\s+(?:for|if|where)\s+([a-z\s!=,<>]+)$", text)
-    if m and re.fullmatch(r"\s*[a-z]\s*(!=|==|=)\s*[a-z]\s*(,\s*[a-z]\s*(!=|==|=)\s*[a-z]\s*)*", m.group(1)):
-        for part in m.group(1).split(","):
-            a, op, b = re.fullmatch(r"\s*([a-z])\s*(!=|==|=)\s*([a-z])\s*", part).groups()
-            conditions.append((a, "!=" if op == "!=" else "=", b))
-        text = text[: m.start()]
-    m = re.search(r"\s+is\s+the\s+same\s+for\s+(?:every|all|each)\s+([a-z](?:\s*(?:,|and)\s*[a-z])*)\s*$", text)
-    if m:
-        same_for = tuple(re.findall(r"[a-z]", re.sub(r"\band\b", ",", m.group(1))))
-        text = text[: m.start()]
-    else:
-        m = re.search(r"\s+is\s+(?:zero|0)\s*$", text)
-        if m:
-            text = text[: m.start()] + " = 0"
-    return text, same_for, tuple(conditions)
+    """Split off the tail: ``is zero``, ``is the same for every i[, j]``, ``for i != t``,
+    ``for every j except t``, ``when k = t`` (see :mod:`.conditions`); words that are
+    not understood are an error quoting them, never dropped."""
+    depth, start = 0, None
+    for m in re.finditer(r"[()\[\]]|(?<![A-Za-z0-9_])([A-Za-z]+)(?![A-Za-z0-9_(\[])", text):
+        tok = m.group(0)
+        if tok in "([":
+            depth += 1
+        elif tok in ")]":
+            depth -= 1
+        elif depth == 0 and m.group(1) and m.group(1).lower() in START_WORDS and text[:m.start()].strip():
+            start = m.start()
+            break
+    if start is None:
+        return text, (), ()
+    head, tail = text[:start], text[start:]
+    zero = re.match(r"\s*is\s+(?:zero|0)\b", tail)
+    if zero:
+        head, tail = head + " = 0", tail[zero.end():]
+        if not tail.strip():
+            return head, (), ()
+    conditions, same_for = read_conditions(tokens(tail), tail)
+    return head, same_for, conditions
 
 
 def _split_relations(text: str) -> list[str]:
@@ -143,52 +152,71 @@ class _Walker:
         col = getattr(node, "col_offset", 0)
         return ClaimSyntaxError(f"{what} at column {col} of {self.text.strip()[:80]!r} is not allowed in a claim")
 
-    def node(self, node):
+    def node(self, node, depth: int = 0):
+        """The claim tree of ``node``; chains of + − and × ÷ are flattened iteratively and
+        unary signs collapsed, so long sums and products need no deep recursion."""
+        if depth > MAX_TREE_DEPTH:
+            raise SizeLimitError(f"the claim is nested more than {MAX_TREE_DEPTH} operations deep")
         if isinstance(node, ast.Constant):
             v = node.value
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise self.fail(node, f"the constant {v!r}")
             return Num(self.number(node))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            parts = []
+            while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+                parts.append((isinstance(node.op, ast.Sub), node.right))
+                node = node.left
+            terms = [self.node(node, depth + 1)]
+            for negative, right in reversed(parts):
+                t = self.node(right, depth + 1)
+                terms.append(neg(t) if negative else t)
+            return Add(tuple(terms))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+            parts = []
+            while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+                parts.append((isinstance(node.op, ast.Div), node.right))
+                node = node.left
+            factors = [self.node(node, depth + 1)]
+            for inverse, right in reversed(parts):
+                f = self.node(right, depth + 1)
+                factors.append(Pow(f, Num(Fraction(-1))) if inverse else f)
+            return Mul(tuple(factors))
         if isinstance(node, ast.BinOp):
-            a, b = self.node(node.left), self.node(node.right)
-            op = node.op
-            if isinstance(op, ast.Add):
-                return Add((a, b))
-            if isinstance(op, ast.Sub):
-                return Add((a, neg(b)))
-            if isinstance(op, ast.Mult):
-                return Mul((a, b))
-            if isinstance(op, ast.Div):
-                return div(a, b)
-            if isinstance(op, ast.Pow):
-                self.check_exponent(node.right, b)
-                return Pow(a, b)
-            raise self.fail(node, f"the operator {type(op).__name__}")
-        if isinstance(node, ast.UnaryOp):
-            if isinstance(node.op, ast.USub):
-                return neg(self.node(node.operand))
-            if isinstance(node.op, ast.UAdd):
-                return self.node(node.operand)
+            if isinstance(node.op, ast.Pow):
+                base, exp = self.node(node.left, depth + 1), self.node(node.right, depth + 1)
+                if base == Const("e"):
+                    return Call("exp", (exp,), 0, None, "e^")
+                return Pow(base, exp)
             raise self.fail(node, f"the operator {type(node.op).__name__}")
+        if isinstance(node, ast.UnaryOp):
+            negative = False
+            while isinstance(node, ast.UnaryOp):
+                if isinstance(node.op, ast.USub):
+                    negative = not negative
+                elif not isinstance(node.op, ast.UAdd):
+                    raise self.fail(node, f"the operator {type(node.op).__name__}")
+                node = node.operand
+            inner = self.node(node, depth + 1)
+            return neg(inner) if negative else inner
         if isinstance(node, ast.Name):
             return self.name(node, node.id, ())
         if isinstance(node, ast.Subscript):
             return self.subscript(node)
         if isinstance(node, ast.Call):
-            return self.call(node)
+            return self.call(node, depth)
         raise self.fail(node, f"{type(node).__name__} ({ast.dump(node)[:30]}…)")
 
     def number(self, node) -> Fraction:
         text = ast.get_source_segment(self.text.strip(), node) or repr(node.value)
-        if len(text.replace(".", "").lstrip("0")) > MAX_DIGITS or "e" in text.lower() or "j" in text.lower():
-            raise SizeLimitError(f"the number {text[:20]} has too many digits or an exponent (limit {MAX_DIGITS} digits)")
+        if not re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", text):
+            raise ClaimSyntaxError(
+                f"the number {text[:20]!r} is not a plain decimal number (no hexadecimal, binary, octal, "
+                "exponents, digit separators or complex numbers); write e.g. 16, 0.5 or 1/3"
+            )
+        if len(text.replace(".", "").lstrip("0")) > MAX_DIGITS:
+            raise SizeLimitError(f"the number {text[:20]}… has more than {MAX_DIGITS} digits (limit {MAX_DIGITS})")
         return Fraction(text)
-
-    def check_exponent(self, node, value) -> None:
-        if isinstance(value, Num) and abs(value.value) > MAX_EXPONENT:
-            raise SizeLimitError(f"the exponent {value.value} at column {node.col_offset} is larger than {MAX_EXPONENT}")
-        if isinstance(value, Num) and value.value.denominator not in (1, 2):
-            raise ClaimSyntaxError(f"the exponent {value.value} at column {node.col_offset}: only integer and half-integer exponents are supported")
 
     def index(self, node):
         if isinstance(node, ast.Name) and _INDEX.match(node.id):
@@ -250,7 +278,7 @@ class _Walker:
             raise ClaimNameError(f"{getattr(value, 'src', 'e') or 'e'} takes no index")
         return value
 
-    def call(self, node: ast.Call):
+    def call(self, node: ast.Call, depth: int = 0):
         if node.keywords:
             raise self.fail(node, "a keyword argument")
         if not isinstance(node.func, ast.Name):
@@ -261,7 +289,7 @@ class _Walker:
         if m:
             name, order = m.group(1), int(m.group(2))
         if name == "sum":
-            return self.sum(node)
+            return self.sum(node, depth)
         layer = None
         m = re.fullmatch(r"f(\d+)", name)
         if m:
@@ -271,7 +299,7 @@ class _Walker:
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self.fail(a, "a starred argument")
-        args = tuple(self.node(a) for a in node.args)
+        args = tuple(self.node(a, depth + 1) for a in node.args)
         func = _FUNCS[name]
         if func == "max":
             if len(args) != 2:
@@ -285,12 +313,12 @@ class _Walker:
             return Call("max", args, 0, None, "max")
         return Call(func, args, order, layer, name + "'" * order)
 
-    def sum(self, node: ast.Call):
+    def sum(self, node: ast.Call, depth: int = 0):
         args = node.args
         if len(args) not in (2, 4) or not isinstance(args[1], ast.Name) or not _INDEX.match(args[1].id):
             raise ClaimSyntaxError(f"write sums as sum(expr, k) or sum(expr, k, 1, K) (column {node.col_offset})")
-        body = self.node(args[0])
+        body = self.node(args[0], depth + 1)
         lo = hi = None
         if len(args) == 4:
-            lo, hi = self.node(args[2]), self.node(args[3])
+            lo, hi = self.node(args[2], depth + 1), self.node(args[3], depth + 1)
         return Sum(args[1].id, lo, hi, body)

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Union
 
-from ..errors import ClaimSyntaxError, SizeLimitError
+from ..errors import ClaimSyntaxError, SizeLimitError, UnsupportedError
 
 __all__ = [
     "Num", "Const", "Q", "Call", "Add", "Mul", "Pow", "Sum", "Claim", "Node", "Index",
     "MAX_CHARS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_DIGITS", "MAX_NODES", "MAX_ASSIGNMENTS", "MAX_SUM_TERMS",
-    "TRUE_CLASS", "neg", "div", "count_nodes", "check_depth", "to_latex", "to_text",
+    "MAX_TREE_DEPTH", "MAX_POWER_DEGREE", "MAX_SUM_WORK", "MAX_CONSTANT_BITS",
+    "TRUE_CLASS", "neg", "div", "count_nodes", "check_depth", "check_size", "validate", "fold", "to_latex", "to_text",
+    "describe_char",
 ]
 
 #: longest claim accepted, in characters
@@ -36,6 +38,14 @@ MAX_NODES = 5_000
 MAX_ASSIGNMENTS = 512
 #: largest range of a single sum
 MAX_SUM_TERMS = 4_096
+#: deepest nesting of operations in a claim tree (a flat sum or product counts once)
+MAX_TREE_DEPTH = 60
+#: largest product of exponents along nested powers: (x^8)^8 is the most, ((9^64)^64)^64 is refused
+MAX_POWER_DEGREE = 64
+#: most terms one side may build at one index assignment (nested sums multiply their ranges)
+MAX_SUM_WORK = 20_000
+#: largest numerator/denominator (in bits) of a constant the parser folds (e.g. an exponent 2^{3})
+MAX_CONSTANT_BITS = 4_096
 
 #: the name of the true-class index (written ``t``, or ``y`` in an index position)
 TRUE_CLASS = "t"
@@ -163,9 +173,104 @@ def count_nodes(node: Node) -> int:
 
 
 def check_size(claim_sides: tuple) -> None:
-    total = sum(count_nodes(s) for s in claim_sides)
-    if total > MAX_NODES:
-        raise SizeLimitError(f"the claim has {total} terms and factors (limit {MAX_NODES}); split it into smaller claims")
+    """Enforce every structural limit of a parsed claim (see :func:`validate`)."""
+    validate(claim_sides)
+
+
+def _too_big(v: Fraction) -> bool:
+    return v.numerator.bit_length() > MAX_CONSTANT_BITS or v.denominator.bit_length() > MAX_CONSTANT_BITS
+
+
+def fold(node: Node, depth: int = 0) -> Fraction | None:
+    """The exact value of a constant subtree (numbers with + − × ÷ and small integer powers), or None.
+
+    Bounded: an exponent above :data:`MAX_EXPONENT`, a constant above
+    :data:`MAX_CONSTANT_BITS` bits or nesting beyond :data:`MAX_TREE_DEPTH` is a
+    :class:`~symderiv.errors.SizeLimitError` before anything is computed.
+    """
+    if depth > MAX_TREE_DEPTH:
+        raise SizeLimitError(f"the claim is nested more than {MAX_TREE_DEPTH} operations deep")
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, (Add, Mul)):
+        items = node.terms if isinstance(node, Add) else node.factors
+        v = Fraction(0) if isinstance(node, Add) else Fraction(1)
+        for item in items:
+            x = fold(item, depth + 1)
+            if x is None:
+                return None
+            v = v + x if isinstance(node, Add) else v * x
+            if _too_big(v):
+                raise SizeLimitError(f"a constant in the claim exceeds {MAX_CONSTANT_BITS} bits")
+        return v
+    if isinstance(node, Pow):
+        b, e = fold(node.base, depth + 1), fold(node.exp, depth + 1)
+        if b is None or e is None:
+            return None
+        if abs(e) > MAX_EXPONENT:
+            raise SizeLimitError(f"the exponent {_short(e)} is larger than {MAX_EXPONENT} in absolute value")
+        if e.denominator != 1 or (b == 0 and e < 0):
+            return None
+        v = b ** int(e)
+        if _too_big(v):
+            raise SizeLimitError(f"a constant in the claim exceeds {MAX_CONSTANT_BITS} bits")
+        return v
+    return None
+
+
+def _short(v: Fraction) -> str:
+    s = str(v)
+    return s if len(s) <= 24 else s[:20] + "…"
+
+
+def validate(claim_sides: tuple) -> None:
+    """Enforce the structural limits of a claim tree before anything is built from it.
+
+    Node count (:data:`MAX_NODES`), nesting (:data:`MAX_TREE_DEPTH`), exponents
+    (a number of at most :data:`MAX_EXPONENT` in absolute value, integer or
+    half-integer; no symbolic exponents) and powers of powers (the product of
+    exponents along a nesting chain at most :data:`MAX_POWER_DEGREE`).  Iterative,
+    so that a hostile tree cannot exhaust the Python stack.
+    """
+    total = 0
+    stack = [(s, 1, 1) for s in claim_sides]
+    while stack:
+        node, depth, degree = stack.pop()
+        total += 1
+        if total > MAX_NODES:
+            raise SizeLimitError(f"the claim has more than {MAX_NODES} terms and factors (limit {MAX_NODES}); split it into smaller claims")
+        if depth > MAX_TREE_DEPTH:
+            raise SizeLimitError(f"the claim is nested more than {MAX_TREE_DEPTH} operations deep")
+        if isinstance(node, Num) and _too_big(node.value):
+            raise SizeLimitError(f"a number in the claim exceeds {MAX_CONSTANT_BITS} bits")
+        if isinstance(node, Pow):
+            e = fold(node.exp)
+            if e is None:
+                raise UnsupportedError(
+                    f"the exponent {to_text(node.exp)[:40]!r} is not a number: only numeric exponents are supported "
+                    "(x^2, x^{-1}, x^{1/2}); write exponentials as e^{…} or \\exp(…)"
+                )
+            if abs(e) > MAX_EXPONENT:
+                raise SizeLimitError(f"the exponent {_short(e)} is larger than {MAX_EXPONENT} in absolute value")
+            if e.denominator not in (1, 2):
+                raise UnsupportedError(f"the exponent {e}: only integer and half-integer exponents are supported")
+            degree *= max(1, -(-abs(e.numerator) // e.denominator))
+            if degree > MAX_POWER_DEGREE:
+                raise SizeLimitError(
+                    f"powers of powers multiply to an exponent of {degree} (limit {MAX_POWER_DEGREE}); write the power directly"
+                )
+            stack.append((node.base, depth + 1, degree))
+            total += count_nodes(node.exp)
+            continue
+        stack.extend((c, depth + 1, degree) for c in children(node))
+
+
+def describe_char(ch: str) -> str:
+    """``'а' (U+0430 CYRILLIC SMALL LETTER A)``: names look-alike and invisible characters."""
+    import unicodedata
+
+    name = unicodedata.name(ch, "")
+    return f"{ch!r} (U+{ord(ch):04X}{' ' + name if name else ''})"
 
 
 def check_depth(text: str, openers: str = "([{", closers: str = ")]}") -> None:
