@@ -56,6 +56,11 @@ RESULTS: tuple[Result, ...] = (
            lambda: analyze(mlp([3, 3, 3, 2], "tanh", "bce"), zeros())),
     Result("zero_init_no_bias", "Zero init, tanh, no biases: nothing learns",
            lambda: analyze(mlp([4, 3, 3, 3], "tanh", bias=False), zeros())),
+    Result("constant_init_symbol_c", "Constant init c, tanh: first moves for generic c, and c = 0 is exceptional",
+           lambda: analyze(mlp([4, 3, 3, 3], "tanh"), constant(sp.Symbol("c")))),
+    Result("cancellation_adam_floats",
+           "A zero that rests on a cancellation: exact in exact arithmetic, amplified by Adam in floats",
+           lambda: analyze(mlp([1, 1, 1, 2], "gelu"), {"W3": constant(sp.Rational(1, 2)), "*": zeros()})),
 )
 
 

@@ -472,8 +472,39 @@ def _theorem(ctx: _Context) -> list[str]:
     lines.append(
         r"Moreover the statement is \emph{sharp} among zero/tie statements: no invariant pattern of zeros and "
         r"ties containing $\theta^{(0)}$ is stronger (Section~\ref{sec:relaxation})"
+        + (r" for generic values of the init symbols (Section~\ref{sec:conditions})" if ctx.proof.init_symbols else "")
         + (", except possibly at the undecided identities." if ctx.proof.undecided else ".")
     )
+    return lines
+
+
+def _conditions_and_floats(ctx: _Context) -> list[str]:
+    """Which statements need a condition (generic values, no weight decay), and which hold in IEEE
+    arithmetic: read from the analysis, computed nothing."""
+    a = ctx.analysis
+    lines = [r"\section{Conditions and floating point}\label{sec:conditions}"]
+    conditions = list(getattr(a, "conditions", []))
+    if not conditions:
+        lines.append(r"Every statement of Theorem~\ref{thm:main} holds unconditionally: at every value of every "
+                     r"symbol, for the whole optimizer class (first-move steps without weight decay).")
+    else:
+        lines.append(r"Every statement of Theorem~\ref{thm:main} holds unconditionally except the following, "
+                     r"whose condition is named in the JSON of the analysis entry by entry.")
+        lines.append(r"\begin{itemize}")
+        for c in conditions:
+            lines.append(rf"\item \textbf{{{latex_text(c.id)}}}: {latex_text(c.sentence())}")
+        lines.append(r"\end{itemize}")
+    lines.append(r"\paragraph{Floating point.} Every statement above is a theorem of exact arithmetic. A zero "
+                 r"that rests only on multiplications by exact zeros holds bit for bit in IEEE arithmetic; a tie "
+                 r"between quantities computed by identical operations holds when identical computations round "
+                 r"identically (elementwise code does; a blocked matrix product need not); a zero or tie that rests "
+                 r"on an exact cancellation is a rounding residue in floats, which normalizing optimizers (Adam, "
+                 r"RMSProp) can amplify into visible moves.")
+    summary = a._float_summary() if hasattr(a, "_float_summary") else ""
+    if summary:
+        lines.append(latex_text(summary))
+    else:
+        lines.append(r"Here no statement rests on a cancellation.")
     return lines
 
 
@@ -536,7 +567,10 @@ def _move_statement(ctx: _Context) -> list[str]:
     groups: dict[str, list[Block]] = {}  # classes with the same statement, stated once
     for k, members in enumerate(p.classes):
         if k != p.zero_class:
-            groups.setdefault(_move_text(p.first_moves[k]), []).extend(members)
+            text = _move_text(p.first_moves[k])
+            if p.first_moves[k].tight and (p.init_symbols or ctx.net.is_symbolic):
+                text = text[:-1] + r" for generic values of the symbols (Section~\ref{sec:conditions})."
+            groups.setdefault(text, []).extend(members)
     items = [rf"\item[] {ctx.blocks_text(sorted(members, key=p.blocks.index))}: {text}" for text, members in groups.items()]
     if not items:
         return [r"\item \textbf{First moves.} Every coordinate stays at its initial value: nothing learns."]
@@ -920,7 +954,7 @@ def _undecided(ctx: _Context) -> list[str]:
 
 #: the document, section by section
 SECTIONS: tuple[Section, ...] = (
-    _abstract, _setting, _init_section, _theorem, _lemmas, _subspace, _identities, _relaxation,
+    _abstract, _setting, _init_section, _theorem, _conditions_and_floats, _lemmas, _subspace, _identities, _relaxation,
     _first_moves, _trajectory, _first_update, _undecided,
 )
 
