@@ -23,7 +23,7 @@ from .guard import public_entry
 from .network import Network
 from .optimizers import OptimizerClass, optimizer_class as _optimizer_class
 from .patterns import Block
-from .inputs import InputMap
+from .inputs import InputMap, columns_label, init_specs, is_symmetric, reduce_inputs
 from .prover import Proof, block_label, prove
 
 __all__ = ["Analysis", "analyze", "MAX_JSON_ENTRIES"]
@@ -132,10 +132,16 @@ class Analysis:
         D = m.classes[m.column_class[column]]
         if not D.reduced:
             return k
-        base = tie_ids(p)
-        if base[p.class_of[Block(1, "W", b.row, D.kept[0])]] == base[p.class_of[Block(1, "W", b.row, D.kept[1])]]:
-            return k
-        return (k, column)
+        if self._lifted_cache is None:
+            self._lifted_cache = {}
+        tied = self._lifted_cache.get(("tied", b.row, D.index))
+        if tied is None:
+            base = self._lifted_cache.get("tie_ids")
+            if base is None:
+                base = self._lifted_cache["tie_ids"] = tie_ids(p)
+            tied = base[p.class_of[Block(1, "W", b.row, D.kept[0])]] == base[p.class_of[Block(1, "W", b.row, D.kept[1])]]
+            self._lifted_cache[("tied", b.row, D.index)] = tied
+        return k if tied else (k, column)
 
     def first_move_step(self, name: str, index: tuple[int, ...]) -> int | None:
         """First step whose update can change the entry; None = proved never."""
@@ -558,8 +564,9 @@ class Analysis:
             "summary": self.summary(),
             "undecided": list(p.undecided),
             "relaxation_iterations": p.iterations,
-            "witness_trajectory": None if p.trajectory is None else p.trajectory.to_json(),
-            "witness_trajectories": [t.to_json() for t in p.trajectories],
+            "witness_trajectory": None if p.trajectory is None else self._trajectory_json(p.trajectory),
+            "witness_trajectories": [self._trajectory_json(t) for t in p.trajectories],
+            **({} if self.inputs is None else {"inputs": self.inputs.to_json()}),
             "conditions": [c.to_json() for c in self.conditions],
             "floats": self._floats_json(),
         }
@@ -589,17 +596,25 @@ class Analysis:
     def _entry_json(self, name, shape, ids, grads) -> dict[str, Any]:
         part = self.proof.partition
         kind, l = self.net.parse_name(name)
-        facts: dict[Block, tuple] = {}  # once per block: entries of a block share every fact
+        facts: dict[tuple, tuple] = {}  # once per block: entries of a block share every fact
+        m = self.inputs
 
-        def fact(b: Block) -> tuple:
-            if b not in facts:
-                facts[b] = self._facts(b, ids, grads)
-            return facts[b]
+        def fact(b: Block, column: int | None = None) -> tuple:
+            if (b, column) not in facts:
+                f = self._facts(b, ids, grads)
+                if m is not None:  # the full network's tie id and data (symderiv.inputs)
+                    f = (f[0], ids[self._tie_key(b, column)], f[2], f[3],
+                         printed(self._lifted_gradient(b, column))) + tuple(f[5:])
+                facts[(b, column)] = f
+            return facts[(b, column)]
 
         rows = [part.of(l, i).index for i in range(shape[0])]
         if len(shape) == 1:
             grid = [fact(Block(l, "b", r)) for r in rows]
             cols = lambda f: [g[f] for g in grid]  # noqa: E731
+        elif m is not None and l == 1:  # a full column has the facts of its representative
+            grid = [[fact(Block(1, "W", r, m.rep(j)), j) for j in range(shape[1])] for r in rows]
+            cols = lambda f: [[g[f] for g in row] for row in grid]  # noqa: E731
         else:
             cls = [part.of(l - 1, j).index for j in range(shape[1])]
             grid = [[fact(Block(l, "W", r, c)) for c in cls] for r in rows]
@@ -619,8 +634,12 @@ class Analysis:
     def _block_json(self, name, shape, ids, grads) -> dict[str, Any]:
         part = self.proof.partition
         out = []
+        if self.inputs is not None and name == "W1":
+            return self._input_class_blocks(shape, ids, grads)
         for b in self._param_blocks(name):
             zero, tid, step, tight, g, conds, fl, fmf = self._facts(b, ids, grads)
+            if self.inputs is not None:  # in the full network's data
+                g = printed(self._lifted_gradient(b))
             entry = {"rows": part.classes[b.layer][b.row].label()}
             if b.kind == "W":
                 entry["columns"] = part.classes[b.layer - 1][b.col].label()
@@ -629,6 +648,56 @@ class Analysis:
                           "conditions": conds, "float": fl, "first_move_float": fmf})
             out.append(entry)
         return {"shape": [n if isinstance(n, int) else str(n) for n in shape], "layout": "blocks", "blocks": out}
+
+    def _input_class_blocks(self, shape, ids, grads) -> dict[str, Any]:
+        """``W1`` per block with an input reduction: one entry per (row class, input class) when its
+        columns share every fact (else one per representative), ``"columns"`` the full columns
+        (``"1..784"``).  Untied columns (``"columns_tied": false``) list one tie id per column, and
+        the gradient is written for column ``j`` (``x_j``), the class entering through its sum."""
+        p, m, part = self.proof, self.inputs, self.proof.partition
+        x_j = sp.Symbol("x_j", real=True)
+        out = []
+        for C in part.classes[1]:
+            for D in m.classes:
+                groups = []  # (kept column, the full columns it represents, facts)
+                for position, r in enumerate(D.kept):
+                    b = Block(1, "W", C.index, r)
+                    f = self._facts(b, ids, grads)
+                    members = D.represented(position)
+                    tied = not isinstance(self._tie_key(b, members[0]), tuple)
+                    groups.append((b, members, (f[0], f[2], f[3], tuple(f[5]), f[6], f[7], tied)))
+                if D.reduced and all(g[2] == groups[0][2] for g in groups):
+                    groups = [(groups[0][0], D.members, groups[0][2])]
+                for b, members, (zero, step, tight, conds, fl, fmf, tied) in groups:
+                    single = len(members) == 1
+                    tid = (ids[self._tie_key(b, members[0])] if tied else
+                           [ids[self._tie_key(Block(1, "W", C.index, m.rep(j)), j)] for j in members])
+                    g = self._lifted_gradient(b, members[0], None if single else x_j)
+                    entry = {"rows": C.label(), "columns": columns_label(members),
+                             "entries": str(C.size * len(members)), "stays_zero": zero, "tie_class": tid}
+                    if not single:
+                        entry["columns_tied"] = tied
+                    entry.update({"first_move_step": step, "first_move_tight": tight, "gradient_at_init": printed(g),
+                                  "conditions": list(conds), "float": fl, "first_move_float": fmf})
+                    out.append(entry)
+        return {"shape": list(shape), "layout": "blocks", "blocks": out}
+
+    def _trajectory_json(self, t) -> dict[str, Any]:
+        """A witness trajectory's JSON; with an input reduction, its data zero-padded to the full input
+        and its classes named by the full network's tie ids (symderiv.inputs, part (3) of the lemma)."""
+        data = t.to_json()
+        m = self.inputs
+        if m is None:
+            return data
+        data["data_and_init"] = dict(m.lift_point(t.point))
+        ids = self._tie_ids()
+        for move in data["moves"]:
+            b = self.proof.classes[move["class"]][0]
+            column = m.full_of_reduced[b.col] if (b.layer, b.kind) == (1, "W") else None
+            move["class"] = ids[self._tie_key(b, column)]
+        data["reduced_inputs"] = ("the trajectory ran on the reduced network; its data are zero-padded "
+                                  "(columns not kept carry x = 0) and follow it exactly in the full network")
+        return data
 
     def to_json_text(self) -> str:
         """``to_json()`` as text, byte-identical for the same input."""
@@ -660,6 +729,7 @@ def analyze(
     relu_grad_at_zero: object = None,
     seed: int = 0,
     seconds: float = 5.0,
+    _reduce_inputs: bool = True,
 ) -> Analysis:
     """Prove which parameters stay zero or tied forever, and when each first moves.
 
@@ -679,5 +749,11 @@ def analyze(
     inits = resolve_init(net, init)
     specs = sorted({p.spec for p in inits.values()})
     description = specs[0] if len(specs) == 1 else "mixed (" + ", ".join(f"{k}: {v.spec}" for k, v in inits.items()) + ")"
-    proof = prove(net, init, seed=seed, seconds=seconds)
-    return Analysis(proof, opt, description)
+    imap = reduce_inputs(net, inits) if _reduce_inputs else None
+    if imap is not None:  # prove on the reduced network and lift (symderiv.inputs)
+        proof = prove(imap.reduced_net, init_specs(imap.reduced_inits), seed=seed, seconds=seconds)
+        if not is_symmetric(proof, imap):  # a bounded simplification broke the symmetry: no lemma
+            imap = None
+    if imap is None:
+        proof = prove(net, init, seed=seed, seconds=seconds)
+    return Analysis(proof, opt, description, inputs=imap)

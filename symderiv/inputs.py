@@ -115,6 +115,7 @@ simplification broke it, the reduction is abandoned and the full network is anal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -126,7 +127,8 @@ from .init import ParamInit, constant, generic, zeros
 from .network import Network
 from .patterns import Block
 
-__all__ = ["REPRESENTATIVES", "InputClass", "InputMap", "input_classes", "reduce_inputs", "is_symmetric"]
+__all__ = ["REPRESENTATIVES", "InputClass", "InputMap", "input_classes", "reduce_inputs", "is_symmetric",
+           "init_specs", "columns_label"]
 
 #: kept columns of an input class (see the lemma: two compared columns + two for the rest)
 REPRESENTATIVES = 4
@@ -189,6 +191,20 @@ class InputMap:
     def n_full(self) -> int:
         return len(self.column_class)
 
+    @cached_property
+    def reps(self) -> tuple[int, ...]:
+        """Per full column: the reduced column representing it."""
+        return tuple(self.classes[c].kept[min(rank, len(self.classes[c].kept) - 1)]
+                     for c, rank in zip(self.column_class, self.column_rank))
+
+    @cached_property
+    def _x_full(self) -> list[sp.Symbol]:
+        return input_symbols(self.n_full)
+
+    @cached_property
+    def _x_reduced(self) -> list[sp.Symbol]:
+        return input_symbols(self.n_reduced)
+
     @property
     def n_reduced(self) -> int:
         return len(self.full_of_reduced)
@@ -201,7 +217,7 @@ class InputMap:
 
     def rep(self, j: int) -> int:
         """The reduced column representing full column ``j``."""
-        return self.classes[self.column_class[j]].kept[self.position(j)]
+        return self.reps[j]
 
     def class_of_reduced(self, r: int) -> InputClass:
         return self.classes[self.column_class[self.full_of_reduced[r]]]
@@ -226,7 +242,7 @@ class InputMap:
     # ------------------------------------------------------------ data at the init
     def class_sum(self, D: InputClass) -> sp.Expr:
         """``Σ_{l∈D} x_l``: written out for small classes, a ``Sum`` over a range, or ``S<k>``."""
-        x = input_symbols(self.n_full)
+        x = self._x_full
         if D.size <= EXPLICIT_SUM_MAX:
             return sp.Add(*[x[m] for m in D.members])
         if D.members == tuple(range(D.members[0], D.members[-1] + 1)):
@@ -241,8 +257,7 @@ class InputMap:
 
         ``column``: the full column of the ``W1`` entry whose form is wanted (None for other
         parameters); ``column_value``: what to write for that column's datum (default ``x_j``)."""
-        xr = input_symbols(self.n_reduced)
-        xf = input_symbols(self.n_full)
+        xr, xf = self._x_reduced, self._x_full
         out: dict = {}
         for D in self.classes:
             if not D.reduced:
@@ -284,8 +299,8 @@ class InputMap:
     def lift_point(self, point: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
         """A witness point (symbol name, exact value) in reduced coordinates, lifted by zero
         padding: reduced ``x_r`` becomes the full column it is, every other column is 0."""
-        xr = {str(s): r for r, s in enumerate(input_symbols(self.n_reduced))}
-        xf = input_symbols(self.n_full)
+        xr = {str(s): r for r, s in enumerate(self._x_reduced)}
+        xf = self._x_full
         out = {}
         for name, value in point:
             if name in xr:
@@ -331,6 +346,11 @@ def _spec(p: ParamInit) -> object:
     return p.array
 
 
+def init_specs(inits: Mapping[str, ParamInit]) -> dict[str, object]:
+    """Resolved inits as a mapping that :func:`symderiv.init.resolve_init` accepts (and resolves back)."""
+    return {name: _spec(p) for name, p in inits.items()}
+
+
 def reduce_inputs(net: Network, inits: Mapping[str, ParamInit]) -> InputMap | None:
     """The reduced network and inits, or None when no input class has more than 4 columns."""
     n0 = int(net.sizes[0])
@@ -347,7 +367,7 @@ def reduce_inputs(net: Network, inits: Mapping[str, ParamInit]) -> InputMap | No
             column_class[m], column_rank[m] = k, rank
         classes.append(InputClass(k, tuple(g), tuple(reduced_of[m] for m in g[:REPRESENTATIVES])))
     reduced_net = Network((len(kept_full),) + tuple(net.sizes[1:]), net.activations, net.loss, net.bias)
-    specs = {name: _spec(p) for name, p in inits.items()}
+    specs = init_specs(inits)
     if inits["W1"].kind == "array":
         specs["W1"] = inits["W1"].array[:, kept_full]
     from .init import resolve_init

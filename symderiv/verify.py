@@ -109,7 +109,7 @@ def _init_spec(analysis) -> dict[str, object]:
     from .init import constant, generic
 
     spec: dict[str, object] = {}
-    for name, p in analysis.proof.inits.items():
+    for name, p in analysis.inits.items():
         spec[name] = constant(p.value) if p.kind == "uniform" else generic() if p.kind == "generic" else p.array
     return spec
 
@@ -117,7 +117,7 @@ def _init_spec(analysis) -> dict[str, object]:
 def _init_symbol_values(analysis, seed: int) -> dict[sp.Symbol, float]:
     rng = np.random.default_rng(seed + 17)
     symbols: set = set()
-    for p in analysis.proof.inits.values():
+    for p in analysis.inits.values():
         if p.kind == "uniform":
             symbols |= p.value.free_symbols
         elif p.kind == "array":
@@ -135,12 +135,14 @@ def _closed_form_gradients(analysis, params, X, Y, symbol_values) -> dict[str, n
     x_syms = input_symbols(net.sizes[0])
     label_syms = [s for s in net.loss.labels(net.n_outputs) if isinstance(s, sp.Symbol)]
     base: dict = {s: sp.Rational(v) for s, v in symbol_values.items()}
-    for name, p in proof.inits.items():
+    for name, p in analysis.inits.items():
         if p.kind == "generic":
             from .init import entry_symbol
 
             for index in np.ndindex(*params[name].shape):
                 base[entry_symbol(name, index)] = sp.Rational(float(params[name][index]))
+    if analysis.inputs is not None:
+        return _reduced_closed_forms(analysis, base, X, Y, label_syms)
     blocks = list(proof.blocks)
     exprs = [analysis._gradients()[b] for b in blocks]
     total = np.zeros(len(blocks))
@@ -272,6 +274,43 @@ def _trajectory_checks(analysis, trajectory, subject: str, seed: int, tie_rtol: 
     return checks
 
 
+def _reduced_closed_forms(analysis, base: dict, X, Y, label_syms) -> dict[str, np.ndarray]:
+    """:func:`_closed_form_gradients` for an analysis with an input reduction (:mod:`symderiv.inputs`):
+    an entry's closed form is its representative's, evaluated at the reduced data of the entry's
+    own column (the class sums, and that column's datum in the representative's place)."""
+    from .engine import input_symbols
+
+    m = analysis.inputs
+    grads = analysis._gradients()
+    xr = input_symbols(m.n_reduced)
+    grids = {name: analysis.entry_facts(name)["block"] for name in analysis.net.parameter_names()}
+
+    def column_of(name: str, index: tuple) -> int | None:  # a W1 entry of a reduced class: its own column
+        return index[1] if name == "W1" and m.classes[m.column_class[index[1]]].reduced else None
+
+    wanted: dict = {}  # column (None: the class sums only) -> blocks evaluated at that column's data
+    for name, grid in grids.items():
+        for index in np.ndindex(*grid.shape):
+            wanted.setdefault(column_of(name, index), {})[grid[index]] = None
+    totals = {(column, b): 0.0 for column, bs in wanted.items() for b in bs}
+    for x, y in zip(X, Y):
+        xs = [sp.Rational(float(v)) for v in x]
+        labels = {s: sp.Rational(float(v)) for s, v in zip(label_syms, y)}
+        for column, bs in wanted.items():
+            point = dict(base)
+            point.update(labels)
+            point.update(zip(xr, m.reduced_data(xs, column)))
+            for b, v in zip(bs, enclose([grads[b] for b in bs], point, dps=30)):
+                totals[(column, b)] += midpoint(v)
+    out = {}
+    for name, grid in grids.items():
+        arr = np.empty(grid.shape)
+        for index in np.ndindex(*grid.shape):
+            arr[index] = totals[(column_of(name, index), grid[index])] / len(X)
+        out[name] = arr
+    return out
+
+
 def _witness_replay(analysis, move_atol: float) -> Check | None:
     """Replay the prover's certified witness trajectory (one example, plain SGD) in NumPy:
     every class it certifies must change at its step."""
@@ -282,10 +321,12 @@ def _witness_replay(analysis, move_atol: float) -> Check | None:
     if w is None or not w.moved:
         return None
     net = analysis.net
-    point = {sp.Symbol(k, real=True): sp.Rational(v) for k, v in w.point}
+    # with an input reduction the witness ran on the reduced network: zero-padded data (symderiv.inputs)
+    pairs = w.point if analysis.inputs is None else analysis.inputs.lift_point(w.point)
+    point = {sp.Symbol(k, real=True): sp.Rational(v) for k, v in pairs}
     by_name = {str(k): v for k, v in point.items()}
     params = {}
-    for name, p in proof.inits.items():
+    for name, p in analysis.inits.items():
         shape = tuple(int(n) for n in net.shape(name))
         arr = np.empty(shape)
         for index in np.ndindex(*shape):
