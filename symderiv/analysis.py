@@ -704,6 +704,8 @@ class Analysis:
         return json.dumps(self.to_json(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
     def block_label(self, b: Block) -> str:
+        if self.inputs is not None and (b.layer, b.kind) == (1, "W"):  # the full columns it stands for
+            return f"W1[{self.proof.partition.classes[1][b.row].label()}, {columns_label(self.inputs.represented(b.col))}]"
         return block_label(self.net, self.proof.partition, b)
 
     def verify(self, **options: Any):
