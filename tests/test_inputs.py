@@ -214,6 +214,17 @@ def test_an_asymmetric_reduced_proof_is_refused():
     assert not is_symmetric(dataclasses.replace(p, first_moves=steps), m)
 
 
+def test_an_asymmetric_reduced_proof_falls_back_to_the_full_analysis(monkeypatch):
+    import symderiv.analysis as analysis_module
+
+    net = sd.mlp([6, 3], "tanh")
+    monkeypatch.setattr(analysis_module, "is_symmetric", lambda proof, imap: False)
+    a = sd.analyze(net, sd.zeros())
+    assert a.inputs is None and a.proof.net.sizes[0] == 6 and a.input_reduction_note() is None
+    monkeypatch.undo()
+    _assert_same(sd.analyze(net, sd.zeros()), a)
+
+
 def test_verify_catches_a_reduction_whose_columns_are_not_exchangeable():
     """The lemma needs identical init columns: lifting a zero-init proof to a network whose W1
     columns differ is wrong, and verify's independent numbers must say so."""
