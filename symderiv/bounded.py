@@ -236,7 +236,7 @@ def _run_forked(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BoundExceeded(f"not finished within {seconds:g} s")
-            ready, _, _ = select.select([read_fd], [], [], remaining)
+            ready, _, _ = select.select([read_fd], [], [], min(remaining, 0.25))  # wake up for async exceptions
             if not ready:
                 continue
             chunk = os.read(read_fd, 1 << 16)

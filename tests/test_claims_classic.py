@@ -6,6 +6,7 @@ import sympy as sp
 import symderiv as sd
 from symderiv.claims import check
 from symderiv.engine import derive
+from symderiv.errors import ClaimSyntaxError
 
 SOFTMAX_REG = sd.mlp([3, 3], loss="ce")          # softmax regression, K = 3
 SOFTMAX_REG2 = sd.mlp([3, 2], loss="ce")         # K = 2
@@ -95,3 +96,65 @@ def test_verdict_faces():
     assert v._repr_latex_().startswith("$") and "proved" in v._latex(None)
     assert sp.latex(v)  # SymPy's printer uses _latex
     assert v.exit_code == 0
+
+
+# ---------------------------------------------------------------- the checker's random points
+_SEEDED = [
+    ("dL/dW1[i,j] = (y[i] - p[i]) * x[j]", SOFTMAX_REG, None, "refuted"),
+    (r"\frac{\partial L}{\partial W_{ij}} = \frac{1}{K} x_j \quad i \neq t", SOFTMAX_REG, sd.zeros(), "proved"),
+    ("abs(dL/dW1[i,j]) == abs(dL/dW1[k,j])", SOFTMAX_REG, sd.zeros(), "refuted"),
+    ("dL/db1[i] = delta1[i]", MLP, None, "proved"),
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2**31 - 1, -5])
+@pytest.mark.parametrize("claim, net, init, status", _SEEDED)
+def test_verdict_does_not_depend_on_the_seed(claim, net, init, status, seed):
+    v = check(claim, net, init, seed=seed)
+    assert v.status == status, str(v)
+
+
+# ---------------------------------------------------------------- side conditions are never dropped
+_EXCEPT_T = [  # true only for j != t (with a one-hot label y_j = 0 there)
+    r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad \text{for every } j \text{ except } t",
+    r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad \text{for all } j \text{ except } t",
+    r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad j \neq t",
+    r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad \text{for } j \neq t",
+    r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \text{ for every } j \text{ except } t",
+    r"\frac{\partial L}{\partial W_{jk}} = p_j x_k, \quad \forall j \text{ except } t",
+    "dL/dW1[j,k] = p[j] * x[k] for every j except t",
+    "dL/dW1[j,k] = p[j] * x[k] for j != t",
+    "dL/dW1[j,k] = p[j] * x[k] for all j except t",
+]
+
+
+@pytest.mark.parametrize("claim", _EXCEPT_T)
+def test_except_t_is_a_condition(claim):
+    v = check(claim, SOFTMAX_REG)
+    assert v.status == "proved", str(v)
+    assert v.links[0].assignments_total == 18  # (j, k, t) in 1..3 each, with j != t
+
+
+def test_without_the_condition_the_same_claim_is_refuted():
+    v = check(r"\frac{\partial L}{\partial W_{jk}} = p_j x_k", SOFTMAX_REG)
+    assert v.status == "refuted", str(v)
+    assert check("dL/dW1[j,k] = p[j] * x[k]", SOFTMAX_REG).status == "refuted"
+
+
+def test_when_k_equals_t():
+    assert check(r"\frac{\partial L}{\partial W_{kj}} = (p_k - 1) x_j \quad \text{when } k = t", SOFTMAX_REG).status == "proved"
+    assert check(r"\frac{\partial L}{\partial W_{kj}} = (p_k - 1) x_j", SOFTMAX_REG).status == "refuted"
+
+
+@pytest.mark.parametrize("claim, quoted", [
+    (r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad \text{for every } j \text{ unless } t", "unless"),
+    (r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad \text{whenever it rains}", "it"),
+    (r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \text{ otherwise}", "otherwise"),
+    ("dL/dW1[j,k] = p[j] * x[k] for every j except", "except"),
+    ("dL/dW1[j,k] = p[j] * x[k] when j is t", "is"),
+    (r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad j = 2", "number"),
+])
+def test_conditions_not_understood_are_refused_with_the_text(claim, quoted):
+    with pytest.raises(ClaimSyntaxError) as info:
+        check(claim, SOFTMAX_REG)
+    assert quoted in str(info.value) and "\n" not in str(info.value)

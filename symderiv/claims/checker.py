@@ -137,7 +137,8 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
     parsed = parse_claim(claim, syntax, seconds=min(5.0, seconds))
     resolved = resolve(parsed, net)
     init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
-    rng_seed = zlib.crc32(claim.encode("utf-8", "replace")) if seed is None else seed
+    # any integer seeds both generators (NumPy's wants a non-negative one)
+    rng_seed = zlib.crc32(claim.encode("utf-8", "replace")) if seed is None else seed % (1 << 64)
     from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
 
     budget = max(0.0, seconds - (time.monotonic() - start))

@@ -32,7 +32,7 @@ from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, SymderivE
 from .conditions import CONDITION_HELP, START_WORDS, latex_tokens, read_conditions
 from .names import unknown_name
 from .tree import (
-    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
+    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
     check_depth, check_size, describe_char, fold,
 )
 
@@ -376,6 +376,11 @@ class _Rewriter:
                 return "{" + self._new("Q", Q("loss", src=word)) + "}"
             if word in _NAMED_FUNCS:
                 return self.function(_NAMED_FUNCS[word], _Tok("cmd", f"{c}{{{word}}}", tok.pos))
+            if c in (r"\text", r"\textrm"):  # prose inside a side is never skipped
+                raise ClaimSyntaxError(
+                    f"the text {c}{{{word}}} at position {tok.pos} is not understood; side conditions go after the "
+                    f"claim ({CONDITION_HELP}), and names are listed in NOTATION.md"
+                )
             raise unknown_name(f"{c}{{{word}}}", f"at position {tok.pos}")
         if c in (r"\exp", r"\log", r"\ln", r"\tanh"):
             if self.peek() is not None and (self.peek().text == "'" or (self.peek().text == "^" and any(g.text == r"\prime" for g in self.peek_group(1)))):
@@ -706,6 +711,8 @@ def parse_latex_claim(text: str, *, seconds: float | None = None) -> Claim:
     text = _precheck(text)
     toks = _tokenize(text)
     sides_toks, cond_toks = _split(toks, text)
+    if len(sides_toks) > MAX_SIDES:  # before the (slow) grammar sees any side
+        raise SizeLimitError(f"the chain has {len(sides_toks)} sides (limit {MAX_SIDES}); split it into smaller claims")
     conditions, same_for = _conditions(cond_toks, text) if cond_toks is not None else ((), ())
     sides, side_texts = [], []
     for k, st in enumerate(sides_toks):

@@ -43,7 +43,8 @@ KNOWN_FUNCTIONS = (
 
 def unknown_name(name: str, where: str = "") -> ClaimNameError:
     at = f" {where}" if where else ""
-    return ClaimNameError(f"unknown name {name!r}{at}; known names: {KNOWN_NAMES}; functions: {KNOWN_FUNCTIONS}")
+    shown = name if len(name) <= 40 else name[:37] + "…"  # a 5,000-letter "name" is quoted, not echoed
+    return ClaimNameError(f"unknown name {shown!r}{at}; known names: {KNOWN_NAMES}; functions: {KNOWN_FUNCTIONS}")
 
 
 # ---------------------------------------------------------------- resolution: layers and index ranges

@@ -32,7 +32,7 @@ from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError
 from .conditions import START_WORDS, read_conditions, tokens
 from .names import unknown_name
 from .tree import (
-    MAX_CHARS, MAX_DIGITS, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
+    MAX_CHARS, MAX_DIGITS, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
     check_depth, check_size, describe_char, neg,
 )
 
@@ -66,6 +66,9 @@ def parse_plain(text: str) -> Claim:
     if not text.strip():
         raise ClaimSyntaxError("the claim is empty")
     check_depth(text)
+    for m in re.finditer(r"\d[\d.]*", text):  # before ast.parse turns digits into an int
+        if len(m.group(0).replace(".", "").lstrip("0")) > MAX_DIGITS:
+            raise SizeLimitError(f"the number {m.group(0)[:20]}… at position {m.start()} has more than {MAX_DIGITS} digits")
     text, same_for, conditions = _suffixes(text)
     text = _GRAD.sub("GRAD_", text)
     text = _PRIME.sub(lambda m: f"{m.group(1)}_PRIME{len(m.group(2))}", text)
@@ -73,6 +76,8 @@ def parse_plain(text: str) -> Claim:
         raise ClaimSyntaxError(f"a prime ' at position {text.index(chr(39))} must follow a function name, as in tanh'(z1[i])")
     text = text.replace("^", "**")
     sides_text = _split_relations(text)
+    if len(sides_text) > MAX_SIDES:
+        raise SizeLimitError(f"the chain has {len(sides_text)} sides (limit {MAX_SIDES}); split it into smaller claims")
     sides = tuple(_Walker(s).parse() for s in sides_text)
     check_size(sides)
     if len(sides) < 2 and not same_for:
@@ -143,7 +148,7 @@ class _Walker:
             tree = ast.parse(src, mode="eval")
         except SyntaxError as exc:
             col = (exc.offset or 0)
-            raise ClaimSyntaxError(f"cannot parse {src!r} near column {col}: {exc.msg}") from None
+            raise ClaimSyntaxError(f"cannot parse {src[:80]!r} near column {col}: {exc.msg}") from None
         except (RecursionError, MemoryError, ValueError):
             raise ClaimSyntaxError(f"cannot parse {src[:60]!r}: too complex") from None
         return self.node(tree.body)

@@ -19,7 +19,7 @@ from ..errors import ClaimSyntaxError, SizeLimitError, UnsupportedError
 __all__ = [
     "Num", "Const", "Q", "Call", "Add", "Mul", "Pow", "Sum", "Claim", "Node", "Index",
     "MAX_CHARS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_DIGITS", "MAX_NODES", "MAX_ASSIGNMENTS", "MAX_SUM_TERMS",
-    "MAX_TREE_DEPTH", "MAX_POWER_DEGREE", "MAX_SUM_WORK", "MAX_CONSTANT_BITS",
+    "MAX_SIDES", "MAX_TREE_DEPTH", "MAX_POWER_DEGREE", "MAX_SUM_WORK", "MAX_CONSTANT_BITS",
     "TRUE_CLASS", "neg", "div", "count_nodes", "check_depth", "check_size", "validate", "fold", "to_latex", "to_text",
     "describe_char",
 ]
@@ -38,6 +38,8 @@ MAX_NODES = 5_000
 MAX_ASSIGNMENTS = 512
 #: largest range of a single sum
 MAX_SUM_TERMS = 4_096
+#: most sides of a chain A = B = C = …
+MAX_SIDES = 50
 #: deepest nesting of operations in a claim tree (a flat sum or product counts once)
 MAX_TREE_DEPTH = 60
 #: largest product of exponents along nested powers: (x^8)^8 is the most, ((9^64)^64)^64 is refused
@@ -232,6 +234,8 @@ def validate(claim_sides: tuple) -> None:
     exponents along a nesting chain at most :data:`MAX_POWER_DEGREE`).  Iterative,
     so that a hostile tree cannot exhaust the Python stack.
     """
+    if len(claim_sides) > MAX_SIDES:
+        raise SizeLimitError(f"the chain has {len(claim_sides)} sides (limit {MAX_SIDES}); split it into smaller claims")
     total = 0
     stack = [(s, 1, 1) for s in claim_sides]
     while stack:

@@ -1,0 +1,243 @@
+"""symderiv.bounded: the time/memory bound works in real processes, threads and odd environments."""
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from fractions import Fraction
+
+import pytest
+import sympy as sp
+
+import symderiv as sd
+from symderiv import bounded
+from symderiv.bounded import BoundExceeded, IsolationUnavailable, run_bounded
+from symderiv.errors import ClaimSyntaxError, InternalError
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork") and sys.platform != "win32", reason="POSIX test host")
+
+
+# ---------------------------------------------------------------- module-level helpers (picklable for spawn)
+def _add(a, b):
+    return a + b
+
+
+def _sleep(s):
+    time.sleep(s)
+    return "woke"
+
+
+def _raise_claim_error():
+    raise ClaimSyntaxError("bad claim at position 3")
+
+
+def _raise_key_error():
+    raise KeyError("oops")
+
+
+def _sympy_pow():
+    return sp.Pow(sp.Integer(9), sp.Integer(64), evaluate=False)
+
+
+def _allocate(mb):
+    block = bytearray(mb * 1024 * 1024)
+    return len(block)
+
+
+def _nested():
+    return run_bounded(_add, 20, 22, seconds=5)
+
+
+def _pid_then_sleep(path):
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(60)
+
+
+def _dead(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")  # a zombie no longer runs
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def _wait_dead(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _dead(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# ---------------------------------------------------------------- results and errors
+def test_result_and_time_bound():
+    assert run_bounded(_add, 2, 3) == 5
+    start = time.monotonic()
+    with pytest.raises(BoundExceeded, match="not finished within 0.3 s"):
+        run_bounded(_sleep, 30, seconds=0.3)
+    assert time.monotonic() - start < 3
+
+
+def test_errors_cross_the_pipe_as_the_right_class():
+    with pytest.raises(BoundExceeded, match="ClaimSyntaxError: bad claim"):
+        run_bounded(_raise_claim_error)  # default: everything is "not finished"
+    with pytest.raises(ClaimSyntaxError, match="bad claim at position 3"):
+        run_bounded(_raise_claim_error, reraise=True)
+    with pytest.raises(InternalError, match="KeyError"):
+        run_bounded(_raise_key_error, reraise=True)
+
+
+def test_result_is_restricted_to_plain_data():
+    """A SymPy object would evaluate itself while being unpickled: it may not come back."""
+    with pytest.raises(InternalError, match="not allowed"):
+        run_bounded(_sympy_pow)
+    assert run_bounded(Fraction, 3, 4) == Fraction(3, 4)
+
+
+def test_nested_bounded_runs_work():
+    assert run_bounded(_nested) == 42
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is enforced on Linux")
+def test_memory_bound_is_relative_to_the_childs_size():
+    import mmap
+
+    with pytest.raises(BoundExceeded, match="memory"):
+        run_bounded(_allocate, 600, memory_mb=200)
+    try:  # a parent that already maps 4 GB (as after import torch): untouched, costs no RAM
+        big = mmap.mmap(-1, 4 << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0))
+    except (OSError, ValueError, OverflowError):
+        pytest.skip("cannot map 4 GB of address space here")
+    try:
+        assert run_bounded(_allocate, 100, memory_mb=300) == 100 * 1024 * 1024
+    finally:
+        big.close()
+
+
+# ---------------------------------------------------------------- hostile environments
+def test_fork_failing_with_eagain_is_a_clean_error(monkeypatch):
+    def no_fork():
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr(bounded, "isolation_method", lambda: "fork")
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    with pytest.raises(BoundExceeded, match="cannot start the bounded child process"):
+        run_bounded(_add, 1, 2)
+    if fds is not None:
+        assert len(os.listdir("/proc/self/fd")) == fds  # no leaked pipe
+
+
+def test_no_isolation_at_all_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(bounded, "isolation_method", lambda: "none")
+    with pytest.raises(IsolationUnavailable, match="no child process can be started"):
+        run_bounded(_add, 1, 2)
+
+
+def test_spawn_fallback_without_fork(monkeypatch):
+    """Where os.fork is missing (Windows) the bound uses a multiprocessing 'spawn' child."""
+    monkeypatch.delattr(os, "fork")
+    assert bounded.isolation_method() == "spawn"
+    assert run_bounded(_add, 40, 2, seconds=60) == 42
+    with pytest.raises(ClaimSyntaxError):
+        run_bounded(_raise_claim_error, seconds=60, reraise=True)
+
+
+def test_sigchld_ignored_does_not_break_reaping():
+    old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert run_bounded(_add, 1, 1) == 2
+        with pytest.raises(BoundExceeded):
+            run_bounded(_sleep, 30, seconds=0.3)
+    finally:
+        signal.signal(signal.SIGCHLD, old)
+
+
+def test_from_a_thread_and_two_threads_at_once():
+    results: dict = {}
+
+    def job(name, fn, *args, seconds=10):
+        start = time.monotonic()
+        try:
+            results[name] = (run_bounded(fn, *args, seconds=seconds), time.monotonic() - start)
+        except BoundExceeded as exc:
+            results[name] = (exc, time.monotonic() - start)
+
+    threads = [threading.Thread(target=job, args=("a", _add, 1, 2)),
+               threading.Thread(target=job, args=("b", _sleep, 30), kwargs={"seconds": 2.0}),
+               threading.Thread(target=job, args=("c", _sleep, 0.2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results["a"][0] == 3 and results["c"][0] == "woke"
+    # the quick runs are not held up by the slow one's child (no inherited pipe ends)
+    assert results["a"][1] < 1.8 and results["c"][1] < 1.8
+    assert isinstance(results["b"][0], BoundExceeded)
+
+
+_PARENT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from test_bounded import _pid_then_sleep
+    from symderiv.bounded import run_bounded
+    print("ready", flush=True)
+    run_bounded(_pid_then_sleep, {path!r}, seconds=120)
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux process semantics")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])  # SIGKILL: the same PDEATHSIG path as SIGTERM
+def test_the_child_dies_with_its_parent(tmp_path, how):
+    path = str(tmp_path / "child.pid")
+    code = _PARENT.format(tests=os.path.dirname(__file__), path=path)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(path) and open(path).read().strip()):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "slow"
+            time.sleep(0.05)
+        child = int(open(path).read())
+        assert not _dead(child)
+        proc.send_signal(getattr(signal, how))
+        proc.wait(20)
+        assert _wait_dead(child), f"the bounded child {child} outlived its parent ({how})"
+        if how == "SIGINT":  # Ctrl-C: the parent killed and reaped the child, then re-raised
+            assert "KeyboardInterrupt" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_import_symderiv_without_resource_or_fork():
+    """``import symderiv`` works where ``resource`` and ``os.fork`` do not exist (Windows)."""
+    code = textwrap.dedent("""
+        import os, sys
+        sys.modules["resource"] = None        # import resource -> ImportError
+        del os.fork
+        import symderiv, symderiv.bounded, symderiv.claims
+        print(symderiv.bounded.isolation_method())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-800:]
+    assert out.stdout.strip() == "spawn"
+
+
+def test_latex_claim_after_import_torch():
+    """After ``import torch`` the process maps ~3 GB: the child's memory budget is on top of that."""
+    pytest.importorskip("torch")
+    net = sd.mlp([3, 3], loss="ce")
+    v = sd.check(r"\frac{\partial L}{\partial W_{ij}} = (p_i - y_i)\, x_j", net)
+    assert v.status == "proved", str(v)
