@@ -10,8 +10,10 @@ How the child is isolated:
 * **fork** (Linux and other POSIX systems except macOS): cheap, inherits the
   loaded modules; ``fn`` and its arguments need not be picklable.
 * **spawn** (Windows, macOS, or where ``os.fork`` is missing): a fresh
-  interpreter started by :mod:`multiprocessing`; ``fn`` must be a module-level
-  function and its arguments picklable.  Slower to start (it imports symderiv).
+  interpreter (``sys.executable``, the parent's ``sys.path``) started by
+  :mod:`subprocess`; ``fn`` must be a module-level function and its arguments
+  picklable.  Slower to start (it imports symderiv).  Unlike multiprocessing's
+  "spawn" it never re-imports the caller's ``__main__``.
 * neither possible: :class:`IsolationUnavailable` (a :class:`BoundExceeded`).
 
 The memory bound is a *budget on top of the child's size at start* (an
@@ -70,12 +72,10 @@ def isolation_method() -> str:
     if hasattr(os, "fork") and sys.platform != "darwin":
         return "fork"
     try:
-        import multiprocessing
-
-        multiprocessing.get_context("spawn")
-        return "spawn"
-    except (ImportError, ValueError):  # pragma: no cover - exotic platforms (WASM)
+        import subprocess  # noqa: F401 - missing on some embedded/WASM builds
+    except ImportError:  # pragma: no cover
         return "none"
+    return "spawn" if sys.executable else "none"
 
 
 def run_bounded(
@@ -275,49 +275,59 @@ def _kill_and_reap(pid: int) -> str:
 
 
 # ---------------------------------------------------------------- spawn (fallback)
-def _spawn_target(conn, fn, args, seconds: float, memory_mb: int, parent_pid: int) -> None:
-    """The spawned child's entry point (module level, so it is picklable)."""
+# A fresh interpreter started with ``subprocess`` (not multiprocessing, which would re-import
+# the caller's ``__main__`` and fail in scripts without an ``if __name__ == "__main__"`` guard):
+# it reads the parent's ``sys.path`` as a JSON line, then the pickled call, from stdin, and
+# writes the envelope to stdout.
+_BOOT = (
+    "import sys, json; sys.path[:0] = json.loads(sys.stdin.buffer.readline()); "
+    "from symderiv.bounded import _spawn_main; _spawn_main()"
+)
+
+
+def _spawn_main() -> None:
+    """The spawned child's entry point: call in on stdin, envelope out on (the original) stdout."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything fn prints goes to stderr, never into the envelope
+    sys.stdout = sys.stderr
+    code = 0
     try:
+        fn, args, seconds, memory_mb, parent_pid = pickle.loads(sys.stdin.buffer.read())  # from our parent: trusted
         _die_with_parent(parent_pid)
         _child_limits(seconds, memory_mb)
-        conn.send_bytes(_compute(fn, args))
+        out.write(_compute(fn, args))
+        out.flush()
+    except BaseException:
+        code = 1
     finally:
-        conn.close()
+        os._exit(code)
 
 
 def _run_spawned(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
-    try:
-        import multiprocessing
+    import json
+    import subprocess
 
-        ctx = multiprocessing.get_context("spawn")
-        reader, writer = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_spawn_target, args=(writer, fn, args, seconds, memory_mb, os.getpid()), daemon=True)
-        proc.start()
-    except (ImportError, ValueError, OSError) as exc:
-        raise IsolationUnavailable(f"cannot start a bounded child process ({exc})") from None
+    try:
+        call = pickle.dumps((fn, args, seconds, memory_mb, os.getpid()), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
         raise InternalError(f"run_bounded (spawn): the function or its arguments cannot be sent to a child: {exc}") from None
-    writer.close()
-    deadline = time.monotonic() + seconds
+    data = json.dumps([p for p in sys.path if isinstance(p, str)]).encode() + b"\n" + call
     try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BoundExceeded(f"not finished within {seconds:g} s")
-            if reader.poll(min(remaining, 0.5)):
-                try:
-                    return reader.recv_bytes(MAX_RESULT_BYTES), ""
-                except EOFError:
-                    return b"", f"exit status {proc.exitcode}"
-                except OSError:
-                    raise BoundExceeded(f"the bounded computation's result exceeds {MAX_RESULT_BYTES >> 20} MB") from None
-            if not proc.is_alive() and not reader.poll(0):
-                return b"", f"exit status {proc.exitcode}"
-    finally:
-        reader.close()
-        if proc.is_alive():
+        proc = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+    except (OSError, ValueError) as exc:
+        raise IsolationUnavailable(f"cannot start a bounded child process ({exc})") from None
+    try:
+        out, _ = proc.communicate(data, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        raise BoundExceeded(f"not finished within {seconds:g} s") from None
+    finally:  # also on KeyboardInterrupt: never leave the child running
+        if proc.poll() is None:
             proc.kill()
-        proc.join()
+            proc.wait()
+    if len(out) > MAX_RESULT_BYTES:
+        raise BoundExceeded(f"the bounded computation's result exceeds {MAX_RESULT_BYTES >> 20} MB")
+    return out, ("" if out else f"exit status {proc.returncode}")
 
 
 # ---------------------------------------------------------------- decoding the result

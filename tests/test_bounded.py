@@ -221,18 +221,21 @@ def test_the_child_dies_with_its_parent(tmp_path, how):
             proc.wait()
 
 
-def test_import_symderiv_without_resource_or_fork():
-    """``import symderiv`` works where ``resource`` and ``os.fork`` do not exist (Windows)."""
-    code = textwrap.dedent("""
+def test_without_resource_or_fork_in_a_script_without_main_guard(tmp_path):
+    """``import symderiv`` works where ``resource`` and ``os.fork`` do not exist (Windows), and a
+    check still runs (spawned children), even from a script with no ``if __name__ == "__main__"``."""
+    script = tmp_path / "user_script.py"
+    script.write_text(textwrap.dedent("""
         import os, sys
         sys.modules["resource"] = None        # import resource -> ImportError
         del os.fork
-        import symderiv, symderiv.bounded, symderiv.claims
-        print(symderiv.bounded.isolation_method())
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        import symderiv as sd
+        print(sd.bounded.isolation_method())
+        print(sd.check("dL/dW1[i,j] = (p[i] - y[i]) * x[j]", sd.mlp([2, 2], loss="ce")).status)
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-800:]
-    assert out.stdout.strip() == "spawn"
+    assert out.stdout.split() == ["spawn", "proved"]
 
 
 def test_latex_claim_after_import_torch():
