@@ -56,8 +56,25 @@ def test_gradients_match_finite_differences_on_drawn_networks(act, data):
     init = data.draw(inits(net))
     params = N.params_from_init(net, init, seed=data.draw(st.integers(0, 100)))
     X, Y = data.draw(datasets(net, batch=(1, 4)))
-    assume(not N.at_kink(net, params, X))
+    assume(not _fd_unreliable(net, params, X))
     assert fd_mismatch(net, params, X, Y) == {}
+
+
+def _fd_unreliable(net, params, X, eps=1e-4):
+    """Whether central differences may miss fd_mismatch's tolerance for a reason other than a bug.
+
+    * a kinked activation within ``eps`` of its kink (:func:`symderiv.numeric.at_kink`): a step may
+      cross it.  ``eps`` exceeds any step's effect here: 1e-6 times |∂z/∂θ| (a few tens at most
+      for these small networks and N(0, 1) inputs) is below 1e-4;
+    * an ELU within ``eps`` of 0, whatever alpha: with alpha = 1 it is C¹ but not C² (f'' jumps
+      from 1 to 0), so a step straddling 0 is only first-order accurate, an absolute error near
+      1e-7 that a small gradient's 1e-6 relative tolerance does not cover (seen with explicit
+      inits, whose zero rows put z exactly at 0).
+    """
+    if N.at_kink(net, params, X, eps=eps):
+        return True
+    z = N.forward(net, params, X)["z"]
+    return any(net.activation_of(l).name == "elu" and bool(np.any(np.abs(z[l]) <= eps)) for l in range(1, net.depth))
 
 
 def test_per_example_gradients_average_to_the_batch_gradient():
@@ -225,21 +242,37 @@ def test_zero_init_tanh_only_the_output_bias_moves(optimizer, net, seed):
     assert traj.moved() == ((f"b{L}",) if net.bias else ())
 
 
+def _tie_drift(W, axis):
+    """How far the rows (axis 0) or columns (axis 1) of ``W`` are from the first one, relative to the
+    scale of ``W``: entrywise relative error would blow up at entries passing near 0."""
+    first = W[:1] if axis == 0 else W[:, :1]
+    return np.abs(W - first).max() / np.abs(W).max()
+
+
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_constant_init_keeps_hidden_units_tied_along_training(optimizer):
-    """theory.md §3: units of each hidden layer stay tied (up to last-bit drift, reported)."""
+    """theory.md §3: units of each hidden layer stay tied (up to last-bit drift, reported).
+
+    Tied rows are the same arithmetic, so this BLAS keeps them bit-identical; another BLAS may
+    sum them in another order and drift in the last bits, which training can amplify.  The bound
+    1e-10 (of the matrix's scale, at every step) has a margin of 300 or more against gradients
+    perturbed by 16 ulps at random at every step (measured: at most 1.5e3 eps for every optimizer
+    here), while a real break of the tie shows up at the size of the moves (> 1e-3).  c = 1/3, not
+    1/2: RMSprop's first step is lr/sqrt(1 - alpha) = 0.5 per entry, which would take W from 1/2 to
+    ~0 and make the ties of the next steps hypersensitive to roundoff (6e-9 in the same experiment).
+    """
     net = sd.mlp([3, 4, 4, 3], "sigmoid", "mean_squared_error")
-    params = N.params_from_init(net, sd.constant(sp.Rational(1, 2)))
+    params = N.params_from_init(net, sd.constant(sp.Rational(1, 3)))
     X, Y = N.random_data(net, 6, seed=5)
     traj = N.train(net, params, X, Y, optimizer=optimizer, steps=15, lr=0.05)
     for l in (1, 2):
-        W = traj.final[f"W{l}"]
-        assert np.abs(W - traj.initial[f"W{l}"]).max() > 1e-6  # it did move
-        drift = N.relative_error(W, np.broadcast_to(W[0], W.shape)).max()
-        assert drift < 1e-12, f"rows of W{l} drifted apart by {drift:.1e}"
-    W_out = traj.final["W3"]
-    assert N.relative_error(W_out, np.broadcast_to(W_out[:, :1], W_out.shape)).max() < 1e-12  # columns tied
-    assert np.ptp(W_out[:, 0]) > 1e-6  # output rows separate
+        assert np.abs(traj.final[f"W{l}"] - traj.initial[f"W{l}"]).max() > 1e-3  # it did move
+    for t, theta in enumerate(traj.params):
+        for l in (1, 2):
+            drift = _tie_drift(theta[f"W{l}"], axis=0)
+            assert drift < 1e-10, f"step {t}: rows of W{l} drifted apart by {drift:.1e}"
+        assert _tie_drift(theta["W3"], axis=1) < 1e-10, f"step {t}: columns of W3 drifted apart"
+    assert np.ptp(traj.final["W3"][:, 0]) > 1e-3  # output rows separate
 
 
 # ---------------------------------------------------------------- optimizers by hand

@@ -30,7 +30,10 @@ def test_networks_respect_their_arguments(net):
 def test_networks_draw_every_numeric_activation_and_loss_by_default():
     seen_acts, seen_losses = set(), set()
 
-    @settings(max_examples=200, deadline=None, database=None)
+    # derandomized: the same 200 draws every run, so the check cannot flake (with random seeds,
+    # 60 of 60 runs saw all 9 activations and 3 losses; missing one in 200 draws of 9 choices
+    # has probability about 9·(8/9)^200 ≈ 5e-10 even for uniform draws)
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
     @given(networks(depth=2))
     def collect(net):
         seen_acts.add(net.activations[0].name)
@@ -38,7 +41,7 @@ def test_networks_draw_every_numeric_activation_and_loss_by_default():
 
     collect()
     assert seen_losses == set(N.numeric_losses())
-    assert len(seen_acts) >= len(N.numeric_activations()) - 2  # sampled_from: nearly all in 200 draws
+    assert seen_acts == set(N.numeric_activations())
 
 
 @settings(deadline=None)
