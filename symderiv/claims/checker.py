@@ -283,6 +283,9 @@ class _Session:
             every = [dict(zip(names, vals)) for vals in itertools.product(*[range(1, ranges[n] + 1) for n in names])]
             every = [e for e in every if ok(e)]
             total = len(every)
+            if total == 0 and names:  # "proved for every assignment" would be vacuous
+                conds = ", ".join(f"{a} {'≠' if op == '!=' else '='} {b}" for a, op, b in self.claim.conditions)
+                raise ClaimSyntaxError(f"no index assignment satisfies the conditions ({conds}): the claim says nothing")
             if total <= MAX_ASSIGNMENTS:
                 return every, total
             picked = self.rng.sample(every, MAX_ASSIGNMENTS)
