@@ -212,17 +212,15 @@ def _child_main(write_fd: int, fn, args, seconds: float, memory_mb: int, parent_
 
 # ---------------------------------------------------------------- fork
 def _run_forked(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
-    import select
-
     parent_pid = os.getpid()
     with _FORK_LOCK:
         read_fd, write_fd = os.pipe()
         try:
             pid = os.fork()
-        except OSError as exc:  # EAGAIN (process limit), ENOMEM
+        except OSError as exc:  # EAGAIN (process limit), ENOMEM: no bound can be enforced now
             os.close(read_fd)
             os.close(write_fd)
-            raise BoundExceeded(f"cannot start the bounded child process ({exc.strerror or exc})") from None
+            raise IsolationUnavailable(f"cannot start the bounded child process ({exc.strerror or exc})") from None
         if pid == 0:  # child
             os.close(read_fd)
             _child_main(write_fd, fn, args, seconds, memory_mb, parent_pid)
@@ -236,8 +234,7 @@ def _run_forked(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BoundExceeded(f"not finished within {seconds:g} s")
-            ready, _, _ = select.select([read_fd], [], [], min(remaining, 0.25))  # wake up for async exceptions
-            if not ready:
+            if not _readable(read_fd, min(remaining, 0.25)):  # short waits: async exceptions get through
                 continue
             chunk = os.read(read_fd, 1 << 16)
             if not chunk:
@@ -250,6 +247,18 @@ def _run_forked(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
         os.close(read_fd)
         status_text = _kill_and_reap(pid)
     return b"".join(chunks), status_text
+
+
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` has data or EOF within ``timeout`` s (``poll``: unlike ``select`` it takes fds above 1023)."""
+    import select
+
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(max(0, int(timeout * 1000))))
+    ready, _, _ = select.select([fd], [], [], timeout)  # pragma: no cover - fork without poll
+    return bool(ready)
 
 
 def _kill_and_reap(pid: int) -> str:

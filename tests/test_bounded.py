@@ -133,10 +133,28 @@ def test_fork_failing_with_eagain_is_a_clean_error(monkeypatch):
     monkeypatch.setattr(os, "fork", no_fork)
     monkeypatch.setattr(bounded, "isolation_method", lambda: "fork")
     fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
-    with pytest.raises(BoundExceeded, match="cannot start the bounded child process"):
+    with pytest.raises(IsolationUnavailable, match="cannot start the bounded child process"):
         run_bounded(_add, 1, 2)
     if fds is not None:
         assert len(os.listdir("/proc/self/fd")) == fds  # no leaked pipe
+
+
+def test_pipe_fds_above_1023(monkeypatch):
+    """A process with many open files gets pipe fds beyond select()'s limit: still fine."""
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("cannot open 1200 files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200) if soft != resource.RLIM_INFINITY else soft, hard))
+    fds = []
+    try:
+        while not fds or fds[-1] < 1100:
+            fds.append(os.dup(0 if os.isatty(0) else 2))
+        assert run_bounded(_add, 1, 2) == 3
+    finally:
+        for fd in fds:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_no_isolation_at_all_is_a_clear_error(monkeypatch):

@@ -121,7 +121,7 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
     from ..network import Network
 
     if not isinstance(net, Network):
-        raise SymderivError(f"net must be a Network (symderiv.mlp(...)), got {type(net).__name__}")
+        raise InvalidArgument(f"net must be a Network (symderiv.mlp(...)), got {type(net).__name__}")
     if net.is_symbolic:
         raise UnsupportedError(
             f"checking a claim needs concrete widths, but the network has sizes {list(net.sizes)}; use e.g. mlp([4, 3, 3])"
