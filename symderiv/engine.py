@@ -1,6 +1,6 @@
 """Symbolic forward and reverse-mode passes, one expression per class of identical units.
 
-The backward pass is the δ recursion of theory.md §1 and §4, never ``sympy.diff``
+The backward pass is the δ recursion of docs/theory.md §1 and §4, never ``sympy.diff``
 of the whole loss::
 
     z_C   = Σ_D |D| · w_CD · h_D + b_C          h_C = f(z_C)

@@ -2,7 +2,7 @@
 
 Every theorem of the prover is about exact arithmetic.  A float implementation
 keeps a zero or a tie bit for bit only when the quantities involved are produced
-the same way (docs/theory.md, "Exact arithmetic and floats"):
+the same way (docs/theory.md §9):
 
 * a zero that arises from multiplying by exact zeros (a zero weight, ``tanh(0)``)
   is exact in floats too: ``0 · a = 0`` whatever ``a`` is;

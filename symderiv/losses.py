@@ -5,7 +5,7 @@ the label symbols (with their constraint built in), the prediction ``p``, the
 per-example loss value, and ``δ^(L) = ∂ℓ/∂z^(L)``.
 
 Softmax cross-entropy labels live on the probability simplex: ``y_K`` is
-eliminated as ``1 − Σ_{k<K} y_k`` (theory.md §1).  Its ``δ`` is written with the
+eliminated as ``1 − Σ_{k<K} y_k`` (docs/theory.md §1).  Its ``δ`` is written with the
 same elimination, ``δ_K = −Σ_{k<K} δ_k``, so that ``Σ_k δ_k = 0`` is a
 *structural* identity SymPy sees, not one it would have to discover.
 """

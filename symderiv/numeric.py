@@ -3,7 +3,7 @@
 Everything here is float64 and vectorized over a batch (``X`` has shape ``(B, n_0)``,
 ``Y`` shape ``(B, K)``).  It shares no code with the symbolic engine on purpose:
 activations, losses and the backward pass are written again, in NumPy, so that
-agreement between the two is evidence rather than a tautology (theory.md §6).
+agreement between the two is evidence rather than a tautology (docs/theory.md §6).
 
 * :func:`forward`, :func:`gradients`, :func:`loss` - the network on a batch; the batch
   loss is the *mean* of the per-example losses, as in PyTorch.

@@ -1,6 +1,6 @@
 """Registry of optimizer classes: the scope of a theorem.
 
-The invariance lemma (theory.md §2) covers every optimizer that applies the same
+The invariance lemma (docs/theory.md §2) covers every optimizer that applies the same
 coordinate-wise function to each coordinate's gradient history and maps an
 all-zero history to a zero update.  A theorem names the class it was proved for.
 """

@@ -2,14 +2,14 @@
 
 Units of a hidden layer that have identical incoming rows, identical biases and
 identical outgoing columns compute the same function and receive the same δ
-(theory.md §4).  :func:`unit_partition` finds the coarsest such partition of an
+(docs/theory.md §4).  :func:`unit_partition` finds the coarsest such partition of an
 init; it is computed once, because training never splits it (every entry of a
 block ``(C, D)`` of ``W^(l)`` receives the same gradient ``δ_C h_D``).
 
 A *block* is the set of parameter entries of one (row class, column class)
 pair of a weight matrix, or one class of a bias vector.  All entries of a block
 are equal at every step, so the prover reasons about blocks, and a pattern
-(zeros and ties, theory.md §2) is an assignment ``block -> value`` where equal
+(zeros and ties, docs/theory.md §2) is an assignment ``block -> value`` where equal
 values mean tied blocks and ``0`` means a zero block.  The cost of everything
 therefore depends on the number of classes, not on the widths.
 """

@@ -1,6 +1,6 @@
 """The prover: the smallest invariant zero/tie pattern containing the init, and first-move steps.
 
-Theory (theory.md §2-§3).  A pattern assigns every block (see :mod:`patterns`)
+Theory (docs/theory.md §2-§3).  A pattern assigns every block (see :mod:`patterns`)
 either to the zero class or to a tie class; its subspace ``V`` sets zero blocks
 to 0 and gives each tie class one free symbol.  Relaxation from the init's own
 pattern ``P0``::
@@ -197,7 +197,7 @@ class Decider:
     """Decides ``expr ≡ 0`` and ``expr_a ≡ expr_b`` on a subspace with symbolic data.
 
     Refutation comes first, by rigorous interval evaluation at random rational
-    points (theory.md §5: never simplify before trying to refute); proof is
+    points (docs/theory.md §5: never simplify before trying to refute); proof is
     structural or by bounded simplification; otherwise undecided.
     """
 
