@@ -37,6 +37,7 @@ import pickle
 import sys
 import threading
 import time
+import warnings
 from typing import Any, Callable, Iterable
 
 from .errors import InternalError, SymderivError
@@ -55,6 +56,12 @@ class BoundExceeded(SymderivError):
 class IsolationUnavailable(BoundExceeded):
     """No child process can be started here (neither fork nor spawn), so no bound can be enforced."""
 
+
+# Python 3.12+ warns on every fork of a multi-threaded process (the guard's worker threads, torch's
+# pools).  The child here only computes and writes to its pipe; a lock it inherits held can only
+# make it hang, and the time bound kills it then.  Silence exactly that warning, for our forks only.
+warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning,
+                        module=r"symderiv\.bounded")
 
 # Pipe creation + fork + closing the parent's write end happen under this lock, so that a child
 # forked by another thread never inherits (and holds open) someone else's write end.
