@@ -122,6 +122,8 @@ _EXCEPT_T = [  # true only for j != t (with a one-hot label y_j = 0 there)
     r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad \text{for } j \neq t",
     r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \text{ for every } j \text{ except } t",
     r"\frac{\partial L}{\partial W_{jk}} = p_j x_k, \quad \forall j \text{ except } t",
+    r"\frac{\partial L}{\partial W_{jk}} = p_j x_k \quad for every j except t",
+    r"\frac{\partial L}{\partial W_{jk}} = p_j x_k for all j \neq t",
     "dL/dW1[j,k] = p[j] * x[k] for every j except t",
     "dL/dW1[j,k] = p[j] * x[k] for j != t",
     "dL/dW1[j,k] = p[j] * x[k] for all j except t",

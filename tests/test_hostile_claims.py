@@ -86,6 +86,7 @@ HOSTILE = [
     ("trailing words", "dL/dW1[i,j] = p[i] * x[j] otherwise", _SYNTAX),
     ("prose in a side", r"x_1 = \text{whatever you like}", _SYNTAX),
     ("unknown condition word", r"x_1 = x_1 \quad \text{unless } j = t", _SYNTAX),
+    ("bare trailing words, LaTeX", r"\frac{\partial L}{\partial W_{jk}} = p_j x_k for every j besides t", _SYNTAX),
     ("unsatisfiable condition", "x[i] = 2 for i != i", _SYNTAX),     # never vacuously "proved"
     ("unsatisfiable conditions", "x[i] = 2 for i = t, i != t", _SYNTAX),
 ]

@@ -553,6 +553,11 @@ def _split(toks: list[_Tok], text: str):
                 words = _text_words(toks, k, text).split()
                 if words and words[0].lower() in START_WORDS:
                     return sides, toks[k:]
+            if t.kind == "letter" and k > 0 and not text[t.pos - 1].isalpha():
+                # bare words after the claim ("… x_k for every j except t"): a condition, not letters
+                word = re.match(r"[A-Za-z]+", text[t.pos:]).group(0)
+                if word.lower() in START_WORDS:
+                    return sides, toks[k:]
         sides[-1].append(t)
     return sides, None
 
