@@ -159,9 +159,12 @@ def _check_here(claim, resolved, net, init, init_text: str, rng_seed: int, start
     """The derivation, refutation and proof of a resolved claim (in the bounded child)."""
     from ..engine import derive
 
-    d = derive(net, init)
-    session = _Session(d, net, resolved, rng_seed, start, seconds)
-    links = session.links()
+    try:
+        d = derive(net, init)
+        session = _Session(d, net, resolved, rng_seed, start, seconds)
+        links = session.links()
+    except RecursionError:
+        raise SizeLimitError("the network or the claim is too deep for the available stack (RecursionError)") from None
     notes = list(session.notes)
     statuses = [l.status for l in links]
     status = REFUTED if REFUTED in statuses else PROVED if all(s == PROVED for s in statuses) else UNDECIDED
