@@ -16,10 +16,12 @@ through three stages:
    lists the known ones) and replaces each by an opaque placeholder
    (``{Q_{7}}``, ``F_{3}``) in a rewritten string made only of placeholders,
    numbers and arithmetic; it rejects dangling operators;
-3. ``parse_latex`` on that string, run in a bounded child process, and an
-   allow-list walk of its output back into the claim tree (``e^{…}`` → exp,
-   placeholders → quantities; any other SymPy node is rejected), checking that no
-   placeholder was lost.
+3. ``parse_latex`` on that string and an allow-list walk of its *unevaluated*
+   output back into the claim tree (``e^{…}`` → exp, placeholders → quantities; any
+   other SymPy node is rejected), checking that no placeholder was lost; then the
+   structural limits of :func:`.tree.validate`.  All three stages run inside the
+   bounded child of :func:`symderiv.claims.parse_claim`: only the plain claim tree
+   comes back, never a SymPy object (unpickling one would evaluate it).
 
 Nothing here calls ``sympify``, ``parse_expr`` or ``eval``.
 """
