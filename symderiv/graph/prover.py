@@ -1,0 +1,344 @@
+"""The prover on a graph: smallest invariant zero/tie pattern, first moves, witness trajectories.
+
+The same theorem and the same machinery as :mod:`symderiv.prover`, with the coordinates
+being the entries of the trainable parameters (``(name, flat index)``) instead of MLP
+blocks.  Relaxation from the init's own pattern ``P0``::
+
+    repeat
+        g := per-entry gradients on V(P), data symbolic (symderiv.graph.engine)
+        keep the zeros whose g ≡ 0; split tie classes by equality of g
+    until stable
+
+Identities are decided by :class:`symderiv.prover.Decider` (refute first with Arb
+enclosures at random exact points, then prove structurally or by bounded simplification;
+otherwise undecided and dropped), through a local adapter whose random points come from
+the graph (input symbols, parameter symbols scaled by fan-in, labels from the graph loss)
+instead of an MLP.  Classes are split by :func:`symderiv.prover._split_class` unchanged.
+
+First moves: ``F_0`` = every class, ``F_{t+1}`` = the classes of ``F_t`` whose gradient is
+≡ 0 on ``A_t`` (``F_t`` frozen at its init values, the rest free in ``V(P*)``).  A class
+leaving at ``t`` is proved unchanged before step ``t + 1``; it is tight when a certified
+exact single-example SGD trajectory moves it at that step.  Frozen parameters are
+constants throughout (their init values, generic symbols or exact numbers).
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
+from ..prover import (Budget, Decider, Enclosures, FirstMove, Identity, Split, TrajectoryWitness, _magnitude,
+                      _split_class)
+from .engine import backprop, input_symbols
+from .ir import Graph
+from .losses import graph_loss
+
+__all__ = ["Coord", "GraphProof", "GraphDecider", "prove_graph", "coord_label"]
+
+Coord = tuple[str, int]  # (parameter name, flat index of the entry)
+
+
+# ---------------------------------------------------------------- the adapter
+class GraphDecider(Decider):
+    """:class:`symderiv.prover.Decider` with random points drawn for a graph: every symbol
+    gets a nonzero rational ``n / (d·scale)`` and the labels come from ``sampler``."""
+
+    def __init__(self, symbols: Sequence[sp.Symbol], *, sampler: Callable[[random.Random], dict], **kw):
+        self._sampler = sampler
+        super().__init__(symbols, net=None, **kw)
+
+    def _random_point(self, positive: bool = False) -> dict[sp.Symbol, sp.Rational]:
+        return graph_point(self.rng, self.symbols, self.scales, self._sampler, positive=positive)
+
+
+def graph_point(rng: random.Random, symbols: Sequence[sp.Symbol], scales: Mapping[sp.Symbol, int],
+                sampler: Callable[[random.Random], dict], *, positive: bool = False) -> dict:
+    point: dict = {}
+    for s in symbols:
+        num = rng.choice([n for n in range(1 if positive else -12, 13) if n != 0])
+        point[s] = sp.Rational(num, rng.randint(3, 9) * scales.get(s, 1))
+    point.update(sampler(rng))
+    return point
+
+
+# ---------------------------------------------------------------- records
+@dataclass
+class GraphProof:
+    """Everything the graph prover established (presented by :class:`~symderiv.graph.analysis.GraphAnalysis`)."""
+
+    graph: Graph
+    coords: list[Coord]
+    init_values: dict[Coord, sp.Expr]
+    frozen_values: dict[str, np.ndarray]
+    classes: list[tuple[Coord, ...]]
+    zero_class: int | None
+    class_of: dict[Coord, int]
+    symbols: list[sp.Symbol]
+    identities: list[Identity]
+    splits: list[Split]
+    iterations: int
+    first_moves: dict[int, FirstMove]
+    first_move_identities: list[tuple[int, Identity]]
+    trajectories: list[TrajectoryWitness]
+    undecided: list[str]
+    gradients_on_pattern: dict[Coord, sp.Expr]
+    init_symbols: list[sp.Symbol] = field(default_factory=list)
+
+    def never_moving(self) -> list[int]:
+        return [k for k, fm in sorted(self.first_moves.items()) if fm.step is None and k != self.zero_class]
+
+
+def coord_label(graph: Graph, c: Coord) -> str:
+    name, flat = c
+    shape = graph.params[name].shape
+    idx = np.unravel_index(flat, shape) if shape else ()
+    return f"{name}[{', '.join(str(int(i)) for i in idx)}]"
+
+
+def _fan_in(graph: Graph, name: str) -> int:
+    shape = graph.params[name].shape
+    return int(np.prod(shape[1:])) if len(shape) >= 2 else 1
+
+
+# ---------------------------------------------------------------- values of a pattern
+def _param_arrays(graph: Graph, frozen_values: Mapping[str, np.ndarray], entry: Callable[[Coord], sp.Expr]):
+    out = dict(frozen_values)
+    for name in graph.trainable():
+        shape = graph.params[name].shape
+        a = np.empty(int(np.prod(shape)) if shape else 1, dtype=object)
+        for i in range(a.size):
+            a[i] = entry((name, i))
+        out[name] = a.reshape(shape)
+    return out
+
+
+def _grads(state, coords: Sequence[Coord]) -> dict[Coord, sp.Expr]:
+    return {(n, i): state.grads[n].reshape(-1)[i] for n, i in coords}
+
+
+def _class_symbols(classes, graph: Graph) -> list[sp.Symbol]:
+    """``t_k``, or the entry's own name for a single-entry class, or the parameter's for a whole one."""
+    per_param = {n: graph.params[n].size for n in graph.trainable()}
+    names, used = [], set()
+    for k, members in enumerate(classes):
+        params = {n for n, _ in members}
+        name = f"t_{k}"
+        if len(params) == 1 and len(members) == per_param[next(iter(params))]:
+            name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in next(iter(params)))
+        if name in used:
+            name = f"t_{k}"
+        used.add(name)
+        names.append(name)
+    return [sp.Symbol(n, real=True) for n in names]
+
+
+# ---------------------------------------------------------------- the relaxation
+def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Sequence[sp.Symbol], *,
+                seed: int = 0, seconds: float = 5.0, simplify_budget: float = 30.0,
+                witness_attempts: int = 4) -> GraphProof:
+    """Run the relaxation, the first-move iteration and the witness trajectories on ``graph``
+    with init ``values`` (parameter name -> object array; see :func:`symderiv.graph.values.init_values`)."""
+    coords = [(n, i) for n in graph.trainable() for i in range(graph.params[n].size)]
+    init_values = {(n, i): values[n].reshape(-1)[i] for n, i in coords}
+    frozen_values = {n: values[n] for n in graph.frozen()}
+    loss = graph_loss(graph.loss_name)
+    out_shape = graph.nodes[graph.output].shape
+    sampler = lambda rng: loss.sample(rng, out_shape)  # noqa: E731
+    data = list(input_symbols(graph.nodes[graph.input_node].shape).flat)
+    init_symbols = list(init_symbols)
+    label = lambda c: coord_label(graph, c)  # noqa: E731
+    budget = Budget(simplify_budget)
+    undecided: list[str] = []
+    splits: list[Split] = []
+
+    by_value: dict[sp.Expr, list[Coord]] = {}
+    for c in coords:
+        by_value.setdefault(init_values[c], []).append(c)
+    classes = [tuple(v) for v in by_value.values()]
+    zero = next((i for i, v in enumerate(by_value) if v == 0), None)
+    init_scales = _init_scales(graph, values, init_symbols)
+
+    iteration = 0
+    while True:
+        iteration += 1
+        symbols = _class_symbols(classes, graph)
+        cls_of = {c: k for k, m in enumerate(classes) for c in m}
+        state = backprop(graph, _param_arrays(graph, frozen_values,
+                                              lambda c: sp.Integer(0) if cls_of[c] == zero else symbols[cls_of[c]]))
+        grads = _grads(state, coords)
+        free = data + [s for k, s in enumerate(symbols) if k != zero] + init_symbols
+        scales = {**init_scales, **{symbols[k]: max(_fan_in(graph, n) for n, _ in m)
+                                    for k, m in enumerate(classes) if k != zero}}
+        decider = GraphDecider(free, sampler=sampler, seed=seed + iteration, seconds=seconds, scales=scales,
+                               budget=budget)
+        enclosures = Enclosures(decider, grads, coords)
+        new_classes: list[tuple[Coord, ...]] = []
+        new_zero: int | None = None
+        identities: list[Identity] = []
+        changed = False
+        for k, members in enumerate(classes):
+            if len(members) == 1 and k != zero:
+                new_classes.append(members)
+                continue
+            parts, zero_part, zero_identity, ties, witness = _split_class(
+                members, grads, enclosures, decider, zero=(k == zero), undecided=undecided, label=label)
+            if zero_part is not None:
+                new_zero = len(new_classes)
+                new_classes.append(zero_part)
+                identities.append(zero_identity)  # type: ignore[arg-type]
+            new_classes.extend(parts)
+            identities.extend(ties)
+            if len(parts) + (zero_part is not None) > 1 or (k == zero and zero_part is None):
+                changed = True
+                splits.append(Split(iteration, k == zero, tuple(members),
+                                    ((zero_part,) if zero_part else ()) + tuple(parts), witness))
+        if not changed:
+            break
+        position = {c: i for i, c in enumerate(coords)}
+        zero_members = new_classes[new_zero] if new_zero is not None else None
+        new_classes.sort(key=lambda m: min(position[c] for c in m))
+        zero = new_classes.index(zero_members) if zero_members is not None else None
+        classes = new_classes
+
+    class_of = {c: k for k, m in enumerate(classes) for c in m}
+    fm, fm_ids = _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values, data + init_symbols,
+                              sampler, scales, seed, seconds, undecided, budget, label)
+    trajectories = _trajectories(graph, classes, zero, symbols, init_values, grads, fm, data, init_symbols, sampler,
+                                 init_scales, seed, witness_attempts)
+    tight = {c for t in trajectories for c, _, _ in t.moved}
+    fm = {c: FirstMove(m.step, c in tight, m.undecided) for c, m in fm.items()}
+    return GraphProof(graph, coords, init_values, frozen_values, classes, zero, class_of, symbols, identities,
+                      splits, iteration, fm, fm_ids, trajectories, undecided, grads, init_symbols)
+
+
+def _init_scales(graph: Graph, values, init_symbols) -> dict[sp.Symbol, int]:
+    scales: dict[sp.Symbol, int] = {}
+    wanted = set(init_symbols)
+    for name, arr in values.items():
+        for v in arr.flat:
+            if v in wanted and v not in scales:
+                scales[v] = _fan_in(graph, name)
+    return scales
+
+
+# ---------------------------------------------------------------- first moves
+def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values, other_symbols, sampler, scales,
+                 seed, seconds, undecided, budget, label):
+    frozen = {k for k in range(len(classes)) if k != zero}
+    cls_of = {c: k for k, m in enumerate(classes) for c in m}
+    moves: dict[int, FirstMove] = {}
+    identities: list[tuple[int, Identity]] = []
+    t = 0
+    while frozen:
+        def entry(c, frozen=frozen):
+            k = cls_of[c]
+            return sp.Integer(0) if k == zero else (init_values[c] if k in frozen else symbols[k])
+        state = backprop(graph, _param_arrays(graph, frozen_values, entry))
+        reps = {k: classes[k][0] for k in frozen}
+        rep_list = [reps[k] for k in sorted(frozen)]
+        grads = _grads(state, rep_list)
+        free = list(other_symbols) + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
+        decider = GraphDecider(free, sampler=sampler, seed=seed + 7919 * (t + 1), seconds=seconds, scales=scales,
+                               budget=budget)
+        enclosures = Enclosures(decider, grads, rep_list)
+        leaving = []
+        for k in sorted(frozen):
+            g = grads[reps[k]]
+            if g == 0:
+                identities.append((t, Identity(classes[k], sp.Integer(0), "structural")))
+                continue
+            if any(enc is not None and excludes_zero(enc[reps[k]]) for enc in enclosures):
+                leaving.append((k, False))
+                continue
+            method = decider.proves_zero(g)
+            if method is None:
+                undecided.append(f"step {t + 1}: gradient of {label(reps[k])} ≡ 0 on A_{t}: undecided; "
+                                 "its first-move step is only a lower bound")
+                leaving.append((k, True))
+            else:
+                identities.append((t, Identity(classes[k], sp.Integer(0), method)))
+        if not leaving:
+            break
+        for k, undec in leaving:
+            moves[k] = FirstMove(t + 1, False, undec)
+            frozen.discard(k)
+        t += 1
+    for k in frozen:
+        moves[k] = FirstMove(None, False)
+    return moves, identities
+
+
+# ---------------------------------------------------------------- certified witness trajectories
+#: (data scale, learning-rate factor) of the attempts after the base ones
+VARIANTS = ((1, 1), (4, 1), (1, 8), (16, 1))
+WITNESS_SECONDS = 10.0
+
+
+def _trajectories(graph, classes, zero, symbols, init_values, grads, first_moves, data, init_symbols, sampler,
+                  init_scales, seed, attempts) -> list[TrajectoryWitness]:
+    """Single-example exact SGD trajectories on ``V(P*)`` certifying first moves at their steps."""
+    targets = {k: fm.step for k, fm in first_moves.items() if fm.step is not None}
+    if not targets:
+        return []
+    horizon = max(targets.values())
+    rng = random.Random(seed + 104729)
+    reps = {k: classes[k][0] for k in range(len(classes)) if k != zero}
+    exprs = [grads[reps[k]] for k in sorted(reps)]
+    widest = max([_fan_in(graph, n) for n in graph.params] + [1])
+    plan = [((80, 600, 3000)[min(a, 2)], (1, 1)) for a in range(attempts)] + [(200, v) for v in VARIANTS]
+    kept: list[TrajectoryWitness] = []
+    certified: set[int] = set()
+    deadline = time.monotonic() + WITNESS_SECONDS
+    for n, (dps, (scale, lr_factor)) in enumerate(plan):
+        if certified == set(targets):
+            break
+        if n >= attempts and time.monotonic() > deadline:
+            break
+        point = graph_point(rng, data + list(init_symbols), init_scales, sampler)
+        for x in data:
+            point[x] = point[x] * scale
+        lr = sp.Rational(rng.choice([1, 2, 3]) * lr_factor, rng.choice([2, 4, 5]) * widest)
+        with precision(dps):
+            candidate = _one(point, lr, reps, exprs, symbols, init_values, targets, horizon, dps, scale)
+        if candidate is None:
+            continue
+        new = {c for c, _, _ in candidate.moved} - certified
+        if new:
+            kept.append(candidate)
+            certified |= new
+    kept.sort(key=lambda t: -len(t.moved))
+    return kept
+
+
+def _one(point, lr, reps, exprs, symbols, init_values, targets, horizon, dps, scale):
+    try:
+        start = enclose([init_values[reps[k]] for k in sorted(reps)], point, dps=dps)
+    except Uncertifiable:
+        return None
+    theta = dict(zip(sorted(reps), start))
+    lr_iv = to_interval(lr)
+    moved, sizes, visible = [], {}, set()
+    for step in range(1, horizon + 1):
+        values = dict(point)
+        for k, v in theta.items():
+            values[symbols[k]] = v
+        try:
+            g = dict(zip(sorted(reps), enclose(exprs, values, dps=dps)))
+        except Uncertifiable:
+            return None
+        for k, target in targets.items():
+            if target == step and excludes_zero(g[k]):
+                change = -lr_iv * g[k]
+                moved.append((k, step, describe_interval(change)))
+                sizes[k] = _magnitude(change)
+                if sizes[k] > 1e-250 and sizes[k] >= 1e-8 * max(_magnitude(theta[k]), float(lr)):
+                    visible.add(k)
+        theta = {k: theta[k] - lr_iv * g[k] for k in theta}
+    return TrajectoryWitness(tuple(sorted((str(s), str(v)) for s, v in point.items())), str(lr), horizon,
+                             tuple(sorted(moved)), frozenset(visible), scale,
+                             tuple(sizes[k] for k, _, _ in sorted(moved)))

@@ -1,0 +1,539 @@
+"""PyTorch modules -> :class:`~symderiv.graph.ir.Graph`, through ``torch.fx.symbolic_trace``.
+
+Any module whose ``forward`` is built from supported operations works (custom ``forward``
+methods, not only ``nn.Sequential``).  Every traced node is mapped by a registry
+(call_module by module class, call_function by function, call_method by method name); an
+unsupported one raises :class:`~symderiv.errors.UnsupportedError` naming the op and the
+module path, never a silent approximation.  Shapes are propagated by PyTorch itself at two
+batch sizes: every node must keep the batch as its leading axis (or not depend on the
+example at all, like ``W.t()``), and every mapped node must have PyTorch's shape.
+
+Parameters keep their ``named_parameters()`` names and order; ``requires_grad=False``
+makes one frozen (a constant of the graph); buffers are frozen constants too.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+from ..activations import activation
+from ..errors import NetworkError, UnsupportedError
+from .ir import Graph
+
+try:
+    import torch
+    import torch.fx
+    import torch.nn.functional as F
+    from torch import nn
+except ImportError as exc:  # pragma: no cover
+    raise UnsupportedError("symderiv.graph.torch_fx needs PyTorch: pip install 'symderiv[torch]'") from exc
+
+__all__ = ["graph_from_module", "SUPPORTED"]
+
+_BATCHES = (2, 3)
+
+
+class _Ctx:
+    """The state of one conversion: the graph, torch node -> graph node (or a plain value),
+    which graph nodes depend on the example (carry a batch axis in PyTorch), shapes."""
+
+    def __init__(self, module: "nn.Module", graph: Graph, metas: list[dict]):
+        self.module = module
+        self.graph = graph
+        self.env: dict[str, Any] = {}
+        self.batched: dict[int, bool] = {}
+        self.metas = metas
+        self.node: "torch.fx.Node | None" = None
+        self.names = {id(p): n for n, p in module.named_parameters()}
+
+    # -------------------------------------------------------- helpers for the rules
+    @property
+    def where(self) -> str:
+        n = self.node
+        target = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
+        return f"{n.op} {target} (node {n.name})"
+
+    def unsupported(self, what: str) -> UnsupportedError:
+        return UnsupportedError(f"{what} at {self.where} is not supported by symderiv.graph")
+
+    def value(self, arg: Any) -> Any:
+        if isinstance(arg, torch.fx.Node):
+            return self.env[arg.name]
+        if isinstance(arg, (list, tuple)):
+            return type(arg)(self.value(a) for a in arg)
+        return arg
+
+    def tensor(self, arg: Any) -> int:
+        v = self.value(arg)
+        if not isinstance(v, _T):
+            raise self.unsupported(f"a non-tensor operand {v!r}")
+        return v.id
+
+    def is_batched(self, nid: int) -> bool:
+        return self.batched[nid]
+
+    def ndim(self, nid: int) -> int:
+        return len(self.graph.nodes[nid].shape)
+
+    def dim(self, nid: int, d: int) -> int:
+        """A PyTorch dim of node ``nid`` as an axis of the unbatched tensor."""
+        full = self.ndim(nid) + (1 if self.is_batched(nid) else 0)
+        if not -full <= d < full:
+            raise self.unsupported(f"dim {d}")
+        d %= full
+        if self.is_batched(nid):
+            if d == 0:
+                raise self.unsupported("an operation along the batch axis")
+            d -= 1
+        return d
+
+    def emit(self, op: str, inputs: list[int | None], **attrs: Any) -> "_T":
+        where = f"{self.node.name}"
+        nid = self.graph.op(op, inputs, where=where, **attrs)
+        self.batched[nid] = any(i is not None and self.batched[i] for i in inputs)
+        return _T(nid)
+
+    def meta_shape(self) -> tuple[int, ...]:
+        return self.metas[0][self.node.name]
+
+
+class _T:
+    """A graph node standing for a torch tensor during conversion."""
+
+    def __init__(self, nid: int):
+        self.id = nid
+
+
+def _exact(c: Any) -> sp.Rational:
+    if isinstance(c, bool) or not isinstance(c, (int, float)):
+        raise UnsupportedError(f"constant {c!r}: only int and float constants are supported")
+    return sp.Integer(c) if isinstance(c, int) else sp.Rational(c)
+
+
+# ---------------------------------------------------------------- arithmetic with constants
+def _binary(op: str):
+    def rule(ctx: _Ctx, a: Any, b: Any, *rest, **kw) -> _T:
+        if rest or kw.get("alpha", 1) != 1:
+            raise ctx.unsupported("an alpha/extra argument")
+        va, vb = ctx.value(a), ctx.value(b)
+        ta, tb = isinstance(va, _T), isinstance(vb, _T)
+        if ta and tb:
+            return ctx.emit(op, [va.id, vb.id])
+        if not (ta or tb):
+            raise ctx.unsupported("arithmetic without a tensor")
+        t, c = (va, vb) if ta else (vb, va)
+        c = _exact(c)
+        if op == "add":
+            return ctx.emit("shift", [t.id], c=c)
+        if op == "mul":
+            return ctx.emit("scale", [t.id], c=c)
+        if op == "sub":
+            if ta:
+                return ctx.emit("shift", [t.id], c=-c)
+            neg = ctx.emit("scale", [t.id], c=sp.Integer(-1))
+            return ctx.emit("shift", [neg.id], c=c)
+        if op == "div" and ta:
+            if c == 0:
+                raise ctx.unsupported("division by the constant 0")
+            return ctx.emit("scale", [t.id], c=1 / c)
+        raise ctx.unsupported("a constant divided by a tensor")
+    return rule
+
+
+def _act(name: str, **params):
+    def rule(ctx: _Ctx, x: Any, *rest, **kw) -> _T:
+        if kw.get("approximate", "none") != "none":
+            raise ctx.unsupported("GELU(approximate='tanh')")
+        extra = dict(params)
+        if name == "leaky_relu":
+            extra["slope"] = (rest[0] if rest else kw.get("negative_slope", 0.01))
+        return ctx.emit("activation", [ctx.tensor(x)], activation=activation(name, **extra))
+    return rule
+
+
+def _matmul(ctx: _Ctx, a: Any, b: Any) -> _T:
+    return ctx.emit("matmul", [ctx.tensor(a), ctx.tensor(b)])
+
+
+def _linear(ctx: _Ctx, x: Any, w: Any, b: Any = None) -> _T:
+    return ctx.emit("linear", [ctx.tensor(x), ctx.tensor(w), None if b is None else ctx.tensor(b)])
+
+
+def _softmax(ctx: _Ctx, x: Any, dim: Any = None, *rest, **kw) -> _T:
+    dim = kw.get("dim", dim)
+    if dim is None:
+        raise ctx.unsupported("softmax without dim")
+    t = ctx.tensor(x)
+    return ctx.emit("softmax", [t], axis=ctx.dim(t, dim))
+
+
+def _reshape(ctx: _Ctx, x: Any, *args, **kw) -> _T:
+    # the target shape is PyTorch's own (propagated), checked to keep the batch axis
+    t = ctx.tensor(x)
+    return ctx.emit("rearrange", [t], kind="reshape", shape=ctx.meta_shape())
+
+
+def _identity(ctx: _Ctx, x: Any, *args, **kw) -> _T:
+    return ctx.value(x)
+
+
+def _transpose(ctx: _Ctx, x: Any, d0: int = None, d1: int = None, **kw) -> _T:
+    t = ctx.tensor(x)
+    n = ctx.ndim(t)
+    if d0 is None:  # .t()
+        if ctx.is_batched(t) or n > 2:
+            raise ctx.unsupported(".t() of a batched tensor")
+        d0, d1 = 0, n - 1
+    a, b = ctx.dim(t, kw.get("dim0", d0)), ctx.dim(t, kw.get("dim1", d1))
+    perm = list(range(n))
+    perm[a], perm[b] = perm[b], perm[a]
+    return ctx.emit("rearrange", [t], kind="permute", perm=tuple(perm))
+
+
+def _permute(ctx: _Ctx, x: Any, *dims, **kw) -> _T:
+    t = ctx.tensor(x)
+    dims = kw.get("dims", dims)
+    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+        dims = dims[0]
+    if ctx.is_batched(t):
+        if dims[0] % (ctx.ndim(t) + 1) != 0:
+            raise ctx.unsupported("a permutation moving the batch axis")
+        dims = dims[1:]
+    return ctx.emit("rearrange", [t], kind="permute", perm=tuple(ctx.dim(t, d) for d in dims))
+
+
+def _getitem(ctx: _Ctx, x: Any, index: Any) -> Any:
+    v = ctx.value(x)
+    if not isinstance(v, _T):
+        return v[ctx.value(index)] if not isinstance(v, _BatchShape) else v.getitem(index)
+    index = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, (torch.fx.Node, torch.Tensor, list)) for i in index):
+        raise ctx.unsupported("indexing with a tensor or list")
+    if ctx.is_batched(v.id):
+        if not index or not (index[0] == slice(None) or index[0] is Ellipsis):
+            raise ctx.unsupported("indexing the batch axis")
+        index = index if index[0] is Ellipsis else index[1:]
+    return ctx.emit("rearrange", [v.id], kind="getitem", index=tuple(index))
+
+
+def _cat(ctx: _Ctx, tensors: Any, dim: int = 0, **kw) -> _T:
+    ids = [ctx.tensor(t) for t in tensors]
+    return ctx.emit("cat", ids, axis=ctx.dim(ids[0], kw.get("dim", dim)))
+
+
+def _reduce(op: str):
+    def rule(ctx: _Ctx, x: Any, dim: Any = None, keepdim: bool = False, **kw) -> _T:
+        dim, keepdim = kw.get("dim", dim), kw.get("keepdim", keepdim)
+        if "dtype" in kw:
+            raise ctx.unsupported("a dtype argument")
+        t = ctx.tensor(x)
+        if dim is None:
+            if ctx.is_batched(t):
+                raise ctx.unsupported(f"{op} over the batch axis")
+            return ctx.emit(op, [t], axis=None, keepdim=False)
+        dims = tuple(ctx.dim(t, d) for d in (dim if isinstance(dim, (list, tuple)) else (dim,)))
+        return ctx.emit(op, [t], axis=dims, keepdim=bool(keepdim))
+    return rule
+
+
+def _conv(ctx: _Ctx, x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+          groups: int = 1, **kw) -> _T:
+    stride, padding = kw.get("stride", stride), kw.get("padding", padding)
+    dilation, groups = kw.get("dilation", dilation), kw.get("groups", groups)
+    tw = ctx.tensor(w)
+    n = ctx.ndim(tw) - 2
+    if groups != 1 or any(d != 1 for d in _tuple(dilation, n)):
+        raise ctx.unsupported(f"a convolution with groups={groups}, dilation={dilation}")
+    if isinstance(padding, str):
+        if padding != "valid":
+            raise ctx.unsupported(f"padding={padding!r}")
+        padding = 0
+    tx = ctx.tensor(x)
+    if not ctx.is_batched(tx):
+        raise ctx.unsupported("a convolution of a tensor without batch axis")
+    return ctx.emit("conv", [tx, tw, None if b is None else ctx.tensor(b)],
+                    stride=_tuple(stride, n), padding=_tuple(padding, n))
+
+
+def _tuple(v: Any, n: int) -> tuple[int, ...]:
+    return tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),) * n
+
+
+class _BatchShape:
+    """``x.shape`` / ``x.size()`` of a batched tensor: only read to build a view's shape."""
+
+    def getitem(self, index: Any) -> "_BatchShape":
+        return self
+
+
+def _size(ctx: _Ctx, x: Any, *args, **kw) -> Any:
+    return _BatchShape()
+
+
+def _neg(ctx: _Ctx, x: Any) -> _T:
+    return ctx.emit("scale", [ctx.tensor(x)], c=sp.Integer(-1))
+
+
+_ACTIVATION_FUNCTIONS: dict[Callable, Callable] = {
+    torch.relu: _act("relu"), F.relu: _act("relu"), torch.tanh: _act("tanh"), F.tanh: _act("tanh"),
+    torch.sigmoid: _act("sigmoid"), F.sigmoid: _act("sigmoid"), F.gelu: _act("gelu"), F.silu: _act("silu"),
+    F.softplus: _act("softplus"), F.leaky_relu: _act("leaky_relu"), F.elu: _act("elu"),
+}
+
+#: call_function targets
+FUNCTIONS: dict[Callable, Callable] = {
+    operator.add: _binary("add"), torch.add: _binary("add"), operator.sub: _binary("sub"), torch.sub: _binary("sub"),
+    operator.mul: _binary("mul"), torch.mul: _binary("mul"), operator.truediv: _binary("div"),
+    torch.div: _binary("div"), operator.neg: _neg, torch.neg: _neg,
+    operator.matmul: _matmul, torch.matmul: _matmul, torch.bmm: _matmul, F.linear: _linear,
+    F.softmax: _softmax, torch.softmax: _softmax, torch.cat: _cat, torch.concat: _cat,
+    torch.transpose: _transpose, torch.reshape: _reshape, torch.flatten: _reshape, torch.permute: _permute,
+    torch.unsqueeze: _reshape, torch.squeeze: _reshape,
+    operator.getitem: _getitem, getattr: lambda ctx, x, name: _BatchShape() if name == "shape" else _bad_attr(ctx, name),
+    torch.sum: _reduce("sum"), torch.mean: _reduce("mean"), F.conv1d: _conv, F.conv2d: _conv,
+    **_ACTIVATION_FUNCTIONS,
+}
+
+
+def _bad_attr(ctx: _Ctx, name: str):
+    raise ctx.unsupported(f"the attribute .{name}")
+
+
+#: call_method targets
+METHODS: dict[str, Callable] = {
+    "add": _binary("add"), "sub": _binary("sub"), "mul": _binary("mul"), "div": _binary("div"),
+    "matmul": _matmul, "t": _transpose, "transpose": _transpose, "permute": _permute,
+    "view": _reshape, "reshape": _reshape, "flatten": _reshape, "unsqueeze": _reshape, "squeeze": _reshape,
+    "contiguous": _identity, "softmax": _softmax, "size": _size, "sum": _reduce("sum"), "mean": _reduce("mean"),
+    "relu": _act("relu"), "tanh": _act("tanh"), "sigmoid": _act("sigmoid"), "neg": _neg,
+}
+
+
+# ---------------------------------------------------------------- modules
+def _param_id(ctx: _Ctx, p: "torch.Tensor | None") -> int | None:
+    if p is None:
+        return None
+    return ctx.graph.param_node(ctx.names[id(p)])
+
+
+def _m_linear(ctx: _Ctx, m: "nn.Linear", x: Any) -> _T:
+    return ctx.emit("linear", [ctx.tensor(x), _param_id(ctx, m.weight), _param_id(ctx, m.bias)])
+
+
+def _m_conv(ctx: _Ctx, m: "nn.Conv1d", x: Any) -> _T:
+    if m.padding_mode != "zeros":
+        raise ctx.unsupported(f"padding_mode={m.padding_mode!r}")
+    tx = ctx.tensor(x)
+    n = len(m.kernel_size)
+    if m.groups != 1 or any(d != 1 for d in m.dilation):
+        raise ctx.unsupported(f"{type(m).__name__} with groups={m.groups}, dilation={m.dilation}")
+    padding = m.padding
+    if isinstance(padding, str):
+        if padding != "valid":
+            raise ctx.unsupported(f"padding={padding!r}")
+        padding = 0
+    return ctx.emit("conv", [tx, _param_id(ctx, m.weight), _param_id(ctx, m.bias)],
+                    stride=_tuple(m.stride, n), padding=_tuple(padding, n))
+
+
+def _m_layer_norm(ctx: _Ctx, m: "nn.LayerNorm", x: Any) -> _T:
+    return ctx.emit("layer_norm", [ctx.tensor(x), _param_id(ctx, m.weight), _param_id(ctx, m.bias)],
+                    n_axes=len(m.normalized_shape), eps=_exact(float(m.eps)), rms=False)
+
+
+def _m_rms_norm(ctx: _Ctx, m: Any, x: Any) -> _T:
+    eps = m.eps if m.eps is not None else torch.finfo(ctx.dtype).eps
+    return ctx.emit("layer_norm", [ctx.tensor(x), _param_id(ctx, m.weight)],
+                    n_axes=len(m.normalized_shape), eps=_exact(float(eps)), rms=True)
+
+
+def _m_dropout(ctx: _Ctx, m: "nn.Dropout", x: Any) -> _T:
+    if m.training and m.p > 0:
+        raise ctx.unsupported(f"Dropout(p={m.p}) in training mode (call .eval(), or use p=0)")
+    return ctx.value(x)
+
+
+def _m_activation(ctx: _Ctx, m: "nn.Module", x: Any) -> _T:
+    from ..torch import _MODULES
+
+    act = _MODULES[type(m)](m)
+    if act.name == "identity":
+        return ctx.value(x)
+    return ctx.emit("activation", [ctx.tensor(x)], activation=act)
+
+
+def _m_softmax(ctx: _Ctx, m: "nn.Softmax", x: Any) -> _T:
+    return _softmax(ctx, x, m.dim)
+
+
+def _m_flatten(ctx: _Ctx, m: "nn.Flatten", x: Any) -> _T:
+    return _reshape(ctx, x)
+
+
+def _module_rules() -> dict[type, Callable]:
+    from ..torch import _MODULES
+
+    rules: dict[type, Callable] = {nn.Linear: _m_linear, nn.Conv1d: _m_conv, nn.Conv2d: _m_conv,
+                                   nn.LayerNorm: _m_layer_norm, nn.Dropout: _m_dropout, nn.Softmax: _m_softmax,
+                                   nn.Flatten: _m_flatten}
+    if hasattr(nn, "RMSNorm"):
+        rules[nn.RMSNorm] = _m_rms_norm
+    for cls in _MODULES:
+        rules[cls] = _m_activation
+    return rules
+
+
+MODULES = _module_rules()
+
+#: what is supported, for messages and the report
+SUPPORTED = {
+    "modules": sorted(c.__name__ for c in MODULES),
+    "functions": sorted({getattr(f, "__name__", str(f)) for f in FUNCTIONS}),
+    "methods": sorted(METHODS),
+}
+
+
+# ---------------------------------------------------------------- the conversion
+def _propagate(gm: "torch.fx.GraphModule", input_shape: tuple[int, ...], dtype) -> list[dict]:
+    """PyTorch's own shape of every node, at two batch sizes."""
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    metas = []
+    for b in _BATCHES:
+        ShapeProp(gm).propagate(torch.zeros((b,) + tuple(input_shape), dtype=dtype))
+        shapes = {}
+        for n in gm.graph.nodes:
+            tm = n.meta.get("tensor_meta")
+            shapes[n.name] = tuple(tm.shape) if hasattr(tm, "shape") else None
+        metas.append((b, shapes))
+    return metas
+
+
+def graph_from_module(module: "nn.Module", input_shape: tuple[int, ...], loss: str) -> Graph:
+    """The :class:`Graph` of ``module`` on one example of shape ``input_shape`` (no batch axis),
+    with ``loss`` at its output; parameters carry their float64 init values."""
+    if not isinstance(module, nn.Module):
+        raise NetworkError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(input_shape, (tuple, list)) or not all(isinstance(n, int) and n > 0 for n in input_shape):
+        raise NetworkError(f"input_shape must be a tuple of positive ints (without the batch axis), got {input_shape!r}")
+    try:
+        gm = torch.fx.symbolic_trace(module)
+    except Exception as exc:  # data-dependent control flow and the like
+        first = " ".join(str(exc).split())[:160]
+        raise UnsupportedError(f"torch.fx could not trace {type(module).__name__}: {type(exc).__name__}: {first}") from exc
+    params = list(module.parameters())
+    dtype = params[0].dtype if params else torch.float64
+    try:
+        metas_b = _propagate(gm, tuple(input_shape), dtype)
+    except Exception as exc:
+        first = " ".join(str(exc).split())[:160]
+        raise NetworkError(f"{type(module).__name__} fails on an input of shape (batch, {', '.join(map(str, input_shape))}): "
+                           f"{type(exc).__name__}: {first}") from exc
+    graph = Graph()
+    for name, p in module.named_parameters():
+        graph.param(name, tuple(p.shape), trainable=bool(p.requires_grad), init=p.detach().double().numpy())
+    ctx = _Ctx(module, graph, [m for _, m in metas_b])
+    ctx.dtype = dtype
+    (b0, s0), (b1, s1) = metas_b
+    ctx.metas = [{k: _unbatched(v, s1.get(k), b0, b1) for k, v in s0.items()}]
+    for name in graph.params:
+        ctx.batched[graph.param_node(name)] = False
+    placeholders = 0
+    for node in gm.graph.nodes:
+        ctx.node = node
+        if node.op == "placeholder":
+            placeholders += 1
+            if placeholders > 1:
+                raise ctx.unsupported("a second input")
+            nid = graph.input(tuple(input_shape))
+            ctx.batched[nid] = True
+            ctx.env[node.name] = _T(nid)
+            continue
+        if node.op == "output":
+            out = ctx.value(node.args[0])
+            if not isinstance(out, _T) or not ctx.is_batched(out.id):
+                raise ctx.unsupported("an output that is not one tensor depending on the input")
+            graph.set_loss(out.id, loss)
+            return graph
+        if node.op == "get_attr":
+            ctx.env[node.name] = _get_attr(ctx, node.target)
+            continue
+        if node.op == "call_module":
+            sub = gm.get_submodule(node.target)
+            rule = MODULES.get(type(sub))
+            if rule is None:
+                raise UnsupportedError(f"module {type(sub).__name__} at '{node.target}' is not supported by "
+                                       f"symderiv.graph; supported modules: {', '.join(SUPPORTED['modules'])}")
+            result = rule(ctx, sub, *node.args, **node.kwargs)
+        elif node.op == "call_function":
+            rule = FUNCTIONS.get(node.target)
+            if rule is None:
+                raise ctx.unsupported(f"the function {getattr(node.target, '__name__', node.target)}")
+            result = rule(ctx, *node.args, **node.kwargs)
+        elif node.op == "call_method":
+            rule = METHODS.get(node.target)
+            if rule is None:
+                raise ctx.unsupported(f"the method .{node.target}()")
+            result = rule(ctx, *node.args, **node.kwargs)
+        else:  # pragma: no cover - fx has no other node kinds
+            raise ctx.unsupported(f"the node kind {node.op}")
+        if isinstance(result, _T):
+            _check_shape(ctx, result.id)
+        ctx.env[node.name] = result
+    raise UnsupportedError(f"{type(module).__name__}: the traced graph has no output")
+
+
+def _unbatched(shape0, shape1, b0: int, b1: int):
+    """``("batched", shape)`` when both propagations agree up to the leading batch axis,
+    ``("plain", shape)`` for a node independent of the example, else ``("mixed", shape)``."""
+    if shape0 is None:
+        return None
+    if shape0 == shape1:
+        return ("plain", shape0)
+    if shape1 is not None and len(shape0) == len(shape1) and shape0[:1] == (b0,) and shape1[:1] == (b1,) \
+            and shape0[1:] == shape1[1:]:
+        return ("batched", shape0[1:])
+    return ("mixed", shape0)
+
+
+def _check_shape(ctx: _Ctx, nid: int) -> None:
+    meta = ctx.metas[0].get(ctx.node.name)
+    shape = ctx.graph.nodes[nid].shape
+    if meta is None:
+        return
+    kind, expected = meta
+    if kind == "mixed":
+        raise ctx.unsupported("an operation mixing the batch axis with the others")
+    if (kind == "batched") != ctx.is_batched(nid) or tuple(expected) != tuple(shape):
+        raise ctx.unsupported(f"a shape mismatch (symderiv {shape}, PyTorch {meta}): broadcasting against the "
+                              "batch axis")
+
+
+def _get_attr(ctx: _Ctx, target: str) -> _T:
+    try:
+        p = ctx.module.get_parameter(target)
+    except AttributeError:
+        p = None
+    if p is not None:
+        return _T(ctx.graph.param_node(ctx.names[id(p)]))
+    try:
+        buf = ctx.module.get_buffer(target)
+    except AttributeError:
+        raise ctx.unsupported(f"the attribute '{target}'") from None
+    name = f"buffer:{target}"
+    nid = ctx.graph.param(name, tuple(buf.shape), trainable=False, init=buf.detach().double().numpy())
+    ctx.batched[nid] = False
+    return _T(nid)
+
+
+def _meta_shape(self: _Ctx) -> tuple[int, ...]:
+    meta = self.metas[0].get(self.node.name)
+    if meta is None or meta[0] == "mixed":
+        raise self.unsupported("a reshape mixing the batch axis with the others")
+    return tuple(meta[1])
+
+
+_Ctx.meta_shape = _meta_shape  # type: ignore[method-assign]
