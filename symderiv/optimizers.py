@@ -71,3 +71,21 @@ register_optimizer_class(OptimizerClass(
     "SGD with heavy-ball or Nesterov momentum, any schedule",
     True,
 ))
+register_optimizer_class(OptimizerClass(
+    "linear",
+    ("SGD", "SGD with momentum", "Nesterov"),
+    "optimizers LINEAR in the gradient history (each update is a fixed linear combination of past gradients, the "
+    "same for every coordinate): plain SGD, heavy-ball momentum, Nesterov, any learning-rate schedule and batches. "
+    "The scope of linear conservation laws (symderiv.laws): a combination c·θ with c·∇ℓ ≡ 0 is then exactly "
+    "conserved; Adam and RMSProp divide by per-coordinate statistics and break it",
+    False,
+))
+register_optimizer_class(OptimizerClass(
+    "odd",
+    ("SGD", "SGD with momentum", "Nesterov", "RMSProp", "Adam", "AdamW", "L2 weight decay"),
+    "optimizers whose update is an ODD function of the coordinate's gradient history (negating the history negates "
+    "the step: SGD and momentum are linear, Adam/RMSProp divide an odd first moment by an even second moment, weight "
+    "decay is linear in θ). The scope of signed ties (symderiv.signed): classes that start as exact negatives with "
+    "negated gradients stay exact negatives",
+    True,
+))
