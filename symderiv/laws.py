@@ -92,6 +92,8 @@ __all__ = ["Law", "LawSearch", "Conservation", "conservation_laws", "LINEAR_OPTI
 LINEAR_OPTIMIZERS = ("SGD", "SGD with momentum", "Nesterov")
 #: the quadratic search runs when the number of unknowns Q_ab is at most this
 QUADRATIC_SEARCH_LIMIT = 136
+#: the linear search samples at most this many classes; beyond, only the loss's shift laws are checked
+LINEAR_SEARCH_LIMIT = 160
 #: digits of the Arb evaluations of the law searches
 DPS = 100
 #: balancedness laws are written entry by entry when they have at most this many terms
@@ -329,6 +331,8 @@ def _linear(proof: Proof, prover: _Prover, seed: int) -> LawSearch:
     if m == 0:
         search.complete, search.rank, search.dimension = True, 0, 0
         return search
+    if m > LINEAR_SEARCH_LIMIT:
+        return _shift_laws(proof, prover, search)
     samples = _sample(proof, m + 8, seed)
     if len(samples.points) < m:
         search.complete = False
@@ -358,6 +362,34 @@ def _linear(proof: Proof, prover: _Prover, seed: int) -> LawSearch:
     search.complete = bool(space.rank_certified and space.rank + proved == m)
     if proof.net.is_symbolic:
         search.note = "complete among laws whose coefficients do not depend on the symbolic widths"
+    return search
+
+
+def _shift_laws(proof: Proof, prover: _Prover, search: LawSearch) -> LawSearch:
+    """Without a search (too many classes): the output-layer column sums and the output bias sum,
+    each proved like a candidate; ``complete`` stays None."""
+    L = proof.net.depth
+    part = proof.partition
+    groups = [[Block(L, "W", C.index, D.index) for C in part.classes[L]] for D in part.classes[L - 1]]
+    if proof.net.bias:
+        groups.append([Block(L, "b", C.index) for C in part.classes[L]])
+    for blocks_ in groups:
+        coeff: dict[int, Fraction] = {}
+        for b in blocks_:
+            k = proof.class_of[b]
+            if k != proof.zero_class:
+                coeff[k] = coeff.get(k, Fraction(0)) + 1
+        coeffs = sorted(coeff.items())
+        if not coeffs:
+            continue
+        expr = sp.Add(*[_sp(c) * proof.gradients_on_pattern[proof.classes[k][0]] for k, c in coeffs])
+        expr_d = sp.Add(*[_sp(c) * prover.grads_d[proof.classes[k][0]] for k, c in coeffs])
+        method = prover.prove(expr, expr_d)
+        if method is not None:
+            search.laws.append(_linear_law(proof, coeffs, method))
+    search.dimension = len(search.laws)
+    search.note = (f"{search.unknowns} classes exceed the search limit ({LINEAR_SEARCH_LIMIT}): only the output "
+                   "layer's column and bias sums were checked; completeness not examined")
     return search
 
 
@@ -401,12 +433,31 @@ def _linear_description(proof: Proof, coeffs, params: list[str]) -> str:
 
 
 # ---------------------------------------------------------------- (c) quadratic laws
+_EULER: dict = {}
+
+
 def euler_identity_holds(act) -> bool:
     """Proved: ``f'(z)·z = f(z)`` for every real ``z`` (positive homogeneity of degree 1).
 
     Case split on the sign of ``z`` (every registered kink is at 0): on ``z > 0`` and ``z < 0``
     SymPy's simplification must return exactly 0 (a proof for the whole half-line, with the
-    sign in the symbol's assumptions); at ``z = 0`` the value must be exactly 0."""
+    sign in the symbol's assumptions); at ``z = 0`` the value must be exactly 0.  A certified
+    nonzero value at ``z = ±1/3`` refutes it first (cheap for tanh, sigmoid, …)."""
+    key = repr(act)
+    if key not in _EULER:
+        _EULER[key] = _euler(act)
+    return _EULER[key]
+
+
+def _euler(act) -> bool:
+    z = sp.Symbol("z", real=True)
+    residual = act.derivative(z) * z - act(z)
+    for probe in (sp.Rational(1, 3), sp.Rational(-1, 3)):
+        try:
+            if excludes_zero(enclose([residual], {z: probe}, dps=30)[0]):
+                return False
+        except Uncertifiable:
+            pass
     for z in (sp.Symbol("z", positive=True), sp.Symbol("z", negative=True)):
         try:
             if sp.simplify(act.derivative(z) * z - act(z)) != 0:
@@ -535,7 +586,8 @@ def _expanded_balancedness(proof: Proof, layer: int, unit: int, mult) -> sp.Expr
     return sp.Add(*terms)
 
 
-def _quadratic(proof: Proof, linear: LawSearch, prover: _Prover, seed: int) -> LawSearch:
+def _quadratic(proof: Proof, linear: LawSearch, prover: _Prover, seed: int,
+               limit: int = QUADRATIC_SEARCH_LIMIT) -> LawSearch:
     ks = _nonzero(proof)
     m = len(ks)
     U = m * (m + 1) // 2
@@ -566,9 +618,9 @@ def _quadratic(proof: Proof, linear: LawSearch, prover: _Prover, seed: int) -> L
                     vec[pairs.index((lo, hi))] += ca * cb
             generators.append(vec)
     search.dimension = _rank(generators)
-    if proof.net.is_symbolic or U == 0 or U > QUADRATIC_SEARCH_LIMIT:
+    if proof.net.is_symbolic or U == 0 or U > limit:
         search.note = ("the full quadratic search runs for at most "
-                       f"{QUADRATIC_SEARCH_LIMIT} unknowns and concrete widths; only balancedness laws were checked")
+                       f"{limit} unknowns and concrete widths; only balancedness laws were checked")
         if U == 0:
             search.complete, search.rank = True, 0
         return search
@@ -611,9 +663,13 @@ def _rank(vectors: list[list[Fraction]]) -> int:
 
 
 # ---------------------------------------------------------------- entry point
-def conservation_laws(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: float = 30.0) -> Conservation:
-    """The linear and quadratic conservation laws of ``proof`` (see the module docstring)."""
+def conservation_laws(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: float = 30.0,
+                      quadratic_limit: int = QUADRATIC_SEARCH_LIMIT) -> Conservation:
+    """The linear and quadratic conservation laws of ``proof`` (see the module docstring).
+
+    ``quadratic_limit``: the full quadratic search runs when it has at most this many unknowns
+    (``m(m+1)/2`` for ``m`` non-zero classes); balancedness laws are always checked."""
     prover = _Prover(proof, seed + 31, seconds, budget)
     linear = _linear(proof, prover, seed + 17)
-    quadratic = _quadratic(proof, linear, prover, seed + 23)
+    quadratic = _quadratic(proof, linear, prover, seed + 23, quadratic_limit)
     return Conservation(linear, quadratic)
