@@ -75,6 +75,8 @@ class Analysis:
     inputs: InputMap | None = None
     _tie_id_cache: dict | None = None
     _lifted_cache: dict | None = None
+    _conservation: Any = None
+    _signed: Any = None
 
     # ------------------------------------------------------------ queries
     @property
@@ -154,6 +156,38 @@ class Analysis:
     def conditions_of(self, name: str, index: tuple[int, ...]) -> tuple[str, ...]:
         """Ids of the :attr:`conditions` the entry's statements need (empty: unconditional)."""
         return self.facts_of(self.block(name, index)).conditions
+
+    @property
+    def conservation(self):
+        """Linear and quadratic conservation laws with their completeness (:mod:`symderiv.laws`), computed once.
+        Not searched with an input reduction (the laws are about the full network's entries)."""
+        if self._conservation is None:
+            from .laws import Conservation, LawSearch, conservation_laws
+
+            if self.inputs is not None:
+                note = "not searched: the proof ran on an input-reduced network"
+                self._conservation = Conservation(LawSearch("linear", note=note), LawSearch("quadratic", note=note))
+            else:
+                self._conservation = conservation_laws(self.proof)
+        return self._conservation
+
+    @property
+    def conserved(self) -> list:
+        """The proved conservation laws (:class:`symderiv.laws.Law`: linear, then quadratic)."""
+        return self.conservation.laws
+
+    @property
+    def signed_ties(self):
+        """Classes proved to stay exact negatives under odd optimizers (:mod:`symderiv.signed`), computed once."""
+        if self._signed is None:
+            from .signed import SignedTies, signed_ties
+
+            self._signed = SignedTies() if self.inputs is not None else signed_ties(self.proof)
+        return self._signed
+
+    def tie_sign(self, name: str, index: tuple[int, ...]) -> int:
+        """+1, or −1 when the entry is proved to stay the exact negative of its signed group's lead."""
+        return self.signed_ties.sign_of(self.proof.class_of[self.block(name, index)])[1]
 
     def facts_of(self, b: Block) -> BlockFacts:
         """The :class:`~symderiv.facts.BlockFacts` of one block of the proof."""
@@ -411,6 +445,9 @@ class Analysis:
         ties = self._tie_summary()
         if ties:
             lines.append(ties)
+        from .laws import conservation_sentences
+
+        lines.extend(conservation_sentences(self.conservation, self.signed_ties, p))
         moves = self._move_summary()
         if moves:
             lines.append(moves)
@@ -569,6 +606,9 @@ class Analysis:
             **({} if self.inputs is None else {"inputs": self.inputs.to_json()}),
             "conditions": [c.to_json() for c in self.conditions],
             "floats": self._floats_json(),
+            "conserved": [law.to_json() for law in self.conserved],
+            "conservation": self.conservation.to_json(),
+            "signed_ties": [g.to_json(p) for g in self.signed_ties.groups],
         }
 
     def _floats_json(self) -> dict[str, Any]:
@@ -605,7 +645,7 @@ class Analysis:
                 if m is not None:  # the full network's tie id and data (symderiv.inputs)
                     f = (f[0], ids[self._tie_key(b, column)], f[2], f[3],
                          printed(self._lifted_gradient(b, column))) + tuple(f[5:])
-                facts[(b, column)] = f
+                facts[(b, column)] = f + self.signed_ties.sign_of(self.proof.class_of[b])
             return facts[(b, column)]
 
         rows = [part.of(l, i).index for i in range(shape[0])]
@@ -623,6 +663,8 @@ class Analysis:
             "shape": list(shape),
             "stays_zero": cols(0),
             "tie_class": cols(1),
+            "tie_sign": cols(9),
+            "signed_tie": cols(8),
             "first_move_step": cols(2),
             "first_move_tight": cols(3),
             "gradient_at_init": cols(4),
@@ -643,7 +685,9 @@ class Analysis:
             entry = {"rows": part.classes[b.layer][b.row].label()}
             if b.kind == "W":
                 entry["columns"] = part.classes[b.layer - 1][b.col].label()
+            group, sign = self.signed_ties.sign_of(self.proof.class_of[b])
             entry.update({"entries": str(self._block_size(b)), "stays_zero": zero, "tie_class": tid,
+                          "tie_sign": sign, "signed_tie": group,
                           "first_move_step": step, "first_move_tight": tight, "gradient_at_init": g,
                           "conditions": conds, "float": fl, "first_move_float": fmf})
             out.append(entry)

@@ -673,3 +673,52 @@ def conservation_laws(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budg
     linear = _linear(proof, prover, seed + 17)
     quadratic = _quadratic(proof, linear, prover, seed + 23, quadratic_limit)
     return Conservation(linear, quadratic)
+
+
+# ---------------------------------------------------------------- sentences (read by symderiv.analysis)
+def _listed(texts: list[str], limit: int = 6) -> str:
+    shown = texts[:limit]
+    return "; ".join(shown) + (f"; … ({len(texts)} in all)" if len(texts) > limit else "")
+
+
+def conservation_sentences(conservation: Conservation, signed, proof: Proof) -> list[str]:
+    """Plain sentences on the proved laws and signed ties (empty when there are none)."""
+    out = []
+    lin = conservation.linear
+    if lin.laws:
+        shift = [law for law in lin.laws if law.description.startswith(("a column sum", "the sum of the output"))]
+        L = proof.net.depth
+        head = ""
+        if shift and len(shift) == len(lin.laws):
+            cols = any(law.description.startswith("a column sum") for law in shift)
+            bias = any(law.description.startswith("the sum of the output") for law in shift)
+            what = " and ".join(x for x, present in ((f"each column sum of W{L}", cols),
+                                                     (f"the sum of b{L}", bias)) if present)
+            head = (f"{what[0].upper()}{what[1:]} {'is' if len(shift) == 1 else 'are'} conserved under SGD/momentum/"
+                    "Nesterov: the true-class row moves against the others and exactly balances them")
+        else:
+            head = "Conserved under SGD/momentum/Nesterov (linear in the gradient history)"
+        laws = [law.indexed + (" (each " + ", ".join(f"{k} in {v}" for k, v in law.for_each) + ")"
+                               if law.for_each else "") for law in lin.laws]
+        complete = (" This list of linear laws is complete (certified rank)." if lin.complete else "")
+        out.append(f"{head} (proved: {_listed(laws)}); Adam and RMSProp break them; with L2 weight decay they "
+                   f"decay exactly ((1 − ηλ)^t under SGD).{complete}")
+    quad = conservation.quadratic
+    if quad.laws:
+        laws = [law.indexed + (" (each " + ", ".join(f"{k} in {v}" for k, v in law.for_each) + ")"
+                               if law.for_each else "") for law in quad.laws]
+        out.append(f"Conserved under gradient flow (balancedness of positively homogeneous units; one SGD step changes "
+                   f"each by exactly η²·gᵀQg): {_listed(laws, 4)}.")
+    if signed is not None and signed.groups:
+        rel = []
+        for g in signed.groups:
+            names = [block_label_of(proof, k) for k, _ in g.members]
+            rel.append(" = ".join(("−" if s < 0 else "") + n for n, (_, s) in zip(names, g.members)))
+        out.append("Exact negatives forever under SGD, momentum, Nesterov, RMSProp, Adam and AdamW (odd in the "
+                   f"gradient; with or without weight decay): {_listed(rel)}.")
+    return out
+
+
+def block_label_of(proof: Proof, k: int) -> str:
+    """The label of class ``k``'s first block."""
+    return _class_label(proof, k)
