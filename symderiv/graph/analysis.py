@@ -55,6 +55,16 @@ class GraphAnalysis:
     def first_move_tight(self, name: str, index=()) -> bool:
         return self.proof.first_moves.get(self.proof.class_of[self._coord(name, index)], _NEVER).tight
 
+    def first_move_float(self, name: str, index=()) -> str | None:
+        """How "unchanged before the first-move step" holds in floats: ``"exact_arithmetic_only"`` when it
+        rests on the loss's exact cancellation (Σ_k δ_k = 0: a rounding residue in floats, which Adam and
+        RMSProp amplify), ``"no_loss_cancellation"`` otherwise; None when nothing is claimed before a move."""
+        k = self.proof.class_of[self._coord(name, index)]
+        step = self.first_move_step(name, index)
+        if k == self.proof.zero_class or step == 1:
+            return None
+        return "exact_arithmetic_only" if k in self.proof.loss_cancellation else "no_loss_cancellation"
+
     def _tie_ids(self) -> dict[int, int]:
         ids: dict[int, int] = {}
         for c in self.proof.coords:  # numbered in parameter order
@@ -64,12 +74,14 @@ class GraphAnalysis:
     def entry_facts(self, name: str) -> dict[str, np.ndarray]:
         """Per-entry arrays of the parameter's shape: stays_zero, tie_class, first_move_step, first_move_tight."""
         shape = self.proof.graph.params[name].shape
-        out = {k: np.empty(shape, dtype=object) for k in ("stays_zero", "tie_class", "first_move_step", "first_move_tight")}
+        keys = ("stays_zero", "tie_class", "first_move_step", "first_move_tight", "first_move_float")
+        out = {k: np.empty(shape, dtype=object) for k in keys}
         for idx in np.ndindex(*shape):
             out["stays_zero"][idx] = self.stays_zero(name, idx)
             out["tie_class"][idx] = self.tie_class(name, idx)
             out["first_move_step"][idx] = self.first_move_step(name, idx)
             out["first_move_tight"][idx] = self.first_move_tight(name, idx)
+            out["first_move_float"][idx] = self.first_move_float(name, idx)
         return out
 
     # ------------------------------------------------------------ faces
@@ -121,6 +133,11 @@ class GraphAnalysis:
                 moves.append(f"{name} at step {steps_text}")
         if moves:
             lines.append("First moves: " + "; ".join(moves) + ".")
+        fragile = [n for n in g.trainable()
+                   if "exact_arithmetic_only" in set(self.entry_facts(n)["first_move_float"].flat)]
+        if fragile:
+            lines.append(f"Floating point: 'unchanged before the first move' of {_join(fragile)} rests on the loss's "
+                         "exact cancellation (Σ_k δ_k = 0): in floats a rounding residue, which Adam/RMSProp amplify.")
         lines.append(self.scope())
         if p.undecided:
             lines.append(f"Undecided (not claimed): {len(p.undecided)}; see .proof.undecided.")

@@ -58,8 +58,12 @@ def symbolic_values(graph: Graph, prefix: str = "w") -> dict[str, np.ndarray]:
     return {name: _names(p.shape, f"{prefix}{k}") for k, (name, p) in enumerate(graph.params.items())}
 
 
-def backprop(graph: Graph, params: Mapping[str, np.ndarray], *, backward: bool = True) -> GraphPass:
-    """Forward (and backward) pass with parameter values ``params`` (name -> object array)."""
+def backprop(graph: Graph, params: Mapping[str, np.ndarray], *, backward: bool = True,
+             output_delta: np.ndarray | None = None) -> GraphPass:
+    """Forward (and backward) pass with parameter values ``params`` (name -> object array).
+
+    ``output_delta`` replaces the loss's ``δ`` at the output (e.g. by independent symbols, to see
+    which zeros rest on the loss's own cancellations such as ``Σ_k δ_k = 0``)."""
     if graph.output is None or graph.input_node is None:
         raise InternalError("the graph has no input or no loss")
     loss = graph_loss(graph.loss_name)
@@ -83,7 +87,7 @@ def backprop(graph: Graph, params: Mapping[str, np.ndarray], *, backward: bool =
     if not backward:
         return result
 
-    result.delta = loss.delta(env[graph.output], y)
+    result.delta = loss.delta(env[graph.output], y) if output_delta is None else output_delta
     cot: dict[int, list[np.ndarray]] = {graph.output: [result.delta]}
     needed = _needs_gradient(graph)
     for node in reversed(graph.nodes):

@@ -88,6 +88,9 @@ class GraphProof:
     undecided: list[str]
     gradients_on_pattern: dict[Coord, sp.Expr]
     init_symbols: list[sp.Symbol] = field(default_factory=list)
+    #: classes whose "unchanged before step t" rests on the loss's exact cancellation (e.g. Σ_k δ_k = 0):
+    #: true in exact arithmetic, a rounding residue in floats that Adam/RMSProp can amplify
+    loss_cancellation: set[int] = field(default_factory=set)
 
     def never_moving(self) -> list[int]:
         return [k for k, fm in sorted(self.first_moves.items()) if fm.step is None and k != self.zero_class]
@@ -206,14 +209,14 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
         classes = new_classes
 
     class_of = {c: k for k, m in enumerate(classes) for c in m}
-    fm, fm_ids = _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values, data + init_symbols,
-                              sampler, scales, seed, seconds, undecided, budget, label)
+    fm, fm_ids, fragile = _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values,
+                                       data + init_symbols, sampler, scales, seed, seconds, undecided, budget, label)
     trajectories = _trajectories(graph, classes, zero, symbols, init_values, grads, fm, data, init_symbols, sampler,
                                  init_scales, seed, witness_attempts)
     tight = {c for t in trajectories for c, _, _ in t.moved}
     fm = {c: FirstMove(m.step, c in tight, m.undecided) for c, m in fm.items()}
     return GraphProof(graph, coords, init_values, frozen_values, classes, zero, class_of, symbols, identities,
-                      splits, iteration, fm, fm_ids, trajectories, undecided, grads, init_symbols)
+                      splits, iteration, fm, fm_ids, trajectories, undecided, grads, init_symbols, fragile)
 
 
 def _init_scales(graph: Graph, values, init_symbols) -> dict[sp.Symbol, int]:
@@ -233,6 +236,11 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
     cls_of = {c: k for k, m in enumerate(classes) for c in m}
     moves: dict[int, FirstMove] = {}
     identities: list[tuple[int, Identity]] = []
+    fragile: set[int] = set()
+    out_shape = graph.nodes[graph.output].shape
+    free_delta = np.empty(out_shape, dtype=object)
+    for idx in np.ndindex(*out_shape):
+        free_delta[idx] = sp.Symbol("dz_" + "_".join(str(i + 1) for i in idx), real=True)
     t = 0
     while frozen:
         def entry(c, frozen=frozen):
@@ -262,6 +270,11 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
                 leaving.append((k, True))
             else:
                 identities.append((t, Identity(classes[k], sp.Integer(0), method)))
+        zeros_here = [k for k in sorted(frozen) if k not in {j for j, _ in leaving}]
+        if zeros_here:  # which of these zeros survive independent output δ's (no loss cancellation)?
+            loose = _grads(backprop(graph, _param_arrays(graph, frozen_values, entry), output_delta=free_delta),
+                           [reps[k] for k in zeros_here])
+            fragile |= {k for k in zeros_here if loose[reps[k]] != 0}
         if not leaving:
             break
         for k, undec in leaving:
@@ -270,7 +283,7 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
         t += 1
     for k in frozen:
         moves[k] = FirstMove(None, False)
-    return moves, identities
+    return moves, identities, fragile
 
 
 # ---------------------------------------------------------------- certified witness trajectories
