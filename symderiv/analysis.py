@@ -721,7 +721,8 @@ class Analysis:
                              "entries": str(C.size * len(members)), "stays_zero": zero, "tie_class": tid}
                     if not single:
                         entry["columns_tied"] = tied
-                    entry.update({"first_move_step": step, "first_move_tight": tight, "gradient_at_init": printed(g),
+                    group, sign = self.signed_ties.sign_of(p.class_of[b])
+                    entry.update({"tie_sign": sign, "signed_tie": group, "first_move_step": step, "first_move_tight": tight, "gradient_at_init": printed(g),
                                   "conditions": list(conds), "float": fl, "first_move_float": fmf})
                     out.append(entry)
         return {"shape": list(shape), "layout": "blocks", "blocks": out}
