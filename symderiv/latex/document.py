@@ -483,6 +483,11 @@ def _conditions_and_floats(ctx: _Context) -> list[str]:
     arithmetic: read from the analysis, computed nothing."""
     a = ctx.analysis
     lines = [r"\section{Conditions and floating point}\label{sec:conditions}"]
+    note = a.input_reduction_note() if hasattr(a, "input_reduction_note") else None
+    if note:
+        lines.append(r"\paragraph{Input reduction.} " + latex_text(note) + r" The sections below are written "
+                     r"for the reduced network; the lemma of \texttt{symderiv.inputs} lifts every statement to "
+                     r"every input coordinate.")
     conditions = list(getattr(a, "conditions", []))
     if not conditions:
         lines.append(r"Every statement of Theorem~\ref{thm:main} holds unconditionally: at every value of every "
@@ -976,7 +981,7 @@ def proof_document(analysis: Any, *, title: str | None = None) -> str:
                    error=InvalidArgument)
     ctx = _Context(analysis)
     if title is None:
-        title = f"{ctx.net.describe()}, init {analysis.init_description}: what stays zero or tied, and when it moves"
+        title = f"{analysis.net.describe()}, init {analysis.init_description}: what stays zero or tied, and when it moves"
     lines = _preamble(ctx, title)
     for section in SECTIONS:
         lines += section(ctx)
@@ -992,7 +997,7 @@ def analysis_latex(analysis: Any) -> str:
                    analysis, error=InvalidArgument)
     ctx = _Context(analysis)
     p = ctx.proof
-    rows = [rf"\text{{{_mathjax_text(ctx.net.describe())}; init: {_mathjax_text(analysis.init_description)}}}"]
+    rows = [rf"\text{{{_mathjax_text(analysis.net.describe())}; init: {_mathjax_text(analysis.init_description)}}}"]
     if p.zero_class is not None:
         zero = p.classes[p.zero_class]
         whole = [n for n in ctx.net.parameter_names() if all(b in zero for b in ctx.param_blocks(n))]
