@@ -166,6 +166,12 @@ def test_unusual_but_valid_claims_are_checked(claim, status):
     assert time.monotonic() - start < WALL_S
 
 
+def test_undefined_inside_max_is_a_clean_error():
+    """ReLU(1/W) at W = 0: SymPy cannot even compare zoo with 0 (found by fuzzing)."""
+    with pytest.raises(ClaimSyntaxError, match="undefined"):
+        check(r"\mathrm{ReLU}(\frac{1}{W^{(2)}_{ij}}) = 0", NET, sd.zeros())
+
+
 def test_1500_unary_minuses_in_latex():
     """The LaTeX grammar recurses per sign: a clean error or a verdict, in bounded time, never a crash."""
     start = time.monotonic()

@@ -311,9 +311,15 @@ class _Session:
 
     # -- one link
     def build(self, node, env) -> sp.Expr:
-        expr = self.builder.build(node, env)
-        if TRUE_CLASS in env:
-            expr = expr.subs(self.builder.labels_one_hot(env[TRUE_CLASS]))
+        try:
+            expr = self.builder.build(node, env)
+            if TRUE_CLASS in env:
+                expr = expr.subs(self.builder.labels_one_hot(env[TRUE_CLASS]))
+        except (ValueError, TypeError, ArithmeticError) as exc:  # e.g. max(1/0, 0): SymPy cannot even compare
+            raise ClaimSyntaxError(
+                f"{to_text(node)[:60]} is undefined at {env} (a division by zero or a comparison of an undefined value: "
+                f"{type(exc).__name__})"
+            ) from None
         if expr.has(sp.zoo, sp.oo, sp.nan, -sp.oo):
             raise ClaimSyntaxError(f"{to_text(node)[:60]} is undefined (a division by zero) at {env}")
         return expr
