@@ -21,13 +21,14 @@ values far in a tail keep their relative accuracy.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
+from functools import lru_cache
 from fractions import Fraction
 from typing import Callable, Iterable, Iterator, Mapping
 
 import sympy as sp
 from flint import arb, ctx, fmpq, fmpz
 
+from .activations import elu, leaky_relu, relu
 from .errors import SymderivError
 
 __all__ = [
@@ -189,6 +190,10 @@ _FUNCTIONS: dict[type, Callable[..., Ball]] = {
     sp.DiracDelta: _dirac,
     sp.Max: _max,
     sp.Min: _min,
+    # symderiv's kinked activations (symderiv.activations): arb's max/min, rigorous for any ball
+    relu: lambda z: z.max(arb(0)),
+    leaky_relu: lambda z, slope: z.max(arb(0)) + slope * z.min(arb(0)),
+    elu: lambda z, alpha: z.max(arb(0)) + alpha * (z.min(arb(0)).exp() - 1),
 }
 
 _CONSTANTS: dict[sp.Basic, Callable[[], Ball]] = {
@@ -410,12 +415,91 @@ def magnitude(x: Ball) -> float:
     return bound if bound == bound else float("inf")
 
 
-def _decimal(value: Fraction, digits: int, rounding: str = ROUND_HALF_EVEN) -> str:
-    with localcontext() as c:
-        c.prec, c.rounding = digits, rounding
-        c.Emax, c.Emin = 10 ** 9, -10 ** 9
-        d = Decimal(value.numerator) / Decimal(value.denominator)
-    return format(d, "g") if d else "0"
+def _man_exp(x: Ball) -> tuple[int, int]:
+    """``(man, exp)`` with ``x = man·2^exp`` for an exact, finite ball."""
+    man, exp = x.man_exp()
+    return int(man), int(exp)
+
+
+_LOG10_2 = 0.30102999566398120
+
+
+@lru_cache(maxsize=256)
+def _pow10(k: int) -> int:
+    return 10 ** k
+
+
+def _floor_int(a: Ball) -> int:
+    """``floor`` of an exact, finite ball."""
+    man, exp = _man_exp(a)
+    return man << exp if exp >= 0 else man >> -exp
+
+
+def _scaled(m: int, exp: int, k: int, mode: str) -> int:
+    """``m·2^exp·10^k`` (``m > 0``) rounded to an integer: to nearest, or down/up."""
+    if abs(k) <= 400:  # exact integer arithmetic
+        if k >= 0 and exp < 0:  # the common case (fractional values): a shift, no division
+            num, den = m * _pow10(k), 1 << -exp
+            q = num >> -exp
+            r = num - (q << -exp)
+        else:
+            num = m * _pow10(max(k, 0)) << max(exp, 0)
+            den = _pow10(max(-k, 0)) << max(-exp, 0)
+            q, r = divmod(num, den)
+        return q + (bool(r) and {"nearest": 2 * r >= den, "floor": False, "ceil": True}[mode])
+    # far from 1 (e.g. 1e-22000 from saturated units): 10^k exactly would be a huge integer;
+    # an Arb ball of the product bounds it rigorously, so the directed roundings stay outward
+    with ctx.workprec(4 * _bitlen(k) + 160):
+        scaled = arb((m, exp)) * arb(10) ** k
+        if mode == "floor":
+            return _floor_int(scaled.lower())
+        if mode == "ceil":
+            return -_floor_int(-scaled.upper())
+        return _floor_int((scaled + arb(fmpq(1, 2))).mid())
+
+
+def _bitlen(k: int) -> int:
+    return max(64, abs(k).bit_length() + 64)
+
+
+def _decimal(man: int, exp: int, digits: int, rounding: str = "nearest") -> str:
+    """``man·2^exp`` as a decimal with ``digits`` significant digits, rounded to nearest or
+    directed (``"floor"``/``"ceil"`` of the signed value), in ``%g`` style.
+
+    Integer arithmetic on a truncated mantissa: the ball midpoints of a 10^4-bit
+    trajectory would make Fraction/Decimal conversions quadratic.  Directed roundings
+    are never inward (they may be one unit in the last digit wider than the tightest)."""
+    if man == 0:
+        return "0"
+    negative, m = man < 0, abs(man)
+    mode = {"floor": "ceil", "ceil": "floor"}.get(rounding, rounding) if negative else rounding  # on |v|
+    extra = m.bit_length() - (4 * digits + 64)
+    if extra > 0:  # drop excess mantissa bits, rounding |v| in the requested direction
+        m = -((-m) >> extra) if mode == "ceil" else m >> extra
+        exp += extra
+    e10 = int((m.bit_length() + exp) * _LOG10_2)  # within 1 of floor(log10 |v|)
+    for _ in range(4):  # find the scale from the value rounded down, then round once
+        k = digits - 1 - e10  # scale so that |v|·10^k has `digits` digits before the point
+        low = _scaled(m, exp, k, "floor")
+        if low >= _pow10(digits):
+            e10 += 1
+        elif low < _pow10(digits - 1):
+            e10 -= 1
+        else:
+            break
+    q = low if mode == "floor" else _scaled(m, exp, k, mode)
+    full = str(q)
+    text = full.rstrip("0") or "0"
+    point = len(full) - 1 - k  # decimal exponent of the leading digit
+    if -5 <= point < digits:
+        if point >= 0:
+            whole = text.ljust(point + 1, "0")
+            out = whole[:point + 1] + ("." + whole[point + 1:] if len(whole) > point + 1 else "")
+        else:
+            out = "0." + "0" * (-point - 1) + text
+    else:
+        out = text[0] + ("." + text[1:] if len(text) > 1 else "") + f"e{point:+03d}"
+    return ("-" if negative else "") + out
 
 
 def _not_finite(x: Ball) -> str:
@@ -424,11 +508,9 @@ def _not_finite(x: Ball) -> str:
 
 def interval(x: Ball) -> tuple[str, str]:
     """The endpoints as decimal strings (for JSON), rounded outward to 20 digits."""
-    ends = exact_endpoints(x)
-    if ends is None:
-        return (x.lower().str(20, radius=False), x.upper().str(20, radius=False)) if x.is_finite() \
-            else (("nan", "nan") if x.mid().is_nan() else ("-inf", "inf"))
-    return _decimal(ends[0], 20, ROUND_FLOOR), _decimal(ends[1], 20, ROUND_CEILING)
+    if not x.is_finite():
+        return ("nan", "nan") if x.mid().is_nan() else ("-inf", "inf")
+    return _decimal(*_man_exp(x.lower()), 20, "floor"), _decimal(*_man_exp(x.upper()), 20, "ceil")
 
 
 def describe_interval(x: Ball, digits: int = 12) -> str:
@@ -436,11 +518,11 @@ def describe_interval(x: Ball, digits: int = 12) -> str:
     radius 0 (``-3/8``, ``5``), else ``0.123456789012 (±1.2e-38)`` (radius rounded up)."""
     if not x.is_finite():
         return _not_finite(x)
-    exact = exact_fraction(x)
-    if exact is not None:
-        text = str(exact)
-        return text if len(text) <= 48 else f"{_decimal(exact, digits)} (exact dyadic)"
-    mid, rad = _dyadic(x.mid()), _dyadic(x.rad())
-    if mid is None or rad is None:  # astronomically large or small exponents: Arb's own printing
-        return x.str(digits)
-    return f"{_decimal(mid, digits)} (±{_decimal(rad, 2, ROUND_CEILING)})"
+    mid = _man_exp(x.mid())
+    if x.is_exact():
+        if abs(mid[1]) + mid[0].bit_length() <= 150:  # short enough to print as a fraction
+            text = str(_dyadic(x))
+            if len(text) <= 48:
+                return text
+        return f"{_decimal(*mid, digits)} (exact dyadic)"
+    return f"{_decimal(*mid, digits)} (±{_decimal(*_man_exp(x.rad()), 2, 'ceil')})"
