@@ -66,8 +66,9 @@ def test_engine_matches_sympy_diff_every_activation_and_loss(act, loss):
     net = sd.mlp([2, 2, 2], act, loss, kink_grad=_smooth_at_kink(act))
     inits = _inits(net)
     nonzero = False
-    for kind in ("zeros", "constant", "generic"):
-        nonzero |= _compare(net, inits[kind], seed=hash(kind) % 100)
+    # fixed seeds: hash(kind) would change with PYTHONHASHSEED, i.e. from run to run
+    for seed, kind in enumerate(("zeros", "constant", "generic")):
+        nonzero |= _compare(net, inits[kind], seed=10 * seed)
     assert nonzero, "the comparison must not be vacuous (some gradient nonzero)"
 
 
