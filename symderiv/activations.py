@@ -7,6 +7,16 @@ the kink is an explicit, reported convention (``kink_grad``).  PyTorch's
 ``Heaviside(0)`` is 1/2.  The derivative is always written with
 ``Heaviside(z, H0)`` so that evaluating it at ``z = 0`` gives the convention.
 
+The kinked activations are written with the function classes :class:`relu`,
+:class:`leaky_relu` and :class:`elu` (not ``Max``/``Min``): SymPy canonicalizes
+``Max(z, 0)`` by comparing ``z`` with 0 through ``factor_terms``, which costs
+seconds to minutes per unit on a deep closed form.  These classes evaluate on
+numbers and on arguments of known sign only, print as ``relu(z)`` (``\\max(z, 0)``
+in LaTeX), evaluate numerically, and differentiate to ``Heaviside(z, 0)`` (the
+default convention ``f'(0)`` = left derivative, as PyTorch).  The registry's
+``kink_grad`` convention is applied by :meth:`Activation.derivative`, never by
+``fdiff``.
+
 Users extend the registry with one call to :func:`register_activation`.
 """
 from __future__ import annotations
@@ -15,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import sympy as sp
+from sympy.core.logic import fuzzy_and, fuzzy_not
 
 from .errors import NetworkError, RegistryError
 
@@ -24,6 +35,10 @@ __all__ = [
     "activation",
     "register_activation",
     "registered_activations",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "PIECEWISE_FUNCTIONS",
 ]
 
 Expr = sp.Expr
@@ -238,26 +253,171 @@ register_activation(
     description="z·Φ(z) (exact, erf form)",
 )
 
+# ---------------------------------------------------------------- piecewise function classes
+class _Piecewise0(sp.Function):
+    """A real function of ``z`` (and numeric parameters) with one kink at ``z = 0``: equal to
+    ``_right(z)`` for ``z >= 0`` and ``_left(z, *params)`` for ``z <= 0``.
+
+    Construction is cheap: it evaluates only when the sign of ``z`` is known (a number, or
+    an expression SymPy's assumptions decide, such as ``-x**2 - 1``), so a dead unit is a
+    structural 0 as with ``Max``, but nothing is compared or factored."""
+
+    @classmethod
+    def _left(cls, z: Expr, *params: Expr) -> Expr:
+        raise NotImplementedError
+
+    @classmethod
+    def eval(cls, z: Expr, *params: Expr):  # type: ignore[override]
+        if z.is_extended_nonnegative:
+            return z
+        if z.is_extended_nonpositive:
+            return cls._left(z, *params)
+        return None
+
+    def _eval_is_extended_real(self):
+        return fuzzy_and(a.is_extended_real for a in self.args)
+
+    def _eval_is_finite(self):
+        return fuzzy_and(a.is_finite for a in self.args)
+
+    def _eval_is_zero(self):
+        z = self.args[0]
+        if z.is_zero:
+            return True
+        if fuzzy_not(z.is_zero) and z.is_extended_positive:
+            return False
+        return None
+
+    def _eval_is_extended_positive(self):
+        return self.args[0].is_extended_positive
+
+    def _eval_evalf(self, prec: int):
+        args = [a._evalf(prec) for a in self.args]
+        if not all(a.is_Number for a in args):
+            return None
+        value = self.func(*args)  # a number's sign is known: evaluates to the branch
+        return None if isinstance(value, _Piecewise0) else value._evalf(prec)
+
+    def _eval_rewrite_as_Max(self, z: Expr, *params: Expr, **kwargs) -> Expr:
+        return self._max_form(z, *params)
+
+    @classmethod
+    def _max_form(cls, z: Expr, *params: Expr) -> Expr:
+        raise NotImplementedError
+
+
+class relu(_Piecewise0):
+    """``max(z, 0)``; ``diff`` gives ``Heaviside(z, 0)`` (``f'(0) = 0``, PyTorch's convention)."""
+
+    nargs = 1
+
+    @classmethod
+    def _left(cls, z: Expr) -> Expr:
+        return sp.Integer(0)
+
+    def _eval_is_extended_nonnegative(self):
+        return self.args[0].is_extended_real
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return sp.Heaviside(self.args[0], 0)
+
+    @classmethod
+    def _max_form(cls, z: Expr) -> Expr:
+        return sp.Max(z, 0)
+
+    def _eval_rewrite_as_Heaviside(self, z: Expr, **kwargs) -> Expr:
+        return z * sp.Heaviside(z, 0)
+
+    def _latex(self, printer, exp=None) -> str:
+        tex = rf"\max\left({printer._print(self.args[0])}, 0\right)"
+        return rf"{tex}^{{{exp}}}" if exp else tex
+
+
+class leaky_relu(_Piecewise0):
+    """``max(z, 0) + s·min(z, 0)`` (``s`` = ``args[1]``); ``diff`` gives ``s + (1 - s)·Heaviside(z, 0)``
+    (``f'(0) = s``, PyTorch's convention)."""
+
+    nargs = 2
+
+    @classmethod
+    def _left(cls, z: Expr, slope: Expr) -> Expr:
+        return slope * z
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        z, slope = self.args
+        if argindex == 1:
+            return slope + (1 - slope) * sp.Heaviside(z, 0)
+        if argindex == 2:
+            return z - relu(z)
+        raise sp.ArgumentIndexError(self, argindex)
+
+    @classmethod
+    def _max_form(cls, z: Expr, slope: Expr) -> Expr:
+        return sp.Max(z, 0) + slope * sp.Min(z, 0)
+
+    def _latex(self, printer, exp=None) -> str:
+        z, slope = (printer._print(a) for a in self.args)
+        tex = rf"\operatorname{{lrelu}}_{{{slope}}}\left({z}\right)"
+        return rf"\left({tex}\right)^{{{exp}}}" if exp else tex
+
+
+class elu(_Piecewise0):
+    """``z`` for ``z >= 0``, ``a·(e^z - 1)`` for ``z <= 0`` (``a`` = ``args[1]``); ``diff`` gives
+    ``elu(z, a) + a + (1 - elu(z, a) - a)·Heaviside(z, 0)`` (``f'(0) = a``, PyTorch's convention),
+    which never evaluates ``e^z`` for large ``z``."""
+
+    nargs = 2
+
+    @classmethod
+    def _left(cls, z: Expr, alpha: Expr) -> Expr:
+        return alpha * (sp.exp(z) - 1)
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        z, alpha = self.args
+        if argindex == 1:
+            return self + alpha + (1 - self - alpha) * sp.Heaviside(z, 0)
+        if argindex == 2:
+            return sp.exp(z - relu(z)) - 1
+        raise sp.ArgumentIndexError(self, argindex)
+
+    @classmethod
+    def _max_form(cls, z: Expr, alpha: Expr) -> Expr:
+        return sp.Max(z, 0) + alpha * (sp.exp(sp.Min(z, 0)) - 1)
+
+    def _latex(self, printer, exp=None) -> str:
+        z, alpha = (printer._print(a) for a in self.args)
+        tex = rf"\operatorname{{elu}}_{{{alpha}}}\left({z}\right)"
+        return rf"\left({tex}\right)^{{{exp}}}" if exp else tex
+
+
+#: the piecewise function classes above; a certified evaluator needs one rule per class
+PIECEWISE_FUNCTIONS: tuple[type, ...] = (relu, leaky_relu, elu)
+
+
 # ---------------------------------------------------------------- kinked activations (kink at 0)
 register_activation(
     "relu",
-    lambda z: sp.Max(z, 0),
+    lambda z: relu(z),
     one_sided=lambda z: (sp.Integer(0), sp.Integer(1)),
     default_kink_grad=lambda: sp.Integer(0),
     description="max(z, 0); f'(0) = 0 as PyTorch's relu",
 )
 register_activation(
     "leaky_relu",
-    lambda z, slope: sp.Max(z, 0) + slope * sp.Min(z, 0),
+    lambda z, slope: leaky_relu(z, slope),
     one_sided=lambda z, slope: (slope, sp.Integer(1)),
     default_kink_grad=lambda slope: slope,
     params={"slope": sp.Rational(1, 100)},
     description="max(z,0) + slope·min(z,0); f'(0) = slope as PyTorch",
 )
+# the left derivative alpha·e^z is written elu(z) + alpha (equal for z <= 0): it shares the
+# forward node and stays finite for large z, where only the right derivative counts
 register_activation(
     "elu",
-    lambda z, alpha: sp.Max(z, 0) + alpha * (sp.exp(sp.Min(z, 0)) - 1),
-    one_sided=lambda z, alpha: (alpha * sp.exp(sp.Min(z, 0)), sp.Integer(1)),
+    lambda z, alpha: elu(z, alpha),
+    one_sided=lambda z, alpha: (elu(z, alpha) + alpha, sp.Integer(1)),
     default_kink_grad=lambda alpha: alpha,
     params={"alpha": sp.Integer(1)},
     description="max(z,0) + alpha·(e^min(z,0) − 1); f'(0) = alpha as PyTorch",
