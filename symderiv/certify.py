@@ -251,6 +251,9 @@ def _log_plan(node: sp.log) -> tuple | None:
 
 
 def _children(node: sp.Basic, plans: dict) -> tuple:
+    kind = type(node)
+    if kind is sp.Mul or kind is sp.Pow:
+        return node.args
     if node.is_Add:
         plan = _add_plan(node)
         if plan is not None:
@@ -298,21 +301,32 @@ def enclose(exprs: Iterable[sp.Expr], values: Mapping[sp.Symbol, object], dps: i
 
 
 def _eval(root: sp.Basic, points: Mapping, cache: dict, plans: dict) -> Ball:
-    # iterative post-order walk with memoization: deep expressions, no recursion limit
+    # iterative post-order walk with memoization: deep expressions, no recursion limit;
+    # each distinct node is expanded once and evaluated once
     stack: list[tuple[sp.Basic, bool]] = [(root, False)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        node, ready = stack.pop()
+        node, ready = pop()
         if node in cache:
             continue
         if not ready and node.args and not node.is_Number:
-            stack.append((node, True))
-            stack.extend((a, False) for a in _children(node, plans) if a not in cache)
+            push((node, True))
+            extend([(a, False) for a in _children(node, plans) if a not in cache])
             continue
         cache[node] = _node(node, points, cache, plans)
     return cache[root]
 
 
 def _node(node: sp.Basic, points: Mapping, cache: dict, plans: dict) -> Ball:
+    kind = type(node)
+    if kind is sp.Mul:  # the common kinds first, by exact type
+        return _product([cache[a] for a in node.args])
+    if kind is sp.Add:
+        plan = plans.get(node)
+        return _planned(node, plan, cache) if plan is not None else _sum([cache[a] for a in node.args])
+    if kind is sp.Pow:
+        base, exponent = node.args
+        return _pow(cache[base], exponent, cache[exponent])
     if node.is_Symbol:
         if node not in points:
             raise Uncertifiable(f"no value for the symbol {node}")
@@ -335,9 +349,9 @@ def _node(node: sp.Basic, points: Mapping, cache: dict, plans: dict) -> Ball:
         return _product([cache[a] for a in node.args])
     if node.is_Pow:
         return _pow(cache[node.args[0]], node.args[1], cache[node.args[1]])
-    rule = _function_rule(type(node))
+    rule = _function_rule(kind)
     if rule is None:
-        raise Uncertifiable(f"no ball rule for {type(node).__name__}")
+        raise Uncertifiable(f"no ball rule for {kind.__name__}")
     return rule(*[cache[a] for a in node.args])
 
 
