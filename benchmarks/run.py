@@ -90,14 +90,14 @@ def machine_info() -> list[tuple[str, str]]:
                                 cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or "?"
     except OSError:
         commit = "?"
-    import mpmath
+    import flint
     import numpy
 
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return [
         ("python", sys.version.split()[0] + f" ({platform.python_implementation()})"),
         ("sympy", sp.__version__),
-        ("mpmath", mpmath.__version__),
+        ("python-flint (Arb)", flint.__version__),
         ("numpy", numpy.__version__),
         ("symderiv", f"{sd.__version__} (git {commit})"),
         ("platform", platform.platform()),
@@ -375,16 +375,17 @@ def part_e() -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the sympy.diff route of (a)")
+    ap.add_argument("--parts", default="abcde", help="which parts to run, e.g. 'd' for the analyze rows only")
     args = ap.parse_args(argv)
     start = time.perf_counter()
     print("# symderiv benchmarks" + (" (--quick)" if args.quick else ""))
     print()
     print(table(["machine", ""], [list(kv) for kv in machine_info()]))
-    part_a(args.quick)
-    part_b()
-    part_c()
-    part_d()
-    part_e()
+    parts = {"a": lambda: part_a(args.quick), "b": part_b, "c": part_c, "d": part_d, "e": part_e}
+    for name in args.parts:
+        if name not in parts:
+            ap.error(f"unknown part {name!r}; parts are a, b, c, d, e")
+        parts[name]()
     print(f"\ntotal wall time: {time.perf_counter() - start:.1f} s")
     return 0
 
