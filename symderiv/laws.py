@@ -86,7 +86,7 @@ from .patterns import Block
 from .prover import ABBREVIATE_FROM_DEPTH, Budget, Decider, Proof, _fan_in_scales, random_point
 
 __all__ = ["Law", "LawSearch", "Conservation", "conservation_laws", "LINEAR_OPTIMIZERS",
-           "entry_symbol_name", "euler_identity_holds"]
+           "entry_symbol_name", "euler_identity_holds", "conservation_sentences", "law_tex"]
 
 #: optimizers that are linear in the gradient history (see the module docstring)
 LINEAR_OPTIMIZERS = ("SGD", "SGD with momentum", "Nesterov")
@@ -126,6 +126,8 @@ class Law:
     weight_decay: str
     method: str
     description: str
+    #: ``indexed`` as an expression (index letters in the symbol names), for printers
+    indexed_expression: sp.Expr | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"expression": str(self.expression), "indexed": self.indexed,
@@ -411,10 +413,10 @@ def _linear_text(proof: Proof, coeffs) -> str:
 def _linear_law(proof: Proof, coeffs, method: str) -> Law:
     namer = _Namer(proof)
     expression = sp.Add(*[_sp(c) * namer.entry(proof.classes[k][0]) for k, c in coeffs])
-    indexed = str(sp.Add(*[_sp(c) * namer.entry(proof.classes[k][0], True) for k, c in coeffs]))
+    indexed = sp.Add(*[_sp(c) * namer.entry(proof.classes[k][0], True) for k, c in coeffs])
     params = sorted({b.param for k, _ in coeffs for b in proof.classes[k][:1]})
-    return Law("linear", tuple(coeffs), expression, indexed, namer.for_each(), namer.count(), LINEAR_OPTIMIZERS,
-               True, LINEAR_DECAY, method, _linear_description(proof, coeffs, params))
+    return Law("linear", tuple(coeffs), expression, str(indexed), namer.for_each(), namer.count(), LINEAR_OPTIMIZERS,
+               True, LINEAR_DECAY, method, _linear_description(proof, coeffs, params), indexed)
 
 
 def _linear_description(proof: Proof, coeffs, params: list[str]) -> str:
@@ -561,7 +563,7 @@ def _quadratic_law(proof: Proof, layer: int, cls: int, mult: dict[Block, sp.Expr
     desc = (f"balancedness of hidden unit {C.first + 1 if C.size == 1 else C.label()} of layer {layer}: "
             f"squared incoming weights{' and bias' if proof.net.bias else ''} minus squared outgoing weights")
     return Law("quadratic", tuple(sorted((k, c) for k, c in coeffs.items() if sp.simplify(c) != 0)), expression, str(indexed),
-               for_each, str(C.size), (), True, QUADRATIC_DRIFT, method, desc)
+               for_each, str(C.size), (), True, QUADRATIC_DRIFT, method, desc, indexed)
 
 
 def _expanded_balancedness(proof: Proof, layer: int, unit: int, mult) -> sp.Expr | None:
@@ -722,3 +724,13 @@ def conservation_sentences(conservation: Conservation, signed, proof: Proof) -> 
 def block_label_of(proof: Proof, k: int) -> str:
     """The label of class ``k``'s first block."""
     return _class_label(proof, k)
+
+
+def law_tex(law: Law) -> str:
+    """The law in TeX, ``W^{(2)}_{1,j}`` style (index letters where ``for_each`` has them)."""
+    expr = law.expression if not law.for_each or law.indexed_expression is None else law.indexed_expression
+    subs = {}
+    for sym in expr.free_symbols:
+        name, *idx = sym.name.split("_")
+        subs[sym] = sp.Symbol(f"{name[0]}^{{({name[1:]})}}_{{{','.join(idx)}}}", real=True)
+    return sp.latex(expr.xreplace(subs))

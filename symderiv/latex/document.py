@@ -958,8 +958,59 @@ def _undecided(ctx: _Context) -> list[str]:
 
 
 #: the document, section by section
+def _conservation_section(ctx: _Context) -> list[str]:
+    """The proved conservation laws and signed ties (:mod:`symderiv.laws`, :mod:`symderiv.signed`), with the
+    optimizer classes they hold for; empty when there are none."""
+    from ..laws import law_tex
+
+    a = ctx.analysis
+    laws, signed = a.conserved, a.signed_ties.groups
+    if not laws and not signed:
+        return []
+    lines = [r"\section{Conservation laws and signed ties}\label{sec:conservation}"]
+
+    def ranges(law: Any) -> str:
+        if not law.for_each:
+            return ""
+        dots = r", \dots, "
+        return " (for each " + ", ".join("$" + k + r" \in \{" + v.replace("..", dots) + r"\}$"
+                                         for k, v in law.for_each) + ")"
+
+    linear = [law for law in laws if law.kind == "linear"]
+    if linear:
+        complete = a.conservation.linear.complete
+        lines.append(
+            r"\paragraph{Linear laws.} Each quantity below is constant along every trajectory of SGD, heavy-ball "
+            r"momentum and Nesterov (optimizers linear in the gradient history; any schedule and batches): its "
+            r"gradient combination vanishes identically on $V(P^*)$ (proved). Adam and RMSProp break them; with L2 "
+            r"weight decay $\lambda$ under SGD at step $\eta$ each is multiplied by $1 - \eta\lambda$ per step."
+            + (" The list is complete: a certified minor bounds the rank of the gradients from below." if complete
+               else ""))
+        lines += [r"\begin{itemize}"] + [rf"\item ${law_tex(law)}${ranges(law)}" for law in linear] + [
+            r"\end{itemize}"]
+    quadratic = [law for law in laws if law.kind == "quadratic"]
+    if quadratic:
+        lines.append(
+            r"\paragraph{Quadratic laws (balancedness).} For units with $f'(z)\,z = f(z)$ (proved by sign cases), "
+            r"each quantity below is constant under gradient flow; one SGD step at rate $\eta$ changes it by exactly "
+            r"$\eta^2 g^\top Q g$.")
+        lines += [r"\begin{itemize}"] + [rf"\item ${law_tex(law)}${ranges(law)}" for law in quadratic] + [
+            r"\end{itemize}"]
+    if signed:
+        lines.append(
+            r"\paragraph{Signed ties.} Under every optimizer odd in the gradient history (SGD, momentum, Nesterov, "
+            r"RMSProp, Adam, AdamW, with or without weight decay) these blocks stay exact negatives:")
+        items = []
+        for g in signed:
+            blocks_ = [ctx.proof.classes[k][0] for k, _ in g.members]
+            items.append(r"\item $" + " = ".join(("-" if s < 0 else "") + ctx.block(b)
+                                                 for b, (_, s) in zip(blocks_, g.members)) + "$")
+        lines += [r"\begin{itemize}"] + items + [r"\end{itemize}"]
+    return lines
+
+
 SECTIONS: tuple[Section, ...] = (
-    _abstract, _setting, _init_section, _theorem, _conditions_and_floats, _lemmas, _subspace, _identities, _relaxation,
+    _abstract, _setting, _init_section, _theorem, _conditions_and_floats, _conservation_section, _lemmas, _subspace, _identities, _relaxation,
     _first_moves, _trajectory, _first_update, _undecided,
 )
 
