@@ -160,3 +160,13 @@ def test_conditions_not_understood_are_refused_with_the_text(claim, quoted):
     with pytest.raises(ClaimSyntaxError) as info:
         check(claim, SOFTMAX_REG)
     assert quoted in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("claim, status", [
+    ("h1[i] = relu(z1[i])", "proved"),
+    (r"h^{(1)}_i = \max(0, z^{(1)}_i)", "proved"),
+    ("h1[i] = max(z1[i], 0)", "proved"),
+    ("h1[i] = z1[i]", "refuted"),
+])
+def test_relu_claims_use_the_engines_relu(claim, status):
+    assert check(claim, sd.mlp([2, 2, 2], "relu", "ce")).status == status

@@ -383,8 +383,10 @@ class Builder:
             first = act.derivative(u)
             return first if c.order == 1 else sp.diff(act.derivative(_Z), _Z).subs(_Z, u)
         if c.func == "relu":
-            if c.order == 0:
-                return sp.Max(u, 0)
+            if c.order == 0:  # the engine's own function class, so that h = relu(z) is structural
+                from ..activations import relu
+
+                return relu(u)
             return sp.Heaviside(u, self.relu_kink) if c.order == 1 else sp.Integer(0)
         if c.func == "sigmoid":
             s = _sigmoid(u)
