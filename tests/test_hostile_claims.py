@@ -55,6 +55,8 @@ HOSTILE = [
     ("Cyrillic i index", r"\frac{\partial L}{\partial W^{(1)}_{\u0456j}} = 0", _SYNTAX),
     ("right-to-left override", "x[1]\u202e = 1", _SYNTAX),
     ("zero-width space", "x[1]\u200b = 1", _SYNTAX),
+    ("lone surrogate", "x[1] = \ud800", _SYNTAX),
+    ("full-width letter", "\uff58[1] = 1", _SYNTAX),
     # code and TeX primitives are data
     ("__import__", f"__import__('os').system('touch {SENTINEL}') = 1", _ANY),
     ("lambda", "lambda: 1 = 1", _ANY),
@@ -145,6 +147,17 @@ def test_bad_arguments(kwargs, error):
 def test_claim_must_be_text(claim):
     with pytest.raises(ClaimSyntaxError, match="must be a string"):
         check(claim, NET)
+
+
+def test_str_subclass_methods_never_run():
+    class Sneaky(str):
+        def replace(self, *args):  # would run if the parser used the subclass's methods
+            raise AssertionError("ran")
+
+        def encode(self, *args):
+            raise AssertionError("ran")
+
+    assert check(Sneaky("x[1] = x[1]"), NET).status == "proved"
 
 
 def test_net_must_be_a_network():

@@ -63,6 +63,7 @@ def parse_claim(claim: str, syntax: str = "auto", *, seconds: float = 5.0) -> Cl
         raise ClaimSyntaxError(f"syntax must be 'auto', 'latex' or 'plain', got {syntax!r}")
     if not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
         raise InvalidArgument(f"seconds must be a positive number of seconds (at most 3600), got {seconds!r}")
+    claim = str.__str__(claim)  # an exact str: a str subclass's own methods never run on the text
     if len(claim) > MAX_CHARS:  # before anything else looks at the text
         raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {MAX_CHARS})")
     if syntax == "auto":
@@ -135,6 +136,7 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
     start = time.monotonic()
     seconds = float(seconds)
     parsed = parse_claim(claim, syntax, seconds=min(5.0, seconds))
+    claim = str.__str__(claim)  # parse_claim accepted it: a str (exactly, from here on)
     resolved = resolve(parsed, net)
     init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
     # any integer seeds both generators (NumPy's wants a non-negative one)
