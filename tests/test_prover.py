@@ -172,30 +172,20 @@ def test_soundness_on_real_trajectories(data):
     a = sd.analyze(net, init)
     report = a.verify(optimizers=("sgd", "momentum", "adam"), batch=4, seed=data.draw(st.integers(0, 1000)))
     failures = report.failures()
-    if any("kink" in note for note in report.notes):
-        # KNOWN ISSUE in verify (reported, pinned by test_verify_gradient_check_at_an_exact_kink):
-        # where a kinked pre-activation is exactly 0 in exact arithmetic (e.g. rows 1/3, -1/3 on
-        # tied units), a BLAS with FMA leaves +-1e-20 in float64, so the NumPy reference takes a
-        # one-sided derivative while the closed form rightly uses the kink convention, and the
-        # "gradient" check fails (about 1 example in 700).  The facts this test is about (zeros,
-        # ties, unchanged entries on real trajectories) are still all checked.
-        event("a pre-activation at a kink: gradient check not judged")
-        failures = [ch for ch in failures if ch.kind != "gradient"]
     assert not failures, str(report)
 
 
-@pytest.mark.xfail(strict=False, reason="verify compares closed forms at an exact kink with a float64 NumPy "
-                   "pass whose pre-activation is +-1e-20 (FMA roundoff), so it takes a one-sided derivative; "
-                   "passes on a BLAS without FMA")
 def test_verify_gradient_check_at_an_exact_kink():
     """Found by test_soundness_on_real_trajectories: z = h_1/3 - h_2/3 with h_1 = h_2 is 0 exactly
-    and ELU(alpha = 1/2) is kinked at 0; the analysis is right, the gradient check says FAIL."""
+    and ELU(alpha = 1/2) is kinked at 0; float64 leaves ±1e-20 there (FMA), so the float references
+    take a one-sided derivative: verify reports that instead of a failure of the closed forms."""
     net = sd.mlp([1, 2, 2, 2], [sd.activation("elu", alpha=1), sd.activation("elu", alpha=sp.Rational(1, 2))],
                  "mean_squared_error", bias=False)
     third = sp.Rational(1, 3)
     init = {"W1": sd.constant(sp.Rational(1, 2)), "W2": [[0, 0], [third, -third]], "W3": sd.generic()}
     report = sd.analyze(net, init).verify(optimizers=("sgd",), batch=4, seed=0)
     assert report.ok, str(report)
+    assert any("kink" in note for note in report.notes)
 
 
 
