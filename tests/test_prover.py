@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import event, given, strategies as st
+from hypothesis import given, strategies as st
 
 import symderiv as sd
 from symderiv import numeric, strategies
