@@ -93,7 +93,7 @@ LINEAR_OPTIMIZERS = ("SGD", "SGD with momentum", "Nesterov")
 #: the quadratic search runs when the number of unknowns Q_ab is at most this
 QUADRATIC_SEARCH_LIMIT = 136
 #: the linear search samples at most this many classes; beyond, only the loss's shift laws are checked
-LINEAR_SEARCH_LIMIT = 160
+LINEAR_SEARCH_LIMIT = 64
 #: digits of the Arb evaluations of the law searches
 DPS = 100
 #: balancedness laws are written entry by entry when they have at most this many terms

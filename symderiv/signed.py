@@ -88,12 +88,15 @@ def _candidates(proof: Proof, seed: int) -> list[list[tuple[int, int]]]:
     value = {k: proof.init_values[proof.classes[k][0]] for k in ks}
     groups: list[list[tuple[int, int]]] = []
     done: set[int] = set()
+    by_value: dict[sp.Expr, list[int]] = {}
+    for k in ks:
+        by_value.setdefault(sp.expand(value[k]), []).append(k)
     for k in ks:
         v = value[k]
         if k in done or v == 0:
             continue
-        plus = [j for j in ks if value[j] == v]
-        minus = [j for j in ks if sp.expand(value[j] + v) == 0]
+        plus = by_value.get(sp.expand(v), [])
+        minus = by_value.get(sp.expand(-v), [])
         done |= set(plus) | set(minus)
         if minus:
             groups.append([(j, 1) for j in plus] + [(j, -1) for j in minus])
@@ -160,7 +163,8 @@ def signed_ties(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: fl
             value_of[proof.zero_class] = sp.Integer(0)
         values = {b: value_of[proof.class_of[b]] for b in proof.blocks}
         state = backprop(net, part, values, abbreviate=abbreviate)
-        free_classes = [k for k in range(len(proof.classes)) if k != proof.zero_class]
+        followers = {k for g in groups for k, _ in g[1:]}  # their value is ±(the lead's symbol)
+        free_classes = [k for k in range(len(proof.classes)) if k != proof.zero_class and k not in followers]
         free = input_symbols(net.sizes[0]) + [proof.symbols[k] for k in free_classes] + widths
         decider = Decider(free, net=net, seed=seed + 101 * out.iterations, seconds=seconds,
                           abbreviations=state.abbreviations, budget=spend,
