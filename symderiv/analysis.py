@@ -17,6 +17,7 @@ import sympy as sp
 from .engine import backprop
 from .facts import BlockFacts, block_facts, tie_ids
 from .floats import FloatReport, float_facts
+from .shifted import ShiftedTies, shifted_ties
 from .genericity import (GENERIC_INIT, GENERIC_WIDTHS, NO_WEIGHT_DECAY, Condition, ExceptionalCase,
                          compare_case, exceptional_candidates, substituted_init)
 from .guard import public_entry
@@ -68,6 +69,7 @@ class Analysis:
     _conditions: list[Condition] | None = None
     _floats: FloatReport | None = None
     _block_facts: dict[Block, BlockFacts] | None = None
+    _shifted: "ShiftedTies | None" = None
     #: find exceptional values of the init symbols (off for the analyses of exceptional cases themselves)
     search_exceptional: bool = True
     #: the input reduction (see :mod:`symderiv.inputs`): ``proof`` is about the reduced network,
@@ -192,8 +194,19 @@ class Analysis:
     def facts_of(self, b: Block) -> BlockFacts:
         """The :class:`~symderiv.facts.BlockFacts` of one block of the proof."""
         if self._block_facts is None:
-            self._block_facts = block_facts(self.proof, self.floats)
+            self._block_facts = block_facts(self.proof, self.floats, self._shifted_tie_groups())
         return self._block_facts[b]
+
+    @property
+    def shifted(self) -> ShiftedTies:
+        """Shifted ties (:mod:`symderiv.shifted`): classes of one parameter whose differences never change
+        (without weight decay); not searched on an input-reduced proof."""
+        if self._shifted is None:
+            self._shifted = ShiftedTies() if self.inputs is not None else shifted_ties(self.proof)
+        return self._shifted
+
+    def _shifted_tie_groups(self) -> list[tuple[int, ...]]:
+        return self.shifted.tie_groups()
 
     @property
     def floats(self) -> FloatReport:
@@ -237,9 +250,9 @@ class Analysis:
         if any(NO_WEIGHT_DECAY in self.facts_of(b).conditions for b in p.blocks):
             out.append(Condition(
                 NO_WEIGHT_DECAY,
-                "Some entries never change because their gradient vanishes once the classes that never move are "
-                "held at their init values; that argument assumes no weight decay (decay moves nonzero values), "
-                "so their 'stays zero' and 'tied' statements are made under this assumption.",
+                "Some 'stays zero' and 'tied' statements rest on classes that never move (their gradient vanishes "
+                "once the never-moving classes are held at their init values) or on shifted ties (differences "
+                "that never change); both arguments assume no weight decay, which moves nonzero values.",
                 (), False))
         return out
 
@@ -350,7 +363,7 @@ class Analysis:
         numbered in its parameter order; a split class's own key maps to its kept column's id."""
         m = self.inputs
         if m is None:
-            return tie_ids(self.proof)
+            return tie_ids(self.proof, self._shifted_tie_groups())
         if self._tie_id_cache is None:
             p = self.proof
             base = tie_ids(p)
@@ -452,6 +465,9 @@ class Analysis:
         if moves:
             lines.append(moves)
         lines.append(self.scope())
+        shifted = self._shifted_summary()
+        if shifted:
+            lines.append(shifted)
         lines.extend(self._condition_sentences())
         floats = self._float_summary()
         if floats:
@@ -460,6 +476,45 @@ class Analysis:
             lines.append(f"Undecided (not claimed): {len(p.undecided)} identit{'y' if len(p.undecided) == 1 else 'ies'}; "
                          "see .proof.undecided.")
         return "\n".join(lines)
+
+    def _shifted_groups_labelled(self) -> list[tuple[list[str], list[str]]]:
+        p = self.proof
+        out = []
+        for g in self.shifted.groups:
+            if not g.shifted:
+                continue
+            out.append(([self.block_label(p.classes[k][0]) for k in g.classes], [str(o) for o in g.offsets]))
+        return out
+
+    def _shifted_summary(self) -> str:
+        groups = self._shifted_groups_labelled()
+        tied = self.shifted.tie_groups()
+        if not groups and not tied:
+            return ""
+        parts = ["; ".join(f"{lab} − {labels[0]} stays {off}" for lab, off in zip(labels[1:], offsets[1:]))
+                 for labels, offsets in groups[:6]]
+        if len(groups) > 6:
+            parts.append(f"and {len(groups) - 6} more groups (see the JSON)")
+        text = "Shifted ties (proved, without weight decay): " + "; ".join(parts) if parts else ""
+        if tied:
+            text += ("; " if text else "Shifted ties (proved, without weight decay): ") + (
+                "through them, entries with equal init values stay tied although their units differ "
+                "(e.g. softmax ignores a common shift of the logits)")
+        return text + "."
+
+    def _shifted_json(self) -> dict[str, Any]:
+        p = self.proof
+        groups = []
+        for g in self.shifted.groups:
+            groups.append({
+                "blocks": [self.block_label(p.classes[k][0]) for k in g.classes],
+                "offsets": [str(o) for o in g.offsets],
+                "tied": [[self.block_label(p.classes[k][0]) for k in sub] for sub in g.tied_subsets],
+                "proof": g.method,
+            })
+        return {"optimizers": "every coordinatewise optimizer without weight decay (identical gradient histories "
+                              "give identical updates, so differences never change)",
+                "groups": groups, "undecided": list(self.shifted.undecided), "not_searched": list(self.shifted.skipped)}
 
     def _condition_sentences(self) -> list[str]:
         out = []
@@ -605,6 +660,7 @@ class Analysis:
             "witness_trajectories": [self._trajectory_json(t) for t in p.trajectories],
             **({} if self.inputs is None else {"inputs": self.inputs.to_json()}),
             "conditions": [c.to_json() for c in self.conditions],
+            "shifted_ties": self._shifted_json(),
             "floats": self._floats_json(),
             "conserved": [law.to_json() for law in self.conserved],
             "conservation": self.conservation.to_json(),

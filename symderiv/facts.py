@@ -21,9 +21,9 @@ never to change from equal values share a tie id).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
-from .floats import IDENTICAL_ROUNDING, FloatReport
+from .floats import EXACT_ONLY, IDENTICAL_ROUNDING, FloatReport
 from .genericity import GENERIC_INIT, GENERIC_WIDTHS, NO_WEIGHT_DECAY
 from .patterns import Block
 
@@ -62,10 +62,29 @@ def _group_key(proof: "Proof", k: int, frozen_zero: set[int], groups: dict[int, 
     return "zero" if (k == proof.zero_class or k in frozen_zero) else groups[k]
 
 
-def tie_ids(proof: "Proof") -> dict[int, int]:
+def _merged_groups(proof: "Proof", extra_ties: Sequence[tuple[int, ...]]) -> dict[int, int]:
+    """Class -> representative: :meth:`Proof.tie_groups` joined with ``extra_ties`` (union-find)."""
+    parent = dict(proof.tie_groups())
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for group in extra_ties:
+        for k in group[1:]:
+            a, b = find(group[0]), find(k)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {k: find(k) for k in parent}
+
+
+def tie_ids(proof: "Proof", extra_ties: Sequence[tuple[int, ...]] = ()) -> dict[int, int]:
     """Class -> tie id, numbered in parameter order; classes proved to stay equal share an id
-    (never-moving classes with equal init values; never-moving zeros with the zero class)."""
-    groups = proof.tie_groups()
+    (never-moving classes with equal init values; never-moving zeros with the zero class; the
+    ``extra_ties`` groups, e.g. the equal-valued classes of a shifted tie)."""
+    groups = _merged_groups(proof, extra_ties)
     frozen_zero = proof.frozen_zero_classes()
     by_key: dict = {}
     ids: dict[int, int] = {}
@@ -75,14 +94,17 @@ def tie_ids(proof: "Proof") -> dict[int, int]:
     return ids
 
 
-def block_facts(proof: "Proof", floats: FloatReport) -> dict[Block, BlockFacts]:
-    """The :class:`BlockFacts` of every block of ``proof``."""
+def block_facts(proof: "Proof", floats: FloatReport,
+                extra_ties: Sequence[tuple[int, ...]] = ()) -> dict[Block, BlockFacts]:
+    """The :class:`BlockFacts` of every block of ``proof``; ``extra_ties`` are groups of classes proved to
+    stay equal without weight decay (shifted ties, :mod:`symderiv.shifted`)."""
     frozen_zero = proof.frozen_zero_classes()
-    groups = proof.tie_groups()
+    groups = _merged_groups(proof, extra_ties)
+    in_extra = {k for g in extra_ties for k in g}
     group_sizes: dict[int, int] = {}
     for g in groups.values():
         group_sizes[g] = group_sizes.get(g, 0) + 1
-    ids = tie_ids(proof)
+    ids = tie_ids(proof, extra_ties)
     symbolic_init = bool(proof.init_symbols)
     symbolic_widths = proof.net.is_symbolic
     part = proof.partition
@@ -93,7 +115,8 @@ def block_facts(proof: "Proof", floats: FloatReport) -> dict[Block, BlockFacts]:
         fm = None if in_pattern_zero else proof.first_moves[k]
         step = None if fm is None else fm.step
         tight = bool(fm is not None and fm.tight)
-        merged = not in_pattern_zero and step is None and (k in frozen_zero or group_sizes[groups[k]] > 1)
+        merged = not in_pattern_zero and ((step is None and (k in frozen_zero or group_sizes[groups[k]] > 1))
+                                          or k in in_extra)
         conditions: list[str] = []
         if merged:
             conditions.append(NO_WEIGHT_DECAY)
@@ -102,7 +125,9 @@ def block_facts(proof: "Proof", floats: FloatReport) -> dict[Block, BlockFacts]:
         if tight and symbolic_widths:
             conditions.append(GENERIC_WIDTHS)
         status = floats.status_of(b)
-        if status is None and merged:
+        if k in in_extra:  # a tie through a shifted tie rests on a cancellation (e.g. Σ_k δ_k = 0)
+            status = EXACT_ONLY
+        elif status is None and merged:
             status = floats.first_moves.get(k)
         if status is None:
             size = part.classes[b.layer][b.row].size

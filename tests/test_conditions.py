@@ -145,3 +145,43 @@ def test_json_is_deterministic_with_conditions():
     one = sd.analyze(sd.mlp([3, 2, 2], "sigmoid"), sd.constant(c)).to_json_text()
     two = sd.analyze(sd.mlp([3, 2, 2], "sigmoid"), sd.constant(c)).to_json_text()
     assert one == two
+
+
+def _shifted_columns():
+    half = sp.Rational(1, 2)
+    net = sd.mlp([3, 2, 3], "tanh")
+    init = {"W1": np.array([[1, -2, 3], [1, -2, 3]]), "b1": np.array([1, 1]),
+            "W2": sp.Matrix([[1, 1 + half], [2, 2 + half], [-1, -1 + half]]), "b2": sd.zeros()}
+    return net, init
+
+
+def test_shifted_columns_keep_the_units_tied():
+    """Equal incoming rows and biases, outgoing columns differing by c·1: softmax ignores the shift, so
+    the rows stay one tie class and the columns keep their difference (docs/theory.md §7)."""
+    net, init = _shifted_columns()
+    a = sd.analyze(net, init)
+    for j in range(3):
+        assert a.tie_class("W1", (0, j)) == a.tie_class("W1", (1, j))
+        assert NO_WEIGHT_DECAY in a.conditions_of("W1", (0, j))
+    assert a.tie_class("b1", (0,)) == a.tie_class("b1", (1,))
+    assert a.tie_class("W2", (0, 0)) != a.tie_class("W2", (0, 1))
+    groups = a.to_json()["shifted_ties"]["groups"]
+    assert any(g["offsets"] == ["0", "1/2"] for g in groups)
+    assert a.to_json()["parameters"]["W1"]["float"][0][0] == EXACT_ONLY  # rests on Σ_k δ_k = 0
+    # real float trajectories (independent NumPy reference): rows stay equal to roundoff, the
+    # column difference stays 1/2; SGD and Adam, no weight decay
+    params = numeric.params_from_init(net, init)
+    X, Y = numeric.random_data(net, 8, seed=2)
+    for opt in ("sgd", "adam"):
+        traj = numeric.train(net, params, X, Y, optimizer=opt, steps=50, lr=0.05)
+        last = traj.params[-1]
+        assert np.max(np.abs(last["W1"][0] - last["W1"][1])) < 1e-12
+        assert np.max(np.abs(last["W2"][:, 1] - last["W2"][:, 0] - 0.5)) < 1e-12
+
+
+def test_shifted_tie_is_refused_when_the_loss_is_not_shift_invariant():
+    """Under MSE a common shift of the outputs changes the loss: the units separate (certified)."""
+    net, init = _shifted_columns()
+    net = sd.mlp([3, 2, 3], "tanh", loss="mse")
+    a = sd.analyze(net, init)
+    assert a.tie_class("W1", (0, 0)) != a.tie_class("W1", (1, 0))

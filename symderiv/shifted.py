@@ -1,0 +1,149 @@
+"""Shifted ties: coordinates whose difference never changes (docs/theory.md §7).
+
+A zero/tie pattern only sees coordinates that are *equal*.  Under softmax
+cross-entropy two hidden units with equal incoming rows and biases whose outgoing
+columns differ by a constant vector ``c·1`` stay identical forever: softmax ignores
+a common shift of the logits, so ``Σ_k (W_kj − W_ki) δ_k = c Σ_k δ_k = 0`` and the
+two units receive the same δ, hence equal incoming updates and equal outgoing
+gradients ``δ_k h``.  The invariant set is *affine*: the incoming entries stay tied
+and the outgoing columns keep their difference ``c·1``.
+
+Theorem.  Let ``A`` be an affine subset of the invariant subspace ``V(P*)`` of the
+form ``{θ ∈ V(P*) : t_a − t_b = v_a − v_b for a, b in one group}`` (``t`` the values of
+the tie classes of ``P*``, ``v`` their init values, groups inside one parameter).  If,
+for every ``θ ∈ A`` and every example, the per-entry gradients of the classes of each
+group are identical, then every trajectory from the init stays in ``A`` for every
+optimizer that applies one coordinate-wise function to each coordinate's gradient
+history (SGD, momentum, Nesterov, RMSProp, Adam; global-norm clipping), *without
+weight decay*.  Proof: ``θ0 ∈ A``; on ``A`` the coordinates of a group have identical
+gradient histories, hence identical updates, so their differences are unchanged; the
+other coordinates move within ``V(P*)`` by the invariance lemma.  (Weight decay adds
+``λθ``, which differs between coordinates of different values.)
+
+The groups are found by relaxation, as the pattern itself: start with every
+non-zero class of a parameter in one group, compute the gradients on ``A`` with
+symbolic data, split every group by equality of the gradient functions (refute with
+a certified witness, prove structurally or by bounded simplification; undecided
+means split), until nothing changes.  Each split is certified on a set containing
+the smallest invariant ``A*`` of this form, so the fixed point is ``A*``.  Classes of a
+group with equal init values are *tied* (their difference is 0); the others are
+*shifted ties*.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .engine import backprop, input_symbols
+from .prover import (ABBREVIATE_FROM_DEPTH, Budget, Decider, Enclosures, Proof, _fan_in_scales, _split_class,
+                     block_label)
+
+__all__ = ["ShiftedGroup", "ShiftedTies", "shifted_ties", "MAX_GROUP"]
+
+#: parameters with more non-zero classes than this are not searched (the relaxation compares classes
+#: pairwise); the result then simply has no shifted ties for them, which is never a false claim
+MAX_GROUP = 64
+
+
+@dataclass(frozen=True)
+class ShiftedGroup:
+    """Classes of one parameter whose pairwise differences stay at their init values forever."""
+
+    classes: tuple[int, ...]
+    offsets: tuple[sp.Expr, ...]  # init value of each class minus the first one's
+    method: str
+
+    @property
+    def tied_subsets(self) -> list[tuple[int, ...]]:
+        """Classes of the group with equal init values: they stay equal (a tie)."""
+        by_offset: dict[sp.Expr, list[int]] = {}
+        for k, o in zip(self.classes, self.offsets):
+            by_offset.setdefault(o, []).append(k)
+        return [tuple(v) for v in by_offset.values() if len(v) > 1]
+
+    @property
+    def shifted(self) -> bool:
+        """Whether some pair of the group differs by a nonzero constant."""
+        return len(set(self.offsets)) > 1
+
+
+@dataclass
+class ShiftedTies:
+    """The proved groups, the certified splits and what was undecided."""
+
+    groups: list[ShiftedGroup] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+    iterations: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def tie_groups(self) -> list[tuple[int, ...]]:
+        """Sets of classes proved to stay equal through a shifted-tie argument."""
+        return [s for g in self.groups for s in g.tied_subsets]
+
+
+def shifted_ties(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: float = 15.0) -> ShiftedTies:
+    """Relax the per-parameter groups of ``proof`` to the proved ones (see the module docstring)."""
+    out = ShiftedTies()
+    net, part = proof.net, proof.partition
+    by_param: dict[str, list[int]] = {}
+    for k, members in enumerate(proof.classes):
+        if k == proof.zero_class:
+            continue
+        params = {b.param for b in members}
+        if len(params) == 1:
+            by_param.setdefault(next(iter(params)), []).append(k)
+    groups: list[list[int]] = []
+    for name, ks in by_param.items():
+        if len(ks) > MAX_GROUP:
+            out.skipped.append(f"{name}: {len(ks)} classes (more than {MAX_GROUP}) not searched")
+        elif len(ks) > 1:
+            groups.append(ks)
+    if not groups:
+        return out
+    init = {k: proof.init_values[proof.classes[k][0]] for k in range(len(proof.classes))}
+    abbreviate = net.depth >= ABBREVIATE_FROM_DEPTH
+    widths = [n for n in net.sizes if isinstance(n, sp.Symbol)]
+    spend = Budget(budget)
+    label = lambda b: block_label(net, part, b)  # noqa: E731
+    methods: dict[frozenset, str] = {}
+    while True:
+        out.iterations += 1
+        value_of: dict[int, sp.Expr] = {k: proof.symbols[k] for k in range(len(proof.classes))}
+        for g in groups:
+            lead = g[0]
+            for k in g:
+                value_of[k] = proof.symbols[lead] + (init[k] - init[lead])
+        if proof.zero_class is not None:
+            value_of[proof.zero_class] = sp.Integer(0)
+        values = {b: value_of[proof.class_of[b]] for b in proof.blocks}
+        state = backprop(net, part, values, abbreviate=abbreviate)
+        followers = {k for g in groups for k in g[1:]}
+        free = (input_symbols(net.sizes[0])
+                + [proof.symbols[k] for k in range(len(proof.classes)) if k != proof.zero_class and k not in followers]
+                + list(proof.init_symbols) + widths)
+        decider = Decider(free, net=net, seed=seed + 211 * out.iterations, seconds=seconds,
+                          abbreviations=state.abbreviations, budget=spend,
+                          scales=_fan_in_scales(net, proof.classes, proof.symbols, proof.zero_class,
+                                                proof.init_symbols))
+        reps = [proof.classes[k][0] for g in groups for k in g]
+        enclosures = Enclosures(decider, state.grad, reps)
+        new_groups: list[list[int]] = []
+        changed = False
+        for g in groups:
+            klass = {proof.classes[k][0]: k for k in g}
+            parts, _, _, ties, _ = _split_class([proof.classes[k][0] for k in g], state.grad, enclosures, decider,
+                                                zero=False, undecided=out.undecided, label=label)
+            for identity in ties:
+                methods[frozenset(klass[b] for b in identity.members)] = identity.method
+            if len(parts) > 1:
+                changed = True
+            new_groups.extend([klass[b] for b in p] for p in parts if len(p) > 1)
+        groups = new_groups
+        if not changed or not groups:
+            break
+    for g in groups:
+        offsets = tuple(sp.simplify(init[k] - init[g[0]]) if (init[k] - init[g[0]]).free_symbols
+                        else init[k] - init[g[0]] for k in g)
+        out.groups.append(ShiftedGroup(tuple(g), offsets, methods.get(frozenset(g), "structural")))
+    return out
