@@ -703,7 +703,7 @@ def conservation_sentences(conservation: Conservation, signed, proof: Proof) -> 
         laws = [law.indexed + (" (each " + ", ".join(f"{k} in {v}" for k, v in law.for_each) + ")"
                                if law.for_each else "") for law in lin.laws]
         complete = (" This list of linear laws is complete (certified rank)." if lin.complete else "")
-        out.append(f"{head} (proved: {_listed(laws)}); Adam and RMSProp break them; with L2 weight decay they "
+        out.append(f"{head} (proved: {_listed(laws)}); not claimed for Adam or RMSProp, which are not linear in the gradient and can break them; with L2 weight decay they "
                    f"decay exactly ((1 − ηλ)^t under SGD).{complete}")
     quad = conservation.quadratic
     if quad.laws:

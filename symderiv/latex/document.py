@@ -982,7 +982,7 @@ def _conservation_section(ctx: _Context) -> list[str]:
         lines.append(
             r"\paragraph{Linear laws.} Each quantity below is constant along every trajectory of SGD, heavy-ball "
             r"momentum and Nesterov (optimizers linear in the gradient history; any schedule and batches): its "
-            r"gradient combination vanishes identically on $V(P^*)$ (proved). Adam and RMSProp break them; with L2 "
+            r"gradient combination vanishes identically on $V(P^*)$ (proved). They are not claimed for Adam or RMSProp, which are not linear in the gradient and can break them; with L2 "
             r"weight decay $\lambda$ under SGD at step $\eta$ each is multiplied by $1 - \eta\lambda$ per step."
             + (" The list is complete: a certified minor bounds the rank of the gradients from below." if complete
                else ""))
