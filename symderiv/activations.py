@@ -217,6 +217,8 @@ def _number(value: object, what: str) -> Expr:
     """An exact SymPy number from an int, a Fraction, a decimal string or a float."""
     if isinstance(value, bool):
         raise NetworkError(f"{what} must be a number, got {value!r}")
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        raise NetworkError(f"{what} must be a finite number, got {value!r}")
     if isinstance(value, (int, float)):
         return sp.nsimplify(value, rational=True)
     if isinstance(value, sp.Basic) and getattr(value, "is_number", False) and value.is_real:
@@ -226,9 +228,10 @@ def _number(value: object, what: str) -> Expr:
 
         if isinstance(value, Fraction):
             return sp.Rational(value.numerator, value.denominator)
-        if isinstance(value, str):
-            f = Fraction(value)
-            return sp.Rational(f.numerator, f.denominator)
+        if isinstance(value, str):  # checked text only: Fraction("1e999999999") would hang
+            from .guard import parse_number
+
+            return parse_number(value, what, NetworkError)
     except (ValueError, ZeroDivisionError):
         pass
     raise NetworkError(f"{what} must be a real number such as 0, 1/2 or 0.01, got {value!r}")

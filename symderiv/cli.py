@@ -1,156 +1,236 @@
-"""The command line: ``symderiv demo | derive | analyze | check``.
+"""The command line: ``symderiv demo | derive | analyze | verify | check``.
 
-Every error about the input is one line on stderr and exit status 2.
+Every subcommand reads the network and init with the same options (one shared
+argparse parent).  The work of a command runs under :func:`symderiv.guard.public_entry`
+(large stack, interruptible) and returns its output as text; this module alone
+touches stdout, stderr and output files, so a closed pipe, a full disk or Ctrl-C is
+one line on stderr and a documented exit status, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import signal
 import sys
-from fractions import Fraction
+import traceback
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import sympy as sp
 
-from .errors import SymderivError
+from .errors import InternalError, SymderivError
+from .guard import one_line, parse_number, public_entry
 
-__all__ = ["main", "parse_layers", "parse_init", "network_from_args"]
+__all__ = [
+    "main", "build_parser", "parse_layers", "parse_init", "network_from_args",
+    "EXIT_OK", "EXIT_REFUTED", "EXIT_USAGE", "EXIT_UNDECIDED", "EXIT_INTERNAL",
+    "EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "EXIT_TERMINATED",
+]
+
+EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_UNDECIDED, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
+
+EXIT_STATUS_HELP = """exit status:
+  0    ok / proved / verified
+  1    refuted (check) or a numeric cross-check failed (verify)
+  2    bad input or usage, or an output that cannot be written (one line on stderr)
+  3    undecided (check): neither proved nor refuted within the bound
+  4    internal error (a defect in symderiv; --debug shows the traceback)
+  130  interrupted (Ctrl-C)     141  output pipe closed     143  terminated (SIGTERM)
+"""
+
+# ---------------------------------------------------------------- values typed by the user
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*", re.ASCII)
+_MAX_NAME = 32
+#: names the data, parameters and derived quantities use (claims, prover, engine):
+#: a constant with such a name would be confused with them
+_RESERVED = re.compile(
+    r"(?:x|y|p|z|h|a|t|e|E|I|K|L|n|k|u|v|r|q|w|W|b|f|dz|ell|delta|sigma|pi|oo|nan|zoo|probe)(?:[_0-9].*)?",
+    re.ASCII,
+)
 
 
-def parse_layers(text: str) -> list:
-    """``"4,3,3"`` or ``"4-n-3"`` → ``[4, 3, 3]`` / ``[4, Symbol('n'), 3]`` (names, never evaluated)."""
-    parts = [p.strip() for p in text.replace("-", ",").split(",") if p.strip()]
-    out: list = []
-    for p in parts:
-        if p.isdigit():
-            out.append(int(p))
-        elif p.isidentifier():
-            out.append(p)
-        else:
-            raise SymderivError(f"--layers entry {p!r} is neither a positive integer nor a width name such as n")
+def _safe_name(text: str, what: str) -> str:
+    """A name that is a valid, unambiguous SymPy symbol and prints as compilable LaTeX."""
+    from sympy.printing.latex import modifier_dict
+
+    if not _NAME.fullmatch(text) or len(text) > _MAX_NAME or text.lower() in modifier_dict:
+        shown = text if len(text) <= 40 else text[:37] + "…"
+        raise SymderivError(
+            f"{what} {shown!r} is not an accepted name: use letters and digits, optionally joined by single "
+            f"underscores, starting with a letter (at most {_MAX_NAME} characters), e.g. c or alpha_1")
+    return text
+
+
+def parse_symbols(names: Sequence[str] | None) -> dict[str, sp.Symbol]:
+    """``--symbol c --symbol alpha`` → the declared constant symbols (real), checked."""
+    out: dict[str, sp.Symbol] = {}
+    for raw in names or ():
+        for name in (n.strip() for n in raw.split(",")):
+            _safe_name(name, "--symbol")
+            if _RESERVED.fullmatch(name):
+                raise SymderivError(
+                    f"--symbol {name!r} clashes with a name symderiv uses for data, parameters or derived "
+                    "quantities (x_j, y_k, p, z, h, delta, W1, b2, t, n, K, L, ...); choose another, e.g. c or alpha")
+            out[name] = sp.Symbol(name, real=True)
     return out
 
 
-def _value(text: str):
+def parse_layers(text: str) -> list:
+    """``"4,3,3"`` or ``"4-n-3"`` → ``[4, 3, 3]`` / ``[4, 'n', 3]`` (names, never evaluated).
+
+    Entries are positive integers (decimal digits only) or width names; the network
+    itself checks the size limits."""
+    sep = "," if "," in text or "-" not in text else "-"
+    parts = [p.strip() for p in text.split(sep)]
+    out: list = []
+    for p in parts:
+        if p.isascii() and p.isdigit() and len(p) <= 12 and int(p) >= 1:
+            out.append(int(p))
+        elif p and _NAME.fullmatch(p) and len(p) <= _MAX_NAME:
+            out.append(p)
+        else:
+            shown = p if len(p) <= 40 else p[:37] + "…"
+            raise SymderivError(
+                f"--layers entry {shown!r} in {text[:60]!r} is neither a positive integer nor a width name such as n "
+                "(write the widths n_0,...,n_L separated by commas, e.g. 4,3,3 or 4,n,3)")
+    if len(out) < 2:
+        raise SymderivError(f"--layers needs at least two widths n_0,n_L such as 4,3, got {text[:60]!r}")
+    return out
+
+
+def _value(text: str, symbols: dict[str, sp.Symbol], what: str):
+    """A number, or a name declared with ``--symbol``."""
     text = text.strip()
-    if text.isidentifier():
-        return sp.Symbol(text, real=True)
-    try:
-        f = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise SymderivError(f"constant value {text!r} must be a number such as 0.5 or 1/3, or a name such as c") from None
-    return sp.Rational(f.numerator, f.denominator)
+    if text.lower() in ("nan", "inf", "infinity"):
+        raise SymderivError(f"{what} must be a finite number such as 0, -0.5, 1e-3 or 1/3, got {text!r}")
+    if text[:1].isalpha() or text[:1] == "_":
+        if text in symbols:
+            return symbols[text]
+        _safe_name(text, what)
+        raise SymderivError(
+            f"{what} {text!r} is a name, not a number: declare it with --symbol {text} to mean a symbolic constant")
+    return parse_number(text, what)
 
 
-def _spec(text: str):
+def _spec(text: str, symbols: dict[str, sp.Symbol]):
     from .init import constant, generic, zeros
 
     text = text.strip()
-    if text == "zeros":
-        return zeros()
-    if text == "generic":
-        return generic()
-    if text.startswith("constant:") or text.startswith("const:"):
-        return constant(_value(text.split(":", 1)[1]))
-    raise SymderivError(f"init {text!r} is not one of zeros, generic, constant:VALUE")
+    simple = {"zeros": zeros, "generic": generic}
+    if text in simple:
+        return simple[text]()
+    head, sep, value = text.partition(":")
+    if sep and head in ("constant", "const"):
+        return constant(_value(value, symbols, "--init constant"))
+    shown = text if len(text) <= 40 else text[:37] + "…"
+    raise SymderivError(f"init {shown!r} is not one of zeros, generic, constant:VALUE")
 
 
-def parse_init(text: str):
-    """``zeros``, ``generic``, ``constant:0.5``, ``constant:c`` or ``W=generic,b=zeros,W3=zeros``."""
+def parse_init(text: str, symbols: dict[str, sp.Symbol] | None = None):
+    """``zeros``, ``generic``, ``constant:0.5``, ``constant:c`` (with ``c`` declared) or
+    ``W=generic,b=zeros,W3=zeros``."""
+    symbols = symbols or {}
     if "=" not in text:
-        return _spec(text)
+        return _spec(text, symbols)
     mapping = {}
     for item in text.split(","):
-        if "=" not in item:
-            raise SymderivError(f"init item {item!r} must look like NAME=SPEC (e.g. W3=zeros)")
-        key, spec = item.split("=", 1)
-        mapping[key.strip()] = _spec(spec)
+        key, sep, spec = item.partition("=")
+        if not sep or not key.strip():
+            raise SymderivError(f"init item {item[:40]!r} must look like NAME=SPEC (e.g. W3=zeros)")
+        mapping[key.strip()] = _spec(spec, symbols)
     return mapping
 
 
-def _add_network_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--layers", default="4,3,3,3", help="widths n_0,…,n_L; hidden widths may be names (4,n,3)")
-    p.add_argument("--activation", default="tanh", help="hidden activation, or a comma list per hidden layer")
-    p.add_argument("--loss", default="softmax_cross_entropy", help="softmax_cross_entropy (ce), bce, mse")
-    p.add_argument("--no-bias", action="store_true", help="layers without biases")
-    p.add_argument("--kink-grad", default=None, help="f'(0) for kinked activations (relu default 0)")
-    p.add_argument("--init", default="zeros", help="zeros | generic | constant:VALUE | W=generic,b=zeros,…")
+@dataclass
+class _Inputs:
+    """The network and init options, read once."""
+    net: object
+    init: object
+    init_text: str
+    symbols: dict = field(default_factory=dict)
 
 
 def network_from_args(args: argparse.Namespace):
+    """The :class:`~symderiv.network.Network` the shared options describe."""
     from .network import mlp
 
-    acts = args.activation.split(",")
+    symbols = parse_symbols(getattr(args, "symbol", None))
+    acts = [a.strip() for a in args.activation.split(",")]
     layers = parse_layers(args.layers)
     activation = acts[0] if len(acts) == 1 else acts
-    kink = None if args.kink_grad is None else _value(args.kink_grad)
-    return mlp(layers, activation, args.loss, bias=not args.no_bias, kink_grad=kink)
+    kink = None if args.kink_grad is None else _value(args.kink_grad, symbols, "--kink-grad")
+    return mlp(layers, activation, args.loss, bias=args.bias, kink_grad=kink)
 
 
-def _cmd_derive(args: argparse.Namespace) -> int:
+def _inputs(args: argparse.Namespace, default_init: str = "zeros") -> _Inputs:
+    symbols = parse_symbols(args.symbol)
+    init_text = args.init if args.init is not None else default_init
+    return _Inputs(network_from_args(args), parse_init(init_text, symbols), init_text, symbols)
+
+
+# ---------------------------------------------------------------- the commands (text in, text out)
+@dataclass
+class _Result:
+    """What a command produced: stdout text, files to write, exit status."""
+    stdout: str = ""
+    files: list = field(default_factory=list)  # (path, text)
+    status: int = EXIT_OK
+
+
+def _cmd_derive(args: argparse.Namespace) -> _Result:
     from .engine import derive
 
-    net = network_from_args(args)
-    d = derive(net, parse_init(args.init))
-    print(f"{net.describe()}; init: {args.init}")
-    print(f"data: x = ({', '.join(map(str, d.x))}), labels y = ({', '.join(map(str, d.y))})")
+    inp = _inputs(args)
+    net = inp.net
+    d = derive(net, inp.init)
+    lines = [f"{net.describe()}; init: {inp.init_text}",
+             f"data: x = ({', '.join(map(str, d.x))}), labels y = ({', '.join(map(str, d.y))})"]
     names = [args.param] if args.param else net.parameter_names()
     for name in names:
         g = d[name]
-        print(f"\n∂ℓ/∂{name}:")
+        lines.append(f"\n∂ℓ/∂{name}:")
         if isinstance(g, sp.MatrixBase):
             for i in range(g.rows):
-                print("  [" + ", ".join(str(g[i, j]) for j in range(g.cols)) + "]")
+                lines.append("  [" + ", ".join(str(g[i, j]) for j in range(g.cols)) + "]")
         else:
             for label, expr in g.block_forms():
-                print(f"  {label}: {expr}")
-    return 0
+                lines.append(f"  {label}: {expr}")
+    return _Result("\n".join(lines) + "\n")
 
 
-def _write_atomically(path: str, text: str) -> None:
-    """Write the whole file or nothing: no partial file is left behind."""
-    import os
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".symderiv-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _cmd_analyze(args: argparse.Namespace) -> int:
+def _cmd_analyze(args: argparse.Namespace) -> _Result:
     from .analysis import analyze
 
-    net = network_from_args(args)
-    a = analyze(net, parse_init(args.init), optimizer_class=args.optimizer_class, seed=args.seed)
-    if args.latex:
-        try:
-            _write_atomically(args.latex, a.to_latex())
-        except OSError as exc:
-            raise SymderivError(f"cannot write {args.latex!r}: {exc.strerror}") from None
-    if args.json:
-        sys.stdout.write(a.to_json_text())
-    else:
-        print(a.summary())
-    return 0
+    inp = _inputs(args)
+    a = analyze(inp.net, inp.init, optimizer_class=args.optimizer_class, seed=args.seed)
+    files = [(args.latex, a.to_latex())] if args.latex else []
+    text = a.to_json_text() if args.json else a.summary() + "\n"
+    return _Result(text, files)
 
 
-def _cmd_verify(args: argparse.Namespace) -> int:
+def _cmd_verify(args: argparse.Namespace) -> _Result:
     from .analysis import analyze
 
-    net = network_from_args(args)
-    a = analyze(net, parse_init(args.init), seed=args.seed)
+    inp = _inputs(args)
+    a = analyze(inp.net, inp.init, seed=args.seed)
     report = a.verify(seed=args.seed, use_torch=args.torch)
-    if args.json:
-        sys.stdout.write(report.to_json_text())
-    else:
-        print(report)
-    return 0 if report.ok else 1
+    text = report.to_json_text() if args.json else f"{report}\n"
+    return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
+
+
+def _cmd_check(args: argparse.Namespace) -> _Result:
+    from .claims.checker import check
+
+    if args.layers is None:
+        raise SymderivError("check needs --layers, e.g. --layers 4,3,3")
+    inp = _inputs(args, default_init="generic")
+    init = None if inp.init_text.strip() == "generic" else inp.init
+    verdict = check(args.claim, inp.net, init, syntax=args.syntax, seconds=args.seconds)
+    text = json.dumps(verdict.to_json(), indent=2) + "\n" if args.json else f"{verdict}\n"
+    return _Result(text, status=verdict.exit_code)
 
 
 _DEMO = [
@@ -162,68 +242,208 @@ _DEMO = [
 ]
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _cmd_demo(args: argparse.Namespace) -> _Result:
     from .analysis import analyze
     from .engine import derive
+    from .network import mlp
 
-    net_args = argparse.Namespace(layers="4,3", activation="tanh", loss="ce", no_bias=False, kink_grad=None)
-    d = derive(network_from_args(net_args), parse_init("zeros"))
-    print("Softmax regression at zero init: dℓ/dW1 = (p − y) xᵀ with p = 1/K:")
-    print("  row 1:", ", ".join(str(d["W1"][0, j]) for j in range(4)))
-    print()
+    d = derive(mlp([4, 3], "tanh", "ce"), parse_init("zeros"))
+    lines = ["Softmax regression at zero init: dℓ/dW1 = (p − y) xᵀ with p = 1/K:",
+             "  row 1: " + ", ".join(str(d["W1"][0, j]) for j in range(4)), ""]
     for title, layers, act, init in _DEMO:
-        print(f"== {title}")
-        ns = argparse.Namespace(layers=layers, activation=act, loss="ce", no_bias=False, kink_grad=None)
-        print(analyze(network_from_args(ns), parse_init(init)).summary())
-        print()
-    return 0
+        lines.append(f"== {title}")
+        lines.append(analyze(mlp(parse_layers(layers), act, "ce"), parse_init(init)).summary())
+        lines.append("")
+    return _Result("\n".join(lines) + "\n")
 
 
-def _cmd_check(argv: Sequence[str]) -> int:
+# ---------------------------------------------------------------- options
+def _seed(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and int(text) < 2**32):
+        raise argparse.ArgumentTypeError(f"must be an integer 0 … {2**32 - 1}, got {text[:40]!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    value = parse_number(text, "--seconds")
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, 86400], got {text[:40]!r}")
+    return float(value)
+
+
+def _network_parent() -> argparse.ArgumentParser:
+    """The options every subcommand reads the network and init with (same spellings everywhere)."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("network and init")
+    g.add_argument("--layers", default="4,3,3,3", help="widths n_0,…,n_L; hidden widths may be names (4,n,3)")
+    g.add_argument("--activation", default="tanh", help="hidden activation, or a comma list per hidden layer")
+    g.add_argument("--loss", default="softmax_cross_entropy", help="softmax_cross_entropy (ce), bce, mse")
+    g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
+                   help="layers with biases (default) or --no-bias")
+    g.add_argument("--kink-grad", default=None, metavar="VALUE",
+                   help="f'(0) for kinked activations (relu default 0, as PyTorch)")
+    g.add_argument("--init", default=None,
+                   help="zeros | generic | constant:VALUE | W=generic,b=zeros,… (check: default generic, else zeros)")
+    g.add_argument("--symbol", action="append", default=[], metavar="NAME",
+                   help="declare NAME a symbolic constant usable in --init constant:NAME (repeatable)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``symderiv`` argument parser."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="symderiv", description="Exact, proved facts about gradients at init.",
+        epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"symderiv {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], _Result], help: str, network: bool = True):
+        p = sub.add_parser(name, help=help, description=help, parents=[_network_parent()] if network else [],
+                           epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(run=fn)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return p  # a fresh parent per subcommand: set_defaults must not leak into the others
+
+    add("demo", _cmd_demo, "the classic zero-init results, proved", network=False)
+    p = add("derive", _cmd_derive, "closed-form gradients at an init")
+    p.add_argument("--param", default=None, help="only this parameter (e.g. W1)")
+    p = add("analyze", _cmd_analyze, "which weights stay zero or tied, and when each first moves")
+    p.add_argument("--optimizer-class", default="coordinatewise")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--json", action="store_true", help="print the machine-readable result")
+    p.add_argument("--latex", default=None, metavar="FILE", help="also write the proof as a LaTeX document")
+    p = add("verify", _cmd_verify, "cross-check an analysis numerically (NumPy, finite differences, training)")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs symderiv[torch])")
+    p.add_argument("--json", action="store_true")
+    p = add("check", _cmd_check, "check a hand derivation (LaTeX or plain text; indices 1-based)")
+    p.set_defaults(layers=None)
+    p.add_argument("claim", help=r"e.g. 'dL/dW1[i,j] = (p[i] - y[i]) * x[j]' or "
+                                 r"'\frac{\partial L}{\partial W_{ij}} = (p_i - y_i) x_j'")
+    p.add_argument("--syntax", default="auto", choices=["auto", "latex", "plain"])
+    p.add_argument("--seconds", type=_seconds, default=10.0, help="time bound of the proof attempt (default 10)")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    return parser
+
+
+@public_entry
+def _run(args: argparse.Namespace) -> _Result:
+    """The command's work, on the guard's large stack (nested public calls run inline)."""
+    return args.run(args)
+
+
+# ---------------------------------------------------------------- the process boundary
+class _Terminated(SystemExit):
+    """Raised by the SIGTERM handler: unwinds like Ctrl-C (children are killed by their owners)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated(EXIT_TERMINATED)
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed stderr is not worth a traceback."""
     try:
-        from .claims import cli_check
-    except ImportError as exc:  # pragma: no cover - the claims package ships with symderiv
-        print(f"symderiv: error: the claim checker is unavailable ({exc})", file=sys.stderr)
-        return 2
-    return cli_check(list(argv))
+        if sys.stderr is not None:
+            sys.stderr.write(line.rstrip("\n") + "\n")
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _emit(text: str) -> None:
+    """Write and flush stdout; errors surface here, not at interpreter exit."""
+    if not text:
+        return
+    if sys.stdout is None:
+        raise OSError(9, "standard output is closed")
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _silence_stdout() -> None:
+    """After a failed write to stdout, point it at /dev/null so the exit-time flush is quiet."""
+    try:
+        fd = sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed usage + one error line, or --help/--version
+        return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``symderiv`` command."""
+    """Entry point of the ``symderiv`` command; returns the exit status (table in ``--help``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "check":
-        return _cmd_check(argv[1:])
-    parser = argparse.ArgumentParser(prog="symderiv", description="Exact, proved facts about gradients at init.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    commands: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-    p = sub.add_parser("demo", help="the classic zero-init results, proved")
-    commands["demo"] = _cmd_demo
-    p = sub.add_parser("derive", help="closed-form gradients at an init")
-    _add_network_arguments(p)
-    p.add_argument("--param", default=None, help="only this parameter (e.g. W1)")
-    commands["derive"] = _cmd_derive
-    p = sub.add_parser("analyze", help="which weights stay zero or tied, and when each first moves")
-    _add_network_arguments(p)
-    p.add_argument("--optimizer-class", default="coordinatewise")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print the machine-readable result")
-    p.add_argument("--latex", default=None, metavar="FILE", help="also write the proof as a LaTeX document")
-    commands["analyze"] = _cmd_analyze
-    p = sub.add_parser("verify", help="cross-check an analysis numerically (NumPy, finite differences, training)")
-    _add_network_arguments(p)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs symderiv[torch])")
-    p.add_argument("--json", action="store_true")
-    commands["verify"] = _cmd_verify
-    sub.add_parser("check", help="check a hand derivation: symderiv check --layers … \"CLAIM\"")
-
-    args = parser.parse_args(argv)
+    debug = "--debug" in argv
+    previous = None
+    if threading_is_main():
+        try:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread / unsupported
+            previous = None
     try:
-        return commands[args.command](args)
+        try:
+            parsed = _parse(build_parser(), argv)
+            if isinstance(parsed, int):
+                return parsed
+            result = _run(parsed)
+            from .atomic import write_output
+
+            for path, text in result.files:
+                write_output(path, text)
+            _emit(result.stdout)
+            return result.status
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt:
+        _say("symderiv: interrupted")
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        _say("symderiv: terminated")
+        return EXIT_TERMINATED
+    except BrokenPipeError:  # `symderiv demo | head -1`: the reader left
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except InternalError as exc:
+        return _internal(exc, debug)
     except SymderivError as exc:
-        print(f"symderiv: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. `symderiv demo | head`: the reader left, nothing is wrong
-        sys.stderr.close()
-        return 0
+        if debug:
+            traceback.print_exc()
+        _say(f"symderiv: error: {one_line(exc, 500)}")
+        return EXIT_USAGE
+    except OSError as exc:  # writing stdout: ENOSPC (/dev/full), EBADF (closed), EIO
+        _silence_stdout()
+        if debug:
+            traceback.print_exc()
+        _say(f"symderiv: error: cannot write the output: {exc.strerror or exc}")
+        return EXIT_USAGE
+    except Exception as exc:  # a defect: never 0, 1 or 3
+        return _internal(exc, debug)
+
+
+def _internal(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    text = one_line(exc, 500)
+    if not isinstance(exc, InternalError):
+        text = f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
+    _say(f"symderiv: {text}" + ("" if debug else " (run with --debug for the traceback)"))
+    return EXIT_INTERNAL
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

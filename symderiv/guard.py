@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import threading
 import time
@@ -33,7 +34,7 @@ from .errors import InternalError, SizeLimitError, SymderivError
 
 __all__ = [
     "public_entry", "recursion_capacity", "in_big_stack", "one_line",
-    "STACK_SIZES", "BYTES_PER_FRAME",
+    "STACK_SIZES", "BYTES_PER_FRAME", "parse_number", "MAX_NUMBER_DIGITS", "MAX_NUMBER_EXPONENT",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -251,3 +252,44 @@ def _nested(fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             _local.depth -= 1
     return inner
+
+
+# ---------------------------------------------------------------- numeric text
+#: decimal text with more digits, or a larger exponent, is refused before conversion:
+#: ``Fraction("1e999999999")`` would build a billion-digit integer (it hangs)
+MAX_NUMBER_DIGITS = 1000
+MAX_NUMBER_EXPONENT = 1000
+_DECIMAL = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?", re.ASCII)
+_RATIO = re.compile(r"([+-]?\d+)/(\d+)", re.ASCII)
+
+
+def parse_number(text: str, what: str, error: type = SymderivError):
+    """Exact rational from user text: ``3``, ``-0.25``, ``1e-3``, ``1/3`` (nothing else, never eval'ed).
+
+    Refuses ``nan``/``inf``, zero denominators, more than :data:`MAX_NUMBER_DIGITS` digits
+    and exponents beyond ±:data:`MAX_NUMBER_EXPONENT`, with ``error`` and a one-line
+    message naming ``what``."""
+    import sympy as sp
+
+    raw = text.strip() if isinstance(text, str) else ""
+    shown = raw if len(raw) <= 40 else raw[:37] + "…"
+    accepted = f"{what} must be a finite number such as 0, -0.5, 1e-3 or 1/3"
+    if not raw or sum(c.isdigit() for c in raw) > MAX_NUMBER_DIGITS:
+        raise error(f"{accepted} (at most {MAX_NUMBER_DIGITS} digits), got {shown!r}")
+    ratio = _RATIO.fullmatch(raw)
+    if ratio:
+        num, den = int(ratio.group(1)), int(ratio.group(2))
+        if den == 0:
+            raise error(f"{accepted}; the denominator of {shown!r} is zero")
+        return sp.Rational(num, den)
+    m = _DECIMAL.fullmatch(raw)
+    if not m or not (m.group(2) or m.group(3)):
+        raise error(f"{accepted}, got {shown!r}")
+    sign, whole, frac, exp = m.group(1), m.group(2), m.group(3) or "", m.group(4)
+    e = int(exp) if exp else 0
+    if abs(e) > MAX_NUMBER_EXPONENT:
+        raise error(f"{accepted} with an exponent of at most {MAX_NUMBER_EXPONENT} in size, got {shown!r}")
+    mantissa = int((whole or "0") + frac)
+    e -= len(frac)
+    value = sp.Rational(mantissa * 10**e) if e >= 0 else sp.Rational(mantissa, 10**-e)
+    return -value if sign == "-" else value

@@ -10,18 +10,27 @@ symbols ("any width"); the input width and the number of outputs are concrete.
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Sequence, Union
 
 import sympy as sp
 
 from .activations import Activation, activation as _activation
-from .errors import NetworkError, SymderivError
+from .errors import NetworkError, SizeLimitError, SymderivError
 from .losses import Loss, loss as _loss
 
-__all__ = ["Network", "mlp", "Width"]
+__all__ = ["Network", "mlp", "Width", "MAX_DEPTH", "MAX_INPUT_WIDTH", "MAX_OUTPUTS", "MAX_HIDDEN_WIDTH"]
 
 Width = Union[int, sp.Symbol]
+
+#: limits checked before anything is allocated (each input and output unit is its own
+#: symbol; hidden units are handled by classes, so a concrete hidden width costs nothing
+#: until a numeric check or a generic init materialises it, which have their own limits)
+MAX_DEPTH = 4096
+MAX_INPUT_WIDTH = 100_000
+MAX_OUTPUTS = 1_000
+MAX_HIDDEN_WIDTH = 10**9
 
 
 @dataclass(frozen=True)
@@ -98,13 +107,18 @@ class Network:
         }
 
 
-def _width(value: object, position: int, hidden: bool) -> Width:
+def _width(value: object, position: int, hidden: bool, last: bool) -> Width:
     if isinstance(value, bool):
         raise NetworkError(f"sizes[{position}] must be a positive integer, got {value!r}")
-    if isinstance(value, int) or (isinstance(value, sp.Integer)):
-        if int(value) >= 1:
-            return int(value)
-        raise NetworkError(f"sizes[{position}] must be a positive integer, got {value!r}")
+    if isinstance(value, (numbers.Integral, sp.Integer)):  # int, NumPy and SymPy integers
+        n = int(value)
+        if n < 1:
+            raise NetworkError(f"sizes[{position}] must be a positive integer, got {value!r}")
+        cap, what = (MAX_HIDDEN_WIDTH, "a hidden width") if hidden else (
+            (MAX_OUTPUTS, "the number of outputs") if last else (MAX_INPUT_WIDTH, "the input width"))
+        if n > cap:
+            raise SizeLimitError(f"sizes[{position}] = {n} is too large: {what} may be at most {cap}")
+        return n
     if hidden and isinstance(value, str) and value.isidentifier():
         return sp.Symbol(value, integer=True, positive=True)
     if hidden and isinstance(value, sp.Symbol):
@@ -136,7 +150,10 @@ def mlp(
     sizes = list(sizes)
     if len(sizes) < 2:
         raise NetworkError(f"sizes needs at least two entries [n_0, n_L], got {sizes!r}")
-    widths = tuple(_width(v, i, 0 < i < len(sizes) - 1) for i, v in enumerate(sizes))
+    if len(sizes) - 1 > MAX_DEPTH:
+        raise SizeLimitError(f"a network of depth {len(sizes) - 1} is too deep: at most {MAX_DEPTH} layers are accepted")
+    last = len(sizes) - 1
+    widths = tuple(_width(v, i, 0 < i < last, i == last) for i, v in enumerate(sizes))
     L = len(widths) - 1
     if isinstance(activation, (str, Activation)):
         names = [activation] * (L - 1)
