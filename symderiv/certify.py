@@ -517,7 +517,7 @@ def _decimal(man: int, exp: int, digits: int, rounding: str = "nearest") -> str:
 
 
 def _not_finite(x: Ball) -> str:
-    return "nan" if x.mid().is_nan() else "[±inf]"
+    return "nan" if x.mid().is_nan() else "inf"  # plain tokens: the LaTeX layer parses these strings
 
 
 def interval(x: Ball) -> tuple[str, str]:
@@ -529,7 +529,8 @@ def interval(x: Ball) -> tuple[str, str]:
 
 def describe_interval(x: Ball, digits: int = 12) -> str:
     """A short deterministic form of an enclosure: the exact value ``p/q`` for a ball of
-    radius 0 (``-3/8``, ``5``), else ``0.123456789012 (±1.2e-38)`` (radius rounded up)."""
+    radius 0 (``-3/8``, ``5``), else ``0.123456789012 (±1.2e-38)``: the midpoint rounded
+    to ``digits`` digits and the radius rounded up (``nan`` / ``inf`` when not finite)."""
     if not x.is_finite():
         return _not_finite(x)
     mid = _man_exp(x.mid())
@@ -538,5 +539,5 @@ def describe_interval(x: Ball, digits: int = 12) -> str:
             text = str(_dyadic(x))
             if len(text) <= 48:
                 return text
-        return f"{_decimal(*mid, digits)} (exact dyadic)"
+        return f"{_decimal(*mid, digits)} (±0)"  # exact, but too long as a fraction: midpoint rounded
     return f"{_decimal(*mid, digits)} (±{_decimal(*_man_exp(x.rad()), 2, 'ceil')})"

@@ -215,6 +215,9 @@ def test_describe_interval_prints_exact_balls_exactly():
     assert describe_interval(enclose([2 * x], {x: sp.Rational(3, 16)})[0]) == "3/8"
     assert describe_interval(to_interval(5)) == "5" and describe_interval(to_interval(0)) == "0"
     assert exact_fraction(arb(-3) / 1024) == Fraction(-3, 1024)
+    tiny = arb(3) * arb(2) ** -3000  # exact, but its fraction would have 900 digits
+    assert exact_fraction(tiny) == Fraction(3, 2 ** 3000)
+    assert describe_interval(tiny) == "2.43856458767e-903 (±0)"
 
 
 def test_describe_interval_of_a_ball_shows_midpoint_and_radius():
@@ -225,6 +228,8 @@ def test_describe_interval_of_a_ball_shows_midpoint_and_radius():
     lo, hi = interval(ball)
     assert Fraction(lo) <= Fraction(1, 3) <= Fraction(hi)
     assert describe_interval(arb.nan()) == "nan" and exact_fraction(arb.nan()) is None
+    with precision(40):  # arithmetic on balls outside enclose rounds at the ambient precision
+        assert describe_interval(-enclose([x], {x: sp.Rational(-1, 3)}, dps=40)[0]) == text
 
 
 # ---------------------------------------------------------------- readers never raise
