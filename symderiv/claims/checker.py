@@ -410,7 +410,7 @@ class _Session:
         return values
 
     def refute(self, env, left, right, diff):
-        from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, interval
+        from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, interval, magnitude
 
         symbols = sorted(diff.free_symbols | left.free_symbols | right.free_symbols, key=lambda s: s.name)
         worst, good = 0.0, 0
@@ -430,8 +430,11 @@ class _Session:
                 names = {str(s) for s in self.d.x} | {str(s) for s in self.d.label_symbols}
                 params = {str(s): str(values[s]) for s in symbols if str(s) not in names}
                 return Counterexample(dict(env), data, params, describe_interval(lv), describe_interval(rv), interval(dv))
+            bound = magnitude(dv)  # a float upper bound of |dv|; never raises (inf when unbounded)
+            if bound == float("inf"):
+                continue  # an unbounded enclosure is no evidence that the sides agree
             good += 1
-            worst = max(worst, float(abs(dv.b if abs(dv.b) > abs(dv.a) else dv.a)))
+            worst = max(worst, bound)
             if good >= _POINTS_PER_ASSIGNMENT:
                 break
         if good == 0:
