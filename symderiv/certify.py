@@ -29,6 +29,7 @@ import sympy as sp
 from flint import arb, ctx, fmpq, fmpz
 
 from .activations import elu, leaky_relu, relu
+from .activations import elu as _elu, leaky_relu as _leaky_relu, relu as _relu
 from .errors import SymderivError
 
 __all__ = [
@@ -195,6 +196,28 @@ _FUNCTIONS: dict[type, Callable[..., Ball]] = {
     leaky_relu: lambda z, slope: z.max(arb(0)) + slope * z.min(arb(0)),
     elu: lambda z, alpha: z.max(arb(0)) + alpha * (z.min(arb(0)).exp() - 1),
 }
+
+def _piecewise(right: Callable[..., Ball], left: Callable[..., Ball]) -> Callable[..., Ball]:
+    """A rule for a function with one kink at 0 (``right`` for z >= 0, ``left`` for z <= 0,
+    equal at 0): the branch when the ball is on one side, else the union of both branch
+    enclosures, which holds every value the function takes on the ball."""
+
+    def rule(z: Ball, *params: Ball) -> Ball:
+        if z >= 0:
+            return right(z, *params)
+        if z <= 0:
+            return left(z, *params)
+        return right(z, *params).union(left(z, *params))
+
+    return rule
+
+
+# the cheap piecewise activation classes of .activations (relu, leaky_relu, elu)
+_FUNCTIONS.update({
+    _relu: _piecewise(lambda z: z, lambda z: arb(0)),
+    _leaky_relu: _piecewise(lambda z, slope: z, lambda z, slope: slope * z),
+    _elu: _piecewise(lambda z, alpha: z, lambda z, alpha: alpha * z.expm1()),
+})
 
 _CONSTANTS: dict[sp.Basic, Callable[[], Ball]] = {
     sp.pi: arb.pi,

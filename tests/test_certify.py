@@ -202,6 +202,24 @@ def test_non_integer_power_and_max_min_abs_sign():
     assert exact_fraction(enclose([sp.sqrt(x)], {x: 0})[0]) == 0  # 0^(1/2) = 0 exactly
 
 
+def test_piecewise_activation_classes_are_enclosed_on_both_sides_and_across_the_kink():
+    from symderiv.activations import elu, leaky_relu, relu
+
+    slope, alpha = sp.Rational(1, 100), sp.Rational(3, 2)
+    exprs = [relu(x), leaky_relu(x, slope), elu(x, alpha)]
+    refs = [lambda v: v if v >= 0 else mpmath.mpf(0), lambda v: v if v >= 0 else v / 100,
+            lambda v: v if v >= 0 else mpmath.mpf(3) / 2 * mpmath.expm1(v)]
+    for p in _random_points(11, 15, positive=False) + [Fraction(0)]:
+        balls = enclose(exprs, {x: sp.Rational(p.numerator, p.denominator)}, dps=33)
+        for ball, ref in zip(balls, refs):
+            assert _contains(ball, _reference(ref, p)), (p, ball)
+    # a ball across the kink: the union of both branches holds every value on it
+    across = enclose(exprs, {x: arb("-0.5 +/- 1")})
+    for ball, ref in zip(across, refs):
+        for v in (Fraction(-3, 2), Fraction(-1, 4), Fraction(0), Fraction(1, 2)):
+            assert _contains(ball, _reference(ref, v))
+
+
 def test_floats_are_their_exact_binary_value():
     f = sp.Float(0.1)
     assert exact_fraction(to_interval(f)) == Fraction(0.1)
