@@ -28,9 +28,9 @@ import sympy as sp
 
 from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
 from ..guard import public_entry
-from .names import Builder, resolve
+from .names import BATCH_SIZE, Builder, LogitBuilder, NotLocal, resolve
 from .tree import (
-    MAX_ASSIGNMENTS, MAX_CHARS, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum, to_latex, to_text,
+    MAX_ASSIGNMENTS, MAX_CHARS, TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, to_latex, to_text,
 )
 from .verdict import PROVED, REFUTED, UNDECIDED, Counterexample, LinkVerdict, Verdict
 
@@ -41,7 +41,7 @@ _ATTEMPTS = 6
 
 
 #: the classes a parsed claim / a verdict may contain when it comes back from a bounded child
-_TREE_TYPES = (Claim, Num, Const, Q, Call, Add, Mul, Pow, Sum)
+_TREE_TYPES = (Claim, Num, Const, Q, Call, Add, Mul, Pow, Sum, Op, Deriv)
 _VERDICT_TYPES = (Verdict, LinkVerdict, Counterexample)
 #: memory budget (MB, on top of the process's size) of a parse
 _PARSE_MEMORY_MB = 1024
@@ -204,6 +204,8 @@ def _rename(node, mapping: dict):
         return Pow(_rename(node.base, mapping), _rename(node.exp, mapping))
     if isinstance(node, Sum):
         return Sum(node.var, node.lo, node.hi, _rename(node.body, mapping))
+    if isinstance(node, Deriv):
+        return Deriv(_rename(node.body, mapping), _rename(node.wrt, mapping))
     return node
 
 
@@ -230,7 +232,9 @@ def _reference(node) -> bool:
 class _Session:
     def __init__(self, d, net, resolved, seed: int, start: float, seconds: float):
         self.d, self.net, self.resolved = d, net, resolved
-        self.builder = Builder(d, net)
+        self.builder = Builder(d, net, resolved.batch, resolved.claim.batch_loss)
+        self.logits = LogitBuilder(d, net, resolved.batch, resolved.claim.batch_loss)
+        self.local = True  # the claim refers only to output logits, labels and predictions (so far)
         self.rng = random.Random(seed)
         self.np_rng = np.random.default_rng(seed)
         self.start, self.seconds = start, seconds
@@ -242,8 +246,45 @@ class _Session:
 
     # -- links of the chain
     def links(self) -> list[LinkVerdict]:
-        sides = list(self.resolved.sides)
-        ranges = dict(self.resolved.ranges)
+        variants = list(self.resolved.variants)
+        if self.resolved.uses_true_class or any(v.uses_true_class for v in variants):
+            self.notes.append("t is the true class: the label is one-hot, y_t = 1 and y_k = 0 for k ≠ t")
+        kinked = [a.describe() for a in self.net.activations if a.is_kinked]
+        if kinked:
+            self.notes.append(f"kink convention: {', '.join(sorted(set(kinked)))}")
+        layers = [v.layers for v in variants if v.layers]
+        if layers:
+            name = next(iter(layers[0]))
+            values = ", ".join(str(v[name]) for v in layers)
+            self.notes.append(f"the symbolic layer {name} takes the values {values} (every layer at which each quantity exists)")
+        shaped = next((v for v in variants if v.shape is not None and not v.mismatch), None)
+        if shaped is not None:
+            at = ", ".join(shaped.entry) or "the single entry"
+            self.notes.append(f"a {shaped.shape[0]}×{shaped.shape[1]} vector/matrix claim, checked entry by entry "
+                              f"(entry ({at}), 1-based; W^(l) is n_l × n_(l-1), vectors are columns)")
+        if self.resolved.batch:
+            conv = ("the batch loss is the mean L = (1/N) Σ_n ℓ_n (say 'sum over the batch' for the sum convention)"
+                    if self.claim.batch_loss == "mean" else "the batch loss is the sum L = Σ_n ℓ_n (as the claim says)")
+            how = ("N is symbolic; the claim is additive over the examples, so equal examples decide it for every batch"
+                   if self.resolved.additive else
+                   "N is symbolic; the claim is not additive over the examples, so it can be refuted but not proved")
+            self.notes.append(f"batch: {conv}; {how}")
+        out: list[LinkVerdict] = []
+        for variant in variants:
+            links = self.variant_links(variant)
+            if not out:
+                out = links
+            else:
+                for k, link in enumerate(links):
+                    if out[k].status == PROVED and link.status != PROVED or out[k].status == UNDECIDED and link.status == REFUTED:
+                        out[k] = link
+            if any(l.status == REFUTED for l in out) or self.remaining() <= 0:
+                break
+        return out
+
+    def variant_links(self, variant) -> list[LinkVerdict]:
+        sides = list(variant.sides)
+        ranges = dict(variant.ranges)
         pairs = []
         if self.claim.same_for:
             mapping = {v: v + "'" for v in self.claim.same_for}
@@ -252,21 +293,28 @@ class _Session:
             for s in sides[:1] if len(sides) == 1 else sides:
                 pairs.append((s, _rename(s, mapping)))
             if len(sides) > 1:
-                self.notes.append("'the same for every' applies to each side of the chain; the chain's links are checked too")
+                note = "'the same for every' applies to each side of the chain; the chain's links are checked too"
+                if note not in self.notes:
+                    self.notes.append(note)
                 pairs += list(zip(sides, sides[1:]))
         else:
             pairs = list(zip(sides, sides[1:]))
-        if self.resolved.uses_true_class:
-            self.notes.append("t is the true class: the label is one-hot, y_t = 1 and y_k = 0 for k ≠ t")
-        if any(a.kind == "f" for a in ()):  # pragma: no cover
-            pass
-        kinked = [a.describe() for a in self.net.activations if a.is_kinked]
-        if kinked:
-            self.notes.append(f"kink convention: {', '.join(sorted(set(kinked)))}")
+        if variant.mismatch:
+            out = []
+            for number, (a, b) in enumerate(pairs, 1):
+                lv = LinkVerdict(number, to_text(a), to_text(b), "equal", REFUTED, variant.mismatch, None, "", 0, 0,
+                                 to_latex(a), to_latex(b))
+                out.append(lv)
+            return out
         assignments, total = self.assignments(ranges)
         out = []
         for number, (a, b) in enumerate(pairs, 1):
-            out.append(self.link(number, a, b, assignments, total))
+            link = self.link(number, a, b, assignments, total)
+            if variant.layers and link.counterexample is not None:
+                link.counterexample.indices = {**variant.layers, **link.counterexample.indices}
+            if variant.layers and link.status == REFUTED:
+                link.reason += " (at layer " + ", ".join(f"{k} = {v}" for k, v in variant.layers.items()) + ")"
+            out.append(link)
         return out
 
     def assignments(self, ranges: dict):
@@ -313,10 +361,13 @@ class _Session:
 
     # -- one link
     def build(self, node, env) -> sp.Expr:
+        return self.build_with(self.builder, node, env)
+
+    def build_with(self, builder, node, env) -> sp.Expr:
         try:
-            expr = self.builder.build(node, env)
+            expr = builder.build(node, env)
             if TRUE_CLASS in env:
-                expr = expr.subs(self.builder.labels_one_hot(env[TRUE_CLASS]))
+                expr = expr.subs(builder.labels_one_hot(env[TRUE_CLASS]))
         except (ValueError, TypeError, ArithmeticError) as exc:  # e.g. max(1/0, 0): SymPy cannot even compare
             raise ClaimSyntaxError(
                 f"{to_text(node)[:60]} is undefined at {env} (a division by zero or a comparison of an undefined value: "
@@ -358,12 +409,21 @@ class _Session:
             if relation == "equal magnitude":
                 u, v = left.args[0], right.args[0]
                 alternatives = [u - v, u + v, u**2 - v**2]
+            elif self.local:
+                try:  # the same link in logit space: smaller, and a proof there is a proof here
+                    local = self.build_with(self.logits, a, env) - self.build_with(self.logits, b, env)
+                    alternatives = [local, diff]
+                except NotLocal:
+                    self.local = False
             pending.append(alternatives)
             if self.remaining() <= 0:
                 lv.reason = "the time bound ran out while evaluating"
                 lv.evidence = self.evidence(points, worst)
                 return lv
         sampled = lv.assignments_checked < total
+        if not pending and not self.resolved.additive:
+            lv.reason = "identical at every batch of equal examples, but the claim is not additive over the examples: no proof for every batch"
+            return lv
         if not pending:
             lv.status = PROVED if not sampled else UNDECIDED
             lv.reason = "both sides are structurally identical for every index assignment (a symbolic identity)"
@@ -378,9 +438,13 @@ class _Session:
         from ..bounded import BoundExceeded, run_bounded
 
         try:
-            proved = run_bounded(_prove_all, pending, seconds=budget)
+            proved = run_bounded(_prove_all, pending, self.softmax_outputs(), seconds=budget)
         except BoundExceeded as exc:
             lv.reason = f"no symbolic proof within the time bound ({exc})"
+            return lv
+        if all(proved) and not self.resolved.additive:
+            lv.reason = ("equal at every batch of equal examples, but the claim is not additive over the examples "
+                         "(a product or nonlinear function of sums over the batch), so this is no proof for every batch")
             return lv
         if all(proved):
             if sampled:
@@ -391,6 +455,12 @@ class _Session:
         else:
             lv.reason = "SymPy could not reduce the difference to 0, and no counterexample was found"
         return lv
+
+    def softmax_outputs(self) -> list:
+        """The engine's softmax outputs ``p_1 … p_K`` (softmax cross-entropy), else empty."""
+        if self.net.loss.name != "softmax_cross_entropy" or self.net.n_outputs < 2:
+            return []
+        return [self.d.p(k) for k in range(self.net.n_outputs)]
 
     def evidence(self, points: int, worst: float) -> str:
         return f"the sides agree at {points} random rational points (largest |difference| enclosure {worst:.1e})"
@@ -405,7 +475,9 @@ class _Session:
         for s in d.x:
             values[s] = sp.Rational(self.rng.randint(-24, 24), self.rng.randint(1, 8))
         for s in symbols:
-            if s not in values:
+            if s == BATCH_SIZE:
+                values[s] = sp.Integer(self.rng.randint(2, 6))  # a batch size: a positive integer
+            elif s not in values:
                 values[s] = sp.Rational(self.rng.randint(-8, 8), self.rng.randint(1, 8))
         return values
 
@@ -427,7 +499,10 @@ class _Session:
                     if TRUE_CLASS in env:
                         yv = sp.Integer(1 if k == env[TRUE_CLASS] else 0)
                     data[f"y_{k}"] = str(yv)
-                names = {str(s) for s in self.d.x} | {str(s) for s in self.d.label_symbols}
+                if BATCH_SIZE in values:
+                    data["N"] = str(values[BATCH_SIZE])
+                    data["batch"] = "N copies of this example"
+                names = {str(s) for s in self.d.x} | {str(s) for s in self.d.label_symbols} | {str(BATCH_SIZE)}
                 params = {str(s): str(values[s]) for s in symbols if str(s) not in names}
                 return Counterexample(dict(env), data, params, describe_interval(lv), describe_interval(rv), interval(dv))
             bound = magnitude(dv)  # a float upper bound of |dv|; never raises (inf when unbounded)
@@ -442,10 +517,17 @@ class _Session:
         return (worst, good)
 
 
-def _is_zero(expr) -> bool:
+def _is_zero(expr, ps=()) -> bool:
+    """Is ``expr`` identically 0?  Cheap normal forms first (:mod:`.normal`), then SymPy's
+    general rewrites; any step that reaches 0 is a proof (each step preserves the value)."""
+    from .normal import expand_polynomial, lse_normal, softmax_atoms, softmax_form
+
     steps = (
         lambda e: e,
+        lambda e: expand_polynomial(softmax_atoms(e, list(ps))),
+        lambda e: expand_polynomial(softmax_atoms(lse_normal(e), list(ps))),
         lambda e: sp.expand(e),
+        lambda e: sp.cancel(sp.together(softmax_atoms(softmax_form(e), list(ps)))),
         lambda e: sp.cancel(sp.together(e)),
         lambda e: sp.cancel(sp.expand(sp.powsimp(sp.expand(e.rewrite(sp.exp), power_exp=True)))),
         lambda e: sp.simplify(e),
@@ -459,11 +541,12 @@ def _is_zero(expr) -> bool:
     return False
 
 
-def _prove_all(pending) -> list[bool]:
-    """In the bounded child: is each difference (any of its alternatives) identically 0?"""
+def _prove_all(pending, ps=()) -> list[bool]:
+    """In the bounded child: is each difference (any of its alternatives) identically 0?
+    ``ps`` are the engine's softmax outputs (for :func:`.normal.softmax_atoms`), or empty."""
     out = []
     for alternatives in pending:
-        out.append(any(_is_zero(alt) for alt in alternatives))
+        out.append(any(_is_zero(alt, ps) for alt in alternatives))
         if not out[-1]:
             break  # one failure already makes the link undecided
     return out

@@ -21,7 +21,7 @@ import re
 from ..errors import ClaimSyntaxError
 from .tree import TRUE_CLASS
 
-__all__ = ["read_conditions", "CONDITION_HELP", "START_WORDS"]
+__all__ = ["read_conditions", "batch_convention", "CONDITION_HELP", "START_WORDS"]
 
 CONDITION_HELP = "write e.g. 'j \\neq t', 'when k = t' or 'for every j except t'"
 #: words that start the condition part of a claim
@@ -111,3 +111,35 @@ def latex_tokens(text: str) -> list[str]:
     text = re.sub(r"\\q?quad(?![A-Za-z])|;", " , ", text)
     text = re.sub(r"\\[,;:! ]|~|\\left|\\right|[()]", " ", text)
     return tokens(text)
+
+
+#: "the loss is summed over the batch" and its variants (the default is the batch mean)
+_CONVENTION = re.compile(
+    r"(?:(?:the\s+)?(?:loss|L|cost)\s+(?:is\s+)?)?(?:(?P<sum>summed|sum|total)|(?P<mean>averaged|average|mean))"
+    r"\s+(?:over|across)\s+(?:the\s+)?(?:batch|mini-?batch|examples|training\s+examples|samples)"
+    r"|(?P<sum2>sum)\s+convention|(?P<mean2>mean)\s+convention",
+    re.I,
+)
+_CONVENTION_CLAUSE = (
+    r"\\(?:text|mathrm|textrm|mbox)\s*\{{[^{{}}]*?{p}[^{{}}]*\}}",  # \text{(loss summed over the batch)}
+    r"\([^()]*?{p}[^()]*\)",                                        # (sum over the batch)
+    r"[^,;()=]*?{p}[^,;()=]*",                                        # , sum over the batch
+)
+
+
+def batch_convention(text: str) -> tuple[str, str]:
+    """``(text without the clause, "sum" | "mean")``: the batch-loss convention a claim states
+    ("… (sum over the batch)", "\\quad \\text{loss summed over the examples}"); "mean" when it
+    states none.  The clause is removed with its separator (``,``/``;``/``\\quad``), so the
+    rest of the claim parses as usual."""
+    m = _CONVENTION.search(text)
+    if m is None:
+        return text, "mean"
+    kind = "sum" if (m.group("sum") or m.group("sum2")) else "mean"
+    phrase = re.escape(m.group(0))
+    for clause in _CONVENTION_CLAUSE:
+        found = re.search(r"(?:\s*(?:,|;|\\q?quad(?![A-Za-z])))?\s*" + clause.format(p=phrase), text)
+        if found:
+            rest = text[:found.start()] + text[found.end():]
+            return rest.rstrip(), kind
+    return text, kind

@@ -31,10 +31,11 @@ import re
 from fractions import Fraction
 
 from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, SymderivError, UnsupportedError
-from .conditions import CONDITION_HELP, START_WORDS, latex_tokens, read_conditions
+from .conditions import CONDITION_HELP, START_WORDS, batch_convention, latex_tokens, read_conditions
 from .names import unknown_name
 from .tree import (
-    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
+    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Num, Op,
+    Pow, Q, Sum,
     check_depth, check_size, describe_char, fold,
 )
 
@@ -43,6 +44,7 @@ __all__ = ["parse_latex_claim", "KNOWN_MACROS"]
 _UNICODE = {
     "δ": r"\delta ", "σ": r"\sigma ", "∂": r"\partial ", "ℓ": r"\ell ", "Σ": r"\sum ", "∑": r"\sum ",
     "·": r"\cdot ", "×": r"\times ", "−": "-", "≠": r"\neq ", "′": "'", "’": "'", "φ": r"\phi ",
+    "⊙": r"\odot ", "∘": r"\circ ", "∇": r"\nabla ", "⊤": r"\top ",
 }
 _ALLOWED = re.compile(r"[A-Za-z0-9\s\\{}()\[\]^_'+\-*/=,.|<>!;:~]*")
 _TOKEN = re.compile(r"(\\[A-Za-z]+)|(\\[^A-Za-z])|([A-Za-z])|(\d+(?:\.\d+)?)|(\s+)|(.)", re.S)
@@ -50,15 +52,26 @@ _TOKEN = re.compile(r"(\\[A-Za-z]+)|(\\[^A-Za-z])|([A-Za-z])|(\d+(?:\.\d+)?)|(\s
 _SPACING = {r"\,", r"\;", r"\!", r"\ ", r"\:", r"\>", "~"}
 _PASS = {r"\exp": r"\exp", r"\log": r"\log", r"\ln": r"\ln", r"\tanh": r"\tanh", r"\cdot": r"\cdot ",
          r"\times": r"\cdot ", r"\sqrt": r"\sqrt"}
-_QUANT_LETTERS = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "a": "h", "W": "W", "b": "b"}
-_ARITY = {"x": 1, "y": 1, "p": 1, "z": 1, "h": 1, "delta": 1, "W": 2, "b": 1}
+_QUANT_LETTERS = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "a": "h", "W": "W", "w": "W", "b": "b",
+                  "X": "X", "Y": "Y", "P": "P"}
+_ARITY = {"x": 1, "y": 1, "p": 1, "z": 1, "h": 1, "delta": 1, "W": 2, "b": 1, "X": 2, "Y": 2, "P": 2}
 _LAYERED = {"z", "h", "delta", "W", "b"}
+_PER_EXAMPLE = {"x", "y", "p"}
+#: letters read as loss names (C in Nielsen's book, J in Ng's notes, E for "error")
+_LOSS_LETTERS = {"L", "C", "J", "E"}
+#: letters read as free real variables (activation identities such as \tanh'(u) = 1 - \tanh^2(u))
+_FREE_VARIABLES = set("uvsr")
+#: superscripts that mean "transpose"
+_TRANSPOSE = {"T", r"\top", r"\intercal", r"\mathsf{T}", r"\mathrm{T}", r"\rm{T}", r"\textsf{T}"}
+#: a symbolic layer as written: l, l+1, l-1, L, L-1 (in parentheses, brackets or bare)
+_SYMBOLIC_LAYER = re.compile(r"(?:\\left)?[(\[]?([lL])\s*(?:([+-])\s*(\d))?(?:\\right)?[)\]]?")
 _NAMED_FUNCS = {"relu": "relu", "ReLU": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp",
                 "log": "log", "ln": "log"}
 
 KNOWN_MACROS = (
     r"\frac \partial \sum \delta \sigma \phi \varphi \tanh \exp \log \ln \max \sqrt \cdot \times "
     r"\left \right \ell \mathcal{L} \mathrm{ReLU} \operatorname{ReLU} \text \prime \neq \quad \forall "
+    r"\nabla \odot \circ \top \intercal \hat \mathbf \boldsymbol \mathbb{1} \mathbbm{1} \mathds{1} "
     r"and spacing \, \; \! \quad"
 )
 
@@ -183,6 +196,9 @@ class _Rewriter:
         return self.char(tok)
 
     def number(self, tok: _Tok) -> str:
+        nxt = self.peek()
+        if tok.text == "1" and nxt is not None and (nxt.text == r"\{" or (nxt.text == r"\left" and self.peek(1) is not None and self.peek(1).text == r"\{")):
+            return self.indicator(tok)  # 1\{k = t\}
         digits = tok.text.replace(".", "").lstrip("0")
         if len(digits) > MAX_DIGITS:
             raise SizeLimitError(f"the number at position {tok.pos} has more than {MAX_DIGITS} digits")
@@ -193,18 +209,51 @@ class _Rewriter:
             return f"\\frac{{{int(whole + frac)}}}{{{10 ** len(frac)}}}"
         return tok.text
 
+    def paren(self) -> str:
+        """A bracketed group (its opener just taken).  A group with an elementwise product inside is
+        wrapped in an identity placeholder, because SymPy's parser flattens ``(a ⊙ b) c`` and
+        ``a ⊙ b c`` into the same product; the wrapper keeps the brackets' grouping."""
+        depth, j = 0, self.i
+        while j < len(self.toks):
+            t = self.toks[j].text
+            if t in ("(", "["):
+                depth += 1
+            elif t in (")", "]"):
+                if depth == 0:
+                    break
+                depth -= 1
+            j += 1
+        inner = self.toks[self.i: j]
+        if j >= len(self.toks) or not any(t.text in ("*", r"\odot", r"\circ") for t in inner):
+            return "("  # the tokens are read one by one, as before
+        if inner and inner[-1].text == r"\right":
+            inner = inner[:-1]
+        self.i = j + 1
+        return "(" + self._new("F", ("group",)) + "(" + self.sub(inner) + "))"
+
+    def hadamard(self) -> str:
+        """An elementwise-product marker between two factors (split out by the walk)."""
+        return r" \cdot {" + self._new("M", "HAD") + r"} \cdot "
+
     def char(self, tok: _Tok) -> str:
         t = tok.text
-        if t in "+-*/|,":
+        if t == "*":
+            return self.hadamard()
+        if t == "'" and self.toks and self.i >= 2 and self.toks[self.i - 2].text in (")", "}", r"\right"):
+            return self.transposed()  # (…)' is a transpose
+        if t in "+-/|,":
             return t
         if t in "([":
-            return "("
+            return self.paren()
         if t in ")]":
             return ")"
         if t == "{":
             self.i -= 1
             return "{" + self.sub(self.group()) + "}"
         if t == "^":
+            if "".join(g.text for g in self.peek_group(0)) in _TRANSPOSE:
+                self.group()
+                return self.transposed()
             return "^{" + self.superscript() + "}"
         if t == "_":
             raise ClaimSyntaxError(f"subscript _ at position {tok.pos} does not follow a known name")
@@ -228,8 +277,14 @@ class _Rewriter:
         c = tok.text
         if c in _QUANT_LETTERS:
             return self.quantity(_QUANT_LETTERS[c], tok)
-        if c == "L":
-            return "{" + self._new("Q", Q("loss", src="L")) + "}"
+        if c in _LOSS_LETTERS:
+            return "{" + self._new("Q", self.loss(tok)) + "}"
+        if c == "N":
+            return "{" + self._new("Q", Q("batch", src="N")) + "}"
+        if c == "H" and self.peek() is not None and self.peek().text in ("(", r"\left"):
+            return self.function("heaviside", tok)
+        if c in _FREE_VARIABLES and (self.peek() is None or self.peek().text not in ("_",)):
+            return "{" + self._new("Q", Q("var", src=c, name=c)) + "}"
         if c == "K":
             return "{" + self._new("Q", Q("width", src="K")) + "}"
         if c == "n":
@@ -245,7 +300,21 @@ class _Rewriter:
             return self.function("f", tok, layer)
         if c in "ijklmqrstuvw":
             raise ClaimNameError(f"the index {c} at position {tok.pos} can only be used in a subscript (e.g. x_{c})")
+        if c == "Z":
+            raise unknown_name(c, f"at position {tok.pos} (batch matrices are X, Y and P; per-example logits are z^{{(L)}})")
         raise unknown_name(c, f"at position {tok.pos}")
+
+    def loss(self, tok: _Tok) -> Q:
+        """The loss ``L``/``C``/``J``/``E``/``\\ell``, optionally of one example: ``L_i``, ``\\ell^{(n)}``."""
+        nxt = self.peek()
+        if nxt is not None and nxt.text in ("_", "^"):
+            grp = self.peek_group(1)
+            text = "".join(t.text for t in grp).strip("()[]")
+            if re.fullmatch(r"[a-z]", text) and text not in ("e", "t", "y"):
+                self.take()
+                self.group()
+                return Q("loss", src=f"{tok.text}_{text}", example=text)
+        return Q("loss", src=tok.text)
 
     def layer_script(self, tok: _Tok, required: bool) -> int | None:
         nxt = self.peek()
@@ -263,41 +332,75 @@ class _Rewriter:
 
     def quantity(self, kind: str, tok: _Tok, src_prefix: str | None = None) -> str:
         q = self.read_quantity(kind, tok)
-        return "{" + self._new("Q", q) + "}"
+        out = "{" + self._new("Q", q) + "}"
+        return out + self.transposed() if self._transposed else out
+
+    def transposed(self) -> str:
+        """A transposition marker, applied by the walk as ``Op('T', base)``."""
+        return "^{" + self._new("M", "T") + "}"
 
     def read_quantity(self, kind: str, tok: _Tok) -> Q:
+        r"""A quantity's layer, example, indices and transposition, as written after its letter.
+
+        ``W^{(1)}_{ij}``, ``w^l_{jk}`` (Nielsen), ``W^{[l+1]}``, ``x^{(n)}`` (example n of a
+        batch), ``\delta_{ij}`` (the Kronecker delta: two indices and no layer), a whole
+        vector/matrix without indices, and ``W^{(2)T}`` / ``W^\top`` (transposed: the result
+        is then ``Op('T', …)``, returned through :meth:`quantity`)."""
         start = tok.pos
         layer = None
         indices = None
+        example = None
+        self._transposed = False
         while self.peek() is not None and self.peek().text in ("_", "^"):
             op = self.peek().text
             if op == "_" and indices is None:
                 self.take()
                 indices = self.indices(self.group(), _ARITY[kind], tok)
                 continue
-            if op == "^" and layer is None and kind in _LAYERED:
+            if op == "^" and not self._transposed:
                 grp = self.peek_group(1)
                 text = "".join(t.text for t in grp)
-                m = re.fullmatch(r"[(\[](\d+)[)\]]", text) or re.fullmatch(r"\\left[(\[](\d+)\\right[)\]]", text)
-                if m:
+                if text in _TRANSPOSE:
                     self.take()
                     self.group()
-                    layer = int(m.group(1))
+                    self._transposed = True
                     continue
-                if re.fullmatch(r"[(\[]?[A-Za-z][)\]]?", text):
-                    raise UnsupportedError(f"layer {text} of {tok.text} at position {start}: write a concrete layer number, as in {tok.text}^{{(1)}}")
-                if indices is None and re.fullmatch(r"\d+", text):
-                    raise ClaimSyntaxError(
-                        f"{tok.text}^{text} at position {start} is ambiguous: write the layer as {tok.text}^{{({text})}} "
-                        f"or a power as ({tok.text}_{{…}})^{{{text}}}"
-                    )
+                tail_t = next((t for t in sorted(_TRANSPOSE, key=len, reverse=True) if text.endswith(t) and len(text) > len(t)), None)
+                body = text[: len(text) - len(tail_t)] if tail_t else text
+                if layer is None and kind in _LAYERED:
+                    m = re.fullmatch(r"[(\[](\d+)[)\]]", body) or re.fullmatch(r"\\left[(\[](\d+)\\right[)\]]", body)
+                    if m:
+                        self.take()
+                        self.group()
+                        layer, self._transposed = int(m.group(1)), bool(tail_t)
+                        continue
+                    m = _SYMBOLIC_LAYER.fullmatch(body)
+                    if m:
+                        self.take()
+                        self.group()
+                        layer = m.group(1) + (f"{m.group(2)}{m.group(3)}" if m.group(2) else "")
+                        self._transposed = bool(tail_t)
+                        continue
+                    if indices is None and re.fullmatch(r"\d+", body):
+                        raise ClaimSyntaxError(
+                            f"{tok.text}^{text} at position {start} is ambiguous: write the layer as {tok.text}^{{({text})}} "
+                            f"or a power as ({tok.text}_{{…}})^{{{text}}}"
+                        )
+                if example is None and kind in _PER_EXAMPLE:
+                    m = re.fullmatch(r"[(\[]([a-z])[)\]]", body)
+                    if m and m.group(1) not in ("e", "t", "y"):
+                        self.take()
+                        self.group()
+                        example, self._transposed = m.group(1), bool(tail_t)
+                        continue
             break
         end = self.toks[self.i - 1].pos + len(self.toks[self.i - 1].text)
         src = self._source(start, end)
-        if indices is None:
-            hint = " (matrix and vector notation is not supported: write one entry with indices, e.g. W^{(1)}_{ij})" if kind != "x" or True else ""
-            raise ClaimNameError(f"{src} at position {start} needs indices{hint}")
-        return Q(kind, layer, tuple(indices), None, src)
+        if kind == "delta" and layer is None and indices is not None and len(indices) == 2:
+            return Q("kron", None, tuple(indices), None, src)
+        if tok.text == "w" and indices is None and layer is None:
+            raise ClaimNameError(f"unknown name 'w' at position {start}; did you mean W^{{(l)}} (a weight matrix, e.g. W^{{(1)}} or w^{{(1)}}_{{jk}})?")
+        return Q(kind, layer, tuple(indices or ()), None, src, example)
 
     def _source(self, start: int, end: int) -> str:
         return self.text[start:end] if hasattr(self, "text") else ""
@@ -366,7 +469,26 @@ class _Rewriter:
         if c == r"\delta":
             return self.quantity("delta", tok)
         if c == r"\ell":
-            return "{" + self._new("Q", Q("loss", src=c)) + "}"
+            return "{" + self._new("Q", self.loss(tok)) + "}"
+        if c in (r"\odot", r"\circ"):
+            return self.hadamard()
+        if c == r"\nabla":
+            return self.nabla(tok)
+        if c in (r"\hat", r"\widehat"):
+            grp = self.group()
+            if "".join(t.text for t in grp) in ("y", "Y", r"\mathbf{y}", r"\boldsymbol{y}", r"\mathbf{Y}"):
+                kind = "P" if any(t.text == "Y" for t in grp) else "p"
+                return self.quantity(kind, _Tok("letter", r"\hat{y}", tok.pos))
+            raise unknown_name(f"\\hat{{{''.join(t.text for t in grp)}}}", f"at position {tok.pos} (\\hat{{y}} is the prediction p)")
+        if c in (r"\mathbf", r"\boldsymbol", r"\bm", r"\vec", r"\mathbfit", r"\pmb"):
+            grp = self.group()  # bold is only typography: read the letter itself
+            self.toks = self.toks[: self.i] + grp + self.toks[self.i:]
+            return ""
+        if c in (r"\mathbb", r"\mathbbm", r"\mathds", r"\mathbf1", r"\one"):
+            word = "".join(t.text for t in self.group())
+            if word in ("1", "I"):
+                return self.indicator(tok)
+            raise unknown_name(f"{c}{{{word}}}", f"at position {tok.pos} (the indicator is \\mathbb{{1}}(…))")
         if c in (r"\sigma",):
             return self.function("sigmoid", tok)
         if c in (r"\phi", r"\varphi"):
@@ -400,6 +522,8 @@ class _Rewriter:
             return self.summation(tok)
         if c in (r"\left", r"\right"):
             d = self.take()
+            if d.text in ("(", "[") and c == r"\left":
+                return self.paren()
             if d.text in ("(", "["):
                 return "("
             if d.text in (")", "]"):
@@ -410,28 +534,122 @@ class _Rewriter:
         if c in (r"\neq", r"\ne", r"\le", r"\leq", r"\ge", r"\geq", r"\approx", r"\equiv", r"\lt", r"\gt"):
             raise ClaimSyntaxError(f"{c} at position {tok.pos}: only equalities (=) are supported inside a claim")
         if c == r"\top" or c == r"\intercal":
-            raise UnsupportedError(f"transpose {c} at position {tok.pos}: matrix notation is not supported; write entries with indices")
+            raise ClaimSyntaxError(f"transpose {c} at position {tok.pos} must be a superscript, as in W^\\top or (W^{{(2)}})^{{\\top}}")
         raise ClaimSyntaxError(f"unknown LaTeX macro {c} at position {tok.pos}; known macros: {KNOWN_MACROS}")
+
+    def bracketed(self, tok: _Tok) -> list[_Tok]:
+        """The tokens inside the next ``( … )``, ``[ … ]``, ``\\{ … \\}`` (optionally with ``\\left``/``\\right``)
+        or subscript group ``_{…}``."""
+        nxt = self.peek()
+        if nxt is not None and nxt.text == "_":
+            self.take()
+            grp = self.group()
+            if grp and grp[0].text == r"\{" and grp[-1].text == r"\}":
+                grp = grp[1:-1]
+            return grp
+        if nxt is not None and nxt.text == r"\left":
+            self.take()
+        opener = self.take()
+        closer = {"(": ")", "[": "]", r"\{": r"\}"}.get(opener.text)
+        if closer is None:
+            raise ClaimSyntaxError(f"write the indicator at position {tok.pos} as \\mathbb{{1}}(…) or 1\\{{…\\}}")
+        depth, out = 0, []
+        while True:
+            t = self.take()
+            if t.text == opener.text:
+                depth += 1
+            elif t.text == closer:
+                if depth == 0:
+                    if out and out[-1].text == r"\right":
+                        out.pop()
+                    return out
+                depth -= 1
+            out.append(t)
+
+    def indicator(self, tok: _Tok) -> str:
+        """``\\mathbb{1}(y = k)``, ``1\\{k = t\\}`` (a Kronecker delta of indices; ``y`` is the true
+        class) and ``\\mathbb{1}(z^{(1)}_i > 0)`` / ``\\geq 0`` (a step: the ReLU mask)."""
+        content = self.bracketed(tok)
+        rel = [k for k, t in enumerate(content) if t.text in ("=", ">", "<", r"\geq", r"\ge", r"\gt", r"\neq", r"\ne", r"\leq", r"\le", r"\lt")]
+        if len(rel) != 1:
+            raise ClaimSyntaxError(f"the indicator at position {tok.pos} needs one relation, as in \\mathbb{{1}}(y = k) or \\mathbb{{1}}(z > 0)")
+        k = rel[0]
+        left, op, right = content[:k], content[k].text, content[k + 1:]
+        if op in ("=", r"\neq", r"\ne"):
+            a, b = self._indicator_index(left, tok), self._indicator_index(right, tok)
+            kron = "{" + self._new("Q", Q("kron", None, (a, b), None, "1(" + "".join(t.text for t in content) + ")")) + "}"
+            return kron if op == "=" else f"(1 - {kron})"
+        if [t.text for t in right] != ["0"] or op not in (">", r"\geq", r"\ge", r"\gt"):
+            raise UnsupportedError(
+                f"the indicator at position {tok.pos}: only comparisons with 0 from above are supported (\\mathbb{{1}}(z > 0), \\mathbb{{1}}(z \\geq 0))"
+            )
+        func = "step_gt" if op in (">", r"\gt") else "step_ge"
+        name = self._new("F", Call(func, (), 0, None, "1(… " + ("> 0)" if func == "step_gt" else ">= 0)")))
+        return f"{name}({self.sub(left)})"
+
+    def _indicator_index(self, toks: list[_Tok], tok: _Tok):
+        text = "".join(t.text for t in toks)
+        m = re.fullmatch(r"([a-z])(?:_\{?[a-z0-9]\}?|\^\{?\([a-z]\)\}?)?", text)
+        if not m or (m.group(1) not in ("y", "t") and len(text) > 1):
+            raise ClaimSyntaxError(
+                f"the indicator at position {tok.pos} compares {text!r}: compare index letters or the label, as in \\mathbb{{1}}(y = k)"
+            )
+        return TRUE_CLASS if m.group(1) == "y" else m.group(1)
+
+    def nabla(self, tok: _Tok) -> str:
+        """``\\nabla_{W^{(l)}} L``: the gradient of the loss by a whole quantity (or an entry)."""
+        if self.peek() is None or self.peek().text != "_":
+            raise ClaimSyntaxError(f"\\nabla at position {tok.pos} needs what it differentiates by, as in \\nabla_{{W^{{(1)}}}} L")
+        self.take()
+        target = self._target(self.group(), tok)
+        transposed = self._target_transposed
+        loss = self.take()
+        if loss.text == r"\mathcal":
+            loss_toks = [loss] + self.group()
+        else:
+            loss_toks = [loss]
+        self._loss_name(loss_toks, tok)
+        if loss.kind == "letter" and self.peek() is not None and self.peek().text == "_":
+            self.take()
+            self.group()  # L_i: the loss of one example
+        out = "{" + self._new("Q", Q("grad", None, (), target, "\\nabla")) + "}"
+        return out + self.transposed() if transposed else out
 
     def _is_d(self, toks: list[_Tok]) -> int:
         """Length of a leading differential symbol (\\partial, d, \\mathrm{d}) in ``toks``, or 0."""
         if not toks:
             return 0
-        if toks[0].text == r"\partial" or (toks[0].text == "d" and len(toks) > 1):
+        if toks[0].text == r"\partial" or toks[0].text == "d":
             return 1
         if toks[0].text in (r"\mathrm", r"\text") and len(toks) > 3 and toks[1].text == "{" and toks[2].text == "d" and toks[3].text == "}":
             return 4
         return 0
 
-    def _loss_name(self, toks: list[_Tok], tok: _Tok) -> None:
+    def _is_loss(self, toks: list[_Tok]) -> bool:
+        r"""Is ``toks`` a loss name (``L``, ``C``, ``J``, ``E``, ``\ell``, ``\mathcal{L}``), optionally of one
+        example (``L_i``, ``\ell^{(n)}``)?"""
         text = "".join(t.text for t in toks)
-        if text not in ("L", r"\ell", r"\mathcal{L}", "J", "E", r"\mathrm{L}"):
-            raise ClaimNameError(f"∂{text} at position {tok.pos}: only derivatives of the loss (L, \\ell, \\mathcal{{L}}) are supported")
+        text = re.sub(r"(?:_\{?[a-z]\}?|\^\{?\([a-z]\)\}?)$", "", text) if len(text) > 1 else text
+        return text in ("L", "C", "J", "E", r"\ell", r"\mathcal{L}", r"\mathrm{L}", r"\mathcal{J}", r"\mathcal{C}")
+
+    def _loss_name(self, toks: list[_Tok], tok: _Tok) -> None:
+        if not self._is_loss(toks):
+            text = "".join(t.text for t in toks)
+            raise ClaimNameError(f"∂{text} at position {tok.pos}: only derivatives of the loss (L, \\ell, C, J, \\mathcal{{L}}) "
+                                 "or of p, h, z by z, h, x are supported")
 
     def _target(self, toks: list[_Tok], tok: _Tok) -> Q:
+        self._target_transposed = False
         if not toks:
             raise ClaimSyntaxError(f"empty denominator in the derivative at position {tok.pos}")
+        if toks[0].text in (r"\mathbf", r"\boldsymbol", r"\bm", r"\vec") and len(toks) >= 4 and toks[1].text == "{" and toks[3].text == "}":
+            toks = [toks[2]] + toks[4:]
         head = toks[0]
+        if head.kind == "letter" and head.text in _FREE_VARIABLES and len(toks) == 1:
+            return Q("var", src=head.text, name=head.text)
+        if head.text in (r"\hat",) and len(toks) >= 4:
+            toks = [_Tok("letter", "p", head.pos)] + toks[4:]
+            head = toks[0]
         kind = _QUANT_LETTERS.get(head.text) if head.kind == "letter" else ("delta" if head.text == r"\delta" else None)
         if kind is None:
             raise unknown_name(head.text, f"after ∂ at position {head.pos} (differentiate by W, b, z, h or x)")
@@ -439,18 +657,48 @@ class _Rewriter:
         inner.text = getattr(self, "text", "")
         inner.toks, inner.i = toks, 1
         q = inner.read_quantity(kind, head)
+        self._target_transposed = inner._transposed
         if inner.i != len(toks):
             raise ClaimSyntaxError(f"unexpected {toks[inner.i].text!r} at position {toks[inner.i].pos} in the derivative's denominator")
         return q
 
     def frac(self, tok: _Tok) -> str:
+        r"""``\frac{a}{b}``; ``\frac{\partial L}{\partial W^{(1)}_{ij}}`` (a gradient entry, or the whole
+        matrix without indices); ``\frac{\partial p_i}{\partial z_j}`` (a Jacobian entry); and the operator
+        form ``\frac{\partial}{\partial z_j} L`` / ``\frac{\partial}{\partial z_j}\left(…\right)``."""
         num, den = self.group(), self.group()
         k = self._is_d(num)
-        if k and self._is_d(den):
-            self._loss_name(num[k:], tok)
+        if k == len(num) and num and self._is_d(den):  # the operator ∂/∂v applied to what follows
             target = self._target(den[self._is_d(den):], tok)
+            transposed = self._target_transposed
+            nxt = self.peek()
+            if nxt is None:
+                raise ClaimSyntaxError(f"the derivative operator at position {tok.pos} is applied to nothing")
+            follows = [nxt]
+            if nxt.text in (r"\mathcal", r"\mathrm"):
+                follows = self.toks[self.i: self.i + 4]
+            elif self.peek(1) is not None and self.peek(1).text == "_" and self.peek(2) is not None:
+                follows = self.toks[self.i: self.i + 3]
+            if self._is_loss(follows) or self._is_loss(follows[:1]):
+                for _ in follows if self._is_loss(follows) else follows[:1]:
+                    self.take()
+                out = "{" + self._new("Q", Q("grad", None, (), target, "∂/∂")) + "}"
+                return out + self.transposed() if transposed else out
+            if nxt.text not in ("(", r"\left", "["):
+                raise ClaimSyntaxError(
+                    f"write the derivative operator at position {tok.pos} before the loss or a bracket: "
+                    "\\frac{\\partial}{\\partial z_j} L or \\frac{\\partial}{\\partial z_j}\\left(…\\right)"
+                )
+            return self._new("F", ("deriv", target))
+        if k and self._is_d(den):
+            target = self._target(den[self._is_d(den):], tok)
+            transposed = self._target_transposed
             end = self.toks[self.i - 1].pos + 1
-            return "{" + self._new("Q", Q("grad", None, (), target, self._source(tok.pos, end))) + "}"
+            if self._is_loss(num[k:]):
+                out = "{" + self._new("Q", Q("grad", None, (), target, self._source(tok.pos, end))) + "}"
+            else:  # ∂p_i/∂z_j, ∂ log p_k / ∂z_j, dσ(u)/du: the derivative of an expression
+                out = self._new("F", ("deriv", target)) + "(" + self.sub(num[k:]) + ")"
+            return out + self.transposed() if transposed else out
         return r"\frac{" + self.sub(num) + "}{" + self.sub(den) + "}"
 
     def inline_gradient(self, tok: _Tok) -> str:
@@ -468,7 +716,8 @@ class _Rewriter:
         if kind is None:
             raise unknown_name(head.text, f"after ∂ at position {head.pos}")
         target = self.read_quantity(kind, head)
-        return "{" + self._new("Q", Q("grad", None, (), target, self._source(tok.pos, self.toks[self.i - 1].pos + 1))) + "}"
+        out = "{" + self._new("Q", Q("grad", None, (), target, self._source(tok.pos, self.toks[self.i - 1].pos + 1))) + "}"
+        return out + self.transposed() if self._transposed else out
 
     def summation(self, tok: _Tok) -> str:
         lower = upper = None
@@ -517,6 +766,9 @@ def _bound(toks: list[_Tok], tok: _Tok):
         elif t.text == "K":
             node = Q("width", src="K")
             i += 1
+        elif t.text == "N":
+            node = Q("batch", src="N")
+            i += 1
         elif t.text == "n" and i + 2 < len(toks) + 1 and i + 1 < len(toks) and toks[i + 1].text == "_":
             j = i + 2
             if j < len(toks) and toks[j].kind == "num":
@@ -539,9 +791,9 @@ def _split(toks: list[_Tok], text: str):
     sides: list[list[_Tok]] = [[]]
     depth = 0
     for k, t in enumerate(toks):
-        if t.kind == "char" and t.text in "{([":
+        if (t.kind == "char" and t.text in "{([") or t.text == r"\{":
             depth += 1
-        elif t.kind == "char" and t.text in "})]":
+        elif (t.kind == "char" and t.text in "})]") or t.text == r"\}":
             depth -= 1
         if depth == 0:
             if t.text == "=":
@@ -655,6 +907,9 @@ def _walk(expr, records: dict, side_text: str):
             raise SizeLimitError(f"the claim is nested more than {MAX_TREE_DEPTH} operations deep")
         if isinstance(e, sp.Symbol):
             name = e.name
+            if name in records and name.startswith("M_"):
+                what = "\\odot (an elementwise product)" if records[name] == "HAD" else "a transpose"
+                raise ClaimSyntaxError(f"{what} in {where} is misplaced: it needs an operand on each side (⊙) or a base (^T)")
             if name in records and name.startswith("Q_"):
                 seen.add(name)
                 return records[name]
@@ -666,7 +921,24 @@ def _walk(expr, records: dict, side_text: str):
         if isinstance(e, sp.Add):
             return Add(tuple(walk(a, depth + 1) for a in _flat(e, sp.Add)))
         if isinstance(e, sp.Mul):
-            return Mul(tuple(walk(a, depth + 1) for a in _flat(e, sp.Mul)))
+            factors = _flat(e, sp.Mul)
+            marks = [k for k, f in enumerate(factors) if isinstance(f, sp.Symbol) and records.get(f.name) == "HAD"]
+            if not marks:
+                return Mul(tuple(walk(a, depth + 1) for a in factors))
+            groups, last = [], 0
+            for k in marks + [len(factors)]:
+                part = factors[last:k]
+                if not part:
+                    raise ClaimSyntaxError(f"\\odot (an elementwise product) in {where} needs an operand on each side")
+                walked = tuple(walk(a, depth + 1) for a in part)
+                groups.append(walked[0] if len(walked) == 1 else Mul(walked))
+                if k < len(factors):
+                    seen.add(factors[k].name)
+                last = k + 1
+            return Op("had", tuple(groups))
+        if isinstance(e, sp.Pow) and isinstance(e.args[1], sp.Symbol) and records.get(e.args[1].name) == "T":
+            seen.add(e.args[1].name)
+            return Op("T", (walk(e.args[0], depth + 1),))
         if isinstance(e, sp.Pow):
             base, ex = walk(e.args[0], depth + 1), walk(e.args[1], depth + 1)
             v = fold(ex)  # bounded; the limits themselves are enforced by tree.validate
@@ -697,6 +969,14 @@ def _walk(expr, records: dict, side_text: str):
                 seen.add(name)
                 rec = records[name]
                 args = tuple(walk(a, depth + 1) for a in e.args)
+                if isinstance(rec, tuple) and rec[0] == "group":
+                    if len(args) != 1:
+                        raise ClaimSyntaxError(f"cannot read the brackets in {where}")
+                    return args[0]
+                if isinstance(rec, tuple) and rec[0] == "deriv":
+                    if len(args) != 1:
+                        raise ClaimSyntaxError(f"a derivative in {where} applies to one expression")
+                    return Deriv(args[0], rec[1])
                 if rec.func == "max" and len(args) == 2 and Num(Fraction(0)) in args:
                     other = args[1] if args[0] == Num(Fraction(0)) else args[0]
                     return Call("relu", (other,), 0, None, r"\max(0, ·)")
@@ -715,6 +995,7 @@ def parse_latex_claim(text: str, *, seconds: float | None = None) -> Claim:
     which runs it in a bounded child (``seconds`` is accepted for compatibility and unused).
     """
     original = text
+    text, batch_loss = batch_convention(text)
     text = _precheck(text)
     toks = _tokenize(text)
     sides_toks, cond_toks = _split(toks, text)
@@ -743,7 +1024,7 @@ def parse_latex_claim(text: str, *, seconds: float | None = None) -> Claim:
     check_size(tuple(sides))
     if len(sides) < 2 and not same_for:
         raise ClaimSyntaxError("a claim needs a relation: A = B (or A \\quad \\text{is the same for every } i)")
-    return Claim(tuple(sides), original, "latex", conditions, same_for, tuple(side_texts))
+    return Claim(tuple(sides), original, "latex", conditions, same_for, tuple(side_texts), batch_loss)
 
 
 def _dangling(rewritten: str, side_text: str) -> None:

@@ -24,7 +24,7 @@ import sympy as sp
 
 from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
 from .tree import (
-    MAX_SUM_TERMS, MAX_SUM_WORK, TRUE_CLASS, children, Add, Call, Claim, Const, Mul, Node, Num, Pow, Q, Sum,
+    MAX_SUM_TERMS, MAX_SUM_WORK, TRUE_CLASS, children, Add, Call, Claim, Const, Deriv, Mul, Node, Num, Pow, Q, Sum,
 )
 
 __all__ = ["KNOWN_NAMES", "KNOWN_FUNCTIONS", "Resolved", "resolve", "Builder", "unknown_name"]
@@ -52,18 +52,71 @@ _ARITY = {"x": 1, "y": 1, "p": 1, "z": 1, "h": 1, "delta": 1, "W": 2, "b": 1, "l
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One concrete reading of a claim: the symbolic layer's value (if any), the scalar sides
+    (matrix claims lowered to entry ``(i, j)``), and every free index's range ``1..n``."""
+    layers: Mapping[str, int]
+    sides: tuple
+    ranges: Mapping[str, int]
+    uses_true_class: bool
+    entry: tuple = ()            # the indices naming a matrix entry (matrix claims)
+    shape: tuple | None = None   # the sides' common shape (matrix claims)
+    mismatch: str = ""           # the sides have different shapes: the claim is false
+
+
+@dataclass(frozen=True)
 class Resolved:
-    """A claim with every layer filled in and every free index given its range ``1..n``."""
+    """A claim with every layer filled in and every free index given its range ``1..n``.
+
+    ``variants`` holds one :class:`Variant` per value of a symbolic layer (one when there is
+    none); ``sides``/``ranges``/``uses_true_class`` are the first variant's.  ``batch`` says the
+    claim uses batch notation (the loss is then the batch mean, or the sum when
+    ``claim.batch_loss`` says so); ``additive`` that every side is a sum over examples of
+    per-example terms (see :mod:`.batch`), which a proof for every batch size needs."""
     claim: Claim
     sides: tuple
     ranges: Mapping[str, int]      # free index -> n (range 1..n)
     uses_true_class: bool
+    variants: tuple = ()
+    batch: bool = False
+    additive: bool = True
+
+
+class _NoLayer(ClaimNameError):
+    """A quantity's layer does not exist (a symbolic layer's value is then skipped)."""
 
 
 def resolve(claim: Claim, net) -> Resolved:
-    """Fill in implicit layers, check every name against ``net`` and infer index ranges."""
-    r = _Resolver(net)
-    sides = tuple(r.node(s) for s in claim.sides)
+    """Fill in implicit and symbolic layers, lower vectors and matrices to entries, check every
+    name against ``net`` and infer index ranges."""
+    from .batch import is_additive
+    from .matrices import layer_variants, lower_sides, uses_batch
+
+    variants, skipped = [], None
+    many = None
+    for layers, c in layer_variants(claim, net.depth):
+        r = _Resolver(net)
+        try:
+            low = lower_sides(c, r)
+            if low.mismatch:
+                variants.append(Variant(dict(layers), tuple(c.sides), {}, False, (), low.shape, low.mismatch))
+                continue
+            variants.append(_resolve_sides(c, r, low, layers))
+        except _NoLayer as exc:
+            if not layers:
+                raise
+            skipped = skipped or exc
+    if not variants:
+        raise skipped  # no value of the symbolic layer makes every quantity exist
+    batch = any(uses_batch(s) for s in claim.sides) or claim.batch_loss != "mean" and False
+    batch = batch or any(uses_batch(s) for v in variants for s in v.sides)
+    additive = all(is_additive(v.sides) for v in variants if not v.mismatch) if batch else True
+    first = variants[0]
+    return Resolved(claim, first.sides, dict(first.ranges), first.uses_true_class, tuple(variants), batch, additive)
+
+
+def _resolve_sides(claim: Claim, r: "_Resolver", low, layers) -> Variant:
+    sides = tuple(r.node(s) for s in low.sides)
     for var in claim.same_for:
         if var not in r.ranges:
             raise ClaimNameError(f"'the same for every {var}': the index {var} does not occur in the claim")
@@ -73,6 +126,11 @@ def resolve(claim: Claim, net) -> Resolved:
                 r.ranges[v] = r.sizes[-1]  # "i ≠ t" introduces the true class
             elif isinstance(v, str) and v not in r.ranges:
                 raise ClaimNameError(f"the condition on index {v} names an index that does not occur in the claim")
+    for v in sorted(r.kron_free):
+        if v == TRUE_CLASS and v not in r.ranges:
+            r.ranges[v] = r.sizes[-1]
+        elif v not in r.ranges:
+            raise ClaimNameError(f"the index {v} occurs only in a Kronecker delta or indicator, so its range is unknown")
     for k, side in enumerate(sides, 1):
         work = _work(side)
         if work > MAX_SUM_WORK:
@@ -80,12 +138,15 @@ def resolve(claim: Claim, net) -> Resolved:
                 f"side {k} of the claim builds {work} terms per index assignment (nested sums multiply their ranges; "
                 f"limit {MAX_SUM_WORK}); split the claim"
             )
-    return Resolved(claim, sides, dict(r.ranges), TRUE_CLASS in r.ranges)
+    return Variant(dict(layers), sides, dict(r.ranges), TRUE_CLASS in r.ranges, low.entry, low.shape)
 
 
 def _work(node: Node) -> int:
-    """Terms built for one evaluation of a resolved tree: a sum multiplies its body's work by its range."""
+    """Terms built for one evaluation of a resolved tree: a sum multiplies its body's work by its range
+    (a sum over the examples of a batch is built once: every example is the generic one)."""
     if isinstance(node, Sum):
+        if isinstance(node.hi, Q):
+            return 1 + _work(node.body)
         n = max(0, int(node.hi.value) - int(node.lo.value) + 1)
         return 1 + n * _work(node.body)
     return 1 + sum(_work(c) for c in children(node))
@@ -99,11 +160,13 @@ class _Resolver:
         self.ranges: dict[str, int] = {}
         self.where: dict[str, str] = {}
         self.bound: list[dict[str, int | None]] = []  # sum scopes: var -> range (None until known)
+        self.kron_free: set[str] = set()      # free indices seen in Kronecker deltas
+        self.examples: set[str] = set()       # indices naming an example of a batch
 
     # -- layers
     def _layer(self, q: Q) -> int | None:
         k, l, L = q.kind, q.layer, self.L
-        if k in ("x", "y", "p", "loss"):
+        if k in ("x", "y", "p", "loss", "kron", "batch", "var", "X", "Y", "P"):
             if l is not None:
                 raise ClaimNameError(f"{q.src or k} takes no layer")
             return None
@@ -126,7 +189,7 @@ class _Resolver:
         lo, hi = (0, L - 1) if k == "h" else (1, L)
         if not lo <= l <= hi:
             extra = "; the output is z^{(%d)} or p" % L if k == "h" and l == L else ""
-            raise ClaimNameError(f"{q.src or k}: layer {l} does not exist for {k} (layers {lo}..{hi}){extra}")
+            raise _NoLayer(f"{q.src or k}: layer {l} does not exist for {k} (this network has layers {lo}..{hi}){extra}")
         if k == "b" and not self.net.bias:
             raise ClaimNameError(f"{q.src or k}: this network has no biases")
         return l
@@ -182,9 +245,52 @@ class _Resolver:
             return Pow(self.node(node.base), self.node(node.exp))
         if isinstance(node, Sum):
             return self.sum(node)
+        if isinstance(node, Deriv):
+            return self.derivative(node)
         raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
 
+    def derivative(self, node: Deriv) -> Node:
+        wrt = node.wrt
+        if isinstance(node.body, Q) and node.body.kind == "loss":
+            return self.quantity(Q("grad", None, (), wrt, node.body.src, node.body.example))
+        if wrt.kind == "var":
+            return Deriv(self.node(node.body), wrt)
+        if wrt.kind not in ("z", "h", "x", "W", "b") or not wrt.indices:
+            raise UnsupportedError(
+                f"cannot differentiate by {wrt.src or wrt.kind}: differentiate by one entry of z^{{(l)}}, h^{{(l)}}, x, W^{{(l)}} or b^{{(l)}}"
+            )
+        return Deriv(self.node(node.body), self.quantity(wrt))
+
+    def example(self, var) -> None:
+        """``var`` names an example of a batch (a row of X, Y, P; x^{(n)})."""
+        if not isinstance(var, str) or var == TRUE_CLASS:
+            raise ClaimSyntaxError(f"an example of a batch is named by a letter such as n, not {var!r}")
+        for scope in reversed(self.bound):
+            if var in scope:
+                if scope[var] is not None:
+                    raise ClaimNameError(f"the index {var} names both an example of the batch and a unit; use different letters")
+                self.examples.add(var)
+                return
+        if var in self.ranges:
+            raise ClaimNameError(f"the index {var} names both an example of the batch and a unit; use different letters")
+        self.examples.add(var)
+
     def quantity(self, q: Q) -> Q:
+        if q.kind in ("X", "Y", "P"):  # X_{nj}: entry j of example n
+            if len(q.indices) != 2:
+                raise ClaimNameError(f"{q.src or q.kind} takes two indices (example, unit), e.g. {q.kind}_{{nj}}")
+            q = Q(q.kind.lower(), None, (q.indices[1],), None, q.src, example=q.indices[0])
+        if q.example is not None:
+            self.example(q.example)
+        if q.kind in ("batch", "var", "loss"):
+            return q
+        if q.kind == "kron":
+            for index in q.indices:
+                if isinstance(index, int):
+                    continue
+                if not any(index in scope for scope in self.bound):
+                    self.kron_free.add(index)
+            return q
         if q.kind == "grad":
             target = q.wrt
             if target is None or target.kind not in ("W", "b", "z", "h", "x"):
@@ -192,6 +298,8 @@ class _Resolver:
                 raise UnsupportedError(
                     f"cannot differentiate the loss by {what}; write ∂L/∂ of W^{{(l)}}_{{ij}}, b^{{(l)}}_i, z^{{(l)}}_i, h^{{(l)}}_i or x_j"
                 )
+            if not target.indices:
+                raise ClaimNameError(f"{q.src or 'the gradient'}: differentiate by one entry (e.g. W^{{(1)}}_{{ij}}) or a whole vector/matrix")
             return replace(q, wrt=self.quantity(target))
         layer = self._layer(q)
         arity = _ARITY[q.kind]
@@ -216,6 +324,8 @@ class _Resolver:
             elif layer not in hidden:
                 raise ClaimNameError(f"{c.src}: hidden layers are 1..{self.L - 1}")
             c = replace(c, layer=layer)
+        if c.func in ("heaviside", "step_gt", "step_ge") and c.order:
+            raise UnsupportedError(f"{c.src or c.func}: the derivative of a step is not supported")
         want = 2 if c.func == "max" else 1
         if len(c.args) != want:
             raise ClaimSyntaxError(f"{c.src or c.func} takes {want} argument{'s' if want > 1 else ''}, got {len(c.args)}")
@@ -228,11 +338,32 @@ class _Resolver:
     def sum(self, s: Sum) -> Sum:
         if s.var in self.ranges or any(s.var in sc for sc in self.bound) or s.var == TRUE_CLASS:
             raise ClaimNameError(f"summation index {s.var} is already used as another index; rename it")
-        lo = _width_value(self, s.lo, 1)
-        hi = _width_value(self, s.hi, None)
+        if isinstance(s.hi, Q) and s.hi.kind == "batch":
+            return self.example_sum(s)
         self.bound.append({s.var: None})
         body = self.node(s.body)
         natural = self.bound.pop()[s.var]
+        if s.var in self.examples:  # Σ_n over the examples of a batch
+            self.examples.discard(s.var)
+            if natural is not None:
+                raise ClaimNameError(f"the index {s.var} names both an example of the batch and a unit; use different letters")
+            if s.lo is not None and _width_value(self, s.lo, 1) != 1 or s.hi is not None and not (isinstance(s.hi, Q) and s.hi.kind == "batch"):
+                raise ClaimSyntaxError(f"a sum over the examples {s.var} runs over all of them: write \\sum_{s.var} or \\sum_{{{s.var}=1}}^{{N}}")
+            return Sum(s.var, Num(Fraction(1)), Q("batch", src="N"), body)
+        return self._finish_sum(s, body, natural)
+
+    def example_sum(self, s: Sum) -> Sum:
+        self.bound.append({s.var: None})
+        body = self.node(s.body)
+        natural = self.bound.pop()[s.var]
+        if natural is not None:
+            raise ClaimNameError(f"the sum over {s.var} runs to N (the examples) but {s.var} also indexes units")
+        self.examples.discard(s.var)
+        return Sum(s.var, Num(Fraction(1)), Q("batch", src="N"), body)
+
+    def _finish_sum(self, s: Sum, body, natural) -> Sum:
+        lo = _width_value(self, s.lo, 1)
+        hi = _width_value(self, s.hi, None)
         if hi is None:
             if natural is None:
                 raise ClaimNameError(f"cannot tell the range of the summation index {s.var}: give bounds, e.g. \\sum_{{{s.var}=1}}^{{K}}")
@@ -267,13 +398,20 @@ def _sigmoid(u):
 _Z = sp.Dummy("u", real=True)
 
 
+#: the batch size N of a batch claim: a positive integer symbol
+BATCH_SIZE = sp.Symbol("N", positive=True, integer=True)
+
+
 class Builder:
     """Builds the SymPy value of a resolved claim tree for concrete index values.
 
     ``d`` is an engine Derivation; quantities are memoized per (kind, layer, indices).
+    With ``batch`` the claim is about a batch whose examples all equal the engine's
+    generic example (see :mod:`.batch`): a sum over examples is ``N`` times its body, and
+    the batch loss is the mean (``batch_loss="mean"``) or the sum of the per-example losses.
     """
 
-    def __init__(self, d, net):
+    def __init__(self, d, net, batch: bool = False, batch_loss: str = "mean"):
         self.d = d
         self.net = net
         self.L = net.depth
@@ -281,14 +419,15 @@ class Builder:
         self._memo: dict = {}
         relu = [a for a in net.activations if a.name == "relu"]
         self.relu_kink = relu[0].kink_grad if relu else sp.Integer(0)
+        self.batch = batch
+        self.batch_factor = sp.Integer(1) if batch_loss == "mean" else BATCH_SIZE
+        self._cut = None  # (kind, layer, symbols, forward table) inside a derivative by z or h
 
     def labels_one_hot(self, t: int) -> dict:
         """Substitution making the label one-hot at class ``t`` (1-based)."""
-        ys = list(self.d.y)
         subs: dict = {}
         for k, s in enumerate(self.d.label_symbols):
             subs[s] = sp.Integer(1 if k + 1 == t else 0)
-        # sanity: the eliminated label (softmax CE) follows from the others
         return subs
 
     def build(self, node: Node, env: Mapping[str, int]) -> sp.Expr:
@@ -305,6 +444,8 @@ class Builder:
         if isinstance(node, Pow):
             return sp.Pow(self.build(node.base, env), self.build(node.exp, env))
         if isinstance(node, Sum):
+            if isinstance(node.hi, Q):  # over the examples of a batch: all equal to the generic one
+                return BATCH_SIZE * self.build(node.body, env)
             lo, hi = int(node.lo.value), int(node.hi.value)
             inner = dict(env)
             terms = []
@@ -314,22 +455,37 @@ class Builder:
             return sp.Add(*terms)
         if isinstance(node, Call):
             return self.call(node, env)
+        if isinstance(node, Deriv):
+            return self.derivative(node, env)
         raise TypeError(node)
 
     def _index(self, i, env) -> int:
         return i if isinstance(i, int) else env[i]
 
     def quantity(self, q: Q, env) -> sp.Expr:
+        if q.kind == "kron":
+            a, b = (self._index(i, env) for i in q.indices)
+            return sp.Integer(1 if a == b else 0)
+        if q.kind == "batch":
+            return BATCH_SIZE
+        if q.kind == "var":
+            return sp.Symbol(q.name, real=True)
         idx = tuple(self._index(i, env) - 1 for i in q.indices)
         if q.kind == "grad":
             w = q.wrt
             widx = tuple(self._index(i, env) - 1 for i in w.indices)
-            key = ("grad", w.kind, w.layer, widx)
+            key = ("grad", w.kind, w.layer, widx, q.example is None)
         else:
-            key = (q.kind, q.layer, idx)
+            key = (q.kind, q.layer, idx, q.example is None)
+        if self._cut is not None:
+            cut = self._cut_value(q, idx)
+            if cut is not None:
+                return cut
         if key in self._memo:
             return self._memo[key]
         value = self._quantity(q, idx, env)
+        if self.batch and q.example is None and q.kind in ("grad", "loss"):
+            value = self.batch_factor * value  # the batch loss: mean (factor 1 at equal examples) or sum
         self._memo[key] = value
         return value
 
@@ -367,6 +523,76 @@ class Builder:
             return sp.Add(*[d.param(f"W{layer + 1}", (r, j)) * d.delta(layer + 1, r) for r in range(n)])
         raise TypeError(k)
 
+    # -- derivatives of expressions (Jacobian entries such as ∂p_i/∂z_j)
+    def derivative(self, node: Deriv, env) -> sp.Expr:
+        """``∂ body / ∂ wrt``: by a free variable, an input or a (symbolic) parameter directly;
+        by ``z^{(l)}_j`` or ``h^{(l)}_j`` through a forward pass from that layer in fresh symbols,
+        differentiated and then evaluated at the network's own values."""
+        wrt = node.wrt
+        if wrt.kind == "var":
+            return sp.diff(self.build(node.body, env), sp.Symbol(wrt.name, real=True))
+        idx = tuple(self._index(i, env) - 1 for i in wrt.indices)
+        if wrt.kind == "x" or (wrt.kind == "h" and wrt.layer == 0):
+            return sp.diff(self.build(node.body, env), self.d.x[idx[0]])
+        if wrt.kind in ("W", "b"):
+            value = self.d.param(f"{wrt.kind}{wrt.layer}", idx)
+            if not isinstance(value, sp.Symbol):
+                raise UnsupportedError(
+                    f"∂/∂{wrt.src or wrt.kind}: at this init the parameter is a number; differentiate the loss (∂L/∂W) instead"
+                )
+            return sp.diff(self.build(node.body, env), value)
+        if self._cut is not None:
+            raise UnsupportedError("nested derivatives by z or h are not supported")
+        n = int(self.net.sizes[wrt.layer])
+        u = [sp.Dummy(f"u{k + 1}", real=True) for k in range(n)]
+        actual = [self.d.z(wrt.layer, k) if wrt.kind == "z" else self.d.h(wrt.layer, k) for k in range(n)]
+        saved_memo = self._memo
+        self._cut, self._memo = (wrt.kind, wrt.layer, u, self._forward_from(wrt.kind, wrt.layer, u)), {}
+        try:
+            body = self.build(node.body, env)
+        finally:
+            self._cut, self._memo = None, saved_memo
+        return sp.diff(body, u[idx[0]]).xreplace(dict(zip(u, actual)))
+
+    def _forward_from(self, kind: str, layer: int, u: list) -> dict:
+        """z, h, p and the loss from ``z^{(layer)} = u`` (or ``h^{(layer)} = u``) on, by the network's own rules."""
+        net, d, L = self.net, self.d, self.L
+        table: dict = {}
+        if kind == "z":
+            z, m = list(u), layer
+        else:
+            table[("h", layer)] = list(u)
+            h, m = list(u), layer
+            z = None
+        while True:
+            if z is not None:
+                table[("z", m)] = z
+                if m == L:
+                    break
+                act = net.activation_of(m)
+                h = [act(v) for v in z]
+                table[("h", m)] = h
+            m_next = m + 1
+            n_out, n_in = int(net.sizes[m_next]), int(net.sizes[m_next - 1])
+            z = [sp.Add(*[d.param(f"W{m_next}", (r, c)) * h[c] for c in range(n_in)])
+                 + (d.param(f"b{m_next}", (r,)) if net.bias else 0) for r in range(n_out)]
+            m = m_next
+        table["p"] = net.loss.prediction(z)
+        table["loss"] = net.loss.value(z, d.y)
+        return table
+
+    def _cut_value(self, q: Q, idx):
+        kind, layer, u, table = self._cut
+        if q.kind in ("delta", "grad"):
+            raise UnsupportedError("a derivative of δ or of a gradient by z or h is not supported; write it by hand")
+        if q.kind == "p":
+            return table["p"][idx[0]]
+        if q.kind == "loss":
+            return table["loss"]
+        if q.kind in ("z", "h") and (q.kind, q.layer) in table:
+            return table[(q.kind, q.layer)][idx[0]]
+        return None
+
     def call(self, c: Call, env) -> sp.Expr:
         args = [self.build(a, env) for a in c.args]
         if c.func == "max":
@@ -376,6 +602,8 @@ class Builder:
         if c.func == "sqrt":
             return sp.sqrt(args[0])
         u = args[0]
+        if c.func in ("heaviside", "step_gt", "step_ge"):
+            return _step(u, self.relu_kink if c.func == "heaviside" else sp.Integer(0 if c.func == "step_gt" else 1))
         if c.func == "f":
             act = self.d.activation(c.layer)
             if c.order == 0:
@@ -399,3 +627,62 @@ class Builder:
         if c.func == "log":
             return [sp.log(u), 1 / u, -1 / u**2][c.order]
         raise ClaimNameError(f"unknown function {c.func!r}; known functions: {KNOWN_FUNCTIONS}")
+
+
+def _step(u: sp.Expr, at_zero: sp.Expr) -> sp.Expr:
+    """The mask ``1(u > 0)`` (``at_zero`` = its value at 0) in the engine's form ``Heaviside(u, at_zero)``;
+    ``1(relu(v) > 0)`` is ``1(v > 0)`` (a ReLU unit is active iff its pre-activation is positive)."""
+    from ..activations import relu
+
+    if isinstance(u, relu):
+        return sp.Heaviside(u.args[0], 0) if at_zero == 0 else sp.Integer(1)
+    return sp.Heaviside(u, at_zero)
+
+
+class NotLocal(Exception):
+    """The claim refers to more than the output logits (raised by :class:`LogitBuilder`)."""
+
+
+class LogitBuilder(Builder):
+    """Builds a claim in *logit space*: the output logits ``z^{(L)}_k`` are free symbols ``ζ_k``
+    and ``p``, the loss and ``δ^{(L)}`` are the loss's own functions of them.
+
+    An identity in ``ζ`` (and the labels) holds in particular at ``ζ = z^{(L)}(x, θ)``, so a
+    proof here proves the claim; it is much smaller than the claim in parameters and data.
+    Claims that mention anything else (inputs, parameters, hidden layers) raise
+    :class:`NotLocal`, and only the ordinary build is used."""
+
+    def __init__(self, d, net, batch: bool = False, batch_loss: str = "mean"):
+        super().__init__(d, net, batch, batch_loss)
+        K = self.K
+        self.zeta = [sp.Symbol(f"zeta_{k + 1}", real=True) for k in range(K)]
+        loss = net.loss
+        self._p = loss.prediction(self.zeta)
+        self._delta = loss.delta(self.zeta, d.y)
+        self._value = loss.value(self.zeta, d.y)
+
+    def _quantity(self, q: Q, idx, env) -> sp.Expr:
+        k = q.kind
+        if k == "y":
+            return self.d.y[idx[0]]
+        if k == "p":
+            return self._p[idx[0]]
+        if k == "z" and q.layer == self.L:
+            return self.zeta[idx[0]]
+        if k == "delta" and q.layer == self.L:
+            return self._delta[idx[0]]
+        if k == "loss":
+            return self._value
+        if k == "width":
+            return super()._quantity(q, idx, env)
+        if k == "grad" and q.wrt.kind == "z" and q.wrt.layer == self.L:
+            return self._delta[self._index(q.wrt.indices[0], env) - 1]
+        raise NotLocal(k)
+
+    def derivative(self, node: Deriv, env) -> sp.Expr:
+        wrt = node.wrt
+        if wrt.kind == "var":
+            return super().derivative(node, env)
+        if wrt.kind == "z" and wrt.layer == self.L:
+            return sp.diff(self.build(node.body, env), self.zeta[self._index(wrt.indices[0], env) - 1])
+        raise NotLocal(wrt.kind)

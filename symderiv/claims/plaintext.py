@@ -29,21 +29,29 @@ import re
 from fractions import Fraction
 
 from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError
-from .conditions import START_WORDS, read_conditions, tokens
+from .conditions import START_WORDS, batch_convention, read_conditions, tokens
 from .names import unknown_name
 from .tree import (
-    MAX_CHARS, MAX_DIGITS, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Pow, Q, Sum,
+    MAX_CHARS, MAX_DIGITS, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Op, Pow, Q, Sum,
     check_depth, check_size, describe_char, neg,
 )
 
 __all__ = ["parse_plain"]
 
-_UNICODE = {"∂": "d", "δ": "delta", "ℓ": "L", "σ": "sigma", "·": "*", "×": "*", "−": "-", "≠": "!=", "’": "'", "′": "'", "Σ": "sum", "∑": "sum"}
-_ALLOWED_CHARS = re.compile(r"[A-Za-z0-9_\s+\-*/^()\[\],.=!'|<>]*")
+_UNICODE = {"∂": "d", "δ": "delta", "ℓ": "L", "σ": "sigma", "·": "*", "×": "*", "−": "-", "≠": "!=", "’": "'", "′": "'",
+            "Σ": "sum", "∑": "sum", "⊙": "*", "∘": "*"}
+_ALLOWED_CHARS = re.compile(r"[A-Za-z0-9_\s+\-*/^()\[\],.=!'|<>@]*")
 _FUNCS = {"sigma": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log",
-          "relu": "relu", "ReLU": "relu", "max": "max", "abs": "abs", "sqrt": "sqrt", "f": "f"}
-_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|b)(\d*)$")
-_GRAD = re.compile(r"(?<![A-Za-z0-9_])d(?:L|l|ell|loss)\s*/\s*d(?=[A-Za-z])")
+          "relu": "relu", "ReLU": "relu", "max": "max", "abs": "abs", "sqrt": "sqrt", "f": "f",
+          "H": "heaviside", "step": "heaviside", "heaviside": "heaviside"}
+#: code-style derivative names: dsigma(z) = sigma'(z)
+_DFUNCS = {"dsigma": "sigmoid", "dsigmoid": "sigmoid", "sigmoid_prime": "sigmoid", "sigma_prime": "sigmoid",
+           "dtanh": "tanh", "tanh_prime": "tanh", "drelu": "relu", "relu_prime": "relu", "df": "f", "f_prime": "f"}
+_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|b|X|Y|P)(\d*)$")
+#: code-style gradient names: dW1 = dL/dW1, dz2 = dL/dz2
+_DNAME = re.compile(r"^d(W|b|z|h|a|x)(\d*)$")
+_FREE = {"u", "v", "s", "r"}
+_GRAD = re.compile(r"(?<![A-Za-z0-9_])d(?:L|l|ell|loss|C|J|E)\s*/\s*d(?=[A-Za-z])")
 _PRIME = re.compile(r"([A-Za-z][A-Za-z0-9]*)('+)")
 _INDEX = re.compile(r"^[a-z]$")
 
@@ -55,6 +63,7 @@ def parse_plain(text: str) -> Claim:
     if len(text) > MAX_CHARS:
         raise SizeLimitError(f"the claim is {len(text)} characters long (limit {MAX_CHARS})")
     original = text
+    text, batch_loss = batch_convention(text)
     for u, a in _UNICODE.items():
         text = text.replace(u, a)
     if not _ALLOWED_CHARS.fullmatch(text):
@@ -82,7 +91,7 @@ def parse_plain(text: str) -> Claim:
     check_size(sides)
     if len(sides) < 2 and not same_for:
         raise ClaimSyntaxError("a claim needs a relation: A = B (or '... is zero', '... is the same for every i')")
-    return Claim(sides, original, "plain", conditions, same_for, tuple(s.strip() for s in sides_text))
+    return Claim(sides, original, "plain", conditions, same_for, tuple(s.strip() for s in sides_text), batch_loss)
 
 
 def _suffixes(text: str):
@@ -187,6 +196,18 @@ class _Walker:
                 f = self.node(right, depth + 1)
                 factors.append(Pow(f, Num(Fraction(-1))) if inverse else f)
             return Mul(tuple(factors))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return Op("matmul", (self.node(node.left, depth + 1), self.node(node.right, depth + 1)))
+        if isinstance(node, ast.Attribute):
+            if node.attr != "T":
+                raise self.fail(node, f"the attribute .{node.attr} (only .T, the transpose, is allowed)")
+            return Op("T", (self.node(node.value, depth + 1),))
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Gt, ast.GtE)) or not (
+                    isinstance(node.comparators[0], ast.Constant) and node.comparators[0].value == 0):
+                raise self.fail(node, "a comparison other than (expr > 0) or (expr >= 0) (a ReLU mask)")
+            func = "step_gt" if isinstance(node.ops[0], ast.Gt) else "step_ge"
+            return Call(func, (self.node(node.left, depth + 1),), 0, None, "(… > 0)" if func == "step_gt" else "(… >= 0)")
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, ast.Pow):
                 base, exp = self.node(node.left, depth + 1), self.node(node.right, depth + 1)
@@ -243,13 +264,17 @@ class _Walker:
 
     def name(self, node, name: str, indices: tuple):
         src = name + (f"[{','.join(map(str, indices))}]" if indices else "")
+        prime = re.fullmatch(r"(.+)_PRIME(\d+)", name)
+        if prime and int(prime.group(2)) == 1 and (_QUANT.match(prime.group(1)) or _DNAME.match(prime.group(1))):
+            return Op("T", (self.name(node, prime.group(1), indices),))  # W2' is the transpose
+        dname = _DNAME.match(name)
+        if dname:
+            name = "GRAD_" + dname.group(1) + dname.group(2)
         if name.startswith("GRAD_"):
             target = name[5:]
             src = f"dL/d{target}" + src[len(name):]
-            if not indices and target not in ("L",):
-                raise ClaimNameError(f"{src}: a gradient needs the entry's indices, e.g. dL/dW1[i,j]")
             m = _QUANT.match(target)
-            if not m or m.group(1) in ("y", "p"):
+            if not m or m.group(1) in ("y", "p", "X", "Y", "P"):
                 raise unknown_name(f"d{target}", "in a gradient (differentiate by W<l>, b<l>, z<l>, h<l> or x)")
             kind, layer = m.group(1), m.group(2)
             if kind == "delta":
@@ -260,6 +285,10 @@ class _Walker:
             return self.plain(node, Q("loss", src=src), indices)
         if name == "K":
             return self.plain(node, Q("width", src=src), indices)
+        if name == "N":
+            return self.plain(node, Q("batch", src=src), indices)
+        if name in _FREE and not indices:
+            return Q("var", src=name, name=name)
         if name == "e":
             return self.plain(node, Const("e"), indices)
         m = re.fullmatch(r"n(\d+)", name)
@@ -269,10 +298,8 @@ class _Walker:
         if m:
             kind, layer = m.group(1), m.group(2)
             kind = "h" if kind == "a" else kind
-            if layer and kind in ("x", "y", "p"):
+            if layer and kind in ("x", "y", "p", "X", "Y", "P"):
                 raise ClaimNameError(f"{src}: {kind} takes no layer number")
-            if not indices:
-                raise ClaimNameError(f"{src} needs an index, e.g. {name}[i] (indices are 1-based)")
             return Q(kind, int(layer) if layer else None, indices, None, src)
         if _INDEX.match(name):
             raise ClaimNameError(f"the index {name} at column {node.col_offset} can only be used inside [...] (e.g. x[{name}])")
@@ -295,6 +322,17 @@ class _Walker:
             name, order = m.group(1), int(m.group(2))
         if name == "sum":
             return self.sum(node, depth)
+        if name == "outer":
+            if len(node.args) != 2:
+                raise ClaimSyntaxError(f"outer takes two vectors, as in outer(delta1, x) (column {node.col_offset})")
+            return Op("outer", tuple(self.node(a, depth + 1) for a in node.args))
+        if name in ("kron", "indicator", "eq"):
+            if len(node.args) != 2 or not all(isinstance(a, ast.Name) and _INDEX.match(a.id) for a in node.args):
+                raise ClaimSyntaxError(f"{name} takes two index letters, as in kron(i, j) (column {node.col_offset})")
+            return Q("kron", None, tuple(self.index(a) for a in node.args), None, f"{name}(…)")
+        if name in _DFUNCS:
+            name, order = _DFUNCS[name], order + 1
+            name = {"sigmoid": "sigma"}.get(name, name)
         layer = None
         m = re.fullmatch(r"f(\d+)", name)
         if m:

@@ -17,7 +17,7 @@ from typing import Union
 from ..errors import ClaimSyntaxError, SizeLimitError, UnsupportedError
 
 __all__ = [
-    "Num", "Const", "Q", "Call", "Add", "Mul", "Pow", "Sum", "Claim", "Node", "Index",
+    "Num", "Const", "Q", "Call", "Add", "Mul", "Pow", "Sum", "Op", "Deriv", "Claim", "Node", "Index",
     "MAX_CHARS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_DIGITS", "MAX_NODES", "MAX_ASSIGNMENTS", "MAX_SUM_TERMS",
     "MAX_SIDES", "MAX_TREE_DEPTH", "MAX_POWER_DEGREE", "MAX_SUM_WORK", "MAX_CONSTANT_BITS",
     "TRUE_CLASS", "neg", "div", "count_nodes", "check_depth", "check_size", "validate", "fold", "to_latex", "to_text",
@@ -71,16 +71,24 @@ class Const:
 class Q:
     """A named quantity of the network.
 
-    ``kind`` is one of ``x, y, p, z, h, delta, W, b, grad, loss, width``;
-    ``layer`` is the layer ``l`` (None when the notation leaves it implicit);
-    ``indices`` the 1-based indices as written; ``wrt`` (for ``grad``) the entry
-    the loss is differentiated by.  ``src`` is the text as written, for messages.
+    ``kind`` is one of ``x, y, p, z, h, delta, W, b, grad, loss, width`` (network
+    quantities), ``kron`` (Kronecker delta of two indices), ``X, Y, P`` (batch
+    matrices, one row per example), ``batch`` (the batch size N) or ``var`` (a free
+    real variable ``name``, as in ``\tanh'(u) = 1 - \tanh^2(u)``);
+    ``layer`` is the layer ``l`` (None when the notation leaves it implicit; a string
+    such as ``"l+1"`` or ``"L"`` for a symbolic layer, every valid value of which is checked);
+    ``indices`` the 1-based indices as written (none: the whole vector or matrix);
+    ``wrt`` (for ``grad``) the entry the loss is differentiated by; ``example`` the
+    example (batch row) a per-example quantity belongs to.  ``src`` is the text as
+    written, for messages.
     """
     kind: str
-    layer: int | None = None
+    layer: "int | str | None" = None
     indices: tuple = ()
     wrt: "Q | None" = None
     src: str = ""
+    example: "str | None" = None
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,24 @@ class Sum:
     body: "Node"
 
 
-Node = Union[Num, Const, Q, Call, Add, Mul, Pow, Sum]
+@dataclass(frozen=True)
+class Op:
+    r"""A vector/matrix operation: ``op`` is ``T`` (transpose), ``matmul`` (``@``, or
+    juxtaposition in LaTeX), ``had`` (elementwise ``\odot``, ``\circ``, ``*``) or ``outer``.
+    Claims with these are lowered to entries (:mod:`.matrices`) before anything is built."""
+    op: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Deriv:
+    r"""``\frac{\partial body}{\partial wrt}`` for a body other than the loss (a Jacobian entry
+    such as ``\partial p_i / \partial z_j``, or ``\frac{d}{du}\sigma(u)``)."""
+    body: "Node"
+    wrt: Q
+
+
+Node = Union[Num, Const, Q, Call, Add, Mul, Pow, Sum, Op, Deriv]
 
 
 @dataclass(frozen=True)
@@ -130,7 +155,9 @@ class Claim:
     * ``conditions``: ``(a, op, b)`` with ``op`` in ``{'=', '!='}`` between indices;
     * ``same_for``: for "E is the same for every i": the indices ``E`` must not depend on
       (the checker compares ``E`` with a copy where each is renamed);
-    * ``syntax``: ``"latex"`` or ``"plain"``; ``text``: the claim as given.
+    * ``syntax``: ``"latex"`` or ``"plain"``; ``text``: the claim as given;
+    * ``batch_loss``: ``"mean"`` (the batch loss is ``(1/N) Σ_n ℓ_n``, the default) or
+      ``"sum"`` (the claim's text says "sum over the batch").
     """
     sides: tuple
     text: str
@@ -138,6 +165,7 @@ class Claim:
     conditions: tuple = ()
     same_for: tuple = ()
     side_texts: tuple = field(default=())
+    batch_loss: str = "mean"
 
 
 def neg(node: Node) -> Node:
@@ -161,6 +189,10 @@ def children(node: Node) -> tuple:
         return tuple(n for n in (node.lo, node.hi, node.body) if n is not None)
     if isinstance(node, Q) and node.wrt is not None:
         return (node.wrt,)
+    if isinstance(node, Op):
+        return node.args
+    if isinstance(node, Deriv):
+        return (node.body, node.wrt)
     return ()
 
 
@@ -298,9 +330,11 @@ def check_depth(text: str, openers: str = "([{", closers: str = ")]}") -> None:
 # ---------------------------------------------------------------- printing the AST
 _FUNC_LATEX = {
     "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "relu": r"\mathrm{ReLU}",
-    "max": r"\max", "abs": "", "sqrt": r"\sqrt", "f": "f",
+    "max": r"\max", "abs": "", "sqrt": r"\sqrt", "f": "f", "heaviside": "H",
 }
-_BASE_LATEX = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "delta": r"\delta", "W": "W", "b": "b"}
+_BASE_LATEX = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "delta": r"\delta", "W": "W", "b": "b",
+               "X": "X", "Y": "Y", "P": "P"}
+_STEP = {"step_gt": ">", "step_ge": r"\geq"}
 
 
 def _idx(i: Index) -> str:
@@ -324,10 +358,29 @@ def to_latex(node: Node) -> str:
             return "K" if node.layer is None else f"n_{{{node.layer}}}"
         if node.kind == "grad":
             return f"\\frac{{\\partial L}}{{\\partial {to_latex(node.wrt)}}}"
+        if node.kind == "kron":
+            return f"\\delta_{{{','.join(_idx(i) for i in node.indices)}}}"
+        if node.kind == "batch":
+            return "N"
+        if node.kind == "var":
+            return node.name
         base = _BASE_LATEX[node.kind]
         sup = f"^{{({node.layer})}}" if node.layer is not None and node.kind not in ("x", "y", "p") else ""
+        if node.example is not None:
+            sup = f"^{{({node.example})}}" if not sup else sup[:-1] + f",{node.example}}}"
         sub = ",".join(_idx(i) for i in node.indices)
         return f"{base}{sup}_{{{sub}}}" if sub else base + sup
+    if isinstance(node, Op):
+        if node.op == "T":
+            return f"{_wrap(node.args[0], True)}^{{\\top}}"
+        if node.op == "outer":
+            return f"{_wrap(node.args[0], True)} {_wrap(node.args[1], True)}^{{\\top}}"
+        sep = " \\odot " if node.op == "had" else " "
+        return sep.join(_wrap(a, True) for a in node.args)
+    if isinstance(node, Deriv):
+        return f"\\frac{{\\partial}}{{\\partial {to_latex(node.wrt)}}}\\left({to_latex(node.body)}\\right)"
+    if isinstance(node, Call) and node.func in _STEP:
+        return f"\\mathbb{{1}}\\left({to_latex(node.args[0])} {_STEP[node.func]} 0\\right)"
     if isinstance(node, Call):
         args = ", ".join(to_latex(a) for a in node.args)
         if node.func == "abs":
@@ -380,8 +433,27 @@ def to_text(node: Node) -> str:
             return "K" if node.layer is None else f"n{node.layer}"
         if node.kind == "grad":
             return f"dL/d{to_text(node.wrt)}"
-        base = node.kind + (str(node.layer) if node.layer is not None and node.kind not in ("x", "y", "p") else "")
+        if node.kind == "kron":
+            return f"kron({', '.join(_idx(i) for i in node.indices)})"
+        if node.kind == "batch":
+            return "N"
+        if node.kind == "var":
+            return node.name
+        layer = node.layer if node.layer is None or isinstance(node.layer, int) else f"({node.layer})"
+        base = node.kind + (str(layer) if layer is not None and node.kind not in ("x", "y", "p") else "")
+        if node.example is not None:
+            base += f"^({node.example})"
         return base + (f"[{','.join(_idx(i) for i in node.indices)}]" if node.indices else "")
+    if isinstance(node, Op):
+        if node.op == "T":
+            return f"({to_text(node.args[0])}).T"
+        if node.op == "outer":
+            return f"outer({to_text(node.args[0])}, {to_text(node.args[1])})"
+        return (" @ " if node.op == "matmul" else " * ").join(f"({to_text(a)})" for a in node.args)
+    if isinstance(node, Deriv):
+        return f"d/d{to_text(node.wrt)}({to_text(node.body)})"
+    if isinstance(node, Call) and node.func in _STEP:
+        return f"[{to_text(node.args[0])} {'>' if node.func == 'step_gt' else '>='} 0]"
     if isinstance(node, Call):
         name = node.func + (str(node.layer) if node.func == "f" and node.layer is not None else "")
         return name + "'" * node.order + "(" + ", ".join(to_text(a) for a in node.args) + ")"

@@ -1,0 +1,364 @@
+"""Vectors, matrices, symbolic layers and batches in claims, lowered to entries.
+
+A claim about whole vectors and matrices (``\\delta^{(1)} = (W^{(2)})^\\top \\delta^{(2)} \\odot
+\\sigma'(z^{(1)})``, ``dW1 = outer(delta1, x)``, ``\\frac{\\partial L}{\\partial W} = \\frac{1}{N}
+(P - Y)^\\top X``) is checked entry by entry: this module infers the shape of every
+subexpression from the network's widths and rewrites the claim as a claim about entry
+``(i, j)`` with fresh free indices, and sums for the contractions of matrix products.
+A refutation then names the first wrong entry by its indices.
+
+Conventions (those of :mod:`symderiv.network`):
+
+* vectors are columns: ``x`` is ``n_0 × 1``, ``\\delta^{(l)}`` is ``n_l × 1``;
+* ``W^{(l)}`` is ``n_l × n_{l-1}`` (``z^{(l)} = W^{(l)} h^{(l-1)} + b^{(l)}``), and the
+  gradient ``∂L/∂W^{(l)}`` has the shape of ``W^{(l)}``;
+* a batch ``X`` is ``N × n_0`` (one row per example), ``Y`` and ``P`` are ``N × K``;
+  so ``X^\\top (P - Y)`` is ``n_0 × K``: the *transpose* of ``∂L/∂W`` here (it is the
+  gradient in the ``z = x W`` convention, where ``W`` is ``n_0 × K``).  A claim whose sides
+  have transposed shapes is refuted with a message saying so;
+* in LaTeX, juxtaposition is the matrix product (``W^\\top \\delta``, ``\\delta x^\\top`` is an
+  outer product), and ``\\odot``, ``\\circ`` and ``*`` are elementwise; in plain text ``@`` is the
+  matrix product and ``*`` elementwise (NumPy's meaning); functions apply elementwise;
+  a scalar multiplies every entry.
+
+Symbolic layers (``W^{(l)}``, ``\\delta^{(l+1)}``, ``a^{(L)}``) are checked for every value
+of ``l`` at which every quantity of the claim exists.  ``h^{(L)}``/``a^{(L)}`` is the
+prediction ``p``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+from ..errors import ClaimNameError, ClaimSyntaxError, UnsupportedError
+from .tree import TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, children
+
+__all__ = ["layer_variants", "lower_sides", "Lowered", "uses_batch", "BATCH"]
+
+#: the symbolic batch size
+BATCH = "N"
+_VECTOR = {"x": 0, "y": -1, "p": -1}  # kind -> layer whose width is the length (-1: outputs)
+_LAYER_VECTOR = {"z", "h", "delta", "b"}
+
+
+# ---------------------------------------------------------------- symbolic layers
+def _layer_letters(node) -> set[str]:
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Q) and isinstance(n.layer, str):
+            out.add(n.layer[0])
+        stack.extend(children(n))
+    return out
+
+
+def _sub_layers(node, value: int | None, depth: int):
+    """The tree with every symbolic layer (``l``, ``l+1``, ``L-1``) replaced by its number."""
+    if isinstance(node, Q):
+        layer = node.layer
+        if isinstance(layer, str):
+            base = depth if layer[0] == "L" else value
+            layer = base + (int(layer[1:]) if len(layer) > 1 else 0)
+        wrt = _sub_layers(node.wrt, value, depth) if node.wrt is not None else None
+        if node.kind == "h" and layer == depth:  # a^{(L)}: the network's output, the prediction
+            return replace(node, kind="p", layer=None, wrt=wrt)
+        return replace(node, layer=layer, wrt=wrt)
+    if isinstance(node, Call):
+        return replace(node, args=tuple(_sub_layers(a, value, depth) for a in node.args))
+    if isinstance(node, Add):
+        return Add(tuple(_sub_layers(t, value, depth) for t in node.terms))
+    if isinstance(node, Mul):
+        return Mul(tuple(_sub_layers(f, value, depth) for f in node.factors))
+    if isinstance(node, Pow):
+        return Pow(_sub_layers(node.base, value, depth), _sub_layers(node.exp, value, depth))
+    if isinstance(node, Sum):
+        return Sum(node.var, node.lo, node.hi, _sub_layers(node.body, value, depth))
+    if isinstance(node, Op):
+        return Op(node.op, tuple(_sub_layers(a, value, depth) for a in node.args))
+    if isinstance(node, Deriv):
+        return Deriv(_sub_layers(node.body, value, depth), _sub_layers(node.wrt, value, depth))
+    return node
+
+
+def layer_variants(claim: Claim, depth: int) -> list[tuple[dict, Claim]]:
+    """``[(layer values, claim with numeric layers)]``: one claim per value of the symbolic
+    layer ``l`` in ``0..L`` (the caller drops the values at which some quantity does not exist);
+    a single entry when the claim has no symbolic layer (``L`` alone is the depth)."""
+    letters = set()
+    for s in claim.sides:
+        letters |= _layer_letters(s)
+    small = sorted(c for c in letters if c != "L")
+    if len(small) > 1:
+        raise UnsupportedError(f"the claim uses several symbolic layers ({', '.join(small)}); use one, e.g. l")
+    values = list(range(0, depth + 1)) if small else [None]
+    out = []
+    for v in values:
+        sides = tuple(_sub_layers(s, v, depth) for s in claim.sides)
+        out.append(({small[0]: v} if small else {}, replace(claim, sides=sides)))
+    return out
+
+
+# ---------------------------------------------------------------- shapes and entries
+def uses_batch(node) -> bool:
+    """Does the tree use batch notation (X, Y, P, N, or an example of a per-example quantity)?"""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Q) and (n.kind in ("X", "Y", "P", "batch") or n.example is not None):
+            return True
+        stack.extend(children(n))
+    return False
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """Scalar sides, and for a matrix claim the entry indices and the shape (for messages)."""
+    sides: tuple
+    entry: tuple = ()          # the free indices naming an entry, e.g. ("i", "j")
+    shape: tuple | None = None  # the common shape of the sides
+    mismatch: str = ""          # non-empty: the sides have different shapes (the claim is false)
+
+
+def _show(shape) -> str:
+    return "scalar" if shape is None else f"{shape[0]}×{shape[1]}"
+
+
+class _Lowerer:
+    def __init__(self, resolver, syntax: str, used: set[str]):
+        self.r = resolver
+        self.plain = syntax == "plain"
+        self.used = set(used)
+
+    def fresh(self, prefer: str) -> str:
+        for c in prefer + "abcdgkmnoqr":
+            if c not in self.used and c not in (TRUE_CLASS, "e", "y"):
+                self.used.add(c)
+                return c
+        raise UnsupportedError("the claim uses too many index letters to name the entries of its matrices")
+
+    # -- shapes
+    def qshape(self, q: Q):
+        n = self.r.sizes
+        if q.kind == "grad":
+            if q.wrt is None or q.wrt.kind == "var":
+                return None
+            return self.qshape(q.wrt)
+        if q.indices or q.kind in ("loss", "width", "batch", "var", "kron"):
+            return None
+        if q.kind in ("X", "Y", "P"):
+            return (BATCH, n[0] if q.kind == "X" else n[-1])
+        layer = self.r._layer(q)
+        if q.kind in _VECTOR:
+            return (n[_VECTOR[q.kind]], 1)
+        if q.kind in _LAYER_VECTOR:
+            return (n[layer], 1)
+        if q.kind == "W":
+            return (n[layer], n[layer - 1])
+        return None
+
+    def shape(self, node):
+        s = self._shape(node)
+        return None if s == (1, 1) else s
+
+    def _shape(self, node):
+        if isinstance(node, (Num, Const)):
+            return None
+        if isinstance(node, Q):
+            return self.qshape(node)
+        if isinstance(node, Op):
+            shapes = [self.shape(a) for a in node.args]
+            if node.op == "T":
+                return None if shapes[0] is None else (shapes[0][1], shapes[0][0])
+            if node.op == "outer":
+                a, b = shapes
+                if a is None or b is None or a[1] != 1 or b[1] != 1:
+                    raise ClaimSyntaxError(f"outer(a, b) takes two vectors, got {_show(a)} and {_show(b)}")
+                return (a[0], b[0])
+            if node.op == "matmul":
+                return self.chain(node.args, shapes)
+            return self.elementwise(node.args, shapes, "⊙")
+        if isinstance(node, Mul):
+            shapes = [self.shape(f) for f in node.factors]
+            if self.plain:
+                return self.elementwise(node.factors, shapes, "*")
+            return self.chain(node.factors, shapes)
+        if isinstance(node, Add):
+            return self.elementwise(node.terms, [self.shape(t) for t in node.terms], "+")
+        if isinstance(node, Pow):
+            if self.shape(node.exp) is not None:
+                raise ClaimSyntaxError("an exponent must be a number")
+            return self.shape(node.base)
+        if isinstance(node, Call):
+            return self.elementwise(node.args, [self.shape(a) for a in node.args], node.func)
+        if isinstance(node, Sum):
+            return self.shape(node.body)
+        if isinstance(node, Deriv):
+            a, b = self.shape(node.body), self.shape(node.wrt)
+            if a is None and b is None:
+                return None
+            if (a is not None and a[1] != 1) or (b is not None and b[1] != 1):
+                raise UnsupportedError("a derivative of or by a matrix: write one entry, e.g. \\frac{\\partial p_i}{\\partial z_j}")
+            return (a[0] if a else 1, b[0] if b else 1)
+        raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
+
+    def chain(self, items, shapes):
+        """Juxtaposition / ``@``: scalars scale, matrices multiply in order."""
+        out = None
+        for item, s in zip(items, shapes):
+            if s is None:
+                continue
+            if out is None:
+                out = s
+                continue
+            if out[1] != s[0]:
+                hint = ""
+                if out == s and s[1] == 1:
+                    hint = "; for an elementwise product write \\odot (plain text: *)"
+                elif out[1] == s[1] or out[0] == s[0]:
+                    hint = "; is a transpose missing?"
+                raise ClaimSyntaxError(f"cannot multiply a {_show(out)} matrix by a {_show(s)} matrix{hint}")
+            out = (out[0], s[1])
+        return None if out == (1, 1) else out
+
+    def elementwise(self, items, shapes, what: str):
+        real = [s for s in shapes if s is not None]
+        if not real:
+            return None
+        if any(s != real[0] for s in real):
+            hint = "; is a transpose missing?" if any(s == (real[0][1], real[0][0]) for s in real) else ""
+            raise ClaimSyntaxError(f"{what} of a {_show(real[0])} and a {_show(next(s for s in real if s != real[0]))} "
+                                   f"matrix: the shapes must agree{hint}")
+        return real[0]
+
+    # -- entries
+    def entry(self, node, i, j):
+        """The scalar claim tree of entry ``(i, j)`` of ``node`` (``i``/``j`` are index names or 1)."""
+        if isinstance(node, (Num, Const)):
+            return node
+        if isinstance(node, Q):
+            return self.qentry(node, i, j)
+        if isinstance(node, Op):
+            if node.op == "T":
+                return self.entry(node.args[0], j, i)
+            if node.op == "outer":
+                return Mul((self.entry(node.args[0], i, 1), self.entry(node.args[1], j, 1)))
+            if node.op == "matmul":
+                return self.product(node.args, i, j)
+            return Mul(tuple(self.entry(a, i, j) for a in node.args))
+        if isinstance(node, Mul):
+            if self.plain:
+                return Mul(tuple(self.entry(f, i, j) for f in node.factors))
+            return self.product(node.factors, i, j)
+        if isinstance(node, Add):
+            return Add(tuple(self.entry(t, i, j) for t in node.terms))
+        if isinstance(node, Pow):
+            return Pow(self.entry(node.base, i, j), node.exp)
+        if isinstance(node, Call):
+            return replace(node, args=tuple(self.entry(a, i, j) for a in node.args))
+        if isinstance(node, Sum):
+            return Sum(node.var, node.lo, node.hi, self.entry(node.body, i, j))
+        if isinstance(node, Deriv):
+            return Deriv(self.entry(node.body, i, 1), self.entry(node.wrt, j, 1))
+        raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
+
+    def qentry(self, q: Q, i, j):
+        s = self.shape(q)
+        if s is None:
+            return q
+        if q.kind == "grad":
+            return replace(q, wrt=self.qentry(q.wrt, i, j))
+        if q.kind in ("X", "Y", "P"):
+            if isinstance(i, int):
+                raise ClaimSyntaxError(f"{q.src or q.kind}: a batch row must be an example index")
+            return Q(q.kind.lower(), None, (j,), None, q.src, example=i)
+        if q.kind == "W":
+            return replace(q, indices=(i, j))
+        return replace(q, indices=(i,))
+
+    def product(self, items, i, j):
+        """Entry ``(i, j)`` of a product: scalars as they are, the matrices contracted in order."""
+        scalars, mats = [], []
+        for f in items:
+            (scalars if self.shape(f) is None else mats).append(f)
+        if not mats:
+            return Mul(tuple(self.entry(f, 1, 1) for f in items))
+        row = i
+        factors = []
+        sums = []
+        for k, m in enumerate(mats):
+            last = k == len(mats) - 1
+            s = self.shape(m) or (1, 1)
+            if last:
+                col = j
+            elif s[1] == 1:
+                col = 1  # an outer product: nothing to contract
+            else:
+                col = self.fresh("kmqnop" if s[1] != BATCH else "nmq")
+                sums.append((col, s[1]))
+            factors.append(self.entry(m, row, col))
+            row = col
+        body = Mul(tuple(self.entry(f, 1, 1) for f in scalars) + tuple(factors))
+        for var, size in reversed(sums):
+            hi = Q("batch", src="N") if size == BATCH else Num(Fraction(size))
+            body = Sum(var, Num(Fraction(1)), hi, body)
+        return body
+
+
+def _letters(node) -> set[str]:
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Q):
+            out |= {i for i in n.indices if isinstance(i, str)}
+            if n.example:
+                out.add(n.example)
+        if isinstance(n, Sum):
+            out.add(n.var)
+        stack.extend(children(n))
+    return out
+
+
+def lower_sides(claim: Claim, resolver) -> Lowered:
+    """Lower a claim's sides (numeric layers) to scalar entries; see the module docstring."""
+    used = set()
+    for s in claim.sides:
+        used |= _letters(s)
+    for a, _, b in claim.conditions:
+        used |= {v for v in (a, b) if isinstance(v, str)}
+    used |= set(claim.same_for)
+    low = _Lowerer(resolver, claim.syntax, used)
+    shapes = [low.shape(s) for s in claim.sides]
+    real = [s for s in shapes if s is not None]
+    if not real:
+        return Lowered(tuple(low.entry(s, 1, 1) for s in claim.sides))
+    shape = real[0]
+    for k, s in enumerate(shapes):
+        if s is None:
+            side = claim.sides[k]
+            if not (isinstance(side, Num) and side.value == 0):
+                raise ClaimSyntaxError(
+                    f"side {k + 1} is a scalar but side {shapes.index(shape) + 1} is a {_show(shape)} matrix; "
+                    "only 0 may stand for a whole matrix"
+                )
+        elif s != shape:
+            a, b = shapes.index(shape) + 1, k + 1
+            if s == (shape[1], shape[0]):
+                msg = (f"side {a} is {_show(shape)} but side {b} is {_show(s)}: one is the transpose of the other. "
+                       "symderiv's W^{(l)} is n_l × n_{l-1} (z = W h + b), so ∂L/∂W^{(l)} is n_l × n_{l-1}; "
+                       "X^T (P - Y) is its transpose (the z = x W convention); write (P - Y)^T X, or transpose a side")
+            else:
+                msg = f"side {a} is {_show(shape)} but side {b} is {_show(s)}: the shapes differ"
+            return Lowered(claim.sides, (), shape, msg)
+    if BATCH in shape and shape != (BATCH, 1) and False:  # pragma: no cover - documented limit
+        pass
+    if shape[0] == BATCH or shape[1] == BATCH:
+        i = low.fresh("n") if shape[0] == BATCH else low.fresh("i")
+        j = low.fresh("n") if shape[1] == BATCH else low.fresh("j")
+    else:
+        i = low.fresh("i") if shape[0] != 1 else 1
+        j = low.fresh("j") if shape[1] != 1 else 1
+    sides = tuple(low.entry(s, i, j) for s in claim.sides)
+    entry = tuple(v for v in (i, j) if isinstance(v, str))
+    return Lowered(sides, entry, shape)
