@@ -685,6 +685,8 @@ WITNESS_VARIANTS = ((1, 0, 1), (8, 0, 1), (8, -1, 1), (8, 1, 1), (64, -1, 1), (6
                     (1, 0, 8), (512, -1, 1), (512, 1, 1))
 #: wall-clock budget of the extra trajectories (the base ones always run)
 WITNESS_SECONDS = 10.0
+#: extra attempts in a row that certify nothing new before the search stops
+WITNESS_PATIENCE = 6
 #: a certified change is "visible in float64" when at least this fraction of max(|θ|, η)
 VISIBLE_RELATIVE = 1e-8
 
@@ -713,18 +715,21 @@ def _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_va
     plan = [(ladder[min(a, len(ladder) - 1)], (1, 0, 1)) for a in range(attempts)]
     plan += [(dps, variant) for variant in WITNESS_VARIANTS for dps in (80, 600)]
     deadline = time.monotonic() + WITNESS_SECONDS
+    idle = 0  # consecutive extra attempts that certified nothing new: deep, vanishing moves stay invisible
     for n, (dps, variant) in enumerate(plan):
         if certified == set(targets) and visible == set(targets):
             break
-        if n >= attempts and time.monotonic() > deadline:
+        if n >= attempts and (time.monotonic() > deadline or idle >= WITNESS_PATIENCE):
             break
         with precision(dps):
             candidate = _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs,
                                         symbols, targets, horizon, definitions, dps, variant)
         if candidate is None:
+            idle += n >= attempts
             continue
         new = {c for c, _, _ in candidate.moved} - certified
         newly_visible = set(candidate.visible) - visible
+        idle = 0 if (new or newly_visible or n < attempts) else idle + 1
         if new or newly_visible:
             kept.append(candidate)
             certified |= {c for c, _, _ in candidate.moved}
