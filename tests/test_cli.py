@@ -168,16 +168,28 @@ def _run(args, **kwargs):
 def test_dev_full_and_closed_stdout():
     with open("/dev/full", "w") as full:
         proc = subprocess.run(_CMD + ["derive", "--layers", "2,2"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
-    assert proc.returncode == EXIT_USAGE and proc.stderr.count("\n") == 1 and "No space left" in proc.stderr
+    assert proc.returncode == EXIT_USAGE and "Traceback" not in proc.stderr, proc.stderr
+    assert "symderiv: error: cannot write the output: No space left on device" in proc.stderr.splitlines()
     proc = subprocess.run(_CMD + ["derive", "--layers", "2,2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True, timeout=60, pass_fds=(), close_fds=True,
                           preexec_fn=lambda: os.close(1))
-    assert proc.returncode == EXIT_USAGE and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert proc.returncode == EXIT_USAGE and "Traceback" not in proc.stderr, proc.stderr
+    assert "symderiv: error: cannot write the output: standard output is closed" in proc.stderr.splitlines()
 
 
 def test_broken_pipe_is_quiet():
-    # a reader that leaves at once: the big output cannot fit the pipe buffer
-    proc = subprocess.Popen(_CMD + ["derive", "--layers", "20,30,30,20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # the reader is gone before the first write: EPIPE for sure
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(_CMD + ["derive", "--layers", "2,2"], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == "", proc.stderr
+    # a reader that leaves after one byte
+    proc = subprocess.Popen(_CMD + ["derive", "--layers", "99,99", "--init", "zeros"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     proc.stdout.read(1)
     proc.stdout.close()
     err = proc.stderr.read().decode()
