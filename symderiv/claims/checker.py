@@ -47,6 +47,9 @@ _VERDICT_TYPES = (Verdict, LinkVerdict, Counterexample)
 _PARSE_MEMORY_MB = 1024
 #: wall-clock slack the checking child gets beyond ``seconds`` to wind down and report
 _GRACE_S = 1.0
+#: parsed claims by (text, syntax): frozen claim trees, so sharing them is safe
+_PARSED: dict = {}
+_PARSED_MAX = 256
 
 
 @public_entry
@@ -74,9 +77,16 @@ def parse_claim(claim: str, syntax: str = "auto", *, seconds: float = 5.0) -> Cl
         warm_up()  # import the grammar here once (a fixed string), not in every child
     from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
 
+    key = (claim, syntax)
+    if key in _PARSED:  # a parsed claim is immutable plain data: parse each text once per process
+        return _PARSED[key]
     try:
-        return run_bounded(_parse_here, claim, syntax, seconds=float(seconds), memory_mb=_PARSE_MEMORY_MB,
-                           reraise=True, allowed=_TREE_TYPES)
+        parsed = run_bounded(_parse_here, claim, syntax, seconds=float(seconds), memory_mb=_PARSE_MEMORY_MB,
+                             reraise=True, allowed=_TREE_TYPES)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = parsed
+        return parsed
     except IsolationUnavailable:
         raise
     except BoundExceeded as exc:
@@ -437,11 +447,14 @@ class _Session:
             return lv
         from ..bounded import BoundExceeded, run_bounded
 
-        try:
-            proved = run_bounded(_prove_all, pending, self.softmax_outputs(), seconds=budget)
-        except BoundExceeded as exc:
-            lv.reason = f"no symbolic proof within the time bound ({exc})"
-            return lv
+        ps = self.softmax_outputs()
+        proved = _prove_small(pending, ps)  # small differences: the cheap normal forms right here
+        if not all(proved):
+            try:
+                proved = run_bounded(_prove_all, pending, ps, seconds=budget)
+            except BoundExceeded as exc:
+                lv.reason = f"no symbolic proof within the time bound ({exc})"
+                return lv
         if all(proved) and not self.resolved.additive:
             lv.reason = ("equal at every batch of equal examples, but the claim is not additive over the examples "
                          "(a product or nonlinear function of sums over the batch), so this is no proof for every batch")
@@ -539,6 +552,35 @@ def _is_zero(expr, ps=()) -> bool:
         except Exception:  # a step SymPy cannot do is just not a proof
             continue
     return False
+
+
+#: largest difference (SymPy operation count) the cheap normal forms are tried on inside the
+#: checking child itself, without a separate bounded prover process
+_SMALL_OPS = 400
+
+
+def _prove_small(pending, ps) -> list[bool]:
+    """The cheap normal forms on small differences, in this process (each is polynomial-size work
+    on expressions of at most :data:`_SMALL_OPS` operations; the checking child is bounded anyway)."""
+    from .normal import expand_polynomial, lse_normal, softmax_atoms
+
+    out = []
+    for alternatives in pending:
+        ok = False
+        for alt in alternatives:
+            if sp.count_ops(alt) > _SMALL_OPS:
+                continue
+            try:
+                ok = (expand_polynomial(softmax_atoms(alt, list(ps))) == 0
+                      or expand_polynomial(softmax_atoms(lse_normal(alt), list(ps))) == 0)
+            except Exception:  # not a proof
+                ok = False
+            if ok:
+                break
+        out.append(ok)
+        if not ok:
+            break
+    return out
 
 
 def _prove_all(pending, ps=()) -> list[bool]:

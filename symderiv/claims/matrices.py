@@ -61,6 +61,8 @@ def _sub_layers(node, value: int | None, depth: int):
             base = depth if layer[0] == "L" else value
             layer = base + (int(layer[1:]) if len(layer) > 1 else 0)
         wrt = _sub_layers(node.wrt, value, depth) if node.wrt is not None else None
+        if wrt is not None and wrt.kind == "p" and node.wrt.kind == "h":
+            wrt = replace(wrt, kind="h", layer=depth)  # ∂L/∂h^{(L)} does not exist (that layer is skipped)
         if node.kind == "h" and layer == depth:  # a^{(L)}: the network's output, the prediction
             return replace(node, kind="p", layer=None, wrt=wrt)
         return replace(node, layer=layer, wrt=wrt)
@@ -202,8 +204,23 @@ class _Lowerer:
             return (a[0] if a else 1, b[0] if b else 1)
         raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
 
+    def segments(self, mats: list, shapes: list) -> list[list]:
+        """The matrices of a product, split where a matrix product is impossible but the two
+        operands are column vectors of one shape: ``\sigma(z)(1 - \sigma(z))`` is read
+        elementwise, as people write it (each segment is a matrix product)."""
+        out, cur, shape = [], [], None
+        for m, s in zip(mats, shapes):
+            if shape is not None and shape[1] != s[0] and shape == s and s[1] == 1 and not self.plain:
+                out.append(cur)
+                cur, shape = [], None
+            cur.append(m)
+            shape = s if shape is None else (shape[0], s[1])
+        out.append(cur)
+        return out
+
     def chain(self, items, shapes):
-        """Juxtaposition / ``@``: scalars scale, matrices multiply in order."""
+        """Juxtaposition / ``@``: scalars scale, matrices multiply in order (equal column vectors
+        side by side multiply elementwise, see :meth:`segments`)."""
         out = None
         for item, s in zip(items, shapes):
             if s is None:
@@ -211,6 +228,8 @@ class _Lowerer:
             if out is None:
                 out = s
                 continue
+            if out[1] != s[0] and out == s and s[1] == 1 and not self.plain:
+                continue  # elementwise: the shape stays
             if out[1] != s[0]:
                 hint = ""
                 if out == s and s[1] == 1:
@@ -263,9 +282,11 @@ class _Lowerer:
         raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
 
     def qentry(self, q: Q, i, j):
-        s = self.shape(q)
+        s = self._shape(q)
         if s is None:
             return q
+        if s == (1, 1):  # a vector of length 1 (one output): its only entry
+            i, j = 1, 1
         if q.kind == "grad":
             return replace(q, wrt=self.qentry(q.wrt, i, j))
         if q.kind in ("X", "Y", "P"):
@@ -277,12 +298,21 @@ class _Lowerer:
         return replace(q, indices=(i,))
 
     def product(self, items, i, j):
-        """Entry ``(i, j)`` of a product: scalars as they are, the matrices contracted in order."""
+        """Entry ``(i, j)`` of a product: scalars as they are, the matrices contracted in order
+        (segments of equal column vectors multiplied elementwise)."""
         scalars, mats = [], []
         for f in items:
             (scalars if self.shape(f) is None else mats).append(f)
         if not mats:
             return Mul(tuple(self.entry(f, 1, 1) for f in items))
+        parts = self.segments(mats, [self.shape(m) for m in mats])
+        if len(parts) > 1:
+            return Mul(tuple(self.entry(f, 1, 1) for f in scalars) + tuple(self.matprod(p, i, j) for p in parts))
+        return Mul(tuple(self.entry(f, 1, 1) for f in scalars) + (self.matprod(mats, i, j),))
+
+    def matprod(self, mats, i, j):
+        """Entry ``(i, j)`` of the matrix product of ``mats`` (fresh indices for the contractions)."""
+        scalars: list = []
         row = i
         factors = []
         sums = []

@@ -30,10 +30,12 @@ from .tree import (
 __all__ = ["KNOWN_NAMES", "KNOWN_FUNCTIONS", "Resolved", "resolve", "Builder", "unknown_name"]
 
 KNOWN_NAMES = (
-    "x_j (inputs), y_k (labels), p_k (prediction), z^{(l)}_i (pre-activations; z_i = output logits), "
-    "h^{(l)}_i or a^{(l)}_i (activations), \\delta^{(l)}_i (errors), W^{(l)}_{ij}, b^{(l)}_i (parameters), "
-    "\\frac{\\partial L}{\\partial W^{(l)}_{ij}} (gradients; also by b, z, h, x), L or \\ell (loss), "
-    "n_l (widths), K (classes), e; indices are single letters, t (or y) = the true class"
+    "x_j (inputs), y_k (labels), p_k or \\hat{y}_k (prediction), z^{(l)}_i (pre-activations; z_i = output logits), "
+    "h^{(l)}_i or a^{(l)}_i (activations), \\delta^{(l)}_i (errors), \\delta_{ij} (Kronecker), W^{(l)}_{ij} or "
+    "w^{(l)}_{ij}, b^{(l)}_i (parameters), whole vectors/matrices without indices (W^{(2)}, \\delta^{(1)}, x), "
+    "\\frac{\\partial L}{\\partial W^{(l)}_{ij}} or \\nabla_{W^{(l)}} L (gradients; also by b, z, h, x), "
+    "L, C, J, \\ell (loss), X, Y, P, N (a batch), n_l (widths), K (classes), e, u (a free variable); "
+    "indices are single letters, t (or y) = the true class; symbolic layers l, l+1, L"
 )
 KNOWN_FUNCTIONS = (
     "\\sigma (logistic sigmoid), \\tanh, \\exp, \\log/\\ln, \\max(0, ·), \\mathrm{ReLU}, f or f_l "
@@ -41,9 +43,26 @@ KNOWN_FUNCTIONS = (
 )
 
 
+#: likely meanings of names people write that are not symderiv's (lower-cased, digits dropped)
+_HINTS = {
+    "w": "W^{(l)} (a weight matrix; plain text W1, W2)", "weight": "W^{(l)}", "weights": "W^{(l)}",
+    "bias": "b^{(l)}", "theta": "W^{(l)} or b^{(l)} (name the parameter)", "a": "a^{(l)} or h^{(l)} (with a layer)",
+    "softmax": "p_k (the prediction; plain text p[k])", "yhat": "p or \\hat{y} (the prediction)",
+    "haty": "p or \\hat{y} (the prediction)", "o": "z^{(L)} (the output logits) or p",
+    "s": "z (the scores / logits)", "f": "z (the scores / logits); f(…) is the activation", "t": "y (the label) or t as an index",
+    "loss": "L", "cost": "L (or C, J)", "dw": "dW1 (plain text) or \\frac{\\partial L}{\\partial W^{(1)}}",
+    "g": "g(…) / f(…) (the activation) or dL/d… (a gradient)", "sig": "sigma", "sgm": "sigma", "logistic": "sigma",
+    "e": "exp(…) or e^{…}", "ln": "log", "delta": "delta<l>[i] (with a layer) or kron(i, j)",
+}
+
+
 def unknown_name(name: str, where: str = "") -> ClaimNameError:
     at = f" {where}" if where else ""
     shown = name if len(name) <= 40 else name[:37] + "…"  # a 5,000-letter "name" is quoted, not echoed
+    key = "".join(c for c in name.lower() if c.isalpha())
+    hint = _HINTS.get(key)
+    if hint:
+        return ClaimNameError(f"unknown name {shown!r}{at}; did you mean {hint}? (known names: {KNOWN_NAMES})")
     return ClaimNameError(f"unknown name {shown!r}{at}; known names: {KNOWN_NAMES}; functions: {KNOWN_FUNCTIONS}")
 
 
