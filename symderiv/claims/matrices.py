@@ -30,13 +30,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from ..errors import ClaimNameError, ClaimSyntaxError, UnsupportedError
+from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
 from .tree import TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, children
 
-__all__ = ["layer_variants", "lower_sides", "Lowered", "uses_batch", "BATCH"]
+__all__ = ["layer_variants", "lower_sides", "Lowered", "uses_batch", "BATCH", "MAX_LAYER_VALUES"]
 
 #: the symbolic batch size
 BATCH = "N"
+#: most values a symbolic layer is checked at (the network's depth + 1 at most)
+MAX_LAYER_VALUES = 65
 _VECTOR = {"x": 0, "y": -1, "p": -1}  # kind -> layer whose width is the length (-1: outputs)
 _LAYER_VECTOR = {"z", "h", "delta", "b"}
 
@@ -93,6 +95,10 @@ def layer_variants(claim: Claim, depth: int) -> list[tuple[dict, Claim]]:
     small = sorted(c for c in letters if c != "L")
     if len(small) > 1:
         raise UnsupportedError(f"the claim uses several symbolic layers ({', '.join(small)}); use one, e.g. l")
+    if small and depth + 1 > MAX_LAYER_VALUES:
+        raise SizeLimitError(
+            f"a symbolic layer {small[0]} would be checked at {depth + 1} layers (limit {MAX_LAYER_VALUES}); write a concrete layer"
+        )
     values = list(range(0, depth + 1)) if small else [None]
     out = []
     for v in values:
@@ -131,6 +137,7 @@ class _Lowerer:
         self.r = resolver
         self.plain = syntax == "plain"
         self.used = set(used)
+        self._shapes: dict = {}
 
     def fresh(self, prefer: str) -> str:
         for c in prefer + "abcdgkmnoqr":
@@ -164,6 +171,12 @@ class _Lowerer:
         return None if s == (1, 1) else s
 
     def _shape(self, node):
+        key = id(node)  # the tree lives as long as this lowerer: ids are stable, and shapes are asked often
+        if key not in self._shapes:
+            self._shapes[key] = (node, self._compute_shape(node))
+        return self._shapes[key][1]
+
+    def _compute_shape(self, node):
         if isinstance(node, (Num, Const)):
             return None
         if isinstance(node, Q):
@@ -205,7 +218,7 @@ class _Lowerer:
         raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
 
     def segments(self, mats: list, shapes: list) -> list[list]:
-        """The matrices of a product, split where a matrix product is impossible but the two
+        r"""The matrices of a product, split where a matrix product is impossible but the two
         operands are column vectors of one shape: ``\sigma(z)(1 - \sigma(z))`` is read
         elementwise, as people write it (each segment is a matrix product)."""
         out, cur, shape = [], [], None

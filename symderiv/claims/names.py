@@ -441,6 +441,7 @@ class Builder:
         self.batch = batch
         self.batch_factor = sp.Integer(1) if batch_loss == "mean" else BATCH_SIZE
         self._cut = None  # (kind, layer, symbols, forward table) inside a derivative by z or h
+        self._tables: dict = {}  # forward tables per cut
 
     def labels_one_hot(self, t: int) -> dict:
         """Substitution making the label one-hot at class ``t`` (1-based)."""
@@ -562,11 +563,15 @@ class Builder:
             return sp.diff(self.build(node.body, env), value)
         if self._cut is not None:
             raise UnsupportedError("nested derivatives by z or h are not supported")
-        n = int(self.net.sizes[wrt.layer])
-        u = [sp.Dummy(f"u{k + 1}", real=True) for k in range(n)]
-        actual = [self.d.z(wrt.layer, k) if wrt.kind == "z" else self.d.h(wrt.layer, k) for k in range(n)]
+        key = (wrt.kind, wrt.layer)
+        if key not in self._tables:  # one forward pass per cut, shared by every index assignment
+            n = int(self.net.sizes[wrt.layer])
+            u = [sp.Dummy(f"u{k + 1}", real=True) for k in range(n)]
+            actual = [self.d.z(wrt.layer, k) if wrt.kind == "z" else self.d.h(wrt.layer, k) for k in range(n)]
+            self._tables[key] = (u, actual, self._forward_from(wrt.kind, wrt.layer, u))
+        u, actual, table = self._tables[key]
         saved_memo = self._memo
-        self._cut, self._memo = (wrt.kind, wrt.layer, u, self._forward_from(wrt.kind, wrt.layer, u)), {}
+        self._cut, self._memo = (wrt.kind, wrt.layer, u, table), {}
         try:
             body = self.build(node.body, env)
         finally:
