@@ -91,6 +91,19 @@ HOSTILE = [
     ("bare trailing words, LaTeX", r"\frac{\partial L}{\partial W_{jk}} = p_j x_k for every j besides t", _SYNTAX),
     ("unsatisfiable condition", "x[i] = 2 for i != i", _SYNTAX),     # never vacuously "proved"
     ("unsatisfiable conditions", "x[i] = 2 for i = t, i != t", _SYNTAX),
+    # vectors, matrices, batches
+    ("long matrix chain", "delta2 = " + " @ ".join(["W2 @ W2.T"] * 20) + " @ delta2", _SIZE),
+    ("many transposes", "x" + ".T" * 5000 + " = x", _SIZE),
+    ("dunder attribute on a vector", "x.T.__class__ = x", _SYNTAX),
+    ("outer of a matrix", "outer(outer(x, x), x) = 1", _SYNTAX),
+    ("matmul shapes", "W2 @ x @ x = x", _SYNTAX),
+    ("macro in an indicator", r"\mathbb{1}(\input{x} > 0) = 1", _SYNTAX),
+    ("indicator of code", "x[1] = (__import__('os') > 0)", _ANY),
+    ("code after a batch convention", "x[1] = 1 (sum over the batch; __import__('os'))", _ANY),
+    ("transpose without a base", r"^T = x_1", _SYNTAX),
+    ("hadamard without operands", r"\odot = x_1", _SYNTAX),
+    ("nabla without a target", r"\nabla L = 0", _SYNTAX),
+    ("symbolic layer of a number", r"W^{(l+9)} = 0", _NAME),
 ]
 
 

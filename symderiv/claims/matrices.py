@@ -144,7 +144,11 @@ class _Lowerer:
             if c not in self.used and c not in (TRUE_CLASS, "e", "y"):
                 self.used.add(c)
                 return c
-        raise UnsupportedError("the claim uses too many index letters to name the entries of its matrices")
+        k = 1
+        while f"k{k}" in self.used:  # long products: numbered contraction indices
+            k += 1
+        self.used.add(f"k{k}")
+        return f"k{k}"
 
     # -- shapes
     def qshape(self, q: Q):

@@ -275,7 +275,7 @@ class _Walker:
             src = f"dL/d{target}" + src[len(name):]
             m = _QUANT.match(target)
             if not m or m.group(1) in ("y", "p", "X", "Y", "P"):
-                raise unknown_name(f"d{target}", "in a gradient (differentiate by W<l>, b<l>, z<l>, h<l> or x)")
+                raise unknown_name(target, f"in the gradient d…/d{target[:20]} (differentiate by W<l>, b<l>, z<l>, h<l> or x)")
             kind, layer = m.group(1), m.group(2)
             if kind == "delta":
                 raise ClaimNameError(f"{src}: differentiate by z<l> (dL/dz<l> is delta<l>), not by delta")
