@@ -157,7 +157,7 @@ def test_misspelled_names_get_hints():
     (r"\frac{\partial L}{\partial W^{(1)}} = 3", ClaimSyntaxError),                    # a matrix equals a scalar
     (r"p_k = \mathbb{1}(k)", ClaimSyntaxError),                                         # indicator without relation
     (r"p_k = \mathbb{1}(z_k < 0)", UnsupportedError),                                   # only comparisons with 0 from above
-    (r"\delta^{(l)} = \delta^{(m)}", UnsupportedError),                                 # two symbolic layers
+    (r"\delta^{(l)} = \delta^{(k)}", UnsupportedError),                                 # two symbolic layers
     ("dW1 = x.shape", ClaimSyntaxError),                                                 # attributes other than .T
 ])
 def test_bad_matrix_notation_is_a_one_line_error(claim, error):

@@ -424,6 +424,9 @@ class _Rewriter:
     def indices(self, grp: list[_Tok], arity: int, tok: _Tok) -> list:
         if not grp:
             raise ClaimSyntaxError(f"empty subscript after {tok.text} at position {tok.pos}")
+        text = "".join(t.text for t in grp)
+        if re.fullmatch(r"y_\{?[a-z]\}?", text):  # z_{y_i}: the true class of example i
+            return [TRUE_CLASS]
         if any(t.text == "," for t in grp):
             parts, cur = [], []
             for t in grp:
