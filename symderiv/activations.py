@@ -11,7 +11,7 @@ The kinked activations are written with the function classes :class:`relu`,
 :class:`leaky_relu` and :class:`elu` (not ``Max``/``Min``): SymPy canonicalizes
 ``Max(z, 0)`` by comparing ``z`` with 0 through ``factor_terms``, which costs
 seconds to minutes per unit on a deep closed form.  These classes evaluate on
-numbers and on arguments of known sign only, print as ``relu(z)`` (``\\max(z, 0)``
+numbers and on arguments of known sign only, print as ``relu(z)`` (``\\max(0, z)``
 in LaTeX), evaluate numerically, and differentiate to ``Heaviside(z, 0)`` (the
 default convention ``f'(0)`` = left derivative, as PyTorch).  The registry's
 ``kink_grad`` convention is applied by :meth:`Activation.derivative`, never by
@@ -334,7 +334,7 @@ class relu(_Piecewise0):
         return z * sp.Heaviside(z, 0)
 
     def _latex(self, printer, exp=None) -> str:
-        tex = rf"\max\left({printer._print(self.args[0])}, 0\right)"
+        tex = rf"\max\left(0, {printer._print(self.args[0])}\right)"
         return rf"{tex}^{{{exp}}}" if exp else tex
 
 

@@ -7,14 +7,18 @@ scope of the theorem (optimizer class, kink convention, label domain).
 """
 from __future__ import annotations
 
+import functools
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from .engine import backprop
+from .closed_forms import MAX_INLINE_NODES, ClosedForms, dag_size as _dag_size
+from .engine import backprop, expansion_refusal
+from .errors import SizeLimitError
 from .facts import BlockFacts, block_facts, tie_ids
 from .floats import FloatReport, float_facts
 from .shifted import ShiftedTies, shifted_ties
@@ -31,31 +35,54 @@ __all__ = ["Analysis", "analyze", "MAX_JSON_ENTRIES"]
 
 #: parameters with more entries than this are written per block in JSON, not per entry
 MAX_JSON_ENTRIES = 4_096
-#: closed forms with more distinct sub-expressions than this are not printed into the JSON
-MAX_PRINTED_NODES = 600
+#: closed forms whose printed TREE has at most this many nodes are printed as SymPy prints them;
+#: larger ones are abbreviated (see :mod:`symderiv.closed_forms` and :meth:`Analysis.to_json`)
+MAX_PRINTED_NODES = MAX_INLINE_NODES
+#: where the note of an omitted closed form points the reader
+_SEE = "Analysis.gradient_at_init(name, index, abbreviated=True) and Analysis.gradient_definitions()"
+#: the printer shared by the closed forms of the JSON document being written (see _shared_closed_forms)
+_ACTIVE_FORMS: ContextVar["ClosedForms | None"] = ContextVar("symderiv_closed_forms", default=None)
 
 
 def dag_size(expr: sp.Basic, limit: int) -> int:
     """The number of distinct sub-expressions of ``expr`` (counted up to ``limit``).
 
     Deep closed forms share sub-expressions; walking the DAG, not the tree, keeps this linear."""
-    seen: set = set()
-    stack = [expr]
-    while stack and len(seen) <= limit:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend(node.args)
-    return len(seen)
+    return _dag_size(expr, limit)
 
 
 def printed(expr: sp.Expr) -> str:
-    """SymPy's ``str`` of ``expr``, or a note when the closed form is too large to print."""
-    size = dag_size(expr, MAX_PRINTED_NODES)
-    if size > MAX_PRINTED_NODES:
-        return f"<closed form of more than {MAX_PRINTED_NODES} sub-expressions, omitted>"
-    return str(expr)
+    """A closed form as text, bounded (see :mod:`symderiv.closed_forms`).
+
+    Inside :meth:`Analysis.to_json` the names of an abbreviated form refer to the JSON's
+    ``"definitions"``; elsewhere the text is self-contained (``... where u1 = ...; u2 = ...``)."""
+    forms = _ACTIVE_FORMS.get()
+    if forms is not None:
+        return forms.text(expr)
+    form = ClosedForms(see=_SEE).abbreviate(expr)
+    if form.omitted:
+        return form.note  # type: ignore[return-value]
+    if not form.definitions:
+        return str(form.expr)
+    return f"{form.expr} where " + "; ".join(f"{name} = {rhs}" for name, rhs in form.definitions)
+
+
+def _shared_closed_forms(to_json):
+    """Wraps :meth:`Analysis.to_json`: its closed forms share one printer, whose definitions
+    become the document's ``"definitions"`` object (``{}`` when nothing was abbreviated)."""
+
+    @functools.wraps(to_json)
+    def wrapper(self: "Analysis", *args: Any, **kwargs: Any) -> dict[str, Any]:
+        forms = self._closed_form_printer()
+        token = _ACTIVE_FORMS.set(forms)
+        try:
+            data = to_json(self, *args, **kwargs)
+        finally:
+            _ACTIVE_FORMS.reset(token)
+        data["definitions"] = forms.definitions_text()
+        return data
+
+    return wrapper
 
 
 @dataclass
@@ -66,6 +93,7 @@ class Analysis:
     optimizers: OptimizerClass
     init_description: str
     _gradient_at_init: dict[Block, sp.Expr] | None = None
+    _gradient_definitions: dict[sp.Symbol, sp.Expr] | None = None
     _conditions: list[Condition] | None = None
     _floats: FloatReport | None = None
     _block_facts: dict[Block, BlockFacts] | None = None
@@ -322,8 +350,22 @@ class Analysis:
                 out["tie_class"] = np.vectorize(lambda b: full_ids[p.class_of[b]], otypes=[np.int64])(block_grid)
         return out
 
-    def gradient_at_init(self, name: str, index: tuple[int, ...]) -> sp.Expr:
-        """The closed-form gradient of the entry at the init (data symbolic)."""
+    def gradient_at_init(self, name: str, index: tuple[int, ...], *, abbreviated: bool = False) -> sp.Expr:
+        """The closed-form gradient of the entry at the init (data symbolic).
+
+        For networks whose expanded closed forms are too costly to build (deep, or
+        exponentially large trees at a generic init; see
+        :func:`symderiv.engine.expansion_refusal`) the gradients at the init are kept
+        abbreviated: every hidden class's ``z`` and ``δ`` is a named symbol defined in
+        :meth:`gradient_definitions`.  Those forms are returned with ``abbreviated=True``;
+        without it they are refused with a :class:`~symderiv.errors.SizeLimitError`.
+        For every other network both give the expanded closed form."""
+        self._gradients()
+        if self._gradient_definitions and (not abbreviated or self.inputs is not None):
+            why = ("with an input reduction only expanded forms are available" if self.inputs is not None
+                   else "pass abbreviated=True and read gradient_definitions() for its named z and δ")
+            raise SizeLimitError(f"the closed form of {name}{list(index)} at the init is too large to expand "
+                                 f"(limits MAX_EXPANDED_NODES / MAX_EXPANDED_DEPTH of symderiv.closed_forms); {why}")
         if self.inputs is not None:  # the representative's form, data mapped back (symderiv.inputs)
             kind, l = self.net.parse_name(name)
             column = int(index[1]) if (kind, l) == ("W", 1) and len(index) == 2 else None
@@ -350,10 +392,34 @@ class Analysis:
         return self._lifted_cache[key]
 
     def _gradients(self) -> dict[Block, sp.Expr]:
+        """The gradient of every block at the init: expanded when that is cheap to build, else
+        abbreviated (named ``z``/``δ``, defined in :meth:`gradient_definitions`)."""
         if self._gradient_at_init is None:
             p = self.proof
-            self._gradient_at_init = dict(backprop(p.net, p.partition, p.init_values).grad)
+            short = backprop(p.net, p.partition, p.init_values, abbreviate=True)  # linear in depth
+            if expansion_refusal(short) is None:
+                self._gradient_at_init = dict(backprop(p.net, p.partition, p.init_values).grad)
+                self._gradient_definitions = {}
+            else:
+                self._gradient_at_init = dict(short.grad)
+                self._gradient_definitions = dict(short.definitions)
         return self._gradient_at_init
+
+    def gradient_definitions(self) -> dict[sp.Symbol, sp.Expr]:
+        """The named ``z``/``δ`` of abbreviated gradients at the init, in dependency order (each
+        refers to data, init symbols and earlier names); empty when the gradients are expanded."""
+        self._gradients()
+        return dict(self._gradient_definitions or {})
+
+    def _closed_form_printer(self) -> ClosedForms:
+        """A fresh printer for one document of this analysis's closed forms."""
+        self._gradients()
+        widths = [str(n) for n in self.net.sizes if isinstance(n, sp.Symbol)]
+        if self._gradient_definitions and self.inputs is not None:
+            # the abbreviations are in the reduced network's data; lifting is only defined for
+            # expanded forms, so every abbreviated form is omitted rather than printed wrongly
+            return ClosedForms(self._gradient_definitions, reserved=widths, see=_SEE, inline_nodes=0, max_nodes=0)
+        return ClosedForms(self._gradient_definitions, reserved=widths, see=_SEE)
 
     def _tie_ids(self) -> dict[int, int]:
         """Class -> tie id of the proof (see :func:`symderiv.facts.tie_ids`).
@@ -635,6 +701,7 @@ class Analysis:
             "data": "every statement holds for every example (data are symbols)",
         }
 
+    @_shared_closed_forms
     def to_json(self) -> dict[str, Any]:
         """The JSON-serializable contract of issue #3 (deterministic)."""
         p = self.proof

@@ -32,7 +32,7 @@ from .patterns import Block, Partition, block_of, blocks, unit_partition
 
 __all__ = [
     "Pass", "backprop", "Derivation", "derive", "forward", "gradients", "ClassMatrix",
-    "input_symbols", "MAX_MATRIX_ENTRIES", "ensure_recursion_limit",
+    "input_symbols", "MAX_MATRIX_ENTRIES", "ensure_recursion_limit", "expanded_size", "expansion_refusal",
 ]
 
 #: parameters with more entries than this are returned as a ClassMatrix (block lookup), not a dense Matrix
@@ -263,9 +263,19 @@ class Derivation:
     Indices are 0-based in this API (symbols are named 1-based, as written by
     hand: ``x_1``, ``W1_2_3``).  ``d["W1"]`` is the gradient of ``W1``: a SymPy
     matrix, or a :class:`ClassMatrix` for wide/symbolic layers.
+
+    ``abbreviate``: ``None`` (default) gives the expanded closed forms, refused up
+    front with a :class:`~symderiv.errors.SizeLimitError` when their trees would
+    exceed :data:`symderiv.closed_forms.MAX_EXPANDED_NODES` nodes (deep networks at
+    generic inits: building them takes hours); ``True`` gives abbreviated forms in
+    which every hidden class's ``z`` and ``δ`` is a named symbol, defined in
+    :attr:`definitions` (linear in depth, always available); ``False`` forces the
+    expanded forms however large.
     """
 
-    def __init__(self, net: Network, init: object = None):
+    def __init__(self, net: Network, init: object = None, *, abbreviate: bool | None = None):
+        if abbreviate not in (None, True, False):
+            raise SymderivError(f"abbreviate must be None, True or False, got {abbreviate!r}")
         self.net = net
         self.inits: dict[str, ParamInit] = resolve_init(net, init)
         self.partition = unit_partition(net, self.inits)
@@ -275,7 +285,30 @@ class Derivation:
             index = (C.first,) if block.kind == "b" else (C.first, self.partition.classes[block.layer - 1][block.col].first)
             values[block] = self.inits[block.param].entry(index)
         self.values = values
-        self._pass = backprop(net, self.partition, values)
+        if abbreviate is None:  # measure the expanded forms on the (cheap, linear) abbreviated pass
+            refusal = expansion_refusal(backprop(net, self.partition, values, abbreviate=True))
+            if refusal is not None:
+                raise SizeLimitError(f"{refusal}; use gradients(net, init, abbreviate=True): z and δ of every "
+                                     "hidden class are then named symbols, defined in .definitions")
+        self._pass = backprop(net, self.partition, values, abbreviate=bool(abbreviate))
+
+    @property
+    def abbreviated(self) -> bool:
+        """Whether the closed forms use named ``z``/``δ`` symbols (see :attr:`definitions`)."""
+        return self._pass.abbreviations is not None
+
+    @property
+    def definitions(self) -> dict[sp.Symbol, sp.Expr]:
+        """The named ``z``/``δ`` symbols and their definitions, in dependency order (each refers
+        to data, parameters and earlier names only); empty for expanded closed forms."""
+        return dict(self._pass.definitions)
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with the names of :attr:`definitions` substituted (memoized on the DAG);
+        a :class:`~symderiv.errors.SizeLimitError` when the result would be too large."""
+        from .closed_forms import expand_definitions
+
+        return expand_definitions([expr], self._pass.definitions)[0]
 
     # data
     @property
@@ -358,18 +391,47 @@ class Derivation:
 
 
 @public_entry
-def derive(net: Network, init: object = None) -> Derivation:
-    """The closed-form forward and backward pass of ``net`` at ``init`` (default: generic)."""
-    return Derivation(net, init)
+def derive(net: Network, init: object = None, *, abbreviate: bool | None = None) -> Derivation:
+    """The closed-form forward and backward pass of ``net`` at ``init`` (default: generic);
+    ``abbreviate=True`` names every hidden ``z`` and ``δ`` (see :class:`Derivation`)."""
+    return Derivation(net, init, abbreviate=abbreviate)
 
 
 @public_entry
-def forward(net: Network, init: object = None) -> Derivation:
+def forward(net: Network, init: object = None, *, abbreviate: bool | None = None) -> Derivation:
     """Alias of :func:`derive`; the forward quantities are ``.z``, ``.h``, ``.p``."""
-    return Derivation(net, init)
+    return Derivation(net, init, abbreviate=abbreviate)
 
 
 @public_entry
-def gradients(net: Network, init: object = None) -> Derivation:
+def gradients(net: Network, init: object = None, *, abbreviate: bool | None = None) -> Derivation:
     """Alias of :func:`derive`; ``result["W1"]`` is the gradient of ``W1`` at ``init``."""
-    return Derivation(net, init)
+    return Derivation(net, init, abbreviate=abbreviate)
+
+
+def expansion_refusal(state: Pass) -> str | None:
+    """Why the expanded closed forms of the abbreviated pass ``state`` are too costly to build
+    (see :data:`symderiv.closed_forms.MAX_EXPANDED_NODES` and ``MAX_EXPANDED_DEPTH``), or None."""
+    from .closed_forms import MAX_EXPANDED_DEPTH, MAX_EXPANDED_NODES, size_text
+
+    net = state.net
+    if net.depth > MAX_EXPANDED_DEPTH:
+        return (f"expanded closed forms of {net.describe()} are not built above depth {MAX_EXPANDED_DEPTH} "
+                f"(limit MAX_EXPANDED_DEPTH; SymPy's cost grows with the nesting)")
+    if expanded_size(state, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        return (f"the expanded closed forms of {net.describe()} at this init have more than "
+                f"{size_text(MAX_EXPANDED_NODES)} nodes (limit MAX_EXPANDED_NODES)")
+    return None
+
+
+def expanded_size(state: Pass, limit: int | None = None) -> int:
+    """The total tree size of ``state``'s gradients and logits with every abbreviation
+    expanded (counted on the DAG: linear time); stops counting above ``limit``."""
+    from .closed_forms import tree_size
+
+    total, memo = 0, {}  # one memo: the forms share most of their DAG
+    for expr in list(state.grad.values()) + list(state.z[-1]):
+        total += tree_size(expr, None, state.definitions, memo)
+        if limit is not None and total > limit:
+            return limit + 1
+    return total

@@ -8,9 +8,14 @@ the certified witnesses of every relaxation step, the first-move argument and
 the certified witness trajectory.  Anything undecided is listed, never claimed.
 
 The document uses only ``amsmath``, ``amssymb`` and ``amsthm`` (TeX Live's
-``latex-base`` and ``latex-recommended``).  Formulas whose LaTeX is longer than
-:data:`MAX_FORMULA_CHARS` are omitted with a note giving their size, so deep
-closed forms never break compilation.  The output is deterministic: the same
+``latex-base`` and ``latex-recommended``).  Closed forms are printed through
+:class:`symderiv.closed_forms.ClosedForms`: small ones as they are, large ones with
+named sub-expressions (``z^{(l)}_C`` and ``δ^{(l)}_C`` of the recursion, and
+``u_k`` for other shared sub-expressions) listed under the formula, too large ones
+as a size note; deep networks are derived abbreviated, never expanded.  Formulas
+whose LaTeX is still longer than :data:`MAX_FORMULA_CHARS` are omitted with a note
+giving their size, and the document prints at most :data:`MAX_DEFINITIONS`
+definitions, so deep closed forms never break compilation.  The output is deterministic: the same
 analysis gives a byte-identical document.
 """
 from __future__ import annotations
@@ -22,16 +27,21 @@ from typing import Any, Callable, Iterable, Sequence
 import sympy as sp
 from sympy.core.function import _coeff_isneg
 
-from ..engine import Pass, backprop
+from ..closed_forms import ClosedForms, expand_definitions, size_text, tree_size
+from ..engine import Pass, backprop, expansion_refusal
 from ..errors import InvalidArgument, check_argument
 from ..guard import public_entry
 from ..patterns import Block, UnitClass
 from .printer import SymderivLatexPrinter, TexSymbol
 
-__all__ = ["proof_document", "analysis_latex", "latex_text", "MAX_FORMULA_CHARS", "MAX_LIST_ITEMS"]
+__all__ = ["proof_document", "analysis_latex", "latex_text", "MAX_FORMULA_CHARS", "MAX_LIST_ITEMS", "MAX_DEFINITIONS"]
 
 #: a formula whose LaTeX is longer than this is omitted (with its size) instead of printed
 MAX_FORMULA_CHARS = 1500
+#: named sub-expressions printed in one document; later closed forms that need more are omitted
+MAX_DEFINITIONS = 400
+#: a closed form is appended to a row of the recursion only when its tree has at most this many nodes
+_ROW_CLOSED_NODES = 40
 #: lists of blocks longer than this are cut, with the number left out
 MAX_LIST_ITEMS = 40
 #: a displayed formula longer than this (LaTeX characters) is broken over lines at its top-level terms
@@ -90,6 +100,42 @@ class _Context:
         self.net = self.proof.net
         self.partition = self.proof.partition
         self._labels = {self._plain_label(b): b for b in self.proof.blocks}
+        self._fresh = 0  # generic names u_1, u_2, ... are numbered through the whole document
+        self._by_param: dict[str, list[Block]] | None = None
+        self.definitions_printed = 0
+        self.forms = self.closed_forms(None)
+
+    # closed forms
+    def closed_forms(self, state: Pass | None, accent: str = "") -> ClosedForms:
+        """A printer for the closed forms of ``state`` (an abbreviated pass names its ``z``/``δ`` as
+        the recursion does, with ``accent``, e.g. ``\\bar``, for quantities at another point)."""
+
+        def name_of(sym: sp.Symbol) -> sp.Symbol:
+            return self.placeholder(sym, accent)
+
+        def fresh(_: int) -> sp.Symbol:
+            self._fresh += 1
+            return TexSymbol(f"u_{{{self._fresh}}}", real=True)
+
+        widths = [self.tex(n) for n in self.net.sizes if isinstance(n, sp.Symbol)]
+        return ClosedForms(None if state is None else state.definitions, name_of=name_of, fresh=fresh,
+                           reserved=widths, see="the analysis object",
+                           max_definitions=max(0, MAX_DEFINITIONS - self.definitions_printed))
+
+    def placeholder(self, sym: sp.Symbol, accent: str = "") -> TexSymbol:
+        """The recursion's name of an engine abbreviation: ``z3_2`` -> ``z^{(3)}_{C}`` for the
+        second class ``C`` of layer 3, ``delta3_2`` -> ``\\delta^{(3)}_{C}``."""
+        m = re.fullmatch(r"(z|delta)(\d+)_(\d+)", sym.name)
+        if m is None:
+            return TexSymbol(sym.name, real=True)
+        q, l, k = (r"\delta" if m[1] == "delta" else "z"), int(m[2]), int(m[3])
+        q = rf"{accent}{{{q}}}" if accent else q
+        return TexSymbol(f"{q}^{{({l})}}_{{{self.units(self.partition.classes[l][k - 1])}}}", real=True)
+
+    def derivation(self, values: dict[Block, sp.Expr]) -> Pass:
+        """The pass at ``values``: expanded when that is cheap, abbreviated (named ``z``/``δ``) otherwise."""
+        short = backprop(self.net, self.partition, values, abbreviate=True)
+        return short if expansion_refusal(short) is not None else backprop(self.net, self.partition, values)
 
     # formulas
     def tex(self, expr: object) -> str:
@@ -132,8 +178,11 @@ class _Context:
 
     # blocks of parameters
     def param_blocks(self, name: str) -> list[Block]:
-        kind, l = self.net.parse_name(name)
-        return [b for b in self.proof.blocks if b.layer == l and b.kind == kind]
+        if self._by_param is None:  # once: this is asked per block of every list
+            self._by_param = {}
+            for b in self.proof.blocks:
+                self._by_param.setdefault(b.param, []).append(b)
+        return list(self._by_param.get(name, []))
 
     def block_size(self, b: Block) -> sp.Expr:
         size = self.partition.classes[b.layer][b.row].size
@@ -145,8 +194,11 @@ class _Context:
         """Blocks as math, whole parameters by name (``W^{(1)}``), cut after MAX_LIST_ITEMS."""
         members = list(members)
         chosen = set(members)
+        params = {b.param for b in members}
         items: list[str] = []
         for name in self.net.parameter_names():  # parameter order, whole parameters by name
+            if name not in params:  # (only these: a deep network has many parameters)
+                continue
             bl = self.param_blocks(name)
             if len(bl) > 1 and all(b in chosen for b in bl):
                 items.append(f"${self.param(name)}$ (all entries)")
@@ -183,8 +235,13 @@ def _chunks(terms: Sequence[str], width: int) -> list[str]:
 
 
 def _omitted(expr: sp.Expr, chars: int) -> str:
-    return (rf"\text{{(closed form omitted: {_plural(int(sp.count_ops(expr)), 'operation')}, "
+    size = size_text(tree_size(expr))
+    return (rf"\text{{(closed form omitted: {size} nodes, "
             rf"{chars} characters of \LaTeX; see the analysis object)}}")
+
+
+def _too_large(note: str) -> str:
+    return rf"\text{{({latex_text(note.strip('<>'))})}}"
 
 
 def _as_expr(value: object) -> sp.Basic:
@@ -196,10 +253,32 @@ def _as_expr(value: object) -> sp.Basic:
     return sp.Integer(value)
 
 
-def display(ctx: _Context, lhs: str, expr: object, relation: str = "=") -> str:
-    """``lhs relation expr`` as a display: one line, broken at the terms of a long sum,
-    or omitted with a note when it is too long to be worth printing."""
+def display(ctx: _Context, lhs: str, expr: object, relation: str = "=", forms: ClosedForms | None = None) -> str:
+    """``lhs relation expr`` as a display: one line, broken at the terms of a long sum; a large
+    closed form abbreviated (its new names defined below it, through ``forms``, by default the
+    document's printer), a too large one replaced by a note."""
     expr = _as_expr(expr)
+    forms = forms or ctx.forms
+    form = forms.abbreviate(expr)
+    if form.omitted:
+        return rf"\[ {lhs} {relation} {_too_large(form.note)} \]"
+    ctx.definitions_printed += len(form.definitions)
+    out = _display_line(ctx, lhs, form.expr, relation)
+    if form.definitions:
+        rows = []
+        for name, rhs in form.definitions:
+            body = ctx.tex(rhs)
+            if len(body) > MAX_FORMULA_CHARS:
+                rows.append(f"{ctx.tex(name)} &= {_omitted(rhs, len(body))}")
+            elif len(body) > _ROW_CHARS and isinstance(rhs, sp.Add):
+                rows.append(f"{ctx.tex(name)} &= " + " \\\\\n&\\quad ".join(_chunks(_terms_tex(ctx, rhs), _ROW_CHARS)))
+            else:
+                rows.append(f"{ctx.tex(name)} &= {body}")
+        out += "\nwhere\n\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+    return out
+
+
+def _display_line(ctx: _Context, lhs: str, expr: sp.Basic, relation: str) -> str:
     body = ctx.tex(expr)
     if len(body) > MAX_FORMULA_CHARS:
         return rf"\[ {lhs} {relation} {_omitted(expr, len(body))} \]"
@@ -681,16 +760,20 @@ def _recursion(ctx: _Context, values: dict[Block, sp.Expr], state: Pass, where: 
     rows: list[str] = []
 
     def row(lhs: str, recursion: sp.Expr, closed: sp.Expr) -> None:
-        rec, cl = ctx.tex(recursion), ctx.tex(closed)
+        rec, cl = ctx.tex(recursion), None
+        if tree_size(closed, _ROW_CLOSED_NODES, state.definitions) <= _ROW_CLOSED_NODES:  # never print a large tree
+            cl = ctx.tex(expand_definitions([closed], state.definitions)[0])
         if len(rec) > MAX_FORMULA_CHARS:
             text = f"{lhs} &= {_omitted(recursion, len(rec))}"
         elif len(rec) > _ROW_CHARS and isinstance(recursion, sp.Add):
             text = f"{lhs} &= " + " \\\\\n&\\quad ".join(_chunks(_terms_tex(ctx, recursion), _ROW_CHARS))
         else:
             text = f"{lhs} &= {rec}"
-        if cl != rec and len(cl) <= 90 and len(text) + len(cl) <= 2 * _LINE_CHARS:
+        if cl is None or cl == rec:
+            pass
+        elif len(cl) <= 90 and len(text) + len(cl) <= 2 * _LINE_CHARS:
             text += f" = {cl}"
-        elif cl != rec and len(cl) <= 90:
+        elif len(cl) <= 90:
             text += rf" \\ &= {cl}"
         rows.append(text)
 
@@ -724,8 +807,10 @@ def _recursion(ctx: _Context, values: dict[Block, sp.Expr], state: Pass, where: 
 def _identities(ctx: _Context) -> list[str]:
     p = ctx.proof
     values = _final_values(ctx)
-    state = backprop(ctx.net, ctx.partition, values)
-    lines = [r"\subsection{The gradient on $V(P^*)$}"]
+    state = ctx.derivation(values)
+    # deep: the gradients are written with the z and delta of the recursion below (never expanded)
+    names = {sym: ctx.placeholder(sym) for sym in state.definitions}
+    lines = [r"\subsection{The gradient on $V(P^*)$}\label{sec:gradient}"]
     lines += _recursion(ctx, values, state, r"$V(P^*)$")
     lines.append(r"The following identities hold on all of $V(P^*)$, for symbolic data:")
     lines.append(r"\begin{itemize}")
@@ -738,8 +823,10 @@ def _identities(ctx: _Context) -> list[str]:
             lines += _zero_reasons(ctx, ident.members, state)
         else:
             lines.append(rf"\item the blocks {ctx.blocks_text(ident.members)} have the same gradient ({method}):")
-            # the expanded closed form (deep proofs check identities on abbreviated quantities)
-            lines.append(display(ctx, r"\frac{\partial \ell}{\partial \theta_B}", state.grad[ident.members[0]], r"\equiv"))
+            # the closed form (deep proofs check identities on abbreviated quantities)
+            g = state.grad[ident.members[0]]
+            lines.append(display(ctx, r"\frac{\partial \ell}{\partial \theta_B}", g.xreplace(names) if names else g,
+                                 r"\equiv"))
     if not any_identity:
         lines.append(r"\item none is needed beyond Lemma~\ref{lem:units}: every class of $P^*$ is a single block.")
     lines.append(r"\end{itemize}")
@@ -929,15 +1016,19 @@ def _trajectory(ctx: _Context) -> list[str]:
 
 def _first_update(ctx: _Context) -> list[str]:
     p = ctx.proof
-    grads = backprop(ctx.net, ctx.partition, p.init_values).grad
-    nonzero = [(b, g) for b, g in grads.items() if g != 0]
+    state = ctx.derivation(p.init_values)
+    # deep: written with the recursion's z and delta at theta^(0) (in V(P*), where the recursion holds)
+    bars = {sym: ctx.placeholder(sym, r"\bar") for sym in state.definitions}
+    nonzero = [(b, g) for b, g in state.grad.items() if g != 0]
     lines = [r"\subsection{The first update}",
              r"At $\theta^{(0)}$ the per-example gradient is $0$ on every block not listed; on the others "
-             r"(plain SGD's first update is $-\eta$ times this):"]
+             r"(plain SGD's first update is $-\eta$ times this"
+             + (r"; $\bar z$ and $\bar\delta$ are the $z$ and $\delta$ of the recursion on $V(P^*)$ "
+                r"(Section~\ref{sec:gradient}) at the point $\theta^{(0)} \in V(P^*)$" if bars else "") + "):"]
     if not nonzero:
         return lines[:1] + [r"At $\theta^{(0)}$ the per-example gradient vanishes on every block."]
     for b, g in nonzero[:MAX_LIST_ITEMS]:
-        lines.append(display(ctx, rf"\frac{{\partial \ell}}{{\partial {ctx.block(b)}}}", g))
+        lines.append(display(ctx, rf"\frac{{\partial \ell}}{{\partial {ctx.block(b)}}}", g.xreplace(bars) if bars else g))
     if len(nonzero) > MAX_LIST_ITEMS:
         lines.append(rf"and {len(nonzero) - MAX_LIST_ITEMS} more blocks (see the JSON of the analysis).")
     return lines
