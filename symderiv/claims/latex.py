@@ -455,6 +455,18 @@ class _Rewriter:
                 raise ClaimSyntaxError(f"index {t.text!r} of {tok.text} at position {t.pos} must be a lowercase letter or a positive number (1-based)")
         return out
 
+    def softmax(self, tok: _Tok) -> str:
+        r"""``\mathrm{softmax}(v)`` (a vector) or ``\mathrm{softmax}(v)_k`` (its entry k)."""
+        nxt = self.peek()
+        if nxt is None or nxt.text not in ("(", r"\left"):
+            raise ClaimSyntaxError(f"apply softmax to a vector in parentheses, as in \\mathrm{{softmax}}(z)_k (position {tok.pos})")
+        inner = self.bracketed(tok)
+        index = None
+        if self.peek() is not None and self.peek().text == "_":
+            self.take()
+            index = self.indices(self.group(), 1, tok)[0]
+        return self._new("F", ("softmax", index)) + "(" + self.sub(inner) + ")"
+
     def function(self, func: str, tok: _Tok, layer: int | None = None) -> str:
         order = 0
         while self.peek() is not None:
@@ -509,6 +521,8 @@ class _Rewriter:
                 return "{" + self._new("Q", Q("loss", src=word)) + "}"
             if word in _NAMED_FUNCS:
                 return self.function(_NAMED_FUNCS[word], _Tok("cmd", f"{c}{{{word}}}", tok.pos))
+            if word == "softmax":
+                return self.softmax(tok)
             if c in (r"\text", r"\textrm"):  # prose inside a side is never skipped
                 raise ClaimSyntaxError(
                     f"the text {c}{{{word}}} at position {tok.pos} is not understood; side conditions go after the "
@@ -1001,6 +1015,11 @@ def _walk(expr, records: dict, side_text: str):
                 seen.add(name)
                 rec = records[name]
                 args = tuple(walk(a, depth + 1) for a in e.args)
+                if isinstance(rec, tuple) and rec[0] == "softmax":
+                    if len(args) != 1:
+                        raise ClaimSyntaxError(f"softmax in {where} takes one vector")
+                    call = Call("softmax", args, 0, None, "softmax")
+                    return call if rec[1] is None else Op(f"at:{rec[1]}", (call,))
                 if isinstance(rec, tuple) and rec[0] == "group":
                     if len(args) != 1:
                         raise ClaimSyntaxError(f"cannot read the brackets in {where}")

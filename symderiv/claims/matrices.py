@@ -63,8 +63,10 @@ def _sub_layers(node, value: int | None, depth: int):
             base = depth if layer[0] == "L" else value
             layer = base + (int(layer[1:]) if len(layer) > 1 else 0)
         wrt = _sub_layers(node.wrt, value, depth) if node.wrt is not None else None
-        if wrt is not None and wrt.kind == "p" and node.wrt.kind == "h":
-            wrt = replace(wrt, kind="h", layer=depth)  # ∂L/∂h^{(L)} does not exist (that layer is skipped)
+        if wrt is not None and wrt.kind == "p" and node.wrt.kind == "h" and isinstance(node.wrt.layer, str) \
+                and node.wrt.layer[0] != "L":
+            # ∂L/∂h^{(l)} at l = L: skip that value of l (∂L/∂a^{(L)}, written so, is ∂L/∂p)
+            wrt = replace(wrt, kind="h", layer=depth)
         if node.kind == "h" and layer == depth:  # a^{(L)}: the network's output, the prediction
             return replace(node, kind="p", layer=None, wrt=wrt)
         return replace(node, layer=layer, wrt=wrt)
@@ -187,6 +189,10 @@ class _Lowerer:
             return self.qshape(node)
         if isinstance(node, Op):
             shapes = [self.shape(a) for a in node.args]
+            if node.op.startswith("at:"):
+                if shapes[0] is None or shapes[0][1] != 1:
+                    raise ClaimSyntaxError(f"only a vector can be indexed, as in softmax(z)_k (got a {_show(shapes[0])})")
+                return None
             if node.op == "T":
                 return None if shapes[0] is None else (shapes[0][1], shapes[0][0])
             if node.op == "outer":
@@ -207,7 +213,13 @@ class _Lowerer:
         if isinstance(node, Pow):
             if self.shape(node.exp) is not None:
                 raise ClaimSyntaxError("an exponent must be a number")
-            return self.shape(node.base)
+            base = self.shape(node.base)
+            if base is not None and 1 not in base and not self.plain:
+                raise UnsupportedError(
+                    f"a power of a {_show(base)} matrix is ambiguous (matrix power or elementwise?): "
+                    "write W W, W \\odot W, or one entry"
+                )
+            return base
         if isinstance(node, Call):
             return self.elementwise(node.args, [self.shape(a) for a in node.args], node.func)
         if isinstance(node, Sum):
@@ -275,6 +287,9 @@ class _Lowerer:
         if isinstance(node, Q):
             return self.qentry(node, i, j)
         if isinstance(node, Op):
+            if node.op.startswith("at:"):
+                index = node.op[3:]
+                return self.entry(node.args[0], int(index) if index.isdigit() else index, 1)
             if node.op == "T":
                 return self.entry(node.args[0], j, i)
             if node.op == "outer":
@@ -290,6 +305,15 @@ class _Lowerer:
             return Add(tuple(self.entry(t, i, j) for t in node.terms))
         if isinstance(node, Pow):
             return Pow(self.entry(node.base, i, j), node.exp)
+        if isinstance(node, Call) and node.func == "softmax":  # exp(v_i) / Σ_m exp(v_m)
+            shape = self.shape(node.args[0])
+            if shape is not None and shape[1] != 1:
+                raise ClaimSyntaxError(f"softmax takes a vector, got a {_show(shape)} matrix")
+            n = shape[0] if shape else 1
+            m = self.fresh("m")
+            v = node.args[0]
+            den = Sum(m, Num(Fraction(1)), Num(Fraction(n)), Call("exp", (self.entry(v, m, 1),), 0, None, "exp"))
+            return Mul((Call("exp", (self.entry(v, i, 1),), 0, None, "exp"), Pow(den, Num(Fraction(-1)))))
         if isinstance(node, Call):
             return replace(node, args=tuple(self.entry(a, i, j) for a in node.args))
         if isinstance(node, Sum):

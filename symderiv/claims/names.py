@@ -127,9 +127,12 @@ def resolve(claim: Claim, net) -> Resolved:
             skipped = skipped or exc
     if not variants:
         raise skipped  # no value of the symbolic layer makes every quantity exist
-    batch = any(uses_batch(s) for s in claim.sides) or claim.batch_loss != "mean" and False
-    batch = batch or any(uses_batch(s) for v in variants for s in v.sides)
+    batch = any(uses_batch(s) for s in claim.sides) or any(uses_batch(s) for v in variants for s in v.sides)
     additive = all(is_additive(v.sides) for v in variants if not v.mismatch) if batch else True
+    if batch and any(v.uses_true_class for v in variants):
+        raise UnsupportedError(
+            "the true class t in a batch claim: every example would have the same class; write the labels as Y or y^{(n)}"
+        )
     first = variants[0]
     return Resolved(claim, first.sides, dict(first.ranges), first.uses_true_class, tuple(variants), batch, additive)
 
@@ -312,10 +315,11 @@ class _Resolver:
             return q
         if q.kind == "grad":
             target = q.wrt
-            if target is None or target.kind not in ("W", "b", "z", "h", "x"):
+            if target is None or target.kind not in ("W", "b", "z", "h", "x", "p"):
                 what = target.src if target is not None else "?"
                 raise UnsupportedError(
-                    f"cannot differentiate the loss by {what}; write ∂L/∂ of W^{{(l)}}_{{ij}}, b^{{(l)}}_i, z^{{(l)}}_i, h^{{(l)}}_i or x_j"
+                    f"cannot differentiate the loss by {what}; write ∂L/∂ of W^{{(l)}}_{{ij}}, b^{{(l)}}_i, z^{{(l)}}_i, "
+                    "h^{{(l)}}_i, x_j or p_k"
                 )
             if not target.indices:
                 raise ClaimNameError(f"{q.src or 'the gradient'}: differentiate by one entry (e.g. W^{{(1)}}_{{ij}}) or a whole vector/matrix")
@@ -536,6 +540,8 @@ class Builder:
                 return d.grad(f"{w.kind}{w.layer}", widx)
             if w.kind == "z":
                 return d.delta(w.layer, widx[0])
+            if w.kind == "p":
+                return loss_by_prediction(self.net, [d.p(k) for k in range(self.K)], d.y, widx[0])
             # ∂ℓ/∂h^{(l)}_j = Σ_k W^{(l+1)}_{kj} δ^{(l+1)}_k   (h^{(0)} = x)
             layer = 0 if w.kind == "x" else w.layer
             j = widx[0]
@@ -653,12 +659,29 @@ class Builder:
         raise ClaimNameError(f"unknown function {c.func!r}; known functions: {KNOWN_FUNCTIONS}")
 
 
+def loss_by_prediction(net, p: list, y: list, k: int) -> sp.Expr:
+    """``∂ℓ/∂p_k`` with the loss written as a function of independent predictions, as derivations
+    do (softmax CE: ``ℓ = −Σ y_k log p_k``, so ``−y_k/p_k``; binary CE: ``−y/p + (1−y)/(1−p)``;
+    MSE: ``2(p_k − y_k)/K``); the chain rule through ``∂p/∂z`` then gives ``δ^{(L)}``."""
+    P = [sp.Dummy(f"p{j + 1}", positive=True) for j in range(len(p))]
+    name = net.loss.name
+    if name == "softmax_cross_entropy":
+        value = -sp.Add(*[yj * sp.log(Pj) for yj, Pj in zip(y, P)])
+    elif name == "sigmoid_binary_cross_entropy":
+        value = -sp.Add(*[yj * sp.log(Pj) + (1 - yj) * sp.log(1 - Pj) for yj, Pj in zip(y, P)])
+    elif name == "mean_squared_error":
+        value = sp.Add(*[(Pj - yj) ** 2 for yj, Pj in zip(y, P)]) / len(P)
+    else:
+        raise UnsupportedError(f"∂L/∂p for the loss {name!r} is not supported; differentiate by z^{{(L)}}")
+    return sp.diff(value, P[k]).xreplace(dict(zip(P, p)))
+
+
 def _step(u: sp.Expr, at_zero: sp.Expr) -> sp.Expr:
     """The mask ``1(u > 0)`` (``at_zero`` = its value at 0) in the engine's form ``Heaviside(u, at_zero)``;
     ``1(relu(v) > 0)`` is ``1(v > 0)`` (a ReLU unit is active iff its pre-activation is positive)."""
     from ..activations import relu
 
-    if isinstance(u, relu):
+    if isinstance(u, relu) and at_zero in (0, 1):  # H(relu(v), 0) = H(v, 0); H(relu(v), 1) = 1
         return sp.Heaviside(u.args[0], 0) if at_zero == 0 else sp.Integer(1)
     return sp.Heaviside(u, at_zero)
 
@@ -701,6 +724,8 @@ class LogitBuilder(Builder):
             return super()._quantity(q, idx, env)
         if k == "grad" and q.wrt.kind == "z" and q.wrt.layer == self.L:
             return self._delta[self._index(q.wrt.indices[0], env) - 1]
+        if k == "grad" and q.wrt.kind == "p":
+            return loss_by_prediction(self.net, self._p, self.d.y, self._index(q.wrt.indices[0], env) - 1)
         raise NotLocal(k)
 
     def derivative(self, node: Deriv, env) -> sp.Expr:

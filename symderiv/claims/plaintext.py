@@ -43,7 +43,7 @@ _UNICODE = {"∂": "d", "δ": "delta", "ℓ": "L", "σ": "sigma", "·": "*", "×
 _ALLOWED_CHARS = re.compile(r"[A-Za-z0-9_\s+\-*/^()\[\],.=!'|<>@]*")
 _FUNCS = {"sigma": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log",
           "relu": "relu", "ReLU": "relu", "max": "max", "abs": "abs", "sqrt": "sqrt", "f": "f",
-          "H": "heaviside", "step": "heaviside", "heaviside": "heaviside"}
+          "H": "heaviside", "step": "heaviside", "heaviside": "heaviside", "softmax": "softmax"}
 #: code-style derivative names: dsigma(z) = sigma'(z)
 _DFUNCS = {"dsigma": "sigmoid", "dsigmoid": "sigmoid", "sigmoid_prime": "sigmoid", "sigma_prime": "sigmoid",
            "dtanh": "tanh", "tanh_prime": "tanh", "drelu": "relu", "relu_prime": "relu", "df": "f", "f_prime": "f"}
@@ -258,6 +258,8 @@ class _Walker:
             items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
             indices[:0] = [self.index(i) for i in items]
             node = node.value
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "softmax" and len(indices) == 1:
+            return Op(f"at:{indices[0]}", (self.call(node),))  # softmax(z)[k]
         if not isinstance(node, ast.Name):
             raise self.fail(node, "indexing something other than a name")
         return self.name(node, node.id, tuple(indices))
@@ -274,7 +276,7 @@ class _Walker:
             target = name[5:]
             src = f"dL/d{target}" + src[len(name):]
             m = _QUANT.match(target)
-            if not m or m.group(1) in ("y", "p", "X", "Y", "P"):
+            if not m or m.group(1) in ("y", "X", "Y", "P"):
                 raise unknown_name(target, f"in the gradient d…/d{target[:20]} (differentiate by W<l>, b<l>, z<l>, h<l> or x)")
             kind, layer = m.group(1), m.group(2)
             if kind == "delta":
