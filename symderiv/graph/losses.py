@@ -97,9 +97,14 @@ def _mse_delta(z, y):
     return np.vectorize(lambda a, b: sp.Rational(2, n) * (a - b), otypes=[object])(z, y)
 
 
+def _exp_neg(a: sp.Expr) -> sp.Expr:
+    # unevaluated for compound arguments: exp's evaluation walks the whole (large) logit expression
+    return sp.exp(-a) if (a.is_Number or a.is_Symbol) else sp.exp(sp.Mul(-1, a, evaluate=False), evaluate=False)
+
+
 def _bce_delta(z, y):
     n = z.size
-    return np.vectorize(lambda a, b: (1 / (1 + sp.exp(-a)) - b) / n, otypes=[object])(z, y)
+    return np.vectorize(lambda a, b: (sp.Pow(1 + _exp_neg(a), -1, evaluate=False) - b) / n, otypes=[object])(z, y)
 
 
 def _bce_value(z, y):

@@ -158,6 +158,19 @@ def _elementwise(fn, *arrays) -> Array:
     return out
 
 
+def power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    """``base**exponent``, unevaluated for a compound base: evaluating ``1/(a + b + …)`` asks SymPy's
+    assumption system about the sign of the whole sum, which walks it (minutes on large closed forms)."""
+    if base.is_Number or base.is_Symbol:
+        return base**exponent
+    return sp.Pow(base, exponent, evaluate=False)
+
+
+def inv(x: sp.Expr) -> sp.Expr:
+    """``1/x`` (see :func:`power`)."""
+    return power(x, sp.Integer(-1))
+
+
 def _exp(arg: sp.Expr) -> sp.Expr:
     # unevaluated for compound arguments: exp's evaluation walks the whole argument (see symderiv.losses)
     if arg.is_Number or arg.is_Symbol:
@@ -239,10 +252,10 @@ defvjp("sub", lambda g, ins, out, at: [sum_to(g, ins[0].shape), sum_to(_elementw
 defop("mul", lambda ins, at: _elementwise(lambda a, b: a * b, ins[0], ins[1]), "a * b (broadcasting)")
 defvjp("mul", lambda g, ins, out, at: [sum_to(_elementwise(lambda gi, b: gi * b, g, ins[1]), ins[0].shape),
                                        sum_to(_elementwise(lambda gi, a: gi * a, g, ins[0]), ins[1].shape)])
-defop("div", lambda ins, at: _elementwise(lambda a, b: a / b, ins[0], ins[1]), "a / b (broadcasting)")
+defop("div", lambda ins, at: _elementwise(lambda a, b: a * inv(b), ins[0], ins[1]), "a / b (broadcasting)")
 defvjp("div", lambda g, ins, out, at: [
-    sum_to(_elementwise(lambda gi, b: gi / b, g, ins[1]), ins[0].shape),
-    sum_to(_elementwise(lambda gi, a, b: -gi * a / b**2, g, ins[0], ins[1]), ins[1].shape)])
+    sum_to(_elementwise(lambda gi, b: gi * inv(b), g, ins[1]), ins[0].shape),
+    sum_to(_elementwise(lambda gi, a, b: -gi * a * power(b, sp.Integer(-2)), g, ins[0], ins[1]), ins[1].shape)])
 # constants (exact SymPy numbers) as attributes: x·c and x + c
 defop("scale", lambda ins, at: _elementwise(lambda a: a * at["c"], ins[0]), "x·c for an exact constant c")
 defvjp("scale", lambda g, ins, out, at: [_elementwise(lambda gi: gi * at["c"], g)])
@@ -253,7 +266,7 @@ defvjp("shift", lambda g, ins, out, at: [g])
 # ---------------------------------------------------------------- softmax
 def _softmax_rows(z: Array) -> Array:
     # p_i = 1 / Σ_j exp(z_j − z_i): equal logits cancel structurally (uniform softmax is exactly 1/n)
-    return obj([1 / sp.Add(*[_exp(zj - zi) for zj in z]) for zi in z])
+    return obj([inv(sp.Add(*[_exp(zj - zi) for zj in z])) for zi in z])
 
 
 def _along(axis: int, fn, *arrays: Array) -> Array:
@@ -434,7 +447,7 @@ def _layer_norm_fwd(ins, at):
         mu = ZERO if rms else add_terms(r) / n
         c = [v - mu for v in r]
         var = add_terms(v**2 for v in c) / n
-        inv = 1 / sp.sqrt(var + eps)
+        inv = power(var + eps, sp.Rational(-1, 2))
         xhat[idx] = obj([v * inv for v in c])
     out = xhat.reshape(shape)
     gamma = ins[1] if len(ins) > 1 else None
@@ -469,7 +482,7 @@ def _layer_norm_vjp(g, ins, out, at):
             continue
         mu = ZERO if rms else add_terms(r) / n
         var = add_terms((v - mu) ** 2 for v in r) / n
-        inv = 1 / sp.sqrt(var + eps)
+        inv = power(var + eps, sp.Rational(-1, 2))
         mg = ZERO if rms else add_terms(gr) / n
         mgh = add_terms(a * b for a, b in zip(gr, hr)) / n
         gx[idx] = obj([inv * (gr[i] - mg - hr[i] * mgh) for i in range(n)])

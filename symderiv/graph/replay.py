@@ -128,23 +128,31 @@ def check_claims(analysis, snaps: list[dict[str, np.ndarray]], *, rtol: float = 
 
 
 def engine_gradients(graph, module: nn.Module, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """The graph engine's per-example gradients at the module's own (exact) parameter values and at
-    ``x``/``y`` (floats, taken as exact rationals), evaluated to float64."""
+    """The graph engine's per-example gradients at the module's own parameter values and at ``x``/``y``
+    (floats taken as exact rationals), evaluated to float64 from rigorous 60-digit balls.
+
+    The closed forms are built with a symbol per parameter entry and evaluated at the point
+    (plugging exact numbers in first would make SymPy's automatic evaluation crawl)."""
     import sympy as sp
 
+    from ..certify import enclose, midpoint
+    from .engine import symbolic_values
+
     named = dict(module.named_parameters())
-    values = {}
+    symbols = symbolic_values(graph, prefix="theta")
+    point = {}
     for name, p in graph.params.items():
-        arr = np.empty(p.shape, dtype=object)
         src = named[name].detach().double().numpy() if name in named else p.init
         for idx in np.ndindex(*p.shape):
-            arr[idx] = sp.Rational(float(src[idx]))
-        values[name] = arr
-    state = backprop(graph, values)
-    point = {s: sp.Rational(float(v)) for s, v in zip(state.x.flat, np.asarray(x).flat)}
+            point[symbols[name][idx]] = sp.Rational(float(src[idx]))
+    state = backprop(graph, symbols)
+    point.update({s: sp.Rational(float(v)) for s, v in zip(state.x.flat, np.asarray(x).flat)})
     ysyms = graph_loss(graph.loss_name).labels(tuple(np.shape(y)))
     for e, v in zip(ysyms.flat, np.asarray(y).flat):
         if isinstance(e, sp.Symbol):
             point[e] = sp.Rational(float(v))
-    return {n: np.vectorize(lambda e: float(sp.N(e.xreplace(point), 30)), otypes=[float])(state.grads[n])
-            for n in graph.trainable()}
+    out = {}
+    for n in graph.trainable():
+        g = state.grads[n]
+        out[n] = np.array([midpoint(b) for b in enclose(list(g.flat), point, dps=60)], dtype=float).reshape(g.shape)
+    return out
