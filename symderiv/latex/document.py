@@ -59,6 +59,8 @@ _TEXT_ESCAPES = {
     "ℓ": r"$\ell$", "∂": r"$\partial$", "δ": r"$\delta$", "θ": r"$\theta$", "σ": r"$\sigma$",
     "Σ": r"$\Sigma$", "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "ᵀ": r"$^\top$", "’": "'", "‘": "`",
     "“": "``", "”": "''", "×": r"$\times$", "→": r"$\to$", "∈": r"$\in$",
+    "η": r"$\eta$", "λ": r"$\lambda$", "ε": r"$\varepsilon$", "α": r"$\alpha$", "β": r"$\beta$",
+    "γ": r"$\gamma$", "∇": r"$\nabla$", "²": r"$^2$", "‖": r"$\|$", "∑": r"$\sum$", "≈": r"$\approx$",
 }
 
 
