@@ -26,6 +26,8 @@ def example_class(node) -> str:
     """``"c"`` (no example), ``"e:<n>"`` (one example ``n``), ``"s"`` (additive over the batch)
     or ``"bad"`` (not additive)."""
     if isinstance(node, Q):
+        if node.kind == "grad" and node.wrt is not None and node.wrt.example is not None:
+            return f"e:{node.wrt.example}"
         if node.kind in ("grad", "loss"):
             return f"e:{node.example}" if node.example is not None else _SUM
         if node.example is not None:

@@ -224,7 +224,7 @@ class _Rewriter:
                 depth -= 1
             j += 1
         inner = self.toks[self.i: j]
-        if j >= len(self.toks) or not any(t.text in ("*", r"\odot", r"\circ") for t in inner):
+        if j >= len(self.toks) or not any(t.text in ("*", r"\odot", r"\circ", r"\otimes") for t in inner):
             return "("  # the tokens are read one by one, as before
         if inner and inner[-1].text == r"\right":
             inner = inner[:-1]
@@ -302,8 +302,11 @@ class _Rewriter:
         if c == "d" and nxt is not None and nxt.kind == "letter" and nxt.pos == tok.pos + 1 and nxt.text in "Wbzhax":
             self.take()  # dW^{[2]}, dz^{[1]}: Ng's names for the gradients of the loss
             q = self.read_quantity(_QUANT_LETTERS[nxt.text], nxt)
-            out = "{" + self._new("Q", Q("grad", None, (), q, "d" + nxt.text)) + "}"
+            # Ng's dz^{[1](i)} is the derivative of example i's own loss
+            out = "{" + self._new("Q", Q("grad", None, (), q, "d" + nxt.text, q.example)) + "}"
             return out + self.transposed() if self._transposed else out
+        if c == "m":  # Ng's notes: m examples, \frac{1}{m} \sum_{i=1}^{m}
+            return "{" + self._new("Q", Q("batch", src="m")) + "}"
         if c in "ijklmqrstuvw":
             raise ClaimNameError(f"the index {c} at position {tok.pos} can only be used in a subscript (e.g. x_{c})")
         if c == "Z":
@@ -392,7 +395,14 @@ class _Rewriter:
                             f"{tok.text}^{text} at position {start} is ambiguous: write the layer as {tok.text}^{{({text})}} "
                             f"or a power as ({tok.text}_{{…}})^{{{text}}}"
                         )
-                if example is None and kind in _PER_EXAMPLE:
+                if layer is None and example is None and kind in _LAYERED:  # a^{[2](i)}: layer and example
+                    m = re.fullmatch(r"[(\[](\d+)[)\]]\(([a-z])\)", body)
+                    if m and m.group(2) not in ("e", "t", "y"):
+                        self.take()
+                        self.group()
+                        layer, example, self._transposed = int(m.group(1)), m.group(2), bool(tail_t)
+                        continue
+                if example is None and (kind in _PER_EXAMPLE or (kind in _LAYERED and layer is None)):
                     m = re.fullmatch(r"[(\[]([a-z])[)\]]", body)
                     if m and m.group(1) not in ("e", "t", "y"):
                         self.take()
@@ -493,6 +503,8 @@ class _Rewriter:
             return "{" + self._new("Q", self.loss(tok)) + "}"
         if c in (r"\odot", r"\circ"):
             return self.hadamard()
+        if c == r"\otimes":  # a ⊗ b = a b^T for vectors
+            return r" \cdot {" + self._new("M", "OUTER") + r"} \cdot "
         if c == r"\nabla":
             return self.nabla(tok)
         if c in (r"\hat", r"\widehat"):
@@ -655,6 +667,14 @@ class _Rewriter:
         text = re.sub(r"(?:_\{?[a-z]\}?|\^\{?\([a-z]\)\}?)$", "", text) if len(text) > 1 else text
         return text in ("L", "C", "J", "E", r"\ell", r"\mathcal{L}", r"\mathrm{L}", r"\mathcal{J}", r"\mathcal{C}")
 
+    @staticmethod
+    def _loss_example(toks: list[_Tok]) -> str | None:
+        """The example of a per-example loss ``L_i``, ``\\ell^{(n)}`` (None for the loss itself)."""
+        text = "".join(t.text for t in toks)
+        m = re.search(r"(?:_\{?([a-z])\}?|\^\{?\(([a-z])\)\}?)$", text) if len(text) > 1 else None
+        letter = (m.group(1) or m.group(2)) if m else None
+        return letter if letter not in (None, "e", "t", "y") else None
+
     def _loss_name(self, toks: list[_Tok], tok: _Tok) -> None:
         if not self._is_loss(toks):
             text = "".join(t.text for t in toks)
@@ -703,9 +723,10 @@ class _Rewriter:
             elif self.peek(1) is not None and self.peek(1).text == "_" and self.peek(2) is not None:
                 follows = self.toks[self.i: self.i + 3]
             if self._is_loss(follows) or self._is_loss(follows[:1]):
-                for _ in follows if self._is_loss(follows) else follows[:1]:
+                used = follows if self._is_loss(follows) else follows[:1]
+                for _ in used:
                     self.take()
-                out = "{" + self._new("Q", Q("grad", None, (), target, "∂/∂")) + "}"
+                out = "{" + self._new("Q", Q("grad", None, (), target, "∂/∂", self._loss_example(used))) + "}"
                 return out + self.transposed() if transposed else out
             if nxt.text not in ("(", r"\left", "["):
                 # the operator applies to the rest of the term: up to the next + or - outside brackets
@@ -727,7 +748,8 @@ class _Rewriter:
             transposed = self._target_transposed
             end = self.toks[self.i - 1].pos + 1
             if self._is_loss(num[k:]):
-                out = "{" + self._new("Q", Q("grad", None, (), target, self._source(tok.pos, end))) + "}"
+                q = Q("grad", None, (), target, self._source(tok.pos, end), self._loss_example(num[k:]))
+                out = "{" + self._new("Q", q) + "}"
             else:  # ∂p_i/∂z_j, ∂ log p_k / ∂z_j, dσ(u)/du: the derivative of an expression
                 out = self._new("F", ("deriv", target)) + "(" + self.sub(num[k:]) + ")"
             return out + self.transposed() if transposed else out
@@ -798,8 +820,8 @@ def _bound(toks: list[_Tok], tok: _Tok):
         elif t.text == "K":
             node = Q("width", src="K")
             i += 1
-        elif t.text == "N":
-            node = Q("batch", src="N")
+        elif t.text in ("N", "m"):
+            node = Q("batch", src=t.text)
             i += 1
         elif t.text == "n" and i + 2 < len(toks) + 1 and i + 1 < len(toks) and toks[i + 1].text == "_":
             j = i + 2
@@ -954,7 +976,7 @@ def _walk(expr, records: dict, side_text: str):
         if isinstance(e, sp.Symbol):
             name = e.name
             if name in records and name.startswith("M_"):
-                what = "\\odot (an elementwise product)" if records[name] == "HAD" else "a transpose"
+                what = {"HAD": "\\odot (an elementwise product)", "OUTER": "\\otimes (an outer product)"}.get(records[name], "a transpose")
                 raise ClaimSyntaxError(f"{what} in {where} is misplaced: it needs an operand on each side (⊙) or a base (^T)")
             if name in records and name.startswith("Q_"):
                 seen.add(name)
@@ -968,6 +990,17 @@ def _walk(expr, records: dict, side_text: str):
             return Add(tuple(walk(a, depth + 1) for a in _flat(e, sp.Add)))
         if isinstance(e, sp.Mul):
             factors = _flat(e, sp.Mul)
+            outer = [k for k, f in enumerate(factors) if isinstance(f, sp.Symbol) and records.get(f.name) == "OUTER"]
+            if outer:
+                if len(outer) != 1 or any(isinstance(f, sp.Symbol) and records.get(f.name) == "HAD" for f in factors):
+                    raise ClaimSyntaxError(f"write one \\otimes per product in {where} (bracket the rest)")
+                k = outer[0]
+                seen.add(factors[k].name)
+                left, right = factors[:k], factors[k + 1:]
+                if not left or not right:
+                    raise ClaimSyntaxError(f"\\otimes in {where} needs an operand on each side")
+                lw, rw = (tuple(walk(a, depth + 1) for a in part) for part in (left, right))
+                return Op("outer", (lw[0] if len(lw) == 1 else Mul(lw), rw[0] if len(rw) == 1 else Mul(rw)))
             marks = [k for k, f in enumerate(factors) if isinstance(f, sp.Symbol) and records.get(f.name) == "HAD"]
             if not marks:
                 return Mul(tuple(walk(a, depth + 1) for a in factors))

@@ -67,6 +67,8 @@ def _sub_layers(node, value: int | None, depth: int):
                 and node.wrt.layer[0] != "L":
             # ∂L/∂h^{(l)} at l = L: skip that value of l (∂L/∂a^{(L)}, written so, is ∂L/∂p)
             wrt = replace(wrt, kind="h", layer=depth)
+        if node.kind == "h" and layer is None and depth == 1:  # a in a one-layer net: its output (Ng's a = ŷ)
+            return replace(node, kind="p", layer=None, wrt=wrt)
         if node.kind == "h" and layer == depth:  # a^{(L)}: the network's output, the prediction
             return replace(node, kind="p", layer=None, wrt=wrt)
         return replace(node, layer=layer, wrt=wrt)

@@ -129,7 +129,7 @@ def resolve(claim: Claim, net) -> Resolved:
         raise skipped  # no value of the symbolic layer makes every quantity exist
     batch = any(uses_batch(s) for s in claim.sides) or any(uses_batch(s) for v in variants for s in v.sides)
     additive = all(is_additive(v.sides) for v in variants if not v.mismatch) if batch else True
-    if batch and any(v.uses_true_class for v in variants):
+    if batch and any(v.uses_true_class for v in variants) and any(_many_examples(s) for v in variants for s in v.sides):
         raise UnsupportedError(
             "the true class t in a batch claim: every example would have the same class; write the labels as Y or y^{(n)}"
         )
@@ -161,6 +161,20 @@ def _resolve_sides(claim: Claim, r: "_Resolver", low, layers) -> Variant:
                 f"limit {MAX_SUM_WORK}); split the claim"
             )
     return Variant(dict(layers), sides, dict(r.ranges), TRUE_CLASS in r.ranges, low.entry, low.shape)
+
+
+def _many_examples(node: Node) -> bool:
+    """Does the (lowered) tree involve more than one example: a sum over the batch, N, or the whole
+    batch's loss?  (A claim about one example ``i`` alone may use its true class.)"""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Sum) and isinstance(n.hi, Q):
+            return True
+        if isinstance(n, Q) and (n.kind == "batch" or (n.kind in ("grad", "loss") and n.example is None)):
+            return True
+        stack.extend(children(n))
+    return False
 
 
 def _work(node: Node) -> int:
@@ -320,6 +334,10 @@ class _Resolver:
                 raise UnsupportedError(
                     f"cannot differentiate the loss by {what}; write ∂L/∂ of W^{{(l)}}_{{ij}}, b^{{(l)}}_i, z^{{(l)}}_i, "
                     "h^{{(l)}}_i, x_j or p_k"
+                )
+            if q.example is not None and target.example is not None and q.example != target.example:
+                raise UnsupportedError(
+                    f"{q.src or 'the gradient'}: one example's loss by another example's quantity; use the same example letter"
                 )
             if not target.indices:
                 raise ClaimNameError(f"{q.src or 'the gradient'}: differentiate by one entry (e.g. W^{{(1)}}_{{ij}}) or a whole vector/matrix")
@@ -498,7 +516,7 @@ class Builder:
         if q.kind == "grad":
             w = q.wrt
             widx = tuple(self._index(i, env) - 1 for i in w.indices)
-            key = ("grad", w.kind, w.layer, widx, q.example is None)
+            key = ("grad", w.kind, w.layer, widx, q.example is None, w.example is None)
         else:
             key = (q.kind, q.layer, idx, q.example is None)
         if self._cut is not None:
@@ -508,7 +526,10 @@ class Builder:
         if key in self._memo:
             return self._memo[key]
         value = self._quantity(q, idx, env)
-        if self.batch and q.example is None and q.kind in ("grad", "loss"):
+        if self.batch and q.example is None and q.kind == "grad" and q.wrt.example is not None:
+            # the batch loss by one example's quantity: only that example's term, (1/N)·∂ℓ_n (mean) or ∂ℓ_n (sum)
+            value = value * (self.batch_factor / BATCH_SIZE)
+        elif self.batch and q.example is None and q.kind in ("grad", "loss"):
             value = self.batch_factor * value  # the batch loss: mean (factor 1 at equal examples) or sum
         self._memo[key] = value
         return value
