@@ -38,6 +38,17 @@ def test_unsupported_function_and_method():
     _refused(Wrap(lambda s, x: x.exp()), (3,), ".exp()")
 
 
+def test_activation_arguments_are_checked():
+    import torch.nn.functional as F
+
+    _refused(Wrap(lambda s, x: F.softplus(x, beta=2)), (3,), "softplus(beta=2)")
+    _refused(Wrap(lambda s, x: F.gelu(x, approximate="tanh")), (3,), "gelu(approximate='tanh')")
+    g = graph_from_module(Wrap(lambda s, x: F.leaky_relu(F.elu(x, 0.5), 0.2)), (3,), "mse")
+    acts = [n.attrs["activation"] for n in g.nodes if n.op == "activation"]
+    assert [(a.name, dict(a.params)) for a in acts] == [("elu", {"alpha": sp.Rational(1, 2)}),
+                                                         ("leaky_relu", {"slope": sp.Rational(1, 5)})]
+
+
 def test_data_dependent_control_flow_is_refused():
     def fn(s, x):
         return x if x.sum() > 0 else -x
@@ -118,3 +129,22 @@ def test_shared_module_and_buffers():
     assert list(g.params) == ["lin.weight", "lin.bias", "buffer:shift"]
     assert g.frozen() == ["buffer:shift"]
     assert sum(1 for n in g.nodes if n.op == "linear") == 2
+
+
+def test_colliding_sanitized_names_get_distinct_symbols():
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a_b = nn.Parameter(torch.tensor([0.5]))
+            self.sub = nn.Module()
+            self.sub.b = nn.Parameter(torch.tensor([0.75]))
+            self.a = nn.Module()
+            self.a.b = nn.Parameter(torch.tensor([0.25]))
+
+        def forward(self, x):
+            return x * self.a_b + x * self.a.b + x * self.sub.b
+
+    g = graph_from_module(Two(), (1,), "mse")
+    values, symbols = init_values(g, "generic")
+    assert len(set(symbols)) == len(symbols) == 3
+    assert values["a_b"][0] != values["a.b"][0]

@@ -130,11 +130,11 @@ def _class_symbols(classes, graph: Graph) -> list[sp.Symbol]:
     names, used = [], set()
     for k, members in enumerate(classes):
         params = {n for n, _ in members}
-        name = f"t_{k}"
+        name = f"t_{k}"  # unique: no other name starts with "t_"
         if len(params) == 1 and len(members) == per_param[next(iter(params))]:
-            name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in next(iter(params)))
-        if name in used:
-            name = f"t_{k}"
+            whole = "w_" + "".join(ch if ch.isalnum() else "_" for ch in next(iter(params)))
+            if whole not in used:  # two classes never share a symbol (that would force a tie)
+                name = whole
         used.add(name)
         names.append(name)
     return [sp.Symbol(n, real=True) for n in names]

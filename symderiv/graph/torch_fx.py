@@ -143,14 +143,38 @@ def _binary(op: str):
     return rule
 
 
-def _act(name: str, **params):
+#: per activation function: its PyTorch arguments after the input, in order, with the values symderiv
+#: supports (None = any value, passed on as the activation's parameter of the given name)
+_ACT_ARGS: dict[str, tuple[tuple[str, object, str | None], ...]] = {
+    "relu": (("inplace", False, None),),
+    "tanh": (),
+    "sigmoid": (),
+    "silu": (("inplace", False, None),),
+    "gelu": (("approximate", "none", None),),
+    "softplus": (("beta", 1, None), ("threshold", 20, None)),
+    "leaky_relu": (("negative_slope", None, "slope"), ("inplace", False, None)),
+    "elu": (("alpha", None, "alpha"), ("inplace", False, None)),
+}
+_ACT_DEFAULTS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}}
+
+
+def _act(name: str):
     def rule(ctx: _Ctx, x: Any, *rest, **kw) -> _T:
-        if kw.get("approximate", "none") != "none":
-            raise ctx.unsupported("GELU(approximate='tanh')")
-        extra = dict(params)
-        if name == "leaky_relu":
-            extra["slope"] = (rest[0] if rest else kw.get("negative_slope", 0.01))
-        return ctx.emit("activation", [ctx.tensor(x)], activation=activation(name, **extra))
+        spec = _ACT_ARGS[name]
+        if len(rest) > len(spec) or set(kw) - {a for a, _, _ in spec}:
+            raise ctx.unsupported(f"{name} with arguments {rest or ''}{kw or ''}")
+        given = dict(_ACT_DEFAULTS.get(name, {}))
+        given.update({a: v for (a, _, _), v in zip(spec, rest)})
+        given.update(kw)
+        params = {}
+        for arg, allowed, param in spec:
+            if arg not in given:
+                continue
+            if param is not None:
+                params[param] = given[arg]
+            elif given[arg] != allowed:
+                raise ctx.unsupported(f"{name}({arg}={given[arg]!r}); only {arg}={allowed!r}")
+        return ctx.emit("activation", [ctx.tensor(x)], activation=activation(name, **params))
     return rule
 
 

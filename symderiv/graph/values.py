@@ -39,6 +39,7 @@ def init_values(graph: Graph, mode: str = "generic") -> tuple[dict[str, np.ndarr
             floats.setdefault(float(p.init[idx]) + 0.0, []).append((name, idx))  # -0.0 joins 0.0
     values = {name: np.empty(p.shape, dtype=object) for name, p in graph.params.items()}
     symbols: list[sp.Symbol] = []
+    used: set[str] = set()
     shared = 0
     for value, entries in floats.items():
         if value == 0.0:
@@ -46,7 +47,11 @@ def init_values(graph: Graph, mode: str = "generic") -> tuple[dict[str, np.ndarr
         elif mode == "exact":
             expr = sp.Rational(value)
         elif len(entries) == 1:
-            expr = sp.Symbol(_symbol_name(*entries[0]), real=True, nonzero=True)
+            name = _symbol_name(*entries[0])
+            while name in used:  # sanitized names may collide ("a.b" and "a_b"): distinct values, distinct symbols
+                name += "_"
+            used.add(name)
+            expr = sp.Symbol(name, real=True, nonzero=True)
             symbols.append(expr)
         else:
             shared += 1
