@@ -31,7 +31,7 @@ SENTINEL = "/tmp/symderiv_claims_sentinel"
     "", "=", "x[1] = = x[2]", "x[i] < y[i]",
     r"\frac{\partial L}{\partial W^{(9)}_{11}} = 0",
     "p[7] = 1", "q[1] = 0", "dL/dy[1] = 0", "x[i] = W1[i,j] + x[3]",
-    r"x_j \cdot = 1", r"e^{x_1} = \mathrm{softmax}(x_1)",
+    r"x_j \cdot = 1", r"e^{x_1} = \mathrm{sinc}(x_1)", r"e^{x_1} = \mathrm{softmax} x_1",
 ])
 def test_bad_input_is_one_line_symderiv_error(text):
     start = time.monotonic()
