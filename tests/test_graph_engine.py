@@ -117,8 +117,8 @@ class Convs(nn.Module):
         return self.out(torch.cat([s.flatten(1), z[:, :, 0]], dim=1))
 
 
-@pytest.mark.parametrize("make,shape,loss", [(Soup, (2, 4), "ce"), (Soup, (2, 4), "mse"), (Soup, (2, 4), "bce"),
-                                             (Convs, (2, 3, 3), "ce"), (Convs, (2, 3, 3), "mse")])
+@pytest.mark.parametrize("make,shape,loss", [(Soup, (2, 4), "ce"), (Soup, (2, 4), "mse"),
+                                             (Convs, (2, 3, 3), "ce"), (Convs, (2, 3, 3), "bce")])
 def test_engine_matches_torch_autograd(make, shape, loss):
     torch.manual_seed(0)
     module = make().double()
