@@ -60,6 +60,16 @@ LOGREG = sd.mlp([3, 1], loss="bce")
     (r"\delta^{(1)} = (W^{(2)})^T \delta^{(2)} \odot \mathbb{1}(h^{(1)} > 0)", RELU),
     (r"\frac{\partial L}{\partial W^{(1)}} = ((W^{(2)})^T (p - y) \odot H(z^{(1)})) x^T", RELU),
     ("dW1 = outer(W2.T @ (p - y) * (z1 > 0), x)", RELU),
+    # softmax as a function, derivatives by the prediction, ⊗, Ng's notation
+    (r"\hat{y} = \mathrm{softmax}(W x + b)", SOFTREG),
+    ("p[k] = softmax(z)[k]", SOFTREG),
+    (r"\frac{\partial L}{\partial z_j} = \sum_k \frac{\partial L}{\partial p_k} \frac{\partial p_k}{\partial z_j}", SOFTREG),
+    (r"da = -\frac{y}{a} + \frac{1 - y}{1 - a}", LOGREG),
+    (r"\frac{\partial L}{\partial W^{(2)}} = \delta^{(2)} \otimes h^{(1)}", TANH),
+    (r"\frac{\partial J}{\partial W} = \frac{1}{m} \sum_{i=1}^{m} (a^{(i)} - y^{(i)}) x^{(i)T}", LOGREG),
+    (r"dz^{[1](i)} = W^{[2]T} dz^{[2](i)} * g'(z^{[1](i)})", TANH),
+    (r"\frac{\partial J}{\partial z^{[2](i)}} = \frac{1}{m}(a^{[2](i)} - y^{(i)})", TANH),
+    (r"\frac{\partial L_i}{\partial z_k} = p_k - 1\{k = y_i\}", SOFTREG),
 ])
 def test_right_claims_are_proved(claim, net):
     v = check(claim, net, seconds=10)
@@ -78,6 +88,9 @@ def test_right_claims_are_proved(claim, net):
     (r"\frac{\partial L}{\partial W} = \frac{1}{N} X^T (P - Y)", SOFTREG_SQ, "transposed (square)"),
     (r"\delta^{(1)} = (W^{(2)})^T \delta^{(2)} \odot \mathbb{1}(h^{(1)} \geq 0)", RELU, "mask that is always 1"),
     (r"\tanh'(u) = 1 - \tanh(u)", SOFTREG_SQ, "missing square"),
+    (r"\frac{\partial J}{\partial z^{[2](i)}} = a^{[2](i)} - y^{(i)}", TANH, "the batch mean's 1/m"),
+    (r"\hat{y} = \mathrm{softmax}(W^T x + b)", SOFTREG_SQ, "transposed weights"),
+    (r"\frac{\partial L}{\partial p_k} = \frac{y_k}{p_k}", SOFTREG, "sign"),
 ])
 def test_wrong_claims_are_refuted_with_a_counterexample(claim, net, what):
     v = check(claim, net, seconds=10)
@@ -159,6 +172,8 @@ def test_misspelled_names_get_hints():
     (r"p_k = \mathbb{1}(z_k < 0)", UnsupportedError),                                   # only comparisons with 0 from above
     (r"\delta^{(l)} = \delta^{(k)}", UnsupportedError),                                 # two symbolic layers
     ("dW1 = x.shape", ClaimSyntaxError),                                                 # attributes other than .T
+    (r"(W^{(2)})^2 = W^{(2)} W^{(2)}", UnsupportedError),                               # matrix power: ambiguous
+    (r"\frac{\partial L}{\partial b^{(2)}_k} = \frac{1}{N} \sum_n (p^{(n)}_t - 1)", UnsupportedError),  # t with a batch sum
 ])
 def test_bad_matrix_notation_is_a_one_line_error(claim, error):
     with pytest.raises(error) as info:
