@@ -21,6 +21,13 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork") and sys.platform != "win
 
 
 # ---------------------------------------------------------------- module-level helpers (picklable for spawn)
+
+def _default_sigint() -> None:
+    """A shell runs background jobs with SIGINT ignored, and an ignored signal stays ignored across
+    exec: give the child Python's default Ctrl-C behaviour whatever the test runner inherited."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _add(a, b):
     return a + b
 
@@ -220,7 +227,8 @@ _PARENT = textwrap.dedent("""
 def test_the_child_dies_with_its_parent(tmp_path, how):
     path = str(tmp_path / "child.pid")
     code = _PARENT.format(tests=os.path.dirname(__file__), path=path)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 60
         while not (os.path.exists(path) and open(path).read().strip()):

@@ -18,6 +18,13 @@ from symderiv.cli import EXIT_INTERNAL, EXIT_USAGE, build_parser, main
 NET = ["--layers", "3,2,2"]
 
 
+
+def _default_sigint() -> None:
+    """A shell runs background jobs with SIGINT ignored, and an ignored signal stays ignored across
+    exec: give the child Python's default Ctrl-C behaviour whatever the test runner inherited."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _one_line_error(capsys) -> str:
     err = capsys.readouterr().err
     lines = err.splitlines()
@@ -229,7 +236,8 @@ _SLOW_CLAIM = ["check", "--layers", "3,3,3,3,3", "--seconds", "60",
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_exits_cleanly_and_leaves_no_child(sig, code):
-    proc = subprocess.Popen(_CMD + _SLOW_CLAIM, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_CMD + _SLOW_CLAIM, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 30
     children: list[int] = []
     while time.monotonic() < deadline and not children:  # wait until a bounded child is at work
