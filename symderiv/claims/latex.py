@@ -240,7 +240,7 @@ class _Rewriter:
         if t == "*":
             return self.hadamard()
         if t == "'" and self.toks and self.i >= 2 and self.toks[self.i - 2].text in (")", "}", r"\right"):
-            return self.transposed()  # (…)' is a transpose
+            return "^{" + self._new("M", "T'") + "}"  # (…)' is a transpose (of a vector or matrix only)
         if t in "+-/|,":
             return t
         if t in "([":
@@ -1015,9 +1015,9 @@ def _walk(expr, records: dict, side_text: str):
                     seen.add(factors[k].name)
                 last = k + 1
             return Op("had", tuple(groups))
-        if isinstance(e, sp.Pow) and isinstance(e.args[1], sp.Symbol) and records.get(e.args[1].name) == "T":
+        if isinstance(e, sp.Pow) and isinstance(e.args[1], sp.Symbol) and records.get(e.args[1].name) in ("T", "T'"):
             seen.add(e.args[1].name)
-            return Op("T", (walk(e.args[0], depth + 1),))
+            return Op("T" if records[e.args[1].name] == "T" else "T'", (walk(e.args[0], depth + 1),))
         if isinstance(e, sp.Pow):
             base, ex = walk(e.args[0], depth + 1), walk(e.args[1], depth + 1)
             v = fold(ex)  # bounded; the limits themselves are enforced by tree.validate

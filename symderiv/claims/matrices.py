@@ -195,7 +195,10 @@ class _Lowerer:
                 if shapes[0] is None or shapes[0][1] != 1:
                     raise ClaimSyntaxError(f"only a vector can be indexed, as in softmax(z)_k (got a {_show(shapes[0])})")
                 return None
-            if node.op == "T":
+            if node.op == "T'" and shapes[0] is None:
+                raise ClaimSyntaxError("a prime after a bracket or a name is read as a transpose, but its operand is a "
+                                       "scalar; write derivatives as \\sigma'(z), f'(z) or \\frac{d}{du}(…)")
+            if node.op in ("T", "T'"):
                 return None if shapes[0] is None else (shapes[0][1], shapes[0][0])
             if node.op == "outer":
                 a, b = shapes
@@ -292,7 +295,7 @@ class _Lowerer:
             if node.op.startswith("at:"):
                 index = node.op[3:]
                 return self.entry(node.args[0], int(index) if index.isdigit() else index, 1)
-            if node.op == "T":
+            if node.op in ("T", "T'"):
                 return self.entry(node.args[0], j, i)
             if node.op == "outer":
                 return Mul((self.entry(node.args[0], i, 1), self.entry(node.args[1], j, 1)))

@@ -268,7 +268,7 @@ class _Walker:
         src = name + (f"[{','.join(map(str, indices))}]" if indices else "")
         prime = re.fullmatch(r"(.+)_PRIME(\d+)", name)
         if prime and int(prime.group(2)) == 1 and (_QUANT.match(prime.group(1)) or _DNAME.match(prime.group(1))):
-            return Op("T", (self.name(node, prime.group(1), indices),))  # W2' is the transpose
+            return Op("T'", (self.name(node, prime.group(1), indices),))  # W2' is the transpose
         dname = _DNAME.match(name)
         if dname:
             name = "GRAD_" + dname.group(1) + dname.group(2)

@@ -371,7 +371,7 @@ def to_latex(node: Node) -> str:
         sub = ",".join(_idx(i) for i in node.indices)
         return f"{base}{sup}_{{{sub}}}" if sub else base + sup
     if isinstance(node, Op):
-        if node.op == "T":
+        if node.op in ("T", "T'"):
             return f"{_wrap(node.args[0], True)}^{{\\top}}"
         if node.op == "outer":
             return f"{_wrap(node.args[0], True)} {_wrap(node.args[1], True)}^{{\\top}}"
@@ -445,7 +445,7 @@ def to_text(node: Node) -> str:
             base += f"^({node.example})"
         return base + (f"[{','.join(_idx(i) for i in node.indices)}]" if node.indices else "")
     if isinstance(node, Op):
-        if node.op == "T":
+        if node.op in ("T", "T'"):
             return f"({to_text(node.args[0])}).T"
         if node.op == "outer":
             return f"outer({to_text(node.args[0])}, {to_text(node.args[1])})"
