@@ -892,18 +892,25 @@ def _join(items: list[str]) -> str:
 
 @public_entry
 def analyze(
-    net: Network,
+    net: "Network | Any",
     init: object = None,
     *,
     optimizer_class: "str | OptimizerClass" = "coordinatewise",
     relu_grad_at_zero: object = None,
     seed: int = 0,
     seconds: float = 5.0,
+    loss: str | None = None,
+    input_shape: "tuple[int, ...] | None" = None,
+    values: str = "generic",
     _reduce_inputs: bool = True,
-) -> Analysis:
+) -> "Analysis | Any":
     """Prove which parameters stay zero or tied forever, and when each first moves.
 
-    * ``net``: a network from :func:`symderiv.mlp`.
+    * ``net``: a network from :func:`symderiv.mlp`, or a PyTorch ``nn.Module`` (traced with
+      ``torch.fx``; then ``loss`` and ``input_shape`` (without the batch axis) are required, ``values``
+      is ``"generic"`` (exact zeros and equal entries kept, every other value a symbol: the theorem
+      covers every model with that pattern) or ``"exact"``, and the result is a
+      :class:`symderiv.graph.GraphAnalysis`; see :func:`symderiv.graph.analyze_module`).
     * ``init``: ``zeros()``, ``constant(v)``, ``generic()``, or a per-parameter mapping.
     * ``optimizer_class``: the class the theorem is stated for (``coordinatewise``:
       SGD, momentum, Nesterov, RMSProp, Adam, AdamW, weight decay, clipping).
@@ -913,6 +920,27 @@ def analyze(
     """
     from .init import resolve_init
 
+    if not isinstance(net, Network) and hasattr(net, "named_parameters") and hasattr(net, "forward"):
+        from .errors import InvalidArgument
+        from .graph import analyze_module
+
+        if loss is None or input_shape is None:
+            raise InvalidArgument("analyzing an nn.Module needs loss=... ('softmax_cross_entropy', 'mse', 'bce') "
+                                  "and input_shape=... (the shape of one example, without the batch axis)")
+        if init is not None or relu_grad_at_zero is not None:
+            raise InvalidArgument("an nn.Module's own parameter values are its init: set them on the module "
+                                  "(init= and relu_grad_at_zero= apply to mlp networks)")
+        return analyze_module(net, loss=loss, input_shape=input_shape, values=values, seed=seed,
+                              optimizer_class=optimizer_class, seconds=seconds)
+    if not isinstance(net, Network):
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(f"analyze needs a network from symderiv.mlp(...) or a torch nn.Module, "
+                              f"got {type(net).__name__}")
+    if loss is not None or input_shape is not None:
+        from .errors import InvalidArgument
+
+        raise InvalidArgument("loss= and input_shape= are for nn.Module inputs; an mlp network carries its loss")
     opt = _optimizer_class(optimizer_class)
     if relu_grad_at_zero is not None:
         net = net.with_kink_grad(relu_grad_at_zero)
