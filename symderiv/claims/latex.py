@@ -524,6 +524,8 @@ class _Rewriter:
             raise unknown_name(f"{c}{{{word}}}", f"at position {tok.pos} (the indicator is \\mathbb{{1}}(…))")
         if c in (r"\sigma",):
             return self.function("sigmoid", tok)
+        if c in (r"\eta", r"\alpha", r"\lambda", r"\gamma", r"\beta"):  # a learning rate or other free constant
+            return "{" + self._new("Q", Q("var", src=c, name=c[1:])) + "}"
         if c in (r"\phi", r"\varphi"):
             layer = self.layer_script(tok, required=False)
             return self.function("f", tok, layer)

@@ -464,6 +464,7 @@ class Builder:
         self.batch_factor = sp.Integer(1) if batch_loss == "mean" else BATCH_SIZE
         self._cut = None  # (kind, layer, symbols, forward table) inside a derivative by z or h
         self._tables: dict = {}  # forward tables per cut
+        self._generic = None  # (generic builder, parameter values at this init), for ∂/∂W at an init
 
     def labels_one_hot(self, t: int) -> dict:
         """Substitution making the label one-hot at class ``t`` (1-based)."""
@@ -583,11 +584,9 @@ class Builder:
             return sp.diff(self.build(node.body, env), self.d.x[idx[0]])
         if wrt.kind in ("W", "b"):
             value = self.d.param(f"{wrt.kind}{wrt.layer}", idx)
-            if not isinstance(value, sp.Symbol):
-                raise UnsupportedError(
-                    f"∂/∂{wrt.src or wrt.kind}: at this init the parameter is a number; differentiate the loss (∂L/∂W) instead"
-                )
-            return sp.diff(self.build(node.body, env), value)
+            if isinstance(value, sp.Symbol):
+                return sp.diff(self.build(node.body, env), value)
+            return self._at_init(node, env)
         if self._cut is not None:
             raise UnsupportedError("nested derivatives by z or h are not supported")
         key = (wrt.kind, wrt.layer)
@@ -604,6 +603,27 @@ class Builder:
         finally:
             self._cut, self._memo = None, saved_memo
         return sp.diff(body, u[idx[0]]).xreplace(dict(zip(u, actual)))
+
+    def _at_init(self, node: Deriv, env) -> sp.Expr:
+        """A derivative by a parameter at an init (where the parameter is a number): differentiate the
+        generic closed form by the parameter's symbol, then put every parameter's init value in."""
+        if self._cut is not None:
+            raise UnsupportedError("a derivative by a parameter inside a derivative by z or h is not supported")
+        if self._generic is None:
+            from ..engine import derive
+
+            generic = derive(self.net, None)
+            values = {}
+            for name in self.net.parameter_names():
+                for index in _entries(self.net.shape(name)):
+                    values[generic.param(name, index)] = self.d.param(name, index)
+            self._generic = (Builder(generic, self.net, self.batch), values)
+        builder, values = self._generic
+        wrt = node.wrt
+        idx = tuple(self._index(i, env) - 1 for i in wrt.indices)
+        symbol = builder.d.param(f"{wrt.kind}{wrt.layer}", idx)
+        builder.batch_factor = self.batch_factor
+        return sp.diff(builder.build(node.body, env), symbol).xreplace(values)
 
     def _forward_from(self, kind: str, layer: int, u: list) -> dict:
         """z, h, p and the loss from ``z^{(layer)} = u`` (or ``h^{(layer)} = u``) on, by the network's own rules."""
@@ -678,6 +698,13 @@ class Builder:
         if c.func == "log":
             return [sp.log(u), 1 / u, -1 / u**2][c.order]
         raise ClaimNameError(f"unknown function {c.func!r}; known functions: {KNOWN_FUNCTIONS}")
+
+
+def _entries(shape: tuple):
+    """Every 0-based index of a parameter of ``shape`` (concrete widths)."""
+    import itertools
+
+    return itertools.product(*[range(int(n)) for n in shape])
 
 
 def loss_by_prediction(net, p: list, y: list, k: int) -> sp.Expr:

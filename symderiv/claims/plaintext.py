@@ -50,7 +50,7 @@ _DFUNCS = {"dsigma": "sigmoid", "dsigmoid": "sigmoid", "sigmoid_prime": "sigmoid
 _QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|b|X|Y|P)(\d*)$")
 #: code-style gradient names: dW1 = dL/dW1, dz2 = dL/dz2
 _DNAME = re.compile(r"^d(W|b|z|h|a|x)(\d*)$")
-_FREE = {"u", "v", "s", "r"}
+_FREE = {"u", "v", "s", "r", "eta", "alpha", "lr", "lam", "gamma", "beta"}
 _GRAD = re.compile(r"(?<![A-Za-z0-9_])d(?:L|l|ell|loss|C|J|E)\s*/\s*d(?=[A-Za-z])")
 _PRIME = re.compile(r"([A-Za-z][A-Za-z0-9]*)('+)")
 _INDEX = re.compile(r"^[a-z]$")
@@ -83,6 +83,7 @@ def parse_plain(text: str) -> Claim:
     text = _PRIME.sub(lambda m: f"{m.group(1)}_PRIME{len(m.group(2))}", text)
     if "'" in text:
         raise ClaimSyntaxError(f"a prime ' at position {text.index(chr(39))} must follow a function name, as in tanh'(z1[i])")
+    text = re.sub(r"\^\s*\(?\s*T\s*\)?(?![A-Za-z0-9_(\[])", ".T", text)  # x^T is the transpose in plain text too
     text = text.replace("^", "**")
     sides_text = _split_relations(text)
     if len(sides_text) > MAX_SIDES:
