@@ -94,6 +94,9 @@ class Network:
     def describe(self) -> str:
         """One line, e.g. ``4-3-3 MLP, tanh hidden, softmax_cross_entropy, with biases``."""
         sizes = "-".join(str(n) for n in self.sizes)
+        if len(self.sizes) > 12:  # a deep network in one readable line
+            sizes = ("-".join(str(n) for n in self.sizes[:3]) + "-…-" + "-".join(str(n) for n in self.sizes[-2:])
+                     + f" (depth {self.depth})")
         acts = sorted({a.describe() for a in self.activations})
         hidden = (" / ".join(acts) + " hidden, ") if acts else ""
         return f"{sizes} MLP, {hidden}{self.loss.name}, {'with' if self.bias else 'without'} biases"
