@@ -363,7 +363,7 @@ def to_latex(node: Node) -> str:
         if node.kind == "batch":
             return "N"
         if node.kind == "var":
-            return node.name
+            return "\\" + node.name if node.name in ("eta", "alpha", "lambda", "beta", "gamma") else node.name
         base = _BASE_LATEX[node.kind]
         sup = f"^{{({node.layer})}}" if node.layer is not None and node.kind not in ("x", "y", "p") else ""
         if node.example is not None:
