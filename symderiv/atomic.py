@@ -38,9 +38,10 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_output(path: str, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path``: atomically for regular files, directly otherwise."""
-    data = text.encode("utf-8")
+def write_output(path: str, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8; or ``bytes`` as they are, e.g. a PNG) to ``path``: atomically for regular
+    files, directly otherwise."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
     target = os.path.realpath(path)  # follow symlinks: replace the target, keep the link
     try:
         st = os.stat(target)

@@ -1,0 +1,383 @@
+"""Pictures of what an analysis proves (PNG, matplotlib's Agg backend; ``pip install 'symderiv[plot]'``).
+
+* :func:`plot_front` - the first-move front: parameter × step, which entries have moved by
+  each step (sigmoid at zero init: the front moves back one layer per step);
+* :func:`plot_ties` - the network drawn as units and weights: units coloured by their class of
+  identical units, weights that stay 0 forever drawn faint and dotted, the others coloured
+  by their tie class;
+* :func:`plot_trajectories` - a real float64 training run (:func:`symderiv.numeric.train`, the
+  data and init :func:`symderiv.verify.verify` uses): per parameter the largest ``|entry|``
+  and the largest spread inside a proved tie class, step by step, on a log scale (exact
+  zeros drawn on the floor line);
+* :func:`plot_conserved` - the proved conservation laws (``analysis.conserved``) evaluated
+  along a plain SGD run: flat lines, next to one weight that is not conserved.
+
+Every function writes its PNG atomically (:func:`symderiv.atomic.write_output`) and returns
+the path.  matplotlib is imported inside the functions only: ``import symderiv`` never
+needs it, and without it each function raises a one-line :class:`SymderivError`.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidArgument, SymderivError
+
+__all__ = ["plot_front", "plot_ties", "plot_trajectories", "plot_conserved", "front_table"]
+
+#: the value drawn for an exact 0 on a log axis (below every float64 roundoff level we show)
+LOG_FLOOR = 1e-20
+#: units per layer above which plot_ties refuses (the drawing would be unreadable)
+MAX_TIES_UNITS = 40
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise SymderivError("plotting needs matplotlib: pip install 'symderiv[plot]'") from None
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str) -> str:
+    from .atomic import write_output
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    write_output(path, buf.getvalue())
+    return path
+
+
+def _analysis(analysis: Any) -> Any:
+    from .analysis import Analysis
+
+    if not isinstance(analysis, Analysis):
+        raise InvalidArgument(f"expected an Analysis from symderiv.analyze(mlp(...), init), got "
+                              f"{type(analysis).__name__}")
+    return analysis
+
+
+def _concrete(analysis: Any, what: str) -> None:
+    if analysis.net.is_symbolic:
+        raise InvalidArgument(f"{what} needs concrete widths (it draws every unit or trains a real network); "
+                              f"{analysis.net.describe()} has symbolic widths")
+
+
+# ---------------------------------------------------------------- (a) the front
+def _param_entries(analysis: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``(first step (-1 never), tight, stays zero, weight)`` per entry (concrete widths) or per
+    block (symbolic widths: every block weighted 1), and whether it is per block."""
+    if not analysis.net.is_symbolic:
+        f = analysis.entry_facts(name)
+        step = f["first_move_step"].reshape(-1)
+        return step, f["first_move_tight"].reshape(-1), f["stays_zero"].reshape(-1), np.ones(step.size), False
+    rows = [analysis.facts_of(b) for b in analysis._param_blocks(name)]
+    step = np.array([-1 if r.first_move_step is None else r.first_move_step for r in rows])
+    return (step, np.array([r.first_move_tight for r in rows]), np.array([r.stays_zero for r in rows]),
+            np.ones(len(rows)), True)
+
+
+def front_table(analysis: Any, steps: int | None = None) -> tuple[list[str], list[int], np.ndarray, np.ndarray]:
+    """The numbers :func:`plot_front` draws: ``(parameters, steps, moved, may_move)``.
+
+    ``moved[p, t]`` is the fraction of parameter ``p``'s entries certified to have changed by
+    step ``t`` (their first move is at a step ``≤ t`` and certified tight); ``may_move[p, t]``
+    the fraction that may have (``first_move_step ≤ t`` is only a lower bound).  Entries proved
+    to stay 0, or that never move, count in neither."""
+    analysis = _analysis(analysis)
+    names = analysis.net.parameter_names()
+    data = {n: _param_entries(analysis, n) for n in names}
+    finite = [int(s) for n in names for s in data[n][0] if s >= 0]
+    horizon = steps if steps is not None else max([2] + [s + 1 for s in finite])
+    ts = list(range(horizon + 1))
+    moved = np.zeros((len(names), len(ts)))
+    maybe = np.zeros((len(names), len(ts)))
+    for i, n in enumerate(names):
+        step, tight, _zero, weight, _ = data[n]
+        total = weight.sum()
+        for t in ts:
+            reached = (step >= 0) & (step <= t)
+            moved[i, t] = weight[reached & tight].sum() / total
+            maybe[i, t] = weight[reached & ~tight].sum() / total
+    return names, ts, moved, maybe
+
+
+def plot_front(analysis: Any, path: str, *, steps: int | None = None, title: str | None = None) -> str:
+    """Draw the first-move front of ``analysis`` to the PNG ``path``: a heat map of parameter
+    (rows, input layer at the top) × training step (columns), each cell the share of the
+    parameter's entries certified to have moved by that step; hatched cells may have moved
+    (a lower bound on the first-move step that is not certified tight); parameters proved to
+    stay 0 forever are labelled so.  ``steps``: the last step drawn (default: one past the
+    last first move)."""
+    plt = _pyplot()
+    from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.patches import Patch
+
+    analysis = _analysis(analysis)
+    names, ts, moved, maybe = front_table(analysis, steps)
+    per_block = analysis.net.is_symbolic
+    labels = []
+    for n in names:
+        _step, _tight, zero, _w, _ = _param_entries(analysis, n)
+        labels.append(f"{n}  (0 forever)" if zero.all() else f"{n}  (partly 0 forever)" if zero.any() else n)
+    cmap = LinearSegmentedColormap.from_list("front", ["#f4f4f4", "#2166ac"])
+    fig, ax = plt.subplots(figsize=(1.6 + 0.62 * len(ts), 1.3 + 0.42 * len(names)))
+    ax.imshow(moved, cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for i in range(len(names)):
+        for t in ts:
+            if maybe[i, t] > 0:
+                ax.add_patch(plt.Rectangle((t - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                           edgecolor="#b2182b", linewidth=0))
+            share = moved[i, t]
+            text = "" if share == 0 and maybe[i, t] == 0 else f"{share:.0%}" if share < 1 else "all"
+            ax.text(t, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if share > 0.55 else "#333333")
+    ax.set_xticks(ts)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(labels)
+    ax.set_xticks(np.arange(-0.5, len(ts)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(names)), minor=True)
+    ax.grid(which="minor", color="white", linewidth=1.5)
+    ax.tick_params(which="minor", length=0)
+    ax.set_xlabel("after training step t (0 = the init)")
+    ax.set_ylabel("parameter (input side at the top)")
+    what = "blocks" if per_block else "entries"
+    ax.set_title(title or f"First-move front: share of {what} that have moved by step t\n{analysis.net.describe()}; "
+                          f"init {analysis.init_description}", fontsize=9)
+    handles = [Patch(facecolor="#2166ac", label=f"certified moved ({what})"),
+               Patch(facecolor="#f4f4f4", edgecolor="#999999", label="proved unchanged so far")]
+    if maybe.any():
+        handles.append(Patch(facecolor="white", edgecolor="#b2182b", hatch="///", label="may have moved (not certified)"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (1 + 0.3 * len(names))),
+              ncol=len(handles), fontsize=7, frameon=False)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------- (b) ties on the network
+def _class_colours(n: int) -> list:
+    import matplotlib
+
+    base = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [base(i % base.N) for i in range(n)]
+
+
+def plot_ties(analysis: Any, path: str, *, title: str | None = None) -> str:
+    """Draw the network with its proved symmetry to the PNG ``path``: one column of units per
+    layer, each hidden/output unit coloured by its class of identical units (same colour in a
+    layer = proved identical forever; inputs in white), each weight drawn coloured by its tie
+    class, weights that stay exactly 0 forever faint and dotted.  Needs concrete widths of at
+    most :data:`MAX_TIES_UNITS` units per layer."""
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+
+    analysis = _analysis(analysis)
+    _concrete(analysis, "plot_ties")
+    net = analysis.net
+    sizes = [int(n) for n in net.sizes]
+    if max(sizes) > MAX_TIES_UNITS:
+        raise InvalidArgument(f"plot_ties draws at most {MAX_TIES_UNITS} units per layer, the network has "
+                              f"{max(sizes)}; use plot_front for wide networks")
+    part = analysis.proof.partition
+    tall = max(sizes)
+    pos = {(l, i): (2.2 * l, (tall - 1) / 2 - i * (1 if n == 1 else 1.0)) for l, n in enumerate(sizes) for i in range(n)}
+    for l, n in enumerate(sizes):  # centre each column
+        for i in range(n):
+            x, _ = pos[(l, i)]
+            pos[(l, i)] = (x, (n - 1) / 2 - i)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.9 * len(sizes), 1.4 + 0.55 * tall))
+    ties = {}
+    for l in range(1, len(sizes)):
+        f = analysis.entry_facts(f"W{l}")
+        ties[l] = f
+    all_ids = sorted({int(v) for l in ties for v, z in zip(ties[l]["tie_class"].flat, ties[l]["stays_zero"].flat)
+                      if not z})
+    edge_colour = dict(zip(all_ids, _class_colours(len(all_ids))))
+    zero_edges = 0
+    for l in range(1, len(sizes)):
+        f = ties[l]
+        for i in range(sizes[l]):
+            for j in range(sizes[l - 1]):
+                (x0, y0), (x1, y1) = pos[(l - 1, j)], pos[(l, i)]
+                if f["stays_zero"][i, j]:
+                    zero_edges += 1
+                    ax.plot([x0, x1], [y0, y1], color="#bbbbbb", linestyle=":", linewidth=0.8, zorder=1)
+                else:
+                    ax.plot([x0, x1], [y0, y1], color=edge_colour[int(f["tie_class"][i, j])], linewidth=1.3,
+                            alpha=0.8, zorder=1)
+    for l, n in enumerate(sizes):
+        colours = _class_colours(part.n_classes(l)) if l > 0 else None
+        for i in range(n):
+            x, y = pos[(l, i)]
+            face = "white" if l == 0 else colours[part.of(l, i).index]
+            ax.add_patch(plt.Circle((x, y), 0.28, facecolor=face, edgecolor="black", linewidth=1, zorder=3))
+            label = f"{i + 1}"
+            ax.text(x, y, label, ha="center", va="center", fontsize=7, zorder=4,
+                    color="black" if l == 0 else "white")
+        caption = "input" if l == 0 else "output" if l == len(sizes) - 1 else f"layer {l}"
+        if l > 0:
+            k = part.n_classes(l)
+            caption += f"\n{k} class{'es' if k != 1 else ''}"
+        ax.text(pos[(l, 0)][0], (tall - 1) / 2 + 0.85, caption, ha="center", va="bottom", fontsize=8)
+    ax.set_xlim(-0.8, 2.2 * (len(sizes) - 1) + 0.8)
+    ax.set_ylim(-(tall - 1) / 2 - 0.8, (tall - 1) / 2 + 1.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=_class_colours(1)[0], markeredgecolor="black",
+                      label="unit colour: class of identical units in its layer"),
+               Line2D([], [], color=_class_colours(1)[0], label="weight colour: tie class (equal forever)")]
+    if zero_edges:
+        handles.append(Line2D([], [], color="#bbbbbb", linestyle=":", label="weight stays exactly 0 forever"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7, frameon=False)
+    ax.set_title(title or f"Proved ties: {net.describe()}; init {analysis.init_description}", fontsize=9)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------- (c) real trajectories
+def _training_run(analysis: Any, optimizer: str, steps: int | None, lr: float, seed: int, batch: int = 6):
+    """The float64 run :func:`symderiv.verify.verify` makes for ``optimizer`` (same data and init)."""
+    from . import numeric
+    from .verify import _init_spec, _init_symbol_values
+
+    net = analysis.net
+    values = _init_symbol_values(analysis, seed)
+    params = numeric.params_from_init(net, _init_spec(analysis), seed=seed, values=values)
+    X, Y = numeric.random_data(net, batch, seed=seed)
+    if steps is None:
+        finite = [fm.step for fm in analysis.proof.first_moves.values() if fm.step is not None]
+        steps = max([20] + [s + 5 for s in finite])
+    return numeric.train(net, params, X, Y, optimizer=optimizer, steps=steps, lr=lr,
+                         batch_size=max(1, batch // 2), seed=seed)
+
+
+def _on_log(values: np.ndarray) -> np.ndarray:
+    return np.where(values > 0, values, LOG_FLOOR)
+
+
+def plot_trajectories(analysis: Any, path: str, *, optimizer: str = "sgd", steps: int | None = None,
+                      lr: float = 0.05, seed: int = 0, title: str | None = None) -> str:
+    """Train the analysed network for real (float64, :func:`symderiv.numeric.train`, the data and
+    init of :func:`symderiv.verify.verify` with ``seed``) and draw to the PNG ``path`` two panels
+    over the steps, log scale: per parameter the largest ``|entry|`` (a parameter proved to stay
+    0 lies on the floor line), and the largest spread ``max − min`` inside one proved tie class
+    (exact ties lie on the floor line; float roundoff shows as ~1e-17)."""
+    plt = _pyplot()
+    analysis = _analysis(analysis)
+    _concrete(analysis, "plot_trajectories")
+    traj = _training_run(analysis, optimizer, steps, lr, seed)
+    names = analysis.net.parameter_names()
+    t = np.arange(len(traj.params))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    colours = _class_colours(len(names))
+    exact_ties = True
+    for k, name in enumerate(names):
+        stack = np.array([theta[name] for theta in traj.params]).reshape(len(t), -1)
+        facts = analysis.entry_facts(name)
+        zero = facts["stays_zero"].reshape(-1)
+        style = "--" if zero.all() else "-"
+        label = name + (" (proved 0)" if zero.all() else "")
+        left.plot(t, _on_log(np.abs(stack).max(axis=1)), style, color=colours[k], label=label, linewidth=1.6)
+        ids = facts["tie_class"].reshape(-1)
+        spread = np.zeros(len(t))
+        tied = False
+        for c in np.unique(ids[~zero]):  # the class of proved zeros is tied trivially
+            cols = np.flatnonzero((ids == c) & ~zero)
+            if len(cols) > 1:
+                tied = True
+                sub = stack[:, cols]
+                spread = np.maximum(spread, sub.max(axis=1) - sub.min(axis=1))
+        if tied:
+            exact_ties = exact_ties and not spread.any()
+            right.plot(t, _on_log(spread), style, color=colours[k], label=label, linewidth=1.6)
+    for ax in (left, right):
+        ax.set_yscale("log")
+        ax.axhline(LOG_FLOOR, color="black", linewidth=0.6)
+        ax.set_ylim(LOG_FLOOR / 10, 10.0)
+        ax.set_xlabel(f"training step ({optimizer}, lr {lr:g}, float64)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.text(0.01, LOG_FLOOR * 2, "exactly 0", transform=ax.get_yaxis_transform(), fontsize=7, va="bottom")
+    left.set_ylabel("max |entry| (log scale)")
+    left.set_title("Largest entry of each parameter (dashed: proved to stay 0)", fontsize=9)
+    right.set_ylabel("max − min inside one tie class (log scale)")
+    right.set_title("Proved ties: the largest spread inside a class", fontsize=9)
+    left.legend(fontsize=7, loc="upper right", ncol=2)
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=7, loc="upper right", ncol=2)
+        if exact_ties:
+            right.text(0.5, 0.5, "every proved tie holds exactly\n(spread 0 at every step)", transform=right.transAxes,
+                       ha="center", fontsize=9, color="#333333")
+    else:
+        right.text(0.5, 0.5, "no tie class of two or more entries that learn", transform=right.transAxes, ha="center")
+    fig.suptitle(title or f"A real training run: {analysis.net.describe()}; init {analysis.init_description}",
+                 fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------- (d) conserved quantities
+def _law_value(expr: Any, theta: dict) -> float:
+    """A law's expression at parameters ``theta`` (symbols ``W2_1_3`` = 1-based entries)."""
+    subs = {}
+    for s in expr.free_symbols:
+        name, *index = str(s).split("_")
+        subs[s] = float(theta[name][tuple(int(i) - 1 for i in index)])
+    return float(expr.xreplace(subs))
+
+
+def plot_conserved(analysis: Any, path: str, *, steps: int = 40, lr: float = 0.01, seed: int = 0,
+                   max_laws: int = 8, title: str | None = None) -> str:
+    """Evaluate the proved conservation laws (``analysis.conserved``, at most ``max_laws``) along a
+    real plain-SGD run (float64) and draw them to the PNG ``path``: linear laws are exactly
+    constant under SGD (flat lines); quadratic ones are constant under gradient flow and
+    change by O(lr²) per SGD step (a small ``lr`` keeps them flat at plotting scale).  One
+    weight that is not conserved is drawn dashed for contrast."""
+    plt = _pyplot()
+    from .latex import latex
+
+    analysis = _analysis(analysis)
+    _concrete(analysis, "plot_conserved")
+    laws = list(analysis.conserved)
+    traj = _training_run(analysis, "sgd", steps, lr, seed)
+    t = np.arange(len(traj.params))
+    fig, ax = plt.subplots(figsize=(8, 4.4))
+    colours = _class_colours(max(1, min(len(laws), max_laws)))
+    for k, law in enumerate(laws[:max_laws]):
+        values = [_law_value(law.expression, theta) for theta in traj.params]
+        text = latex(law.expression)
+        if len(text) > 60:
+            text = law.indexed if len(law.indexed) <= 60 else f"law {k + 1} ({law.kind})"
+            text = text.replace("$", "")
+            label = text
+        else:
+            label = f"${text}$"
+        label += "" if law.kind == "linear" else "  (quadratic: gradient flow)"
+        ax.plot(t, values, color=colours[k], linewidth=1.8, label=label)
+    # a quantity that is not conserved, for contrast: the first output weight that learns
+    last = f"W{analysis.net.depth}"
+    f = analysis.entry_facts(last)
+    free = np.argwhere(~f["stays_zero"])
+    if len(free):
+        ix = tuple(int(i) for i in free[0])
+        ax.plot(t, [theta[last][ix] for theta in traj.params], "--", color="#777777", linewidth=1.2,
+                label=f"not conserved: {last}[{ix[0] + 1},{ix[1] + 1}]")
+    if not laws:
+        ax.text(0.5, 0.5, "no conservation law proved for this network", transform=ax.transAxes, ha="center")
+    ax.set_xlabel(f"SGD step (lr {lr:g}, float64)")
+    ax.set_ylabel("value")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    shown = f" (first {max_laws} of {len(laws)})" if len(laws) > max_laws else ""
+    ax.set_title(title or f"Conserved quantities along SGD{shown}: {analysis.net.describe()}; "
+                          f"init {analysis.init_description}", fontsize=9)
+    return _save(fig, path)
+
