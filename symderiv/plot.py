@@ -164,10 +164,10 @@ def plot_front(analysis: Any, path: str, *, steps: int | None = None, title: str
 
 
 # ---------------------------------------------------------------- (b) ties on the network
-def _class_colours(n: int) -> list:
+def _class_colours(n: int, palette: str | None = None) -> list:
     import matplotlib
 
-    base = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    base = matplotlib.colormaps[palette or ("tab10" if n <= 10 else "tab20")]
     return [base(i % base.N) for i in range(n)]
 
 
@@ -201,7 +201,8 @@ def plot_ties(analysis: Any, path: str, *, title: str | None = None) -> str:
         ties[l] = f
     all_ids = sorted({int(v) for l in ties for v, z in zip(ties[l]["tie_class"].flat, ties[l]["stays_zero"].flat)
                       if not z})
-    edge_colour = dict(zip(all_ids, _class_colours(len(all_ids))))
+    # a palette of its own, so a weight is never mistaken for a unit of the same colour
+    edge_colour = dict(zip(all_ids, _class_colours(len(all_ids), "Dark2" if len(all_ids) <= 8 else "tab20b")))
     zero_edges = 0
     for l in range(1, len(sizes)):
         f = ties[l]
@@ -223,7 +224,7 @@ def plot_ties(analysis: Any, path: str, *, title: str | None = None) -> str:
             label = f"{i + 1}"
             ax.text(x, y, label, ha="center", va="center", fontsize=7, zorder=4,
                     color="black" if l == 0 else "white")
-        caption = "input" if l == 0 else "output" if l == len(sizes) - 1 else f"layer {l}"
+        caption = "input\n(data)" if l == 0 else "output" if l == len(sizes) - 1 else f"layer {l}"
         if l > 0:
             k = part.n_classes(l)
             caption += f"\n{k} class{'es' if k != 1 else ''}"
@@ -234,7 +235,7 @@ def plot_ties(analysis: Any, path: str, *, title: str | None = None) -> str:
     ax.axis("off")
     handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=_class_colours(1)[0], markeredgecolor="black",
                       label="unit colour: class of identical units in its layer"),
-               Line2D([], [], color=_class_colours(1)[0], label="weight colour: tie class (equal forever)")]
+               Line2D([], [], color=_class_colours(1, "Dark2")[0], label="weight colour: tie class (equal forever)")]
     if zero_edges:
         handles.append(Line2D([], [], color="#bbbbbb", linestyle=":", label="weight stays exactly 0 forever"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7, frameon=False)
@@ -299,8 +300,8 @@ def plot_trajectories(analysis: Any, path: str, *, optimizer: str = "sgd", steps
             exact_ties = exact_ties and not spread.any()
             right.plot(t, _on_log(spread), style, color=colours[k], label=label, linewidth=1.6)
     for ax in (left, right):
-        ax.set_yscale("log")
         ax.axhline(LOG_FLOOR, color="black", linewidth=0.6)
+        ax.set_yscale("log")
         ax.set_ylim(LOG_FLOOR / 10, 10.0)
         ax.set_xlabel(f"training step ({optimizer}, lr {lr:g}, float64)")
         ax.xaxis.get_major_locator().set_params(integer=True)
