@@ -206,7 +206,11 @@ def _cmd_analyze(args: argparse.Namespace) -> _Result:
 
     inp = _inputs(args)
     a = analyze(inp.net, inp.init, optimizer_class=args.optimizer_class, seed=args.seed)
-    files = [(args.latex, a.to_latex())] if args.latex else []
+    files: list = [(args.latex, a.to_latex())] if args.latex else []
+    if args.plot:
+        from .plot import front_png
+
+        files.append((args.plot, front_png(a)))
     text = a.to_json_text() if args.json else a.summary() + "\n"
     return _Result(text, files)
 
@@ -242,6 +246,89 @@ _DEMO = [
 ]
 
 
+def _demo_results() -> list:
+    """``(file name, title, analysis thunk, picture)`` of the classic results ``demo --out`` writes
+    (a subset of ``proofs/build.py``'s RESULTS); the picture is ``front`` or ``ties``."""
+    from .analysis import analyze
+    from .init import constant, generic, zeros
+    from .network import mlp
+
+    return [
+        ("zero_init_tanh", "Zero init, tanh, three layers: every weight stays 0",
+         lambda: analyze(mlp([4, 3, 3, 3], "tanh"), zeros()), "ties"),
+        ("zero_init_sigmoid_depth4", "Zero init, sigmoid, four layers: the zero front moves back one layer per step",
+         lambda: analyze(mlp([3, 3, 3, 3, 2], "sigmoid"), zeros()), "front"),
+        ("constant_init_width_n", "Constant init 1/2, tanh, any hidden width n: every hidden layer acts as width 1",
+         lambda: analyze(mlp([4, "n", "n", 3], "tanh"), constant(sp.Rational(1, 2))), "front"),
+        ("softmax_regression_zero_init", "Softmax regression (no hidden layer) at zero init: nothing is stuck",
+         lambda: analyze(mlp([4, 3]), zeros()), "ties"),
+        ("zero_last_layer", "Generic hidden layer, zero last layer: the hidden layer waits one step",
+         lambda: analyze(mlp([3, 3, 2], "tanh"), {"W1": generic(), "b1": generic(), "W2": zeros(), "b2": zeros()}),
+         "front"),
+    ]
+
+
+#: seconds one pdflatex run of a demo document may take before it is reported as failed
+PDFLATEX_SECONDS = 30
+
+
+def _pdflatex(tex: str, name: str) -> bytes | str:
+    """The PDF of ``tex`` compiled in a temporary directory, or a one-line reason it failed."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        return "pdflatex is not on PATH"
+    with tempfile.TemporaryDirectory(prefix="symderiv-demo-") as tmp:
+        with open(os.path.join(tmp, f"{name}.tex"), "w", encoding="utf-8") as out:
+            out.write(tex)
+        try:
+            run = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=tmp,
+                                 stdin=subprocess.DEVNULL, capture_output=True, timeout=PDFLATEX_SECONDS)
+        except subprocess.TimeoutExpired:
+            return f"pdflatex took longer than {PDFLATEX_SECONDS} s"
+        except OSError as exc:
+            return f"pdflatex could not run: {exc.strerror or exc}"
+        pdf = os.path.join(tmp, f"{name}.pdf")
+        if run.returncode != 0 or not os.path.exists(pdf):
+            errors = [line for line in run.stdout.decode("utf-8", "replace").splitlines() if line.startswith("!")]
+            return f"pdflatex failed (exit {run.returncode}){': ' + errors[0][:200] if errors else ''}"
+        with open(pdf, "rb") as f:
+            return f.read()
+
+
+def _demo_files(out_dir: str) -> list[str]:
+    """Write every demo result's ``.tex``, ``.png`` and (with pdflatex) ``.pdf`` to ``out_dir``;
+    return the report lines (a failed compile is reported, not fatal)."""
+    from .atomic import write_output
+    from .latex import proof_document
+    from .plot import plot_front, plot_ties
+
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise SymderivError(f"demo --out {out_dir!r} exists and is not a directory")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise SymderivError(f"cannot create the directory {out_dir!r}: {exc.strerror or exc}") from None
+    pictures = {"front": plot_front, "ties": plot_ties}
+    lines = [f"== files in {out_dir}"]
+    for name, title, thunk, picture in _demo_results():
+        a = thunk()
+        tex = proof_document(a, title=title)
+        base = os.path.join(out_dir, name)
+        write_output(base + ".tex", tex)
+        pictures[picture](a, base + ".png")
+        pdf = _pdflatex(tex, name)
+        if isinstance(pdf, bytes):
+            write_output(base + ".pdf", pdf)
+            lines.append(f"  {name}: .tex .png ({picture}) .pdf")
+        else:
+            lines.append(f"  {name}: .tex .png ({picture}); no .pdf: {pdf}")
+    return lines
+
+
 def _cmd_demo(args: argparse.Namespace) -> _Result:
     from .analysis import analyze
     from .engine import derive
@@ -253,6 +340,9 @@ def _cmd_demo(args: argparse.Namespace) -> _Result:
     for title, layers, act, init in _DEMO:
         lines.append(f"== {title}")
         lines.append(analyze(mlp(parse_layers(layers), act, "ce"), parse_init(init)).summary())
+        lines.append("")
+    if args.out is not None:
+        lines.extend(_demo_files(args.out))
         lines.append("")
     return _Result("\n".join(lines) + "\n")
 
@@ -307,7 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return p  # a fresh parent per subcommand: set_defaults must not leak into the others
 
-    add("demo", _cmd_demo, "the classic zero-init results, proved", network=False)
+    p = add("demo", _cmd_demo, "the classic zero-init results, proved", network=False)
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="also write the classic results as .tex, .png and (with pdflatex) .pdf files to DIR "
+                        "(pictures need symderiv[plot])")
     p = add("derive", _cmd_derive, "closed-form gradients at an init")
     p.add_argument("--param", default=None, help="only this parameter (e.g. W1)")
     p = add("analyze", _cmd_analyze, "which weights stay zero or tied, and when each first moves")
@@ -315,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--json", action="store_true", help="print the machine-readable result")
     p.add_argument("--latex", default=None, metavar="FILE", help="also write the proof as a LaTeX document")
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="also write the first-move front as a PNG picture (needs symderiv[plot])")
     p = add("verify", _cmd_verify, "cross-check an analysis numerically (NumPy, finite differences, training)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs symderiv[torch])")

@@ -25,7 +25,8 @@ import numpy as np
 
 from .errors import InvalidArgument, SymderivError
 
-__all__ = ["plot_front", "plot_ties", "plot_trajectories", "plot_conserved", "front_table"]
+__all__ = ["plot_front", "plot_ties", "plot_trajectories", "plot_conserved", "front_table",
+           "front_png", "ties_png", "trajectories_png", "conserved_png"]
 
 #: the value drawn for an exact 0 on a log axis (below every float64 roundoff level we show)
 LOG_FLOOR = 1e-20
@@ -44,9 +45,8 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: str) -> str:
-    from .atomic import write_output
-
+def _png(fig: Any) -> bytes:
+    """The figure as PNG bytes (and closed: pyplot keeps no reference)."""
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -54,7 +54,13 @@ def _save(fig: Any, path: str) -> str:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-    write_output(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def _save(fig: Any, path: str) -> str:
+    from .atomic import write_output
+
+    write_output(path, _png(fig))
     return path
 
 
@@ -119,6 +125,15 @@ def plot_front(analysis: Any, path: str, *, steps: int | None = None, title: str
     (a lower bound on the first-move step that is not certified tight); parameters proved to
     stay 0 forever are labelled so.  ``steps``: the last step drawn (default: one past the
     last first move)."""
+    return _save(_front_figure(analysis, steps=steps, title=title), path)
+
+
+def front_png(analysis: Any, *, steps: int | None = None, title: str | None = None) -> bytes:
+    """The picture of :func:`plot_front` as PNG bytes."""
+    return _png(_front_figure(analysis, steps=steps, title=title))
+
+
+def _front_figure(analysis: Any, *, steps: int | None = None, title: str | None = None) -> Any:
     plt = _pyplot()
     from matplotlib.colors import LinearSegmentedColormap
     from matplotlib.patches import Patch
@@ -160,7 +175,7 @@ def plot_front(analysis: Any, path: str, *, steps: int | None = None, title: str
         handles.append(Patch(facecolor="white", edgecolor="#b2182b", hatch="///", label="may have moved (not certified)"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (1 + 0.3 * len(names))),
               ncol=len(handles), fontsize=7, frameon=False)
-    return _save(fig, path)
+    return fig
 
 
 # ---------------------------------------------------------------- (b) ties on the network
@@ -177,6 +192,15 @@ def plot_ties(analysis: Any, path: str, *, title: str | None = None) -> str:
     layer = proved identical forever; inputs in white), each weight drawn coloured by its tie
     class, weights that stay exactly 0 forever faint and dotted.  Needs concrete widths of at
     most :data:`MAX_TIES_UNITS` units per layer."""
+    return _save(_ties_figure(analysis, title=title), path)
+
+
+def ties_png(analysis: Any, *, title: str | None = None) -> bytes:
+    """The picture of :func:`plot_ties` as PNG bytes."""
+    return _png(_ties_figure(analysis, title=title))
+
+
+def _ties_figure(analysis: Any, *, title: str | None = None) -> Any:
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
@@ -240,7 +264,7 @@ def plot_ties(analysis: Any, path: str, *, title: str | None = None) -> str:
         handles.append(Line2D([], [], color="#bbbbbb", linestyle=":", label="weight stays exactly 0 forever"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7, frameon=False)
     ax.set_title(title or f"Proved ties: {net.describe()}; init {analysis.init_description}", fontsize=9)
-    return _save(fig, path)
+    return fig
 
 
 # ---------------------------------------------------------------- (c) real trajectories
@@ -271,6 +295,17 @@ def plot_trajectories(analysis: Any, path: str, *, optimizer: str = "sgd", steps
     over the steps, log scale: per parameter the largest ``|entry|`` (a parameter proved to stay
     0 lies on the floor line), and the largest spread ``max − min`` inside one proved tie class
     (exact ties lie on the floor line; float roundoff shows as ~1e-17)."""
+    return _save(_trajectories_figure(analysis, optimizer=optimizer, steps=steps, lr=lr, seed=seed, title=title), path)
+
+
+def trajectories_png(analysis: Any, *, optimizer: str = "sgd", steps: int | None = None,
+                      lr: float = 0.05, seed: int = 0, title: str | None = None) -> bytes:
+    """The picture of :func:`plot_trajectories` as PNG bytes."""
+    return _png(_trajectories_figure(analysis, optimizer=optimizer, steps=steps, lr=lr, seed=seed, title=title))
+
+
+def _trajectories_figure(analysis: Any, *, optimizer: str = "sgd", steps: int | None = None,
+                      lr: float = 0.05, seed: int = 0, title: str | None = None) -> Any:
     plt = _pyplot()
     analysis = _analysis(analysis)
     _concrete(analysis, "plot_trajectories")
@@ -322,7 +357,7 @@ def plot_trajectories(analysis: Any, path: str, *, optimizer: str = "sgd", steps
     fig.suptitle(title or f"A real training run: {analysis.net.describe()}; init {analysis.init_description}",
                  fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 # ---------------------------------------------------------------- (d) conserved quantities
@@ -342,6 +377,17 @@ def plot_conserved(analysis: Any, path: str, *, steps: int = 40, lr: float = 0.0
     constant under SGD (flat lines); quadratic ones are constant under gradient flow and
     change by O(lr²) per SGD step (a small ``lr`` keeps them flat at plotting scale).  One
     weight that is not conserved is drawn dashed for contrast."""
+    return _save(_conserved_figure(analysis, steps=steps, lr=lr, seed=seed, max_laws=max_laws, title=title), path)
+
+
+def conserved_png(analysis: Any, *, steps: int = 40, lr: float = 0.01, seed: int = 0,
+                   max_laws: int = 8, title: str | None = None) -> bytes:
+    """The picture of :func:`plot_conserved` as PNG bytes."""
+    return _png(_conserved_figure(analysis, steps=steps, lr=lr, seed=seed, max_laws=max_laws, title=title))
+
+
+def _conserved_figure(analysis: Any, *, steps: int = 40, lr: float = 0.01, seed: int = 0,
+                   max_laws: int = 8, title: str | None = None) -> Any:
     plt = _pyplot()
     from .latex import latex
 
@@ -380,5 +426,5 @@ def plot_conserved(analysis: Any, path: str, *, steps: int = 40, lr: float = 0.0
     shown = f" (first {max_laws} of {len(laws)})" if len(laws) > max_laws else ""
     ax.set_title(title or f"Conserved quantities along SGD{shown}: {analysis.net.describe()}; "
                           f"init {analysis.init_description}", fontsize=9)
-    return _save(fig, path)
+    return fig
 
