@@ -16,6 +16,7 @@ from .init import constant, generic, zeros
 from .latex import analysis_latex, latex, proof_document
 from .losses import loss, register_loss, registered_losses
 from .network import Network, mlp
+from .notebook import notebook
 from .verify import VerifyReport, verify
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "constant", "generic", "zeros",
     "loss", "register_loss", "registered_losses",
     "Network", "mlp",
+    "notebook",
     "VerifyReport", "verify",
 ]
 __version__ = "0.1.0"

@@ -882,6 +882,12 @@ class Analysis:
 
         return verify(self, **options)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the summary as an itemized list and key closed forms (:mod:`symderiv.notebook`)."""
+        from .notebook import analysis_html
+
+        return analysis_html(self)
+
 
 def _join(items: list[str]) -> str:
     items = [str(i) for i in items]

@@ -389,6 +389,12 @@ class Derivation:
     def __repr__(self) -> str:
         return f"Derivation({self.net.describe()})"
 
+    def _repr_latex_(self) -> str:
+        """Jupyter: the gradients in symderiv's notation (:func:`symderiv.notebook.derivation_latex`)."""
+        from .notebook import derivation_latex
+
+        return derivation_latex(self)
+
 
 @public_entry
 def derive(net: Network, init: object = None, *, abbreviate: bool | None = None) -> Derivation:

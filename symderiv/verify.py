@@ -85,6 +85,12 @@ class VerifyReport:
     def to_json_text(self) -> str:
         return json.dumps(self.to_json(), indent=2) + "\n"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the checks as a table (:func:`symderiv.notebook.report_html`)."""
+        from .notebook import report_html
+
+        return report_html(self)
+
     def __str__(self) -> str:
         lines = [f"verify: {'OK' if self.ok else 'FAILED'} ({len(self.checks)} checks)"]
         for c in self.checks:

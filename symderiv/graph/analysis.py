@@ -146,6 +146,13 @@ class GraphAnalysis:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the summary as an itemized list (:func:`symderiv.notebook.summary_html`)."""
+        from ..notebook import summary_html
+
+        lines = self.summary().splitlines()
+        return summary_html(lines[0], lines[1:])
+
     def assumptions(self) -> dict[str, Any]:
         return {
             "optimizer_class": self.optimizers.to_json(),
