@@ -220,7 +220,7 @@ def _cmd_verify(args: argparse.Namespace) -> _Result:
 
     inp = _inputs(args)
     a = analyze(inp.net, inp.init, seed=args.seed)
-    report = a.verify(seed=args.seed, use_torch=args.torch)
+    report = a.verify(seed=args.seed, use_torch=args.torch, full=args.full)
     text = report.to_json_text() if args.json else f"{report}\n"
     return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
 
@@ -413,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", _cmd_verify, "cross-check an analysis numerically (NumPy, finite differences, training)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs symderiv[torch])")
+    p.add_argument("--full", action="store_true",
+                   help="finite differences at every entry (default: a seeded sample of at most 64 per parameter)")
     p.add_argument("--json", action="store_true")
     p = add("check", _cmd_check, "check a hand derivation (LaTeX or plain text; indices 1-based)")
     p.set_defaults(layers=None)

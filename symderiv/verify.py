@@ -21,6 +21,8 @@ offending entry (1-based, as written by hand).
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -32,9 +34,14 @@ from .errors import SymderivError
 from .guard import public_entry
 from .network import require_concrete
 
-__all__ = ["Check", "VerifyReport", "VerificationError", "verify", "DEFAULT_OPTIMIZERS"]
+__all__ = ["Check", "VerifyReport", "VerificationError", "verify", "DEFAULT_OPTIMIZERS", "FD_SAMPLE",
+           "finite_difference_sample"]
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+#: entries per parameter compared with finite differences unless ``full=True`` (a seeded sample)
+FD_SAMPLE = 64
+
+log = logging.getLogger("symderiv")
 
 
 class VerificationError(SymderivError):
@@ -106,6 +113,84 @@ class VerifyReport:
 
 
 # ---------------------------------------------------------------- helpers
+def finite_difference_sample(shapes: dict[str, tuple[int, ...]], seed: int, per_parameter: int | None = FD_SAMPLE
+                             ) -> dict[str, list[tuple[int, ...]]]:
+    """The entries finite differences compare, per parameter: all of them when the parameter has at
+    most ``per_parameter`` entries (or ``per_parameter`` is None), else ``per_parameter`` entries drawn
+    without replacement by ``numpy.random.default_rng(seed + 29)`` (parameters in ``shapes`` order),
+    sorted.  Deterministic: the same shapes and seed give the same sample."""
+    rng = np.random.default_rng(seed + 29)
+    out: dict[str, list[tuple[int, ...]]] = {}
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        if per_parameter is None or size <= per_parameter:
+            flat = np.arange(size)
+        else:
+            flat = np.sort(rng.choice(size, size=per_parameter, replace=False))
+        out[name] = [tuple(int(i) for i in np.unravel_index(int(k), shape)) for k in flat]
+    return out
+
+
+def _sampled_finite_differences(net, params, X, Y, sample: dict[str, list[tuple[int, ...]]],
+                                progress: "_Progress", eps: float = 1e-6) -> dict[str, np.ndarray]:
+    """Central differences of the NumPy batch loss at the ``sample`` entries (one array per parameter,
+    in sample order); :func:`symderiv.numeric.finite_differences` restricted to a sample."""
+    from .numeric import loss
+
+    theta = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
+    out = {}
+    for name, entries in sample.items():
+        p = theta[name]
+        g = np.empty(len(entries))
+        for n, index in enumerate(entries):
+            original = p[index]
+            p[index] = original + eps
+            up = loss(net, theta, X, Y)
+            p[index] = original - eps
+            down = loss(net, theta, X, Y)
+            p[index] = original
+            g[n] = (up - down) / (2 * eps)
+            progress.step()
+        out[name] = g
+    return out
+
+
+class _Progress:
+    """A progress counter on stderr, only when stderr is a terminal: tqdm if it is installed, else
+    one rewritten line.  Silent (and free) otherwise, so logs and pipes stay clean."""
+
+    def __init__(self, total: int, what: str, enabled: bool | None = None):
+        stream = sys.stderr
+        self.on = bool(enabled if enabled is not None else (stream is not None and stream.isatty()))
+        self.total, self.what, self.done, self._bar = total, what, 0, None
+        if self.on:
+            try:
+                from tqdm import tqdm  # optional: never a dependency
+
+                self._bar = tqdm(total=total, desc=what, leave=False, file=stream)
+            except ImportError:
+                self._bar = None
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        if not self.on:
+            return
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self.done == self.total or self.done % max(1, self.total // 50) == 0:
+            sys.stderr.write(f"\r{self.what}: {self.done}/{self.total}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if not self.on:
+            return
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            sys.stderr.write("\r" + " " * (len(self.what) + 24) + "\r")
+            sys.stderr.flush()
+
+
 
 #: pre-activations this close to a kink are float roundoff of an exact kink: the float references
 #: (NumPy, PyTorch) may take either one-sided derivative there
@@ -391,6 +476,9 @@ def verify(
     tie_rtol: float = 1e-9,
     move_atol: float = 1e-8,
     strict: bool = False,
+    full: bool = False,
+    fd_sample: int = FD_SAMPLE,
+    progress: bool | None = None,
 ) -> VerifyReport:
     """Cross-check an analysis (or ``analyze(net, init)``) numerically.
 
@@ -411,6 +499,12 @@ def verify(
       make a 1e-11 gradient look like lr·1e-3, the tolerance is ``max(move_atol, 0.1·lr)``:
       those runs resolve only gradients above ~1e-7 from roundoff.
     * ``strict``: raise :class:`VerificationError` on the first failure.
+    * ``full``: compare *every* entry with finite differences; by default at most ``fd_sample``
+      entries per parameter, a seeded sample (:func:`finite_difference_sample`, stated in the
+      check's detail).  The closed forms are compared with the NumPy backward pass and the
+      trajectories checked at every entry either way.
+    * ``progress``: a progress counter on stderr (default: only when stderr is a terminal;
+      ``tqdm`` is used if installed).  Stages are also logged to the ``symderiv`` logger.
     """
     from . import numeric
     from .analysis import Analysis, analyze
@@ -424,6 +518,7 @@ def verify(
     X, Y = numeric.random_data(net, batch, seed=seed)
 
     # closed forms against the NumPy backward pass and against finite differences
+    log.info("verify: %s; closed forms against the NumPy backward pass", net.describe())
     try:
         closed = _closed_form_gradients(analysis, params, X, Y, symbol_values)
     except Uncertifiable as exc:  # a pre-activation at a kink: closed forms need the kink convention there
@@ -445,8 +540,26 @@ def verify(
             report.notes.append("some pre-activation sits at a kink at the init: finite differences are meaningless "
                                 "there and were not compared (the closed forms use the stated kink convention)")
         else:
-            fd = numeric.finite_differences(net, params, X, Y)
-            report.checks.append(_compare("finite_differences", "central differences", closed, fd, fd_rtol, 1e-8, seed))
+            shapes = {name: tuple(np.shape(params[name])) for name in net.parameter_names()}
+            sample = finite_difference_sample(shapes, seed, None if full else fd_sample)
+            n_sample = sum(len(v) for v in sample.values())
+            n_total = sum(int(np.prod(s)) for s in shapes.values())
+            log.info("verify: finite differences at %d of %d entries", n_sample, n_total)
+            bar = _Progress(n_sample, "verify: finite differences", progress)
+            try:
+                fd = _sampled_finite_differences(net, params, X, Y, sample, bar)
+            finally:
+                bar.close()
+            want = {name: np.array([closed[name][ix] for ix in sample[name]]) for name in sample}
+            check = _compare("finite_differences", "central differences", want, fd, fd_rtol, 1e-8, seed)
+            if check.offending:  # _compare names the position in the sample: name the entry
+                name, _, rest = check.offending.partition("[")
+                k = int(rest.split("]")[0]) - 1
+                check.offending = _entry(name, sample[name][k]) + check.offending.split("]", 1)[1]
+            scope = (f"every entry ({n_total})" if n_sample == n_total else
+                     f"{n_sample} of {n_total} entries (at most {fd_sample} per parameter, seeded sample, seed {seed})")
+            check.detail = f"{check.detail}; {scope}"
+            report.checks.append(check)
         if use_torch:
             from .torch import torch_gradients
 
@@ -462,12 +575,16 @@ def verify(
     finite = [fm.step for fm in analysis.proof.first_moves.values() if fm.step is not None]
     horizon = steps if steps is not None else max([3] + [s + 2 for s in finite])
     batch_size = max(1, batch // 2)
+    bar = _Progress(len(optimizers), "verify: trajectories", progress)
     for name in optimizers:
+        log.info("verify: %s trajectory, %d steps", name, horizon)
+        bar.step()
         traj = numeric.train(net, params, X, Y, optimizer=name, steps=horizon, lr=lr, batch_size=batch_size, seed=seed)
         decays = name == "adamw" or traj.options.get("weight_decay", 0) not in (0, 0.0)
         subject = f"{name} ({horizon} steps{', weight decay' if decays else ''})"
         atol = max(move_atol, 0.1 * lr) if name in NORMALIZED_OPTIMIZERS else move_atol
         report.checks.extend(_trajectory_checks(analysis, traj, subject, seed, tie_rtol, atol, not decays))
+    bar.close()
     if use_torch:
         from .torch import torch_trajectory
 
@@ -478,12 +595,14 @@ def verify(
             atol = max(move_atol, 0.1 * lr) if name in NORMALIZED_OPTIMIZERS else move_atol
             report.checks.extend(_trajectory_checks(analysis, traj, f"torch {name} ({horizon} steps)", seed, tie_rtol,
                                                     atol, not decays))
+    log.info("verify: witness replay")
     replay = _witness_replay(analysis, move_atol)
     if replay is not None:
         report.checks.append(replay)
     if any("weight decay" in c.subject for c in report.checks):
         report.notes.append("first-move steps assume no weight decay: they are not checked on weight-decay runs "
                             "(zeros and ties are)")
+    log.info("verify: %s (%d checks)", "OK" if report.ok else "FAILED", len(report.checks))
     if strict:
         report.raise_for_failures()
     return report
