@@ -28,6 +28,7 @@ that moves it at step ``t + 1`` makes the step tight.
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from .engine import Abbreviations, Pass, backprop, input_symbols
 from .init import ParamInit, resolve_init
 from .network import Network
 from .patterns import Block, Partition, blocks, unit_partition
+
+_log = logging.getLogger("symderiv")
 
 __all__ = [
     "Identity", "Witness", "Split", "TrajectoryWitness", "FirstMove", "Proof",
@@ -553,6 +556,7 @@ def prove(
     iteration = 0
     while True:
         iteration += 1
+        _log.debug("prove: relaxation iteration %d, %d classes", iteration, len(classes))
         symbols = _class_symbols(classes, net, partition)
         values = {b: (sp.Integer(0) if k == zero else symbols[k]) for k, members in enumerate(classes) for b in members}
         state = backprop(net, partition, values, abbreviate=abbreviate)
@@ -593,12 +597,14 @@ def prove(
         classes = new_classes
 
     class_of = {b: k for k, members in enumerate(classes) for b in members}
+    _log.info("prove: %s: %d classes after %d iterations; first moves", net.describe(), len(classes), iteration)
     first_moves, fm_identities = _first_moves(net, partition, order, classes, zero, symbols, init_values,
                                               data_symbols + init_symbols + width_symbols, init_symbols, seed,
                                               seconds, undecided, abbreviate, budget)
     trajectories = _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_values, state.grad,
                                          first_moves, seed, witness_attempts, state.definitions)
     tight = {c for t in trajectories for c, _, _ in t.moved}
+    _log.info("prove: %d witness trajectories certify %d first moves", len(trajectories), len(tight))
     first_moves = {c: FirstMove(fm.step, c in tight, fm.undecided) for c, fm in first_moves.items()}
     return Proof(
         net=net, inits=inits, partition=partition, blocks=order, init_values=init_values,
