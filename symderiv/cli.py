@@ -299,6 +299,16 @@ def _pdflatex(tex: str, name: str) -> bytes | str:
             return f.read()
 
 
+def _demo_directory(out_dir: str) -> None:
+    """Create ``demo --out``'s directory (checked before any work is done)."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise SymderivError(f"demo --out {out_dir!r} exists and is not a directory")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise SymderivError(f"cannot create the directory {out_dir!r}: {exc.strerror or exc}") from None
+
+
 def _demo_files(out_dir: str) -> list[str]:
     """Write every demo result's ``.tex``, ``.png`` and (with pdflatex) ``.pdf`` to ``out_dir``;
     return the report lines (a failed compile is reported, not fatal)."""
@@ -306,12 +316,6 @@ def _demo_files(out_dir: str) -> list[str]:
     from .latex import proof_document
     from .plot import plot_front, plot_ties
 
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise SymderivError(f"demo --out {out_dir!r} exists and is not a directory")
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as exc:
-        raise SymderivError(f"cannot create the directory {out_dir!r}: {exc.strerror or exc}") from None
     pictures = {"front": plot_front, "ties": plot_ties}
     lines = [f"== files in {out_dir}"]
     for name, title, thunk, picture in _demo_results():
@@ -334,6 +338,8 @@ def _cmd_demo(args: argparse.Namespace) -> _Result:
     from .engine import derive
     from .network import mlp
 
+    if args.out is not None:
+        _demo_directory(args.out)
     d = derive(mlp([4, 3], "tanh", "ce"), parse_init("zeros"))
     lines = ["Softmax regression at zero init: dℓ/dW1 = (p − y) xᵀ with p = 1/K:",
              "  row 1: " + ", ".join(str(d["W1"][0, j]) for j in range(4)), ""]

@@ -1,0 +1,57 @@
+"""Packaging metadata: license, typed marker, single-sourced version, extras."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+
+import pytest
+
+import symderiv
+from symderiv import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+tomllib = pytest.importorskip("tomllib")
+
+
+@pytest.fixture(scope="module")
+def pyproject() -> dict:
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        return tomllib.load(f)
+
+
+def test_license_file_and_spdx(pyproject):
+    with open(os.path.join(ROOT, "LICENSE"), encoding="utf-8") as f:
+        assert f.readline().strip() == "MIT License"
+    assert pyproject["project"]["license"] == "MIT"
+    assert "LICENSE" in pyproject["project"]["license-files"]
+
+
+def test_py_typed_shipped(pyproject):
+    package = os.path.dirname(symderiv.__file__)
+    assert os.path.isfile(os.path.join(package, "py.typed"))
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["symderiv"]
+
+
+def test_version_single_sourced(pyproject, capsys):
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "symderiv.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", symderiv.__version__)
+    assert importlib.metadata.version("symderiv") == symderiv.__version__
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"symderiv {symderiv.__version__}"
+
+
+def test_dependencies_and_extras(pyproject):
+    deps = {re.split(r"[<>=!~ ]", d)[0] for d in pyproject["project"]["dependencies"]}
+    assert deps == {"sympy", "numpy", "python-flint"}
+    extras = pyproject["project"]["optional-dependencies"]
+    assert extras["torch"] == ["torch>=2.1"]
+    assert any(d.startswith("matplotlib") for d in extras["plot"])
+    assert {"pytest>=7", "hypothesis>=6.80"} <= set(extras["test"])
+    assert set(extras["all"]) == set(extras["latex"]) | set(extras["plot"]) | set(extras["torch"])
+
+
+def test_changelog_names_this_version():
+    with open(os.path.join(ROOT, "CHANGELOG.md"), encoding="utf-8") as f:
+        assert f"## {symderiv.__version__}" in f.read()
