@@ -22,7 +22,7 @@ Users extend the registry with one call to :func:`register_activation`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, TypeAlias
 
 import sympy as sp
 from sympy.core.logic import fuzzy_and, fuzzy_not
@@ -41,7 +41,7 @@ __all__ = [
     "PIECEWISE_FUNCTIONS",
 ]
 
-Expr = sp.Expr
+Expr: TypeAlias = sp.Expr
 _z = sp.Symbol("z", real=True)
 
 

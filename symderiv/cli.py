@@ -16,12 +16,15 @@ import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import sympy as sp
 
 from .errors import InternalError, SymderivError
 from .guard import one_line, parse_number, public_entry
+
+if TYPE_CHECKING:
+    from .network import Network
 
 __all__ = [
     "main", "build_parser", "parse_layers", "parse_init", "network_from_args",
@@ -147,8 +150,8 @@ def parse_init(text: str, symbols: dict[str, sp.Symbol] | None = None):
 @dataclass
 class _Inputs:
     """The network and init options, read once."""
-    net: object
-    init: object
+    net: "Network"
+    init: Any
     init_text: str
     symbols: dict = field(default_factory=dict)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeAlias
 
 import sympy as sp
 
@@ -21,7 +21,7 @@ from .errors import NetworkError, RegistryError
 
 __all__ = ["Loss", "register_loss", "loss", "registered_losses", "label_symbols"]
 
-Expr = sp.Expr
+Expr: TypeAlias = sp.Expr
 
 
 def label_symbols(K: int) -> list[sp.Symbol]:

@@ -240,7 +240,7 @@ def _ties_figure(analysis: Any, *, title: str | None = None) -> Any:
                     ax.plot([x0, x1], [y0, y1], color=edge_colour[int(f["tie_class"][i, j])], linewidth=1.3,
                             alpha=0.8, zorder=1)
     for l, n in enumerate(sizes):
-        colours = _class_colours(part.n_classes(l)) if l > 0 else None
+        colours = _class_colours(part.n_classes(l)) if l > 0 else []
         for i in range(n):
             x, y = pos[(l, i)]
             face = "white" if l == 0 else colours[part.of(l, i).index]

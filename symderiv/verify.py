@@ -196,7 +196,7 @@ class _Progress:
 #: (NumPy, PyTorch) may take either one-sided derivative there
 KINK_ROUNDOFF = 1e-9
 
-def _entry(name: str, index: tuple[int, ...]) -> str:
+def _entry(name: str, index: Sequence[Any]) -> str:
     return f"{name}[{','.join(str(i + 1) for i in index)}]"
 
 
@@ -301,7 +301,7 @@ def _trajectory_checks(analysis, trajectory, subject: str, seed: int, tie_rtol: 
     net = analysis.net
     thetas = trajectory.params
     theta0 = thetas[0]
-    results = {"zeros": [], "unchanged": [], "ties": []}  # (first deviation, largest deviation, where)
+    results: dict[str, list[tuple[float, float, str]]] = {"zeros": [], "unchanged": [], "ties": []}  # (first deviation, largest deviation, where)
     zero_total, zero_exact = 0, 0
     tight_total, tight_seen = 0, 0
     class_values: dict[int, list] = {}
@@ -432,7 +432,8 @@ def _witness_replay(analysis, move_atol: float) -> Check | None:
             arr[index] = float(v)
         params[name] = arr
     x = np.array([[float(by_name[f"x_{j}"]) for j in range(1, net.sizes[0] + 1)]])
-    labels = [float(by_name[str(s)]) if isinstance(s, sp.Symbol) else None for s in net.loss.labels(net.n_outputs)]
+    labels: list[Any] = [float(by_name[str(s)]) if isinstance(s, sp.Symbol) else None
+                         for s in net.loss.labels(net.n_outputs)]
     if labels[-1] is None:  # the simplex: y_K = 1 − Σ_{k<K} y_k
         labels[-1] = 1.0 - sum(labels[:-1])
     y = np.array([labels])
