@@ -397,12 +397,12 @@ def _conserved_figure(analysis: Any, *, steps: int = 40, lr: float = 0.01, seed:
     traj = _training_run(analysis, "sgd", steps, lr, seed)
     t = np.arange(len(traj.params))
     fig, ax = plt.subplots(figsize=(8, 4.4))
-    colours = _class_colours(max(1, min(len(laws), max_laws)))
+    colours = _class_colours(max(1, min(len(laws), max_laws)), "tab10")
     for k, law in enumerate(laws[:max_laws]):
         values = [_law_value(law.expression, theta) for theta in traj.params]
         text = latex(law.expression)
-        if len(text) > 60:
-            text = law.indexed if len(law.indexed) <= 60 else f"law {k + 1} ({law.kind})"
+        if len(text) > 160:
+            text = law.indexed if len(law.indexed) <= 80 else f"law {k + 1} ({law.kind})"
             text = text.replace("$", "")
             label = text
         else:
@@ -422,7 +422,7 @@ def _conserved_figure(analysis: Any, *, steps: int = 40, lr: float = 0.01, seed:
     ax.set_xlabel(f"SGD step (lr {lr:g}, float64)")
     ax.set_ylabel("value")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # never over the lines
     shown = f" (first {max_laws} of {len(laws)})" if len(laws) > max_laws else ""
     ax.set_title(title or f"Conserved quantities along SGD{shown}: {analysis.net.describe()}; "
                           f"init {analysis.init_description}", fontsize=9)
