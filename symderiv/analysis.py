@@ -269,7 +269,7 @@ class Analysis:
                 "step t' hold at every value.",
                 names, True, tuple((s, point[s]) for s in names if s in point), tuple(exceptional), tuple(checked)))
         if self.net.is_symbolic and tight:
-            widths = tuple(str(n) for n in self.net.sizes if isinstance(n, sp.Symbol))
+            widths = tuple(dict.fromkeys(str(n) for n in self.net.sizes if isinstance(n, sp.Symbol)))
             out.append(Condition(
                 GENERIC_WIDTHS,
                 "Certified first moves hold for generic values of the symbolic widths (certified by a trajectory "
@@ -599,7 +599,7 @@ class Analysis:
         exact_only = sorted({b.param for b in self.proof.blocks
                              if "exact_arithmetic_only" in (self.facts_of(b).float_status, self.facts_of(b).first_move_float)},
                             key=self.net.parameter_names().index)
-        kink = any(fact.kink for fact in self.floats.layers.values()) or any(
+        kink = any(fact.kink and fact.status != "bit_exact" for fact in self.floats.layers.values()) or any(
             f.kink and f.status != "bit_exact" for f in self.floats.blocks.values())
         parts = []
         if exact_only:

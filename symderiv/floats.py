@@ -141,8 +141,15 @@ def float_facts(proof: "Proof") -> FloatReport:
             status = IDENTICAL_ROUNDING if all(g_tied[b] == first for b in members) else EXACT_ONLY
             for b in members:
                 facts[b] = FloatFact(status, kinked)
-    layers = {l: FloatFact(IDENTICAL_ROUNDING, net.activation_of(l).is_kinked)
-              for l in range(1, net.depth) if any(C.size != 1 for C in part.classes[l])}
+    layers = {}
+    for l in range(1, net.depth):
+        if all(C.size == 1 for C in part.classes[l]):
+            continue
+        # a layer whose incoming weights and biases stay exactly 0 computes z = 0 from exact zeros:
+        # its identical units agree bit for bit (no rounding is involved at all)
+        incoming = [b for b in proof.blocks if b.layer == l]
+        silent = proof.zero_class is not None and all(proof.class_of[b] == proof.zero_class for b in incoming)
+        layers[l] = FloatFact(BIT_EXACT if silent else IDENTICAL_ROUNDING, net.activation_of(l).is_kinked)
     return FloatReport(facts, layers, _first_move_statuses(proof, free_delta, abbreviate))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -154,7 +155,7 @@ def test_library_readme_states_each_theorem(build, library):
 
 
 # ---------------------------------------------------------------- compilation
-def _compile(tex: str, directory: Path, name: str) -> None:
+def _compile(tex: str, directory: Path, name: str) -> str:
     (directory / f"{name}.tex").write_text(tex, encoding="utf-8")
     run = subprocess.run(
         ["pdflatex", "-halt-on-error", "-interaction=nonstopmode", f"{name}.tex"],
@@ -164,6 +165,12 @@ def _compile(tex: str, directory: Path, name: str) -> None:
     assert run.returncode == 0, f"pdflatex failed on {name}:\n" + "\n".join(
         line for line in log.splitlines() if line.startswith("!") or line.startswith("l."))
     assert (directory / f"{name}.pdf").exists()
+    return log
+
+
+def _overfull_points(log: str) -> list[float]:
+    """The widths by which boxes overflow, from pdflatex's log."""
+    return [float(m) for m in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
 
 
 needs_pdflatex = pytest.mark.skipif(
@@ -174,9 +181,11 @@ needs_pdflatex = pytest.mark.skipif(
 
 @needs_pdflatex
 def test_library_compiles(library, tmp_path):
+    """Every proof compiles, with no line running more than 1 pt into the margin."""
     for name, text in library.items():
         if name.endswith(".tex"):
-            _compile(text, tmp_path, name[:-4])
+            log = _compile(text, tmp_path, name[:-4])
+            assert all(w <= 1.0 for w in _overfull_points(log)), (name, _overfull_points(log))
 
 
 @needs_pdflatex

@@ -46,6 +46,8 @@ _ROW_CLOSED_NODES = 40
 MAX_LIST_ITEMS = 40
 #: a displayed formula longer than this (LaTeX characters) is broken over lines at its top-level terms
 _LINE_CHARS = 110
+#: a formula that is not a sum (so cannot be broken at its terms) and is longer than this is omitted
+_UNBREAKABLE_CHARS = 150
 #: the same for one row of an aligned list of formulas
 _ROW_CHARS = 80
 
@@ -237,9 +239,9 @@ def _chunks(terms: Sequence[str], width: int) -> list[str]:
 
 
 def _omitted(expr: sp.Expr, chars: int) -> str:
+    # short, so that the note itself fits on a line: the closed form is in the analysis object and JSON
     size = size_text(tree_size(expr))
-    return (rf"\text{{(closed form omitted: {size} nodes, "
-            rf"{chars} characters of \LaTeX; see the analysis object)}}")
+    return rf"\text{{(closed form of {size} nodes omitted)}}"
 
 
 def _too_large(note: str) -> str:
@@ -270,10 +272,11 @@ def display(ctx: _Context, lhs: str, expr: object, relation: str = "=", forms: C
         rows = []
         for name, rhs in form.definitions:
             body = ctx.tex(rhs)
-            if len(body) > MAX_FORMULA_CHARS:
+            chunks = _chunks(_terms_tex(ctx, rhs), _ROW_CHARS) if isinstance(rhs, sp.Add) else [body]
+            if len(body) > MAX_FORMULA_CHARS or any(len(c) > _UNBREAKABLE_CHARS for c in chunks):
                 rows.append(f"{ctx.tex(name)} &= {_omitted(rhs, len(body))}")
             elif len(body) > _ROW_CHARS and isinstance(rhs, sp.Add):
-                rows.append(f"{ctx.tex(name)} &= " + " \\\\\n&\\quad ".join(_chunks(_terms_tex(ctx, rhs), _ROW_CHARS)))
+                rows.append(f"{ctx.tex(name)} &= " + " \\\\\n&\\quad ".join(chunks))
             else:
                 rows.append(f"{ctx.tex(name)} &= {body}")
         out += "\nwhere\n\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
@@ -282,7 +285,8 @@ def display(ctx: _Context, lhs: str, expr: object, relation: str = "=", forms: C
 
 def _display_line(ctx: _Context, lhs: str, expr: sp.Basic, relation: str) -> str:
     body = ctx.tex(expr)
-    if len(body) > MAX_FORMULA_CHARS:
+    if len(body) > MAX_FORMULA_CHARS or (not isinstance(expr, sp.Add) and len(lhs) + len(body) > _UNBREAKABLE_CHARS):
+        # a line LaTeX cannot break (a long product or quotient) would run off the page
         return rf"\[ {lhs} {relation} {_omitted(expr, len(body))} \]"
     if len(lhs) + len(body) <= _LINE_CHARS or not isinstance(expr, sp.Add):
         return rf"\[ {lhs} {relation} {body} \]"
@@ -293,6 +297,8 @@ def _display_line(ctx: _Context, lhs: str, expr: sp.Basic, relation: str) -> str
             current = ""
         current += term + " "
     lines.append(current)
+    if any(len(line) > _UNBREAKABLE_CHARS for line in lines):  # one term alone is wider than the page
+        return rf"\[ {lhs} {relation} {_omitted(expr, len(body))} \]"
     return "\\begin{multline*}\n" + " \\\\\n".join(line.rstrip() for line in lines) + "\n\\end{multline*}"
 
 
@@ -443,8 +449,9 @@ def _softmax_ce(ctx: _Context, K: int) -> list[str]:
 def _sigmoid_bce(ctx: _Context, K: int) -> list[str]:
     return [
         rf"\paragraph{{Loss: sigmoid binary cross-entropy}} ($K = {K}$ independent binary outputs).",
-        r"\[ p_k = \sigma\bigl(z^{(L)}_k\bigr) = \frac{1}{1 + e^{-z^{(L)}_k}}, \qquad "
-        r"\ell = -\sum_{k=1}^{K} \bigl(y_k \log p_k + (1 - y_k) \log (1 - p_k)\bigr), \qquad \delta^{(L)} = p - y, \]",
+        r"\begin{gather*} p_k = \sigma\bigl(z^{(L)}_k\bigr) = \frac{1}{1 + e^{-z^{(L)}_k}}, \qquad "
+        r"\delta^{(L)} = p - y, \\ \ell = -\sum_{k=1}^{K} \bigl(y_k \log p_k + (1 - y_k) \log (1 - p_k)\bigr), "
+        r"\end{gather*}",
         r"with labels $y_k \in [0, 1]$, unconstrained otherwise.",
     ]
 
