@@ -21,10 +21,11 @@ offending entry (1-based, as written by hand).
 from __future__ import annotations
 
 import json
+import re
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -407,6 +408,64 @@ def _reduced_closed_forms(analysis, base: dict, X, Y, label_syms) -> dict[str, n
     return out
 
 
+#: optimizers linear in the gradient history (a linear law is exactly conserved along their runs)
+_LINEAR_RUNS = ("sgd", "momentum", "nesterov")
+_ENTRY = re.compile(r"^([Wb]\d+)_(\d+)(?:_(\d+))?$")
+
+
+def _law_value(expr: sp.Expr, theta: Mapping[str, np.ndarray]) -> float:
+    """A law's expression (over entry symbols such as ``W2_1_3``, 1-based) at float parameters."""
+    values = {}
+    for sym in expr.free_symbols:
+        m = _ENTRY.match(str(sym))
+        if m is None:
+            raise Uncertifiable(f"no parameter entry named {sym}")
+        name, i, j = m.group(1), int(m.group(2)) - 1, m.group(3)
+        values[sym] = sp.Float(float(theta[name][i] if j is None else theta[name][i, int(j) - 1]), 30)
+    return float(expr.xreplace(values))
+
+
+def _law_checks(analysis, traj, name: str, lr: float, X, Y, decays: bool) -> tuple[list[Check], list[str]]:
+    """Every proved conservation law along one float trajectory: linear laws conserved to roundoff on
+    runs linear in the gradient (SGD, momentum, Nesterov, no weight decay); quadratic laws change by
+    exactly η²·gᵀQg per plain SGD step; other runs' drift is reported, not judged (not claimed there)."""
+    from . import numeric
+
+    laws = list(getattr(analysis, "conserved", []) or [])
+    if not laws or getattr(analysis, "inputs", None) is not None:
+        return [], []
+    checks, notes = [], []
+    params = traj.params
+    for law in laws:
+        try:
+            values = [_law_value(law.expression, theta) for theta in params]
+        except Uncertifiable:
+            continue
+        scale = 1.0 + max(abs(v) for v in values)
+        drift = max(abs(v - values[0]) for v in values)
+        if law.kind == "linear":
+            if name in _LINEAR_RUNS and not decays:
+                ok = drift <= 1e-9 * scale * max(1, len(params))
+                checks.append(Check("conservation", f"{name}: {law.expression} conserved", ok, drift,
+                                    f"largest change {drift:.3g} over {len(params) - 1} steps"))
+            elif drift > 1e-9 * scale:
+                notes.append(f"{name}: the linear law {law.expression} drifts by {drift:.3g} (not claimed for this "
+                             "optimizer)")
+        elif law.kind == "quadratic" and name == "sgd" and not decays:
+            worst = 0.0
+            for t in range(len(params) - 1):
+                batch = traj.batches[t] if t < len(traj.batches) else None
+                xb, yb = (X, Y) if batch is None else (X[batch], Y[batch])
+                g = numeric.gradients(analysis.net, params[t], xb, yb)
+                predicted = lr * lr * _law_value(law.expression, g)
+                actual = values[t + 1] - values[t]
+                worst = max(worst, abs(actual - predicted) / max(abs(actual), abs(predicted), 1e-300))
+            ok = worst <= 1e-6
+            checks.append(Check("conservation", f"sgd: {law.expression} changes by η² gᵀQg per step", ok, worst,
+                                f"largest relative mismatch {worst:.3g}"))
+    return checks, notes
+
+
 def _witness_replay(analysis, move_atol: float) -> Check | None:
     """Replay the prover's certified witness trajectory (one example, plain SGD) in NumPy:
     every class it certifies must change at its step."""
@@ -585,6 +644,9 @@ def verify(
         subject = f"{name} ({horizon} steps{', weight decay' if decays else ''})"
         atol = max(move_atol, 0.1 * lr) if name in NORMALIZED_OPTIMIZERS else move_atol
         report.checks.extend(_trajectory_checks(analysis, traj, subject, seed, tie_rtol, atol, not decays))
+        law_checks, law_notes = _law_checks(analysis, traj, name, lr, X, Y, decays)
+        report.checks.extend(law_checks)
+        report.notes.extend(law_notes)
     bar.close()
     if use_torch:
         from .torch import torch_trajectory

@@ -185,3 +185,20 @@ def test_shifted_tie_is_refused_when_the_loss_is_not_shift_invariant():
     net = sd.mlp([3, 2, 3], "tanh", loss="mse")
     a = sd.analyze(net, init)
     assert a.tie_class("W1", (0, 0)) != a.tie_class("W1", (1, 0))
+
+
+def test_verify_checks_conservation_laws_and_rejects_a_false_one():
+    """verify() replays the proved laws on float runs; a fabricated law is caught."""
+    import dataclasses
+
+    a = sd.analyze(sd.mlp([3, 3, 3], "relu"), sd.generic())
+    report = a.verify(optimizers=("sgd", "momentum", "adam"))
+    laws = [c for c in report.checks if c.kind == "conservation"]
+    assert laws and all(c.ok for c in laws), str(report)
+    assert any(c.subject.startswith("sgd:") and "gᵀQg" in c.subject for c in laws)  # quadratic drift identity
+    assert not any(c.subject.startswith("adam:") for c in laws)  # not claimed for Adam: reported as notes
+    law = a.conserved[0]
+    fake = dataclasses.replace(law, expression=law.expression + sp.Symbol("W1_1_1", real=True))
+    a.conservation.linear.laws.insert(0, fake)  # `laws` is a fresh list: insert into the search itself
+    bad = a.verify(optimizers=("sgd",))
+    assert not bad.ok and any(c.kind == "conservation" and not c.ok for c in bad.checks)
