@@ -29,6 +29,7 @@ import sympy as sp
 from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
 from ..guard import public_entry
 from .names import BATCH_SIZE, Builder, LogitBuilder, NotLocal, resolve
+from .tree import children as _children
 from .tree import (
     MAX_ASSIGNMENTS, MAX_CHARS, TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, to_latex, to_text,
 )
@@ -226,6 +227,26 @@ def _rename(node, mapping: dict):
     return node
 
 
+_UNDEFINED = (sp.S.ComplexInfinity, sp.S.Infinity, sp.S.NegativeInfinity, sp.S.NaN)
+
+
+def _undefined(expr) -> bool:
+    """Does ``expr`` contain ``zoo``, ``±oo`` or ``nan``?  A walk over *distinct* subexpressions:
+    closed forms of deep networks share subtrees, and a tree walk (``expr.has``) would be exponential."""
+    seen, stack = {expr}, [expr]
+    while stack:
+        e = stack.pop()
+        if e.is_Atom:
+            if any(e is u for u in _UNDEFINED):
+                return True
+            continue
+        for a in e.args:
+            if a not in seen:
+                seen.add(a)
+                stack.append(a)
+    return False
+
+
 def _is_neg(node) -> bool:
     return isinstance(node, Mul) and len(node.factors) == 2 and node.factors[0] == Num(Fraction(-1))
 
@@ -252,6 +273,7 @@ class _Session:
         self.builder = Builder(d, net, resolved.batch, resolved.claim.batch_loss)
         self.logits = LogitBuilder(d, net, resolved.batch, resolved.claim.batch_loss)
         self.local = True  # the claim refers only to output logits, labels and predictions (so far)
+        self._universe = None
         self.rng = random.Random(seed)
         self.np_rng = np.random.default_rng(seed)
         self.start, self.seconds = start, seconds
@@ -390,7 +412,7 @@ class _Session:
                 f"{to_text(node)[:60]} is undefined at {env} (a division by zero or a comparison of an undefined value: "
                 f"{type(exc).__name__})"
             ) from None
-        if expr.has(sp.zoo, sp.oo, sp.nan, -sp.oo):
+        if _undefined(expr):
             raise ClaimSyntaxError(f"{to_text(node)[:60]} is undefined (a division by zero) at {env}")
         return expr
 
@@ -455,10 +477,11 @@ class _Session:
         from ..bounded import BoundExceeded, run_bounded
 
         ps = self.softmax_outputs()
-        proved = _prove_small(pending, ps)  # small differences: the cheap normal forms right here
+        zetas = list(self.logits.zeta)
+        proved = _prove_small(pending, ps, zetas)  # small differences: the cheap normal forms right here
         if not all(proved):
             try:
-                proved = run_bounded(_prove_all, pending, ps, seconds=budget)
+                proved = run_bounded(_prove_all, pending, ps, zetas, seconds=budget)
             except BoundExceeded as exc:
                 lv.reason = f"no symbolic proof within the time bound ({exc})"
                 return lv
@@ -475,6 +498,25 @@ class _Session:
         else:
             lv.reason = "SymPy could not reduce the difference to 0, and no counterexample was found"
         return lv
+
+    def universe(self) -> list:
+        """Data, labels, parameters (their symbols at this init), the batch size and the claim's free
+        variables: every symbol a built side can contain, sorted by name (computed once)."""
+        if self._universe is None:
+            symbols = set(self.d.x) | set(self.d.label_symbols)
+            for value in self.d.values.values():
+                if isinstance(value, sp.Basic):
+                    symbols |= value.free_symbols
+            if self.resolved.batch:
+                symbols.add(BATCH_SIZE)
+            stack = [s for v in self.resolved.variants for s in v.sides]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, Q) and node.kind == "var":
+                    symbols.add(sp.Symbol(node.name, real=True))
+                stack.extend(_children(node))
+            self._universe = sorted(symbols, key=lambda s: s.name)
+        return self._universe
 
     def softmax_outputs(self) -> list:
         """The engine's softmax outputs ``p_1 … p_K`` (softmax cross-entropy), else empty."""
@@ -504,13 +546,19 @@ class _Session:
     def refute(self, env, left, right, diff):
         from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, interval, magnitude
 
-        symbols = sorted(diff.free_symbols | left.free_symbols | right.free_symbols, key=lambda s: s.name)
+        # every symbol a side can contain, known in advance (free_symbols of big sides is slow)
+        symbols = self.universe()
         worst, good = 0.0, 0
         for _ in range(_ATTEMPTS):
             values = self.point(symbols)
             try:
                 dv, lv, rv = enclose([diff, left, right], values)
-            except (Uncertifiable, ZeroDivisionError, ValueError):
+            except Uncertifiable as exc:
+                if str(exc).startswith("no value for the symbol"):  # not in the universe: take the sides' own
+                    symbols = sorted(set(symbols) | diff.free_symbols | left.free_symbols | right.free_symbols,
+                                     key=lambda s: s.name)
+                continue
+            except (ZeroDivisionError, ValueError):
                 continue
             if excludes_zero(dv):
                 data = {str(s): str(values[s]) for s in self.d.x}
@@ -523,7 +571,8 @@ class _Session:
                     data["N"] = str(values[BATCH_SIZE])
                     data["batch"] = "N copies of this example"
                 names = {str(s) for s in self.d.x} | {str(s) for s in self.d.label_symbols} | {str(BATCH_SIZE)}
-                params = {str(s): str(values[s]) for s in symbols if str(s) not in names}
+                used = diff.free_symbols | left.free_symbols | right.free_symbols
+                params = {str(s): str(values[s]) for s in symbols if str(s) not in names and s in used}
                 return Counterexample(dict(env), data, params, describe_interval(lv), describe_interval(rv), interval(dv))
             bound = magnitude(dv)  # a float upper bound of |dv|; never raises (inf when unbounded)
             if bound == float("inf"):
@@ -537,15 +586,17 @@ class _Session:
         return (worst, good)
 
 
-def _is_zero(expr, ps=()) -> bool:
+def _is_zero(expr, ps=(), zetas=()) -> bool:
     """Is ``expr`` identically 0?  Cheap normal forms first (:mod:`.normal`), then SymPy's
-    general rewrites; any step that reaches 0 is a proof (each step preserves the value)."""
-    from .normal import expand_polynomial, lse_normal, softmax_atoms, softmax_form
+    general rewrites; any step that reaches 0 is a proof (each step preserves the value).
+    ``zetas`` are the free logits of logit-space alternatives."""
+    from .normal import exp_atoms, expand_polynomial, lse_normal, softmax_atoms, softmax_form
 
     steps = (
         lambda e: e,
         lambda e: expand_polynomial(softmax_atoms(e, list(ps))),
         lambda e: expand_polynomial(softmax_atoms(lse_normal(e), list(ps))),
+        lambda e: sp.cancel(sp.together(exp_atoms(e, list(zetas)))) if e.has(*zetas) else e,
         lambda e: sp.expand(e),
         lambda e: sp.cancel(sp.together(softmax_atoms(softmax_form(e), list(ps)))),
         lambda e: sp.cancel(sp.together(e)),
@@ -566,20 +617,21 @@ def _is_zero(expr, ps=()) -> bool:
 _SMALL_OPS = 400
 
 
-def _prove_small(pending, ps) -> list[bool]:
+def _prove_small(pending, ps, zetas=()) -> list[bool]:
     """The cheap normal forms on small differences, in this process (each is polynomial-size work
-    on expressions of at most :data:`_SMALL_OPS` operations; the checking child is bounded anyway)."""
-    from .normal import expand_polynomial, lse_normal, softmax_atoms
+    on expressions of at most :data:`_SMALL_OPS` nodes; the checking child is bounded anyway)."""
+    from .normal import exp_atoms, expand_polynomial, lse_normal, small, softmax_atoms
 
     out = []
     for alternatives in pending:
         ok = False
         for alt in alternatives:
-            if sp.count_ops(alt) > _SMALL_OPS:
+            if not small(alt, _SMALL_OPS):
                 continue
             try:
                 ok = (expand_polynomial(softmax_atoms(alt, list(ps))) == 0
-                      or expand_polynomial(softmax_atoms(lse_normal(alt), list(ps))) == 0)
+                      or expand_polynomial(softmax_atoms(lse_normal(alt), list(ps))) == 0
+                      or (bool(zetas) and alt.has(*zetas) and sp.cancel(sp.together(exp_atoms(alt, list(zetas)))) == 0))
             except Exception:  # not a proof
                 ok = False
             if ok:
@@ -590,12 +642,13 @@ def _prove_small(pending, ps) -> list[bool]:
     return out
 
 
-def _prove_all(pending, ps=()) -> list[bool]:
+def _prove_all(pending, ps=(), zetas=()) -> list[bool]:
     """In the bounded child: is each difference (any of its alternatives) identically 0?
-    ``ps`` are the engine's softmax outputs (for :func:`.normal.softmax_atoms`), or empty."""
+    ``ps`` are the engine's softmax outputs (for :func:`.normal.softmax_atoms`), or empty;
+    ``zetas`` the free logits of the logit-space alternatives."""
     out = []
     for alternatives in pending:
-        out.append(any(_is_zero(alt, ps) for alt in alternatives))
+        out.append(any(_is_zero(alt, ps, zetas) for alt in alternatives))
         if not out[-1]:
             break  # one failure already makes the link undecided
     return out

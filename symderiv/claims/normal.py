@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["softmax_atoms", "lse_normal", "softmax_form", "expand_polynomial"]
+__all__ = ["softmax_atoms", "lse_normal", "softmax_form", "expand_polynomial", "exp_atoms", "small"]
 
 
 def expand_polynomial(expr: sp.Expr) -> sp.Expr:
@@ -112,3 +112,33 @@ def softmax_form(expr: sp.Expr) -> sp.Expr:
         return sp.Mul(*rest) * new
 
     return expr.replace(lambda e: isinstance(e, sp.Mul), rewrite)
+
+
+def exp_atoms(expr: sp.Expr, symbols: list) -> sp.Expr:
+    """Every ``exp(Σ_k c_k s_k + c)`` with integer ``c_k`` over ``symbols`` as ``e^c Π_k E_k^{c_k}``
+    (``E_k = exp(s_k)``, positive symbols): softmax expressions in free logits become rational
+    functions, which ``cancel`` decides (the softmax Jacobian, shift invariance)."""
+    atoms = {s: sp.Dummy(f"E_{s.name}", positive=True) for s in symbols}
+
+    def rewrite(e):
+        out, const = sp.Integer(1), sp.Integer(0)
+        for term, c in sp.expand(e.args[0]).as_coefficients_dict().items():
+            if term == 1:
+                const += c
+            elif term in atoms and c.is_Integer:
+                out *= atoms[term] ** c
+            else:
+                return e
+        return out * sp.exp(const)
+
+    return expr.replace(lambda e: isinstance(e, sp.exp), rewrite)
+
+
+def small(expr: sp.Expr, limit: int) -> bool:
+    """Has ``expr`` at most ``limit`` nodes?  (Stops counting early: cheap on huge expressions.)"""
+    count = 0
+    for _ in sp.preorder_traversal(expr):
+        count += 1
+        if count > limit:
+            return False
+    return True
