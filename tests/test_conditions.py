@@ -198,7 +198,7 @@ def test_verify_checks_conservation_laws_and_rejects_a_false_one():
     assert any(c.subject.startswith("sgd:") and "gᵀQg" in c.subject for c in laws)  # quadratic drift identity
     assert not any(c.subject.startswith("adam:") for c in laws)  # not claimed for Adam: reported as notes
     law = a.conserved[0]
-    fake = dataclasses.replace(law, expression=law.expression + sp.Symbol("W1_1_1", real=True))
+    fake = dataclasses.replace(law, expression=law.expression + sp.Symbol("b2_1", real=True))  # b2_1 moves
     a.conservation.linear.laws.insert(0, fake)  # `laws` is a fresh list: insert into the search itself
     bad = a.verify(optimizers=("sgd",))
     assert not bad.ok and any(c.kind == "conservation" and not c.ok for c in bad.checks)
