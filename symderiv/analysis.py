@@ -479,6 +479,7 @@ class Analysis:
         return [(l, self.net.sizes[l], part.n_classes(l)) for l in range(1, self.net.depth)]
 
     # ------------------------------------------------------------ summary
+    @public_entry
     def summary(self) -> str:
         """A few plain sentences: what stays zero, what stays tied, when things move, and the scope."""
         lines = [f"{self.net.describe()}; init: {self.init_description}."]
@@ -682,6 +683,7 @@ class Analysis:
 
         return analysis_latex(self)
 
+    @public_entry
     def to_latex(self, *, title: str | None = None) -> str:
         """The proof as a standalone LaTeX document (see :mod:`symderiv.latex`)."""
         from .latex import proof_document
@@ -701,6 +703,7 @@ class Analysis:
             "data": "every statement holds for every example (data are symbols)",
         }
 
+    @public_entry
     @_shared_closed_forms
     def to_json(self) -> dict[str, Any]:
         """The JSON-serializable contract of issue #3 (deterministic)."""
@@ -867,6 +870,7 @@ class Analysis:
                                   "(columns not kept carry x = 0) and follow it exactly in the full network")
         return data
 
+    @public_entry
     def to_json_text(self) -> str:
         """``to_json()`` as text, byte-identical for the same input."""
         return json.dumps(self.to_json(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"

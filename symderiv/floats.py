@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Mapping
 import sympy as sp
 
 from .engine import backprop
+from .guard import public_entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .prover import Proof
@@ -106,6 +107,7 @@ class FloatReport:
         return out
 
 
+@public_entry
 def float_facts(proof: "Proof") -> FloatReport:
     """Classify every proved zero and tie of ``proof`` (see the module docstring)."""
     from .prover import ABBREVIATE_FROM_DEPTH

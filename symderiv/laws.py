@@ -78,6 +78,7 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 import sympy as sp
+from .guard import public_entry
 
 from .certify import Uncertifiable, enclose, excludes_zero, precision
 from .engine import Abbreviations, backprop, input_symbols
@@ -665,6 +666,7 @@ def _rank(vectors: list[list[Fraction]]) -> int:
 
 
 # ---------------------------------------------------------------- entry point
+@public_entry
 def conservation_laws(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: float = 30.0,
                       quadratic_limit: int = QUADRATIC_SEARCH_LIMIT) -> Conservation:
     """The linear and quadratic conservation laws of ``proof`` (see the module docstring).

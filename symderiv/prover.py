@@ -43,6 +43,7 @@ from .engine import Abbreviations, Pass, backprop, input_symbols
 from .init import ParamInit, resolve_init
 from .network import Network
 from .patterns import Block, Partition, blocks, unit_partition
+from .guard import public_entry
 
 _log = logging.getLogger("symderiv")
 
@@ -257,7 +258,13 @@ class Decider:
         if seconds <= 0.05:
             return None
         if self.abbreviations is not None:  # simplification must see through the named quantities
-            expr = self.abbreviations.expand(expr)
+            from .closed_forms import expand_definitions
+            from .errors import SizeLimitError
+
+            try:  # on the DAG, refusing an expansion too large to simplify in the bound: undecided
+                expr = expand_definitions([expr], self.abbreviations.definitions)[0]
+            except SizeLimitError:
+                return None
         started = time.monotonic()
         try:
             if run_bounded(_simplifies_to_zero, expr, seconds=seconds):
@@ -524,6 +531,7 @@ def block_label(net: Network, partition: Partition, b: Block) -> str:
     return f"{b.param}[{C}]"
 
 
+@public_entry
 def prove(
     net: Network,
     init: object,

@@ -38,6 +38,7 @@ import sympy as sp
 from .engine import backprop, input_symbols
 from .prover import (ABBREVIATE_FROM_DEPTH, Budget, Decider, Enclosures, Proof, _fan_in_scales, _split_class,
                      block_label)
+from .guard import public_entry
 
 __all__ = ["ShiftedGroup", "ShiftedTies", "shifted_ties", "MAX_GROUP"]
 
@@ -82,6 +83,7 @@ class ShiftedTies:
         return [s for g in self.groups for s in g.tied_subsets]
 
 
+@public_entry
 def shifted_ties(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: float = 15.0) -> ShiftedTies:
     """Relax the per-parameter groups of ``proof`` to the proved ones (see the module docstring)."""
     out = ShiftedTies()

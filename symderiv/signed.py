@@ -44,6 +44,7 @@ from .engine import backprop, input_symbols
 from .patterns import Block
 from .prover import (ABBREVIATE_FROM_DEPTH, Budget, Decider, Enclosures, Identity, Proof, Witness, _fan_in_scales,
                      _split_class, block_label, random_point)
+from .guard import public_entry
 
 __all__ = ["SignedGroup", "SignedTies", "signed_ties", "ODD_OPTIMIZERS"]
 
@@ -140,6 +141,7 @@ def _candidates(proof: Proof, seed: int) -> list[list[tuple[int, int]]]:
     return groups + members
 
 
+@public_entry
 def signed_ties(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: float = 20.0) -> SignedTies:
     """Relax the candidate signed groups of ``proof`` to the proved ones (see the module docstring)."""
     out = SignedTies()

@@ -247,7 +247,7 @@ def _closed_form_gradients(analysis, params, X, Y, symbol_values) -> dict[str, n
         point = dict(base)
         point.update({s: sp.Rational(float(v)) for s, v in zip(x_syms, x)})
         point.update({s: sp.Rational(float(v)) for s, v in zip(label_syms, y)})
-        values = enclose(exprs, point, dps=30)
+        values = enclose(exprs, point, dps=30, definitions=analysis.gradient_definitions())
         total += np.array([midpoint(v) for v in values])
     mean = dict(zip(blocks, total / len(X)))
     out = {}
@@ -397,7 +397,8 @@ def _reduced_closed_forms(analysis, base: dict, X, Y, label_syms) -> dict[str, n
             point = dict(base)
             point.update(labels)
             point.update(zip(xr, m.reduced_data(xs, column)))
-            for b, v in zip(bs, enclose([grads[b] for b in bs], point, dps=30)):
+            for b, v in zip(bs, enclose([grads[b] for b in bs], point, dps=30,
+                                        definitions=analysis.gradient_definitions())):
                 totals[(column, b)] += midpoint(v)
     out = {}
     for name, grid in grids.items():
