@@ -247,6 +247,22 @@ def _undefined(expr) -> bool:
     return False
 
 
+def _symbols(*exprs) -> set:
+    """The symbols of ``exprs``, by a walk over distinct subexpressions (``free_symbols`` walks the
+    tree, exponential on the shared closed forms of deep networks)."""
+    seen, stack, out = set(exprs), list(exprs), set()
+    while stack:
+        e = stack.pop()
+        if e.is_Symbol:
+            out.add(e)
+            continue
+        for a in e.args:
+            if a not in seen:
+                seen.add(a)
+                stack.append(a)
+    return out
+
+
 def _is_neg(node) -> bool:
     return isinstance(node, Mul) and len(node.factors) == 2 and node.factors[0] == Num(Fraction(-1))
 
@@ -555,8 +571,7 @@ class _Session:
                 dv, lv, rv = enclose([diff, left, right], values)
             except Uncertifiable as exc:
                 if str(exc).startswith("no value for the symbol"):  # not in the universe: take the sides' own
-                    symbols = sorted(set(symbols) | diff.free_symbols | left.free_symbols | right.free_symbols,
-                                     key=lambda s: s.name)
+                    symbols = sorted(set(symbols) | _symbols(diff, left, right), key=lambda s: s.name)
                 continue
             except (ZeroDivisionError, ValueError):
                 continue
@@ -571,7 +586,7 @@ class _Session:
                     data["N"] = str(values[BATCH_SIZE])
                     data["batch"] = "N copies of this example"
                 names = {str(s) for s in self.d.x} | {str(s) for s in self.d.label_symbols} | {str(BATCH_SIZE)}
-                used = diff.free_symbols | left.free_symbols | right.free_symbols
+                used = _symbols(diff, left, right)
                 params = {str(s): str(values[s]) for s in symbols if str(s) not in names and s in used}
                 return Counterexample(dict(env), data, params, describe_interval(lv), describe_interval(rv), interval(dv))
             bound = magnitude(dv)  # a float upper bound of |dv|; never raises (inf when unbounded)
@@ -596,7 +611,7 @@ def _is_zero(expr, ps=(), zetas=()) -> bool:
         lambda e: e,
         lambda e: expand_polynomial(softmax_atoms(e, list(ps))),
         lambda e: expand_polynomial(softmax_atoms(lse_normal(e), list(ps))),
-        lambda e: sp.cancel(sp.together(exp_atoms(e, list(zetas)))) if e.has(*zetas) else e,
+        lambda e: sp.cancel(sp.together(exp_atoms(e, list(zetas)))) if _symbols(e) & set(zetas) else e,
         lambda e: sp.expand(e),
         lambda e: sp.cancel(sp.together(softmax_atoms(softmax_form(e), list(ps)))),
         lambda e: sp.cancel(sp.together(e)),

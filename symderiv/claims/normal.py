@@ -87,9 +87,24 @@ def _log(u: sp.Expr) -> sp.Expr:
     return sp.log(u)
 
 
+def _distinct(expr: sp.Expr, cls) -> set:
+    """The subexpressions of type ``cls``, by a walk over distinct subexpressions (``atoms`` walks
+    the tree, exponential on shared closed forms)."""
+    seen, stack, out = {expr}, [expr], set()
+    while stack:
+        e = stack.pop()
+        if isinstance(e, cls):
+            out.add(e)
+        for a in e.args:
+            if a not in seen:
+                seen.add(a)
+                stack.append(a)
+    return out
+
+
 def lse_normal(expr: sp.Expr) -> sp.Expr:
     """``expr`` with every ``log`` in the normal form of the module docstring, expanded."""
-    logs = sorted(expr.atoms(sp.log), key=sp.count_ops)
+    logs = sorted(_distinct(expr, sp.log), key=sp.default_sort_key)
     if not logs:
         return expr
     mapping = {g: _log(g.args[0]) for g in logs}
