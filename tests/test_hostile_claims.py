@@ -104,6 +104,8 @@ HOSTILE = [
     ("hadamard without operands", r"\odot = x_1", _SYNTAX),
     ("nabla without a target", r"\nabla L = 0", _SYNTAX),
     ("symbolic layer of a number", r"W^{(l+9)} = 0", _NAME),
+    ("module attribute chain", "x = np.os.system('ls')", _SYNTAX),
+    ("unknown numpy function", "x = np.load('/etc/passwd')", _SYNTAX),
 ]
 
 

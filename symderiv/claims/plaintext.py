@@ -51,6 +51,11 @@ _QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|b|X|Y|P)(\d*)$")
 #: code-style gradient names: dW1 = dL/dW1, dz2 = dL/dz2
 _DNAME = re.compile(r"^d(W|b|z|h|a|x)(\d*)$")
 _FREE = {"u", "v", "s", "r", "eta", "alpha", "lr", "lam", "gamma", "beta"}
+#: module prefixes of code-style claims (np.outer(a, b)); nothing is imported or looked up
+_MODULES = {"np", "numpy", "torch"}
+#: their functions, as this syntax's names
+_NUMPY = {"outer": "outer", "dot": "matmul", "matmul": "matmul", "exp": "exp", "log": "log", "tanh": "tanh",
+          "sqrt": "sqrt", "abs": "abs", "maximum": "max", "heaviside": "H", "sigmoid": "sigma"}
 _GRAD = re.compile(r"(?<![A-Za-z0-9_])d(?:L|l|ell|loss|C|J|E)\s*/\s*d(?=[A-Za-z])")
 _PRIME = re.compile(r"([A-Za-z][A-Za-z0-9]*)('+)")
 _INDEX = re.compile(r"^[a-z]$")
@@ -316,6 +321,19 @@ class _Walker:
     def call(self, node: ast.Call, depth: int = 0):
         if node.keywords:
             raise self.fail(node, "a keyword argument")
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "dot" and len(node.args) == 1 and not (
+                isinstance(func.value, ast.Name) and func.value.id in _MODULES):
+            return Op("matmul", (self.node(func.value, depth + 1), self.node(node.args[0], depth + 1)))  # a.dot(b)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _MODULES:
+            if func.attr not in _NUMPY:  # np.outer, np.dot, np.exp, np.maximum, …: NumPy's names as ours
+                raise self.fail(func, f"{func.value.id}.{func.attr} (known: {', '.join(sorted(_NUMPY))})")
+            if _NUMPY[func.attr] == "matmul":
+                if len(node.args) != 2:
+                    raise ClaimSyntaxError(f"{func.value.id}.{func.attr} takes two arguments (column {node.col_offset})")
+                return Op("matmul", tuple(self.node(a, depth + 1) for a in node.args))
+            node = ast.Call(func=ast.Name(id=_NUMPY[func.attr], ctx=ast.Load(), col_offset=func.col_offset),
+                            args=node.args, keywords=node.keywords, col_offset=node.col_offset)
         if not isinstance(node.func, ast.Name):
             raise self.fail(node.func, f"calling {type(node.func).__name__}")
         name = node.func.id
