@@ -202,3 +202,13 @@ def test_verify_checks_conservation_laws_and_rejects_a_false_one():
     a.conservation.linear.laws.insert(0, fake)  # `laws` is a fresh list: insert into the search itself
     bad = a.verify(optimizers=("sgd",))
     assert not bad.ok and any(c.kind == "conservation" and not c.ok for c in bad.checks)
+
+
+def test_quadratic_drift_check_tolerates_roundoff_of_an_exact_zero_step():
+    """Found by the soundness property: at a constant init the first SGD step's gradient is a ~1e-18
+    cancellation residue, so the predicted change η²gᵀQg (~1e-38) meets an exact 0; the law holds."""
+    net = sd.mlp([1, 1, 2, 2], ["identity", "gelu"], bias=False)
+    a = sd.analyze(net, sd.constant(sp.Rational(1, 2)))
+    assert any(law.kind == "quadratic" for law in a.conserved)
+    report = a.verify(optimizers=("sgd",), seed=0)
+    assert report.ok, str(report)
