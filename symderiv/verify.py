@@ -32,6 +32,7 @@ import sympy as sp
 
 from .certify import Uncertifiable, enclose, midpoint
 from .errors import SymderivError
+from .genericity import NO_WEIGHT_DECAY
 from .guard import public_entry
 from .network import require_concrete
 
@@ -309,6 +310,11 @@ def _trajectory_checks(analysis, trajectory, subject: str, seed: int, tie_rtol: 
     for name in net.parameter_names():
         facts = analysis.entry_facts(name)
         zero, tie, step, tight = facts["stays_zero"], facts["tie_class"], facts["first_move_step"], facts["first_move_tight"]
+        # on weight-decay runs, statements made under the condition "no weight decay" are not claimed
+        assumed = (np.zeros(zero.shape, dtype=bool) if first_moves
+                   else np.vectorize(lambda b: NO_WEIGHT_DECAY in analysis.facts_of(b).conditions,
+                                     otypes=[bool])(facts["block"]))
+        zero = zero & ~assumed
         tight_total += int(tight.sum())
         stack = np.array([theta[name] for theta in thetas])  # steps × shape
         flat = stack.reshape(len(thetas), -1)
@@ -331,7 +337,8 @@ def _trajectory_checks(analysis, trajectory, subject: str, seed: int, tie_rtol: 
         moved = flat[1:] != flat[:-1]
         tight_seen += int(np.sum(tight_f & moved[np.clip(steps_f - 1, 0, None), np.arange(len(steps_f))] & (steps_f >= 1)))
         for k, ix in enumerate(index):
-            class_values.setdefault(int(tie.reshape(-1)[k]), []).append((name, ix))
+            if not assumed.reshape(-1)[k]:
+                class_values.setdefault(int(tie.reshape(-1)[k]), []).append((name, ix))
     for members in class_values.values():
         if len(members) < 2:
             continue
@@ -412,6 +419,33 @@ def _reduced_closed_forms(analysis, base: dict, X, Y, label_syms) -> dict[str, n
 #: optimizers linear in the gradient history (a linear law is exactly conserved along their runs)
 _LINEAR_RUNS = ("sgd", "momentum", "nesterov")
 _ENTRY = re.compile(r"^([Wb]\d+)_(\d+)(?:_(\d+))?$")
+
+
+def _shifted_checks(analysis, traj, name: str) -> list[Check]:
+    """Shifted ties (:mod:`symderiv.shifted`): each pair's difference keeps its init value along a run
+    without weight decay (checked on one representative entry per class)."""
+    shifted = getattr(analysis, "shifted", None)
+    if shifted is None or getattr(analysis, "inputs", None) is not None or not shifted.groups:
+        return []
+    p = analysis.proof
+    worst, where = 0.0, ""
+    for group in shifted.groups:
+        entries = []
+        for k in group.classes:
+            b = p.classes[k][0]
+            C = p.partition.classes[b.layer][b.row]
+            index = (C.first,) if b.kind == "b" else (C.first, p.partition.classes[b.layer - 1][b.col].first)
+            entries.append((b.param, index))
+        (n0, i0) = entries[0]
+        for (n, i), offset in zip(entries[1:], group.offsets[1:]):
+            diff = np.array([theta[n][i] - theta[n0][i0] for theta in traj.params])
+            scale = 1.0 + max(abs(float(theta[n][i])) + abs(float(theta[n0][i0])) for theta in traj.params)
+            dev = float(np.max(np.abs(diff - float(offset)))) / scale if offset.is_number else 0.0
+            if dev > worst:
+                worst, where = dev, f"{_entry(n, i)} − {_entry(n0, i0)}"
+    ok = worst <= 1e-9
+    return [Check("shifted_ties", f"{name}: differences of shifted ties", ok, worst,
+                  f"largest relative deviation {worst:.3g}" + (f" at {where}" if where else ""))]
 
 
 def _law_value(expr: sp.Expr, theta: Mapping[str, np.ndarray]) -> float:
@@ -649,6 +683,8 @@ def verify(
         subject = f"{name} ({horizon} steps{', weight decay' if decays else ''})"
         atol = max(move_atol, 0.1 * lr) if name in NORMALIZED_OPTIMIZERS else move_atol
         report.checks.extend(_trajectory_checks(analysis, traj, subject, seed, tie_rtol, atol, not decays))
+        if not decays:
+            report.checks.extend(_shifted_checks(analysis, traj, name))
         law_checks, law_notes = _law_checks(analysis, traj, name, lr, X, Y, decays)
         report.checks.extend(law_checks)
         report.notes.extend(law_notes)

@@ -212,3 +212,18 @@ def test_quadratic_drift_check_tolerates_roundoff_of_an_exact_zero_step():
     assert any(law.kind == "quadratic" for law in a.conserved)
     report = a.verify(optimizers=("sgd",), seed=0)
     assert report.ok, str(report)
+
+
+def test_verify_replays_shifted_ties_and_catches_a_wrong_offset():
+    import dataclasses
+
+    net, init = _shifted_columns()
+    a = sd.analyze(net, init)
+    report = a.verify(optimizers=("sgd", "adam"))
+    checks = [c for c in report.checks if c.kind == "shifted_ties"]
+    assert checks and all(c.ok for c in checks), str(report)
+    group = next(g for g in a.shifted.groups if g.shifted)
+    a.shifted.groups[a.shifted.groups.index(group)] = dataclasses.replace(
+        group, offsets=(group.offsets[0], group.offsets[1] + 1))
+    bad = a.verify(optimizers=("sgd",))
+    assert any(c.kind == "shifted_ties" and not c.ok for c in bad.checks)
