@@ -62,3 +62,15 @@ def test_time_bound_gives_undecided_with_evidence():
         assert "agree" in v.links[0].evidence
     v2 = check("sigma(z1[i]) = (1 + tanh(z1[i]/2))/2", net, seconds=20)
     assert v2.status == "proved", str(v2)
+
+
+def test_verdict_shows_the_users_own_spelling():
+    """Verdict JSON names quantities as the user wrote them, never the parser's internal names."""
+    import json
+
+    import symderiv as sd
+
+    v = sd.check("dL/dW1[i,j] = 2*(p[i]-y[i])*x[j]", sd.mlp([3, 2], loss="ce"))
+    text = json.dumps(v.to_json())
+    assert "GRAD_" not in text and "_PRIME" not in text
+    assert v.to_json()["links"][0]["left"] == "dL/dW1[i,j]"

@@ -97,7 +97,14 @@ def parse_plain(text: str) -> Claim:
     check_size(sides)
     if len(sides) < 2 and not same_for:
         raise ClaimSyntaxError("a claim needs a relation: A = B (or '... is zero', '... is the same for every i')")
-    return Claim(sides, original, "plain", conditions, same_for, tuple(s.strip() for s in sides_text), batch_loss)
+    return Claim(sides, original, "plain", conditions, same_for, tuple(_shown(s) for s in sides_text), batch_loss)
+
+
+def _shown(side: str) -> str:
+    """A side as the user wrote it, for verdicts: the parser's internal spellings undone
+    (``GRAD_W1`` is ``dL/dW1``, ``tanh_PRIME1`` is ``tanh'``)."""
+    side = side.strip().replace("GRAD_", "dL/d")
+    return re.sub(r"_PRIME(\d+)", lambda m: "'" * int(m.group(1)), side)
 
 
 def _suffixes(text: str):
