@@ -176,6 +176,11 @@ class Conservation:
         return {"linear": self.linear.to_json(), "quadratic": self.quadratic.to_json()}
 
 
+
+def _size(n: "int | sp.Symbol") -> sp.Expr:
+    """A class size as a SymPy number or width symbol (made explicitly: no sympify in symderiv)."""
+    return sp.Integer(n) if isinstance(n, int) else n
+
 # ---------------------------------------------------------------- entry names
 def entry_symbol_name(param: str, index: Sequence[object]) -> str:
     """``W2_1_3`` for 1-based ``index`` ``(1, 3)`` of ``W2``."""
@@ -490,11 +495,11 @@ def _balancedness(proof: Proof) -> tuple[list[tuple[int, int, dict[Block, sp.Exp
         for C in part.classes[l]:
             mult: dict[Block, sp.Expr] = {}
             for D in part.classes[l - 1]:
-                mult[Block(l, "W", C.index, D.index)] = sp.sympify(D.size)
+                mult[Block(l, "W", C.index, D.index)] = _size(D.size)
             if net.bias:
                 mult[Block(l, "b", C.index)] = sp.Integer(1)
             for E in part.classes[l + 1]:
-                mult[Block(l + 1, "W", E.index, C.index)] = -sp.sympify(E.size)
+                mult[Block(l + 1, "W", E.index, C.index)] = -_size(E.size)
             if all(values[b] == 0 for b in mult):
                 continue  # 0 = 0
             if _reduces_to_euler(state, defs, act, l, C.index, mult, values):
