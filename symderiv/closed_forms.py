@@ -64,8 +64,10 @@ MAX_LOCAL_DEPTH = 16
 _SIZE_CAP = 10**30
 
 
-def _walk(roots: Iterable[sp.Basic], children: Callable[[sp.Basic], tuple]) -> list[sp.Basic]:
-    """Every node reachable from ``roots``, children before parents (iterative: no recursion limit)."""
+def _walk(roots: Iterable[sp.Basic], children: Callable[[sp.Basic], tuple],
+          budget: int | None = None) -> list[sp.Basic] | None:
+    """Every node reachable from ``roots``, children before parents (iterative: no recursion limit);
+    None as soon as more than ``budget`` distinct nodes were found."""
     order: list[sp.Basic] = []
     done: set = set()
     for root in roots:
@@ -76,6 +78,8 @@ def _walk(roots: Iterable[sp.Basic], children: Callable[[sp.Basic], tuple]) -> l
                 if node not in done:
                     done.add(node)
                     order.append(node)
+                    if budget is not None and len(order) > budget:
+                        return None
                 continue
             if node in done:
                 continue
@@ -276,7 +280,7 @@ class ClosedForms:
     def _plan(self, root: sp.Basic) -> tuple[list[sp.Basic], dict] | None:
         """The new nodes to name (post-order) and each one's text size, or None when too large."""
         budget = 4 * self.max_nodes  # distinct new nodes visited before giving up
-        order = _walk_bounded(root, self._children, budget)
+        order = _walk([root], self._children, budget)
         if order is None:
             return None
         refs: dict[sp.Basic, int] = {}
@@ -366,22 +370,3 @@ class ClosedForms:
         return f"<closed form with {size_text(size)} nodes, omitted; see {self._see}>"
 
 
-def _walk_bounded(root: sp.Basic, children: Callable[[sp.Basic], tuple], budget: int) -> list[sp.Basic] | None:
-    """:func:`_walk` from one root, or None after ``budget`` distinct nodes."""
-    order: list[sp.Basic] = []
-    done: set = set()
-    stack: list[tuple[sp.Basic, bool]] = [(root, False)]
-    while stack:
-        node, ready = stack.pop()
-        if ready:
-            if node not in done:
-                done.add(node)
-                order.append(node)
-                if len(order) > budget:
-                    return None
-            continue
-        if node in done:
-            continue
-        stack.append((node, True))
-        stack.extend((c, False) for c in reversed(children(node)) if c not in done)
-    return order
