@@ -627,7 +627,6 @@ class Analysis:
         return ""
 
     def _move_summary(self) -> str:
-        p = self.proof
         parts = []
         for name in self.net.parameter_names():
             steps = {}

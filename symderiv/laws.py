@@ -82,7 +82,7 @@ from .guard import public_entry
 
 from .certify import Uncertifiable, enclose, excludes_zero, precision
 from .engine import Abbreviations, backprop, input_symbols
-from .nullspace import NullSpace, as_arb, null_space
+from .nullspace import as_arb, null_space
 from .patterns import Block
 from .prover import ABBREVIATE_FROM_DEPTH, Budget, Decider, Proof, _fan_in_scales, random_point
 

@@ -32,14 +32,13 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import sympy as sp
 
 from .bounded import BoundExceeded, run_bounded
 from .certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
-from .engine import Abbreviations, Pass, backprop, input_symbols
+from .engine import Abbreviations, backprop, input_symbols
 from .init import ParamInit, resolve_init
 from .network import Network
 from .patterns import Block, Partition, blocks, unit_partition
