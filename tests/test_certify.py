@@ -326,6 +326,10 @@ def test_property_enclosure_contains_the_evalf_value(expr, xv, yv, dps):
     point = {x: sp.Rational(xv.numerator, xv.denominator), y: sp.Rational(yv.numerator, yv.denominator)}
     ball = enclose([expr], point, dps=dps)[0]
     assume(ball.is_finite())  # overflowing products (exp of exp) are allowed to be unbounded
+    # the reference below (SymPy's evalf, i.e. mpmath) materializes huge intermediate values: exp(exp(exp(40)))
+    # needs an exponent of ~10^17 bits and exhausts memory, so every sub-expression must stay moderate
+    parts = list(sp.preorder_traversal(expr))
+    assume(all(b.is_finite() and abs(b) < 10 ** 30 for b in enclose(parts, point, dps=15)))
     exact = expr.xreplace(point)
     if exact.is_Rational:
         ref = Fraction(int(exact.p), int(exact.q))
