@@ -1,4 +1,4 @@
-"""The analysis of a graph (a traced PyTorch module): summary and JSON faces.
+"""The analysis of a graph (a traced PyTorch module): summary, JSON, LaTeX and verify faces.
 
 :func:`analyze_module` traces the module (:mod:`symderiv.graph.torch_fx`), turns its init
 into values (:mod:`symderiv.graph.values`), runs :func:`symderiv.graph.prover.prove_graph`
@@ -6,18 +6,27 @@ and wraps the proof in a :class:`GraphAnalysis`.  Per entry of every trainable p
 (keyed by its ``named_parameters()`` name): ``stays_zero`` (proved invariant, every
 optimizer of the class), ``tie_class`` (equal ids are proved equal at every step),
 ``first_move_step`` (proved: unchanged before it; None = proved never, without weight
-decay) and ``first_move_tight`` (a certified exact trajectory moves it at that step).
+decay) and ``first_move_tight`` (a certified exact trajectory moves it at that step); never-moving
+zeros and equal never-moving classes merged, conditions and float statuses as for MLPs
+(:mod:`symderiv.graph.facts`).  Faces: :meth:`GraphAnalysis.summary`, ``to_dict``/``to_json_text``,
+``to_latex`` (:mod:`symderiv.graph.latex`) and ``verify(module)`` (:mod:`symderiv.graph.replay`).
 """
 from __future__ import annotations
 
-import json
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
+from ..analysis import printed
+from ..genericity import GENERIC_INIT, NO_WEIGHT_DECAY
 from ..guard import public_entry
+from ..jsontext import JsonFace, dumps
 from ..optimizers import OptimizerClass, optimizer_class as _optimizer_class
+from .engine import backprop
+from .facts import ClassFacts, graph_facts
 from .losses import graph_loss
 from .prover import GraphProof, coord_label, prove_graph
 from .values import init_values
@@ -26,62 +35,105 @@ __all__ = ["GraphAnalysis", "analyze_module", "analyze_graph"]
 
 
 @dataclass
-class GraphAnalysis:
+class GraphAnalysis(JsonFace):
     """The result of :func:`analyze_module`."""
 
     proof: GraphProof
     optimizers: OptimizerClass
     values_mode: str
     module_name: str = "module"
+    #: the ``pkg.mod:factory`` spec the module came from (the CLI), or None
+    module_spec: str | None = None
+
+    # ------------------------------------------------------------ per-class facts (one source for every face)
+    @functools.cached_property
+    def facts(self) -> dict[int, ClassFacts]:
+        """Class -> :class:`~symderiv.graph.facts.ClassFacts` (zeros, ties, moves, conditions, floats)."""
+        return graph_facts(self.proof, generic_init=self.values_mode == "generic")
+
+    def _class(self, name: str, index: Any) -> int:
+        return self.proof.class_of[self._coord(name, index)]
 
     # ------------------------------------------------------------ per-entry queries
-    def _coord(self, name: str, index) -> tuple[str, int]:
+    def _coord(self, name: str, index: Any) -> tuple[str, int]:
         p = self.proof.graph.params.get(name)
         if p is None or not p.trainable:
             raise KeyError(f"{name!r} is not a trainable parameter; trainable: {', '.join(self.proof.graph.trainable())}")
         index = tuple(index) if isinstance(index, (tuple, list)) else (index,)
         return name, int(np.ravel_multi_index(index, p.shape)) if p.shape else 0
 
-    def stays_zero(self, name: str, index=()) -> bool:
-        """Proved: the entry is exactly 0 at every step, for every optimizer of the class."""
-        return self.proof.class_of[self._coord(name, index)] == self.proof.zero_class
+    def stays_zero(self, name: str, index: Any = ()) -> bool:
+        """Proved: the entry is exactly 0 at every step (a never-moving zero: without weight decay)."""
+        return self.facts[self._class(name, index)].stays_zero
 
-    def tie_class(self, name: str, index=()) -> int:
-        return self._tie_ids()[self.proof.class_of[self._coord(name, index)]]
+    def tie_class(self, name: str, index: Any = ()) -> int:
+        """Entries with equal ids are proved equal at every step."""
+        return self.facts[self._class(name, index)].tie_id
 
-    def first_move_step(self, name: str, index=()) -> int | None:
-        return self.proof.first_moves.get(self.proof.class_of[self._coord(name, index)], _NEVER).step
+    def first_move_step(self, name: str, index: Any = ()) -> int | None:
+        """Proved: unchanged before this step (None: never, without weight decay)."""
+        return self.facts[self._class(name, index)].first_move_step
 
-    def first_move_tight(self, name: str, index=()) -> bool:
-        return self.proof.first_moves.get(self.proof.class_of[self._coord(name, index)], _NEVER).tight
+    def first_move_tight(self, name: str, index: Any = ()) -> bool:
+        """A certified exact trajectory moves the entry at its first-move step."""
+        return self.facts[self._class(name, index)].first_move_tight
 
-    def first_move_float(self, name: str, index=()) -> str | None:
-        """How "unchanged before the first-move step" holds in floats: ``"exact_arithmetic_only"`` when it
-        rests on the loss's exact cancellation (Σ_k δ_k = 0: a rounding residue in floats, which Adam and
-        RMSProp amplify), ``"no_loss_cancellation"`` otherwise; None when nothing is claimed before a move."""
-        k = self.proof.class_of[self._coord(name, index)]
-        step = self.first_move_step(name, index)
-        if k == self.proof.zero_class or step == 1:
-            return None
-        return "exact_arithmetic_only" if k in self.proof.loss_cancellation else "no_loss_cancellation"
+    def first_move_float(self, name: str, index: Any = ()) -> str | None:
+        """How "unchanged before the first-move step" holds in floats (``bit_exact``, ``identical_rounding``
+        or ``exact_arithmetic_only``, as :mod:`symderiv.floats`); None when nothing is claimed before a move."""
+        return self.facts[self._class(name, index)].first_move_float
 
-    def _tie_ids(self) -> dict[int, int]:
-        ids: dict[int, int] = {}
-        for c in self.proof.coords:  # numbered in parameter order
-            ids.setdefault(self.proof.class_of[c], len(ids))
-        return ids
+    def float_status(self, name: str, index: Any = ()) -> str | None:
+        """How the entry's proved zero or tie holds in floats; None for an untied nonzero entry."""
+        return self.facts[self._class(name, index)].float_status
+
+    def conditions_of(self, name: str, index: Any = ()) -> tuple[str, ...]:
+        """The conditions (:mod:`symderiv.genericity` ids) the entry's statements need."""
+        return self.facts[self._class(name, index)].conditions
 
     def entry_facts(self, name: str) -> dict[str, np.ndarray]:
-        """Per-entry arrays of the parameter's shape: stays_zero, tie_class, first_move_step, first_move_tight."""
+        """Per-entry object arrays of the parameter's shape: ``stays_zero``, ``tie_class``, ``first_move_step``,
+        ``first_move_tight``, ``conditions``, ``float``, ``first_move_float``."""
         shape = self.proof.graph.params[name].shape
-        keys = ("stays_zero", "tie_class", "first_move_step", "first_move_tight", "first_move_float")
-        out = {k: np.empty(shape, dtype=object) for k in keys}
+        fields = {"stays_zero": "stays_zero", "tie_class": "tie_id", "first_move_step": "first_move_step",
+                  "first_move_tight": "first_move_tight", "conditions": "conditions", "float": "float_status",
+                  "first_move_float": "first_move_float"}
+        out = {k: np.empty(shape, dtype=object) for k in fields}
         for idx in np.ndindex(*shape):
-            out["stays_zero"][idx] = self.stays_zero(name, idx)
-            out["tie_class"][idx] = self.tie_class(name, idx)
-            out["first_move_step"][idx] = self.first_move_step(name, idx)
-            out["first_move_tight"][idx] = self.first_move_tight(name, idx)
-            out["first_move_float"][idx] = self.first_move_float(name, idx)
+            f = self.facts[self._class(name, idx)]
+            for key, attr in fields.items():
+                value = getattr(f, attr)
+                out[key][idx] = list(value) if key == "conditions" else value
+        return out
+
+    @functools.cached_property
+    def _init_pass(self) -> dict[str, np.ndarray]:
+        values = dict(self.proof.frozen_values)
+        g = self.proof.graph
+        for name in g.trainable():
+            a = np.empty(g.params[name].size, dtype=object)
+            for i in range(a.size):
+                a[i] = self.proof.init_values[(name, i)]
+            values[name] = a.reshape(g.params[name].shape)
+        return backprop(g, values).grads
+
+    def gradient_at_init(self, name: str, index: Any = ()) -> sp.Expr:
+        """The closed-form per-example gradient of the entry at the init (data symbolic; with generic
+        values, the init symbols ``c_…``/``e_…`` stand for the module's values)."""
+        coord = self._coord(name, index)
+        return self._init_pass[name].reshape(-1)[coord[1]]
+
+    def init_symbol_values(self) -> dict[sp.Symbol, sp.Rational]:
+        """Each init symbol (generic values) -> the module's float as an exact rational."""
+        wanted = set(self.proof.init_symbols)
+        out: dict[sp.Symbol, sp.Rational] = {}
+        for name, p in self.proof.graph.params.items():
+            if p.init is None:
+                continue
+            for flat, idx in enumerate(np.ndindex(*p.shape)):
+                v = self.proof.frozen_values[name][idx] if not p.trainable else self.proof.init_values[(name, flat)]
+                if v in wanted and v not in out:
+                    out[v] = sp.Rational(float(p.init[idx]))
         return out
 
     # ------------------------------------------------------------ faces
@@ -104,10 +156,42 @@ class GraphAnalysis:
         text += " First-move steps assume no weight decay."
         return text
 
+    def headline(self) -> str:
+        """The result in one line: which parameters move first, at which step, and what never moves,
+        e.g. ``lora_B.weight moves at step 1, lora_A.weight at step 2; base.weight frozen``."""
+        g = self.proof.graph
+        by_step: dict[int, list[str]] = {}
+        zero, never, mixed = [], [], []
+        for name in g.trainable():
+            facts = self.entry_facts(name)
+            steps = set(facts["first_move_step"].flat)
+            if all(facts["stays_zero"].flat):
+                zero.append(name)
+            elif steps == {None}:
+                never.append(name)
+            elif len(steps) == 1:
+                by_step.setdefault(next(iter(steps)), []).append(name)
+            else:
+                mixed.append(name)
+        parts = []
+        for k, (step, names) in enumerate(sorted(by_step.items())):
+            verb = ("moves" if len(names) == 1 else "move") if k == 0 else ""
+            parts.append(f"{_join(names)} {verb + ' ' if verb else ''}at step {step}")
+        text = ", ".join(parts)
+        if mixed:
+            text += ("; " if text else "") + f"{_join(mixed)}: entries move at different steps"
+        if zero:
+            text += ("; " if text else "") + f"{_join(zero)} stay{'s' if len(zero) == 1 else ''} 0 forever"
+        if never:
+            text += ("; " if text else "") + f"{_join(never)} never move{'s' if len(never) == 1 else ''}"
+        if g.frozen():
+            text += ("; " if text else "") + f"{_join(g.frozen())} frozen"
+        return text or "nothing is trainable"
+
     def summary(self) -> str:
         p = self.proof
         g = p.graph
-        lines = [f"{self.module_name}: {g.describe()}; values: {self.values_mode}."]
+        lines = [f"{self.module_name}: {g.describe()}; values: {self.values_mode}.", self.headline() + "."]
         zero_params, partial = [], []
         for name in g.trainable():
             facts = self.entry_facts(name)
@@ -120,7 +204,12 @@ class GraphAnalysis:
             lines.append(f"{_join(zero_params)} stay{'s' if len(zero_params) == 1 else ''} exactly 0 forever (proved).")
         if partial:
             lines.append(f"Also exactly 0 forever: {_join(partial)}.")
-        ties = [m for k, m in enumerate(p.classes) if k != p.zero_class and len(m) > 1]
+        members: dict[int, list] = {}
+        for c in p.coords:
+            f = self.facts[p.class_of[c]]
+            if not f.stays_zero:
+                members.setdefault(f.tie_id, []).append(c)
+        ties = [m for m in members.values() if len(m) > 1]
         if ties:
             lines.append(f"{len(ties)} tie class{'es' if len(ties) != 1 else ''} of several entries stay equal forever "
                          f"(proved; largest: {max(len(m) for m in ties)} entries, e.g. "
@@ -133,11 +222,17 @@ class GraphAnalysis:
                 moves.append(f"{name} at step {steps_text}")
         if moves:
             lines.append("First moves: " + "; ".join(moves) + ".")
+        if any(NO_WEIGHT_DECAY in f.conditions for f in self.facts.values()):
+            lines.append("Some zeros or ties hold because those entries never move: without weight decay.")
         fragile = [n for n in g.trainable()
                    if "exact_arithmetic_only" in set(self.entry_facts(n)["first_move_float"].flat)]
         if fragile:
             lines.append(f"Floating point: 'unchanged before the first move' of {_join(fragile)} rests on the loss's "
                          "exact cancellation (Σ_k δ_k = 0): in floats a rounding residue, which Adam/RMSProp amplify.")
+        fragile_pattern = [n for n in g.trainable() if "exact_arithmetic_only" in set(self.entry_facts(n)["float"].flat)]
+        if fragile_pattern:
+            lines.append(f"Floating point: some zeros or ties of {_join(fragile_pattern)} rest on an exact cancellation "
+                         "(exact arithmetic only).")
         lines.append(self.scope())
         if p.undecided:
             lines.append(f"Undecided (not claimed): {len(p.undecided)}; see .proof.undecided.")
@@ -155,7 +250,7 @@ class GraphAnalysis:
 
     def assumptions(self) -> dict[str, Any]:
         return {
-            "optimizer_class": self.optimizers.to_json(),
+            "optimizer_class": self.optimizers.to_dict(),
             "labels": graph_loss(self.proof.graph.loss_name).label_domain,
             "first_move_assumes": "no weight decay",
             "data": "every statement holds for every example (data are symbols)",
@@ -163,37 +258,88 @@ class GraphAnalysis:
             "scope": self.scope(),
         }
 
-    def to_json(self) -> dict[str, Any]:
-        """Deterministic JSON: per trainable parameter, per-entry nested lists of the facts."""
+    def conditions(self) -> list[dict[str, Any]]:
+        """The conditions named by the per-entry ``conditions`` (ids of :mod:`symderiv.genericity`)."""
+        used = {c for f in self.facts.values() for c in f.conditions}
+        out = []
+        if GENERIC_INIT in used:
+            out.append({"id": GENERIC_INIT, "text": "a certified first move holds for generic values of the init "
+                        "symbols (it was certified at the exact point of a witness trajectory); zeros, ties and "
+                        "'unchanged before step t' hold at every value", "symbols": [str(s) for s in self.proof.init_symbols]})
+        if NO_WEIGHT_DECAY in used:
+            out.append({"id": NO_WEIGHT_DECAY, "text": "these entries never move, so they keep their init value (0, "
+                        "or a value shared with other never-moving entries) forever without weight decay",
+                        "symbols": []})
+        return out
+
+    @public_entry
+    def to_dict(self) -> dict[str, Any]:
+        """Deterministic JSON-serializable dict: per trainable parameter (``named_parameters()`` names) its
+        ``shape`` and per-entry nested lists of ``stays_zero``, ``tie_class`` (global ids), ``first_move_step``,
+        ``first_move_tight``, ``gradient_at_init``, ``conditions``, ``float``, ``first_move_float``;
+        frozen parameters listed apart."""
         g = self.proof.graph
         params: dict[str, Any] = {}
         for name in g.trainable():
             facts = self.entry_facts(name)
-            params[name] = {"shape": list(g.params[name].shape),
-                            **{k: np.asarray(v, dtype=object).tolist() for k, v in facts.items()}}
+            shape = g.params[name].shape
+            grads = np.empty(shape, dtype=object)
+            for idx in np.ndindex(*shape):
+                grads[idx] = printed(self.gradient_at_init(name, idx))
+            entry: dict[str, Any] = {"shape": list(shape)}
+            for key in ("stays_zero", "tie_class", "first_move_step", "first_move_tight"):
+                entry[key] = facts[key].tolist()
+            entry["gradient_at_init"] = grads.tolist()
+            for key in ("conditions", "float", "first_move_float"):
+                entry[key] = facts[key].tolist()
+            params[name] = entry
         p = self.proof
         return {
             "module": self.module_name,
+            **({"module_spec": self.module_spec} if self.module_spec else {}),
             "graph": g.describe(),
+            "headline": self.headline(),
             "assumptions": self.assumptions(),
             "parameters": params,
             "frozen": {name: {"shape": list(g.params[name].shape)} for name in g.frozen()},
             "summary": self.summary(),
+            "conditions": self.conditions(),
+            "floats": {
+                "arithmetic": "every statement is proved in exact arithmetic; per entry, 'float' says how its zero or "
+                              "tie holds in IEEE arithmetic and 'first_move_float' the same for 'unchanged before "
+                              "step t'",
+                "statuses": {
+                    "bit_exact": "rests only on multiplications by exact zeros: holds bit for bit",
+                    "identical_rounding": "identical operations on identical inputs: holds when identical "
+                                          "computations round identically (elementwise code does; blocked matrix "
+                                          "products may not)",
+                    "exact_arithmetic_only": "rests on an exact cancellation (e.g. the output deltas summing to 0): "
+                                             "a rounding residue in floats, which Adam/RMSProp can amplify",
+                },
+            },
             "undecided": list(p.undecided),
             "relaxation_iterations": p.iterations,
-            "witness_trajectories": [t.to_json() for t in p.trajectories],
+            "witness_trajectories": [t.to_dict() for t in p.trajectories],
         }
 
-    def to_json_text(self) -> str:
-        return json.dumps(self.to_json(), indent=2, sort_keys=False)
+    @public_entry
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, byte-identical for the same input."""
+        return dumps(self.to_dict())
 
+    @public_entry
+    def to_latex(self, *, title: str | None = None) -> str:
+        """The proof as a standalone LaTeX document (:func:`symderiv.graph.latex.graph_proof_document`)."""
+        from .latex import graph_proof_document
 
-class _Never:
-    step = None
-    tight = False
+        return graph_proof_document(self, title=title)
 
+    def verify(self, module: Any, **options: Any):
+        """Replay real ``torch.optim`` trajectories of ``module`` against every claim
+        (:func:`symderiv.graph.replay.verify_graph`); returns a :class:`symderiv.verify.VerifyReport`."""
+        from .replay import verify_graph
 
-_NEVER = _Never()
+        return verify_graph(self, module, **options)
 
 
 def _join(items: list[str]) -> str:
