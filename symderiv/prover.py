@@ -36,7 +36,7 @@ from typing import Mapping, Sequence
 
 import sympy as sp
 
-from .bounded import BoundExceeded, run_bounded
+from .decide import bounded_zero_proof
 from .certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
 from .engine import Abbreviations, backprop, input_symbols
 from .init import ParamInit, resolve_init
@@ -76,7 +76,7 @@ class Witness:
     point: tuple[tuple[str, str], ...]  # (symbol, exact rational) pairs, sorted
     values: tuple[tuple[str, str], ...]  # (gradient label, enclosure as text)
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"point": dict(self.point), "gradients": dict(self.values)}
 
 
@@ -111,7 +111,7 @@ class TrajectoryWitness:
     #: per entry of ``moved``: the midpoint of the certified change as a float (for float replays)
     magnitudes: tuple[float, ...] = ()
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"data_and_init": dict(self.point), "learning_rate": self.learning_rate, "steps": self.steps,
                 "data_scale": self.data_scale,
                 "moves": [{"class": c, "step": s, "change": v, "visible_in_float64": c in self.visible}
@@ -185,17 +185,6 @@ class Proof:
 
 
 # ---------------------------------------------------------------- deciding identities
-def _simplifies_to_zero(expr: sp.Expr) -> bool:
-    """Cheap to expensive: expand, cancel, simplify (run inside :func:`run_bounded`)."""
-    for attempt in (sp.expand, sp.cancel, sp.together, sp.simplify):
-        try:
-            if attempt(expr) == 0:
-                return True
-        except Exception:  # a failing rewrite proves nothing
-            continue
-    return False
-
-
 class Decider:
     """Decides ``expr ≡ 0`` and ``expr_a ≡ expr_b`` on a subspace with symbolic data.
 
@@ -265,14 +254,10 @@ class Decider:
             except SizeLimitError:
                 return None
         started = time.monotonic()
-        try:
-            if run_bounded(_simplifies_to_zero, expr, seconds=seconds):
-                return "simplification"
-        except BoundExceeded:
-            return None
+        try:  # the one decider of the prover and the claim checker (symderiv.decide)
+            return "simplification" if bounded_zero_proof(expr, seconds) is not None else None
         finally:
             self.budget.spend(time.monotonic() - started)
-        return None
 
 
 class Budget:

@@ -490,17 +490,15 @@ class _Session:
         if budget <= 0.05:
             lv.reason = "the time bound ran out before a proof was attempted"
             return lv
-        from ..bounded import BoundExceeded, run_bounded
+        from ..bounded import BoundExceeded
+        from ..decide import Context, bounded_zero_proofs
 
-        ps = self.softmax_outputs()
-        zetas = list(self.logits.zeta)
-        proved = _prove_small(pending, ps, zetas)  # small differences: the cheap normal forms right here
-        if not all(proved):
-            try:
-                proved = run_bounded(_prove_all, pending, ps, zetas, seconds=budget)
-            except BoundExceeded as exc:
-                lv.reason = f"no symbolic proof within the time bound ({exc})"
-                return lv
+        ctx = Context(tuple(self.softmax_outputs()), tuple(self.logits.zeta))
+        try:  # the one decider of the prover and the checker (symderiv.decide)
+            proved = bounded_zero_proofs(pending, budget, ctx)
+        except BoundExceeded as exc:
+            lv.reason = f"no symbolic proof within the time bound ({exc})"
+            return lv
         if all(proved) and not self.resolved.additive:
             lv.reason = ("equal at every batch of equal examples, but the claim is not additive over the examples "
                          "(a product or nonlinear function of sums over the batch), so this is no proof for every batch")
@@ -599,71 +597,3 @@ class _Session:
         if good == 0:
             self.notes.append(f"no certifiable evaluation point at {env} (kinks); relying on the symbolic proof")
         return (worst, good)
-
-
-def _is_zero(expr, ps=(), zetas=()) -> bool:
-    """Is ``expr`` identically 0?  Cheap normal forms first (:mod:`.normal`), then SymPy's
-    general rewrites; any step that reaches 0 is a proof (each step preserves the value).
-    ``zetas`` are the free logits of logit-space alternatives."""
-    from .normal import exp_atoms, expand_polynomial, lse_normal, softmax_atoms, softmax_form
-
-    steps = (
-        lambda e: e,
-        lambda e: expand_polynomial(softmax_atoms(e, list(ps))),
-        lambda e: expand_polynomial(softmax_atoms(lse_normal(e), list(ps))),
-        lambda e: sp.cancel(sp.together(exp_atoms(e, list(zetas)))) if _symbols(e) & set(zetas) else e,
-        lambda e: sp.expand(e),
-        lambda e: sp.cancel(sp.together(softmax_atoms(softmax_form(e), list(ps)))),
-        lambda e: sp.cancel(sp.together(e)),
-        lambda e: sp.cancel(sp.expand(sp.powsimp(sp.expand(e.rewrite(sp.exp), power_exp=True)))),
-        lambda e: sp.simplify(e),
-    )
-    for step in steps:
-        try:
-            if step(expr) == 0:
-                return True
-        except Exception:  # a step SymPy cannot do is just not a proof
-            continue
-    return False
-
-
-#: largest difference (SymPy operation count) the cheap normal forms are tried on inside the
-#: checking child itself, without a separate bounded prover process
-_SMALL_OPS = 400
-
-
-def _prove_small(pending, ps, zetas=()) -> list[bool]:
-    """The cheap normal forms on small differences, in this process (each is polynomial-size work
-    on expressions of at most :data:`_SMALL_OPS` nodes; the checking child is bounded anyway)."""
-    from .normal import exp_atoms, expand_polynomial, lse_normal, small, softmax_atoms
-
-    out = []
-    for alternatives in pending:
-        ok = False
-        for alt in alternatives:
-            if not small(alt, _SMALL_OPS):
-                continue
-            try:
-                ok = (expand_polynomial(softmax_atoms(alt, list(ps))) == 0
-                      or expand_polynomial(softmax_atoms(lse_normal(alt), list(ps))) == 0
-                      or (bool(zetas) and alt.has(*zetas) and sp.cancel(sp.together(exp_atoms(alt, list(zetas)))) == 0))
-            except Exception:  # not a proof
-                ok = False
-            if ok:
-                break
-        out.append(ok)
-        if not ok:
-            break
-    return out
-
-
-def _prove_all(pending, ps=(), zetas=()) -> list[bool]:
-    """In the bounded child: is each difference (any of its alternatives) identically 0?
-    ``ps`` are the engine's softmax outputs (for :func:`.normal.softmax_atoms`), or empty;
-    ``zetas`` the free logits of the logit-space alternatives."""
-    out = []
-    for alternatives in pending:
-        out.append(any(_is_zero(alt, ps, zetas) for alt in alternatives))
-        if not out[-1]:
-            break  # one failure already makes the link undecided
-    return out

@@ -1,5 +1,6 @@
-"""Normal forms that make common derivation identities structural (cheap), instead of
-asking ``simplify`` to discover them.
+"""Normal forms that make common gradient identities structural (cheap), instead of
+asking ``simplify`` to discover them (used by :mod:`symderiv.decide`, the one decider of
+the prover and the claim checker).
 
 Each rewrite replaces a subexpression by an *equal* one (or an expression by a
 symbol standing for a value that satisfies the stated relation), so a difference that
