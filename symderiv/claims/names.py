@@ -22,7 +22,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
+from ..errors import ClaimNameError, ClaimSyntaxError, InternalError, SizeLimitError, UnsupportedError
 from .tree import (
     MAX_SUM_TERMS, MAX_SUM_WORK, TRUE_CLASS, children, Add, Call, Claim, Const, Deriv, Mul, Node, Num, Pow, Q, Sum,
 )
@@ -111,8 +111,8 @@ def resolve(claim: Claim, net) -> Resolved:
     from .batch import is_additive
     from .matrices import layer_variants, lower_sides, uses_batch
 
-    variants, skipped = [], None
-    many = None
+    variants: list[Variant] = []
+    skipped: _NoLayer | None = None
     for layers, c in layer_variants(claim, net.depth):
         r = _Resolver(net)
         try:
@@ -126,6 +126,8 @@ def resolve(claim: Claim, net) -> Resolved:
                 raise
             skipped = skipped or exc
     if not variants:
+        if skipped is None:
+            raise InternalError("a claim without any reading (no layer value was tried)")
         raise skipped  # no value of the symbolic layer makes every quantity exist
     batch = any(uses_batch(s) for s in claim.sides) or any(uses_batch(s) for v in variants for s in v.sides)
     additive = all(is_additive(v.sides) for v in variants if not v.mismatch) if batch else True
@@ -183,9 +185,30 @@ def _work(node: Node) -> int:
     if isinstance(node, Sum):
         if isinstance(node.hi, Q):
             return 1 + _work(node.body)
-        n = max(0, int(node.hi.value) - int(node.lo.value) + 1)
+        n = max(0, _bound(node.hi) - _bound(node.lo) + 1)
         return 1 + n * _work(node.body)
     return 1 + sum(_work(c) for c in children(node))
+
+
+def _bound(node: Node | None) -> int:
+    """A summation bound of a resolved tree (a whole number by then: the resolver evaluates it)."""
+    if not isinstance(node, Num):
+        raise InternalError(f"a summation bound was not resolved to a number: {node!r}")
+    return int(node.value)
+
+
+def _layer_of(q: Q) -> int:
+    """The layer of a resolved quantity (a number by then: implicit and symbolic layers are filled in)."""
+    if not isinstance(q.layer, int):
+        raise InternalError(f"{q.src or q.kind}: layer {q.layer!r} was not resolved to a number")
+    return q.layer
+
+
+def _target(q: Q) -> Q:
+    """The quantity a gradient ``q`` differentiates the loss by."""
+    if q.wrt is None:
+        raise InternalError(f"{q.src or q.kind}: a gradient without the quantity it is taken by")
+    return q.wrt
 
 
 class _Resolver:
@@ -202,6 +225,8 @@ class _Resolver:
     # -- layers
     def _layer(self, q: Q) -> int | None:
         k, l, L = q.kind, q.layer, self.L
+        if isinstance(l, str):  # symbolic layers are replaced by numbers (layer_variants) before this
+            raise InternalError(f"{q.src or k}: the symbolic layer {l} was not replaced by a number")
         if k in ("x", "y", "p", "loss", "kron", "batch", "var", "X", "Y", "P"):
             if l is not None:
                 raise ClaimNameError(f"{q.src or k} takes no layer")
@@ -236,11 +261,13 @@ class _Resolver:
             return [n[0]]
         if kind in ("y", "p"):
             return [n[-1]]
-        if kind in ("z", "delta", "b", "h"):
-            return [n[layer]]
+        if kind not in ("z", "delta", "b", "h", "W"):
+            return []
+        if layer is None:
+            raise InternalError(f"{kind} without a layer after resolution")
         if kind == "W":
             return [n[layer], n[layer - 1]]
-        return []
+        return [n[layer]]
 
     def _use(self, index, size: int, src: str) -> None:
         if isinstance(index, int):
@@ -423,7 +450,8 @@ def _width_value(r: _Resolver, node: Node | None, default):
     if isinstance(node, Num) and node.value.denominator == 1:
         return int(node.value)
     if isinstance(node, Q) and node.kind == "width":
-        return r.sizes[-1] if node.layer is None else r.sizes[r._layer(node)]
+        layer = r._layer(node)
+        return r.sizes[-1] if layer is None else r.sizes[layer]
     if isinstance(node, Add):
         return sum(_width_value(r, t, 0) for t in node.terms)
     if isinstance(node, Mul) and len(node.factors) == 2 and isinstance(node.factors[0], Num):
@@ -462,9 +490,9 @@ class Builder:
         self.relu_kink = relu[0].kink_grad if relu else sp.Integer(0)
         self.batch = batch
         self.batch_factor = sp.Integer(1) if batch_loss == "mean" else BATCH_SIZE
-        self._cut = None  # (kind, layer, symbols, forward table) inside a derivative by z or h
+        self._cut: tuple | None = None  # (kind, layer, symbols, forward table) inside a derivative by z or h
         self._tables: dict = {}  # forward tables per cut
-        self._generic = None  # (generic builder, parameter values at this init), for ∂/∂W at an init
+        self._generic: tuple[Builder, dict] | None = None  # (generic builder, parameter values at this init), for ∂/∂W at an init
 
     def labels_one_hot(self, t: int) -> dict:
         """Substitution making the label one-hot at class ``t`` (1-based)."""
@@ -489,7 +517,7 @@ class Builder:
         if isinstance(node, Sum):
             if isinstance(node.hi, Q):  # over the examples of a batch: all equal to the generic one
                 return BATCH_SIZE * self.build(node.body, env)
-            lo, hi = int(node.lo.value), int(node.hi.value)
+            lo, hi = _bound(node.lo), _bound(node.hi)
             inner = dict(env)
             terms = []
             for k in range(lo, hi + 1):
@@ -514,8 +542,9 @@ class Builder:
         if q.kind == "var":
             return sp.Symbol(q.name, real=True)
         idx = tuple(self._index(i, env) - 1 for i in q.indices)
+        key: tuple
         if q.kind == "grad":
-            w = q.wrt
+            w = _target(q)
             widx = tuple(self._index(i, env) - 1 for i in w.indices)
             key = ("grad", w.kind, w.layer, widx, q.example is None, w.example is None)
         else:
@@ -527,7 +556,7 @@ class Builder:
         if key in self._memo:
             return self._memo[key]
         value = self._quantity(q, idx, env)
-        if self.batch and q.example is None and q.kind == "grad" and q.wrt.example is not None:
+        if self.batch and q.example is None and q.kind == "grad" and _target(q).example is not None:
             # the batch loss by one example's quantity: only that example's term, (1/N)·∂ℓ_n (mean) or ∂ℓ_n (sum)
             value = value * (self.batch_factor / BATCH_SIZE)
         elif self.batch and q.example is None and q.kind in ("grad", "loss"):
@@ -556,7 +585,7 @@ class Builder:
         if k == "width":
             return sp.Integer(self.K if q.layer is None else int(self.net.sizes[q.layer]))
         if k == "grad":
-            w = q.wrt
+            w = _target(q)
             widx = tuple(self._index(i, env) - 1 for i in w.indices)
             if w.kind in ("W", "b"):
                 return d.grad(f"{w.kind}{w.layer}", widx)
@@ -565,7 +594,7 @@ class Builder:
             if w.kind == "p":
                 return loss_by_prediction(self.net, [d.p(k) for k in range(self.K)], d.y, widx[0])
             # ∂ℓ/∂h^{(l)}_j = Σ_k W^{(l+1)}_{kj} δ^{(l+1)}_k   (h^{(0)} = x)
-            layer = 0 if w.kind == "x" else w.layer
+            layer = 0 if w.kind == "x" else _layer_of(w)
             j = widx[0]
             n = int(self.net.sizes[layer + 1])
             return sp.Add(*[d.param(f"W{layer + 1}", (r, j)) * d.delta(layer + 1, r) for r in range(n)])
@@ -594,7 +623,7 @@ class Builder:
             n = int(self.net.sizes[wrt.layer])
             u = [sp.Dummy(f"u{k + 1}", real=True) for k in range(n)]
             actual = [self.d.z(wrt.layer, k) if wrt.kind == "z" else self.d.h(wrt.layer, k) for k in range(n)]
-            self._tables[key] = (u, actual, self._forward_from(wrt.kind, wrt.layer, u))
+            self._tables[key] = (u, actual, self._forward_from(wrt.kind, _layer_of(wrt), u))
         u, actual, table = self._tables[key]
         saved_memo = self._memo
         self._cut, self._memo = (wrt.kind, wrt.layer, u, table), {}
@@ -653,6 +682,8 @@ class Builder:
         return table
 
     def _cut_value(self, q: Q, idx):
+        if self._cut is None:
+            return None
         kind, layer, u, table = self._cut
         if q.kind in ("delta", "grad"):
             raise UnsupportedError("a derivative of δ or of a gradient by z or h is not supported; write it by hand")
@@ -770,10 +801,11 @@ class LogitBuilder(Builder):
             return self._value
         if k == "width":
             return super()._quantity(q, idx, env)
-        if k == "grad" and q.wrt.kind == "z" and q.wrt.layer == self.L:
-            return self._delta[self._index(q.wrt.indices[0], env) - 1]
-        if k == "grad" and q.wrt.kind == "p":
-            return loss_by_prediction(self.net, self._p, self.d.y, self._index(q.wrt.indices[0], env) - 1)
+        w = _target(q) if k == "grad" else None
+        if w is not None and w.kind == "z" and w.layer == self.L:
+            return self._delta[self._index(w.indices[0], env) - 1]
+        if w is not None and w.kind == "p":
+            return loss_by_prediction(self.net, self._p, self.d.y, self._index(w.indices[0], env) - 1)
         raise NotLocal(k)
 
     def derivative(self, node: Deriv, env) -> sp.Expr:
