@@ -28,6 +28,7 @@ import sympy as sp
 from sympy.core.logic import fuzzy_and, fuzzy_not
 
 from .errors import NetworkError, RegistryError
+from .jsontext import JsonFace
 
 __all__ = [
     "Activation",
@@ -117,7 +118,7 @@ def registered_activations() -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Activation:
+class Activation(JsonFace):
     """An activation bound to its parameters and its kink convention."""
 
     name: str
@@ -168,7 +169,7 @@ class Activation:
             text += f" (f'(0) = {self.kink_grad})"
         return text
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         data: dict = {"name": self.name}
         if self.params:
             data["params"] = {k: str(v) for k, v in self.params}

@@ -8,7 +8,6 @@ scope of the theorem (optimizer class, kink convention, label domain).
 from __future__ import annotations
 
 import functools
-import json
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from .shifted import ShiftedTies, shifted_ties
 from .genericity import (GENERIC_INIT, GENERIC_WIDTHS, NO_WEIGHT_DECAY, Condition, ExceptionalCase,
                          compare_case, exceptional_candidates, substituted_init)
 from .guard import public_entry
+from .jsontext import JsonFace
 from .network import Network
 from .optimizers import OptimizerClass, optimizer_class as _optimizer_class
 from .patterns import Block
@@ -36,7 +36,7 @@ __all__ = ["Analysis", "analyze", "MAX_JSON_ENTRIES"]
 #: parameters with more entries than this are written per block in JSON, not per entry
 MAX_JSON_ENTRIES = 4_096
 #: closed forms whose printed TREE has at most this many nodes are printed as SymPy prints them;
-#: larger ones are abbreviated (see :mod:`symderiv.closed_forms` and :meth:`Analysis.to_json`)
+#: larger ones are abbreviated (see :mod:`symderiv.closed_forms` and :meth:`Analysis.to_dict`)
 MAX_PRINTED_NODES = MAX_INLINE_NODES
 #: where the note of an omitted closed form points the reader
 _SEE = "Analysis.gradient_at_init(name, index, abbreviated=True) and Analysis.gradient_definitions()"
@@ -54,7 +54,7 @@ def dag_size(expr: sp.Basic, limit: int) -> int:
 def printed(expr: sp.Expr) -> str:
     """A closed form as text, bounded (see :mod:`symderiv.closed_forms`).
 
-    Inside :meth:`Analysis.to_json` the names of an abbreviated form refer to the JSON's
+    Inside :meth:`Analysis.to_dict` the names of an abbreviated form refer to the JSON's
     ``"definitions"``; elsewhere the text is self-contained (``... where u1 = ...; u2 = ...``)."""
     forms = _ACTIVE_FORMS.get()
     if forms is not None:
@@ -67,16 +67,16 @@ def printed(expr: sp.Expr) -> str:
     return f"{form.expr} where " + "; ".join(f"{name} = {rhs}" for name, rhs in form.definitions)
 
 
-def _shared_closed_forms(to_json):
-    """Wraps :meth:`Analysis.to_json`: its closed forms share one printer, whose definitions
+def _shared_closed_forms(to_dict):
+    """Wraps :meth:`Analysis.to_dict`: its closed forms share one printer, whose definitions
     become the document's ``"definitions"`` object (``{}`` when nothing was abbreviated)."""
 
-    @functools.wraps(to_json)
+    @functools.wraps(to_dict)
     def wrapper(self: "Analysis", *args: Any, **kwargs: Any) -> dict[str, Any]:
         forms = self._closed_form_printer()
         token = _ACTIVE_FORMS.set(forms)
         try:
-            data = to_json(self, *args, **kwargs)
+            data = to_dict(self, *args, **kwargs)
         finally:
             _ACTIVE_FORMS.reset(token)
         data["definitions"] = forms.definitions_text()
@@ -86,8 +86,9 @@ def _shared_closed_forms(to_json):
 
 
 @dataclass
-class Analysis:
-    """The result of :func:`analyze`."""
+class Analysis(JsonFace):
+    """The result of :func:`analyze`: :meth:`summary`, :meth:`to_dict` / :meth:`to_json` (the dict / its
+    deterministic text), :meth:`to_latex`, :meth:`verify`."""
 
     proof: Proof
     optimizers: OptimizerClass
@@ -695,7 +696,7 @@ class Analysis:
     # ------------------------------------------------------------ JSON
     def assumptions(self) -> dict[str, Any]:
         return {
-            "optimizer_class": self.optimizers.to_json(),
+            "optimizer_class": self.optimizers.to_dict(),
             "kink_convention": {a.name: str(a.kink_grad) for a in self.net.activations if a.is_kinked},
             "labels": self.net.loss.label_domain,
             "first_move_assumes": "no weight decay",
@@ -704,8 +705,8 @@ class Analysis:
 
     @public_entry
     @_shared_closed_forms
-    def to_json(self) -> dict[str, Any]:
-        """The JSON-serializable contract of issue #3 (deterministic)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a plain JSON-ready dict (deterministic; :meth:`to_json` is its text)."""
         p = self.proof
         ids = self._tie_ids()
         grads = self._gradients()
@@ -718,7 +719,7 @@ class Analysis:
             else:
                 params[name] = self._block_json(name, shape, ids, grads)
         return {
-            "network": self.net.to_json(),
+            "network": self.net.to_dict(),
             "init": {name: p.inits[name].spec for name in self.net.parameter_names()},
             "assumptions": self.assumptions(),
             "parameters": params,
@@ -727,13 +728,13 @@ class Analysis:
             "relaxation_iterations": p.iterations,
             "witness_trajectory": None if p.trajectory is None else self._trajectory_json(p.trajectory),
             "witness_trajectories": [self._trajectory_json(t) for t in p.trajectories],
-            **({} if self.inputs is None else {"inputs": self.inputs.to_json()}),
-            "conditions": [c.to_json() for c in self.conditions],
+            **({} if self.inputs is None else {"inputs": self.inputs.to_dict()}),
+            "conditions": [c.to_dict() for c in self.conditions],
             "shifted_ties": self._shifted_json(),
             "floats": self._floats_json(),
-            "conserved": [law.to_json() for law in self.conserved],
-            "conservation": self.conservation.to_json(),
-            "signed_ties": [g.to_json(p) for g in self.signed_ties.groups],
+            "conserved": [law.to_dict() for law in self.conserved],
+            "conservation": self.conservation.to_dict(),
+            "signed_ties": [g.to_dict(p) for g in self.signed_ties.groups],
         }
 
     def _floats_json(self) -> dict[str, Any]:
@@ -749,7 +750,7 @@ class Analysis:
                                          "rounding residue in floats, which Adam/RMSProp can amplify",
             },
             "counts": f.statuses(),
-            "hidden_layers_with_identical_units": {str(l): fact.to_json() for l, fact in sorted(f.layers.items())},
+            "hidden_layers_with_identical_units": {str(l): fact.to_dict() for l, fact in sorted(f.layers.items())},
         }
 
     def _facts(self, b: Block, ids, grads) -> tuple:
@@ -855,7 +856,7 @@ class Analysis:
     def _trajectory_json(self, t) -> dict[str, Any]:
         """A witness trajectory's JSON; with an input reduction, its data zero-padded to the full input
         and its classes named by the full network's tie ids (symderiv.inputs, part (3) of the lemma)."""
-        data = t.to_json()
+        data = t.to_dict()
         m = self.inputs
         if m is None:
             return data
@@ -868,11 +869,6 @@ class Analysis:
         data["reduced_inputs"] = ("the trajectory ran on the reduced network; its data are zero-padded "
                                   "(columns not kept carry x = 0) and follow it exactly in the full network")
         return data
-
-    @public_entry
-    def to_json_text(self) -> str:
-        """``to_json()`` as text, byte-identical for the same input."""
-        return json.dumps(self.to_json(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
     def block_label(self, b: Block) -> str:
         if self.inputs is not None and (b.layer, b.kind) == (1, "W"):  # the full columns it stands for

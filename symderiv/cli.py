@@ -9,7 +9,6 @@ one line on stderr and a documented exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import signal
@@ -214,7 +213,7 @@ def _cmd_analyze(args: argparse.Namespace) -> _Result:
         from .plot import front_png
 
         files.append((args.plot, front_png(a)))
-    text = a.to_json_text() if args.json else a.summary() + "\n"
+    text = a.to_json() if args.json else a.summary() + "\n"
     return _Result(text, files)
 
 
@@ -224,7 +223,7 @@ def _cmd_verify(args: argparse.Namespace) -> _Result:
     inp = _inputs(args)
     a = analyze(inp.net, inp.init, seed=args.seed)
     report = a.verify(seed=args.seed, use_torch=args.torch, full=args.full)
-    text = report.to_json_text() if args.json else f"{report}\n"
+    text = report.to_json() if args.json else f"{report}\n"
     return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
 
 
@@ -236,7 +235,7 @@ def _cmd_check(args: argparse.Namespace) -> _Result:
     inp = _inputs(args, default_init="generic")
     init = None if inp.init_text.strip() == "generic" else inp.init
     verdict = check(args.claim, inp.net, init, syntax=args.syntax, seconds=args.seconds)
-    text = json.dumps(verdict.to_json(), indent=2) + "\n" if args.json else f"{verdict}\n"
+    text = verdict.to_json() if args.json else f"{verdict}\n"
     return _Result(text, status=verdict.exit_code)
 
 

@@ -75,7 +75,7 @@ class FloatFact:
                      "units can separate visibly")
         return text
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"status": self.status, "kink_sensitive": self.kink and self.status != BIT_EXACT,
                 "reason": self.reason}
 

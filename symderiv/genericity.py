@@ -50,7 +50,7 @@ class ExceptionalCase:
     failures: tuple[str, ...]
     summary: str = ""
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"values": dict(self.values), "failures": list(self.failures), "summary": self.summary}
 
 
@@ -75,11 +75,11 @@ class Condition:
     checked: tuple[tuple[tuple[str, str], ...], ...] = ()
     complete: bool = False  # True when the exceptional set is known exactly
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             "id": self.id, "text": self.text, "symbols": list(self.symbols), "generic": self.generic,
             "certified_at": dict(self.certified_at),
-            "exceptional": [e.to_json() for e in self.exceptional],
+            "exceptional": [e.to_dict() for e in self.exceptional],
             "checked_not_exceptional": [dict(c) for c in self.checked],
             "exceptional_set_complete": self.complete,
         }

@@ -311,7 +311,7 @@ class InputMap:
             out.setdefault(str(s), "0")
         return tuple(sorted(out.items()))
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         classes = []
         for D in self.classes:
             entry = {"columns": D.label(), "size": D.size,

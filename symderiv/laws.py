@@ -130,7 +130,7 @@ class Law:
     #: ``indexed`` as an expression (index letters in the symbol names), for printers
     indexed_expression: sp.Expr | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"expression": str(self.expression), "indexed": self.indexed,
                 "for_each": dict(self.for_each), "count": self.count, "kind": self.kind,
                 "optimizers": list(self.optimizers), "gradient_flow": self.gradient_flow,
@@ -155,7 +155,7 @@ class LawSearch:
     dimension: int | None = None  # dimension of the proved laws' span (with derived laws)
     note: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "laws": len(self.laws), "dimension": self.dimension, "complete": self.complete,
                 "certified_rank": self.rank, "unknowns": self.unknowns, "undecided": list(self.undecided),
                 "note": self.note}
@@ -172,8 +172,8 @@ class Conservation:
     def laws(self) -> list[Law]:
         return self.linear.laws + self.quadratic.laws
 
-    def to_json(self) -> dict[str, Any]:
-        return {"linear": self.linear.to_json(), "quadratic": self.quadratic.to_json()}
+    def to_dict(self) -> dict[str, Any]:
+        return {"linear": self.linear.to_dict(), "quadratic": self.quadratic.to_dict()}
 
 
 

@@ -18,6 +18,7 @@ from typing import Callable, Sequence, TypeAlias
 import sympy as sp
 
 from .errors import NetworkError, RegistryError
+from .jsontext import JsonFace
 
 __all__ = ["Loss", "register_loss", "loss", "registered_losses", "label_symbols"]
 
@@ -30,7 +31,7 @@ def label_symbols(K: int) -> list[sp.Symbol]:
 
 
 @dataclass(frozen=True)
-class Loss:
+class Loss(JsonFace):
     """A per-example loss ``ℓ(z^(L), y)``.
 
     * ``labels(K)``: the label vector in symbols, constraint built in.
@@ -50,7 +51,7 @@ class Loss:
     label_domain: str
     min_outputs: int = 1
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"name": self.name, "label_domain": self.label_domain}
 
 

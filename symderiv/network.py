@@ -18,6 +18,7 @@ import sympy as sp
 
 from .activations import Activation, activation as _activation
 from .errors import NetworkError, SizeLimitError, SymderivError
+from .jsontext import JsonFace
 from .losses import Loss, loss as _loss
 
 __all__ = ["Network", "mlp", "Width", "MAX_DEPTH", "MAX_INPUT_WIDTH", "MAX_OUTPUTS", "MAX_HIDDEN_WIDTH"]
@@ -34,7 +35,7 @@ MAX_HIDDEN_WIDTH = 10**9
 
 
 @dataclass(frozen=True)
-class Network:
+class Network(JsonFace):
     """A multilayer perceptron.  Build it with :func:`mlp`."""
 
     sizes: tuple[Width, ...]
@@ -101,11 +102,11 @@ class Network:
         hidden = (" / ".join(acts) + " hidden, ") if acts else ""
         return f"{sizes} MLP, {hidden}{self.loss.name}, {'with' if self.bias else 'without'} biases"
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             "sizes": [n if isinstance(n, int) else str(n) for n in self.sizes],
-            "activations": [a.to_json() for a in self.activations],
-            "loss": self.loss.to_json(),
+            "activations": [a.to_dict() for a in self.activations],
+            "loss": self.loss.to_dict(),
             "bias": self.bias,
         }
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import RegistryError
+from .jsontext import JsonFace
 
 __all__ = ["OptimizerClass", "optimizer_class", "registered_optimizer_classes", "register_optimizer_class"]
 
 
 @dataclass(frozen=True)
-class OptimizerClass:
+class OptimizerClass(JsonFace):
     """A named class of optimizers and what its theorems cover."""
 
     name: str
@@ -22,7 +23,7 @@ class OptimizerClass:
     description: str
     weight_decay: bool  # L2 / decoupled weight decay included for zeros and ties
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"name": self.name, "members": list(self.members), "weight_decay": self.weight_decay,
                 "description": self.description}
 

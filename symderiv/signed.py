@@ -59,7 +59,7 @@ class SignedGroup:
     members: tuple[tuple[int, int], ...]  # (class, sign)
     method: str
 
-    def to_json(self, proof: Proof) -> dict[str, Any]:
+    def to_dict(self, proof: Proof) -> dict[str, Any]:
         return {"classes": [block_label(proof.net, proof.partition, proof.classes[k][0]) for k, _ in self.members],
                 "signs": [s for _, s in self.members], "proof": self.method,
                 "optimizers": list(ODD_OPTIMIZERS), "weight_decay": "kept (L2 and decoupled decay are odd in θ)"}

@@ -20,7 +20,7 @@ offending entry (1-based, as written by hand).
 """
 from __future__ import annotations
 
-import json
+import math
 import re
 import logging
 import sys
@@ -34,6 +34,7 @@ from .certify import Uncertifiable, enclose, midpoint
 from .errors import SymderivError
 from .genericity import NO_WEIGHT_DECAY
 from .guard import public_entry
+from .jsontext import JsonFace
 from .network import require_concrete
 
 __all__ = ["Check", "VerifyReport", "VerificationError", "verify", "DEFAULT_OPTIMIZERS", "FD_SAMPLE",
@@ -51,7 +52,7 @@ class VerificationError(SymderivError):
 
 
 @dataclass
-class Check:
+class Check(JsonFace):
     """One cross-check: what was compared, the worst discrepancy, and where."""
 
     kind: str
@@ -62,13 +63,15 @@ class Check:
     offending: str | None = None
     seed: int = 0
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "subject": self.subject, "ok": self.ok, "max_error": float(self.max_error),
+    def to_dict(self) -> dict[str, Any]:
+        error = float(self.max_error)  # inf / nan are not JSON: written as text
+        return {"kind": self.kind, "subject": self.subject, "ok": self.ok,
+                "max_error": error if math.isfinite(error) else str(error),
                 "detail": self.detail, "offending": self.offending, "seed": self.seed}
 
 
 @dataclass
-class VerifyReport:
+class VerifyReport(JsonFace):
     """All checks of one :func:`verify` run."""
 
     checks: list[Check] = field(default_factory=list)
@@ -88,11 +91,9 @@ class VerifyReport:
             c = bad[0]
             raise VerificationError(f"{c.kind} check failed for {c.subject}: {c.offending or ''} {c.detail}".strip())
 
-    def to_json(self) -> dict:
-        return {"ok": self.ok, "checks": [c.to_json() for c in self.checks], "notes": list(self.notes)}
-
-    def to_json_text(self) -> str:
-        return json.dumps(self.to_json(), indent=2) + "\n"
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a plain JSON-ready dict (:meth:`to_json` is its deterministic text)."""
+        return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks], "notes": list(self.notes)}
 
     def _repr_html_(self) -> str:
         """Jupyter: the checks as a table (:func:`symderiv.notebook.report_html`)."""

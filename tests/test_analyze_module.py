@@ -14,7 +14,7 @@ def test_analyze_accepts_a_module_and_states_the_lora_first_moves():
     a = sd.analyze(LoRA(4, 2, zero="B"), loss="mse", input_shape=(4,))
     assert a.first_move_step("lora_B.weight", (0, 0)) == 1
     assert a.first_move_step("lora_A.weight", (0, 0)) == 2
-    j = a.to_json()
+    j = a.to_dict()
     assert "base.weight" not in j["parameters"] and "lora_B.weight" in j["parameters"]
 
 

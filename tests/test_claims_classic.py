@@ -91,7 +91,7 @@ def test_counterexample_is_certified_and_reevaluates():
 
 def test_verdict_faces():
     v = check("dL/dW1[i,j] = (p[i] - y[i]) * x[j]", SOFTMAX_REG, sd.zeros())
-    data = v.to_json()
+    data = v.to_dict()
     assert data["status"] == "proved" and data["links"][0]["relation"] == "equal"
     assert v._repr_latex_().startswith("$") and "proved" in v._latex(None)
     assert sp.latex(v)  # SymPy's printer uses _latex

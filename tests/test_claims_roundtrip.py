@@ -71,6 +71,6 @@ def test_verdict_shows_the_users_own_spelling():
     import symderiv as sd
 
     v = sd.check("dL/dW1[i,j] = 2*(p[i]-y[i])*x[j]", sd.mlp([3, 2], loss="ce"))
-    text = json.dumps(v.to_json())
+    text = json.dumps(v.to_dict())
     assert "GRAD_" not in text and "_PRIME" not in text
-    assert v.to_json()["links"][0]["left"] == "dL/dW1[i,j]"
+    assert v.to_dict()["links"][0]["left"] == "dL/dW1[i,j]"

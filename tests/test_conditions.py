@@ -53,7 +53,7 @@ def test_constant_symbol_first_moves_are_generic_and_c0_is_found_exceptional():
     assert any(f.startswith("W1 never moves") for f in case.failures)
     # the summary states the condition; the JSON references it per entry
     assert "for generic init values" in a.summary() and "Exceptional: at c = 0" in a.summary()
-    j = a.to_json()
+    j = a.to_dict()
     assert j["parameters"]["W1"]["conditions"][0][0] == [GENERIC_INIT]
     assert [k["id"] for k in j["conditions"]] == [GENERIC_INIT]
     # every unconditioned statement matches the analysis at c = 0 (and at another value)
@@ -71,7 +71,7 @@ def test_generic_init_statements_against_the_zero_init():
 def test_numeric_init_has_no_generic_condition():
     a = sd.analyze(sd.mlp([3, 2, 2], "tanh"), sd.constant(sp.Rational(1, 2)))
     assert all(c.id != GENERIC_INIT for c in a.conditions)
-    assert a.to_json()["parameters"]["W2"]["conditions"] == [[[], []], [[], []]]
+    assert a.to_dict()["parameters"]["W2"]["conditions"] == [[[], []], [[], []]]
 
 
 def _dead_relu():
@@ -84,7 +84,7 @@ def _dead_relu():
 def test_dead_relu_facts_are_consistent():
     net, init = _dead_relu()
     a = sd.analyze(net, init)
-    j = a.to_json()["parameters"]
+    j = a.to_dict()["parameters"]
     for name in ("W1", "b1", "W2", "b2"):
         p = j[name]
         steps = np.array(p["first_move_step"], dtype=object).reshape(-1)
@@ -124,7 +124,7 @@ def test_float_status_of_a_cancellation_and_of_exact_zeros():
     net = sd.mlp([1, 1, 1, 2], "gelu")
     init = {"W3": sd.constant(sp.Rational(1, 2)), "*": sd.zeros()}
     a = sd.analyze(net, init)
-    f = {name: a.to_json()["parameters"][name]["float"] for name in ("W1", "W2", "b2")}
+    f = {name: a.to_dict()["parameters"][name]["float"] for name in ("W1", "W2", "b2")}
     assert f["W1"] == [[BIT_EXACT]] and f["W2"] == [[BIT_EXACT]] and f["b2"] == [EXACT_ONLY]
     params = numeric.params_from_init(net, init)
     X, Y = numeric.random_data(net, 8, seed=1)
@@ -136,14 +136,14 @@ def test_float_status_of_a_cancellation_and_of_exact_zeros():
 def test_float_status_of_the_softmax_constant_init_first_move():
     a = sd.analyze(sd.mlp([3, 2, 3], "tanh"), sd.constant(sp.Rational(1, 2)))
     assert a.first_move_step("W1", (0, 0)) == 2
-    assert a.to_json()["parameters"]["W1"]["first_move_float"][0][0] == EXACT_ONLY
+    assert a.to_dict()["parameters"]["W1"]["first_move_float"][0][0] == EXACT_ONLY
     assert "rest on an exact cancellation" in a.summary()
 
 
 def test_json_is_deterministic_with_conditions():
     c = sp.Symbol("c")
-    one = sd.analyze(sd.mlp([3, 2, 2], "sigmoid"), sd.constant(c)).to_json_text()
-    two = sd.analyze(sd.mlp([3, 2, 2], "sigmoid"), sd.constant(c)).to_json_text()
+    one = sd.analyze(sd.mlp([3, 2, 2], "sigmoid"), sd.constant(c)).to_json()
+    two = sd.analyze(sd.mlp([3, 2, 2], "sigmoid"), sd.constant(c)).to_json()
     assert one == two
 
 
@@ -165,9 +165,9 @@ def test_shifted_columns_keep_the_units_tied():
         assert NO_WEIGHT_DECAY in a.conditions_of("W1", (0, j))
     assert a.tie_class("b1", (0,)) == a.tie_class("b1", (1,))
     assert a.tie_class("W2", (0, 0)) != a.tie_class("W2", (0, 1))
-    groups = a.to_json()["shifted_ties"]["groups"]
+    groups = a.to_dict()["shifted_ties"]["groups"]
     assert any(g["offsets"] == ["0", "1/2"] for g in groups)
-    assert a.to_json()["parameters"]["W1"]["float"][0][0] == EXACT_ONLY  # rests on Σ_k δ_k = 0
+    assert a.to_dict()["parameters"]["W1"]["float"][0][0] == EXACT_ONLY  # rests on Σ_k δ_k = 0
     # real float trajectories (independent NumPy reference): rows stay equal to roundoff, the
     # column difference stays 1/2; SGD and Adam, no weight decay
     params = numeric.params_from_init(net, init)

@@ -55,7 +55,7 @@ def test_wide_and_deep_constant_init_is_proved_with_certified_moves():
     a = sd.analyze(net, sd.constant(sp.Rational(1, 10)))
     assert all(k == 1 for _, _, k in a.hidden_layer_classes())
     assert all(fm.tight for fm in a.proof.first_moves.values())
-    data = a.to_json()
+    data = a.to_dict()
     assert data["parameters"]["W5"]["layout"] == "blocks"  # 512 x 512: per block, not 262144 entries
     assert {b["first_move_step"] for b in data["parameters"]["W5"]["blocks"]} == {2}
     json.dumps(data)

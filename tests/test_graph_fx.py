@@ -100,14 +100,14 @@ def test_exact_values_are_the_floats():
     assert all(values["base.weight"][idx] == sp.Rational(float(w[idx])) for idx in np.ndindex(*w.shape))
     a = analyze_module(m, loss="mse", input_shape=(3,), values="exact")
     assert set(a.entry_facts("lora_A.weight")["first_move_step"].flat) == {2}
-    assert "exact rationals" in a.to_json()["assumptions"]["scope"]
+    assert "exact rationals" in a.to_dict()["assumptions"]["scope"]
 
 
 def test_json_is_deterministic_and_keyed_by_parameter_names():
     a = analyze_module(LoRA(zero="B"), loss="mse", input_shape=(3,))
     b = analyze_module(LoRA(zero="B"), loss="mse", input_shape=(3,))
-    assert a.to_json_text() == b.to_json_text()
-    doc = a.to_json()
+    assert a.to_json() == b.to_json()
+    doc = a.to_dict()
     assert list(doc["parameters"]) == ["lora_A.weight", "lora_B.weight"]
     assert list(doc["frozen"]) == ["base.weight"]
     p = doc["parameters"]["lora_B.weight"]

@@ -133,7 +133,7 @@ def test_softmax_shift_laws(sizes, act, init):
             assert set(law.optimizers) == set(LINEAR_OPTIMIZERS) and "Adam" not in law.optimizers
             assert law.gradient_flow
     assert a.conservation.linear.complete is True
-    assert a.to_json()["conserved"] == [law.to_json() for law in a.conserved]
+    assert a.to_dict()["conserved"] == [law.to_dict() for law in a.conserved]
 
 
 @pytest.mark.parametrize("sizes,act", NETS[:3])
@@ -211,12 +211,12 @@ def test_linear_completeness_against_brute_force():
 def test_two_class_signed_ties_on_torch(act, optimizer, kw):
     a = analysis([3, 2, 2], act, sd.zeros())
     groups = a.signed_ties.groups
-    labels = {tuple(g.to_json(a.proof)["classes"]) for g in groups}
+    labels = {tuple(g.to_dict(a.proof)["classes"]) for g in groups}
     assert ("b2[1]", "b2[2]") in labels
     if act == "sigmoid":
         assert ("W2[1, 1..2]", "W2[2, 1..2]") in labels
-        assert a.to_json()["parameters"]["W2"]["tie_sign"] == [[1, 1], [-1, -1]]
-    assert all(optimizer_name in g.to_json(a.proof)["optimizers"] for g in groups
+        assert a.to_dict()["parameters"]["W2"]["tie_sign"] == [[1, 1], [-1, -1]]
+    assert all(optimizer_name in g.to_dict(a.proof)["optimizers"] for g in groups
                for optimizer_name in ("SGD", "Adam"))
     params = params_from_init(a.net, sd.zeros())
     X, Y = random_data(a.net, 6, seed=5)
@@ -363,4 +363,4 @@ def _entry(a, b, params) -> float:
 
 def test_json_is_deterministic():
     net = sd.mlp([3, 2, 2], "sigmoid")
-    assert sd.analyze(net, sd.zeros()).to_json_text() == sd.analyze(net, sd.zeros()).to_json_text()
+    assert sd.analyze(net, sd.zeros()).to_json() == sd.analyze(net, sd.zeros()).to_json()

@@ -21,7 +21,7 @@ def _weights(a):
 
 
 def _all(a, name, key):
-    return np.asarray(a.to_json()["parameters"][name][key], dtype=object)
+    return np.asarray(a.to_dict()["parameters"][name][key], dtype=object)
 
 
 # ---------------------------------------------------------------- the classic results
@@ -54,18 +54,18 @@ def test_zero_init_with_f0_nonzero_front_moves_back_one_layer_per_step(act, dept
         assert _all(a, f"W{l}", "first_move_tight").all()
         assert not _all(a, f"W{l}", "stays_zero").any()
     for l in range(1, L):  # every unit of a hidden layer: identical rows, forever
-        ties = np.array(a.to_json()["parameters"][f"W{l}"]["tie_class"])
+        ties = np.array(a.to_dict()["parameters"][f"W{l}"]["tie_class"])
         assert (ties == ties[0]).all()
         # columns: distinct inputs are not tied; identical hidden units of the layer below are
         assert len(set(ties[0])) == (ties.shape[1] if l == 1 else 1)
-    out = np.array(a.to_json()["parameters"][f"W{L}"]["tie_class"])
+    out = np.array(a.to_dict()["parameters"][f"W{L}"]["tie_class"])
     assert len(set(out[:, 0])) == out.shape[0]  # output rows separate
 
 
 def test_constant_init_any_width_units_tied_output_rows_separate():
     n = sp.Symbol("n", integer=True, positive=True)
     a = sd.analyze(sd.mlp([3, n, n, 4], "tanh"), sd.constant(sp.Rational(1, 2)))
-    data = a.to_json()
+    data = a.to_dict()
     assert data["parameters"]["W2"]["layout"] == "blocks"
     assert [l for l, w, k in a.hidden_layer_classes()] == [1, 2] and all(k == 1 for _, _, k in a.hidden_layer_classes())
     out_rows = {b["tie_class"] for b in data["parameters"]["W3"]["blocks"]}
@@ -86,7 +86,7 @@ def test_simplex_constraint_matters_for_first_moves():
 
 def test_softmax_regression_zero_init_nothing_stuck_nothing_tied():
     a = sd.analyze(sd.mlp([4, 3], "identity"), sd.zeros())
-    ties = np.array(a.to_json()["parameters"]["W1"]["tie_class"])
+    ties = np.array(a.to_dict()["parameters"]["W1"]["tie_class"])
     assert len(set(ties.flat)) == ties.size
     assert not _all(a, "W1", "stays_zero").any()
     g = _all(a, "W1", "gradient_at_init")
@@ -105,15 +105,15 @@ def test_generic_hidden_zero_last_layer_nothing_stuck():
 @pytest.mark.parametrize("kink", [0, sp.Rational(1, 2), 1])
 def test_relu_kink_convention_is_reported(kink):
     a = sd.analyze(sd.mlp([2, 2, 2], "relu"), sd.zeros(), relu_grad_at_zero=kink)
-    assert a.to_json()["assumptions"]["kink_convention"] == {"relu": str(kink)}
+    assert a.to_dict()["assumptions"]["kink_convention"] == {"relu": str(kink)}
 
 
 def test_json_contract_and_determinism():
     net = sd.mlp([2, 3, 2], "sigmoid")
     a1 = sd.analyze(net, sd.zeros())
     a2 = sd.analyze(net, sd.zeros())
-    assert a1.to_json_text() == a2.to_json_text()
-    data = json.loads(a1.to_json_text())
+    assert a1.to_json() == a2.to_json()
+    data = json.loads(a1.to_json())
     assert set(data) >= {"network", "init", "assumptions", "parameters"}
     for name, entry in data["parameters"].items():
         assert set(entry) >= {"shape", "stays_zero", "tie_class", "first_move_step", "first_move_tight", "gradient_at_init"}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..jsontext import JsonFace
+
 __all__ = ["Verdict", "LinkVerdict", "Counterexample", "PROVED", "REFUTED", "UNDECIDED", "EXIT_CODES"]
 
 PROVED, REFUTED, UNDECIDED = "proved", "refuted", "undecided"
@@ -17,7 +19,7 @@ EXIT_CODES = {PROVED: 0, REFUTED: 1, UNDECIDED: 3}
 
 
 @dataclass
-class Counterexample:
+class Counterexample(JsonFace):
     """A certified counterexample to one link.
 
     * ``indices``: 1-based values of the free indices (``t`` = the true class);
@@ -50,7 +52,7 @@ class Counterexample:
             text += " (the right side is the quantity itself, so the left side is wrong)"
         return text
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             "indices": dict(self.indices), "data": dict(self.data), "parameters": dict(self.parameters),
             "left": self.left, "right": self.right, "difference": list(self.difference), "reference": self.reference,
@@ -58,7 +60,7 @@ class Counterexample:
 
 
 @dataclass
-class LinkVerdict:
+class LinkVerdict(JsonFace):
     """The verdict on one link ``left <relation> right`` of a claim."""
     number: int
     left: str
@@ -73,23 +75,23 @@ class LinkVerdict:
     left_latex: str = ""
     right_latex: str = ""
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             "link": self.number, "left": self.left, "right": self.right, "relation": self.relation,
             "status": self.status, "reason": self.reason,
-            "counterexample": self.counterexample.to_json() if self.counterexample else None,
+            "counterexample": self.counterexample.to_dict() if self.counterexample else None,
             "evidence": self.evidence,
             "index_assignments": {"checked": self.assignments_checked, "total": self.assignments_total},
         }
 
 
 @dataclass
-class Verdict:
+class Verdict(JsonFace):
     """The verdict on a claim: ``status`` is ``proved``, ``refuted`` or ``undecided``.
 
     ``links`` holds one :class:`LinkVerdict` per ``=`` of a chain;
     ``first_wrong_link`` the number (1-based) of the first refuted one.
-    Print it for a short explanation; ``to_json()`` for machines; it renders in
+    Print it for a short explanation; ``to_dict()`` / ``to_json()`` (the dict / its text) for machines; it renders in
     notebooks (``_repr_latex_``) and in SymPy's printer (``_latex``).
     """
     claim: str
@@ -147,12 +149,13 @@ class Verdict:
     def __repr__(self) -> str:
         return f"<Verdict {self.status}: {self.claim[:60]!r}>"
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
+        """The verdict as a plain JSON-ready dict (:meth:`to_json` is its deterministic text)."""
         return {
             "claim": self.claim, "syntax": self.syntax, "status": self.status,
             "first_wrong_link": self.first_wrong_link,
             "network": self.network, "init": self.init,
-            "links": [l.to_json() for l in self.links], "notes": list(self.notes),
+            "links": [l.to_dict() for l in self.links], "notes": list(self.notes),
         }
 
     def _latex(self, printer=None) -> str:

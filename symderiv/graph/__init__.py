@@ -3,7 +3,7 @@ of :mod:`symderiv.prover` (zeros and ties proved, moves certified, undecided nev
 
     >>> from symderiv.graph import analyze_module
     >>> a = analyze_module(model, loss="mse", input_shape=(3,))      # doctest: +SKIP
-    >>> a.summary(); a.to_json()["parameters"]["lora_B.weight"]       # doctest: +SKIP
+    >>> a.summary(); a.to_dict()["parameters"]["lora_B.weight"]       # doctest: +SKIP
 
 * :mod:`.ir` - the typed graph (one input example without batch axis, parameters by their
   ``named_parameters()`` names, trainable or frozen, ops, a loss at the output);
@@ -20,7 +20,7 @@ of :mod:`symderiv.prover` (zeros and ties proved, moves certified, undecided nev
 * :mod:`.values` - init values ``"generic"`` (zeros and equal values kept, every other value a
   symbol: the theorem covers every model with that pattern) or ``"exact"`` (the floats as rationals);
 * :mod:`.prover`, :mod:`.analysis` - the relaxation, first moves, certified witness trajectories,
-  and the faces (``summary()``, ``to_json()``), reusing :class:`symderiv.prover.Decider`,
+  and the faces (``summary()``, ``to_dict()``, ``to_json()``), reusing :class:`symderiv.prover.Decider`,
   ``Enclosures`` and ``_split_class`` through a graph adapter (:class:`.prover.GraphDecider`);
 * :mod:`.replay` - real ``torch.optim`` trajectories of the module, checked against the claims;
 * :mod:`.examples` - LoRA, ControlNet block, ReZero, zero-gamma LayerNorm residual, attention,
