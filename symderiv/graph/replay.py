@@ -8,7 +8,13 @@ autograd and optimizers on random data, and every claim of a
 * equal ``tie_class``: equal after every step (to ``rtol`` relative to the class's scale,
   for ties computed through matrix products);
 * ``first_move_step = t``: bit-identical to the init after steps ``1 … t−1`` (never: after
-  every step); tight: changed after step ``t``.
+  every step); tight: changed after step ``t``;
+
+each judged according to its float status (:mod:`symderiv.graph.facts`).  :func:`verify_graph`
+puts it together as the graph counterpart of :func:`symderiv.verify.verify` (same
+:class:`~symderiv.verify.VerifyReport`): closed forms against autograd, claims on SGD, momentum,
+Nesterov, RMSProp and Adam runs at two batch sizes, separation of untied entries, and the certified
+witness trajectories replayed with ``torch.optim.SGD``.
 """
 from __future__ import annotations
 
@@ -21,10 +27,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidArgument
+from ..guard import public_entry
 from .engine import backprop
 from .losses import graph_loss
 
-__all__ = ["torch_loss", "random_batch", "replay", "check_claims", "engine_gradients", "OPTIMIZERS"]
+__all__ = ["torch_loss", "random_batch", "replay", "check_claims", "engine_gradients", "verify_graph", "OPTIMIZERS",
+           "VERIFY_OPTIMIZERS"]
 
 #: optimizer name -> factory(params, lr); none uses weight decay (first-move steps assume none)
 OPTIMIZERS: dict[str, Callable] = {
@@ -91,33 +99,54 @@ def replay(module: nn.Module, analysis, *, optimizer: str = "sgd", batch: int = 
 
 
 def check_claims(analysis, snaps: list[dict[str, np.ndarray]], *, rtol: float = 1e-12,
-                 exact_only_tolerance: float | None = 1e-12) -> list[str]:
+                 exact_only_tolerance: float | None = 1e-12, rounding_tolerance: float = 1e-12,
+                 judge_tight: bool = True) -> list[str]:
     """Every claim of ``analysis`` violated along ``snaps`` (empty: all hold).
 
-    An "unchanged before step t" that the analysis marks ``exact_arithmetic_only`` (it rests on the
-    loss's exact cancellation) is checked to ``exact_only_tolerance`` (relative to the entry's init and
-    1), or not at all when it is None (Adam/RMSProp amplify the rounding residue)."""
+    How each claim is judged follows its float status (:mod:`symderiv.graph.facts`): a ``bit_exact``
+    zero or "unchanged before step t" must hold bit for bit; an ``identical_rounding`` one to
+    ``rounding_tolerance`` (relative to the entry's init and 1: a blocked matrix product may round
+    identical rows differently); an ``exact_arithmetic_only`` one (it rests on the loss's exact
+    cancellation) to ``exact_only_tolerance``, or not at all when it is None (Adam/RMSProp amplify the
+    rounding residue).  Ties hold to ``rtol`` relative to the class's scale (exact-only ties as above).
+    ``judge_tight``: also report an entry with a tight first-move step that did not move at it on this
+    data (tightness is certified on the witness trajectory, so :func:`verify_graph` only observes it)."""
     g = analysis.proof.graph
     bad: list[str] = []
     by_tie: dict[int, list[tuple[str, tuple]]] = {}
+    exact_only_ties: set[int] = set()
+
+    def tolerance(status: str | None, init: float) -> float | None:
+        if status == "exact_arithmetic_only":
+            return None if exact_only_tolerance is None else exact_only_tolerance * max(1.0, abs(init))
+        if status == "identical_rounding":
+            return rounding_tolerance * max(1.0, abs(init))
+        return 0.0
+
     for name in g.trainable():
         facts = analysis.entry_facts(name)
         for idx in np.ndindex(*g.params[name].shape):
-            init = snaps[0][name][idx]
-            by_tie.setdefault(facts["tie_class"][idx], []).append((name, idx))
-            if facts["stays_zero"][idx] and any(s[name][idx] != 0 for s in snaps):
-                bad.append(f"{name}{list(idx)} claimed to stay zero but moved")
+            init = float(snaps[0][name][idx])
+            tid = facts["tie_class"][idx]
+            by_tie.setdefault(tid, []).append((name, idx))
+            if facts["float"][idx] == "exact_arithmetic_only":
+                exact_only_ties.add(tid)
+            if facts["stays_zero"][idx]:
+                tol = tolerance(facts["float"][idx] or facts["first_move_float"][idx], 0.0)
+                if tol is not None and any(abs(s[name][idx]) > tol for s in snaps):
+                    bad.append(f"{name}{list(idx)} claimed to stay zero but moved")
+                continue
             t = facts["first_move_step"][idx]
             last = len(snaps) if t is None else min(t, len(snaps))
-            if facts["first_move_float"][idx] == "exact_arithmetic_only":
-                tol = None if exact_only_tolerance is None else exact_only_tolerance * max(1.0, abs(float(init)))
-                if tol is not None and any(abs(snaps[s][name][idx] - init) > tol for s in range(1, last)):
-                    bad.append(f"{name}{list(idx)} claimed unchanged (up to rounding) before step {t} but moved")
-            elif any(snaps[s][name][idx] != init for s in range(1, last)):
+            tol = tolerance(facts["first_move_float"][idx], init)
+            if tol is not None and any(abs(snaps[s][name][idx] - init) > tol for s in range(1, last)):
                 bad.append(f"{name}{list(idx)} claimed unchanged before step {t} but changed earlier")
-            if t is not None and facts["first_move_tight"][idx] and t < len(snaps) and snaps[t][name][idx] == init:
+            if (judge_tight and t is not None and facts["first_move_tight"][idx] and t < len(snaps)
+                    and snaps[t][name][idx] == init):
                 bad.append(f"{name}{list(idx)} claimed (tight) to move at step {t} but did not")
     for tid, members in by_tie.items():
+        if tid in exact_only_ties and exact_only_tolerance is None:
+            continue
         for s in snaps:
             vals = np.array([s[n][i] for n, i in members])
             scale = max(float(np.max(np.abs(vals))), 1e-300)
@@ -156,3 +185,237 @@ def engine_gradients(graph, module: nn.Module, x: np.ndarray, y: np.ndarray) -> 
         g = state.grads[n]
         out[n] = np.array([midpoint(b) for b in enclose(list(g.flat), point, dps=60)], dtype=float).reshape(g.shape)
     return out
+
+
+# ---------------------------------------------------------------- verify: the graph counterpart of symderiv.verify
+#: optimizers replayed by :func:`verify_graph` (none with weight decay: first-move steps assume none)
+VERIFY_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+#: optimizers that divide by a running gradient magnitude: they amplify a rounding residue
+NORMALIZED = frozenset({"rmsprop", "adam"})
+
+
+def _module_values(module: nn.Module, g) -> dict[str, np.ndarray]:
+    named = dict(module.named_parameters())
+    missing = [n for n in g.params if n not in named]
+    if missing:
+        raise InvalidArgument(f"the module has no parameter {missing[0]!r}; the analysis has "
+                              f"{', '.join(g.params)}: verify the module that was analyzed")
+    out = {}
+    for name, p in g.params.items():
+        value = named[name].detach().double().numpy()
+        if tuple(value.shape) != tuple(p.shape):
+            raise InvalidArgument(f"parameter {name} has shape {tuple(value.shape)} in the module but {tuple(p.shape)} "
+                                  "in the analysis: verify the module that was analyzed")
+        if bool(named[name].requires_grad) != p.trainable:
+            raise InvalidArgument(f"parameter {name} is {'trainable' if named[name].requires_grad else 'frozen'} in "
+                                  "the module but not in the analysis: verify the module that was analyzed")
+        out[name] = value
+    return out
+
+
+def _init_point(analysis, values: dict[str, np.ndarray]) -> dict:
+    """Init symbol -> the module's value (generic values), after checking that the module has the
+    analyzed pattern: zeros where the analysis has 0, one value per init symbol, the exact values
+    where the analysis has numbers."""
+    import sympy as sp
+
+    proof, g = analysis.proof, analysis.proof.graph
+    point: dict = {}
+    for name, p in g.params.items():
+        for flat, idx in enumerate(np.ndindex(*p.shape)):
+            expr = proof.frozen_values[name][idx] if not p.trainable else proof.init_values[(name, flat)]
+            v = float(values[name][idx])
+            if isinstance(expr, sp.Symbol):
+                if v == 0.0 or point.setdefault(expr, v) != v:
+                    raise InvalidArgument(f"the module's {name}{list(idx)} = {v!r} does not have the analyzed pattern "
+                                          "of zeros and equal values: verify the module that was analyzed")
+            elif float(expr) != v:
+                raise InvalidArgument(f"the module's {name}{list(idx)} = {v!r} differs from the analyzed init value "
+                                      f"{expr}: verify the module that was analyzed")
+    return point
+
+
+def _gradient_check(analysis, module: nn.Module, point: dict, seed: int, batch: int, rtol: float):
+    """The analysis's closed forms at the init (rigorous balls, averaged over a batch) against torch autograd."""
+    import sympy as sp
+
+    from ..certify import enclose, midpoint
+    from ..verify import Check
+    from .engine import input_symbols
+
+    g = analysis.proof.graph
+    gen = torch.Generator().manual_seed(seed + 11)
+    in_shape, out_shape = g.nodes[g.input_node].shape, g.nodes[g.output].shape
+    x, y = random_batch(g.loss_name, in_shape, out_shape, batch, gen)
+    model = copy.deepcopy(module).double()
+    model.zero_grad()
+    torch_loss(g.loss_name)(model(x), y).backward()
+    named = dict(model.named_parameters())
+    coords = analysis.proof.coords
+    exprs = [analysis.gradient_at_init(n, np.unravel_index(i, g.params[n].shape) if g.params[n].shape else ())
+             for n, i in coords]
+    base = {s: sp.Rational(v) for s, v in point.items()}
+    xs = list(input_symbols(in_shape).flat)
+    labels = graph_loss(g.loss_name).labels(tuple(out_shape))
+    total = np.zeros(len(coords))
+    for b in range(batch):
+        at = dict(base)
+        at.update({s: sp.Rational(float(v)) for s, v in zip(xs, x[b].numpy().flat)})
+        at.update({e: sp.Rational(float(v)) for e, v in zip(labels.flat, y[b].numpy().flat) if isinstance(e, sp.Symbol)})
+        total += np.array([midpoint(v) for v in enclose(exprs, at, dps=30)])
+    mean = total / batch
+    worst, where = 0.0, None
+    for k, (n, i) in enumerate(coords):
+        ref = float(named[n].grad.reshape(-1)[i]) if named[n].grad is not None else 0.0
+        err = abs(mean[k] - ref) / max(abs(mean[k]), abs(ref), 1e-12 / rtol)
+        if err > worst:
+            worst, where = err, f"{n}[flat {i}]: closed form {mean[k]:.12g}, autograd {ref:.12g}"
+    return Check("gradient", "torch autograd at the init", worst <= rtol, worst,
+                 f"closed forms at the init, mean over a batch of {batch}; rtol {rtol:g}", where, seed)
+
+
+def _separation_check(analysis, runs: list[list[dict[str, np.ndarray]]], seed: int):
+    """Entries the analysis does not tie, whose values coincided bit for bit at every step of every run."""
+    from ..verify import Check
+
+    g = analysis.proof.graph
+    groups: dict[bytes, set[int]] = {}
+    where: dict[bytes, str] = {}
+    for name in g.trainable():
+        facts = analysis.entry_facts(name)
+        for idx in np.ndindex(*g.params[name].shape):
+            if facts["stays_zero"][idx] or facts["first_move_step"][idx] is None:
+                continue  # never moves: its value is its init value (merged with its equals)
+            key = np.array([s[name][idx] for run in runs for s in run], dtype=np.float64).tobytes()
+            groups.setdefault(key, set()).add(int(facts["tie_class"][idx]))
+            where.setdefault(key, f"{name}{list(idx)}")
+    bad = [k for k, ids in groups.items() if len(ids) > 1]
+    offending = None if not bad else (f"{where[bad[0]]}: tie classes {sorted(groups[bad[0]])} stayed bit-identical "
+                                      "on every run")
+    return Check("separation", "untied entries separate", not bad, float(len(bad)),
+                 f"{len(groups)} distinct trajectories of entries that move, over {len(runs)} runs", offending, seed)
+
+
+def _witness_check(analysis, module: nn.Module, witness, seed: int):
+    """Replay a certified witness trajectory (one example, plain SGD) with torch in float64: every class
+    it certifies must change at its step (unless the certified change is below float64 resolution)."""
+    import sympy as sp
+
+    from ..verify import Check
+    from .engine import input_symbols
+
+    proof, g = analysis.proof, analysis.proof.graph
+    by_name = {k: sp.Rational(v) for k, v in witness.point}
+
+    def at(expr) -> float:  # the witness point names its symbols (assumptions differ: match by name)
+        return float(expr.xreplace({s: by_name[s.name] for s in expr.free_symbols}))
+
+    model = copy.deepcopy(module).double()
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, p in g.params.items():
+            arr = np.empty(p.shape)
+            for flat, idx in enumerate(np.ndindex(*p.shape)):
+                expr = proof.frozen_values[name][idx] if not p.trainable else proof.init_values[(name, flat)]
+                arr[idx] = at(expr)
+            named[name].copy_(torch.from_numpy(arr))
+    shape_in, shape_out = g.nodes[g.input_node].shape, g.nodes[g.output].shape
+    x = torch.tensor([at(e) for e in input_symbols(shape_in).flat],
+                     dtype=torch.float64).reshape((1,) + tuple(shape_in))
+    y = torch.tensor([at(e) for e in graph_loss(g.loss_name).labels(shape_out).flat],
+                     dtype=torch.float64).reshape((1,) + tuple(shape_out))
+    opt = torch.optim.SGD([named[n] for n in g.trainable()], lr=float(sp.Rational(witness.learning_rate)))
+    loss_fn = torch_loss(g.loss_name)
+    history = [{n: named[n].detach().numpy().copy() for n in g.trainable()}]
+    for _ in range(witness.steps):
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+        history.append({n: named[n].detach().numpy().copy() for n in g.trainable()})
+    missing, replayed, unresolvable = None, 0, 0
+    for n, (k, step, change) in enumerate(witness.moved):
+        name, flat = proof.classes[k][0]
+        before = history[step - 1][name].reshape(-1)[flat]
+        magnitude = witness.magnitudes[n] if n < len(witness.magnitudes) else 1.0
+        if magnitude <= 1e-12 * max(1.0, abs(before)):
+            unresolvable += 1
+            continue
+        replayed += 1
+        if history[step][name].reshape(-1)[flat] == before:
+            missing = f"{name}[flat {flat}] did not change at step {step} (certified change {change})"
+            break
+    detail = f"{replayed} certified first moves replayed with torch in float64"
+    if unresolvable:
+        detail += f"; {unresolvable} below float64 resolution not replayable"
+    return Check("witness_replay", f"SGD, {witness.steps} steps, lr {witness.learning_rate}", missing is None, 0.0,
+                 detail, missing, seed)
+
+
+@public_entry
+def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=VERIFY_OPTIMIZERS,
+                 batches: tuple[int, ...] = (1, 3), steps: int | None = None, lr: float = 0.1,
+                 grad_rtol: float = 1e-9, tie_rtol: float = 1e-12, strict: bool = False):
+    """Cross-check a :class:`~symderiv.graph.analysis.GraphAnalysis` on real ``torch.optim`` runs of ``module``.
+
+    Returns a :class:`symderiv.verify.VerifyReport` (the MLP ``verify``'s type) with:
+
+    * ``gradient``: the closed forms at the init against torch autograd (a random batch);
+    * ``claims`` per optimizer and batch size (random data, seeded): every stays-zero, tie and
+      "unchanged before the first-move step" on a real float64 run, judged by its float status
+      (:func:`check_claims`; exact-arithmetic-only statements are not judged on Adam/RMSProp runs);
+    * ``separation``: entries in different tie classes do not stay bit-identical on every run;
+    * ``witness_replay``: every certified witness trajectory replayed with ``torch.optim.SGD``;
+      each certified first move changes its entry at its step.
+
+    ``module`` must be the analyzed module (or one with the same parameters and the same pattern of
+    zeros and equal values, for generic values); ``steps`` defaults to the largest finite first-move
+    step + 2.  ``strict``: raise :class:`symderiv.verify.VerificationError` on the first failure."""
+    from ..verify import Check, VerifyReport
+
+    for name in optimizers:
+        if name not in OPTIMIZERS:
+            raise InvalidArgument(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    g = analysis.proof.graph
+    point = _init_point(analysis, _module_values(module, g))
+    report = VerifyReport()
+    report.checks.append(_gradient_check(analysis, module, point, seed, max(batches), grad_rtol))
+    finite = [fm.step for fm in analysis.proof.first_moves.values() if fm.step is not None]
+    horizon = steps if steps is not None else max(finite, default=0) + 2
+    runs = []
+    tight_total = tight_seen = 0
+    for k, name in enumerate(optimizers):
+        for b in batches:
+            snaps = replay(module, analysis, optimizer=name, batch=b, steps=horizon, lr=lr, seed=seed + 101 * k + b)
+            runs.append(snaps)
+            bad = check_claims(analysis, snaps, rtol=tie_rtol,
+                               exact_only_tolerance=None if name in NORMALIZED else 1e-12, judge_tight=False)
+            report.checks.append(Check("claims", f"{name}, batch {b} ({horizon} steps)", not bad, float(len(bad)),
+                                       "zeros, ties and unchanged-before-first-move on a torch.optim run"
+                                       + (f"; {len(bad)} violations" if bad else ""), bad[0] if bad else None, seed))
+            seen, total = _tight_observed(analysis, snaps)
+            tight_seen, tight_total = tight_seen + seen, tight_total + total
+    report.checks.append(_separation_check(analysis, runs, seed))
+    for w in analysis.proof.trajectories:
+        report.checks.append(_witness_check(analysis, module, w, seed))
+    report.notes.append(f"observation: {tight_seen} of {tight_total} (entry, run) pairs with a tight first-move step "
+                        "changed at it on random data (tightness is certified by the witness trajectories)")
+    if any(n in NORMALIZED for n in optimizers) and any(
+            "exact_arithmetic_only" in (f.float_status, f.first_move_float) for f in analysis.facts.values()):
+        report.notes.append("statements that hold in exact arithmetic only (they rest on the loss's cancellation) are "
+                            "not judged on RMSProp/Adam runs, which amplify the rounding residue")
+    if strict:
+        report.raise_for_failures()
+    return report
+
+
+def _tight_observed(analysis, snaps) -> tuple[int, int]:
+    g = analysis.proof.graph
+    seen = total = 0
+    for name in g.trainable():
+        facts = analysis.entry_facts(name)
+        for idx in np.ndindex(*g.params[name].shape):
+            t = facts["first_move_step"][idx]
+            if t is not None and facts["first_move_tight"][idx] and t < len(snaps):
+                total += 1
+                seen += int(snaps[t][name][idx] != snaps[t - 1][name][idx])
+    return seen, total
