@@ -178,7 +178,7 @@ class Activation(JsonFace):
         return data
 
 
-def activation(name: str, *, kink_grad: object = None, **params: object) -> Activation:
+def activation(name: str | Activation, *, kink_grad: object = None, **params: object) -> Activation:
     """Look up ``name`` in the registry and bind its parameters and kink convention.
 
     ``kink_grad`` is the value used for ``f'(0)`` by kinked activations; it must
@@ -271,7 +271,7 @@ class _Piecewise0(sp.Function):
         raise NotImplementedError
 
     @classmethod
-    def eval(cls, z: Expr, *params: Expr):  # type: ignore[override]
+    def eval(cls, z: Expr, *params: Expr):
         if z.is_extended_nonnegative:
             return z
         if z.is_extended_nonpositive:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, overload
 
 import sympy as sp
 
@@ -64,6 +64,10 @@ MAX_LOCAL_DEPTH = 16
 _SIZE_CAP = 10**30
 
 
+@overload
+def _walk(roots: Iterable[sp.Basic], children: Callable[[sp.Basic], tuple], budget: None = None) -> list[sp.Basic]: ...
+@overload
+def _walk(roots: Iterable[sp.Basic], children: Callable[[sp.Basic], tuple], budget: int | None) -> list[sp.Basic] | None: ...
 def _walk(roots: Iterable[sp.Basic], children: Callable[[sp.Basic], tuple],
           budget: int | None = None) -> list[sp.Basic] | None:
     """Every node reachable from ``roots``, children before parents (iterative: no recursion limit);
@@ -263,7 +267,7 @@ class ClosedForms:
     def text(self, expr: sp.Expr) -> str:
         """``str`` of the printable form (names refer to :attr:`definitions`), or the size note."""
         form = self.abbreviate(expr)
-        return form.note if form.omitted else str(form.expr)
+        return form.note if form.note is not None and form.omitted else str(form.expr)
 
     def definitions_text(self) -> dict[str, str]:
         """Every definition so far, ``{name: str(expression)}`` in dependency order."""

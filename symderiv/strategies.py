@@ -65,9 +65,11 @@ def _is_int(value: object) -> bool:
 def _range(name: str, value: object, minimum: int) -> tuple[int, int]:
     """``(lo, hi)`` from an int or a pair, with ``minimum <= lo <= hi``."""
     pair = (value, value) if _is_int(value) else value
-    _check(isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_int(v) for v in pair),
+    if not isinstance(pair, (tuple, list)):
+        pair = ()  # fails the check below
+    _check(len(pair) == 2 and all(_is_int(v) for v in pair),
            f"{name} must be an integer or a pair (min, max) of integers", value)
-    lo, hi = (int(v) for v in pair)  # type: ignore[union-attr]
+    lo, hi = (int(v) for v in pair)
     _check(minimum <= lo <= hi, f"{name} must satisfy {minimum} <= min <= max", value)
     return lo, hi
 
