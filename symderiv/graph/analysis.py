@@ -123,6 +123,18 @@ class GraphAnalysis(JsonFace):
         coord = self._coord(name, index)
         return self._init_pass[name].reshape(-1)[coord[1]]
 
+    def init_value(self, name: str, index: Any = ()) -> sp.Expr:
+        """The init value the proof used for an entry of any parameter (trainable or frozen): 0, an
+        exact number, or an init symbol (generic values)."""
+        p = self.proof.graph.params[name]
+        index = tuple(index) if isinstance(index, (tuple, list)) else (index,)
+        if p.trainable:
+            return self.proof.init_values[self._coord(name, index)]
+        lump = getattr(self.proof, "lumping", None)
+        if lump is not None:  # a lumped proof keeps the quotient's frozen values: the entry's block
+            index = tuple(int(lab[i]) for lab, i in zip(lump.param_labels(name), index))
+        return self.proof.frozen_values[name][index]
+
     def init_symbol_values(self) -> dict[sp.Symbol, sp.Rational]:
         """Each init symbol (generic values) -> the module's float as an exact rational."""
         wanted = set(self.proof.init_symbols)
