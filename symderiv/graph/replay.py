@@ -219,11 +219,11 @@ def _init_point(analysis, values: dict[str, np.ndarray]) -> dict:
     where the analysis has numbers."""
     import sympy as sp
 
-    proof, g = analysis.proof, analysis.proof.graph
+    g = analysis.proof.graph
     point: dict = {}
     for name, p in g.params.items():
-        for flat, idx in enumerate(np.ndindex(*p.shape)):
-            expr = proof.frozen_values[name][idx] if not p.trainable else proof.init_values[(name, flat)]
+        for idx in np.ndindex(*p.shape):
+            expr = analysis.init_value(name, idx)
             v = float(values[name][idx])
             if isinstance(expr, sp.Symbol):
                 if v == 0.0 or point.setdefault(expr, v) != v:
@@ -315,9 +315,8 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
     with torch.no_grad():
         for name, p in g.params.items():
             arr = np.empty(p.shape)
-            for flat, idx in enumerate(np.ndindex(*p.shape)):
-                expr = proof.frozen_values[name][idx] if not p.trainable else proof.init_values[(name, flat)]
-                arr[idx] = at(expr)
+            for idx in np.ndindex(*p.shape):
+                arr[idx] = at(analysis.init_value(name, idx))
             named[name].copy_(torch.from_numpy(arr))
     shape_in, shape_out = g.nodes[g.input_node].shape, g.nodes[g.output].shape
     x = torch.tensor([at(e) for e in input_symbols(shape_in).flat],
