@@ -555,7 +555,7 @@ def _witness_replay(analysis, move_atol: float) -> Check | None:
     detail = f"{replayed} certified first moves replayed in float64"
     if unresolvable:
         detail += f"; {unresolvable} below float64 resolution not replayable"
-    return Check("witness_replay", f"SGD, {w.steps} steps, lr {w.learning_rate}", missing is None, 0.0,
+    return Check("witness_replay", f"SGD, {w.steps} step{'' if w.steps == 1 else 's'}, lr {w.learning_rate}", missing is None, 0.0,
                  detail, missing, 0)
 
 
@@ -579,10 +579,14 @@ def verify(
     full: bool = False,
     fd_sample: int = FD_SAMPLE,
     progress: bool | None = None,
+    module: Any = None,
 ) -> VerifyReport:
     """Cross-check an analysis (or ``analyze(net, init)``) numerically.
 
-    * ``target``: an :class:`~symderiv.analysis.Analysis`, or a network (then ``init`` is used).
+    * ``target``: an :class:`~symderiv.analysis.Analysis`, or a network (then ``init`` is used), or a
+      :class:`~symderiv.graph.GraphAnalysis` with ``module=`` the analyzed ``nn.Module``
+      (:func:`symderiv.graph.replay.verify_graph`: real ``torch.optim`` runs; ``seed``, ``steps`` and
+      ``strict`` apply).
     * ``seed``: data, generic inits and minibatches are drawn from it (reported per check).
     * ``batch``, ``steps``, ``lr``: the training runs (``steps`` default: the largest
       finite first-move step + 2, at least 3).
@@ -609,6 +613,16 @@ def verify(
     from . import numeric
     from .analysis import Analysis, analyze
 
+    from .graph.analysis import GraphAnalysis
+
+    if isinstance(target, GraphAnalysis):  # a traced module: real torch.optim runs of ``module``
+        if module is None:
+            from .errors import InvalidArgument
+
+            raise InvalidArgument("verify of a graph analysis needs the analyzed nn.Module: verify(analysis, module=model)")
+        from .graph.replay import verify_graph
+
+        return verify_graph(target, module, seed=seed, steps=steps, strict=strict)
     analysis = target if isinstance(target, Analysis) else analyze(target, init, seed=seed)
     net = analysis.net
     require_concrete(net, "verify (it trains real networks; analyze a concrete width)")
