@@ -313,15 +313,35 @@ class Derivation:
     # data
     @property
     def x(self) -> list[sp.Symbol]:
+        """The input symbols ``[x_1, …, x_{n_0}]`` (``real=True``; ``d.x[0]`` is ``x_1``)."""
         return self._pass.x
 
     @property
     def y(self) -> list[sp.Expr]:
+        """The labels as they enter the loss, one per output: symbols ``y_k``, except that softmax
+        cross-entropy eliminates the last one (``d.y[-1]`` is ``1 - y_1 - … - y_{K-1}``)."""
         return self._pass.y
 
     @property
     def label_symbols(self) -> list[sp.Symbol]:
+        """The free label symbols (``d.y`` without the eliminated one)."""
         return self._pass.label_symbols
+
+    def symbols(self, *names: "str | sp.Symbol") -> "sp.Symbol | tuple[sp.Symbol, ...]":
+        """This derivation's own SymPy symbols, by name: ``y1, w = d.symbols("y_1", "W1_1_2")``.
+
+        symderiv's symbols carry assumptions (``real=True``), so a symbol made with
+        ``sp.symbols("y_1")`` is a *different* symbol and ``expr.subs({y_1: 0})`` with it silently
+        changes nothing; substitute with these.  Names are 1-based as printed: inputs ``x_1``, labels
+        ``y_1`` (the eliminated ``y_K`` of softmax cross-entropy is ``d.y[-1]``, an expression), parameter
+        entries ``W1_2_3``, ``b1_2`` (where the init leaves them symbolic, e.g. ``generic()``), init
+        constants (``c``), width names (``n``) and the abbreviation names of :attr:`definitions`.
+        One name gives one symbol, several a tuple (like ``sympy.symbols``; one string may also hold
+        several names separated by spaces or commas).  An unknown name raises
+        :class:`~symderiv.errors.InvalidArgument` with the closest names."""
+        from .symbol_names import lookup_symbols
+
+        return lookup_symbols(self, names)
 
     def width(self, layer: int):
         return self.net.sizes[layer]
@@ -435,7 +455,8 @@ def expanded_size(state: Pass, limit: int | None = None) -> int:
     expanded (counted on the DAG: linear time); stops counting above ``limit``."""
     from .closed_forms import tree_size
 
-    total, memo = 0, {}  # one memo: the forms share most of their DAG
+    total = 0
+    memo: dict = {}  # one memo: the forms share most of their DAG
     for expr in list(state.grad.values()) + list(state.z[-1]):
         total += tree_size(expr, None, state.definitions, memo)
         if limit is not None and total > limit:

@@ -167,7 +167,7 @@ def _first_move_statuses(proof: "Proof", free_delta, abbreviate: bool) -> dict[i
         # the update of step t + 1 uses the gradient at θ_t: classes moving first at step t + 1 are still
         # at their init values there; the statement checked is about the classes that move later still
         at_init = {k for k, s in steps.items() if s is None or s > t}
-        frozen = {k for k in at_init if steps[k] is None or steps[k] > t + 1}
+        frozen = {k for k in at_init if (s := steps[k]) is None or s > t + 1}
         if not frozen:
             break
         values = {}

@@ -20,7 +20,7 @@ from typing import Mapping, Union
 import numpy as np
 import sympy as sp
 
-from .errors import InitError, SizeLimitError
+from .errors import InitError, InternalError, SizeLimitError
 from .network import Network
 
 __all__ = [
@@ -127,10 +127,14 @@ class ParamInit:
     def entry(self, index: tuple[int, ...]) -> sp.Expr:
         """The exact initial value of one entry."""
         if self.kind == "uniform":
-            return self.value  # type: ignore[return-value]
+            if self.value is None:
+                raise InternalError(f"{self.name}: a uniform init without its value")
+            return self.value
         if self.kind == "generic":
             return entry_symbol(self.name, index)
-        return self.array[index]  # type: ignore[index]
+        if self.array is None:
+            raise InternalError(f"{self.name}: an init of kind {self.kind!r} without its array")
+        return self.array[index]
 
 
 InitLike = Union[InitSpec, Mapping[str, object], np.ndarray, sp.MatrixBase, list, tuple, int, float]

@@ -316,7 +316,7 @@ class _Prover:
         return all(sp.expand(e - E[-1]) == 0 for e in E[:-1])
 
 
-def _refuted(combination: Sequence[object], samples: _Samples, rows) -> bool:
+def _refuted(combination: Sequence[Fraction | int], samples: _Samples, rows) -> bool:
     """Whether some sample certifies that the combination is nonzero."""
     with precision(DPS):
         for row in rows(samples):
