@@ -203,9 +203,31 @@ def _cmd_derive(args: argparse.Namespace) -> _Result:
     return _Result("\n".join(lines) + "\n")
 
 
+def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``--module pkg.mod:factory --input-shape …``: the module and its graph analysis."""
+    from .graph import analyze_module
+    from .graph.spec import load_module, parse_input_shape
+
+    if args.input_shape is None:
+        raise SymderivError("--module needs --input-shape: one example's shape without the batch axis, "
+                            "e.g. --input-shape 4 or --input-shape 3,8 (tokens, width)")
+    shape = parse_input_shape(args.input_shape)
+    module, _ = load_module(args.module)
+    a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
+                       optimizer_class=getattr(args, "optimizer_class", "coordinatewise"))
+    a.module_spec = args.module
+    return module, a
+
+
 def _cmd_analyze(args: argparse.Namespace) -> _Result:
     from .analysis import analyze
 
+    if args.module is not None:
+        if args.plot:
+            raise SymderivError("--plot draws MLP analyses only; drop it with --module")
+        _, g = _graph_analysis(args)
+        files = [(args.latex, g.to_latex())] if args.latex else []
+        return _Result(g.to_json() if args.json else g.summary() + "\n", files)
     inp = _inputs(args)
     a = analyze(inp.net, inp.init, optimizer_class=args.optimizer_class, seed=args.seed)
     files: list = [(args.latex, a.to_latex())] if args.latex else []
@@ -220,6 +242,10 @@ def _cmd_analyze(args: argparse.Namespace) -> _Result:
 def _cmd_verify(args: argparse.Namespace) -> _Result:
     from .analysis import analyze
 
+    if args.module is not None:  # real torch.optim runs of the module (symderiv.graph.replay.verify_graph)
+        module, g = _graph_analysis(args)
+        report = g.verify(module, seed=args.seed)
+        return _Result(report.to_json() if args.json else f"{report}\n", status=EXIT_OK if report.ok else EXIT_REFUTED)
     inp = _inputs(args)
     a = analyze(inp.net, inp.init, seed=args.seed)
     report = a.verify(seed=args.seed, use_torch=args.torch, full=args.full)
@@ -369,27 +395,82 @@ def _seconds(text: str) -> float:
     return float(value)
 
 
+def _accepted_losses() -> str:
+    """``softmax_cross_entropy (ce, …), …`` from the loss registry (so a registered loss is listed)."""
+    from .losses import loss_aliases, registered_losses
+
+    aliases = loss_aliases()
+    parts = []
+    for name in registered_losses():
+        short = sorted(a for a, target in aliases.items() if target == name)
+        parts.append(name + (f" ({', '.join(short)})" if short else ""))
+    return ", ".join(parts)
+
+
+def _kinked_activations() -> str:
+    from .activations import activation, registered_activations
+
+    return ", ".join(n for n in registered_activations() if activation(n).is_kinked)
+
+
 def _network_parent() -> argparse.ArgumentParser:
-    """The options every subcommand reads the network and init with (same spellings everywhere)."""
+    """The options every subcommand reads the network and init with (same spellings, defaults and
+    help everywhere; ``check`` alone requires ``--layers`` and defaults to ``--init generic``)."""
+    from .activations import registered_activations
+
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("network and init")
-    g.add_argument("--layers", default="4,3,3,3", help="widths n_0,…,n_L; hidden widths may be names (4,n,3)")
-    g.add_argument("--activation", default="tanh", help="hidden activation, or a comma list per hidden layer")
-    g.add_argument("--loss", default="softmax_cross_entropy", help="softmax_cross_entropy (ce), bce, mse")
+    g.add_argument("--layers", default="4,3,3,3", metavar="WIDTHS",
+                   help="widths n_0,…,n_L separated by commas; hidden widths may be names (4,n,3) "
+                        "(default 4,3,3,3; check: required)")
+    g.add_argument("--activation", default="tanh", metavar="NAME[,NAME…]",
+                   help=f"hidden activation, one of {', '.join(registered_activations())}, or a comma list with "
+                        "one per hidden layer (default tanh)")
+    g.add_argument("--loss", default="softmax_cross_entropy", metavar="NAME",
+                   help=f"one of {_accepted_losses()} (default softmax_cross_entropy)")
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
                    help="layers with biases (default) or --no-bias")
     g.add_argument("--kink-grad", default=None, metavar="VALUE",
-                   help="f'(0) for kinked activations (relu default 0, as PyTorch)")
-    g.add_argument("--init", default=None,
-                   help="zeros | generic | constant:VALUE | W=generic,b=zeros,… (check: default generic, else zeros)")
+                   help=f"f'(0) of the kinked activations ({_kinked_activations()}): a number between the one-sided "
+                        "derivatives such as 0, 1/2 or 1, or a --symbol name (default: as PyTorch, relu 0 and "
+                        "leaky_relu its slope 1/100)")
+    g.add_argument("--init", default=None, metavar="SPEC",
+                   help="zeros | generic | constant:VALUE (a number such as 1/2, or a --symbol name) | per "
+                        "parameter NAME=SPEC,… with NAME W1, b2, W (every weight) or b (every bias), e.g. "
+                        "W=generic,b=zeros,W3=zeros (default zeros; check: generic)")
     g.add_argument("--symbol", action="append", default=[], metavar="NAME",
                    help="declare NAME a symbolic constant usable in --init constant:NAME (repeatable)")
     return p
 
 
+def _module_options(p: argparse.ArgumentParser) -> None:
+    """``--module``, ``--input-shape``, ``--values``: a PyTorch module instead of ``--layers`` (analyze, verify)."""
+    g = p.add_argument_group("PyTorch module (instead of --layers; needs torch)")
+    g.add_argument("--module", default=None, metavar="PKG.MOD:FACTORY",
+                   help="analyze an nn.Module: a function returning one (called with no arguments) or an "
+                        "nn.Module attribute, imported from the named Python module (--loss applies)")
+    g.add_argument("--input-shape", default=None, metavar="SHAPE",
+                   help="one example's shape without the batch axis: 4, or 3,8 for (tokens, width)")
+    g.add_argument("--values", default="generic", choices=("generic", "exact"),
+                   help="generic: zeros and equal values kept, every other value a symbol (default); "
+                        "exact: the module's floats as exact rationals")
+
+
+def _seed_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=_seed, default=0, metavar="N",
+                   help="seed of the random points and data (witness search, numeric checks): an integer "
+                        "0 … 4294967295 (default 0)")
+
+
+def _json_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", action="store_true",
+                   help=f"print {what} as JSON (deterministic: the same input gives the same bytes)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``symderiv`` argument parser."""
     from . import __version__
+    from .optimizers import registered_optimizer_classes
 
     parser = argparse.ArgumentParser(
         prog="symderiv", description="Exact, proved facts about gradients at init.",
@@ -410,27 +491,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the classic results as .tex, .png and (with pdflatex) .pdf files to DIR "
                         "(pictures need symderiv[plot])")
     p = add("derive", _cmd_derive, "closed-form gradients at an init")
-    p.add_argument("--param", default=None, help="only this parameter (e.g. W1)")
+    p.add_argument("--param", default=None, metavar="NAME", help="only this parameter: W1, b1, …, WL, bL")
     p = add("analyze", _cmd_analyze, "which weights stay zero or tied, and when each first moves")
-    p.add_argument("--optimizer-class", default="coordinatewise")
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--json", action="store_true", help="print the machine-readable result")
+    p.add_argument("--optimizer-class", default="coordinatewise", choices=registered_optimizer_classes(),
+                   metavar="CLASS", help="the optimizers the theorem covers: "
+                                         f"{', '.join(registered_optimizer_classes())} (default coordinatewise)")
+    _seed_option(p)
+    _json_option(p, "the analysis")
     p.add_argument("--latex", default=None, metavar="FILE", help="also write the proof as a LaTeX document")
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="also write the first-move front as a PNG picture (needs symderiv[plot])")
+    _module_options(p)
     p = add("verify", _cmd_verify, "cross-check an analysis numerically (NumPy, finite differences, training)")
-    p.add_argument("--seed", type=_seed, default=0)
+    _seed_option(p)
     p.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs symderiv[torch])")
     p.add_argument("--full", action="store_true",
                    help="finite differences at every entry (default: a seeded sample of at most 64 per parameter)")
-    p.add_argument("--json", action="store_true")
+    _json_option(p, "the report")
+    _module_options(p)
     p = add("check", _cmd_check, "check a hand derivation (LaTeX or plain text; indices 1-based)")
     p.set_defaults(layers=None)
     p.add_argument("claim", help=r"e.g. 'dL/dW1[i,j] = (p[i] - y[i]) * x[j]' or "
                                  r"'\frac{\partial L}{\partial W_{ij}} = (p_i - y_i) x_j'")
-    p.add_argument("--syntax", default="auto", choices=["auto", "latex", "plain"])
+    p.add_argument("--syntax", default="auto", choices=["auto", "latex", "plain"],
+                   help="how the claim is written: auto (default: LaTeX when it has \\ { } _ or $), "
+                        "latex or plain")
     p.add_argument("--seconds", type=_seconds, default=10.0, help="time bound of the proof attempt (default 10)")
-    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    _json_option(p, "the verdict")
     return parser
 
 
