@@ -185,6 +185,9 @@ def activation(name: str | Activation, *, kink_grad: object = None, **params: ob
     lie between the one-sided derivatives (a Clarke subgradient).
     """
     if isinstance(name, Activation):
+        if kink_grad is None and name.kink_grad is None and name.name in _REGISTRY and name.is_kinked:
+            # built directly (Activation("relu")): bind the registry's default f'(0), as activation("relu") does
+            return activation(name.name, **dict(name.params))
         return name if kink_grad is None else name.with_kink_grad(kink_grad)
     if not isinstance(name, str) or name not in _REGISTRY:
         raise RegistryError(

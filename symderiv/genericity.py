@@ -125,13 +125,13 @@ def substituted_init(net, inits: Mapping[str, ParamInit], values: Mapping[sp.Sym
     out: dict[str, object] = {}
     for name, p in inits.items():
         if p.kind == "uniform":
-            v = p.value.xreplace(values)  # type: ignore[union-attr]
+            v = p.uniform_value().xreplace(values)
             out[name] = zeros() if v == 0 else constant(v)
             continue
         shape = tuple(int(n) for n in net.shape(name))
         arr = np.empty(shape, dtype=object)
         for index in np.ndindex(*shape):
-            entry = p.array[index] if p.kind == "array" else entry_symbol(name, index)  # type: ignore[index]
+            entry = p.exact_array()[index] if p.kind == "array" else entry_symbol(name, index)
             arr[index] = entry.xreplace(values)
         if all(v == 0 for v in arr.flat):
             out[name] = zeros()

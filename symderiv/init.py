@@ -127,14 +127,22 @@ class ParamInit:
     def entry(self, index: tuple[int, ...]) -> sp.Expr:
         """The exact initial value of one entry."""
         if self.kind == "uniform":
-            if self.value is None:
-                raise InternalError(f"{self.name}: a uniform init without its value")
-            return self.value
+            return self.uniform_value()
         if self.kind == "generic":
             return entry_symbol(self.name, index)
+        return self.exact_array()[index]
+
+    def uniform_value(self) -> sp.Expr:
+        """The value of a ``"uniform"`` init (:class:`~symderiv.errors.InternalError` for another kind)."""
+        if self.value is None:
+            raise InternalError(f"{self.name}: an init of kind {self.kind!r} has no uniform value")
+        return self.value
+
+    def exact_array(self) -> np.ndarray:
+        """The exact values of an ``"array"`` init (:class:`~symderiv.errors.InternalError` for another kind)."""
         if self.array is None:
-            raise InternalError(f"{self.name}: an init of kind {self.kind!r} without its array")
-        return self.array[index]
+            raise InternalError(f"{self.name}: an init of kind {self.kind!r} has no array")
+        return self.array
 
 
 InitLike = Union[InitSpec, Mapping[str, object], np.ndarray, sp.MatrixBase, list, tuple, int, float]

@@ -332,8 +332,9 @@ def input_classes(inits: Mapping[str, ParamInit], n0: int) -> list[list[int]]:
     if w.kind == "generic":
         return [[j] for j in range(n0)]
     groups: dict[tuple, list[int]] = {}
+    arr = w.exact_array()
     for j in range(n0):
-        groups.setdefault(tuple(w.array[:, j]), []).append(j)
+        groups.setdefault(tuple(arr[:, j]), []).append(j)
     return sorted(groups.values(), key=lambda g: g[0])
 
 
@@ -369,7 +370,7 @@ def reduce_inputs(net: Network, inits: Mapping[str, ParamInit]) -> InputMap | No
     reduced_net = Network((len(kept_full),) + tuple(net.sizes[1:]), net.activations, net.loss, net.bias)
     specs = init_specs(inits)
     if inits["W1"].kind == "array":
-        specs["W1"] = inits["W1"].array[:, kept_full]
+        specs["W1"] = inits["W1"].exact_array()[:, kept_full]
     from .init import resolve_init
 
     return InputMap(net, reduced_net, dict(inits), resolve_init(reduced_net, specs), tuple(classes),

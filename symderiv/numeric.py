@@ -22,13 +22,13 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 import sympy as sp
 
 from .activations import Activation, registered_activations
-from .errors import InitError, InvalidArgument, RegistryError, UnsupportedError, check_argument
+from .errors import InitError, InternalError, InvalidArgument, RegistryError, UnsupportedError, check_argument
 from .init import resolve_init
 from .losses import registered_losses
 from .network import Network, require_concrete
@@ -113,6 +113,8 @@ def _bind_activation(act: Activation) -> tuple[Callable[[Array], Array], Callabl
     df = functools.partial(entry.derivative, **params)
     if not act.is_kinked:
         return f, df
+    if act.kink_grad is None:
+        raise InternalError(f"the kinked activation {act.name!r} has no f'(0) convention")
     kink = float(act.kink_grad)  # f'(0) is a convention: the one the network states
 
     def df_with_kink(z: Array) -> Array:
@@ -294,7 +296,7 @@ def params_from_init(
         if pinit.kind == "uniform" and isinstance(pinit.value, sp.Basic):
             symbols = pinit.value.free_symbols
         elif pinit.kind == "array":
-            for v in pinit.array.flat:  # type: ignore[union-attr]
+            for v in pinit.exact_array().flat:
                 if isinstance(v, sp.Basic):
                     symbols |= v.free_symbols
         for s in symbols:
@@ -312,7 +314,7 @@ def params_from_init(
         else:
             out = np.empty(shape)
             for index in np.ndindex(*shape):
-                out[index] = _float(pinit.array[index], subs, f"{name}{list(index)}")  # type: ignore[index]
+                out[index] = _float(pinit.exact_array()[index], subs, f"{name}{list(index)}")
             params[name] = out
     return params
 
@@ -520,7 +522,8 @@ class Optimizer:
                        self.name, unknown[0] if unknown else "", ", ".join(self.defaults), error=InvalidArgument)
         check_argument(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr >= 0,
                        "lr must be a non-negative number, got {!r}", lr, error=InvalidArgument)
-        self.options: dict[str, object] = {"lr": float(lr), **self.defaults, **options}
+        # option values of several types (numbers, flags, Adam's betas pair), checked by _validate
+        self.options: dict[str, Any] = {"lr": float(lr), **self.defaults, **options}
         self.state: dict[str, dict[str, object]] = {}
         self.steps = 0
         self._validate()
@@ -549,7 +552,7 @@ class SGD(Optimizer):
 
     def _validate(self) -> None:
         o = self.options
-        check_argument(not o["nesterov"] or (o["momentum"] > 0 and o["dampening"] == 0),  # type: ignore[operator]
+        check_argument(not o["nesterov"] or (o["momentum"] > 0 and o["dampening"] == 0),
                        "Nesterov momentum needs momentum > 0 and dampening = 0, got {}", o, error=InvalidArgument)
 
     def _update(self, p: Array, g: Array, state: dict) -> Array:
@@ -597,7 +600,7 @@ class RMSprop(Optimizer):
             avg = np.sqrt(state["square_avg"] - state["grad_avg"] * state["grad_avg"]) + o["eps"]
         else:
             avg = np.sqrt(state["square_avg"]) + o["eps"]
-        if o["momentum"] > 0:  # type: ignore[operator]
+        if o["momentum"] > 0:
             state["momentum_buffer"] = o["momentum"] * state.get("momentum_buffer", np.zeros_like(p)) + g / avg
             return p - o["lr"] * state["momentum_buffer"]
         return p - o["lr"] * g / avg

@@ -123,7 +123,7 @@ def _row_keys(p: ParamInit | None, n: int) -> list:
         return [None] * n
     if p.kind == "generic":
         return list(range(n))
-    arr = p.array
+    arr = p.exact_array()
     return [tuple(arr[i].reshape(-1)) if arr.ndim > 1 else arr[i] for i in range(n)]
 
 
@@ -132,7 +132,8 @@ def _col_keys(p: ParamInit, n: int) -> list:
         return [None] * n
     if p.kind == "generic":
         return list(range(n))
-    return [tuple(p.array[:, j]) for j in range(n)]
+    arr = p.exact_array()
+    return [tuple(arr[:, j]) for j in range(n)]
 
 
 def unit_partition(net: Network, inits: dict[str, ParamInit]) -> Partition:

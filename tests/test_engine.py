@@ -94,6 +94,17 @@ def test_kink_convention_is_used_at_zero_init():
         assert sp.simplify(d.delta(1, 0) - g * (-y1 - y2)) == 0
 
 
+def test_directly_built_kinked_activation_gets_the_default_convention():
+    # Activation("relu") has no kink_grad of its own: the network binds relu's default f'(0) = 0,
+    # exactly as the name "relu" does (it used to keep None and fail with a TypeError in the prover)
+    net = sd.mlp([2, 2, 1], sd.Activation("relu"), "mse")
+    assert net.activation_of(1) == sd.activation("relu")
+    assert net.activation_of(1).kink_grad == 0
+    explicit = sd.mlp([2, 2, 1], sd.Activation("relu"), "mse", kink_grad=sp.Rational(1, 2))
+    assert explicit.activation_of(1).kink_grad == sp.Rational(1, 2)
+    assert sd.activation(sd.Activation("tanh")) == sd.Activation("tanh")  # smooth: nothing to bind
+
+
 def test_uniform_softmax_is_exactly_one_over_K_and_simplex_kills_hidden_gradient():
     net = sd.mlp([3, 4, 4, 5], "tanh")
     d = derive(net, sd.constant(c))
