@@ -250,6 +250,16 @@ class InputMap:
             return sp.Sum(sp.Indexed(sp.IndexedBase("x"), l), (l, D.members[0] + 1, D.members[-1] + 1))
         return sp.Symbol(f"S{D.index + 1}", real=True)
 
+    def sum_text(self, D: InputClass) -> str:
+        """``Σ_{l∈D} x_l`` for people: ``x_1 + x_2`` (small classes), ``x_1 + x_2 + … + x_784`` (a range)
+        or ``sum of x_j for j in {1,3,5}``; 1-based, never a SymPy repr such as ``Sum(x[l], ...)``."""
+        if D.size <= EXPLICIT_SUM_MAX:
+            return str(self.class_sum(D))
+        first, last = D.members[0] + 1, D.members[-1] + 1
+        if D.members == tuple(range(first - 1, last)):
+            return f"x_{first} + x_{first + 1} + … + x_{last}"
+        return f"sum of x_j for j in {D.label()}"
+
     def data_at_init(self, column: int | None = None, column_value: object = None) -> dict:
         """Reduced data symbol -> full data expression, such that a closed form *at the init*
         (where the columns of a class are identical, so the data enter through the class sums
@@ -317,7 +327,7 @@ class InputMap:
             entry = {"columns": D.label(), "size": D.size,
                      "kept": [self.full_of_reduced[r] + 1 for r in D.kept]}
             if D.reduced:
-                entry["sum"] = str(self.class_sum(D))
+                entry["sum"] = self.sum_text(D)
             classes.append(entry)
         return {"classes": classes, "reduced_to": self.n_reduced,
                 "witness_data": "zero-padded: columns not kept carry x = 0"}

@@ -81,6 +81,11 @@ _ALIASES = {
 }
 
 
+def loss_aliases() -> dict[str, str]:
+    """Alias -> registered loss name (``ce`` -> ``softmax_cross_entropy``, …)."""
+    return dict(_ALIASES)
+
+
 def loss(name: "str | Loss") -> Loss:
     """Look a loss up by name (aliases: ce, cross_entropy, bce, mse)."""
     if isinstance(name, Loss):

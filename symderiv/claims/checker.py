@@ -279,6 +279,14 @@ def _relation(a, b, same_for) -> str:
     return "equal"
 
 
+def _failure(relation: str) -> str:
+    """What a certified counterexample shows, in words, for a relation of :func:`_relation`."""
+    if relation.startswith("the same for every "):
+        return "not " + relation
+    return {"equal magnitude": "the two sides differ in magnitude", "is zero": "it is not zero",
+            "opposite sign": "the two sides are not opposite"}.get(relation, "the two sides differ")
+
+
 def _reference(node) -> bool:
     return isinstance(node, Q) and node.kind not in ("width",)
 
@@ -456,7 +464,7 @@ class _Session:
             if isinstance(result, Counterexample):
                 result.reference = reference
                 lv.status, lv.counterexample = REFUTED, result
-                lv.reason = f"the two sides differ ({relation}); certified counterexample found"
+                lv.reason = f"{_failure(relation)}; certified counterexample found"
                 return lv
             worst = max(worst, result[0])
             points += result[1]
