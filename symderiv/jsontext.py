@@ -35,7 +35,7 @@ class JsonText(str):
 
     __slots__ = ()
 
-    def __getitem__(self, key: Any) -> str:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> str:
         if isinstance(key, str):
             raise TypeError(_MOVED.format(key=key))
         return str.__getitem__(self, key)
