@@ -8,7 +8,7 @@ optimizer of the class), ``tie_class`` (equal ids are proved equal at every step
 ``first_move_step`` (proved: unchanged before it; None = proved never, without weight
 decay) and ``first_move_tight`` (a certified exact trajectory moves it at that step); never-moving
 zeros and equal never-moving classes merged, conditions and float statuses as for MLPs
-(:mod:`symderiv.graph.facts`).  Faces: :meth:`GraphAnalysis.summary`, ``to_dict``/``to_json_text``,
+(:mod:`symderiv.graph.facts`).  Faces: :meth:`GraphAnalysis.summary`, ``to_dict``/``to_json``,
 ``to_latex`` (:mod:`symderiv.graph.latex`) and ``verify(module)`` (:mod:`symderiv.graph.replay`).
 """
 from __future__ import annotations
