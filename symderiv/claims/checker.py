@@ -297,7 +297,7 @@ class _Session:
         self.builder = Builder(d, net, resolved.batch, resolved.claim.batch_loss)
         self.logits = LogitBuilder(d, net, resolved.batch, resolved.claim.batch_loss)
         self.local = True  # the claim refers only to output logits, labels and predictions (so far)
-        self._universe = None
+        self._universe: list | None = None
         self.rng = random.Random(seed)
         self.np_rng = np.random.default_rng(seed)
         self.start, self.seconds = start, seconds

@@ -21,8 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ..cli import build_parser as full
 
     parser = full()
-    for action in parser._subparsers._group_actions:  # the subcommand table
-        return action.choices["check"]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):  # the subcommand table
+            return action.choices["check"]
     raise RuntimeError("symderiv.cli has no check subcommand")  # pragma: no cover
 
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
-from .tree import TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, children
+from ..errors import ClaimNameError, ClaimSyntaxError, InternalError, SizeLimitError, UnsupportedError
+from .tree import TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Node, Num, Op, Pow, Q, Sum, children, grad_target
 
 __all__ = ["layer_variants", "lower_sides", "Lowered", "uses_batch", "BATCH", "MAX_LAYER_VALUES"]
 
@@ -61,10 +61,13 @@ def _sub_layers(node, value: int | None, depth: int):
         layer = node.layer
         if isinstance(layer, str):
             base = depth if layer[0] == "L" else value
+            if base is None:  # layer_variants gives l a value whenever a tree uses it
+                raise InternalError(f"{node.src or node.kind}: the symbolic layer {layer} has no value")
             layer = base + (int(layer[1:]) if len(layer) > 1 else 0)
-        wrt = _sub_layers(node.wrt, value, depth) if node.wrt is not None else None
-        if wrt is not None and wrt.kind == "p" and node.wrt.kind == "h" and isinstance(node.wrt.layer, str) \
-                and node.wrt.layer[0] != "L":
+        was = node.wrt
+        wrt = _sub_layers(was, value, depth) if was is not None else None
+        if wrt is not None and was is not None and wrt.kind == "p" and was.kind == "h" and isinstance(was.layer, str) \
+                and was.layer[0] != "L":
             # ∂L/∂h^{(l)} at l = L: skip that value of l (∂L/∂a^{(L)}, written so, is ∂L/∂p)
             wrt = replace(wrt, kind="h", layer=depth)
         if node.kind == "h" and layer is None and depth == 1:  # a in a one-layer net: its output (Ng's a = ŷ)
@@ -334,7 +337,7 @@ class _Lowerer:
         if s == (1, 1):  # a vector of length 1 (one output): its only entry
             i, j = 1, 1
         if q.kind == "grad":
-            return replace(q, wrt=self.qentry(q.wrt, i, j))
+            return replace(q, wrt=self.qentry(grad_target(q), i, j))
         if q.kind in ("X", "Y", "P"):
             if isinstance(i, int):
                 raise ClaimSyntaxError(f"{q.src or q.kind}: a batch row must be an example index")
@@ -346,7 +349,8 @@ class _Lowerer:
     def product(self, items, i, j):
         """Entry ``(i, j)`` of a product: scalars as they are, the matrices contracted in order
         (segments of equal column vectors multiplied elementwise)."""
-        scalars, mats = [], []
+        scalars: list = []
+        mats: list = []
         for f in items:
             (scalars if self.shape(f) is None else mats).append(f)
         if not mats:
@@ -374,7 +378,7 @@ class _Lowerer:
                 sums.append((col, s[1]))
             factors.append(self.entry(m, row, col))
             row = col
-        body = Mul(tuple(self.entry(f, 1, 1) for f in scalars) + tuple(factors))
+        body: Node = Mul(tuple(self.entry(f, 1, 1) for f in scalars) + tuple(factors))
         for var, size in reversed(sums):
             hi = Q("batch", src="N") if size == BATCH else Num(Fraction(size))
             body = Sum(var, Num(Fraction(1)), hi, body)
@@ -429,6 +433,8 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
             return Lowered(claim.sides, (), shape, msg)
     if BATCH in shape and shape != (BATCH, 1) and False:  # pragma: no cover - documented limit
         pass
+    i: str | int
+    j: str | int
     if shape[0] == BATCH or shape[1] == BATCH:
         i = low.fresh("n") if shape[0] == BATCH else low.fresh("i")
         j = low.fresh("n") if shape[1] == BATCH else low.fresh("j")

@@ -24,7 +24,8 @@ import sympy as sp
 
 from ..errors import ClaimNameError, ClaimSyntaxError, InternalError, SizeLimitError, UnsupportedError
 from .tree import (
-    MAX_SUM_TERMS, MAX_SUM_WORK, TRUE_CLASS, children, Add, Call, Claim, Const, Deriv, Mul, Node, Num, Pow, Q, Sum,
+    MAX_SUM_TERMS, MAX_SUM_WORK, TRUE_CLASS, children, grad_target as _target, Add, Call, Claim, Const, Deriv, Mul,
+    Node, Num, Pow, Q, Sum,
 )
 
 __all__ = ["KNOWN_NAMES", "KNOWN_FUNCTIONS", "Resolved", "resolve", "Builder", "unknown_name"]
@@ -202,13 +203,6 @@ def _layer_of(q: Q) -> int:
     if not isinstance(q.layer, int):
         raise InternalError(f"{q.src or q.kind}: layer {q.layer!r} was not resolved to a number")
     return q.layer
-
-
-def _target(q: Q) -> Q:
-    """The quantity a gradient ``q`` differentiates the loss by."""
-    if q.wrt is None:
-        raise InternalError(f"{q.src or q.kind}: a gradient without the quantity it is taken by")
-    return q.wrt
 
 
 class _Resolver:

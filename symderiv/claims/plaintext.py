@@ -265,7 +265,7 @@ class _Walker:
         raise self.fail(node, "an index other than a single letter or a positive integer")
 
     def subscript(self, node):
-        indices = []
+        indices: list = []
         while isinstance(node, ast.Subscript):
             sl = node.slice
             items = sl.elts if isinstance(sl, ast.Tuple) else [sl]
@@ -371,8 +371,8 @@ class _Walker:
             if isinstance(a, ast.Starred):
                 raise self.fail(a, "a starred argument")
         args = tuple(self.node(a, depth + 1) for a in node.args)
-        func = _FUNCS[name]
-        if func == "max":
+        fname = _FUNCS[name]
+        if fname == "max":
             if len(args) != 2:
                 raise ClaimSyntaxError("max takes two arguments, as in max(0, z1[i])")
             if order:
@@ -382,7 +382,7 @@ class _Walker:
             if args[1] == Num(Fraction(0)):
                 return Call("relu", (args[0],), 0, None, "max(·, 0)")
             return Call("max", args, 0, None, "max")
-        return Call(func, args, order, layer, name + "'" * order)
+        return Call(fname, args, order, layer, name + "'" * order)
 
     def sum(self, node: ast.Call, depth: int = 0):
         args = node.args

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Union
 
-from ..errors import ClaimSyntaxError, SizeLimitError, UnsupportedError
+from ..errors import ClaimSyntaxError, InternalError, SizeLimitError, UnsupportedError
 
 __all__ = [
     "Num", "Const", "Q", "Call", "Add", "Mul", "Pow", "Sum", "Op", "Deriv", "Claim", "Node", "Index",
     "MAX_CHARS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_DIGITS", "MAX_NODES", "MAX_ASSIGNMENTS", "MAX_SUM_TERMS",
     "MAX_SIDES", "MAX_TREE_DEPTH", "MAX_POWER_DEGREE", "MAX_SUM_WORK", "MAX_CONSTANT_BITS",
     "TRUE_CLASS", "neg", "div", "count_nodes", "check_depth", "check_size", "validate", "fold", "to_latex", "to_text",
-    "describe_char",
+    "describe_char", "grad_target",
 ]
 
 #: longest claim accepted, in characters
@@ -146,6 +146,13 @@ class Deriv:
 
 
 Node = Union[Num, Const, Q, Call, Add, Mul, Pow, Sum, Op, Deriv]
+
+
+def grad_target(q: Q) -> Q:
+    """The quantity a gradient ``q`` (kind ``grad``) differentiates the loss by."""
+    if q.wrt is None:
+        raise InternalError(f"{q.src or q.kind}: a gradient without the quantity it is taken by")
+    return q.wrt
 
 
 @dataclass(frozen=True)
@@ -357,7 +364,7 @@ def to_latex(node: Node) -> str:
         if node.kind == "width":
             return "K" if node.layer is None else f"n_{{{node.layer}}}"
         if node.kind == "grad":
-            return f"\\frac{{\\partial L}}{{\\partial {to_latex(node.wrt)}}}"
+            return f"\\frac{{\\partial L}}{{\\partial {to_latex(grad_target(node))}}}"
         if node.kind == "kron":
             return f"\\delta_{{{','.join(_idx(i) for i in node.indices)}}}"
         if node.kind == "batch":
@@ -432,7 +439,7 @@ def to_text(node: Node) -> str:
         if node.kind == "width":
             return "K" if node.layer is None else f"n{node.layer}"
         if node.kind == "grad":
-            return f"dL/d{to_text(node.wrt)}"
+            return f"dL/d{to_text(grad_target(node))}"
         if node.kind == "kron":
             return f"kron({', '.join(_idx(i) for i in node.indices)})"
         if node.kind == "batch":
