@@ -306,3 +306,14 @@ def test_wrong_option_values_name_the_accepted_ones(capsys, argv, says):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert says in err
+
+
+def test_every_loss_spelling_of_the_cli_also_names_a_graph_loss():
+    """``--loss`` is one option for ``--layers`` and ``--module``: each MLP spelling is a graph loss too."""
+    from symderiv.graph.losses import graph_loss
+    from symderiv.losses import loss, loss_aliases
+
+    for spelling in (*sd.registered_losses(), *loss_aliases()):
+        mlp_loss, graph = loss(spelling), graph_loss(spelling)
+        assert {mlp_loss.name, graph.name} in ({"softmax_cross_entropy"}, {"mean_squared_error", "mse"},
+                                               {"sigmoid_binary_cross_entropy", "bce"}), spelling

@@ -133,7 +133,8 @@ for _entry in (
               _sample_each(lambda rng: Fraction(rng.randint(0, 8), 8))),
 ):
     _REGISTRY[_entry.name] = _entry
-_ALIASES = {"ce": "softmax_cross_entropy", "cross_entropy": "softmax_cross_entropy",
+# every spelling the MLP losses accept (symderiv.losses), so the CLI's one --loss option means the same here
+_ALIASES = {"ce": "softmax_cross_entropy", "cross_entropy": "softmax_cross_entropy", "softmax": "softmax_cross_entropy",
             "mean_squared_error": "mse", "sigmoid_binary_cross_entropy": "bce", "binary_cross_entropy": "bce"}
 
 
