@@ -64,10 +64,12 @@ class Check(JsonFace):
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        error = float(self.max_error)  # inf / nan are not JSON: written as text
-        return {"kind": self.kind, "subject": self.subject, "ok": self.ok,
-                "max_error": error if math.isfinite(error) else str(error),
-                "detail": self.detail, "offending": self.offending, "seed": self.seed}
+        # plain Python values: checks are built from NumPy results (np.bool_ is not JSON), and inf / nan
+        # are not JSON numbers (written as text)
+        error = float(self.max_error)
+        return {"kind": str(self.kind), "subject": str(self.subject), "ok": bool(self.ok),
+                "max_error": error if math.isfinite(error) else str(error), "detail": str(self.detail),
+                "offending": None if self.offending is None else str(self.offending), "seed": int(self.seed)}
 
 
 @dataclass
@@ -93,7 +95,7 @@ class VerifyReport(JsonFace):
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a plain JSON-ready dict (:meth:`to_json` is its deterministic text)."""
-        return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks], "notes": list(self.notes)}
+        return {"ok": bool(self.ok), "checks": [c.to_dict() for c in self.checks], "notes": [str(n) for n in self.notes]}
 
     def _repr_html_(self) -> str:
         """Jupyter: the checks as a table (:func:`symderiv.notebook.report_html`)."""

@@ -317,3 +317,24 @@ def test_every_loss_spelling_of_the_cli_also_names_a_graph_loss():
         mlp_loss, graph = loss(spelling), graph_loss(spelling)
         assert {mlp_loss.name, graph.name} in ({"softmax_cross_entropy"}, {"mean_squared_error", "mse"},
                                                {"sigmoid_binary_cross_entropy", "bce"}), spelling
+
+
+def test_a_graph_verify_report_is_json(capsys):
+    """``verify --module … --json``: the replay's checks come from NumPy (np.bool_ was not JSON: exit 4)."""
+    pytest.importorskip("torch")
+    status, out = _cli_json(capsys, ["verify", "--module", "symderiv.graph.examples:LoRA", "--input-shape", "3",
+                                     "--loss", "mse", "--json"])
+    data = json.loads(out)
+    assert status == 0 and data["ok"] is True and data["checks"] and LEAK.search(out) is None
+
+
+def test_checks_with_numpy_values_and_infinite_errors_are_json():
+    import numpy as np
+
+    from symderiv.verify import Check, VerifyReport
+
+    report = VerifyReport([Check("gradient", "NumPy", np.bool_(False), np.float64("inf"), seed=np.int64(3)),
+                           Check("gradient", "NumPy", np.bool_(True), np.float64("nan"))])
+    data = json.loads(report.to_json())
+    assert data["ok"] is False
+    assert [(c["ok"], c["max_error"], c["seed"]) for c in data["checks"]] == [(False, "inf", 3), (True, "nan", 0)]
