@@ -32,12 +32,12 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import sympy as sp
 
 from .decide import bounded_zero_proof
-from .certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
+from .certify import Ball, Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
 from .engine import Abbreviations, backprop, input_symbols
 from .init import ParamInit, resolve_init
 from .network import Network
@@ -216,9 +216,9 @@ class Decider:
         return range(start, len(self.points))
 
     def evaluate(self, exprs: Sequence[sp.Expr], dps: int | None = None,
-                 indices: Sequence[int] | None = None) -> list[list | None]:
+                 indices: Sequence[int] | None = None) -> list[list[Ball] | None]:
         """Per point: the enclosures of ``exprs``, or None where the point is uncertifiable."""
-        out = []
+        out: list[list[Ball] | None] = []
         for k in (range(len(self.points)) if indices is None else indices):
             point = self.points[k]
             try:
@@ -230,7 +230,7 @@ class Decider:
     def _definitions(self) -> dict:
         return {} if self.abbreviations is None else self.abbreviations.definitions
 
-    def witness(self, point_index: int, labelled: Sequence[tuple[str, object]]) -> Witness:
+    def witness(self, point_index: int, labelled: Sequence[tuple[str, Ball]]) -> Witness:
         point = self.points[point_index]
         return Witness(
             tuple(sorted((str(s), str(v)) for s, v in point.items())),
@@ -362,7 +362,7 @@ def _split_class(
     *,
     zero: bool,
     undecided: list[str],
-    label: callable,
+    label: Callable[[Block], str],
 ) -> tuple[list[tuple[Block, ...]], tuple[Block, ...] | None, Identity | None, list[Identity], Witness | None]:
     """Split ``members`` by equality of their gradient functions.
 
@@ -376,7 +376,7 @@ def _split_class(
     exprs = list(groups)
     witness: Witness | None = None
     witness_point: int | None = None
-    witness_values: list[tuple[str, object]] = []
+    witness_values: list[tuple[str, Ball]] = []
 
     def certified_different(a: int, b: int) -> int | None:
         for k, enc in enumerate(enclosures):
@@ -398,16 +398,14 @@ def _split_class(
             if e == 0:  # structurally zero: proved without looking at any point
                 kept.append((gi, "structural"))
                 continue
-            refuted_at = None
-            for k, enc in enumerate(enclosures):
-                if enc is not None and excludes_zero(enc[groups[e][0]]):
-                    refuted_at = k
-                    break
-            if refuted_at is not None:
+            refuted = next(((k, enc[groups[e][0]]) for k, enc in enumerate(enclosures)
+                            if enc is not None and excludes_zero(enc[groups[e][0]])), None)
+            if refuted is not None:
+                refuted_at, value = refuted
                 if witness_point is None:
                     witness_point = refuted_at
                 if refuted_at == witness_point:
-                    witness_values.append((label(groups[e][0]), enclosures[refuted_at][groups[e][0]]))
+                    witness_values.append((label(groups[e][0]), value))
                 continue
             method = decider.proves_zero(e)
             if method is not None:
@@ -427,8 +425,7 @@ def _split_class(
         placed = False
         for part in parts:
             rep = part[0]
-            k = certified_different(gi, rep)
-            if k is not None:
+            if certified_different(gi, rep) is not None:
                 continue
             method = decider.proves_zero(exprs[gi] - exprs[rep])
             if method is not None:
