@@ -10,10 +10,10 @@ independent of the NumPy reference.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from .activations import Activation, activation
-from .errors import NetworkError, UnsupportedError
+from .errors import InternalError, NetworkError, UnsupportedError
 from .network import Network, mlp
 from .numeric import Params, Trajectory, _checked_data, _checked_params, make_optimizer, minibatch_indices
 
@@ -50,8 +50,9 @@ def _gelu(m: "nn.GELU") -> Activation:
     return activation("gelu")
 
 
-#: module class -> the activation it computes (exact class match: a subclass may compute something else).
-_MODULES: dict[type, Callable[[nn.Module], Activation]] = {
+#: module class -> the activation it computes (exact class match: a subclass may compute something else);
+#: each reader takes a module of its own key's class (Any: a dict cannot tie a value's type to its key)
+_MODULES: dict[type, Callable[[Any], Activation]] = {
     nn.ReLU: lambda m: activation("relu"),
     nn.LeakyReLU: lambda m: activation("leaky_relu", slope=m.negative_slope),
     nn.Tanh: lambda m: activation("tanh"),
@@ -90,11 +91,15 @@ def _torch_activation(act: Activation) -> Callable[["torch.Tensor"], "torch.Tens
     if fn is None:
         raise UnsupportedError(f"activation {act.name!r} has no PyTorch counterpart in symderiv.torch")
     params = {k: float(v) for k, v in act.params}
-    if act.is_kinked and float(act.kink_grad) != _TORCH_KINK_GRAD[act.name](**params):
-        raise UnsupportedError(
-            f"{act.describe()} differs from PyTorch, whose autograd uses f'(0) = "
-            f"{_TORCH_KINK_GRAD[act.name](**params)}; compare with the default kink_grad"
-        )
+    kink = act.kink_grad
+    if act.is_kinked:
+        if kink is None:
+            raise InternalError(f"the kinked activation {act.name!r} has no f'(0) convention")
+        if float(kink) != _TORCH_KINK_GRAD[act.name](**params):
+            raise UnsupportedError(
+                f"{act.describe()} differs from PyTorch, whose autograd uses f'(0) = "
+                f"{_TORCH_KINK_GRAD[act.name](**params)}; compare with the default kink_grad"
+            )
     return lambda z: fn(z, **params)
 
 
@@ -120,6 +125,7 @@ def from_module(model: "nn.Module", *, loss: str = "softmax_cross_entropy") -> t
     of the last Linear.  The parameters, a dict ``{"W1": …, "b1": …}``, are also an init:
     ``resolve_init(net, params)`` reads each float as the exact rational it is.
     """
+    modules: list[nn.Module]
     if isinstance(model, nn.Linear):
         modules = [model]
     elif isinstance(model, nn.Sequential):
@@ -206,7 +212,14 @@ def torch_gradients(net: Network, params: Mapping[str, object], X: object, Y: ob
     x, y = _checked_data(net, X, Y)
     theta = _tensors(_checked_params(net, params))
     _batch_loss(net, theta, torch.from_numpy(x), torch.from_numpy(y)).backward()
-    return {k: t.grad.numpy().copy() for k, t in theta.items()}
+    return {k: _grad_of(k, t).numpy().copy() for k, t in theta.items()}
+
+
+def _grad_of(name: str, t: "torch.Tensor") -> "torch.Tensor":
+    """The gradient autograd left on ``t`` (every parameter reaches the loss, so there is one)."""
+    if t.grad is None:
+        raise InternalError(f"torch autograd left no gradient on {name}")
+    return t.grad
 
 
 # ---------------------------------------------------------------- torch.optim
