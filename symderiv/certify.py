@@ -402,8 +402,8 @@ def _dyadic(x: Ball) -> Fraction | None:
     """The exact value of an exact, finite ball (a dyadic rational), else None."""
     if not (x.is_exact() and x.is_finite()):
         return None
-    man, exp = x.man_exp()
-    man, exp = int(man), int(exp)
+    mantissa, exponent = x.man_exp()
+    man, exp = int(mantissa), int(exponent)
     if abs(exp) > _MAX_EXPONENT:
         return None
     return Fraction(man << exp) if exp >= 0 else Fraction(man, 1 << -exp)
