@@ -54,7 +54,7 @@ _MAX_MEMBERS = 6
 # ---------------------------------------------------------------- names
 def _param_tex(name: str, init: bool = False) -> str:
     """``lora_A.weight`` -> ``W^{lora_A}``, ``f1.bias`` -> ``b^{f1}``, ``alpha`` -> ``alpha``; the init value
-    with a ring (``\mathring{W}^{lora_A}``)."""
+    with a ring over the letter."""
     path, _, last = name.rpartition(".")
     if path and last in ("weight", "bias"):
         letter = "W" if last == "weight" else "b"
