@@ -17,7 +17,7 @@ import sympy as sp
 
 from .closed_forms import MAX_INLINE_NODES, ClosedForms, dag_size as _dag_size
 from .engine import backprop, expansion_refusal
-from .errors import SizeLimitError
+from .errors import InternalError, SizeLimitError
 from .facts import BlockFacts, block_facts, tie_ids
 from .floats import FloatReport, float_facts
 from .shifted import ShiftedTies, shifted_ties
@@ -318,10 +318,10 @@ class Analysis(JsonFace):
         shape = tuple(int(n) for n in self.net.shape(name))
         part = p.partition
         rows = np.array([part.of(l, i).index for i in range(shape[0])])
-        reduced_w1 = self.inputs is not None and (kind, l) == ("W", 1)
+        reduced = self.inputs if (kind, l) == ("W", 1) else None
         if kind == "W":
-            if reduced_w1:  # a full column has the facts of its representative (symderiv.inputs)
-                cols = np.array([self.inputs.rep(j) for j in range(shape[1])])
+            if reduced is not None:  # a full column has the facts of its representative (symderiv.inputs)
+                cols = np.array([reduced.rep(j) for j in range(shape[1])])
             else:
                 cols = np.array([part.of(l - 1, j).index for j in range(shape[1])])
             block_grid = np.empty(shape, dtype=object)
@@ -343,7 +343,7 @@ class Analysis(JsonFace):
                "first_move_tight": pick(3, bool), "block": block_grid}
         if self.inputs is not None:  # the full network's tie ids (symderiv.inputs)
             full_ids = self._tie_ids()
-            if reduced_w1:  # per (row class, full column): untied columns have classes of their own
+            if reduced is not None:  # per (row class, full column): untied columns have classes of their own
                 per_row = {int(r): np.array([full_ids[self._tie_key(Block(1, "W", int(r), int(c)), j)]
                                              for j, c in enumerate(cols)], dtype=np.int64) for r in np.unique(rows)}
                 out["tie_class"] = np.stack([per_row[int(r)] for r in rows])
@@ -630,7 +630,7 @@ class Analysis(JsonFace):
     def _move_summary(self) -> str:
         parts = []
         for name in self.net.parameter_names():
-            steps = {}
+            steps: dict = {}
             generic: set[str] = set()
             for b in self._param_blocks(name):
                 f = self.facts_of(b)
@@ -775,6 +775,7 @@ class Analysis(JsonFace):
             return facts[(b, column)]
 
         rows = [part.of(l, i).index for i in range(shape[0])]
+        grid: list  # the facts per entry: a list (b), a list of rows (W)
         if len(shape) == 1:
             grid = [fact(Block(l, "b", r)) for r in rows]
             cols = lambda f: [g[f] for g in grid]  # noqa: E731
@@ -825,6 +826,8 @@ class Analysis(JsonFace):
         (``"1..784"``).  Untied columns (``"columns_tied": false``) list one tie id per column, and
         the gradient is written for column ``j`` (``x_j``), the class entering through its sum."""
         p, m, part = self.proof, self.inputs, self.proof.partition
+        if m is None:
+            raise InternalError("input-class blocks of W1 without an input reduction")
         x_j = sp.Symbol("x_j", real=True)
         out = []
         for C in part.classes[1]:

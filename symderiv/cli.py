@@ -226,11 +226,11 @@ def _cmd_analyze(args: argparse.Namespace) -> _Result:
         if args.plot:
             raise SymderivError("--plot draws MLP analyses only; drop it with --module")
         _, g = _graph_analysis(args)
-        files = [(args.latex, g.to_latex())] if args.latex else []
+        files: list = [(args.latex, g.to_latex())] if args.latex else []
         return _Result(g.to_json() if args.json else g.summary() + "\n", files)
     inp = _inputs(args)
     a = analyze(inp.net, inp.init, optimizer_class=args.optimizer_class, seed=args.seed)
-    files: list = [(args.latex, a.to_latex())] if args.latex else []
+    files = [(args.latex, a.to_latex())] if args.latex else []
     if args.plot:
         from .plot import front_png
 
