@@ -359,13 +359,15 @@ def _theorem(doc: _Doc) -> list[str]:
     moves: list[str] = []
     for n in g.trainable():
         f = doc.facts[n]
-        groups = _group_entries(doc, n, lambda i, f=f: (bool(f["stays_zero"][i]), f["first_move_step"][i],
-                                                       bool(f["first_move_tight"][i]),
-                                                       NO_WEIGHT_DECAY in f["conditions"][i]))
-        for (zero, step, tight, merged), members in groups.items():
+
+        def key(i: tuple[int, ...], f: dict[str, np.ndarray] = f) -> tuple[bool, Any, bool, bool]:
+            return (bool(f["stays_zero"][i]), f["first_move_step"][i], bool(f["first_move_tight"][i]),
+                    NO_WEIGHT_DECAY in f["conditions"][i])
+
+        for (zero, step, tight, merged), entries in _group_entries(doc, n, key).items():
             if zero and step is None and not merged:
                 continue  # stated under Zeros
-            moves.append(rf"\item[] {_entries_text(n, members, g.params[n].size)}: {_move_text(step, tight, merged)}.")
+            moves.append(rf"\item[] {_entries_text(n, entries, g.params[n].size)}: {_move_text(step, tight, merged)}.")
     if moves:
         lines += [r"\item \textbf{First moves} (assuming no weight decay):", r"\begin{itemize}"] + moves + [r"\end{itemize}"]
     else:

@@ -266,7 +266,8 @@ def _gradient_check(analysis, module: nn.Module, point: dict, seed: int, batch: 
     mean = total / batch
     worst, where = 0.0, None
     for k, (n, i) in enumerate(coords):
-        ref = float(named[n].grad.reshape(-1)[i]) if named[n].grad is not None else 0.0
+        grad = named[n].grad
+        ref = float(grad.reshape(-1)[i]) if grad is not None else 0.0
         err = abs(mean[k] - ref) / max(abs(mean[k]), abs(ref), 1e-12 / rtol)
         if err > worst:
             worst, where = err, f"{n}[flat {i}]: closed form {mean[k]:.12g}, autograd {ref:.12g}"
