@@ -22,14 +22,20 @@ of :mod:`symderiv.prover` (zeros and ties proved, moves certified, undecided nev
 * :mod:`.prover`, :mod:`.analysis` - the relaxation, first moves, certified witness trajectories,
   and the faces (``summary()``, ``to_dict()``, ``to_json()``), reusing :class:`symderiv.prover.Decider`,
   ``Enclosures`` and ``_split_class`` through a graph adapter (:class:`.prover.GraphDecider`);
+* :mod:`.facts` - one record per class read by every face: never-moving zeros are ``stays_zero`` and
+  equal never-moving classes share a tie id (condition ``no_weight_decay``), float status
+  (``bit_exact`` / ``identical_rounding`` / ``exact_arithmetic_only``) of zeros, ties and
+  "unchanged before step t", as :mod:`symderiv.facts` for MLPs;
 * :mod:`.replay` - real ``torch.optim`` trajectories of the module, checked against the claims;
+  ``verify_graph`` (``a.verify(module)``, ``symderiv.verify(a, module=...)``): a ``VerifyReport``;
+* :mod:`.latex` - the proof document (``a.to_latex()``) and the ``proofs/`` entries (``graph_library``);
+* :mod:`.spec` - ``pkg.mod:factory`` and ``--input-shape`` of the CLI (``symderiv analyze --module``);
 * :mod:`.examples` - LoRA, ControlNet block, ReZero, zero-gamma LayerNorm residual, attention,
   constant-init convolution.
 
-Limits of this first version: the cost grows with the number of parameter entries (one closed
-form per entry; LoRA with a frozen 64×64 base, rank 4, takes ~4 s, 128×128 ~15 s); ``"exact"``
-values with many large rationals make SymPy's automatic evaluation slow; floating-point status
-is reported only for "unchanged before the first move" (``first_move_float``).
+Limits: without lumping the cost grows with the number of parameter entries (one closed form
+per entry; LoRA with a frozen 64×64 base, rank 4, takes ~4 s, 128×128 ~15 s); ``"exact"``
+values with many large rationals make SymPy's automatic evaluation slow.
 
 :func:`analyze_module` imports torch on first use; ``import symderiv.graph`` does not.
 """
