@@ -236,6 +236,16 @@ def test_cli_module_errors_are_one_line(user_module, capsys, spec, shape, messag
     assert message in err and err.startswith("symderiv: error:") and "\n" not in err
 
 
+def test_module_spec_without_torch_is_one_line(monkeypatch):
+    import sys
+
+    from symderiv.errors import UnsupportedError
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    with pytest.raises(UnsupportedError, match="needs PyTorch"):
+        load_module("symderiv.graph.examples:ReZero")
+
+
 def test_spec_helpers():
     assert parse_input_shape("4") == (4,) and parse_input_shape("3,8") == (3, 8)
     with pytest.raises(InvalidArgument):
