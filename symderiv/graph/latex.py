@@ -452,10 +452,20 @@ def _pattern(doc: _Doc) -> list[str]:
     lines.append(
         f"The pattern is the smallest invariant one containing the init pattern $P_0$ (zeros of the init, equal init "
         f"values tied): the relaxation reached it in {_plural(p.iterations, 'iteration')}"
-        + (f", dropping {_plural(len(p.splits), 'constraint')} of $P_0$, each refuted at an exact rational point by "
-           r"certified interval enclosures" if p.splits else ", dropping nothing")
-        + " (no identity is claimed that was not proved).")
+        + _dropped_text(p) + " (no identity is claimed that was not proved).")
     return lines
+
+
+def _dropped_text(p: Any) -> str:
+    """How the relaxation's dropped constraints were justified: a certified witness, or undecided."""
+    if not p.splits:
+        return ", dropping nothing"
+    certified = sum(1 for split in p.splits if split.witness is not None)
+    text = f", through {_plural(len(p.splits), 'split')} of a class (a tie broken or a zero released)"
+    if certified == len(p.splits):
+        return text + ", each justified at an exact rational point by certified interval enclosures"
+    return (text + f"; {certified} of the splits are justified at exact rational points by certified interval "
+            r"enclosures, the others were undecided and dropped (Section~\ref{sec:undecided})")
 
 
 def _structure_pass(doc: _Doc, own: str) -> tuple[np.ndarray, list[str]]:
