@@ -1,13 +1,10 @@
-"""The LaTeX claim syntax: SymPy's ANTLR LaTeX grammar, made safe and exact.
+"""The LaTeX claim syntax: a tokenizer that knows the notation, then a small exact grammar.
 
-SymPy's ``parse_latex`` (a real grammar; it needs ``antlr4-python3-runtime==4.11.*``)
-gets the arithmetic right (fractions, implicit products, the extent of ``\\sum``,
-``|·|``), but it silently mis-reads the notation of derivations: it drops the
-subscripts of ``W^{(1)}_{ij}`` (giving ``W**1``), reads ``x_j(p_i - y_i)`` as a
-function call, ``e^{x}`` as a symbol ``e`` to a power, ``\\max`` as an unknown
-function, ``\\mathrm{ReLU}`` as a product of letters, ``\\partial`` as a symbol,
-and it drops trailing operators (``x +`` parses as ``x``).  So the text goes
-through three stages:
+General LaTeX parsers silently mis-read the notation of derivations: SymPy's grammar
+drops the subscripts of ``W^{(1)}_{ij}`` (giving ``W**1``), reads ``x_j(p_i - y_i)`` as a
+function call, ``e^{x}`` as a symbol ``e`` to a power, ``\\max`` as an unknown function,
+``\\mathrm{ReLU}`` as a product of letters, ``\\partial`` as a symbol, and drops trailing
+text (``x | 2`` parses as ``x``).  So the text goes through three stages:
 
 1. **pre-checks** on the raw text: length, allowed characters, bracket depth,
    number sizes, superscript depth;
@@ -16,26 +13,30 @@ through three stages:
    lists the known ones) and replaces each by an opaque placeholder
    (``{Q_{7}}``, ``F_{3}``) in a rewritten string made only of placeholders,
    numbers and arithmetic; it rejects dangling operators;
-3. ``parse_latex`` on that string and an allow-list walk of its *unevaluated*
-   output back into the claim tree (``e^{…}`` → exp, placeholders → quantities; any
-   other SymPy node is rejected), checking that no placeholder was lost; then the
-   structural limits of :func:`.tree.validate`.  All three stages run inside the
-   bounded child of :func:`symderiv.claims.parse_claim`: only the plain claim tree
-   comes back, never a SymPy object (unpickling one would evaluate it).
+3. :func:`.latex_grammar.parse_placeholders` (our own grammar for that arithmetic, with
+   the readings of SymPy's ANTLR LaTeX grammar, which symderiv no longer needs) reads the
+   whole string into an *unevaluated* SymPy tree, and an allow-list walk turns it back
+   into the claim tree (``e^{…}`` → exp, placeholders → quantities; any other SymPy node
+   is rejected), checking that no placeholder was lost; then the structural limits of
+   :func:`.tree.validate`.  All three stages run inside the bounded child of
+   :func:`symderiv.claims.parse_claim`: only the plain claim tree comes back, never a
+   SymPy object (unpickling one would evaluate it).
 
-Nothing here calls ``sympify``, ``parse_expr`` or ``eval``.
+Nothing here calls ``sympify``, ``parse_expr`` or ``eval``, and no third-party parser
+is involved (so no ``antlr4-python3-runtime`` pin: symderiv installs beside Hydra).
 """
 from __future__ import annotations
 
 import re
 from fractions import Fraction
 
-from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, SymderivError, UnsupportedError
+from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
 from .conditions import CONDITION_HELP, START_WORDS, batch_convention, latex_tokens, read_conditions
+from .latex_grammar import parse_placeholders
 from .names import unknown_name
 from .tree import (
-    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Num, Op,
-    Pow, Q, Sum,
+    MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Node,
+    Num, Op, Pow, Q, Sum,
     check_depth, check_size, describe_char, fold,
 )
 
@@ -133,6 +134,9 @@ class _Rewriter:
         self.records = records
         self.counter = counter
         self.sup_depth = 0
+        self.text = ""  # the claim's text, for messages (set by the caller)
+        self.toks: list[_Tok] = []
+        self.i = 0
 
     def _new(self, prefix: str, value) -> str:
         self.counter[0] += 1
@@ -158,6 +162,11 @@ class _Rewriter:
     def peek(self, k: int = 0) -> _Tok | None:
         j = self.i + k
         return self.toks[j] if j < len(self.toks) else None
+
+    def peek_text(self, k: int = 0) -> str | None:
+        """The text of the token ``k`` ahead, None at the end."""
+        tok = self.peek(k)
+        return None if tok is None else tok.text
 
     def take(self) -> _Tok:
         tok = self.peek()
@@ -197,7 +206,7 @@ class _Rewriter:
 
     def number(self, tok: _Tok) -> str:
         nxt = self.peek()
-        if tok.text == "1" and nxt is not None and (nxt.text == r"\{" or (nxt.text == r"\left" and self.peek(1) is not None and self.peek(1).text == r"\{")):
+        if tok.text == "1" and nxt is not None and (nxt.text == r"\{" or (nxt.text == r"\left" and self.peek_text(1) == r"\{")):
             return self.indicator(tok)  # 1\{k = t\}
         digits = tok.text.replace(".", "").lstrip("0")
         if len(digits) > MAX_DIGITS:
@@ -281,9 +290,9 @@ class _Rewriter:
             return "{" + self._new("Q", self.loss(tok)) + "}"
         if c == "N":
             return "{" + self._new("Q", Q("batch", src="N")) + "}"
-        if c == "H" and self.peek() is not None and self.peek().text in ("(", r"\left"):
+        if c == "H" and self.peek_text() in ("(", r"\left"):
             return self.function("heaviside", tok)
-        if c in _FREE_VARIABLES and (self.peek() is None or self.peek().text not in ("_",)):
+        if c in _FREE_VARIABLES and self.peek_text() != "_":
             return "{" + self._new("Q", Q("var", src=c, name=c)) + "}"
         if c == "K":
             return "{" + self._new("Q", Q("width", src="K")) + "}"
@@ -291,10 +300,11 @@ class _Rewriter:
             layer = self.layer_script(tok, required=True)
             return "{" + self._new("Q", Q("width", layer, src=f"n_{layer}")) + "}"
         if c == "e":
-            if self.peek() is not None and self.peek().text == "^":
+            if self.peek_text() == "^":
                 self.take()
-                return r"\exp{" + self.superscript() + "}"
-            return r"\exp{1}"
+                # in parentheses: e^{z} x is exp(z)·x (in braces the grammar reads exp(z·x))
+                return r"\exp(" + self.superscript() + ")"
+            return r"\exp(1)"
         if c in ("f", "g"):  # the network's activation (g in Ng's notes)
             layer = self.layer_script(tok, required=False)
             return self.function("f", tok, layer)
@@ -356,12 +366,11 @@ class _Rewriter:
         vector/matrix without indices, and ``W^{(2)T}`` / ``W^\top`` (transposed: the result
         is then ``Op('T', …)``, returned through :meth:`quantity`)."""
         start = tok.pos
-        layer = None
+        layer: int | str | None = None  # a number, or a symbolic layer such as "l+1"
         indices = None
         example = None
         self._transposed = False
-        while self.peek() is not None and self.peek().text in ("_", "^"):
-            op = self.peek().text
+        while (op := self.peek_text()) is not None and op in ("_", "^"):
             if op == "_" and indices is None:
                 self.take()
                 indices = self.indices(self.group(), _ARITY[kind], tok)
@@ -419,7 +428,7 @@ class _Rewriter:
         return Q(kind, layer, tuple(indices or ()), None, src, example)
 
     def _source(self, start: int, end: int) -> str:
-        return self.text[start:end] if hasattr(self, "text") else ""
+        return self.text[start:end]
 
     def peek_group(self, k: int) -> list[_Tok]:
         mark = self.i
@@ -438,7 +447,8 @@ class _Rewriter:
         if re.fullmatch(r"y_\{?[a-z]\}?", text):  # z_{y_i}: the true class of example i
             return [TRUE_CLASS]
         if any(t.text == "," for t in grp):
-            parts, cur = [], []
+            parts: list[list[_Tok]] = []
+            cur: list[_Tok] = []
             for t in grp:
                 if t.text == ",":
                     parts.append(cur)
@@ -450,7 +460,7 @@ class _Rewriter:
             raise ClaimSyntaxError(f"subscript {grp[0].text} of {tok.text} at position {tok.pos} is ambiguous: write {tok.text}_{{{grp[0].text[0]},{grp[0].text[1]}}}")
         else:
             parts = [[t] for t in grp]
-        out = []
+        out: list[str | int] = []
         for part in parts:
             if len(part) != 1:
                 text = "".join(t.text for t in part)
@@ -472,15 +482,14 @@ class _Rewriter:
             raise ClaimSyntaxError(f"apply softmax to a vector in parentheses, as in \\mathrm{{softmax}}(z)_k (position {tok.pos})")
         inner = self.bracketed(tok)
         index = None
-        if self.peek() is not None and self.peek().text == "_":
+        if self.peek_text() == "_":
             self.take()
             index = self.indices(self.group(), 1, tok)[0]
         return self._new("F", ("softmax", index)) + "(" + self.sub(inner) + ")"
 
     def function(self, func: str, tok: _Tok, layer: int | None = None) -> str:
         order = 0
-        while self.peek() is not None:
-            t = self.peek()
+        while (t := self.peek()) is not None:
             if t.text == "'":
                 self.take()
                 order += 1
@@ -490,7 +499,7 @@ class _Rewriter:
             else:
                 break
         nxt = self.peek()
-        if nxt is None or not (nxt.text == "(" or (nxt.text == r"\left" and self.peek(1) is not None and self.peek(1).text in "([")):
+        if nxt is None or not (nxt.text == "(" or (nxt.text == r"\left" and (t1 := self.peek_text(1)) is not None and t1 in "([")):
             raise ClaimSyntaxError(f"apply {tok.text} to an argument in parentheses, as in {tok.text}(z), at position {tok.pos}")
         src = tok.text + "'" * order
         return self._new("F", Call(func, (), order, layer, src))
@@ -544,7 +553,7 @@ class _Rewriter:
                 )
             raise unknown_name(f"{c}{{{word}}}", f"at position {tok.pos}")
         if c in (r"\exp", r"\log", r"\ln", r"\tanh"):
-            if self.peek() is not None and (self.peek().text == "'" or (self.peek().text == "^" and any(g.text == r"\prime" for g in self.peek_group(1)))):
+            if self.peek_text() == "'" or (self.peek_text() == "^" and any(g.text == r"\prime" for g in self.peek_group(1))):
                 return self.function(_NAMED_FUNCS[c[1:]], tok)
             return _PASS[c]
         if c == r"\max":
@@ -565,8 +574,8 @@ class _Rewriter:
                 return "("
             if d.text in (")", "]"):
                 return ")"
-            if d.text in ("|",):
-                return "|"
+            if d.text in ("|",):  # \left| opens and \right| closes: the grammar pairs plain bars itself
+                return r" \lvert " if c == r"\left" else r" \rvert "
             raise UnsupportedError(f"{c}{d.text} at position {tok.pos} is not supported; use (, [ or |")
         if c in (r"\neq", r"\ne", r"\le", r"\leq", r"\ge", r"\geq", r"\approx", r"\equiv", r"\lt", r"\gt"):
             raise ClaimSyntaxError(f"{c} at position {tok.pos}: only equalities (=) are supported inside a claim")
@@ -590,7 +599,8 @@ class _Rewriter:
         closer = {"(": ")", "[": "]", r"\{": r"\}"}.get(opener.text)
         if closer is None:
             raise ClaimSyntaxError(f"write the indicator at position {tok.pos} as \\mathbb{{1}}(…) or 1\\{{…\\}}")
-        depth, out = 0, []
+        depth = 0
+        out: list[_Tok] = []
         while True:
             t = self.take()
             if t.text == opener.text:
@@ -635,7 +645,7 @@ class _Rewriter:
 
     def nabla(self, tok: _Tok) -> str:
         """``\\nabla_{W^{(l)}} L``: the gradient of the loss by a whole quantity (or an entry)."""
-        if self.peek() is None or self.peek().text != "_":
+        if self.peek_text() != "_":
             raise ClaimSyntaxError(f"\\nabla at position {tok.pos} needs what it differentiates by, as in \\nabla_{{W^{{(1)}}}} L")
         self.take()
         target = self._target(self.group(), tok)
@@ -646,7 +656,7 @@ class _Rewriter:
         else:
             loss_toks = [loss]
         self._loss_name(loss_toks, tok)
-        if loss.kind == "letter" and self.peek() is not None and self.peek().text == "_":
+        if loss.kind == "letter" and self.peek_text() == "_":
             self.take()
             self.group()  # L_i: the loss of one example
         out = "{" + self._new("Q", Q("grad", None, (), target, "\\nabla")) + "}"
@@ -699,7 +709,7 @@ class _Rewriter:
         if kind is None:
             raise unknown_name(head.text, f"after ∂ at position {head.pos} (differentiate by W, b, z, h or x)")
         inner = _Rewriter(self.records, self.counter)
-        inner.text = getattr(self, "text", "")
+        inner.text = self.text
         inner.toks, inner.i = toks, 1
         q = inner.read_quantity(kind, head)
         self._target_transposed = inner._transposed
@@ -722,7 +732,7 @@ class _Rewriter:
             follows = [nxt]
             if nxt.text in (r"\mathcal", r"\mathrm"):
                 follows = self.toks[self.i: self.i + 4]
-            elif self.peek(1) is not None and self.peek(1).text == "_" and self.peek(2) is not None:
+            elif self.peek_text(1) == "_" and self.peek(2) is not None:
                 follows = self.toks[self.i: self.i + 3]
             if self._is_loss(follows) or self._is_loss(follows[:1]):
                 used = follows if self._is_loss(follows) else follows[:1]
@@ -810,6 +820,7 @@ def _bound(toks: list[_Tok], tok: _Tok):
     if not toks:
         raise ClaimSyntaxError(f"empty summation bound at position {tok.pos}")
     terms, sign, i = [], 1, 0
+    node: Node
     while i < len(toks):
         t = toks[i]
         if t.text in "+-" and t.kind == "char":
@@ -865,7 +876,8 @@ def _split(toks: list[_Tok], text: str):
                     return sides, toks[k:]
             if t.kind == "letter" and k > 0 and not text[t.pos - 1].isalpha():
                 # bare words after the claim ("… x_k for every j except t"): a condition, not letters
-                word = re.match(r"[A-Za-z]+", text[t.pos:]).group(0)
+                letters = re.match(r"[A-Za-z]+", text[t.pos:])
+                word = letters.group(0) if letters else ""
                 if word.lower() in START_WORDS:
                     return sides, toks[k:]
         sides[-1].append(t)
@@ -891,65 +903,19 @@ def _conditions(toks: list[_Tok], text: str):
     return read_conditions(latex_tokens(region), region)
 
 
-# ---------------------------------------------------------------- stage 3: parse_latex and the walk back
-def _parse_in_child(rewritten: str):
-    """Run SymPy's LaTeX parser; return ('ok', expr) or ('error', message)."""
-    try:
-        from sympy.parsing.latex import parse_latex
-        from sympy.parsing.latex.errors import LaTeXParsingError
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        return ("missing", str(exc))
-    try:
-        return ("ok", parse_latex(rewritten))
-    except LaTeXParsingError as exc:
-        return ("error", str(exc).splitlines()[0])
-    except Exception as exc:  # the grammar's runtime raises assorted errors on odd input
-        return ("error", f"{type(exc).__name__}: {str(exc)[:100]}")
-
-
-_WARM = []
-
-
+# ---------------------------------------------------------------- stage 3: the grammar and the walk back
 def warm_up() -> None:
-    """Load SymPy's generated parser once in this process (on a fixed, trusted string),
-    so that the forked children that parse claims do not each pay for importing it."""
-    if not _WARM:
-        _WARM.append(True)
-        try:
-            from sympy.parsing.latex import parse_latex
-
-            for text in _WARM_TEXTS:  # fixed strings: ANTLR's prediction cache, inherited by forked children
-                parse_latex(text)
-        except Exception:  # missing runtime: reported by the child with a clear message
-            pass
+    """Nothing to load: the grammar is plain Python (kept for callers that prepared the old
+    ANTLR parser before forking parse children)."""
 
 
-#: placeholder strings of the shapes the rewriter produces (sums, fractions, functions, powers,
-#: products, transposes); parsing them once warms ANTLR's prediction (DFA) cache, which
-#: otherwise every forked parse child rebuilds (about 0.3 s per claim)
-_WARM_TEXTS = (
-    "1 + 1",
-    r"{Q_{1}} = \frac{{Q_{2}}}{{Q_{3}}} \cdot {M_{4}} \cdot -{Q_{5}}^{2}",
-    r"F_{1}({Q_{1}}) \sum_{k=1}^{{B_{2}}} {Q_{3}} {Q_{4}} - \frac{1}{2} ({Q_{5}} - {Q_{6}})",
-    r"\log \sum_{j=1}^{{B_{1}}} \exp{{Q_{2}} - {Q_{3}}} + \exp{1} - (F_{4}(F_{5}({Q_{6}})))^{M_{7}}",
-    r"\tanh^{2}({Q_{1}}) \cdot \sqrt{{Q_{2}}} + |{Q_{3}}| - \frac{\exp{{Q_{4}}}}{(1 + \exp{-{Q_{5}}})^{2}}",
-    r"(F_{1}(({Q_{2}})^{M_{3}} {Q_{4}} \cdot {M_{5}} \cdot F_{6}({Q_{7}}))) {Q_{8}}^{M_{9}} + \frac{1}{{Q_{10}}}",
-)
-
-
-def _sympy_parse(rewritten: str, side_text: str):
-    """SymPy's LaTeX parser on the placeholder string.  Runs in the caller's process: the
-    caller (:func:`symderiv.claims.checker.parse_claim`) isolates the whole parse in a
-    bounded child, so the unevaluated SymPy tree never crosses a process boundary."""
-    status, value = _parse_in_child(rewritten)
-    if status == "missing":
-        raise UnsupportedError(
-            "LaTeX claims need SymPy's LaTeX parser: pip install 'antlr4-python3-runtime==4.11.*' "
-            f"(or write the claim in the plain-text syntax) [{value}]"
-        )
-    if status != "ok":
-        raise ClaimSyntaxError(f"cannot parse {side_text.strip()[:80]!r}: {value}")
-    return value
+def _grammar_parse(rewritten: str, side_text: str, records: dict):
+    """The unevaluated SymPy tree of the placeholder string, or a one-line error naming the side."""
+    names = {key: value.src for key, value in records.items() if isinstance(getattr(value, "src", None), str) and value.src}
+    try:
+        return parse_placeholders(rewritten, names)
+    except ClaimSyntaxError as exc:
+        raise ClaimSyntaxError(f"cannot parse {side_text.strip()[:80]!r}: {exc}") from None
 
 
 def _flat(e, cls) -> list:
@@ -1098,7 +1064,7 @@ def parse_latex_claim(text: str, *, seconds: float | None = None) -> Claim:
         rw.text = text
         rewritten = rw.run(st)
         _dangling(rewritten, side_text)
-        expr = _sympy_parse(rewritten, side_text)
+        expr = _grammar_parse(rewritten, side_text, records)
         tree, seen = _walk(expr, records, side_text)
         lost = [n for n in records if n not in seen]
         if lost:
