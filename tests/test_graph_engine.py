@@ -35,6 +35,15 @@ def _tiny_graphs():
     h2 = g.op("layer_norm", [h, g.param("r", (2,))], n_axes=1, eps=sp.Rational(1, 50), rms=True)
     s = g.op("div", [g.op("sub", [h2, h]), g.op("shift", [g.op("mean", [h], axis=0, keepdim=True)], c=3)])
     o = g.op("add", [s, g.op("sum", [h], axis=None)]); g.set_loss(o, "mse"); out["rms_div_mse"] = g
+    g = Graph(); x = g.input((3,))
+    u = g.op("shift", [g.op("pointwise", [g.op("linear", [x, g.param("P", (3, 3)), None])], fn="pow",
+                            c=sp.Integer(2))], c=1)  # u = z² + 1 > 0: in every function's domain
+    parts = [g.op("pointwise", [u], fn=f) for f in ("exp", "log", "sqrt", "rsqrt", "reciprocal")]
+    parts.append(g.op("pointwise", [u], fn="pow", c=sp.Rational(3, 2)))
+    o = parts[0]
+    for q in parts[1:]:
+        o = g.op("add", [o, g.op("scale", [q], c=sp.Rational(1, 7))])
+    g.set_loss(o, "mse"); out["pointwise_mse"] = g
     return out
 
 

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import NetworkError
+from ..errors import InternalError, NetworkError
 from .losses import graph_loss
 from .ops import op_rule
+from . import pointwise  # noqa: F401  (registers the "pointwise" op: exp, log, sqrt, rsqrt, x**c)
 
 __all__ = ["Node", "ParamSpec", "Graph"]
 
@@ -94,7 +95,10 @@ class Graph:
                 raise NetworkError(f"{op}: input node {i} does not exist")
         probe = [None if i is None else _probe(self.nodes[i].shape) for i in inputs]
         try:
-            shape = np.shape(rule.forward(_present(probe), attrs))
+            if rule.shape is not None:  # contractions: a symbolic probe would cost width² SymPy operations
+                shape = rule.shape(_present([None if i is None else self.nodes[i].shape for i in inputs]), attrs)
+            else:
+                shape = np.shape(rule.forward(_present(probe), attrs))
         except (ValueError, IndexError, TypeError) as exc:
             shapes = [None if i is None else self.nodes[i].shape for i in inputs]
             raise NetworkError(f"{op} at {where or '?'}: inputs of shapes {shapes} do not fit ({exc})") from exc
@@ -111,6 +115,12 @@ class Graph:
         return node.id
 
     # ------------------------------------------------------------ reading
+    def ends(self) -> tuple[int, int, str]:
+        """``(input node, output node, loss name)`` of a finished graph (InternalError before ``set_loss``)."""
+        if self.input_node is None or self.output is None or self.loss_name is None:
+            raise InternalError("the graph has no input or no loss")
+        return self.input_node, self.output, self.loss_name
+
     def trainable(self) -> list[str]:
         return [n for n, p in self.params.items() if p.trainable]
 
@@ -123,7 +133,8 @@ class Graph:
     def describe(self) -> str:
         ops = [n.op if n.op != "activation" else n.attrs["activation"].name for n in self.nodes
                if n.op not in ("input", "param")]
-        return (f"graph of {len(ops)} ops ({', '.join(dict.fromkeys(ops))}), input {self.nodes[self.input_node].shape}, "
+        shape = None if self.input_node is None else self.nodes[self.input_node].shape
+        return (f"graph of {len(ops)} ops ({', '.join(dict.fromkeys(ops))}), input {shape}, "
                 f"loss {self.loss_name}")
 
 

@@ -122,8 +122,8 @@ def _binary(op: str):
         ta, tb = isinstance(va, _T), isinstance(vb, _T)
         if ta and tb:
             return ctx.emit(op, [va.id, vb.id])
-        if not (ta or tb):
-            raise ctx.unsupported("arithmetic without a tensor")
+        if not (ta or tb):  # sizes and scales: plain Python numbers
+            return _number_op(_PY_OPS[op])(ctx, va, vb)
         t, c = (va, vb) if ta else (vb, va)
         c = _exact(c)
         if op == "add":
@@ -141,6 +141,10 @@ def _binary(op: str):
             return ctx.emit("scale", [t.id], c=1 / c)
         raise ctx.unsupported("a constant divided by a tensor")
     return rule
+
+
+_PY_OPS: dict[str, Callable[[Any, Any], Any]] = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+                                                  "div": operator.truediv}
 
 
 #: per activation function: its PyTorch arguments after the input, in order, with the values symderiv
@@ -231,8 +235,8 @@ def _permute(ctx: _Ctx, x: Any, *dims, **kw) -> _T:
 
 def _getitem(ctx: _Ctx, x: Any, index: Any) -> Any:
     v = ctx.value(x)
-    if not isinstance(v, _T):
-        return v[ctx.value(index)] if not isinstance(v, _BatchShape) else v.getitem(index)
+    if not isinstance(v, _T):  # a shape, or the tuple of a split/chunk
+        return v[ctx.value(index)]
     index = index if isinstance(index, tuple) else (index,)
     if any(isinstance(i, (torch.fx.Node, torch.Tensor, list)) for i in index):
         raise ctx.unsupported("indexing with a tensor or list")
@@ -286,19 +290,174 @@ def _tuple(v: Any, n: int) -> tuple[int, ...]:
     return tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),) * n
 
 
-class _BatchShape:
-    """``x.shape`` / ``x.size()`` of a batched tensor: only read to build a view's shape."""
+class _BatchSize:
+    """The batch size (unknown while tracing): only ever read to build a view's shape; arithmetic
+    with it stays a batch size."""
 
-    def getitem(self, index: Any) -> "_BatchShape":
-        return self
+    def __repr__(self) -> str:
+        return "batch"
 
 
-def _size(ctx: _Ctx, x: Any, *args, **kw) -> Any:
-    return _BatchShape()
+_BATCH = _BatchSize()
+
+
+class _Shape(tuple):
+    """``x.shape`` / ``x.size()`` of a traced tensor: PyTorch's sizes, with the batch size unknown."""
+
+
+def _shape_of(ctx: _Ctx, nid: int) -> _Shape:
+    shape = ctx.graph.nodes[nid].shape
+    return _Shape(((_BATCH,) if ctx.is_batched(nid) else ()) + tuple(shape))
+
+
+def _size(ctx: _Ctx, x: Any, dim: Any = None, **kw) -> Any:
+    dim = ctx.value(kw.get("dim", dim))
+    shape = _shape_of(ctx, ctx.tensor(x))
+    return shape if dim is None else shape[dim]
+
+
+def _getattr(ctx: _Ctx, x: Any, name: str) -> Any:
+    if name == "shape":
+        return _shape_of(ctx, ctx.tensor(x))
+    if name == "ndim":
+        return len(_shape_of(ctx, ctx.tensor(x)))
+    raise ctx.unsupported(f"the attribute .{name}")
+
+
+def _number_op(fn: Callable[[Any, Any], Any]):
+    """Arithmetic between plain numbers (sizes, scales) while tracing: computed right here."""
+    def rule(ctx: _Ctx, a: Any, b: Any) -> Any:
+        va, vb = ctx.value(a), ctx.value(b)
+        if isinstance(va, _BatchSize) or isinstance(vb, _BatchSize):
+            return _BATCH
+        if isinstance(va, _T) or isinstance(vb, _T):
+            raise ctx.unsupported("this arithmetic on a tensor")
+        return fn(va, vb)
+    return rule
 
 
 def _neg(ctx: _Ctx, x: Any) -> _T:
     return ctx.emit("scale", [ctx.tensor(x)], c=sp.Integer(-1))
+
+
+# ---------------------------------------------------------------- splits, attention, normalization, pointwise
+def _slice_along(ctx: _Ctx, t: int, axis: int, start: int, stop: int | None, keep: bool = True) -> _T:
+    index: tuple = (slice(None),) * axis + ((slice(start, stop),) if keep else (start,))
+    return ctx.emit("rearrange", [t], kind="getitem", index=index)
+
+
+def _split(ctx: _Ctx, x: Any, split_size: Any, dim: int = 0, **kw) -> tuple:
+    split_size = ctx.value(kw.get("split_size_or_sections", kw.get("split_size", split_size)))
+    dim = ctx.value(kw.get("dim", dim))
+    t = ctx.tensor(x)
+    axis = ctx.dim(t, dim)
+    n = ctx.graph.nodes[t].shape[axis]
+    sizes = [int(v) for v in split_size] if isinstance(split_size, (list, tuple)) else \
+        [min(int(split_size), n - k) for k in range(0, n, int(split_size))]
+    if sum(sizes) != n or any(v < 0 for v in sizes):
+        raise ctx.unsupported(f"split sizes {sizes} of an axis of length {n}")
+    out, start = [], 0
+    for size in sizes:
+        out.append(_slice_along(ctx, t, axis, start, start + size))
+        start += size
+    return tuple(out)
+
+
+def _chunk(ctx: _Ctx, x: Any, chunks: int, dim: int = 0, **kw) -> tuple:
+    chunks, dim = ctx.value(kw.get("chunks", chunks)), ctx.value(kw.get("dim", dim))
+    t = ctx.tensor(x)
+    n = ctx.graph.nodes[t].shape[ctx.dim(t, dim)]
+    return _split(ctx, x, -(-n // int(chunks)), dim)  # PyTorch: chunks of ceil(n / chunks)
+
+
+def _unbind(ctx: _Ctx, x: Any, dim: int = 0, **kw) -> tuple:
+    t = ctx.tensor(x)
+    axis = ctx.dim(t, ctx.value(kw.get("dim", dim)))
+    return tuple(_slice_along(ctx, t, axis, k, None, keep=False) for k in range(ctx.graph.nodes[t].shape[axis]))
+
+
+def _swap_last(ctx: _Ctx, t: int) -> int:
+    n = ctx.ndim(t)
+    perm = list(range(n))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return ctx.emit("rearrange", [t], kind="permute", perm=tuple(perm)).id
+
+
+def _attention(ctx: _Ctx, q: int, k: int, v: int, scale: sp.Expr) -> _T:
+    """softmax(q kᵀ · scale) v over the last axis (no mask)."""
+    scores = ctx.emit("matmul", [q, _swap_last(ctx, k)])
+    scaled = ctx.emit("scale", [scores.id], c=scale)
+    weights = ctx.emit("softmax", [scaled.id], axis=ctx.ndim(scaled.id) - 1)
+    return ctx.emit("matmul", [weights.id, v])
+
+
+def _sdpa(ctx: _Ctx, q: Any, k: Any, v: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+          is_causal: bool = False, scale: Any = None, **kw) -> _T:
+    attn_mask, dropout_p = kw.pop("attn_mask", attn_mask), kw.pop("dropout_p", dropout_p)
+    is_causal, scale = kw.pop("is_causal", is_causal), kw.pop("scale", scale)
+    if attn_mask is not None or is_causal:
+        raise ctx.unsupported("scaled_dot_product_attention with a mask (attn_mask/is_causal)")
+    if dropout_p:
+        raise ctx.unsupported(f"scaled_dot_product_attention with dropout_p={dropout_p}")
+    if kw.get("enable_gqa"):
+        raise ctx.unsupported("scaled_dot_product_attention with enable_gqa=True")
+    tq = ctx.tensor(q)
+    e = ctx.graph.nodes[tq].shape[-1]
+    c = 1 / sp.sqrt(sp.Integer(e)) if scale is None else _exact(scale)  # PyTorch's default 1/√E, exactly
+    return _attention(ctx, tq, ctx.tensor(k), ctx.tensor(v), c)
+
+
+def _f_layer_norm(ctx: _Ctx, x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
+                  eps: float = 1e-5, **kw) -> _T:
+    weight, bias, eps = kw.get("weight", weight), kw.get("bias", bias), kw.get("eps", eps)
+    n_axes = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+    return ctx.emit("layer_norm", [ctx.tensor(x), None if weight is None else ctx.tensor(weight),
+                                   None if bias is None else ctx.tensor(bias)],
+                    n_axes=n_axes, eps=_exact(float(eps)), rms=False)
+
+
+def _f_rms_norm(ctx: _Ctx, x: Any, normalized_shape: Any, weight: Any = None, eps: Any = None, **kw) -> _T:
+    weight, eps = kw.get("weight", weight), kw.get("eps", eps)
+    n_axes = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+    eps = torch.finfo(ctx.dtype).eps if eps is None else eps
+    return ctx.emit("layer_norm", [ctx.tensor(x), None if weight is None else ctx.tensor(weight)],
+                    n_axes=n_axes, eps=_exact(float(eps)), rms=True)
+
+
+def _f_dropout(ctx: _Ctx, x: Any, p: float = 0.5, training: bool = True, inplace: bool = False, **kw) -> _T:
+    p, training = kw.get("p", p), kw.get("training", training)
+    if training and p > 0:
+        raise ctx.unsupported(f"dropout(p={p}) in training mode (call .eval(), or use p=0)")
+    return ctx.value(x)
+
+
+def _pointwise(fn: str):
+    def rule(ctx: _Ctx, x: Any, *rest, **kw) -> _T:
+        if rest or kw:
+            raise ctx.unsupported(f"{fn} with extra arguments")
+        return ctx.emit("pointwise", [ctx.tensor(x)], fn=fn)
+    return rule
+
+
+def _pow(ctx: _Ctx, x: Any, exponent: Any, **kw) -> Any:
+    v, e = ctx.value(x), ctx.value(kw.get("exponent", exponent))
+    if not isinstance(v, _T):
+        return _number_op(operator.pow)(ctx, v, e)
+    if isinstance(e, _T):
+        raise ctx.unsupported("a tensor exponent")
+    c = _exact(e)
+    if c == 1:
+        return v
+    return ctx.emit("pointwise", [v.id], fn="pow", c=c)
+
+
+def _square(ctx: _Ctx, x: Any) -> _T:
+    return ctx.emit("pointwise", [ctx.tensor(x)], fn="pow", c=sp.Integer(2))
+
+
+def _same_value(ctx: _Ctx, x: Any, *args, **kw) -> Any:
+    """``.float()``, ``.to(...)``, ``.type_as(...)``, ``.clone()``: the same exact value."""
+    return ctx.value(x)
 
 
 _ACTIVATION_FUNCTIONS: dict[Callable, Callable] = {
@@ -316,14 +475,15 @@ FUNCTIONS: dict[Callable, Callable] = {
     F.softmax: _softmax, torch.softmax: _softmax, torch.cat: _cat, torch.concat: _cat,
     torch.transpose: _transpose, torch.reshape: _reshape, torch.flatten: _reshape, torch.permute: _permute,
     torch.unsqueeze: _reshape, torch.squeeze: _reshape,
-    operator.getitem: _getitem, getattr: lambda ctx, x, name: _BatchShape() if name == "shape" else _bad_attr(ctx, name),
+    operator.getitem: _getitem, getattr: _getattr,
+    operator.floordiv: _number_op(operator.floordiv), operator.pow: _pow, torch.pow: _pow,
+    torch.split: _split, torch.chunk: _chunk, torch.unbind: _unbind,
+    F.scaled_dot_product_attention: _sdpa, F.layer_norm: _f_layer_norm, F.dropout: _f_dropout,
+    torch.exp: _pointwise("exp"), torch.log: _pointwise("log"), torch.sqrt: _pointwise("sqrt"),
+    torch.rsqrt: _pointwise("rsqrt"), torch.reciprocal: _pointwise("reciprocal"), torch.square: _square,
     torch.sum: _reduce("sum"), torch.mean: _reduce("mean"), F.conv1d: _conv, F.conv2d: _conv,
     **_ACTIVATION_FUNCTIONS,
 }
-
-
-def _bad_attr(ctx: _Ctx, name: str):
-    raise ctx.unsupported(f"the attribute .{name}")
 
 
 #: call_method targets
@@ -333,7 +493,13 @@ METHODS: dict[str, Callable] = {
     "view": _reshape, "reshape": _reshape, "flatten": _reshape, "unsqueeze": _reshape, "squeeze": _reshape,
     "contiguous": _identity, "softmax": _softmax, "size": _size, "sum": _reduce("sum"), "mean": _reduce("mean"),
     "relu": _act("relu"), "tanh": _act("tanh"), "sigmoid": _act("sigmoid"), "neg": _neg,
+    "split": _split, "chunk": _chunk, "unbind": _unbind, "pow": _pow, "square": _square,
+    "exp": _pointwise("exp"), "log": _pointwise("log"), "sqrt": _pointwise("sqrt"), "rsqrt": _pointwise("rsqrt"),
+    "reciprocal": _pointwise("reciprocal"),
+    "float": _same_value, "double": _same_value, "to": _same_value, "type_as": _same_value, "clone": _same_value,
 }
+if hasattr(F, "rms_norm"):
+    FUNCTIONS[F.rms_norm] = _f_rms_norm
 
 
 # ---------------------------------------------------------------- modules
@@ -397,12 +563,56 @@ def _m_flatten(ctx: _Ctx, m: "nn.Flatten", x: Any) -> _T:
     return _reshape(ctx, x)
 
 
+def _m_multihead_attention(ctx: _Ctx, m: "nn.MultiheadAttention", query: Any, key: Any, value: Any,
+                           key_padding_mask: Any = None, need_weights: bool = True, attn_mask: Any = None,
+                           average_attn_weights: bool = True, is_causal: bool = False) -> tuple:
+    """``nn.MultiheadAttention`` (batch_first, no masks) as its operations: the in-projection rows
+    of ``in_proj_weight`` (its q, k, v slices), heads, ``softmax(q kᵀ/√d) v``, ``out_proj``.
+    Returns ``(output, None)``: the averaged attention weights are not a graph value."""
+    if not m.batch_first:
+        raise ctx.unsupported("nn.MultiheadAttention with batch_first=False (the batch axis must lead)")
+    if key_padding_mask is not None or attn_mask is not None or is_causal:
+        raise ctx.unsupported("nn.MultiheadAttention with a mask")
+    if m.bias_k is not None or m.add_zero_attn:
+        raise ctx.unsupported("nn.MultiheadAttention with add_bias_kv/add_zero_attn")
+    if m.training and m.dropout > 0:
+        raise ctx.unsupported(f"nn.MultiheadAttention(dropout={m.dropout}) in training mode (call .eval())")
+    e, h = m.embed_dim, m.num_heads
+    d = e // h
+
+    def project(x: Any, k: int, weight: "torch.Tensor | None") -> int:
+        tx = ctx.tensor(x)
+        if ctx.ndim(tx) != 2:
+            raise ctx.unsupported("nn.MultiheadAttention on examples that are not (tokens, width)")
+        if weight is None:  # packed in_proj_weight: rows k·E … (k+1)·E
+            w = _slice_along(ctx, _param_id(ctx, m.in_proj_weight), 0, k * e, (k + 1) * e).id
+        else:
+            w = _param_id(ctx, weight)
+        b = None if m.in_proj_bias is None else _slice_along(ctx, _param_id(ctx, m.in_proj_bias), 0, k * e,
+                                                               (k + 1) * e).id
+        y = ctx.emit("linear", [tx, w, b])
+        tokens = ctx.graph.nodes[y.id].shape[0]
+        heads = ctx.emit("rearrange", [y.id], kind="reshape", shape=(tokens, h, d))
+        return ctx.emit("rearrange", [heads.id], kind="permute", perm=(1, 0, 2)).id
+
+    separate = not m._qkv_same_embed_dim
+    q = project(query, 0, m.q_proj_weight if separate else None)
+    k = project(key, 1, m.k_proj_weight if separate else None)
+    v = project(value, 2, m.v_proj_weight if separate else None)
+    att = _attention(ctx, q, k, v, 1 / sp.sqrt(sp.Integer(d)))
+    tokens = ctx.graph.nodes[att.id].shape[1]
+    merged = ctx.emit("rearrange", [att.id], kind="permute", perm=(1, 0, 2))
+    flat = ctx.emit("rearrange", [merged.id], kind="reshape", shape=(tokens, e))
+    out = ctx.emit("linear", [flat.id, _param_id(ctx, m.out_proj.weight), _param_id(ctx, m.out_proj.bias)])
+    return (out, None)
+
+
 def _module_rules() -> dict[type, Callable]:
     from ..torch import _MODULES
 
     rules: dict[type, Callable] = {nn.Linear: _m_linear, nn.Conv1d: _m_conv, nn.Conv2d: _m_conv,
                                    nn.LayerNorm: _m_layer_norm, nn.Dropout: _m_dropout, nn.Softmax: _m_softmax,
-                                   nn.Flatten: _m_flatten}
+                                   nn.Flatten: _m_flatten, nn.MultiheadAttention: _m_multihead_attention}
     if hasattr(nn, "RMSNorm"):
         rules[nn.RMSNorm] = _m_rms_norm
     for cls in _MODULES:
