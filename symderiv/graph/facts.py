@@ -58,9 +58,17 @@ def _free_delta(shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _pass(proof: GraphProof, entry: Callable[[Coord], sp.Expr], delta: np.ndarray) -> dict[Coord, sp.Expr]:
+def _pass(proof: GraphProof, entry: Callable[[Coord], sp.Expr], delta: np.ndarray,
+          untie_frozen: bool = False) -> dict[Coord, sp.Expr]:
+    """Per-entry gradients with trainable entries ``entry(coord)`` and output deltas ``delta``; with
+    ``untie_frozen`` every nonzero frozen entry is its own symbol too (equal frozen values, e.g. a frozen
+    base and its trainable copy, may not be what makes a zero exact)."""
     g = proof.graph
     params = dict(proof.frozen_values)
+    if untie_frozen:
+        for name, values in proof.frozen_values.items():
+            params[name] = np.array([v if v == 0 else sp.Dummy(f"f_{name}_{i}", real=True)
+                                     for i, v in enumerate(np.asarray(values).flat)], dtype=object).reshape(values.shape)
     for name in g.trainable():
         shape = g.params[name].shape
         a = np.empty(g.params[name].size, dtype=object)
@@ -92,7 +100,7 @@ def _pattern_floats(proof: GraphProof, delta: np.ndarray) -> dict[int, str]:
     out: dict[int, str] = {}
     if zero is not None:
         untied = _pass(proof, lambda c: sp.Integer(0) if cls[c] == zero else sp.Dummy(f"u_{c[0]}_{c[1]}", real=True),
-                       delta)
+                       delta, untie_frozen=True)
         members = proof.classes[zero]
         out[zero] = (BIT_EXACT if all(untied[c] == 0 for c in members)
                      else IDENTICAL_ROUNDING if all(tied[c] == 0 for c in members) else EXACT_ONLY)
@@ -130,7 +138,7 @@ def _first_move_floats(proof: GraphProof, delta: np.ndarray) -> dict[int, str]:
             return value if value == 0 else sp.Dummy(f"v_{c[0]}_{c[1]}", real=True)
 
         tied = _pass(proof, tied_entry, delta)
-        untied = _pass(proof, untied_entry, delta)
+        untied = _pass(proof, untied_entry, delta, untie_frozen=True)
         for k in frozen:
             members = proof.classes[k]
             if not all(tied[c] == 0 for c in members):

@@ -407,7 +407,7 @@ def _conditions(doc: _Doc) -> list[str]:
                  r"\texttt{exact\_arithmetic\_only} (an exact cancellation of the loss, e.g. $\sum_k \delta_k = 0$: a "
                  r"rounding residue in floats, which Adam and RMSProp can amplify).")
     if counts:
-        lines.append("Here: " + ", ".join(f"{counts[s]} \\texttt{{{latex_text(s)}}}"
+        lines.append("Here, counted per entry: " + ", ".join(f"{counts[s]} \\texttt{{{latex_text(s)}}}"
                                           for s in (BIT_EXACT, IDENTICAL_ROUNDING, EXACT_ONLY) if s in counts) + ".")
     return lines
 
