@@ -32,7 +32,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Generic, Hashable, Iterator, Mapping, Sequence, TypeVar
 
 import sympy as sp
 
@@ -42,6 +42,7 @@ from .engine import Abbreviations, backprop, input_symbols
 from .init import ParamInit, resolve_init
 from .network import Network
 from .patterns import Block, Partition, blocks, unit_partition
+from .errors import InternalError
 from .guard import public_entry
 
 _log = logging.getLogger("symderiv")
@@ -57,13 +58,17 @@ __all__ = [
 ABBREVIATE_FROM_DEPTH = 6
 
 
+#: a gradient coordinate: a :class:`~symderiv.patterns.Block` of an MLP, a (parameter, entry) pair of a graph
+K = TypeVar("K", bound=Hashable)
+
+
 # ---------------------------------------------------------------- records
 @dataclass(frozen=True)
-class Identity:
+class Identity(Generic[K]):
     """A checked identity on the subspace: ``members`` all have the gradient ``expr``
     (``expr == 0`` for a zero constraint); ``method`` says how it was checked."""
 
-    members: tuple[Block, ...]
+    members: tuple[K, ...]
     expr: sp.Expr
     method: str  # "structural" or "simplification"
 
@@ -81,15 +86,15 @@ class Witness:
 
 
 @dataclass(frozen=True)
-class Split:
+class Split(Generic[K]):
     """A dropped constraint: the class ``before`` (tied, or zero when ``was_zero``) split
     into ``parts`` at iteration ``iteration``; ``witness`` certifies that the parts'
     gradients differ (or that a released part's gradient is nonzero)."""
 
     iteration: int
     was_zero: bool
-    before: tuple[Block, ...]
-    parts: tuple[tuple[Block, ...], ...]
+    before: tuple[K, ...]
+    parts: tuple[tuple[K, ...], ...]
     witness: Witness | None
     undecided: tuple[str, ...] = ()
 
@@ -193,7 +198,7 @@ class Decider:
     structural or by bounded simplification; otherwise undecided.
     """
 
-    def __init__(self, symbols: Sequence[sp.Symbol], *, net: Network, seed: int = 0, points: int = 3,
+    def __init__(self, symbols: Sequence[sp.Symbol], *, net: Network | None, seed: int = 0, points: int = 3,
                  seconds: float = 5.0, abbreviations: Abbreviations | None = None,
                  scales: Mapping[sp.Symbol, int] | None = None, budget: "Budget | None" = None):
         self.symbols = list(symbols)
@@ -207,6 +212,8 @@ class Decider:
         self.points = [self._random_point() for _ in range(points)]
 
     def _random_point(self, positive: bool = False) -> dict[sp.Symbol, sp.Rational]:
+        if self.net is None:  # a decider without a network (a graph's) draws its points itself
+            raise InternalError("a Decider without a network must override _random_point")
         return random_point(self.rng, self.net, self.symbols, self.scales, positive=positive)
 
     def add_points(self, count: int, positive: bool) -> range:
@@ -274,7 +281,7 @@ class Budget:
         self.used += seconds
 
 
-class Enclosures:
+class Enclosures(Generic[K]):
     """Enclosures of the block gradients at the decider's points, climbing lazily: iterating
     goes on only when the caller keeps looking, first to higher precision (tiny but nonzero
     values), then to fresh points (a gradient that vanishes where a rectifier is off), some of
@@ -283,11 +290,11 @@ class Enclosures:
     #: (decimal digits, how many new points (0 = the base points again), all-positive?)
     STEPS = ((60, 0, False), (400, 0, False), (60, 4, True), (60, 4, False), (2500, 0, False), (60, 8, True))
 
-    def __init__(self, decider: Decider, grads: Mapping[Block, sp.Expr], order: Sequence[Block]):
+    def __init__(self, decider: Decider, grads: Mapping[K, sp.Expr], order: Sequence[K]):
         self._decider = decider
         self._order = list(order)
         self._exprs = [grads[b] for b in self._order]
-        self._items: list[dict | None] = []
+        self._items: list[dict[K, Ball] | None] = []
         self._points: list[int] = []
         self._levels_done = 0
 
@@ -305,7 +312,7 @@ class Enclosures:
             self._points.append(k)
         return True
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[dict[K, Ball] | None]:
         k = 0
         while True:
             while k >= len(self._items):
@@ -314,7 +321,7 @@ class Enclosures:
             yield self._items[k]
             k += 1
 
-    def __getitem__(self, k: int) -> dict | None:
+    def __getitem__(self, k: int) -> dict[K, Ball] | None:
         return self._items[k]
 
     def point_index(self, k: int) -> int:
@@ -355,22 +362,22 @@ class _NumpyLikeRng:
 
 # ---------------------------------------------------------------- splitting one class
 def _split_class(
-    members: Sequence[Block],
-    grads: Mapping[Block, sp.Expr],
-    enclosures: "Enclosures",
+    members: Sequence[K],
+    grads: Mapping[K, sp.Expr],
+    enclosures: Enclosures[K],
     decider: Decider,
     *,
     zero: bool,
     undecided: list[str],
-    label: Callable[[Block], str],
-) -> tuple[list[tuple[Block, ...]], tuple[Block, ...] | None, Identity | None, list[Identity], Witness | None]:
+    label: Callable[[K], str],
+) -> tuple[list[tuple[K, ...]], tuple[K, ...] | None, Identity[K] | None, list[Identity[K]], Witness | None]:
     """Split ``members`` by equality of their gradient functions.
 
     Returns ``(parts, zero_part, zero_identity, tie_identities, witness)``; for
     the zero class ``zero_part`` holds the blocks proved to keep gradient 0.
     """
     # 1. group by structural equality (SymPy's canonical form): equal expressions are equal functions
-    groups: dict[sp.Expr, list[Block]] = {}
+    groups: dict[sp.Expr, list[K]] = {}
     for b in members:
         groups.setdefault(grads[b], []).append(b)
     exprs = list(groups)
@@ -388,8 +395,8 @@ def _split_class(
         return None
 
     # 2. the zero class: which groups have gradient ≡ 0?
-    zero_part: tuple[Block, ...] | None = None
-    zero_identity: Identity | None = None
+    zero_part: tuple[K, ...] | None = None
+    zero_identity: Identity[K] | None = None
     remaining = list(range(len(exprs)))
     if zero:
         kept = []
@@ -439,8 +446,8 @@ def _split_class(
         if not placed:
             parts.append([gi])
 
-    tie_identities = []
-    out_parts: list[tuple[Block, ...]] = []
+    tie_identities: list[Identity[K]] = []
+    out_parts: list[tuple[K, ...]] = []
     for part in parts:
         blocks_ = tuple(b for gi in part for b in groups[exprs[gi]])
         out_parts.append(blocks_)
@@ -565,9 +572,11 @@ def prove(
                 members, state.grad, enclosures, decider, zero=(k == zero), undecided=undecided, label=label
             )
             if zero_part is not None:
+                if zero_identity is None:  # _split_class returns both or neither
+                    raise InternalError("a zero part without its identity")
                 new_zero = len(new_classes)
                 new_classes.append(zero_part)
-                identities.append(zero_identity)  # type: ignore[arg-type]
+                identities.append(zero_identity)
             new_classes.extend(parts)
             identities.extend(ties)
             n_parts = len(parts) + (1 if zero_part is not None else 0)
