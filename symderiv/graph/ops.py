@@ -196,7 +196,7 @@ def _linear_vjp(g, ins, out, at):
     for o in range(W.shape[0]):
         for i in range(W.shape[1]):
             gW[o, i] = add_terms(g2[r, o] * x2[r, i] for r in range(g2.shape[0]))
-    grads = [gx, gW]
+    grads: list[np.ndarray | None] = [gx, gW]
     if len(ins) > 2:
         grads.append(None if ins[2] is None else reduce_sum(g2, (0,)))
     return grads
