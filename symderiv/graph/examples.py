@@ -57,7 +57,8 @@ class ControlNetBlock(nn.Module):
         self.zero_out = nn.Conv1d(c, c, 1)
         for m in (self.zero_in, self.zero_out):
             nn.init.zeros_(m.weight)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:  # always there (bias=True); typed Optional
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         h, cond = x[:, : self.c], x[:, self.c:]
