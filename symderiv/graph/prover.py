@@ -149,10 +149,11 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
     coords = [(n, i) for n in graph.trainable() for i in range(graph.params[n].size)]
     init_values = {(n, i): values[n].reshape(-1)[i] for n, i in coords}
     frozen_values = {n: values[n] for n in graph.frozen()}
-    loss = graph_loss(graph.loss_name)
-    out_shape = graph.nodes[graph.output].shape
+    input_node, output, loss_name = graph.ends()
+    loss = graph_loss(loss_name)
+    out_shape = graph.nodes[output].shape
     sampler = lambda rng: loss.sample(rng, out_shape)  # noqa: E731
-    data = list(input_symbols(graph.nodes[graph.input_node].shape).flat)
+    data = list(input_symbols(graph.nodes[input_node].shape).flat)
     init_symbols = list(init_symbols)
     label = lambda c: coord_label(graph, c)  # noqa: E731
     budget = Budget(simplify_budget)
