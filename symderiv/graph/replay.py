@@ -286,7 +286,7 @@ def _gradient_sample(g, seed: int) -> list[tuple[str, int]]:
     """Every entry of a small parameter; ``GRADIENT_SAMPLE`` entries drawn by ``default_rng(seed + 29)``
     of a larger one (sorted: deterministic)."""
     rng = np.random.default_rng(seed + 29)
-    out = []
+    out: list[tuple[str, int]] = []
     for name in g.trainable():
         size = g.params[name].size
         flat = np.arange(size) if size <= GRADIENT_SAMPLE else np.sort(rng.choice(size, GRADIENT_SAMPLE, replace=False))
