@@ -88,9 +88,20 @@ class Misc(nn.Module):
         return F.dropout(h * g, p=0.1, training=False)
 
 
+class KeywordTranspose(nn.Module):
+    """transpose with keyword dims on a batched tensor (it used to be taken for .t() and refused)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, x):  # x (B, 3, 3)
+        return (self.lin(x.transpose(dim0=1, dim1=2)) * torch.transpose(x, dim0=-1, dim1=-2)[:, :, :2]).flatten(1)
+
+
 CASES = [(NanoAttention, (3, 4), "mse", 1e-9), (SdpaAttention, (3, 4), "ce", 1e-9), (MHA, (2, 4), "mse", 1e-9),
          (LlamaRMSNorm, (2, 4), "mse", 1e-5),  # its .float() computes in float32 in PyTorch
-         (Misc, (2, 3), "bce", 1e-9)]
+         (Misc, (2, 3), "bce", 1e-9), (KeywordTranspose, (3, 3), "mse", 1e-9)]
 
 
 @pytest.mark.parametrize("make,shape,loss,rtol", CASES, ids=[c[0].__name__ for c in CASES])

@@ -14,13 +14,13 @@ makes one frozen (a constant of the graph); buffers are frozen constants too.
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import sympy as sp
 
 from ..activations import activation
-from ..errors import NetworkError, UnsupportedError
+from ..errors import InternalError, NetworkError, UnsupportedError
 from .ir import Graph
 
 try:
@@ -48,11 +48,19 @@ class _Ctx:
         self.metas = metas
         self.node: "torch.fx.Node | None" = None
         self.names = {id(p): n for n, p in module.named_parameters()}
+        self.dtype: "torch.dtype" = torch.float64  # the module's parameter dtype (set by graph_from_module)
 
     # -------------------------------------------------------- helpers for the rules
     @property
+    def current(self) -> "torch.fx.Node":
+        """The torch node being converted."""
+        if self.node is None:
+            raise InternalError("no torch node is being converted")
+        return self.node
+
+    @property
     def where(self) -> str:
-        n = self.node
+        n = self.current
         target = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
         return f"{n.op} {target} (node {n.name})"
 
@@ -90,14 +98,14 @@ class _Ctx:
             d -= 1
         return d
 
-    def emit(self, op: str, inputs: list[int | None], **attrs: Any) -> "_T":
-        where = f"{self.node.name}"
-        nid = self.graph.op(op, inputs, where=where, **attrs)
+    def emit(self, op: str, inputs: Sequence[int | None], **attrs: Any) -> "_T":
+        where = f"{self.current.name}"
+        nid = self.graph.op(op, list(inputs), where=where, **attrs)
         self.batched[nid] = any(i is not None and self.batched[i] for i in inputs)
         return _T(nid)
 
     def meta_shape(self) -> tuple[int, ...]:
-        return self.metas[0][self.node.name]
+        return self.metas[0][self.current.name]
 
 
 class _T:
@@ -208,22 +216,25 @@ def _identity(ctx: _Ctx, x: Any, *args, **kw) -> _T:
     return ctx.value(x)
 
 
-def _transpose(ctx: _Ctx, x: Any, d0: int = None, d1: int = None, **kw) -> _T:
+def _transpose(ctx: _Ctx, x: Any, d0: int | None = None, d1: int | None = None, **kw) -> _T:
     t = ctx.tensor(x)
     n = ctx.ndim(t)
-    if d0 is None:  # .t()
+    d0, d1 = kw.get("dim0", d0), kw.get("dim1", d1)  # transpose(dim0=1, dim1=2) is not .t()
+    if d0 is None and d1 is None:  # .t()
         if ctx.is_batched(t) or n > 2:
             raise ctx.unsupported(".t() of a batched tensor")
         d0, d1 = 0, n - 1
-    a, b = ctx.dim(t, kw.get("dim0", d0)), ctx.dim(t, kw.get("dim1", d1))
+    if d0 is None or d1 is None:
+        raise ctx.unsupported("a transpose naming one dim")
+    a, b = ctx.dim(t, d0), ctx.dim(t, d1)
     perm = list(range(n))
     perm[a], perm[b] = perm[b], perm[a]
     return ctx.emit("rearrange", [t], kind="permute", perm=tuple(perm))
 
 
-def _permute(ctx: _Ctx, x: Any, *dims, **kw) -> _T:
+def _permute(ctx: _Ctx, x: Any, *args: Any, **kw) -> _T:
     t = ctx.tensor(x)
-    dims = kw.get("dims", dims)
+    dims: Sequence[Any] = kw.get("dims", args)
     if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
         dims = dims[0]
     if ctx.is_batched(t):
@@ -506,6 +517,10 @@ if hasattr(F, "rms_norm"):
 def _param_id(ctx: _Ctx, p: "torch.Tensor | None") -> int | None:
     if p is None:
         return None
+    return _param_node(ctx, p)
+
+
+def _param_node(ctx: _Ctx, p: "torch.Tensor") -> int:
     return ctx.graph.param_node(ctx.names[id(p)])
 
 
@@ -520,7 +535,7 @@ def _m_conv(ctx: _Ctx, m: "nn.Conv1d", x: Any) -> _T:
     n = len(m.kernel_size)
     if m.groups != 1 or any(d != 1 for d in m.dilation):
         raise ctx.unsupported(f"{type(m).__name__} with groups={m.groups}, dilation={m.dilation}")
-    padding = m.padding
+    padding: str | int | tuple[int, ...] = m.padding
     if isinstance(padding, str):
         if padding != "valid":
             raise ctx.unsupported(f"padding={padding!r}")
@@ -585,10 +600,10 @@ def _m_multihead_attention(ctx: _Ctx, m: "nn.MultiheadAttention", query: Any, ke
         if ctx.ndim(tx) != 2:
             raise ctx.unsupported("nn.MultiheadAttention on examples that are not (tokens, width)")
         if weight is None:  # packed in_proj_weight: rows k·E … (k+1)·E
-            w = _slice_along(ctx, _param_id(ctx, m.in_proj_weight), 0, k * e, (k + 1) * e).id
+            w = _slice_along(ctx, _param_node(ctx, m.in_proj_weight), 0, k * e, (k + 1) * e).id
         else:
-            w = _param_id(ctx, weight)
-        b = None if m.in_proj_bias is None else _slice_along(ctx, _param_id(ctx, m.in_proj_bias), 0, k * e,
+            w = _param_node(ctx, weight)
+        b = None if m.in_proj_bias is None else _slice_along(ctx, _param_node(ctx, m.in_proj_bias), 0, k * e,
                                                                (k + 1) * e).id
         y = ctx.emit("linear", [tx, w, b])
         tokens = ctx.graph.nodes[y.id].shape[0]
@@ -631,7 +646,7 @@ SUPPORTED = {
 
 
 # ---------------------------------------------------------------- the conversion
-def _propagate(gm: "torch.fx.GraphModule", input_shape: tuple[int, ...], dtype) -> list[dict]:
+def _propagate(gm: "torch.fx.GraphModule", input_shape: tuple[int, ...], dtype) -> list[tuple[int, dict]]:
     """PyTorch's own shape of every node, at two batch sizes."""
     from torch.fx.passes.shape_prop import ShapeProp
 
@@ -734,7 +749,7 @@ def _unbatched(shape0, shape1, b0: int, b1: int):
 
 
 def _check_shape(ctx: _Ctx, nid: int) -> None:
-    meta = ctx.metas[0].get(ctx.node.name)
+    meta = ctx.metas[0].get(ctx.current.name)
     shape = ctx.graph.nodes[nid].shape
     if meta is None:
         return
@@ -764,7 +779,7 @@ def _get_attr(ctx: _Ctx, target: str) -> _T:
 
 
 def _meta_shape(self: _Ctx) -> tuple[int, ...]:
-    meta = self.metas[0].get(self.node.name)
+    meta = self.metas[0].get(self.current.name)
     if meta is None or meta[0] == "mixed":
         raise self.unsupported("a reshape mixing the batch axis with the others")
     return tuple(meta[1])
