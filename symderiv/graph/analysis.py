@@ -170,7 +170,7 @@ class GraphAnalysis(JsonFace):
 
     def headline(self) -> str:
         """The result in one line: which parameters move first, at which step, and what never moves,
-        e.g. ``lora_B.weight moves at step 1, lora_A.weight at step 2; base.weight frozen``."""
+        e.g. ``lora_B.weight moves at step 1, then lora_A.weight at step 2; base.weight frozen``."""
         g = self.proof.graph
         by_step: dict[int, list[str]] = {}
         zero, never, mixed = [], [], []
@@ -189,7 +189,7 @@ class GraphAnalysis(JsonFace):
         for k, (step, names) in enumerate(sorted(by_step.items())):
             verb = ("moves" if len(names) == 1 else "move") if k == 0 else ""
             parts.append(f"{_join(names)} {verb + ' ' if verb else ''}at step {step}")
-        text = ", ".join(parts)
+        text = ", then ".join(parts)
         if mixed:
             text += ("; " if text else "") + f"{_join(mixed)}: entries move at different steps"
         if zero:
