@@ -94,7 +94,7 @@ def test_json_frozen_listed_apart_and_gradient_at_init():
     assert "base.weight" not in doc["parameters"]
     assert doc["parameters"]["lora_A.weight"]["gradient_at_init"] == [["0"] * 3] * 2  # B = 0 kills dA
     assert all(g != "0" for row in doc["parameters"]["lora_B.weight"]["gradient_at_init"] for g in row)
-    assert doc["headline"] == "lora_B.weight moves at step 1, lora_A.weight at step 2; base.weight frozen"
+    assert doc["headline"] == "lora_B.weight moves at step 1, then lora_A.weight at step 2; base.weight frozen"
 
 
 # ---------------------------------------------------------------- facts: never-moving merges and floats
@@ -274,7 +274,7 @@ def test_document_headline_first_and_deterministic():
     module, a = lora_b()
     tex = a.to_latex()
     lines = tex.splitlines()
-    assert lines[1] == HEADLINE_MARK + "lora_B.weight moves at step 1, lora_A.weight at step 2; base.weight frozen"
+    assert lines[1] == HEADLINE_MARK + "lora_B.weight moves at step 1, then lora_A.weight at step 2; base.weight frozen"
     assert tex == graph_proof_document(analyze_module(LoRA(zero="B"), loss="mse", input_shape=(3,)))
     assert r"\begin{theorem}" in tex and r"\section{Certified witness trajectories}" in tex
     assert r"setting $W^{\mathrm{lora\_B}}$ to $0$" in tex  # the decisive closed form of dA
