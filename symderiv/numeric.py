@@ -379,6 +379,16 @@ def _checked_data(net: Network, X: object, Y: "object | None" = None) -> tuple[A
     return x, y
 
 
+def _checked_batch(net: Network, X: object, Y: object) -> tuple[Array, Array]:
+    """``(x, y)`` of a batch whose labels are required (the loss and its gradient need them)."""
+    if Y is None:
+        raise InvalidArgument(f"Y (the labels) is required: shape (batch, {net.n_outputs}), one row per row of X")
+    x, y = _checked_data(net, X, Y)
+    if y is None:  # not reached: labels given are returned checked
+        raise InternalError("labels were given but not returned")
+    return x, y
+
+
 # ================================================================ the network on a batch
 def _forward(net: Network, params: Params, X: Array) -> tuple[dict[int, Array], dict[int, Array]]:
     L = net.depth
@@ -434,8 +444,8 @@ def forward(net: Network, params: Mapping[str, object], X: object) -> dict:
 
 def loss(net: Network, params: Mapping[str, object], X: object, Y: object) -> float:
     """The batch loss: the mean over examples of the per-example loss."""
-    x, y = _checked_data(net, X, Y)
-    return _loss(net, _checked_params(net, params), x, y)  # type: ignore[arg-type]
+    x, y = _checked_batch(net, X, Y)
+    return _loss(net, _checked_params(net, params), x, y)
 
 
 def gradients(
@@ -446,8 +456,8 @@ def gradients(
     With ``per_example=True`` each array gets a leading batch axis holding the
     per-example gradients (their mean is the batch gradient).
     """
-    x, y = _checked_data(net, X, Y)
-    return _gradients(net, _checked_params(net, params), x, y, per_example)  # type: ignore[arg-type]
+    x, y = _checked_batch(net, X, Y)
+    return _gradients(net, _checked_params(net, params), x, y, per_example)
 
 
 # ================================================================ the check
@@ -457,7 +467,7 @@ def finite_differences(
     """Central differences ``(L(θ + εe_i) − L(θ − εe_i)) / 2ε`` of the batch loss, entry by entry."""
     check_argument(isinstance(eps, (int, float)) and eps > 0, "eps must be a positive number, got {!r}", eps,
                    error=InvalidArgument)
-    x, y = _checked_data(net, X, Y)
+    x, y = _checked_batch(net, X, Y)
     theta = {k: v.copy() for k, v in _checked_params(net, params).items()}
     out: Params = {}
     for name in net.parameter_names():
@@ -466,9 +476,9 @@ def finite_differences(
         for index in np.ndindex(*p.shape):
             original = p[index]
             p[index] = original + eps
-            up = _loss(net, theta, x, y)  # type: ignore[arg-type]
+            up = _loss(net, theta, x, y)
             p[index] = original - eps
-            down = _loss(net, theta, x, y)  # type: ignore[arg-type]
+            down = _loss(net, theta, x, y)
             p[index] = original
             g[index] = (up - down) / (2 * eps)
         out[name] = g
@@ -729,13 +739,13 @@ def train(
     ``batch_size`` examples (see :func:`minibatch_indices`).  Options such as
     ``momentum``, ``betas``, ``eps`` and ``weight_decay`` go to the optimizer.
     """
-    x, y = _checked_data(net, X, Y)
+    x, y = _checked_batch(net, X, Y)
     theta = _checked_params(net, params)
     opt = make_optimizer(optimizer, lr=lr, **opt_kwargs)
     batches = minibatch_indices(x.shape[0], steps, batch_size, seed)
     history = [{k: v.copy() for k, v in theta.items()}]
     for index in batches:
-        xb, yb = (x, y) if index is None else (x[index], y[index])  # type: ignore[index]
-        theta = opt.step(theta, _gradients(net, theta, xb, yb))  # type: ignore[arg-type]
+        xb, yb = (x, y) if index is None else (x[index], y[index])
+        theta = opt.step(theta, _gradients(net, theta, xb, yb))
         history.append({k: v.copy() for k, v in theta.items()})
     return Trajectory(history, optimizer, dict(opt.options), batches)

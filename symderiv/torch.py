@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from .activations import Activation, activation
 from .errors import InternalError, NetworkError, UnsupportedError
 from .network import Network, mlp
-from .numeric import Params, Trajectory, _checked_data, _checked_params, make_optimizer, minibatch_indices
+from .numeric import Params, Trajectory, _checked_batch, _checked_params, make_optimizer, minibatch_indices
 
 
 class TorchMissingError(UnsupportedError, ImportError):
@@ -209,7 +209,7 @@ def _batch_loss(net: Network, theta: Mapping[str, "torch.Tensor"], X: "torch.Ten
 
 def torch_gradients(net: Network, params: Mapping[str, object], X: object, Y: object) -> Params:
     """The gradient of the mean batch loss by torch autograd in float64 (cf. ``numeric.gradients``)."""
-    x, y = _checked_data(net, X, Y)
+    x, y = _checked_batch(net, X, Y)
     theta = _tensors(_checked_params(net, params))
     _batch_loss(net, theta, torch.from_numpy(x), torch.from_numpy(y)).backward()
     return {k: _grad_of(k, t).numpy().copy() for k, t in theta.items()}
@@ -252,7 +252,7 @@ def torch_trajectory(
 ) -> Trajectory:
     """Train with ``torch.optim`` in float64; the same options, defaults and minibatches as
     :func:`symderiv.numeric.train`, so the two trajectories can be compared step by step."""
-    x, y = _checked_data(net, X, Y)
+    x, y = _checked_batch(net, X, Y)
     theta = _tensors(_checked_params(net, params))
     options = make_optimizer(optimizer, lr=lr, **kw).options  # checks and completes the options
     opt = _torch_optimizer(optimizer, list(theta.values()), options)

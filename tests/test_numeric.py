@@ -398,6 +398,13 @@ def _net():
         (lambda: N.params_from_init(sd.mlp([2, "n", 2]), sd.zeros()), SymderivError, "concrete widths"),
         (lambda: N.train(_net(), N.params_from_init(_net(), sd.zeros()), np.zeros((2, 2)), [[1, 0], [0, 1]],
                          batch_size=5), InvalidArgument, "batch_size"),
+        # labels are required by every loss computation (they used to reach the arithmetic as None)
+        (lambda: N.loss(_net(), N.params_from_init(_net(), sd.zeros()), np.zeros((1, 2)), None),
+         InvalidArgument, r"Y \(the labels\) is required"),
+        (lambda: N.gradients(_net(), N.params_from_init(_net(), sd.zeros()), np.zeros((1, 2)), None),
+         InvalidArgument, r"Y \(the labels\) is required"),
+        (lambda: N.train(_net(), N.params_from_init(_net(), sd.zeros()), np.zeros((1, 2)), None),
+         InvalidArgument, r"Y \(the labels\) is required"),
     ],
 )
 def test_bad_arguments_raise_library_errors(call, error, message):
