@@ -274,7 +274,7 @@ def _gradient_check(analysis, module: nn.Module, point: dict, seed: int, batch: 
     total_entries = sum(g.params[n].size for n in g.trainable())
     scope = (f"every entry ({total_entries})" if len(coords) == total_entries else
              f"{len(coords)} of {total_entries} entries (at most {GRADIENT_SAMPLE} per parameter, seeded sample)")
-    return Check("gradient", "torch autograd at the init", worst <= rtol, worst,
+    return Check("gradient", "torch autograd at the init", bool(worst <= rtol), float(worst),
                  f"closed forms at the init, mean over a batch of {batch}, {scope}; rtol {rtol:g}", where, seed)
 
 
