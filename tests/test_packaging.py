@@ -44,13 +44,41 @@ def test_version_single_sourced(pyproject, capsys):
 
 def test_dependencies_and_extras(pyproject):
     deps = {re.split(r"[<>=!~ ]", d)[0] for d in pyproject["project"]["dependencies"]}
-    # antlr's runtime is a dependency so that LaTeX claims work after a plain install
-    assert deps == {"sympy", "numpy", "python-flint", "antlr4-python3-runtime"}
+    # LaTeX claims need no parser package (symderiv/claims/latex_grammar.py is symderiv's own)
+    assert deps == {"sympy", "numpy", "python-flint"}
     extras = pyproject["project"]["optional-dependencies"]
     assert extras["torch"] == ["torch>=2.1"]
     assert any(d.startswith("matplotlib") for d in extras["plot"])
     assert {"pytest>=7", "hypothesis>=6.80"} <= set(extras["test"])
     assert set(extras["all"]) == set(extras["plot"]) | set(extras["torch"])
+
+
+def test_no_antlr_pin_anywhere(pyproject):
+    """Hydra pins antlr4-python3-runtime 4.9 and SymPy's LaTeX parser needs 4.11: symderiv must pin
+    neither, in its dependencies or in any extra, to install beside Hydra (issue #12)."""
+    project = pyproject["project"]
+    declared = list(project["dependencies"]) + [d for ds in project["optional-dependencies"].values() for d in ds]
+    assert not [d for d in declared if "antlr" in d.lower()]
+
+
+def test_no_module_imports_a_third_party_latex_parser():
+    """No symderiv module imports SymPy's LaTeX parser (ANTLR or Lark backend), antlr4 or lark."""
+    import ast
+
+    package = os.path.dirname(symderiv.__file__)
+    offenders = []
+    for folder, _, files in os.walk(package):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read(), path)
+            for node in ast.walk(tree):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                offenders += [(name, m) for m in modules if m.startswith(("sympy.parsing", "antlr4", "lark"))]
+    assert not offenders
 
 
 def test_changelog_names_this_version():
