@@ -96,8 +96,8 @@ def _unknown(name: str, d: "Derivation", table: dict[str, sp.Symbol]) -> Invalid
     if label and len(d.y) > len(d.label_symbols) and int(label.group(1)) == len(d.y):
         why = (f"; {name} is eliminated (labels on the simplex): it is d.y[-1] = {d.y[-1]}, an expression, "
                "not a symbol")
-    elif _parameter_entry(d, name) is not None:
-        param, index = _parameter_entry(d, name)  # type: ignore[misc]
+    elif (entry := _parameter_entry(d, name)) is not None:
+        param, index = entry
         why = (f"; the init makes that entry a number, not a symbol: d.param({param!r}, {index}) = "
                f"{d.param(param, index)}")
     hint = f"; did you mean {' or '.join(close)}?" if close and not why else ""
