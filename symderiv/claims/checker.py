@@ -73,9 +73,7 @@ def parse_claim(claim: str, syntax: str = "auto", *, seconds: float = 5.0) -> Cl
     if syntax == "auto":
         syntax = "latex" if any(c in claim for c in "\\{}_$") else "plain"
     if syntax == "latex":
-        from .latex import warm_up
-
-        warm_up()  # import the grammar here once (a fixed string), not in every child
+        from . import latex  # noqa: F401  imported once here, inherited by every forked parse child
     from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
 
     key = (claim, syntax)

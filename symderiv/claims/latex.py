@@ -904,11 +904,6 @@ def _conditions(toks: list[_Tok], text: str):
 
 
 # ---------------------------------------------------------------- stage 3: the grammar and the walk back
-def warm_up() -> None:
-    """Nothing to load: the grammar is plain Python (kept for callers that prepared the old
-    ANTLR parser before forking parse children)."""
-
-
 def _grammar_parse(rewritten: str, side_text: str, records: dict):
     """The unevaluated SymPy tree of the placeholder string, or a one-line error naming the side."""
     names = {key: value.src for key, value in records.items() if isinstance(getattr(value, "src", None), str) and value.src}
