@@ -154,3 +154,12 @@ def test_refusals_are_one_line(fn, mods, needle):
     with pytest.raises(UnsupportedError) as info:
         graph_from_module(_Wrap(fn, *mods), (3, 4), "mse")
     assert "\n" not in str(info.value) and needle in str(info.value), str(info.value)
+
+
+def test_wrong_input_shape_is_one_line_and_quiet(capfd):
+    from symderiv.errors import NetworkError
+
+    with pytest.raises(NetworkError) as info:
+        graph_from_module(nn.Linear(3, 2), (4,), "mse")
+    assert "\n" not in str(info.value) and "shapes cannot be multiplied" in str(info.value)
+    assert capfd.readouterr().err == ""  # no traceback printed by torch.fx on the way

@@ -13,6 +13,8 @@ makes one frozen (a constant of the graph); buffers are frozen constants too.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import operator
 from typing import Any, Callable, Sequence
 
@@ -646,13 +648,18 @@ SUPPORTED = {
 
 
 # ---------------------------------------------------------------- the conversion
-def _propagate(gm: "torch.fx.GraphModule", input_shape: tuple[int, ...], dtype) -> list[tuple[int, dict]]:
+def _propagate(gm: "torch.fx.GraphModule", input_shape: tuple[int, ...], dtype,
+               module: "nn.Module") -> list[tuple[int, dict]]:
     """PyTorch's own shape of every node, at two batch sizes."""
     from torch.fx.passes.shape_prop import ShapeProp
 
     metas = []
     for b in _BATCHES:
-        ShapeProp(gm).propagate(torch.zeros((b,) + tuple(input_shape), dtype=dtype))
+        example = torch.zeros((b,) + tuple(input_shape), dtype=dtype)
+        with torch.no_grad():
+            module(example)  # the module's own error first (fx's wrappers print tracebacks of their own)
+        with contextlib.redirect_stderr(io.StringIO()):
+            ShapeProp(gm).propagate(example)
         shapes = {}
         for n in gm.graph.nodes:
             tm = n.meta.get("tensor_meta")
@@ -676,7 +683,7 @@ def graph_from_module(module: "nn.Module", input_shape: tuple[int, ...], loss: s
     params = list(module.parameters())
     dtype = params[0].dtype if params else torch.float64
     try:
-        metas_b = _propagate(gm, tuple(input_shape), dtype)
+        metas_b = _propagate(gm, tuple(input_shape), dtype, module)
     except Exception as exc:
         first = " ".join(str(exc).split())[:160]
         raise NetworkError(f"{type(module).__name__} fails on an input of shape (batch, {', '.join(map(str, input_shape))}): "
