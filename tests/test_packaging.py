@@ -81,6 +81,21 @@ def test_no_module_imports_a_third_party_latex_parser():
     assert not offenders
 
 
+def test_latex_claim_beside_hydra():
+    """With Hydra installed (it pins antlr4-python3-runtime 4.9; .ci/run installs it), Hydra's own
+    antlr-based interpolation and a LaTeX claim work in one process (issue #12)."""
+    pytest.importorskip("hydra")
+    from omegaconf import OmegaConf
+
+    import symderiv as sd
+
+    assert importlib.metadata.version("antlr4-python3-runtime").startswith("4.9")
+    assert OmegaConf.create({"width": 3, "classes": "${width}"}).classes == 3  # OmegaConf parses with antlr 4.9
+    net = sd.mlp([4, 3], loss="ce")
+    assert sd.check(r"\frac{\partial L}{\partial W_{ij}} = (p_i - y_i)\, x_j", net).status == "proved"
+    assert sd.check(r"\frac{\partial L}{\partial W_{ij}} = (p_i + y_i)\, x_j", net).status == "refuted"
+
+
 def test_changelog_names_this_version():
     with open(os.path.join(ROOT, "CHANGELOG.md"), encoding="utf-8") as f:
         assert f"## {symderiv.__version__}" in f.read()
