@@ -112,6 +112,12 @@ def test_function_powers():
         parse_claim(r"\tanh^{-1}(z_1) = 0")
 
 
+def test_unbraced_fraction_arguments_are_one_character_as_in_tex():
+    """\\frac12 u is ½·u (the tokenizer read 12/u)."""
+    assert check(r"\frac12 u + \frac12 u = u", NET).status == "proved"
+    assert check(r"\frac12 u = \frac{12}{u}", NET).status == "refuted"
+
+
 def test_a_function_placeholder_ends_an_argument_without_parentheses():
     r"""\tanh z_1 \sigma(z_1) is tanh(z_1)·σ(z_1), as \tanh z_1 \exp(z_1) (the ANTLR grammar made σ a symbol: an error)."""
     right = parse_claim(r"x_1 = \tanh z_1 \sigma(z_1)").sides[1]

@@ -717,11 +717,22 @@ class _Rewriter:
             raise ClaimSyntaxError(f"unexpected {toks[inner.i].text!r} at position {toks[inner.i].pos} in the derivative's denominator")
         return q
 
+    def _split_digits(self) -> None:
+        """Make the next token one digit when it is an unbraced number of several (TeX reads
+        ``\frac12`` as ``\frac{1}{2}``): its first digit, then the rest as a number of its own."""
+        tok = self.peek()
+        if tok is not None and tok.kind == "num" and len(tok.text) > 1 and tok.text[1] != ".":
+            self.toks[self.i: self.i + 1] = [_Tok("num", tok.text[0], tok.pos), _Tok("num", tok.text[1:], tok.pos + 1)]
+
     def frac(self, tok: _Tok) -> str:
         r"""``\frac{a}{b}``; ``\frac{\partial L}{\partial W^{(1)}_{ij}}`` (a gradient entry, or the whole
         matrix without indices); ``\frac{\partial p_i}{\partial z_j}`` (a Jacobian entry); and the operator
-        form ``\frac{\partial}{\partial z_j} L`` / ``\frac{\partial}{\partial z_j}\left(…\right)``."""
-        num, den = self.group(), self.group()
+        form ``\frac{\partial}{\partial z_j} L`` / ``\frac{\partial}{\partial z_j}\left(…\right)``.
+        As in TeX, an unbraced argument is one character: ``\frac12 u`` is ½·u, not 12/u."""
+        self._split_digits()
+        num = self.group()
+        self._split_digits()
+        den = self.group()
         k = self._is_d(num)
         if k == len(num) and num and self._is_d(den):  # the operator ∂/∂v applied to what follows
             target = self._target(den[self._is_d(den):], tok)
