@@ -27,7 +27,7 @@ from typing import Callable, Mapping, TypeAlias
 import sympy as sp
 from sympy.core.logic import fuzzy_and, fuzzy_not
 
-from .errors import NetworkError, RegistryError
+from .errors import InternalError, NetworkError, RegistryError
 from .jsontext import JsonFace
 
 __all__ = [
@@ -146,7 +146,9 @@ class Activation(JsonFace):
         entry = self.entry
         params = dict(self.params)
         if entry.one_sided is None:
-            return entry.derivative(z, **params)  # type: ignore[misc]
+            if entry.derivative is None:  # register_activation gives every entry one of the two
+                raise InternalError(f"activation {self.name!r} has neither a derivative nor one-sided derivatives")
+            return entry.derivative(z, **params)
         left, right = entry.one_sided(z, **params)
         if not self.is_kinked:
             return left + (right - left) * sp.Heaviside(z)
@@ -204,11 +206,14 @@ def activation(name: str | Activation, *, kink_grad: object = None, **params: ob
     bound = Activation(name, tuple(sorted(values.items())), None)
     if not bound.is_kinked:
         return bound
+    one_sided, default = entry.one_sided, entry.default_kink_grad
+    if one_sided is None or default is None:  # kinked means one-sided derivatives, registered with a default f'(0)
+        raise InternalError(f"the kinked activation {name!r} lacks one-sided derivatives or a default f'(0)")
     if kink_grad is None:
-        g = sp.nsimplify(entry.default_kink_grad(**values))  # type: ignore[misc]
+        g = sp.nsimplify(default(**values))
     else:
         g = _number(kink_grad, f"kink_grad of activation {name!r}")
-    l0, r0 = (e.subs(_z, 0) for e in entry.one_sided(_z, **values))  # type: ignore[misc]
+    l0, r0 = (e.subs(_z, 0) for e in one_sided(_z, **values))
     lo, hi = sorted([l0, r0], key=float)
     if not (lo <= g <= hi):
         raise NetworkError(

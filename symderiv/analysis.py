@@ -60,8 +60,8 @@ def printed(expr: sp.Expr) -> str:
     if forms is not None:
         return forms.text(expr)
     form = ClosedForms(see=_SEE).abbreviate(expr)
-    if form.omitted:
-        return form.note  # type: ignore[return-value]
+    if form.omitted and form.note is not None:  # an omitted form always carries its note
+        return form.note
     if not form.definitions:
         return str(form.expr)
     return f"{form.expr} where " + "; ".join(f"{name} = {rhs}" for name, rhs in form.definitions)

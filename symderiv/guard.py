@@ -28,7 +28,7 @@ import re
 import sys
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from .errors import InternalError, SizeLimitError, SymderivError
 
@@ -239,8 +239,8 @@ def public_entry(fn: F) -> F:
             return _call_converting(name, fn, args, kwargs)
         return _run_in_worker(name, _nested(fn), args, kwargs)
 
-    wrapper.__symderiv_guarded__ = True  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+    setattr(wrapper, "__symderiv_guarded__", True)  # a marker attribute (functions have no declared ones)
+    return cast(F, wrapper)  # functools.wraps keeps fn's signature, which a TypeVar decorator cannot state
 
 
 def _nested(fn: Callable[..., Any]) -> Callable[..., Any]:

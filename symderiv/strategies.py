@@ -19,7 +19,7 @@ does not import it.
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Iterable, Sequence, Union
 
 import numpy as np
 import sympy as sp
@@ -75,23 +75,24 @@ def _range(name: str, value: object, minimum: int) -> tuple[int, int]:
 
 
 def _names(name: str, value: object) -> list:
-    _check(value is not None and not isinstance(value, (str, bytes)) and hasattr(value, "__iter__"),
+    _check(isinstance(value, Iterable) and not isinstance(value, (str, bytes)),
            f"{name} must be None or a non-empty list", value)
-    items = list(value)  # type: ignore[call-overload]
+    items = list(value) if isinstance(value, Iterable) else []
     _check(len(items) > 0, f"{name} must be None or a non-empty list", value)
     return items
 
 
 def _activation_choice(item: object) -> "str | Activation":
+    choice: str | Activation
     if isinstance(item, Activation):
-        name = item.name
+        choice, name = item, item.name
     else:
         _check(isinstance(item, str), "activations must be names or Activation objects", item)
-        name = item  # type: ignore[assignment]
+        choice = name = str(item)  # a str, checked just above
         activation(name)  # an unknown name raises RegistryError listing the known ones
     _check(name in numeric_activations(),
            f"activations must have a NumPy implementation ({', '.join(numeric_activations())})", item)
-    return item  # type: ignore[return-value]
+    return choice
 
 
 # ---------------------------------------------------------------- networks
