@@ -12,7 +12,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
@@ -22,17 +22,30 @@ import sympy as sp  # noqa: E402
 from symderiv import analyze, constant, generic, mlp, zeros  # noqa: E402
 from symderiv.analysis import Analysis  # noqa: E402
 from symderiv.latex import proof_document  # noqa: E402
+from symderiv.latex.document import HEADLINE_MARK  # noqa: E402
 
-__all__ = ["Result", "RESULTS", "analysis_of", "render_all", "main"]
+__all__ = ["Result", "RESULTS", "analysis_of", "render_all", "headline_of_text", "main"]
 
 
 @dataclass(frozen=True)
 class Result:
-    """One classic result: a file name, a one-line title and how to analyze it."""
+    """One classic result: a file name, a one-line title and how to analyze it.
+
+    ``focus`` picks the proved statements the headline under the title states (keys of
+    :func:`symderiv.latex.proof_document`); ``render`` writes the document from the analysis, the
+    title and the focus (default: :func:`symderiv.latex.proof_document`), so results of another
+    analysis (e.g. of an ``nn.Module``) register here the same way."""
 
     name: str
     title: str
-    analysis: Callable[[], Analysis]
+    analysis: Callable[[], Any]
+    focus: tuple[str, ...] | None = None
+    render: Callable[[Any, str, tuple[str, ...] | None], str] | None = None
+
+    def document(self, analysis: Any) -> str:
+        if self.render is not None:
+            return self.render(analysis, self.title, self.focus)
+        return proof_document(analysis, title=self.title, focus=self.focus)
 
 
 RESULTS: tuple[Result, ...] = (
@@ -43,13 +56,15 @@ RESULTS: tuple[Result, ...] = (
     Result("zero_init_relu_kink_half", "Zero init, ReLU with f'(0) = 1/2 (torch.maximum, SymPy's Heaviside)",
            lambda: analyze(mlp([4, 3, 3, 3], "relu", kink_grad=sp.Rational(1, 2)), zeros())),
     Result("zero_init_sigmoid_depth4", "Zero init, sigmoid, four layers: the zero front moves back one layer per step",
-           lambda: analyze(mlp([3, 3, 3, 3, 2], "sigmoid"), zeros())),
+           lambda: analyze(mlp([3, 3, 3, 3, 2], "sigmoid"), zeros()), focus=("moves", "units")),
     Result("constant_init_width_n", "Constant init 1/2, tanh, any hidden width n: every hidden layer acts as width 1",
            lambda: analyze(mlp([4, "n", "n", 3], "tanh"), constant(sp.Rational(1, 2)))),
-    Result("softmax_regression_zero_init", "Softmax regression (no hidden layer) at zero init: nothing is stuck",
-           lambda: analyze(mlp([4, 3]), zeros())),
+    Result("softmax_regression_zero_init",
+           "Softmax regression at zero init: the true-class row's gradient is (1/K - 1)x, every other row's x/K",
+           lambda: analyze(mlp([4, 3]), zeros()), focus=("softmax_init",)),
     Result("zero_last_layer", "Generic hidden layer, zero last layer: the hidden layer waits one step",
-           lambda: analyze(mlp([3, 3, 2], "tanh"), {"W1": generic(), "b1": generic(), "W2": zeros(), "b2": zeros()})),
+           lambda: analyze(mlp([3, 3, 2], "tanh"), {"W1": generic(), "b1": generic(), "W2": zeros(), "b2": zeros()}),
+           focus=("moves",)),
     Result("zero_init_mse", "Zero init, tanh, mean squared error",
            lambda: analyze(mlp([3, 3, 3, 2], "tanh", "mse"), zeros())),
     Result("zero_init_sigmoid_bce", "Zero init, tanh, sigmoid binary cross-entropy",
@@ -57,17 +72,31 @@ RESULTS: tuple[Result, ...] = (
     Result("zero_init_no_bias", "Zero init, tanh, no biases: nothing learns",
            lambda: analyze(mlp([4, 3, 3, 3], "tanh", bias=False), zeros())),
     Result("constant_init_symbol_c", "Constant init c, tanh: first moves for generic c, and c = 0 is exceptional",
-           lambda: analyze(mlp([4, 3, 3, 3], "tanh"), constant(sp.Symbol("c")))),
+           lambda: analyze(mlp([4, 3, 3, 3], "tanh"), constant(sp.Symbol("c"))), focus=("units", "moves")),
     Result("softmax_translation_law", "Softmax cross-entropy: every column sum of the output weights is conserved",
-           lambda: analyze(mlp([3, 3, 3], "tanh"), generic())),
+           lambda: analyze(mlp([3, 3, 3], "tanh"), generic()), focus=("laws",)),
     Result("two_class_signed_ties", "Two classes at zero init: the output rows stay exact negatives, also under Adam",
-           lambda: analyze(mlp([3, 2, 2], "sigmoid"), zeros())),
+           lambda: analyze(mlp([3, 2, 2], "sigmoid"), zeros()), focus=("signed", "units")),
     Result("relu_balancedness", "ReLU: each hidden unit's incoming minus outgoing squared norm is conserved",
-           lambda: analyze(mlp([2, 3, 2], "relu"), generic())),
+           lambda: analyze(mlp([2, 3, 2], "relu"), generic()), focus=("quadratic",)),
     Result("cancellation_adam_floats",
            "A zero that rests on a cancellation: exact in exact arithmetic, amplified by Adam in floats",
-           lambda: analyze(mlp([1, 1, 1, 2], "gelu"), {"W3": constant(sp.Rational(1, 2)), "*": zeros()})),
+           lambda: analyze(mlp([1, 1, 1, 2], "gelu"), {"W3": constant(sp.Rational(1, 2)), "*": zeros()}),
+           focus=("zeros", "floats")),
 )
+
+
+def _graph_results() -> tuple[Result, ...]:
+    """The ``nn.Module`` results: :func:`symderiv.graph.latex.graph_library` (analyzing them needs torch)."""
+    from symderiv.graph.latex import graph_library
+
+    def render(analysis: Any, title: str, focus: tuple[str, ...] | None) -> str:
+        return analysis.to_latex(title=title)
+
+    return tuple(Result(e.name, e.title, e.analysis, render=render) for e in graph_library())
+
+
+RESULTS = RESULTS + _graph_results()
 
 
 def analysis_of(name: str) -> Analysis:
@@ -96,25 +125,36 @@ def _kink_note(analyses: dict[str, Analysis]) -> str:
             "f'(0) = 0 and f'(0) = 1/2; compare the two documents.")
 
 
+def headline_of_text(tex: str) -> str:
+    """The result a document states in its first lines (its ``% headline:`` comment)."""
+    for line in tex.splitlines()[:5]:
+        if line.startswith(HEADLINE_MARK):
+            return line[len(HEADLINE_MARK):]
+    raise ValueError("a proof document without a '% headline:' line in its first lines")
+
+
 def render_all() -> dict[str, str]:
     """Every file of the library, ``{file name: text}``, in a fixed order."""
     analyses = {r.name: r.analysis() for r in RESULTS}
-    files = {f"{r.name}.tex": proof_document(analyses[r.name], title=r.title) for r in RESULTS}
+    files = {f"{r.name}.tex": r.document(analyses[r.name]) for r in RESULTS}
     lines = [
         "# A library of classic results, proved",
         "",
         "Each `.tex` file is a standalone proof written by `symderiv.latex.proof_document` from",
         "`symderiv.analyze`; regenerate them all with `python3 proofs/build.py` (deterministic:",
         "`tests/test_latex.py` fails when a committed file is stale) and compile any of them with",
-        "`pdflatex FILE.tex`. Every statement holds for every dataset, batch size, sample order and",
-        "learning-rate schedule, for SGD, momentum, Nesterov, RMSProp, Adam, AdamW, L2 weight decay and",
-        "global-norm clipping; first-move steps assume no weight decay.",
+        "`pdflatex FILE.tex`. Each document states its result in its first lines (a `% headline:` comment",
+        "and the **Result** under the title), then the theorem in general form, the lemmas, one proof, and an",
+        "appendix with the closed forms and exact certificates. Every statement holds for every dataset, batch",
+        "size, sample order and learning-rate schedule, for SGD, momentum, Nesterov, RMSProp, Adam, AdamW, L2",
+        "weight decay and global-norm clipping unless it names a smaller class (linear conservation laws: SGD,",
+        "momentum, Nesterov); first-move steps assume no weight decay. The headlines:",
         "",
     ]
     for r in RESULTS:
         a = analyses[r.name]
-        lines.append(f"- [`{r.name}.tex`]({r.name}.tex): **{r.title}** ({a.net.describe()}; init: "
-                     f"{a.init_description}). {_statement(a)}")
+        setting = f" ({a.net.describe()}; init: {a.init_description})" if isinstance(a, Analysis) else ""
+        lines.append(f"- [`{r.name}.tex`]({r.name}.tex): **{r.title}**{setting}. {headline_of_text(files[r.name + '.tex'])}")
     lines += ["", _kink_note(analyses), ""]
     files["README.md"] = "\n".join(lines)
     return files
