@@ -58,7 +58,7 @@ RESULTS: tuple[Result, ...] = (
     Result("zero_init_sigmoid_depth4", "Zero init, sigmoid, four layers: the zero front moves back one layer per step",
            lambda: analyze(mlp([3, 3, 3, 3, 2], "sigmoid"), zeros()), focus=("moves", "units")),
     Result("constant_init_width_n", "Constant init 1/2, tanh, any hidden width n: every hidden layer acts as width 1",
-           lambda: analyze(mlp([4, "n", "n", 3], "tanh"), constant(sp.Rational(1, 2)))),
+           lambda: analyze(mlp([4, "n", "n", 3], "tanh"), constant(sp.Rational(1, 2))), focus=("units", "moves")),
     Result("softmax_regression_zero_init",
            "Softmax regression at zero init: the true-class row's gradient is (1/K - 1)x, every other row's x/K",
            lambda: analyze(mlp([4, 3]), zeros()), focus=("softmax_init",)),

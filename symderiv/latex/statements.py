@@ -84,12 +84,25 @@ def _zeros(ctx: Context) -> Claim | None:
         parts.append(", ".join(f"${ctx.block(b)} = 0$" for b in shown) + (
             f" and {len(rest) - len(shown)} more blocks" if len(rest) > len(shown) else ""))
         plain.append(f"{len(rest)} more blocks of zeros")
-    learning = [n for n in ctx.net.parameter_names() if n not in whole]
-    if learning:
-        learns = "only " + join([f"${ctx.param(n)}$" for n in learning]) + (" learns" if len(learning) == 1 else " learn")
-        learns_plain = "only " + join(learning) + (" learns" if len(learning) == 1 else " learn")
+    # what learns: a parameter with a block that moves (certified) or can move (a lower bound only)
+    moving, certain = [], True
+    for n in ctx.net.parameter_names():
+        facts = [p.first_moves[p.class_of[b]] for b in ctx.param_blocks(n) if p.class_of[b] != p.zero_class]
+        if any(fm.step is not None for fm in facts):
+            moving.append(n)
+            certain &= all(fm.tight for fm in facts if fm.step is not None)
+    still = [n for n in ctx.net.parameter_names() if n not in whole and n not in moving]
+    verb = "" if certain else "can "
+    if moving:
+        one = len(moving) == 1
+        learns = "only " + join([f"${ctx.param(n)}$" for n in moving]) + f" {verb}" + (
+            "learn" if not one or verb else "learns")
+        learns_plain = "only " + join(moving) + f" {verb}" + ("learn" if not one or verb else "learns")
     else:
         learns, learns_plain = "nothing learns", "nothing learns"
+    if still:
+        learns += " (" + join([f"${ctx.param(n)}$" for n in still]) + " never changes without weight decay)"
+        learns_plain += " (" + join(still) + " never changes without weight decay)"
     if general and len(whole) >= 3:
         gen = " and ".join(f"${a}$ for ${b}$" for a, b, _, _ in general)
         item = rf"\textbf{{Zeros.}} Exactly $0$ at every step: {gen}, i.e.\ {'; '.join(parts)}; {learns}."
@@ -408,13 +421,29 @@ def _signed(ctx: Context) -> Claim | None:
         rows.append("$" + " = ".join(("-" if s < 0 else "") + ctx.block(b) for b, (_, s) in zip(blocks_, g.members)) + "$")
     item = (r"\textbf{Signed ties} (every optimizer odd in the gradient: SGD, momentum, Nesterov, RMSProp, Adam, AdamW, "
             r"with or without weight decay). Exact negatives forever: " + "; ".join(rows) + ".")
-    K = ctx.net.n_outputs
     L = ctx.net.depth
-    short = (rf"the {K} rows of ${ctx.param(f'W{L}')}$ stay exact negatives of each other, also under Adam"
-             if K == 2 else "some blocks stay exact negatives, also under Adam")
-    plain = (f"the 2 rows of W{L} stay exact negatives, also under Adam" if K == 2
-             else "some blocks stay exact negatives, also under Adam")
+    if _output_rows_negated(ctx, groups):
+        short = rf"the two rows of ${ctx.param(f'W{L}')}$ stay exact negatives of each other, also under Adam"
+        plain = f"the two rows of W{L} stay exact negatives of each other, also under Adam"
+    else:
+        short = "the blocks of the theorem stay exact negatives, also under Adam"
+        plain = "some blocks stay exact negatives, also under Adam"
     return Claim("signed", item, short, plain)
+
+
+def _output_rows_negated(ctx: Context, groups: Sequence[Any]) -> bool:
+    """Whether the signed groups pair every entry of the output layer's row 1 with the same column's
+    entry of row 2, with opposite signs (two outputs)."""
+    p, L = ctx.proof, ctx.net.depth
+    rows = ctx.partition.classes[L]
+    if len(rows) != 2:
+        return False
+    sign_of = [{k: s for k, s in g.members} for g in groups]
+    for D in ctx.partition.classes[L - 1]:
+        a, b = p.class_of[Block(L, "W", 0, D.index)], p.class_of[Block(L, "W", 1, D.index)]
+        if not any(a in m and b in m and m[a] == -m[b] for m in sign_of):
+            return False
+    return True
 
 
 def _floats(ctx: Context) -> Claim | None:
