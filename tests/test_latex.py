@@ -260,7 +260,8 @@ def test_softmax_regression_states_the_readme_result(library):
     head = doc[:doc.index(r"\section{")]
     assert r"the gradient $(\frac1K - 1)\,x$ and every other row $x/K$" in head
     assert "wrong-class rows are equal" in head
-    assert r"\Bigl(\frac1K - y_k\Bigr) x^\top" in doc and "it holds for every $K$ and every width" in doc
+    assert r"With $K$ classes and inputs $x \in \mathbb{R}^n$" in head
+    assert r"\Bigl(\frac1K - y_k\Bigr) x^\top" in doc and "it holds for every $K$ and every input dimension $n$" in doc
     # independent: differentiate softmax cross-entropy at W = 0, b = 0 for K = 3, n = 4, one-hot labels
     K, n = 3, 4
     x = sp.symbols("x1:5")

@@ -295,7 +295,7 @@ def _softmax_claim(ctx: Context) -> Claim | None:
     item += (" The formula uses only that the logits are equal at the init, which the analysis checked here "
              rf"($K = {s.K}$, $n_{{{L - 1}}} = {ctx.tex(ctx.net.sizes[L - 1])}$)"
              + (rf"; since ${W} = 0$" + (f" and ${b} = 0$" if b else "") + " there, it holds for every $K$ and every "
-                "width." if L_zero else "."))
+                + ("input dimension $n$." if L == 1 else "width.") if L_zero else "."))
     item += (rf" For a one-hot label $y = e_c$ (true class $c$) the true-class row gets $(\frac1K - 1)\,{h}$ and every "
              rf"other row ${h}/K$: opposite directions, equal lengths only when $K = 2$.")
     if s.rows_equal:
@@ -305,6 +305,9 @@ def _softmax_claim(ctx: Context) -> Claim | None:
     short = (rf"at the init, one example $(x, c)$ gives the true-class row of ${W}$ the gradient "
              rf"$(\frac1K - 1)\,{h}$ and every other row ${h}/K$")
     plain = f"at the init, one example (x, c) gives the true-class row of W{L} the gradient (1/K - 1){hp} and every other row {hp}/K"
+    if L == 1:
+        short = r"with $K$ classes and inputs $x \in \mathbb{R}^n$, " + short
+        plain = "with K classes and inputs x in R^n, " + plain
     if s.rows_equal:
         short += r", so after one update the $K - 1$ wrong-class rows are equal"
         plain += ", so after one update the K - 1 wrong-class rows are equal"
@@ -475,8 +478,8 @@ def headline(found: dict[str, Claim], focus: Sequence[str] | None = None) -> tup
     if focus is None:
         keys = keys[:3]
     if not keys:
-        return "every coordinate moves; no zero or tie statement holds beyond the init", \
-            "no zero or tie statement holds beyond the init"
+        return (r"the zero/tie pattern and first moves of Theorem~\ref{thm:main}",
+                "the zero/tie pattern and first moves of the theorem")
     tex = "; ".join(found[k].short for k in keys)
     plain = "; ".join(found[k].plain for k in keys)
     plain = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in plain[0].upper() + plain[1:] + ".")
