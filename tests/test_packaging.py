@@ -96,6 +96,36 @@ def test_latex_claim_beside_hydra():
     assert sd.check(r"\frac{\partial L}{\partial W_{ij}} = (p_i + y_i)\, x_j", net).status == "refuted"
 
 
+def test_mypy_configuration_is_strict(pyproject):
+    """[tool.mypy] checks every body and reports stale ignores; nothing is switched off package-wide:
+    per-module overrides only excuse third-party modules without types from being found."""
+    cfg = pyproject["tool"]["mypy"]
+    assert cfg["check_untyped_defs"] is True and cfg["warn_unused_ignores"] is True
+    for key in ("ignore_errors", "disable_error_code", "ignore_missing_imports", "follow_imports"):
+        assert key not in cfg, key
+    for override in cfg.get("overrides", []):
+        assert set(override) == {"module", "ignore_missing_imports"}, override
+        assert not any(m == "symderiv" or m.startswith("symderiv.") for m in override["module"])
+    assert any(d.startswith("mypy") for d in pyproject["project"]["optional-dependencies"]["test"])
+
+
+def _mypy(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "mypy", "--config-file", os.path.join(ROOT, "pyproject.toml"), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_mypy_configuration_rejects_a_type_error(tmp_path):
+    """The same configuration reports an error inside an unannotated function (check_untyped_defs)."""
+    pytest.importorskip("mypy")
+    bad = tmp_path / "bad_module.py"
+    bad.write_text("def f():\n    return len(3)\n", encoding="utf-8")
+    run = _mypy("--cache-dir", str(tmp_path / "cache"), str(bad))
+    assert run.returncode == 1 and "bad_module.py:2: error" in run.stdout and "[arg-type]" in run.stdout, run.stdout
+
+
 def test_changelog_names_this_version():
     with open(os.path.join(ROOT, "CHANGELOG.md"), encoding="utf-8") as f:
         assert f"## {symderiv.__version__}" in f.read()
