@@ -125,7 +125,7 @@ def _first_move_floats(proof: GraphProof, delta: np.ndarray) -> dict[int, str]:
     cls = proof.class_of
     for t in range(horizon + (1 if never else 0)):
         at_init = {k for k, s in steps.items() if s is None or s > t}
-        frozen = {k for k in at_init if steps[k] is None or steps[k] > t + 1}  # type: ignore[operator]
+        frozen = {k for k in at_init if (s := steps[k]) is None or s > t + 1}
         if not frozen:
             break
 
