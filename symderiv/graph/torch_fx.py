@@ -107,7 +107,7 @@ class _Ctx:
         return _T(nid)
 
     def meta_shape(self) -> tuple[int, ...]:
-        return self.metas[0][self.current.name]
+        return _meta_shape(self)
 
 
 class _T:
@@ -792,4 +792,3 @@ def _meta_shape(self: _Ctx) -> tuple[int, ...]:
     return tuple(meta[1])
 
 
-_Ctx.meta_shape = _meta_shape  # type: ignore[method-assign]
