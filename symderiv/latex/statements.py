@@ -384,9 +384,9 @@ def _laws(ctx: Context) -> Claim | None:
     complete = ctx.analysis.conservation.linear.complete
     item = (r"\textbf{Conservation} (SGD, momentum, Nesterov; not claimed for Adam or RMSProp). Constant along every "
             r"trajectory: " + "; ".join(items) + "." + (" No other linear law holds (certified rank)." if complete else ""))
-    sums = [law for law in linear if _column_sum(law, ctx) is not None]
+    sums = [s for law in linear if (s := _column_sum(law, ctx)) is not None]
     if sums and len(sums) == len(linear):
-        layer = _column_sum(sums[0], ctx)[0]  # type: ignore[index]
+        layer = sums[0][0]
         what = rf"every column sum $\sum_k W^{{({layer})}}_{{k,j}}$" + (
             rf" and $\sum_k b^{{({layer})}}_k$" if ctx.net.bias else "")
         short = what + " are conserved by SGD, momentum and Nesterov (the true-class row balances the others)"
