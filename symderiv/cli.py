@@ -211,7 +211,8 @@ def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
     if args.input_shape is None:
         raise SymderivError("--module needs --input-shape: one example's shape without the batch axis, "
                             "e.g. --input-shape 4 or --input-shape 3,8 (tokens, width)")
-    shape = parse_input_shape(args.input_shape)
+    shapes = [parse_input_shape(text) for text in args.input_shape]  # repeated: one per argument of forward
+    shape: Any = shapes[0] if len(shapes) == 1 else shapes
     module, _ = load_module(args.module)
     a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
                        optimizer_class=getattr(args, "optimizer_class", "coordinatewise"))
@@ -449,8 +450,10 @@ def _module_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--module", default=None, metavar="PKG.MOD:FACTORY",
                    help="analyze an nn.Module: a function returning one (called with no arguments) or an "
                         "nn.Module attribute, imported from the named Python module (--loss applies)")
-    g.add_argument("--input-shape", default=None, metavar="SHAPE",
-                   help="one example's shape without the batch axis: 4, or 3,8 for (tokens, width)")
+    g.add_argument("--input-shape", default=None, metavar="SHAPE", action="append",
+                   help="one example's shape without the batch axis: 4, or 3,8 for (tokens, width); repeat it "
+                        "for a forward with several inputs, in order (forward(self, x, c): --input-shape 3,4 "
+                        "--input-shape 4)")
     g.add_argument("--values", default="generic", choices=("generic", "exact"),
                    help="generic: zeros and equal values kept, every other value a symbol (default); "
                         "exact: the module's floats as exact rationals")

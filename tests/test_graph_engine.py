@@ -44,6 +44,12 @@ def _tiny_graphs():
     for q in parts[1:]:
         o = g.op("add", [o, g.op("scale", [q], c=sp.Rational(1, 7))])
     g.set_loss(o, "mse"); out["pointwise_mse"] = g
+    g = Graph(); x = g.input((4, 2))  # channels first: group norm, then batch norm with frozen statistics
+    h = g.op("group_norm", [x, g.param("gn_g", (4,)), g.param("gn_b", (4,))], groups=2, eps=sp.Rational(1, 100))
+    h = g.op("batch_norm_eval", [h, g.param("bn_w", (4,)), g.param("bn_b", (4,))],
+             mean=(sp.Rational(1, 2), sp.Integer(0), sp.Integer(-1), sp.Rational(1, 3)),
+             scale=(sp.Integer(2), sp.Integer(1), sp.Rational(1, 3), 1 / sp.sqrt(2)))
+    o = g.op("linear", [h, g.param("V", (3, 2)), None]); g.set_loss(o, "mse"); out["norms_mse"] = g
     return out
 
 

@@ -4,14 +4,19 @@ of :mod:`symderiv.prover` (zeros and ties proved, moves certified, undecided nev
     >>> from symderiv.graph import analyze_module
     >>> a = analyze_module(model, loss="mse", input_shape=(3,))      # doctest: +SKIP
     >>> a.summary(); a.to_dict()["parameters"]["lora_B.weight"]       # doctest: +SKIP
+    >>> analyze_module(dit_block, loss="mse", input_shape=[(2, 4), (4,)])  # forward(self, x, c)  # doctest: +SKIP
 
-* :mod:`.ir` - the typed graph (one input example without batch axis, parameters by their
-  ``named_parameters()`` names, trainable or frozen, ops, a loss at the output);
+* :mod:`.ir` - the typed graph (one example without batch axis: one input tensor per argument of
+  ``forward``, data symbols ``x_…``, ``x2_…``, …; parameters by their ``named_parameters()`` names,
+  trainable or frozen, ops, a loss at the output);
 * :mod:`.ops` - one forward and one VJP rule per op (registry ``defop``/``defvjp``): linear,
   activation (any :mod:`symderiv.activations` entry, kink convention as PyTorch), add, sub, mul,
   div (broadcasting), scale/shift by exact constants, matmul (batched), softmax over an axis,
-  conv (1-D and 2-D, stride, zero padding, groups=1, dilation=1), layer_norm and rms_norm
-  (optional gamma, beta), rearrange (reshape, permute/transpose, getitem slices), cat, sum, mean;
+  conv (1-D and 2-D, stride, zero padding, dilation=1; groups > 1 as per-group slices), layer_norm
+  and rms_norm (optional gamma, beta), rearrange (reshape, permute/transpose, getitem slices), cat,
+  sum, mean; :mod:`.pointwise` (exp, log, sqrt, rsqrt, x**c); :mod:`.norms`: group_norm and
+  batch_norm_eval (BatchNorm after ``.eval()``: frozen running statistics as exact constants;
+  training mode is refused: it mixes the examples of a batch);
 * :mod:`.losses` - ``softmax_cross_entropy`` over the last axis (simplex labels, ``y_K``
   eliminated, mean over rows), ``mse`` (nn.MSELoss), ``bce`` (nn.BCEWithLogitsLoss);
 * :mod:`.engine` - the entry-level forward and reversed δ pass (never ``sympy.diff``);

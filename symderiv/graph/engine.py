@@ -23,12 +23,19 @@ from .ir import Graph, _present
 from .losses import _names, graph_loss
 from .ops import add_terms, op_rule, zeros
 
-__all__ = ["GraphPass", "backprop", "input_symbols", "symbolic_values"]
+__all__ = ["GraphPass", "backprop", "input_symbols", "data_symbols", "symbolic_values"]
 
 
-def input_symbols(shape: tuple[int, ...]) -> np.ndarray:
-    """``x_1 … x_n`` (``x_t_j`` for a ``tokens × width`` example), 1-based."""
-    return _names(tuple(shape), "x")
+def input_symbols(shape: tuple[int, ...], index: int = 0) -> np.ndarray:
+    """``x_1 … x_n`` (``x_t_j`` for a ``tokens × width`` example), 1-based; the ``index``-th
+    (0-based) further input of a several-input module is ``x2_…``, ``x3_…`` (no parameter, label or
+    class symbol starts with ``x``: those are ``c_``, ``e_``, ``y_``, ``t_``, ``w_``, ``dz_``)."""
+    return _names(tuple(shape), "x" if index == 0 else f"x{index + 1}")
+
+
+def data_symbols(graph: Graph) -> list[np.ndarray]:
+    """The data symbols of every input tensor of ``graph``, in order."""
+    return [input_symbols(shape, k) for k, shape in enumerate(graph.input_shapes())]
 
 
 @dataclass
@@ -43,14 +50,15 @@ class GraphPass:
     delta: np.ndarray | None = None
     cotangents: dict[int, np.ndarray] = field(default_factory=dict)
     grads: dict[str, np.ndarray] = field(default_factory=dict)
+    xs: list[np.ndarray] = field(default_factory=list)  # every input's data symbols (``x`` is the first)
 
     @property
     def output(self) -> np.ndarray:
-        return self.values[self.graph.output]
+        return self.values[self.graph.ends()[1]]
 
     def loss(self) -> sp.Expr:
         """The per-example loss value (a check; never differentiated)."""
-        return graph_loss(self.graph.loss_name).value(self.output, self.y)
+        return graph_loss(self.graph.ends()[2]).value(self.output, self.y)
 
 
 def symbolic_values(graph: Graph, prefix: str = "w") -> dict[str, np.ndarray]:
@@ -64,17 +72,16 @@ def backprop(graph: Graph, params: Mapping[str, np.ndarray], *, backward: bool =
 
     ``output_delta`` replaces the loss's ``δ`` at the output (e.g. by independent symbols, to see
     which zeros rest on the loss's own cancellations such as ``Σ_k δ_k = 0``)."""
-    if graph.output is None or graph.input_node is None:
-        raise InternalError("the graph has no input or no loss")
-    loss = graph_loss(graph.loss_name)
-    x = input_symbols(graph.nodes[graph.input_node].shape)
-    out_shape = graph.nodes[graph.output].shape
+    _, output, loss_name = graph.ends()
+    loss = graph_loss(loss_name)
+    xs = data_symbols(graph)
+    out_shape = graph.nodes[output].shape
     y = loss.labels(out_shape)
-    result = GraphPass(graph, {}, x, y, loss.label_symbols(out_shape))
+    result = GraphPass(graph, {}, xs[0], y, loss.label_symbols(out_shape), xs=xs)
     env = result.values
     for node in graph.nodes:
         if node.op == "input":
-            env[node.id] = x
+            env[node.id] = xs[int(node.attrs.get("index", 0))]
         elif node.op == "param":
             name = node.attrs["name"]
             value = np.asarray(params[name], dtype=object) if name in params else None
@@ -87,8 +94,9 @@ def backprop(graph: Graph, params: Mapping[str, np.ndarray], *, backward: bool =
     if not backward:
         return result
 
-    result.delta = loss.delta(env[graph.output], y) if output_delta is None else output_delta
-    cot: dict[int, list[np.ndarray]] = {graph.output: [result.delta]}
+    delta = loss.delta(env[output], y) if output_delta is None else output_delta
+    result.delta = delta
+    cot: dict[int, list[np.ndarray]] = {output: [delta]}
     needed = _needs_gradient(graph)
     for node in reversed(graph.nodes):
         parts = cot.pop(node.id, None)
@@ -101,15 +109,23 @@ def backprop(graph: Graph, params: Mapping[str, np.ndarray], *, backward: bool =
         if all(v == 0 for v in g.flat):  # nothing flows back through this node
             continue
         ins = _present([None if i is None else env[i] for i in node.inputs])
-        grads = op_rule(node.op).vjp(g, ins, env[node.id], node.attrs)
+        vjp = op_rule(node.op).vjp
+        if vjp is None:
+            raise InternalError(f"the op {node.op} has no VJP rule")
+        grads = vjp(g, ins, env[node.id], node.attrs)
         for i, gi in zip(node.inputs, grads):
             if i is None or gi is None or not needed[i]:
                 continue
             cot.setdefault(i, []).append(np.asarray(gi, dtype=object).reshape(graph.nodes[i].shape))
     for name in graph.params:
         nid = graph.param_node(name)
-        g = result.cotangents.get(nid)
-        result.grads[name] = zeros(graph.params[name].shape) if g is None else g
+        got = result.cotangents.get(nid)
+        result.grads[name] = zeros(graph.params[name].shape) if got is None else got
+    sizes = getattr(graph, "entry_sizes", None)  # a lumped quotient: a block's sum -> each entry's gradient
+    if sizes:
+        for name, g in result.grads.items():
+            result.grads[name] = np.vectorize(lambda v, m: v if m == 1 or v == 0 else v * sp.Rational(1, int(m)),
+                                              otypes=[object])(g, sizes[name]) if g.size else g
     return result
 
 

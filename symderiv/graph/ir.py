@@ -1,7 +1,7 @@
 """A small typed graph of tensor operations: the network beyond the MLP chain.
 
-* :class:`Input` - the example, a tensor of data symbols (shape without the batch axis;
-  ``(tokens, width)`` sequences allowed);
+* ``input`` nodes - the example, one tensor of data symbols per argument of ``forward`` (shape
+  without the batch axis; ``(tokens, width)`` sequences allowed);
 * :class:`ParamSpec` - a parameter by its ``named_parameters()`` name: shape, trainable or
   frozen (a frozen parameter is a constant of the graph), and its init values;
 * :class:`Node` - one op of :mod:`symderiv.graph.ops` applied to earlier nodes;
@@ -22,6 +22,7 @@ from ..errors import InternalError, NetworkError
 from .losses import graph_loss
 from .ops import op_rule
 from . import pointwise  # noqa: F401  (registers the "pointwise" op: exp, log, sqrt, rsqrt, x**c)
+from . import norms  # noqa: F401  (registers "group_norm" and "batch_norm_eval")
 
 __all__ = ["Node", "ParamSpec", "Graph"]
 
@@ -60,19 +61,31 @@ class Graph:
         self.nodes: list[Node] = []
         self.params: dict[str, ParamSpec] = {}
         self._param_node: dict[str, int] = {}
-        self.input_node: int | None = None
+        self.input_nodes: list[int] = []  # one per example tensor, in the forward's argument order
         self.output: int | None = None
         self.loss_name: str | None = None
 
     # ------------------------------------------------------------ building
+    @property
+    def input_node(self) -> int | None:
+        """The first input tensor (the only one of a single-input graph)."""
+        return self.input_nodes[0] if self.input_nodes else None
+
     def input(self, shape: tuple[int, ...]) -> int:
-        if self.input_node is not None:
-            raise NetworkError("a graph has exactly one input tensor (the example)")
+        """A new input tensor of the example (``forward(self, x, c)``: one per argument, in order;
+        input ``k`` (0-based) has the data symbols of :func:`symderiv.graph.engine.input_symbols`)."""
         shape = tuple(int(n) for n in shape)
         if not shape or any(n < 1 for n in shape):
             raise NetworkError(f"input shape must be a non-empty tuple of positive sizes, got {shape}")
-        self.input_node = self._add(Node(len(self.nodes), "input", shape=shape, where="input"))
-        return self.input_node
+        k = len(self.input_nodes)
+        nid = self._add(Node(len(self.nodes), "input", attrs={"index": k}, shape=shape,
+                             where="input" if k == 0 else f"input {k + 1}"))
+        self.input_nodes.append(nid)
+        return nid
+
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        """The shape of every input tensor, in order."""
+        return [self.nodes[i].shape for i in self.input_nodes]
 
     def param(self, name: str, shape: tuple[int, ...], *, trainable: bool = True,
               init: np.ndarray | None = None) -> int:
@@ -133,8 +146,10 @@ class Graph:
     def describe(self) -> str:
         ops = [n.op if n.op != "activation" else n.attrs["activation"].name for n in self.nodes
                if n.op not in ("input", "param")]
-        shape = None if self.input_node is None else self.nodes[self.input_node].shape
-        return (f"graph of {len(ops)} ops ({', '.join(dict.fromkeys(ops))}), input {shape}, "
+        shapes = self.input_shapes()
+        shown = shapes[0] if len(shapes) == 1 else ", ".join(map(str, shapes)) if shapes else None
+        return (f"graph of {len(ops)} ops ({', '.join(dict.fromkeys(ops))}), input{'s' if len(shapes) > 1 else ''} "
+                f"{shown}, "
                 f"loss {self.loss_name}")
 
 

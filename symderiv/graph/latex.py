@@ -33,7 +33,7 @@ from ..genericity import GENERIC_INIT, NO_WEIGHT_DECAY
 from ..guard import public_entry
 from ..latex.document import enclosure_tex, latex_text
 from ..latex.printer import SymderivLatexPrinter, latex
-from .engine import backprop, input_symbols
+from .engine import backprop, data_symbols, input_symbols
 from .losses import graph_loss
 
 __all__ = ["graph_proof_document", "GraphEntry", "graph_library", "HEADLINE_MARK", "MAX_FORMULA_CHARS"]
@@ -99,8 +99,9 @@ class _Names:
     def __init__(self, analysis: Any) -> None:
         g = analysis.proof.graph
         self.map: dict[sp.Symbol, str] = {}
-        for s in input_symbols(g.nodes[g.input_node].shape).flat:
-            self.map[s] = _sub(s.name, "x")
+        for k, xs in enumerate(data_symbols(g)):  # further inputs of forward(self, x, c): x^{(2)}, x^{(3)}, …
+            for s in xs.flat:
+                self.map[s] = _sub(s.name, "x" if k == 0 else f"x^{{({k + 1})}}")
         for s in graph_loss(g.loss_name).label_symbols(g.nodes[g.output].shape):
             self.map[s] = _sub(s.name, "y")
         for name, p in g.params.items():
@@ -266,7 +267,8 @@ def _setting(doc: _Doc) -> list[str]:
         + (f" (\\texttt{{{latex_text(a.module_spec)}}})" if a.module_spec else "")
         + f", traced by \\texttt{{torch.fx}} into a {latex_text(g.describe())}. One example is a tensor "
         f"$x$ of shape ${latex_text(shape)}$ with symbolic entries "
-        f"${doc.names.tex(input_symbols(shape).flat[0])}, \\dots$ (1-based), the output has shape "
+        f"${doc.names.tex(input_symbols(shape).flat[0])}, \\dots$ (1-based)" + _further_inputs(doc)
+        + ", the output has shape "
         f"${latex_text(out_shape)}$, and the loss is {latex_text(loss.name)}: {latex_text(loss.label_domain)}. "
         r"$\delta_{k} = \partial\ell/\partial(\text{output})_{k}$ is the loss's delta at output entry $k$.",
         r"Parameters are named as by \texttt{named\_parameters()}: $W^{\mathrm{path}}$ is \texttt{path.weight}, "
@@ -596,10 +598,21 @@ def _appendix(doc: _Doc) -> list[str]:
     return lines
 
 
+def _further_inputs(doc: _Doc) -> str:
+    """``; with it the further inputs of ``forward``: $x^{(2)}$ of shape …`` (empty for one input)."""
+    g = doc.graph
+    syms = data_symbols(g)[1:]
+    if not syms:
+        return ""
+    parts = [f"$x^{{({k + 2})}}$ of shape ${latex_text(xs.shape)}$ (entries ${doc.names.tex(xs.flat[0])}, \\dots$)"
+             for k, xs in enumerate(syms)]
+    return "; with it the further inputs of \\texttt{forward}, in order: " + ", ".join(parts)
+
+
 def _natural(name: str) -> tuple[int, str]:
     import re
 
-    order = 0 if name.startswith("x_") else 1 if name.startswith("y_") else 2
+    order = 0 if re.match(r"x\d*_", name) else 1 if name.startswith("y_") else 2
     return order, re.sub(r"\d+", lambda m: m[0].zfill(6), name)
 
 

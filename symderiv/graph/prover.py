@@ -34,7 +34,7 @@ import sympy as sp
 from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
 from ..prover import (Budget, Decider, Enclosures, FirstMove, Identity, Split, TrajectoryWitness, _magnitude,
                       _split_class)
-from .engine import backprop, input_symbols
+from .engine import backprop, data_symbols
 from .ir import Graph
 from .losses import graph_loss
 
@@ -149,11 +149,11 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
     coords = [(n, i) for n in graph.trainable() for i in range(graph.params[n].size)]
     init_values = {(n, i): values[n].reshape(-1)[i] for n, i in coords}
     frozen_values = {n: values[n] for n in graph.frozen()}
-    input_node, output, loss_name = graph.ends()
+    _, output, loss_name = graph.ends()
     loss = graph_loss(loss_name)
     out_shape = graph.nodes[output].shape
     sampler = lambda rng: loss.sample(rng, out_shape)  # noqa: E731
-    data = list(input_symbols(graph.nodes[input_node].shape).flat)
+    data = [s for xs in data_symbols(graph) for s in xs.flat]  # every input's data symbols
     init_symbols = list(init_symbols)
     label = lambda c: coord_label(graph, c)  # noqa: E731
     budget = Budget(simplify_budget)

@@ -31,7 +31,8 @@ from ..guard import public_entry
 from .engine import backprop
 from .losses import graph_loss
 
-__all__ = ["torch_loss", "random_batch", "replay", "check_claims", "engine_gradients", "verify_graph", "OPTIMIZERS",
+__all__ = ["torch_loss", "random_batch", "graph_input_shape", "call_module", "replay", "check_claims",
+           "engine_gradients", "verify_graph", "OPTIMIZERS",
            "VERIFY_OPTIMIZERS"]
 
 #: optimizer name -> factory(params, lr); none uses weight decay (first-move steps assume none)
@@ -54,9 +55,32 @@ def torch_loss(name: str) -> Callable:
     return F.binary_cross_entropy_with_logits
 
 
+def _several(input_shape) -> bool:
+    """Whether ``input_shape`` is a list of shapes (one per input of the module) rather than one shape."""
+    return isinstance(input_shape, (list, tuple)) and bool(input_shape) and \
+        all(isinstance(s, (list, tuple)) for s in input_shape)
+
+
+def graph_input_shape(g):
+    """The input shape of graph ``g`` as :func:`random_batch` takes it: one shape, or a list of shapes."""
+    shapes = g.input_shapes()
+    return shapes[0] if len(shapes) == 1 else list(shapes)
+
+
+def call_module(model: nn.Module, x):
+    """``model(x)``, or ``model(*x)`` for the tuple of inputs of a several-input module."""
+    return model(*x) if isinstance(x, tuple) else model(x)
+
+
 def random_batch(loss: str, input_shape, output_shape, batch: int, gen: torch.Generator):
-    """Random float64 inputs and labels from the loss's label domain."""
-    x = torch.randn((batch,) + tuple(input_shape), generator=gen, dtype=torch.float64)
+    """Random float64 inputs and labels from the loss's label domain.  ``input_shape`` is one shape
+    (``x`` is a tensor) or a list of shapes, one per input of the module (``x`` is a tuple of tensors,
+    drawn in order before the labels)."""
+    x: torch.Tensor | tuple[torch.Tensor, ...]
+    if _several(input_shape):
+        x = tuple(torch.randn((batch,) + tuple(s), generator=gen, dtype=torch.float64) for s in input_shape)
+    else:
+        x = torch.randn((batch,) + tuple(input_shape), generator=gen, dtype=torch.float64)
     shape = (batch,) + tuple(output_shape)
     key = graph_loss(loss).name
     if key == "softmax_cross_entropy":
@@ -83,7 +107,7 @@ def replay(module: nn.Module, analysis, *, optimizer: str = "sgd", batch: int = 
     opt = OPTIMIZERS[optimizer](trainable, lr)
     loss_fn = torch_loss(g.loss_name)
     gen = torch.Generator().manual_seed(seed)
-    in_shape, out_shape = g.nodes[g.input_node].shape, g.nodes[g.output].shape
+    in_shape, out_shape = graph_input_shape(g), g.nodes[g.output].shape
 
     def snap():
         return {n: named[n].detach().numpy().copy() for n in g.trainable()}
@@ -92,7 +116,7 @@ def replay(module: nn.Module, analysis, *, optimizer: str = "sgd", batch: int = 
     for _ in range(steps):
         x, y = random_batch(g.loss_name, in_shape, out_shape, batch, gen)
         opt.zero_grad()
-        loss_fn(model(x), y).backward()
+        loss_fn(call_module(model, x), y).backward()
         opt.step()
         snaps.append(snap())
     return snaps
@@ -158,7 +182,8 @@ def check_claims(analysis, snaps: list[dict[str, np.ndarray]], *, rtol: float = 
 
 def engine_gradients(graph, module: nn.Module, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     """The graph engine's per-example gradients at the module's own parameter values and at ``x``/``y``
-    (floats taken as exact rationals), evaluated to float64 from rigorous 60-digit balls.
+    (floats taken as exact rationals), evaluated to float64 from rigorous 60-digit balls.  For a
+    several-input module ``x`` is a list/tuple of arrays, one per input (no batch axis).
 
     The closed forms are built with a symbol per parameter entry and evaluated at the point
     (plugging exact numbers in first would make SymPy's automatic evaluation crawl)."""
@@ -175,7 +200,13 @@ def engine_gradients(graph, module: nn.Module, x: np.ndarray, y: np.ndarray) -> 
         for idx in np.ndindex(*p.shape):
             point[symbols[name][idx]] = sp.Rational(float(src[idx]))
     state = backprop(graph, symbols)
-    point.update({s: sp.Rational(float(v)) for s, v in zip(state.x.flat, np.asarray(x).flat)})
+    xs = list(x) if len(state.xs) > 1 else [x]
+    if len(xs) != len(state.xs):
+        raise InvalidArgument(f"the graph has {len(state.xs)} inputs, got {len(xs)} arrays")
+    for syms, arr in zip(state.xs, xs):
+        if np.shape(arr) != syms.shape:
+            raise InvalidArgument(f"an input of shape {np.shape(arr)} where the graph has {syms.shape}")
+        point.update({s: sp.Rational(float(v)) for s, v in zip(syms.flat, np.asarray(arr).flat)})
     ysyms = graph_loss(graph.loss_name).labels(tuple(np.shape(y)))
     for e, v in zip(ysyms.flat, np.asarray(y).flat):
         if isinstance(e, sp.Symbol):
@@ -241,26 +272,28 @@ def _gradient_check(analysis, module: nn.Module, point: dict, seed: int, batch: 
 
     from ..certify import enclose, midpoint
     from ..verify import Check
-    from .engine import input_symbols
+    from .engine import data_symbols
 
     g = analysis.proof.graph
     gen = torch.Generator().manual_seed(seed + 11)
-    in_shape, out_shape = g.nodes[g.input_node].shape, g.nodes[g.output].shape
+    in_shape, out_shape = graph_input_shape(g), g.nodes[g.output].shape
     x, y = random_batch(g.loss_name, in_shape, out_shape, batch, gen)
+    xs_batch = x if isinstance(x, tuple) else (x,)
     model = copy.deepcopy(module).double()
     model.zero_grad()
-    torch_loss(g.loss_name)(model(x), y).backward()
+    torch_loss(g.loss_name)(call_module(model, x), y).backward()
     named = dict(model.named_parameters())
     coords = _gradient_sample(g, seed)
     exprs = [analysis.gradient_at_init(n, np.unravel_index(i, g.params[n].shape) if g.params[n].shape else ())
              for n, i in coords]
     base = {s: sp.Rational(v) for s, v in point.items()}
-    xs = list(input_symbols(in_shape).flat)
+    xs = [list(syms.flat) for syms in data_symbols(g)]
     labels = graph_loss(g.loss_name).labels(tuple(out_shape))
     total = np.zeros(len(coords))
     for b in range(batch):
         at = dict(base)
-        at.update({s: sp.Rational(float(v)) for s, v in zip(xs, x[b].numpy().flat)})
+        for syms, xb in zip(xs, xs_batch):
+            at.update({s: sp.Rational(float(v)) for s, v in zip(syms, xb[b].numpy().flat)})
         at.update({e: sp.Rational(float(v)) for e, v in zip(labels.flat, y[b].numpy().flat) if isinstance(e, sp.Symbol)})
         total += np.array([midpoint(v) for v in enclose(exprs, at, dps=30)])
     mean = total / batch
@@ -327,7 +360,7 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
     import sympy as sp
 
     from ..verify import Check
-    from .engine import input_symbols
+    from .engine import data_symbols
 
     proof, g = analysis.proof, analysis.proof.graph
     by_name = {k: sp.Rational(v) for k, v in witness.point}
@@ -343,9 +376,10 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
             for idx in np.ndindex(*p.shape):
                 arr[idx] = at(analysis.init_value(name, idx))
             named[name].copy_(torch.from_numpy(arr))
-    shape_in, shape_out = g.nodes[g.input_node].shape, g.nodes[g.output].shape
-    x = torch.tensor([at(e) for e in input_symbols(shape_in).flat],
-                     dtype=torch.float64).reshape((1,) + tuple(shape_in))
+    shape_out = g.nodes[g.output].shape
+    inputs = tuple(torch.tensor([at(e) for e in syms.flat], dtype=torch.float64).reshape((1,) + syms.shape)
+                   for syms in data_symbols(g))
+    x = inputs if len(inputs) > 1 else inputs[0]
     y = torch.tensor([at(e) for e in graph_loss(g.loss_name).labels(shape_out).flat],
                      dtype=torch.float64).reshape((1,) + tuple(shape_out))
     opt = torch.optim.SGD([named[n] for n in g.trainable()], lr=float(sp.Rational(witness.learning_rate)))
@@ -353,7 +387,7 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
     history = [{n: named[n].detach().numpy().copy() for n in g.trainable()}]
     for _ in range(witness.steps):
         opt.zero_grad()
-        loss_fn(model(x), y).backward()
+        loss_fn(call_module(model, x), y).backward()
         opt.step()
         history.append({n: named[n].detach().numpy().copy() for n in g.trainable()})
     missing, replayed, unresolvable = None, 0, 0

@@ -24,6 +24,7 @@ import sympy as sp
 from ..activations import activation
 from ..errors import InternalError, NetworkError, UnsupportedError
 from .ir import Graph
+from .norms import batch_norm_scale
 
 try:
     import torch
@@ -286,8 +287,8 @@ def _conv(ctx: _Ctx, x: Any, w: Any, b: Any = None, stride: Any = 1, padding: An
     dilation, groups = kw.get("dilation", dilation), kw.get("groups", groups)
     tw = ctx.tensor(w)
     n = ctx.ndim(tw) - 2
-    if groups != 1 or any(d != 1 for d in _tuple(dilation, n)):
-        raise ctx.unsupported(f"a convolution with groups={groups}, dilation={dilation}")
+    if any(d != 1 for d in _tuple(dilation, n)):
+        raise ctx.unsupported(f"a convolution with dilation={dilation}")
     if isinstance(padding, str):
         if padding != "valid":
             raise ctx.unsupported(f"padding={padding!r}")
@@ -295,8 +296,27 @@ def _conv(ctx: _Ctx, x: Any, w: Any, b: Any = None, stride: Any = 1, padding: An
     tx = ctx.tensor(x)
     if not ctx.is_batched(tx):
         raise ctx.unsupported("a convolution of a tensor without batch axis")
-    return ctx.emit("conv", [tx, tw, None if b is None else ctx.tensor(b)],
-                    stride=_tuple(stride, n), padding=_tuple(padding, n))
+    return _emit_conv(ctx, tx, tw, None if b is None else ctx.tensor(b), _tuple(stride, n), _tuple(padding, n),
+                      int(groups))
+
+
+def _emit_conv(ctx: _Ctx, tx: int, tw: int, tb: int | None, stride: tuple[int, ...], padding: tuple[int, ...],
+               groups: int) -> _T:
+    """A convolution; ``groups > 1`` (grouped, depthwise) as the ``groups`` convolutions it is: input channels
+    ``g·C/G …`` with weight rows ``g·O/G …`` (slices of the same parameters), concatenated along the channels."""
+    if groups == 1:
+        return ctx.emit("conv", [tx, tw, tb], stride=stride, padding=padding)
+    channels, out = ctx.graph.nodes[tx].shape[0], ctx.graph.nodes[tw].shape[0]
+    if groups < 1 or channels % groups or out % groups:
+        raise ctx.unsupported(f"groups={groups} for {channels} input and {out} output channels")
+    ci, co = channels // groups, out // groups
+    parts = []
+    for k in range(groups):
+        xk = _slice_along(ctx, tx, 0, k * ci, (k + 1) * ci).id
+        wk = _slice_along(ctx, tw, 0, k * co, (k + 1) * co).id
+        bk = None if tb is None else _slice_along(ctx, tb, 0, k * co, (k + 1) * co).id
+        parts.append(ctx.emit("conv", [xk, wk, bk], stride=stride, padding=padding).id)
+    return ctx.emit("cat", parts, axis=0)
 
 
 def _tuple(v: Any, n: int) -> tuple[int, ...]:
@@ -444,6 +464,23 @@ def _f_dropout(ctx: _Ctx, x: Any, p: float = 0.5, training: bool = True, inplace
     return ctx.value(x)
 
 
+def _channels_first(ctx: _Ctx, x: Any, what: str) -> int:
+    tx = ctx.tensor(x)
+    if not ctx.is_batched(tx) or ctx.ndim(tx) < 1:
+        raise ctx.unsupported(f"{what} of a tensor without batch and channel axes")
+    return tx
+
+
+def _f_group_norm(ctx: _Ctx, x: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5,
+                  **kw) -> _T:
+    num_groups = ctx.value(kw.get("num_groups", num_groups))
+    weight, bias, eps = kw.get("weight", weight), kw.get("bias", bias), kw.get("eps", eps)
+    tx = _channels_first(ctx, x, "group_norm")
+    return ctx.emit("group_norm", [tx, None if weight is None else ctx.tensor(weight),
+                                   None if bias is None else ctx.tensor(bias)],
+                    groups=int(num_groups), eps=_exact(float(eps)))
+
+
 def _pointwise(fn: str):
     def rule(ctx: _Ctx, x: Any, *rest, **kw) -> _T:
         if rest or kw:
@@ -492,6 +529,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     operator.floordiv: _number_op(operator.floordiv), operator.pow: _pow, torch.pow: _pow,
     torch.split: _split, torch.chunk: _chunk, torch.unbind: _unbind,
     F.scaled_dot_product_attention: _sdpa, F.layer_norm: _f_layer_norm, F.dropout: _f_dropout,
+    F.group_norm: _f_group_norm,
     torch.exp: _pointwise("exp"), torch.log: _pointwise("log"), torch.sqrt: _pointwise("sqrt"),
     torch.rsqrt: _pointwise("rsqrt"), torch.reciprocal: _pointwise("reciprocal"), torch.square: _square,
     torch.sum: _reduce("sum"), torch.mean: _reduce("mean"), F.conv1d: _conv, F.conv2d: _conv,
@@ -535,15 +573,15 @@ def _m_conv(ctx: _Ctx, m: "nn.Conv1d", x: Any) -> _T:
         raise ctx.unsupported(f"padding_mode={m.padding_mode!r}")
     tx = ctx.tensor(x)
     n = len(m.kernel_size)
-    if m.groups != 1 or any(d != 1 for d in m.dilation):
-        raise ctx.unsupported(f"{type(m).__name__} with groups={m.groups}, dilation={m.dilation}")
+    if any(d != 1 for d in m.dilation):
+        raise ctx.unsupported(f"{type(m).__name__} with dilation={m.dilation}")
     padding: str | int | tuple[int, ...] = m.padding
     if isinstance(padding, str):
         if padding != "valid":
             raise ctx.unsupported(f"padding={padding!r}")
         padding = 0
-    return ctx.emit("conv", [tx, _param_id(ctx, m.weight), _param_id(ctx, m.bias)],
-                    stride=_tuple(m.stride, n), padding=_tuple(padding, n))
+    return _emit_conv(ctx, tx, _param_node(ctx, m.weight), _param_id(ctx, m.bias), _tuple(m.stride, n),
+                      _tuple(padding, n), int(m.groups))
 
 
 def _m_layer_norm(ctx: _Ctx, m: "nn.LayerNorm", x: Any) -> _T:
@@ -555,6 +593,25 @@ def _m_rms_norm(ctx: _Ctx, m: Any, x: Any) -> _T:
     eps = m.eps if m.eps is not None else torch.finfo(ctx.dtype).eps
     return ctx.emit("layer_norm", [ctx.tensor(x), _param_id(ctx, m.weight)],
                     n_axes=len(m.normalized_shape), eps=_exact(float(eps)), rms=True)
+
+
+def _m_group_norm(ctx: _Ctx, m: "nn.GroupNorm", x: Any) -> _T:
+    tx = _channels_first(ctx, x, "GroupNorm")
+    return ctx.emit("group_norm", [tx, _param_id(ctx, m.weight), _param_id(ctx, m.bias)],
+                    groups=int(m.num_groups), eps=_exact(float(m.eps)))
+
+
+def _m_batch_norm(ctx: _Ctx, m: "nn.BatchNorm1d", x: Any) -> _T:
+    """BatchNorm in eval mode: a per-channel affine map with the running statistics as exact frozen
+    constants (:mod:`.norms`); in training mode it mixes the examples of a batch and is refused."""
+    name = type(m).__name__
+    if m.training or m.running_mean is None or m.running_var is None:
+        raise ctx.unsupported(f"{name} in training mode (or without running statistics): it mixes the examples "
+                              "of a batch: call .eval() (the analysis then covers training with frozen statistics)")
+    tx = _channels_first(ctx, x, name)
+    mean = tuple(sp.Rational(float(v)) for v in m.running_mean.detach().double().tolist())
+    scale = tuple(batch_norm_scale(float(v), float(m.eps)) for v in m.running_var.detach().double().tolist())
+    return ctx.emit("batch_norm_eval", [tx, _param_id(ctx, m.weight), _param_id(ctx, m.bias)], mean=mean, scale=scale)
 
 
 def _m_dropout(ctx: _Ctx, m: "nn.Dropout", x: Any) -> _T:
@@ -629,7 +686,9 @@ def _module_rules() -> dict[type, Callable]:
 
     rules: dict[type, Callable] = {nn.Linear: _m_linear, nn.Conv1d: _m_conv, nn.Conv2d: _m_conv,
                                    nn.LayerNorm: _m_layer_norm, nn.Dropout: _m_dropout, nn.Softmax: _m_softmax,
-                                   nn.Flatten: _m_flatten, nn.MultiheadAttention: _m_multihead_attention}
+                                   nn.Flatten: _m_flatten, nn.MultiheadAttention: _m_multihead_attention,
+                                   nn.GroupNorm: _m_group_norm, nn.BatchNorm1d: _m_batch_norm,
+                                   nn.BatchNorm2d: _m_batch_norm}
     if hasattr(nn, "RMSNorm"):
         rules[nn.RMSNorm] = _m_rms_norm
     for cls in _MODULES:
@@ -648,18 +707,18 @@ SUPPORTED = {
 
 
 # ---------------------------------------------------------------- the conversion
-def _propagate(gm: "torch.fx.GraphModule", input_shape: tuple[int, ...], dtype,
+def _propagate(gm: "torch.fx.GraphModule", input_shapes: Sequence[tuple[int, ...]], dtype,
                module: "nn.Module") -> list[tuple[int, dict]]:
     """PyTorch's own shape of every node, at two batch sizes."""
     from torch.fx.passes.shape_prop import ShapeProp
 
     metas = []
     for b in _BATCHES:
-        example = torch.zeros((b,) + tuple(input_shape), dtype=dtype)
+        examples = [torch.zeros((b,) + tuple(shape), dtype=dtype) for shape in input_shapes]
         with torch.no_grad():
-            module(example)  # the module's own error first (fx's wrappers print tracebacks of their own)
+            module(*examples)  # the module's own error first (fx's wrappers print tracebacks of their own)
         with contextlib.redirect_stderr(io.StringIO()):
-            ShapeProp(gm).propagate(example)
+            ShapeProp(gm).propagate(*examples)
         shapes = {}
         for n in gm.graph.nodes:
             tm = n.meta.get("tensor_meta")
@@ -668,25 +727,52 @@ def _propagate(gm: "torch.fx.GraphModule", input_shape: tuple[int, ...], dtype,
     return metas
 
 
-def graph_from_module(module: "nn.Module", input_shape: tuple[int, ...], loss: str) -> Graph:
-    """The :class:`Graph` of ``module`` on one example of shape ``input_shape`` (no batch axis),
-    with ``loss`` at its output; parameters carry their float64 init values."""
+def _input_shapes(input_shape: Any) -> list[tuple[int, ...]]:
+    """One shape (``(3, 4)``) -> ``[(3, 4)]``; a list/tuple of shapes (``[(3, 4), (4,)]``, one per
+    argument of ``forward``) -> itself; anything else is refused."""
+    def shape(s: Any) -> bool:
+        return isinstance(s, (tuple, list)) and bool(s) and \
+            all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in s)
+
+    if shape(input_shape):
+        return [tuple(input_shape)]
+    if isinstance(input_shape, (tuple, list)) and input_shape and all(shape(s) for s in input_shape):
+        return [tuple(s) for s in input_shape]
+    raise NetworkError("input_shape must be a tuple of positive ints (one example, without the batch axis), or a "
+                       f"list of such tuples (one per argument of forward), got {input_shape!r}")
+
+
+def _shown_shapes(shapes: Sequence[tuple[int, ...]]) -> str:
+    return " and ".join("(batch, " + ", ".join(map(str, s)) + ")" for s in shapes)
+
+
+def graph_from_module(module: "nn.Module", input_shape: Any, loss: str) -> Graph:
+    """The :class:`Graph` of ``module`` on one example (no batch axis), with ``loss`` at its output;
+    parameters carry their float64 init values.
+
+    ``input_shape``: one shape (``(4,)``, ``(3, 8)``) for ``forward(self, x)``, or a list of shapes,
+    one per argument of ``forward`` in order (``[(3, 4), (4,)]`` for ``forward(self, x, c)``); every
+    argument is a batched example tensor."""
     if not isinstance(module, nn.Module):
         raise NetworkError(f"expected a torch.nn.Module, got {type(module).__name__}")
-    if not isinstance(input_shape, (tuple, list)) or not all(isinstance(n, int) and n > 0 for n in input_shape):
-        raise NetworkError(f"input_shape must be a tuple of positive ints (without the batch axis), got {input_shape!r}")
+    shapes = _input_shapes(input_shape)
     try:
         gm = torch.fx.symbolic_trace(module)
     except Exception as exc:  # data-dependent control flow and the like
         first = " ".join(str(exc).split())[:160]
         raise UnsupportedError(f"torch.fx could not trace {type(module).__name__}: {type(exc).__name__}: {first}") from exc
+    names = [n.target for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(names) != len(shapes):
+        raise NetworkError(f"{type(module).__name__}.forward takes {len(names)} input(s) ({', '.join(map(str, names))}) "
+                           f"but input_shape gives {len(shapes)} shape(s): give one shape per input, in order, "
+                           "e.g. input_shape=[(3, 4), (4,)]")
     params = list(module.parameters())
     dtype = params[0].dtype if params else torch.float64
     try:
-        metas_b = _propagate(gm, tuple(input_shape), dtype, module)
+        metas_b = _propagate(gm, shapes, dtype, module)
     except Exception as exc:
         first = " ".join(str(exc).split())[:160]
-        raise NetworkError(f"{type(module).__name__} fails on an input of shape (batch, {', '.join(map(str, input_shape))}): "
+        raise NetworkError(f"{type(module).__name__} fails on an input of shape {_shown_shapes(shapes)}: "
                            f"{type(exc).__name__}: {first}") from exc
     graph = Graph()
     for name, p in module.named_parameters():
@@ -701,10 +787,8 @@ def graph_from_module(module: "nn.Module", input_shape: tuple[int, ...], loss: s
     for node in gm.graph.nodes:
         ctx.node = node
         if node.op == "placeholder":
+            nid = graph.input(shapes[placeholders])
             placeholders += 1
-            if placeholders > 1:
-                raise ctx.unsupported("a second input")
-            nid = graph.input(tuple(input_shape))
             ctx.batched[nid] = True
             ctx.env[node.name] = _T(nid)
             continue
