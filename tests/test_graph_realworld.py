@@ -364,3 +364,43 @@ def test_conv_refusals_are_one_line(fn, needle):
     with pytest.raises(UnsupportedError) as info:
         graph_from_module(Wrap(), (2, 3), "mse")
     assert "\n" not in str(info.value) and needle in str(info.value)
+
+
+def _steps(a, name):
+    return set(a.entry_facts(name)["first_move_step"].flat)
+
+
+def test_controlnet_zero_conv_first_moves():
+    """ControlNet: the hint branch (conv, GroupNorm) waits behind the zero convolution; the zero convolution and
+    the main branch move at step 1, the hint branch at step 2; verified on real torch.optim runs."""
+    import symderiv as sd
+
+    torch.manual_seed(0)
+    m = ControlNetHint().double()
+    nn.init.zeros_(m.zero_conv.weight)
+    nn.init.zeros_(m.zero_conv.bias)
+    a = sd.analyze(m, loss="mse", input_shape=[(2, 3), (1, 3)])
+    for name in ("conv.weight", "conv.bias", "zero_conv.weight", "zero_conv.bias"):
+        assert _steps(a, name) == {1}, name
+    for name in ("hint.weight", "hint.bias", "norm.weight", "norm.bias"):
+        assert _steps(a, name) == {2}, name
+    assert a.proof.undecided == [] and a.verify(m).ok
+
+
+def test_batch_norm_eval_first_moves_with_frozen_statistics():
+    """A zero last layer after an eval-mode BatchNorm: the BatchNorm's weight and bias wait for step 2 like the
+    first layer; the replay trains the module in eval mode (frozen statistics), as the theorem states."""
+    import symderiv as sd
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        m[1].running_mean.normal_()
+        m[1].running_var.uniform_(0.5, 2.0)
+    nn.init.zeros_(m[3].weight)
+    a = sd.analyze(m.eval(), loss="ce", input_shape=(3,))
+    assert _steps(a, "3.weight") == _steps(a, "3.bias") == {1}
+    for name in ("0.weight", "0.bias", "1.weight", "1.bias"):
+        assert _steps(a, name) == {2}, name
+    assert a.proof.undecided == [] and a.verify(m).ok
+    assert not m[1].training  # verify trained a copy: the analyzed module keeps its mode and statistics
