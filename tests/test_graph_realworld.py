@@ -404,3 +404,34 @@ def test_batch_norm_eval_first_moves_with_frozen_statistics():
         assert _steps(a, name) == {2}, name
     assert a.proof.undecided == [] and a.verify(m).ok
     assert not m[1].training  # verify trained a copy: the analyzed module keeps its mode and statistics
+
+
+class WithDefaults(nn.Module):
+    """forward(self, x, c, mask=None, scale=2.0): the defaulted arguments stay at their defaults."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.gate = nn.Linear(2, 3)
+
+    def forward(self, x, c, mask=None, scale=2.0):
+        h = self.lin(x)
+        if mask is not None:
+            h = h * mask
+        return x + self.gate(c) * h * scale
+
+
+def test_defaulted_arguments_are_traced_at_their_defaults():
+    torch.manual_seed(0)
+    module = WithDefaults().double()
+    graph = graph_from_module(module, [(3,), (2,)], "mse")
+    assert len(graph.input_nodes) == 2
+    x, c, y = (torch.randn(1, n, dtype=torch.float64) for n in (3, 2, 3))
+    ours = engine_gradients(graph, module, [x[0].numpy(), c[0].numpy()], y[0].numpy())
+    torch_loss("mse")(module(x, c), y).backward()
+    for pname, p in module.named_parameters():
+        assert np.allclose(ours[pname], p.grad.numpy(), rtol=1e-9, atol=1e-12), pname
+        assert np.any(p.grad.numpy() != 0), pname
+    with pytest.raises(NetworkError) as info:  # only the arguments without a default need a shape
+        graph_from_module(module, (3,), "mse")
+    assert "takes 2 input(s) (x, c) and 2 with a default but input_shape gives 1 shape(s)" in str(info.value)

@@ -14,7 +14,9 @@ makes one frozen (a constant of the graph); buffers are frozen constants too.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
+import itertools
 import operator
 from typing import Any, Callable, Sequence
 
@@ -510,6 +512,20 @@ def _same_value(ctx: _Ctx, x: Any, *args, **kw) -> Any:
     return ctx.value(x)
 
 
+def _guard_none(ctx: _Ctx, value: Any, message: str = "") -> None:
+    """fx's guard of an argument specialized to None (a default left in place): holds by construction."""
+    if ctx.value(value) is not None:
+        raise ctx.unsupported("an argument specialized to None that is not None")
+    return None
+
+
+def _guard(ctx: _Ctx, condition: Any, message: str = "") -> None:
+    """fx's ``torch._assert`` guard of a specialized constant argument: must hold while converting."""
+    if ctx.value(condition) is not True:
+        raise ctx.unsupported(f"a failed or tensor-valued assertion ({message})")
+    return None
+
+
 _ACTIVATION_FUNCTIONS: dict[Callable, Callable] = {
     torch.relu: _act("relu"), F.relu: _act("relu"), torch.tanh: _act("tanh"), F.tanh: _act("tanh"),
     torch.sigmoid: _act("sigmoid"), F.sigmoid: _act("sigmoid"), F.gelu: _act("gelu"), F.silu: _act("silu"),
@@ -529,7 +545,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     operator.floordiv: _number_op(operator.floordiv), operator.pow: _pow, torch.pow: _pow,
     torch.split: _split, torch.chunk: _chunk, torch.unbind: _unbind,
     F.scaled_dot_product_attention: _sdpa, F.layer_norm: _f_layer_norm, F.dropout: _f_dropout,
-    F.group_norm: _f_group_norm,
+    F.group_norm: _f_group_norm, operator.eq: _number_op(operator.eq), torch._assert: _guard,
     torch.exp: _pointwise("exp"), torch.log: _pointwise("log"), torch.sqrt: _pointwise("sqrt"),
     torch.rsqrt: _pointwise("rsqrt"), torch.reciprocal: _pointwise("reciprocal"), torch.square: _square,
     torch.sum: _reduce("sum"), torch.mean: _reduce("mean"), F.conv1d: _conv, F.conv2d: _conv,
@@ -551,6 +567,8 @@ METHODS: dict[str, Callable] = {
 }
 if hasattr(F, "rms_norm"):
     FUNCTIONS[F.rms_norm] = _f_rms_norm
+if hasattr(torch.fx._symbolic_trace, "_assert_is_none"):  # fx's guard of a None default (concrete_args)
+    FUNCTIONS[torch.fx._symbolic_trace._assert_is_none] = _guard_none
 
 
 # ---------------------------------------------------------------- modules
@@ -742,6 +760,24 @@ def _input_shapes(input_shape: Any) -> list[tuple[int, ...]]:
                        f"list of such tuples (one per argument of forward), got {input_shape!r}")
 
 
+def _defaults_beyond(module: "nn.Module", n: int) -> dict[str, Any]:
+    """``forward``'s arguments after the first ``n`` when every one of them has a default (``mask=None``,
+    ``scale=1.0``): traced as those constants (fx specializes them and guards the value); ``n = 0``: the
+    trailing arguments that have a default (for messages)."""
+    try:
+        sig = inspect.signature(module.forward)
+    except (TypeError, ValueError):
+        return {}
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    positional = [p for p in sig.parameters.values() if p.kind in kinds]
+    rest = positional[n:]
+    if n == 0:  # every trailing argument with a default
+        rest = list(itertools.takewhile(lambda p: p.default is not inspect.Parameter.empty, positional[::-1]))[::-1]
+    if rest and all(p.default is not inspect.Parameter.empty for p in rest):
+        return {p.name: p.default for p in rest}
+    return {}
+
+
 def _shown_shapes(shapes: Sequence[tuple[int, ...]]) -> str:
     return " and ".join("(batch, " + ", ".join(map(str, s)) + ")" for s in shapes)
 
@@ -756,16 +792,20 @@ def graph_from_module(module: "nn.Module", input_shape: Any, loss: str) -> Graph
     if not isinstance(module, nn.Module):
         raise NetworkError(f"expected a torch.nn.Module, got {type(module).__name__}")
     shapes = _input_shapes(input_shape)
+    fixed = _defaults_beyond(module, len(shapes))
     try:
-        gm = torch.fx.symbolic_trace(module)
+        gm = torch.fx.symbolic_trace(module, concrete_args=fixed or None)
     except Exception as exc:  # data-dependent control flow and the like
         first = " ".join(str(exc).split())[:160]
         raise UnsupportedError(f"torch.fx could not trace {type(module).__name__}: {type(exc).__name__}: {first}") from exc
-    names = [n.target for n in gm.graph.nodes if n.op == "placeholder"]
-    if len(names) != len(shapes):
-        raise NetworkError(f"{type(module).__name__}.forward takes {len(names)} input(s) ({', '.join(map(str, names))}) "
-                           f"but input_shape gives {len(shapes)} shape(s): give one shape per input, in order, "
-                           "e.g. input_shape=[(3, 4), (4,)]")
+    names = [str(n.target) for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(names) - len(fixed) != len(shapes):
+        optional = _defaults_beyond(module, 0) if not fixed else fixed
+        required = names[: len(names) - len(optional)] if len(optional) < len(names) else names
+        extra = f" and {len(optional)} with a default" if optional and required is not names else ""
+        raise NetworkError(f"{type(module).__name__}.forward takes {len(required)} input(s) ({', '.join(required)})"
+                           f"{extra} but input_shape gives {len(shapes)} shape(s): give one shape per input, in "
+                           "order, e.g. input_shape=[(3, 4), (4,)]")
     params = list(module.parameters())
     dtype = params[0].dtype if params else torch.float64
     try:
@@ -787,6 +827,9 @@ def graph_from_module(module: "nn.Module", input_shape: Any, loss: str) -> Graph
     for node in gm.graph.nodes:
         ctx.node = node
         if node.op == "placeholder":
+            if placeholders >= len(shapes):  # an argument left at its default (mask=None): a constant
+                ctx.env[node.name] = node.args[0] if node.args else None
+                continue
             nid = graph.input(shapes[placeholders])
             placeholders += 1
             ctx.batched[nid] = True
