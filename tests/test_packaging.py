@@ -117,6 +117,18 @@ def _mypy(*args: str):
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+def test_mypy_finds_no_errors():
+    """``python -m mypy symderiv`` with the [tool.mypy] configuration is clean, every module checked
+    (skipped without mypy)."""
+    pytest.importorskip("mypy")
+    run = _mypy("-p", "symderiv")
+    found = re.search(r"Success: no issues found in (\d+) source files", run.stdout)
+    assert run.returncode == 0 and found, run.stdout[-4000:] + run.stderr[-2000:]
+    package = os.path.dirname(symderiv.__file__)
+    modules = sum(name.endswith(".py") for _, _, names in os.walk(package) for name in names)
+    assert int(found.group(1)) == modules
+
+
 def test_mypy_configuration_rejects_a_type_error(tmp_path):
     """The same configuration reports an error inside an unannotated function (check_untyped_defs)."""
     pytest.importorskip("mypy")
