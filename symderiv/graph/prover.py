@@ -32,6 +32,7 @@ import numpy as np
 import sympy as sp
 
 from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
+from ..errors import InternalError
 from ..prover import (Budget, Decider, Enclosures, FirstMove, Identity, Split, TrajectoryWitness, _magnitude,
                       _split_class)
 from .engine import backprop, data_symbols
@@ -192,9 +193,11 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
             parts, zero_part, zero_identity, ties, witness = _split_class(
                 members, grads, enclosures, decider, zero=(k == zero), undecided=undecided, label=label)
             if zero_part is not None:
+                if zero_identity is None:  # _split_class returns both or neither
+                    raise InternalError("a zero part without its identity")
                 new_zero = len(new_classes)
                 new_classes.append(zero_part)
-                identities.append(zero_identity)  # type: ignore[arg-type]
+                identities.append(zero_identity)
             new_classes.extend(parts)
             identities.extend(ties)
             if len(parts) + (zero_part is not None) > 1 or (k == zero and zero_part is None):
