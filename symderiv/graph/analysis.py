@@ -157,7 +157,7 @@ class GraphAnalysis(JsonFace):
                 f"{_join(list(self.optimizers.members))} (class '{self.optimizers.name}').")
         if kinks:
             text += f" Kink convention: {_join(kinks)}."
-        text += f" Labels: {graph_loss(str(g.loss_name)).label_domain}."
+        text += f" Labels: {graph_loss(g.ends()[2]).label_domain}."
         if g.frozen():
             text += f" Frozen (constants, never updated): {_join(g.frozen())}."
         if self.values_mode == "generic":
@@ -263,7 +263,7 @@ class GraphAnalysis(JsonFace):
     def assumptions(self) -> dict[str, Any]:
         return {
             "optimizer_class": self.optimizers.to_dict(),
-            "labels": graph_loss(str(self.proof.graph.loss_name)).label_domain,
+            "labels": graph_loss(self.proof.graph.ends()[2]).label_domain,
             "first_move_assumes": "no weight decay",
             "data": "every statement holds for every example (data are symbols)",
             "values": self.values_mode,

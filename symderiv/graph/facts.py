@@ -159,8 +159,7 @@ def graph_facts(proof: GraphProof, *, generic_init: bool) -> dict[int, ClassFact
     """The :class:`ClassFacts` of every class of ``proof``; ``generic_init``: the init values are symbols
     (a certified move then holds for generic values of them, condition ``generic_init``)."""
     zero = proof.zero_class
-    assert proof.graph.output is not None
-    delta = _free_delta(proof.graph.nodes[proof.graph.output].shape)
+    delta = _free_delta(proof.graph.nodes[proof.graph.ends()[1]].shape)
     pattern = _pattern_floats(proof, delta)
     moves = _first_move_floats(proof, delta)
     never = set(_never_moving(proof))
