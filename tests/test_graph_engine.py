@@ -35,6 +35,9 @@ def _tiny_graphs():
     h2 = g.op("layer_norm", [h, g.param("r", (2,))], n_axes=1, eps=sp.Rational(1, 50), rms=True)
     s = g.op("div", [g.op("sub", [h2, h]), g.op("shift", [g.op("mean", [h], axis=0, keepdim=True)], c=3)])
     o = g.op("add", [s, g.op("sum", [h], axis=None)]); g.set_loss(o, "mse"); out["rms_div_mse"] = g
+    g = Graph(); x = g.input((3,))  # class sizes of a lumped quotient (symderiv.graph.lumping)
+    h = g.op("scale_axis", [g.op("linear", [x, g.param("A", (2, 3)), None])], axis=0, c=(sp.Integer(2), sp.Integer(3)))
+    o = g.op("linear", [h, g.param("B", (2, 2)), None]); g.set_loss(o, "ce"); out["scale_axis_ce"] = g
     g = Graph(); x = g.input((3,))
     u = g.op("shift", [g.op("pointwise", [g.op("linear", [x, g.param("P", (3, 3)), None])], fn="pow",
                             c=sp.Integer(2))], c=1)  # u = z² + 1 > 0: in every function's domain

@@ -21,6 +21,7 @@ import numpy as np
 import sympy as sp
 
 from ..analysis import printed
+from ..errors import InvalidArgument
 from ..genericity import GENERIC_INIT, NO_WEIGHT_DECAY
 from ..guard import public_entry
 from ..jsontext import JsonFace, dumps
@@ -29,7 +30,7 @@ from .engine import backprop
 from .facts import ClassFacts, graph_facts
 from .losses import graph_loss
 from .prover import GraphProof, coord_label, prove_graph
-from .values import init_values
+from .values import VALUE_MODES, init_values
 
 __all__ = ["GraphAnalysis", "analyze_module", "analyze_graph"]
 
@@ -361,8 +362,18 @@ def _join(items: list[str]) -> str:
 
 
 def analyze_graph(graph, *, values: str = "generic", optimizer_class: str = "coordinatewise", seed: int = 0,
-                  seconds: float = 5.0, name: str = "graph") -> GraphAnalysis:
-    """Analyze a :class:`~symderiv.graph.ir.Graph` whose parameters carry init values."""
+                  seconds: float = 5.0, name: str = "graph", lumped: bool = True) -> GraphAnalysis:
+    """Analyze a :class:`~symderiv.graph.ir.Graph` whose parameters carry init values.  Classes of identical
+    units are lumped first (:mod:`symderiv.graph.lumping`: the proof runs on the quotient, whose size is
+    the number of classes; ``lumped=False`` forces the entry-by-entry path)."""
+    if lumped:
+        from .lumping import LumpedGraphAnalysis, prove_lumped
+
+        if values not in VALUE_MODES:
+            raise InvalidArgument(f"values must be one of {', '.join(VALUE_MODES)}, got {values!r}")
+        lifted = prove_lumped(graph, values, seed=seed, seconds=seconds)
+        if lifted is not None:
+            return LumpedGraphAnalysis(lifted, _optimizer_class(optimizer_class), values, name)
     vals, symbols = init_values(graph, values)
     proof = prove_graph(graph, vals, symbols, seed=seed, seconds=seconds)
     return GraphAnalysis(proof, _optimizer_class(optimizer_class), values, name)

@@ -9,7 +9,9 @@ them with :func:`symderiv.graph.analyze_module` and replay real ``torch.optim`` 
 * :class:`ReZero` - ``x + alpha·F(x)`` with ``alpha = 0``;
 * :class:`ZeroGammaLNResidual` - ``x + LN(W x)`` with ``gamma = beta = 0``;
 * :class:`Attention` - single-head self-attention ``o(softmax(q kᵀ/√d) v)`` with zeroed ``q``/``k``;
-* :class:`ConstantConv` - constant-init ``Conv1d`` → tanh → flatten → constant ``Linear``.
+* :class:`ConstantConv` - constant-init ``Conv1d`` → tanh → flatten → constant ``Linear``;
+* :class:`ResidualMLP` - ``h + W2 tanh(W1 h + b1) + b2`` blocks between an input and a head layer,
+  every weight and bias one constant (the width-independence benchmark of issue #9).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["LoRA", "ControlNetBlock", "ReZero", "ZeroGammaLNResidual", "Attention", "ConstantConv"]
+__all__ = ["LoRA", "ControlNetBlock", "ReZero", "ZeroGammaLNResidual", "Attention", "ConstantConv", "ResidualMLP"]
 
 
 class LoRA(nn.Module):
@@ -124,3 +126,23 @@ class ConstantConv(nn.Module):
 
     def forward(self, x):
         return self.head(torch.flatten(torch.tanh(self.conv(x)), 1))
+
+
+class ResidualMLP(nn.Module):
+    """Input ``(d_in,)``; ``blocks`` residual blocks of width ``width``; ``classes`` outputs; constant init."""
+
+    def __init__(self, d_in: int = 4, width: int = 3, blocks: int = 2, classes: int = 3, value: float = 0.1):
+        super().__init__()
+        self.inp = nn.Linear(d_in, width)
+        self.blocks = nn.ModuleList([nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, width))
+                                     for _ in range(blocks)])
+        self.head = nn.Linear(width, classes)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.fill_(value)
+
+    def forward(self, x):
+        h = self.inp(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.head(h)

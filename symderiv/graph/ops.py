@@ -23,7 +23,7 @@ import sympy as sp
 from ..activations import Activation
 from ..errors import InternalError, UnsupportedError
 
-__all__ = ["OpRule", "defop", "defvjp", "op_rule", "registered_ops", "ZERO", "zeros", "add_terms", "dot"]
+__all__ = ["OpRule", "defop", "defvjp", "defshape", "op_rule", "registered_ops", "ZERO", "zeros", "add_terms", "dot"]
 
 ZERO = sp.Integer(0)
 Array = np.ndarray
@@ -39,6 +39,9 @@ class OpRule:
     forward: Forward
     vjp: Vjp | None = None
     description: str = ""
+    #: the output shape from the input shapes (raising ValueError when they do not fit), for ops whose
+    #: symbolic probe costs more than linear time (contractions); None: the graph probes the forward rule
+    shape: Callable[[list, dict], tuple[int, ...]] | None = None
 
 
 _OPS: dict[str, OpRule] = {}
@@ -53,6 +56,11 @@ def defop(name: str, forward: Forward, description: str = "") -> OpRule:
 def defvjp(name: str, vjp: Vjp) -> None:
     """Register the VJP rule of an op whose forward is registered."""
     _OPS[name].vjp = vjp
+
+
+def defshape(name: str, shape: Callable[[list, dict], tuple[int, ...]]) -> None:
+    """Register the shape rule of an op whose forward is registered (see :attr:`OpRule.shape`)."""
+    _OPS[name].shape = shape
 
 
 def op_rule(name: str) -> OpRule:
@@ -206,6 +214,19 @@ defop("linear", _linear, "x·Wᵀ + b over the last axis (nn.Linear, F.linear)")
 defvjp("linear", _linear_vjp)
 
 
+def _linear_shape(shapes, at):
+    x, W = shapes[0], shapes[1]
+    if len(W) != 2 or not x or x[-1] != W[1]:
+        raise ValueError(f"x of shape {x} does not fit W of shape {W}")
+    out = tuple(x[:-1]) + (W[0],)
+    if len(shapes) > 2 and shapes[2] is not None:
+        out = tuple(np.broadcast_shapes(out, shapes[2]))
+    return out
+
+
+defshape("linear", _linear_shape)
+
+
 def _swap(a: Array) -> Array:
     return np.swapaxes(a, -1, -2)
 
@@ -261,6 +282,17 @@ defop("scale", lambda ins, at: _elementwise(lambda a: a * at["c"], ins[0]), "x·
 defvjp("scale", lambda g, ins, out, at: [_elementwise(lambda gi: gi * at["c"], g)])
 defop("shift", lambda ins, at: _elementwise(lambda a: a + at["c"], ins[0]), "x + c for an exact constant c")
 defvjp("shift", lambda g, ins, out, at: [g])
+
+
+def _along_axis(x: Array, at) -> Array:
+    # x·c_i along one axis (c exact; multiplicities of a lumped quotient, symderiv.graph.lumping)
+    shape = [1] * x.ndim
+    shape[at["axis"] % x.ndim] = len(at["c"])
+    return _elementwise(lambda a, c: a * c if a != 0 else ZERO, x, obj(at["c"], shape))
+
+
+defop("scale_axis", lambda ins, at: _along_axis(ins[0], at), "x·c_i along one axis for exact constants c_i")
+defvjp("scale_axis", lambda g, ins, out, at: [_along_axis(g, at)])
 
 
 # ---------------------------------------------------------------- softmax

@@ -98,6 +98,9 @@ class GraphProof:
 
 
 def coord_label(graph: Graph, c: Coord) -> str:
+    block = getattr(graph, "block_label", None)  # a lumped quotient names the block's entries
+    if block is not None:
+        return block(c)
     name, flat = c
     shape = graph.params[name].shape
     idx = np.unravel_index(flat, shape) if shape else ()
@@ -105,6 +108,9 @@ def coord_label(graph: Graph, c: Coord) -> str:
 
 
 def _fan_in(graph: Graph, name: str) -> int:
+    full = getattr(graph, "fan_in", None)  # a lumped quotient keeps the full parameter's fan-in
+    if full and name in full:
+        return int(full[name])
     shape = graph.params[name].shape
     return int(np.prod(shape[1:])) if len(shape) >= 2 else 1
 
@@ -228,8 +234,8 @@ def _init_scales(graph: Graph, values, init_symbols) -> dict[sp.Symbol, int]:
     wanted = set(init_symbols)
     for name, arr in values.items():
         for v in arr.flat:
-            if v in wanted and v not in scales:
-                scales[v] = _fan_in(graph, name)
+            if v in wanted:  # a value shared by several parameters: scaled for the widest fan-in
+                scales[v] = max(scales.get(v, 1), _fan_in(graph, name))
     return scales
 
 
