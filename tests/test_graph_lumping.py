@@ -169,3 +169,69 @@ def test_facts_through_the_quotient_equal_entry_facts(make):
     assert not isinstance(b, LumpedGraphAnalysis)
     _same_facts(a, b)
     assert a.proof.undecided == [] and b.proof.undecided == []
+
+
+# ---------------------------------------------------------------- the tensor-level path (generic tensors)
+torch = pytest.importorskip("torch")
+
+from symderiv.graph.examples import LoRA, ResidualMLP  # noqa: E402
+from symderiv.graph.structural import eligible, prove_structural, structural_zeros  # noqa: E402
+from symderiv.graph.torch_fx import graph_from_module  # noqa: E402
+
+LORA_STEPS = {"B": {"lora_B.weight": 1, "lora_A.weight": 2}, "A": {"lora_A.weight": 1, "lora_B.weight": 2},
+              "AB": {"lora_A.weight": None, "lora_B.weight": None}}
+
+
+@pytest.mark.parametrize("zero", sorted(LORA_STEPS))
+def test_lora_first_moves_at_width_512_tensor_level(zero):
+    g = graph_from_module(LoRA(d=512, r=8, zero=zero), (512,), "mse")
+    p = prove_structural(g)
+    assert p is not None
+    assert {n: fm.step for n, fm in p.first_moves.items()} | {n: None for n in p.zero_params} == LORA_STEPS[zero]
+    assert all(fm.tight for fm in p.first_moves.values() if fm.step is not None)  # certified witnesses
+    assert p.zero_params == ({"lora_A.weight", "lora_B.weight"} if zero == "AB" else set())
+    assert not any("lower bound" in u for u in p.undecided)
+
+
+@pytest.mark.parametrize("zero", sorted(LORA_STEPS))
+def test_tensor_level_first_moves_equal_entry_level(zero):
+    module = LoRA(d=3, r=2, zero=zero)
+    g = graph_from_module(module, (3,), "mse")
+    p = prove_structural(g)
+    a = analyze_graph(g, lumped=False)
+    for name in g.trainable():
+        facts = a.entry_facts(name)
+        step = None if name in p.zero_params else p.first_moves[name].step
+        assert set(facts["first_move_step"].flat) == {step}, name
+        assert set(facts["stays_zero"].flat) == {name in p.zero_params}, name
+
+
+def test_structural_zero_rules_are_identities():
+    """Whatever B = 0 multiplies vanishes; with nothing zero, every gradient is unknown (never claimed 0)."""
+    g = graph_from_module(LoRA(d=4, r=2, zero="B"), (4,), "mse")
+    _, grads = structural_zeros(g, {"lora_B.weight"})
+    assert grads == {"lora_A.weight": True, "lora_B.weight": False}
+    _, grads = structural_zeros(g, set())
+    assert not any(grads.values())
+
+
+def test_mixed_zero_pattern_is_not_eligible():
+    g = graph_from_module(ResidualMLP(2, 3, 1, 2, value=0.0), (2,), "ce")
+    assert eligible(g) == {n: "zero" for n in g.trainable()}
+    module = LoRA(d=3, r=2, zero="B")
+    with torch.no_grad():
+        module.lora_A.weight[0, 0] = 0.0
+    assert eligible(graph_from_module(module, (3,), "mse")) is None
+
+
+def test_residual_mlp_width_512_through_the_quotient():
+    """Constant init: the quotient has one unit per hidden space; the facts equal those at width 3 (entry path)."""
+    wide = analyze_graph(graph_from_module(ResidualMLP(4, 512, 2, 3), (4,), "ce"))
+    narrow = analyze_graph(graph_from_module(ResidualMLP(4, 3, 2, 3), (4,), "ce"), lumped=False)
+    assert isinstance(wide, LumpedGraphAnalysis) and wide.proof.undecided == []
+    assert wide.headline() == narrow.headline()
+    for name in narrow.proof.graph.trainable():
+        w, n = wide.entry_facts(name), narrow.entry_facts(name)
+        assert set(w["first_move_step"].flat) == set(n["first_move_step"].flat), name
+        assert set(w["first_move_tight"].flat) == set(n["first_move_tight"].flat) == {True}, name
+    assert len(set(wide.entry_facts("blocks.0.0.weight")["tie_class"].flat)) == 1  # 512 × 512 entries, one class
