@@ -371,6 +371,55 @@ def part_e() -> dict:
     return out
 
 
+# ---------------------------------------------------------------- (g) graphs: width independence (issue #9)
+def _graph_case(make, shape, loss, lumped=True):
+    from symderiv.graph.analysis import analyze_graph
+    from symderiv.graph.torch_fx import graph_from_module
+
+    g = graph_from_module(make(), shape, loss)
+    return analyze_graph(g, lumped=lumped)
+
+
+def _lora_structural(d):
+    from symderiv.graph.examples import LoRA
+    from symderiv.graph.structural import prove_structural
+    from symderiv.graph.torch_fx import graph_from_module
+
+    return prove_structural(graph_from_module(LoRA(d=d, r=8, zero="B"), (d,), "mse"))
+
+
+def part_g() -> dict:
+    section("(g) graphs: width independence (issue #9) - trace + proof, one run each above 5 s")
+    from symderiv.graph.examples import LoRA, ResidualMLP
+
+    rows, out = [], {}
+    for w in (64, 256, 1024):
+        best, times, a = measure(lambda: _graph_case(lambda: ResidualMLP(4, w, 12, 10), (4,), "ce"))
+        full, small = a.proof.lumping.entries()
+        steps = sorted({fm.step for fm in a.proof.quotient.first_moves.values() if fm.step is not None})
+        tight = all(fm.tight for fm in a.proof.quotient.first_moves.values() if fm.step is not None)
+        rows.append([f"(A) residual MLP, 12 blocks, constant 0.1, CE (10 classes)", f"width {w}", fmt_s(best),
+                     ", ".join(fmt_s(t) for t in times), f"{full:,} -> {small}", "/".join(map(str, steps)),
+                     "all" if tight else "not all", len(a.proof.undecided), "met" if best <= 10 else "NOT met"])
+        out[("A", w)] = best
+    for d in (64, 256, 1024, 4096):
+        best, times, p = measure(lambda: _lora_structural(d))
+        steps = {n.split(".")[0]: fm.step for n, fm in p.first_moves.items()}
+        tight = all(fm.tight for fm in p.first_moves.values() if fm.step is not None)
+        rows.append([f"(B) LoRA, frozen {d}x{d} base, rank 8, B = 0, MSE (tensor level)", f"d {d}", fmt_s(best),
+                     ", ".join(fmt_s(t) for t in times), f"{d * d + 16 * d:,} -> tensors",
+                     f"B {steps['lora_B']}, A {steps['lora_A']}", "all" if tight else "not all",
+                     sum("lower bound" in u for u in p.undecided), "met" if best <= 10 else "NOT met"])
+        out[("B", d)] = best
+    for label, make in [("LoRA, d 16, rank 4, B = 0 (entry path)", lambda: LoRA(d=16, r=4, zero="B"))]:
+        best, times, a = measure(lambda: _graph_case(make, (16,), "mse"))
+        rows.append([label, "d 16", fmt_s(best), ", ".join(fmt_s(t) for t in times), "entries", "-", "-",
+                     len(a.proof.undecided), "-"])
+    print(table(["case", "size", "best", "runs", "entries (full -> proved)", "first-move steps", "tight",
+                 "undecided", "<= 10 s"], rows))
+    return out
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -381,10 +430,10 @@ def main(argv=None) -> int:
     print("# symderiv benchmarks" + (" (--quick)" if args.quick else ""))
     print()
     print(table(["machine", ""], [list(kv) for kv in machine_info()]))
-    parts = {"a": lambda: part_a(args.quick), "b": part_b, "c": part_c, "d": part_d, "e": part_e}
+    parts = {"a": lambda: part_a(args.quick), "b": part_b, "c": part_c, "d": part_d, "e": part_e, "g": part_g}
     for name in args.parts:
         if name not in parts:
-            ap.error(f"unknown part {name!r}; parts are a, b, c, d, e")
+            ap.error(f"unknown part {name!r}; parts are a, b, c, d, e, g")
         parts[name]()
     print(f"\ntotal wall time: {time.perf_counter() - start:.1f} s")
     return 0
