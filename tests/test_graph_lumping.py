@@ -235,3 +235,22 @@ def test_residual_mlp_width_512_through_the_quotient():
         assert set(w["first_move_step"].flat) == set(n["first_move_step"].flat), name
         assert set(w["first_move_tight"].flat) == set(n["first_move_tight"].flat) == {True}, name
     assert len(set(wide.entry_facts("blocks.0.0.weight")["tie_class"].flat)) == 1  # 512 × 512 entries, one class
+
+
+@pytest.mark.parametrize("zero", sorted(LORA_STEPS))
+def test_analyze_dispatches_wide_lora_to_the_tensor_level(zero):
+    from symderiv.graph import analyze_module
+    from symderiv.graph.structural import StructuralGraphAnalysis
+
+    a = analyze_module(LoRA(d=512, r=8, zero=zero), loss="mse", input_shape=(512,))
+    assert isinstance(a, StructuralGraphAnalysis)
+    for name, step in LORA_STEPS[zero].items():
+        facts = a.entry_facts(name)
+        assert set(facts["first_move_step"].flat) == {step}, name
+        assert set(facts["stays_zero"].flat) == {zero == "AB"}, name
+        assert set(facts["first_move_tight"].flat) == {step is not None}, name
+        if zero != "AB":  # no tie claimed among generic or released entries
+            assert len(set(facts["tie_class"].flat)) == facts["tie_class"].size
+    doc = a.to_dict()
+    assert doc["parameters"]["lora_A.weight"]["shape"] == [8, 512]
+    assert "Tensor-level proof" in doc["assumptions"]["scope"]

@@ -374,6 +374,12 @@ def analyze_graph(graph, *, values: str = "generic", optimizer_class: str = "coo
         lifted = prove_lumped(graph, values, seed=seed, seconds=seconds)
         if lifted is not None:
             return LumpedGraphAnalysis(lifted, _optimizer_class(optimizer_class), values, name)
+        if values == "generic":  # large graphs of zero and generic tensors: tensor-level proof
+            from .structural import structural_analysis
+
+            fast = structural_analysis(graph, optimizer_class=_optimizer_class(optimizer_class), name=name, seed=seed)
+            if fast is not None:
+                return fast
     vals, symbols = init_values(graph, values)
     proof = prove_graph(graph, vals, symbols, seed=seed, seconds=seconds)
     return GraphAnalysis(proof, _optimizer_class(optimizer_class), values, name)

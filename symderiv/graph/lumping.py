@@ -596,13 +596,18 @@ def quotient_values(lump: Lumping, q: QuotientGraph, mode: str) -> tuple[dict[st
 
 
 def prove_lumped(graph: Graph, mode: str, *, seed: int = 0, seconds: float = 5.0) -> LiftedProof | None:
-    """Prove ``graph`` through its quotient; None when lumping merges nothing (use the entry path)."""
+    """Prove ``graph`` through its quotient; None when lumping merges nothing, or when the quotient is still
+    large and the tensor-level path applies (:func:`symderiv.graph.structural.structural_analysis`)."""
     from .prover import prove_graph
+    from .structural import STRUCTURAL_MIN_ENTRIES, eligible
 
     lump = lumping(graph)
     if lump.trivial:
         return None
     q = quotient_graph(lump)
+    if (mode == "generic" and sum(p.size for p in q.params.values()) >= STRUCTURAL_MIN_ENTRIES
+            and eligible(graph) is not None):
+        return None
     q.block_label = lambda c: _block_label(lump, q, c)  # type: ignore[attr-defined]
     values, symbols = quotient_values(lump, q, mode)
     proof = prove_graph(q, values, symbols, seed=seed, seconds=seconds)

@@ -46,9 +46,11 @@ where all generic entries are distinct (``generic_init``: it may fail on an exce
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import sympy as sp
@@ -330,3 +332,193 @@ def structured_witnesses(graph: Graph, targets: Mapping[str, int], *, seed: int 
              if all(k in moved_blocks for k, c in reps.items() if c[0] == name)}
     del kinds
     return kept, tight, notes
+
+
+# ---------------------------------------------------------------- the analysis face
+#: below this many parameter entries (trainable and frozen) the entry path runs: it also refutes ties
+STRUCTURAL_MIN_ENTRIES = 4096
+
+from .analysis import GraphAnalysis  # noqa: E402  (analysis imports this module lazily)
+from .facts import ClassFacts  # noqa: E402
+from .prover import Coord  # noqa: E402
+
+
+class _ClassOf(Mapping):
+    """Entry -> class: 0 for the zero class, else a class of its own (``base[name] + flat``)."""
+
+    def __init__(self, graph: Graph, zero: set[str]) -> None:
+        self.graph, self.zero = graph, zero
+        self.base: dict[str, int] = {}
+        k = 1 if zero else 0
+        for name in graph.trainable():
+            if name not in zero:
+                self.base[name] = k
+                k += graph.params[name].size
+        self.count = k
+        self.owner = sorted((b, n) for n, b in self.base.items())
+
+    def __getitem__(self, c: Coord) -> int:
+        name, flat = c
+        if name in self.zero:
+            return 0
+        return self.base[name] + flat
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for name in self.graph.trainable():
+            for i in range(self.graph.params[name].size):
+                yield (name, i)
+
+    def __len__(self) -> int:
+        return sum(self.graph.params[n].size for n in self.graph.trainable())
+
+    def param_of(self, k: int) -> str:
+        import bisect
+
+        i = bisect.bisect_right([b for b, _ in self.owner], k) - 1
+        return self.owner[i][1]
+
+
+@dataclass
+class StructuralView:
+    """The :class:`StructuralProof` with the attributes the graph faces read from a proof."""
+
+    graph: Graph
+    structural: StructuralProof
+    class_of: _ClassOf
+    zero_class: int | None
+    first_moves: dict[int, FirstMove]
+    undecided: list[str]
+    iterations: int
+    trajectories: list[TrajectoryWitness]
+    init_symbols: list[sp.Symbol] = field(default_factory=list)
+
+    @property
+    def coords(self):  # type: ignore[no-untyped-def]
+        return list(iter(self.class_of))
+
+
+class StructuralGraphAnalysis(GraphAnalysis):
+    """:class:`GraphAnalysis` of a :class:`StructuralProof`: facts per parameter tensor, read per entry (every
+    entry of a generic or released tensor its own tie class: no tie claimed).  ``gradient_at_init`` is
+    0 where the tensor-level argument proves it, otherwise not computed (a named placeholder)."""
+
+    NOT_COMPUTED = sp.Symbol("not_computed_tensor_level_proof")
+
+    @functools.cached_property
+    def _param_facts(self) -> dict[str, ClassFacts]:
+        from ..floats import BIT_EXACT
+        from ..genericity import GENERIC_INIT, NO_WEIGHT_DECAY
+
+        view: StructuralView = self.proof  # type: ignore[assignment]
+        s = view.structural
+        out: dict[str, ClassFacts] = {}
+        for name in view.graph.trainable():
+            if name in s.zero_params:
+                out[name] = ClassFacts(True, -1, None, False, (), BIT_EXACT, None)
+                continue
+            fm = s.first_moves[name]
+            never_zero = fm.step is None and s.kinds[name] == "zero"
+            conditions = ((NO_WEIGHT_DECAY,) if never_zero else ()) + (
+                (GENERIC_INIT,) if fm.tight and self.values_mode == "generic" else ())
+            out[name] = ClassFacts(never_zero, -1, fm.step, fm.tight, conditions, BIT_EXACT if never_zero else None,
+                                   None if fm.step == 1 else BIT_EXACT)
+        return out
+
+    @functools.cached_property
+    def _tie_bases(self) -> dict[str, int | None]:
+        """Per parameter: the tie id of its first entry (None: its entries share the zero id)."""
+        ids: dict[str, int | None] = {}
+        zero_id: int | None = None
+        k = 0
+        self._zero_id = -1
+        for name in self.proof.graph.trainable():
+            if self._param_facts[name].stays_zero:
+                if zero_id is None:
+                    zero_id, k = k, k + 1
+                    self._zero_id = zero_id
+                ids[name] = None
+            else:
+                ids[name] = k
+                k += self.proof.graph.params[name].size
+        return ids
+
+    def _entry(self, name: str, flat: int) -> ClassFacts:
+        base = self._tie_bases[name]
+        f = self._param_facts[name]
+        return dataclasses.replace(f, tie_id=self._zero_id if base is None else base + flat)
+
+    @functools.cached_property
+    def facts(self) -> Mapping[int, ClassFacts]:  # type: ignore[override]
+        view: StructuralView = self.proof  # type: ignore[assignment]
+        analysis = self
+
+        class _Facts(Mapping):
+            def __getitem__(self, k: int) -> ClassFacts:
+                if k == 0 and view.zero_class == 0:
+                    name = next(n for n in view.graph.trainable() if n in view.structural.zero_params)
+                    return analysis._entry(name, 0)
+                name = view.class_of.param_of(k)
+                return analysis._entry(name, k - view.class_of.base[name])
+
+            def __iter__(self):  # type: ignore[no-untyped-def]
+                return iter(range(view.class_of.count))
+
+            def __len__(self) -> int:
+                return view.class_of.count
+        return _Facts()
+
+    def entry_facts(self, name: str) -> dict[str, np.ndarray]:
+        shape = self.proof.graph.params[name].shape
+        f = self._entry(name, 0)
+        out: dict[str, np.ndarray] = {}
+        for key, attr in (("stays_zero", "stays_zero"), ("first_move_step", "first_move_step"),
+                          ("first_move_tight", "first_move_tight"), ("float", "float_status"),
+                          ("first_move_float", "first_move_float")):
+            a = np.empty(shape, dtype=object)
+            a.fill(getattr(f, attr))
+            out[key] = a
+        base = self._tie_bases[name]
+        size = self.proof.graph.params[name].size
+        ties = np.full(size, self._zero_id, dtype=object) if base is None else np.arange(base, base + size).astype(object)
+        out["tie_class"] = ties.reshape(shape)
+        cond = np.empty(size, dtype=object)
+        for i in range(size):
+            cond[i] = list(f.conditions)
+        out["conditions"] = cond.reshape(shape)
+        keys = ("stays_zero", "tie_class", "first_move_step", "first_move_tight", "conditions", "float",
+                "first_move_float")
+        return {k: out[k] for k in keys}
+
+    def gradient_at_init(self, name: str, index: Any = ()) -> sp.Expr:
+        self._coord(name, index)  # validates the name and index
+        s: StructuralProof = self.proof.structural  # type: ignore[attr-defined]
+        if name in s.zero_params or name in s.unchanged.get(0, []):
+            return sp.Integer(0)
+        return self.NOT_COMPUTED
+
+    def init_symbol_values(self) -> dict[sp.Symbol, sp.Rational]:
+        return {}
+
+    def scope(self) -> str:
+        return super().scope() + (" Tensor-level proof (symderiv.graph.structural): the zeros and 'unchanged before "
+                                  "step t' hold for every value of the nonzero entries; moves are certified at a "
+                                  "structured point (every entry of a tensor equal, the example constant); ties "
+                                  "among the entries of a nonzero tensor are not examined (none claimed).")
+
+
+def structural_analysis(graph: Graph, *, optimizer_class: Any, name: str, seed: int = 0) -> StructuralGraphAnalysis | None:
+    """The :class:`StructuralGraphAnalysis` of a large eligible graph with generic values, else None."""
+    entries = sum(p.size for p in graph.params.values())
+    if entries < STRUCTURAL_MIN_ENTRIES:
+        return None
+    s = prove_structural(graph, seed=seed)
+    if s is None:
+        return None
+    class_of = _ClassOf(graph, s.zero_params)
+    moves = {}
+    for n, fm in s.first_moves.items():
+        for i in range(graph.params[n].size):
+            moves[class_of[(n, i)]] = fm
+    view = StructuralView(graph, s, class_of, 0 if s.zero_params else None, moves, s.undecided, s.iterations,
+                          s.trajectories)
+    return StructuralGraphAnalysis(view, optimizer_class, "generic", name)  # type: ignore[arg-type]
