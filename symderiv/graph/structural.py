@@ -363,7 +363,7 @@ class _ClassOf(Mapping):
             return 0
         return self.base[name] + flat
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         for name in self.graph.trainable():
             for i in range(self.graph.params[name].size):
                 yield (name, i)
@@ -393,7 +393,7 @@ class StructuralView:
     init_symbols: list[sp.Symbol] = field(default_factory=list)
 
     @property
-    def coords(self):  # type: ignore[no-untyped-def]
+    def coords(self):
         return list(iter(self.class_of))
 
 
@@ -460,7 +460,7 @@ class StructuralGraphAnalysis(GraphAnalysis):
                 name = view.class_of.param_of(k)
                 return analysis._entry(name, k - view.class_of.base[name])
 
-            def __iter__(self):  # type: ignore[no-untyped-def]
+            def __iter__(self):
                 return iter(range(view.class_of.count))
 
             def __len__(self) -> int:
