@@ -277,7 +277,7 @@ def structured_witnesses(graph: Graph, targets: Mapping[str, int], *, seed: int 
     symbols = [sp.Symbol(f"theta_{k}", real=True) for k in range(len(coords))]
     kinds = {n: "zero" if q.params[n].init is not None and not np.any(q.params[n].init) else "nonzero"
              for n in q.params}
-    data = list(input_symbols(q.nodes[q.input_node].shape).flat)
+    data = [x for k, nid in enumerate(q.input_nodes) for x in input_symbols(q.nodes[nid].shape, k).flat]
     targets_k = {k: targets[c[0]] for k, c in reps.items() if c[0] in targets}
     horizon = max(targets.values())
     kept: list[TrajectoryWitness] = []
