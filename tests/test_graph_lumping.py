@@ -254,3 +254,25 @@ def test_analyze_dispatches_wide_lora_to_the_tensor_level(zero):
     doc = a.to_dict()
     assert doc["parameters"]["lora_A.weight"]["shape"] == [8, 512]
     assert "Tensor-level proof" in doc["assumptions"]["scope"]
+
+
+def test_tensor_level_faces_are_honest():
+    """A tensor-level proof prints no placeholder closed forms (JSON null) and refuses, in one line,
+    the faces it cannot back yet (LaTeX, verify) instead of failing inside them."""
+    import json
+
+    from symderiv.errors import UnsupportedError
+    from symderiv.graph import analyze_module
+    from symderiv.graph.structural import StructuralGraphAnalysis
+
+    m = LoRA(d=512, r=2, zero="B")
+    a = analyze_module(m, loss="mse", input_shape=(512,))
+    assert isinstance(a, StructuralGraphAnalysis)
+    d = a.to_dict()["parameters"]
+    assert d["lora_A.weight"]["gradient_at_init"][0][0] == "0"  # proved zero at the init (B = 0)
+    assert d["lora_B.weight"]["gradient_at_init"][0][0] is None  # not computed: null, not a fake symbol
+    assert "not_computed" not in json.dumps(d)
+    for face in (lambda: a.to_latex(), lambda: a.verify(m)):
+        with pytest.raises(UnsupportedError) as info:
+            face()
+        assert "\n" not in str(info.value) and "tensor-level" in str(info.value)

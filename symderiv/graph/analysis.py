@@ -118,9 +118,10 @@ class GraphAnalysis(JsonFace):
             values[name] = a.reshape(g.params[name].shape)
         return backprop(g, values).grads
 
-    def gradient_at_init(self, name: str, index: Any = ()) -> sp.Expr:
+    def gradient_at_init(self, name: str, index: Any = ()) -> sp.Expr | None:
         """The closed-form per-example gradient of the entry at the init (data symbolic; with generic
-        values, the init symbols ``c_…``/``e_…`` stand for the module's values)."""
+        values, the init symbols ``c_…``/``e_…`` stand for the module's values); None where a
+        tensor-level proof computed no closed form (JSON ``null``)."""
         coord = self._coord(name, index)
         return self._init_pass[name].reshape(-1)[coord[1]]
 
@@ -298,7 +299,8 @@ class GraphAnalysis(JsonFace):
             shape = g.params[name].shape
             grads = np.empty(shape, dtype=object)
             for idx in np.ndindex(*shape):
-                grads[idx] = printed(self.gradient_at_init(name, idx))
+                at_init = self.gradient_at_init(name, idx)
+                grads[idx] = None if at_init is None else printed(at_init)
             entry: dict[str, Any] = {"shape": list(shape)}
             for key in ("stays_zero", "tie_class", "first_move_step", "first_move_tight"):
                 entry[key] = facts[key].tolist()

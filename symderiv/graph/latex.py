@@ -514,7 +514,9 @@ def _decisive(doc: _Doc) -> list[str]:
         lhs = rf"\frac{{\partial \ell}}{{\partial {_entry_tex(name, idx)}}}"
         lines.append(_display(doc.names, lhs, general))
         at_init = a.gradient_at_init(name, idx)
-        if at_init == 0:
+        if at_init is None:
+            lines.append(r"At $\theta^{(0)}$ its closed form was not computed: the tensor-level argument needs none.")
+        elif at_init == 0:
             zeroed = general.xreplace({s: 0 for s in general.free_symbols if s.name.startswith("zfree_")})
             reason = (f"setting {_params_text(freed)} to $0$" if freed and zeroed == 0
                       else "it vanishes for every $\\delta$" if general == 0

@@ -283,9 +283,10 @@ def _gradient_check(analysis, module: nn.Module, point: dict, seed: int, batch: 
     model.zero_grad()
     torch_loss(g.loss_name)(call_module(model, x), y).backward()
     named = dict(model.named_parameters())
-    coords = _gradient_sample(g, seed)
-    exprs = [analysis.gradient_at_init(n, np.unravel_index(i, g.params[n].shape) if g.params[n].shape else ())
-             for n, i in coords]
+    at_init = {(n, i): analysis.gradient_at_init(n, np.unravel_index(i, g.params[n].shape) if g.params[n].shape else ())
+               for n, i in _gradient_sample(g, seed)}
+    coords = [c for c, e in at_init.items() if e is not None]  # None: a tensor-level proof has no closed form
+    exprs = [at_init[c] for c in coords]
     base = {s: sp.Rational(v) for s, v in point.items()}
     xs = [list(syms.flat) for syms in data_symbols(g)]
     labels = graph_loss(g.loss_name).labels(tuple(out_shape))

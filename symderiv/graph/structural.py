@@ -56,6 +56,7 @@ import numpy as np
 import sympy as sp
 
 from ..certify import precision
+from ..errors import UnsupportedError
 from ..prover import FirstMove, TrajectoryWitness
 from .ir import Graph, Node
 from .losses import graph_loss
@@ -397,12 +398,15 @@ class StructuralView:
         return list(iter(self.class_of))
 
 
+_NOT_YET = ("{face} is not available yet for a tensor-level proof (wide generic tensors); the summary and JSON "
+            "are: for {face}, analyze the same design at a small width with lumped=False")
+
+
 class StructuralGraphAnalysis(GraphAnalysis):
     """:class:`GraphAnalysis` of a :class:`StructuralProof`: facts per parameter tensor, read per entry (every
     entry of a generic or released tensor its own tie class: no tie claimed).  ``gradient_at_init`` is
-    0 where the tensor-level argument proves it, otherwise not computed (a named placeholder)."""
-
-    NOT_COMPUTED = sp.Symbol("not_computed_tensor_level_proof")
+    0 where the tensor-level argument proves it, otherwise None (not computed: the proof needs no closed
+    form, and one per entry of a 4096-wide tensor would cost what this path avoids)."""
 
     @functools.cached_property
     def _param_facts(self) -> dict[str, ClassFacts]:
@@ -489,18 +493,27 @@ class StructuralGraphAnalysis(GraphAnalysis):
                 "first_move_float")
         return {k: out[k] for k in keys}
 
-    def gradient_at_init(self, name: str, index: Any = ()) -> sp.Expr:
+    def to_latex(self, *, title: str | None = None) -> str:
+        """Not available yet for a tensor-level proof (a one-line :class:`UnsupportedError`)."""
+        raise UnsupportedError(_NOT_YET.format(face="the LaTeX proof document"))
+
+    def verify(self, module: Any, **options: Any):
+        """Not available yet for a tensor-level proof (a one-line :class:`UnsupportedError`)."""
+        raise UnsupportedError(_NOT_YET.format(face="verify()"))
+
+    def gradient_at_init(self, name: str, index: Any = ()) -> sp.Expr | None:
         self._coord(name, index)  # validates the name and index
         s: StructuralProof = self.proof.structural  # type: ignore[attr-defined]
         if name in s.zero_params or name in s.unchanged.get(0, []):
             return sp.Integer(0)
-        return self.NOT_COMPUTED
+        return None
 
     def init_symbol_values(self) -> dict[sp.Symbol, sp.Rational]:
         return {}
 
     def scope(self) -> str:
-        return super().scope() + (" Tensor-level proof (symderiv.graph.structural): the zeros and 'unchanged before "
+        base = super().scope().replace(" (moves are certified at random values of that pattern)", "")
+        return base + (" Tensor-level proof (symderiv.graph.structural): the zeros and 'unchanged before "
                                   "step t' hold for every value of the nonzero entries; moves are certified at a "
                                   "structured point (every entry of a tensor equal, the example constant); ties "
                                   "among the entries of a nonzero tensor are not examined (none claimed).")
