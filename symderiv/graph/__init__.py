@@ -38,9 +38,13 @@ of :mod:`symderiv.prover` (zeros and ties proved, moves certified, undecided nev
 * :mod:`.examples` - LoRA, ControlNet block, ReZero, zero-gamma LayerNorm residual, attention,
   constant-init convolution.
 
-Limits: without lumping the cost grows with the number of parameter entries (one closed form
-per entry; LoRA with a frozen 64×64 base, rank 4, takes ~4 s, 128×128 ~15 s); ``"exact"``
-values with many large rationals make SymPy's automatic evaluation slow.
+Proof paths (chosen by :func:`analyze_graph`): constant-init layers are proved on a lumped quotient
+(:mod:`.lumping`: a 12-block residual MLP of width 1024 in ~3 s); large graphs whose trainable tensors
+are each all zero or all nonzero, with generic values, at the tensor level (:mod:`.structural`: LoRA
+on a frozen 4096×4096 base in < 1 s; no LaTeX or verify there yet); everything else entry by entry,
+whose cost grows with the number of entries (LoRA with a frozen 64×64 base ~4 s; a small attention
+block with generic values tens of seconds). ``"exact"`` values with many large rationals make
+SymPy's automatic evaluation slow.
 
 :func:`analyze_module` imports torch on first use; ``import symderiv.graph`` does not.
 """
