@@ -272,7 +272,30 @@ def test_tensor_level_faces_are_honest():
     assert d["lora_A.weight"]["gradient_at_init"][0][0] == "0"  # proved zero at the init (B = 0)
     assert d["lora_B.weight"]["gradient_at_init"][0][0] is None  # not computed: null, not a fake symbol
     assert "not_computed" not in json.dumps(d)
-    for face in (lambda: a.to_latex(), lambda: a.verify(m)):
-        with pytest.raises(UnsupportedError) as info:
-            face()
-        assert "\n" not in str(info.value) and "tensor-level" in str(info.value)
+    with pytest.raises(UnsupportedError) as info:
+        a.to_latex()
+    assert "\n" not in str(info.value) and "tensor-level" in str(info.value)
+
+
+def test_tensor_level_verify_passes_and_rejects():
+    """verify() of a tensor-level proof replays real torch.optim runs at full width; a module without the
+    analyzed pattern and a fabricated claim (lora_B 'stays zero') both fail."""
+    import torch
+
+    from symderiv.graph import analyze_module
+    from symderiv.graph.examples import LoRA
+
+    m = LoRA(d=512, r=2, zero="B")
+    a = analyze_module(m, loss="mse", input_shape=(512,))
+    report = a.verify(m, optimizers=("sgd", "adam"), batches=(2,))
+    assert report.ok and {c.kind for c in report.checks} >= {"pattern", "gradient", "claims"}
+    other = LoRA(d=512, r=2, zero="B")
+    with torch.no_grad():
+        other.lora_B.weight[0, 0] = 1.0
+    assert not a.verify(other, optimizers=("sgd",), batches=(1,)).ok
+    from symderiv.prover import FirstMove
+
+    a.proof.structural.first_moves["lora_B.weight"] = FirstMove(3, False)  # a false claim: B waits until step 3
+    a.__dict__.pop("_param_facts", None)
+    assert a.first_move_step("lora_B.weight", (0, 0)) == 3
+    assert not a.verify(m, optimizers=("sgd",), batches=(1,)).ok
