@@ -60,9 +60,9 @@ def _gn_hat(x: Array, at: dict[str, Any]) -> Array:
     return np.asarray(_layer_norm_fwd([x.reshape(groups, -1)], _gn_at(at)), dtype=object).reshape(x.shape)
 
 
-def _gn_fwd(ins: list, at: dict[str, Any]) -> Array:
+def _channel_affine(out: Array, ins: list) -> Array:
+    """``out · γ + β`` per channel, for the optional ``ins[1] = γ`` and ``ins[2] = β`` of a norm."""
     x = ins[0]
-    out = _gn_hat(x, at)
     gamma = ins[1] if len(ins) > 1 else None
     beta = ins[2] if len(ins) > 2 else None
     if gamma is not None:
@@ -70,6 +70,10 @@ def _gn_fwd(ins: list, at: dict[str, Any]) -> Array:
     if beta is not None:
         out = _elementwise(lambda a, b: a + b, out, _per_channel(x, beta))
     return out
+
+
+def _gn_fwd(ins: list, at: dict[str, Any]) -> Array:
+    return _channel_affine(_gn_hat(ins[0], at), ins)
 
 
 def _gn_vjp(g: Array, ins: list, out: Array, at: dict[str, Any]) -> list:
@@ -106,15 +110,7 @@ def _bn_hat(x: Array, at: dict[str, Any]) -> Array:
 
 
 def _bn_fwd(ins: list, at: dict[str, Any]) -> Array:
-    x = ins[0]
-    out = _bn_hat(x, at)
-    weight = ins[1] if len(ins) > 1 else None
-    bias = ins[2] if len(ins) > 2 else None
-    if weight is not None:
-        out = _elementwise(lambda a, b: a * b, out, _per_channel(x, weight))
-    if bias is not None:
-        out = _elementwise(lambda a, b: a + b, out, _per_channel(x, bias))
-    return out
+    return _channel_affine(_bn_hat(ins[0], at), ins)
 
 
 def _bn_vjp(g: Array, ins: list, out: Array, at: dict[str, Any]) -> list:
