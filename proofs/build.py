@@ -88,6 +88,11 @@ RESULTS: tuple[Result, ...] = (
 
 def _graph_results() -> tuple[Result, ...]:
     """The ``nn.Module`` results: :func:`symderiv.graph.latex.graph_library` (analyzing them needs torch)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        sys.exit("proofs/build.py: the library includes nn.Module results; install the torch extra "
+                 "(pip install -e '.[torch]')")
     from symderiv.graph.latex import graph_library
 
     def render(analysis: Any, title: str, focus: tuple[str, ...] | None) -> str:
