@@ -41,7 +41,7 @@ of :mod:`symderiv.prover` (zeros and ties proved, moves certified, undecided nev
 Proof paths (chosen by :func:`analyze_graph`): constant-init layers are proved on a lumped quotient
 (:mod:`.lumping`: a 12-block residual MLP of width 1024 in ~3 s); large graphs whose trainable tensors
 are each all zero or all nonzero, with generic values, at the tensor level (:mod:`.structural`: LoRA
-on a frozen 4096×4096 base in < 1 s; verify replays it at full width; no LaTeX document yet); everything else entry by entry,
+on a frozen 4096×4096 base in < 1 s; verify replays it at full width; its LaTeX document is per tensor); everything else entry by entry,
 whose cost grows with the number of entries (LoRA with a frozen 64×64 base ~4 s; a small attention
 block with generic values tens of seconds). ``"exact"`` values with many large rationals make
 SymPy's automatic evaluation slow.

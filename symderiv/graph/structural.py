@@ -56,7 +56,6 @@ import numpy as np
 import sympy as sp
 
 from ..certify import precision
-from ..errors import UnsupportedError
 from ..prover import FirstMove, TrajectoryWitness
 from .ir import Graph, Node
 from .losses import graph_loss
@@ -398,10 +397,6 @@ class StructuralView:
         return list(iter(self.class_of))
 
 
-_NOT_YET = ("{face} is not available yet for a tensor-level proof (wide generic tensors); the summary, JSON and "
-            "verify() are: for {face}, analyze the same design at a small width with lumped=False")
-
-
 class StructuralGraphAnalysis(GraphAnalysis):
     """:class:`GraphAnalysis` of a :class:`StructuralProof`: facts per parameter tensor, read per entry (every
     entry of a generic or released tensor its own tie class: no tie claimed).  ``gradient_at_init`` is
@@ -494,8 +489,11 @@ class StructuralGraphAnalysis(GraphAnalysis):
         return {k: out[k] for k in keys}
 
     def to_latex(self, *, title: str | None = None) -> str:
-        """Not available yet for a tensor-level proof (a one-line :class:`UnsupportedError`)."""
-        raise UnsupportedError(_NOT_YET.format(face="the LaTeX proof document"))
+        """The tensor-level proof as a standalone LaTeX document
+        (:func:`symderiv.graph.structural_latex.structural_proof_document`)."""
+        from .structural_latex import structural_proof_document
+
+        return structural_proof_document(self, title=title)
 
     def verify(self, module: Any, **options: Any):
         """Real ``torch.optim`` runs of ``module`` against every claim (:func:`verify_structural`)."""
