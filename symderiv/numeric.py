@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -42,7 +42,7 @@ __all__ = [
     # the network on a batch
     "forward", "gradients", "loss",
     # the check
-    "finite_differences", "relative_error", "at_kink",
+    "finite_differences", "central_differences", "relative_error", "at_kink",
     # training
     "Optimizer", "SGD", "Momentum", "Nesterov", "RMSprop", "Adam", "AdamW",
     "OPTIMIZERS", "register_optimizer", "make_optimizer", "minibatch_indices",
@@ -469,18 +469,31 @@ def finite_differences(
                    error=InvalidArgument)
     x, y = _checked_batch(net, X, Y)
     theta = {k: v.copy() for k, v in _checked_params(net, params).items()}
-    out: Params = {}
-    for name in net.parameter_names():
+    entries = {name: list(np.ndindex(*theta[name].shape)) for name in net.parameter_names()}
+    values = central_differences(net, theta, x, y, entries, eps)
+    return {name: values[name].reshape(theta[name].shape) for name in entries}
+
+
+def central_differences(net: Network, theta: dict[str, Array], x: Array, y: Array,
+                        entries: Mapping[str, Sequence[tuple[int, ...]]], eps: float,
+                        step: Callable[[], None] | None = None) -> dict[str, Array]:
+    """Central differences of the batch loss at the listed ``entries`` of each parameter (1-D, in list
+    order).  ``theta`` (float arrays, already checked) is perturbed in place and restored; ``step`` is
+    called after each entry (progress)."""
+    out: dict[str, Array] = {}
+    for name, indices in entries.items():
         p = theta[name]
-        g = np.empty_like(p)
-        for index in np.ndindex(*p.shape):
+        g = np.empty(len(indices))
+        for n, index in enumerate(indices):
             original = p[index]
             p[index] = original + eps
             up = _loss(net, theta, x, y)
             p[index] = original - eps
             down = _loss(net, theta, x, y)
             p[index] = original
-            g[index] = (up - down) / (2 * eps)
+            g[n] = (up - down) / (2 * eps)
+            if step is not None:
+                step()
         out[name] = g
     return out
 

@@ -140,24 +140,11 @@ def _sampled_finite_differences(net, params, X, Y, sample: dict[str, list[tuple[
                                 progress: "_Progress", eps: float = 1e-6) -> dict[str, np.ndarray]:
     """Central differences of the NumPy batch loss at the ``sample`` entries (one array per parameter,
     in sample order); :func:`symderiv.numeric.finite_differences` restricted to a sample."""
-    from .numeric import loss
+    from .numeric import _checked_batch, central_differences
 
+    x, y = _checked_batch(net, X, Y)
     theta = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
-    out = {}
-    for name, entries in sample.items():
-        p = theta[name]
-        g = np.empty(len(entries))
-        for n, index in enumerate(entries):
-            original = p[index]
-            p[index] = original + eps
-            up = loss(net, theta, X, Y)
-            p[index] = original - eps
-            down = loss(net, theta, X, Y)
-            p[index] = original
-            g[n] = (up - down) / (2 * eps)
-            progress.step()
-        out[name] = g
-    return out
+    return central_differences(net, theta, x, y, sample, eps, progress.step)
 
 
 class _Progress:
@@ -305,7 +292,6 @@ def _trajectory_checks(analysis, trajectory, subject: str, seed: int, tie_rtol: 
     was amplified beyond ``atol``, in its detail."""
     net = analysis.net
     thetas = trajectory.params
-    theta0 = thetas[0]
     results: dict[str, list[tuple[float, float, str]]] = {"zeros": [], "unchanged": [], "ties": []}  # (first deviation, largest deviation, where)
     zero_total, zero_exact = 0, 0
     tight_total, tight_seen = 0, 0
