@@ -37,7 +37,7 @@ import sympy as sp
 from .errors import SizeLimitError
 
 __all__ = [
-    "tree_size", "dag_size", "expand_definitions", "ClosedForms", "Abbreviated", "size_text",
+    "tree_size", "dag_size", "dag_nodes", "expand_definitions", "ClosedForms", "Abbreviated", "size_text",
     "MAX_INLINE_NODES", "MAX_ABBREVIATED_NODES", "MAX_TOTAL_NODES", "MAX_EXPANDED_NODES", "MAX_EXPANDED_DEPTH",
 ]
 
@@ -90,6 +90,11 @@ def _walk(roots: Iterable[sp.Basic], children: Callable[[sp.Basic], tuple],
             stack.append((node, True))
             stack.extend((c, False) for c in reversed(children(node)) if c not in done)
     return order
+
+
+def dag_nodes(roots: Iterable[sp.Basic]) -> list[sp.Basic]:
+    """Every distinct sub-expression of ``roots`` (a walk over the DAG: shared sub-trees once)."""
+    return _walk(roots, lambda node: node.args)
 
 
 def tree_size(expr: sp.Basic, limit: int | None = None,

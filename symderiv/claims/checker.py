@@ -26,7 +26,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
+from ..closed_forms import dag_nodes
+from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, UnsupportedError
 from ..guard import public_entry
 from .names import BATCH_SIZE, Builder, LogitBuilder, NotLocal, resolve
 from .tree import children as _children
@@ -231,34 +232,13 @@ _UNDEFINED = (sp.S.ComplexInfinity, sp.S.Infinity, sp.S.NegativeInfinity, sp.S.N
 def _undefined(expr) -> bool:
     """Does ``expr`` contain ``zoo``, ``±oo`` or ``nan``?  A walk over *distinct* subexpressions:
     closed forms of deep networks share subtrees, and a tree walk (``expr.has``) would be exponential."""
-    seen, stack = {expr}, [expr]
-    while stack:
-        e = stack.pop()
-        if e.is_Atom:
-            if any(e is u for u in _UNDEFINED):
-                return True
-            continue
-        for a in e.args:
-            if a not in seen:
-                seen.add(a)
-                stack.append(a)
-    return False
+    return any(e.is_Atom and any(e is u for u in _UNDEFINED) for e in dag_nodes([expr]))
 
 
 def _symbols(*exprs) -> set:
     """The symbols of ``exprs``, by a walk over distinct subexpressions (``free_symbols`` walks the
     tree, exponential on the shared closed forms of deep networks)."""
-    seen, stack, out = set(exprs), list(exprs), set()
-    while stack:
-        e = stack.pop()
-        if e.is_Symbol:
-            out.add(e)
-            continue
-        for a in e.args:
-            if a not in seen:
-                seen.add(a)
-                stack.append(a)
-    return out
+    return {e for e in dag_nodes(exprs) if e.is_Symbol}
 
 
 def _is_neg(node) -> bool:
