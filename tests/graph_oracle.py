@@ -1,7 +1,24 @@
-"""The graph engine against torch autograd on the same module: one helper for every graph test file."""
+"""Helpers of the graph test files: a module from a forward function, and the graph engine against torch
+autograd on the same module."""
 from __future__ import annotations
 
 import numpy as np
+
+
+def wrap(fn, *mods):
+    """An ``nn.Module`` whose forward is ``fn(self, x)``, holding ``mods`` as ``self.mods``."""
+    from torch import nn
+
+    class Wrap(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fn = fn
+            self.mods = nn.ModuleList(mods)
+
+        def forward(self, x):
+            return self.fn(self, x)
+
+    return Wrap()
 
 
 def assert_engine_matches_autograd(module, input_shape, loss: str, *, rtol: float = 1e-9, seed: int = 3) -> None:

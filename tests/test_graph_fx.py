@@ -6,20 +6,11 @@ import sympy as sp
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
+from graph_oracle import wrap  # noqa: E402
 from symderiv.errors import InvalidArgument, NetworkError, RegistryError, UnsupportedError  # noqa: E402
 from symderiv.graph import analyze_module, graph_from_module  # noqa: E402
 from symderiv.graph.examples import ControlNetBlock, LoRA  # noqa: E402
 from symderiv.graph.values import init_values  # noqa: E402
-
-
-class Wrap(nn.Module):
-    def __init__(self, fn, *mods):
-        super().__init__()
-        self.fn = fn
-        self.mods = nn.ModuleList(mods)
-
-    def forward(self, x):
-        return self.fn(self, x)
 
 
 def _refused(module, shape, needle, loss="mse"):
@@ -34,16 +25,16 @@ def test_unsupported_module_names_class_and_path():
 
 
 def test_unsupported_function_and_method():
-    _refused(Wrap(lambda s, x: torch.abs(x)), (3,), "abs")
-    _refused(Wrap(lambda s, x: x.abs()), (3,), ".abs()")
+    _refused(wrap(lambda s, x: torch.abs(x)), (3,), "abs")
+    _refused(wrap(lambda s, x: x.abs()), (3,), ".abs()")
 
 
 def test_activation_arguments_are_checked():
     import torch.nn.functional as F
 
-    _refused(Wrap(lambda s, x: F.softplus(x, beta=2)), (3,), "softplus(beta=2)")
-    _refused(Wrap(lambda s, x: F.gelu(x, approximate="tanh")), (3,), "gelu(approximate='tanh')")
-    g = graph_from_module(Wrap(lambda s, x: F.leaky_relu(F.elu(x, 0.5), 0.2)), (3,), "mse")
+    _refused(wrap(lambda s, x: F.softplus(x, beta=2)), (3,), "softplus(beta=2)")
+    _refused(wrap(lambda s, x: F.gelu(x, approximate="tanh")), (3,), "gelu(approximate='tanh')")
+    g = graph_from_module(wrap(lambda s, x: F.leaky_relu(F.elu(x, 0.5), 0.2)), (3,), "mse")
     acts = [n.attrs["activation"] for n in g.nodes if n.op == "activation"]
     assert [(a.name, dict(a.params)) for a in acts] == [("elu", {"alpha": sp.Rational(1, 2)}),
                                                          ("leaky_relu", {"slope": sp.Rational(1, 5)})]
@@ -52,13 +43,13 @@ def test_activation_arguments_are_checked():
 def test_data_dependent_control_flow_is_refused():
     def fn(s, x):
         return x if x.sum() > 0 else -x
-    _refused(Wrap(fn), (3,), "torch.fx could not trace")
+    _refused(wrap(fn), (3,), "torch.fx could not trace")
 
 
 def test_operations_along_the_batch_axis_are_refused():
-    _refused(Wrap(lambda s, x: x - x.mean(0)), (3,), "batch axis")
-    _refused(Wrap(lambda s, x: x.view(-1)), (3,), "batch axis")
-    _refused(Wrap(lambda s, x: x[0]), (2, 3), "batch axis")
+    _refused(wrap(lambda s, x: x - x.mean(0)), (3,), "batch axis")
+    _refused(wrap(lambda s, x: x.view(-1)), (3,), "batch axis")
+    _refused(wrap(lambda s, x: x[0]), (2, 3), "batch axis")
 
 
 def test_dropout_in_training_mode_is_refused_and_identity_in_eval():

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from graph_oracle import assert_engine_matches_autograd  # noqa: E402
+from graph_oracle import assert_engine_matches_autograd, wrap  # noqa: E402
 from symderiv.errors import UnsupportedError  # noqa: E402
 from symderiv.graph import graph_from_module  # noqa: E402
 from symderiv.graph.replay import engine_gradients, random_batch, torch_loss  # noqa: E402
@@ -137,16 +137,6 @@ def test_wrong_gradients_would_be_caught():
     assert not np.allclose(ours["c_attn.weight"], module.c_attn.weight.grad.numpy(), rtol=1e-6)
 
 
-class _Wrap(nn.Module):
-    def __init__(self, fn, *mods):
-        super().__init__()
-        self.fn = fn
-        self.mods = nn.ModuleList(mods)
-
-    def forward(self, x):
-        return self.fn(self, x)
-
-
 @pytest.mark.parametrize("fn,mods,needle", [
     (lambda s, x: F.scaled_dot_product_attention(x, x, x, is_causal=True), (), "with a mask"),
     (lambda s, x: s.mods[0](x, x, x)[0], (nn.MultiheadAttention(4, 2),), "batch_first=False"),
@@ -156,7 +146,7 @@ class _Wrap(nn.Module):
 ])
 def test_refusals_are_one_line(fn, mods, needle):
     with pytest.raises(UnsupportedError) as info:
-        graph_from_module(_Wrap(fn, *mods), (3, 4), "mse")
+        graph_from_module(wrap(fn, *mods), (3, 4), "mse")
     assert "\n" not in str(info.value) and needle in str(info.value), str(info.value)
 
 
