@@ -61,11 +61,16 @@ class NumericActivation:
     * ``function(z, **params)``: ``f(z)`` elementwise.
     * ``derivative(z, **params)``: ``f'(z)`` away from the kink; *at* a kink
       (``z == 0`` for a kinked activation) the network's ``kink_grad`` is used instead.
+    * ``breakpoints``: the points where ``f`` or one of its derivatives jumps (ReLU, leaky ReLU
+      and ELU: 0; ELU with alpha = 1 is C¹ there but ``f''`` jumps).  Central differences whose
+      step straddles one are only first-order accurate; :func:`central_differences` uses
+      one-sided formulas there.
     """
 
     name: str
     function: Callable[..., Array]
     derivative: Callable[..., Array]
+    breakpoints: tuple[float, ...] = ()
 
 
 _ACTIVATIONS: dict[str, NumericActivation] = {}
@@ -76,11 +81,14 @@ def register_numeric_activation(
     function: Callable[..., Array],
     derivative: Callable[..., Array],
     *,
+    breakpoints: Sequence[float] = (),
     replace: bool = False,
 ) -> NumericActivation:
     """Give the registered activation ``name`` its NumPy function and derivative.
 
     Both take a float64 array and the activation's parameters as keyword floats.
+    ``breakpoints``: where ``f`` or a derivative of it jumps (piecewise definitions), so
+    that finite differences know where a step may straddle a change of formula.
     """
     if name not in registered_activations():
         raise RegistryError(
@@ -88,7 +96,7 @@ def register_numeric_activation(
         )
     if name in _ACTIVATIONS and not replace:
         raise RegistryError(f"activation {name!r} already has a NumPy form; pass replace=True to override it")
-    entry = NumericActivation(name, function, derivative)
+    entry = NumericActivation(name, function, derivative, tuple(float(b) for b in breakpoints))
     _ACTIVATIONS[name] = entry
     _bind_activation.cache_clear()
     return entry
@@ -145,16 +153,19 @@ register_numeric_activation(
     "gelu", lambda z: z * _phi(z), lambda z: _phi(z) + z * np.exp(-0.5 * z**2) / math.sqrt(2.0 * math.pi)
 )
 # ---------------------------------------------------------------- kinked at 0 (f'(0) from the network)
-register_numeric_activation("relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float))
+register_numeric_activation("relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float),
+                            breakpoints=(0.0,))
 register_numeric_activation(
     "leaky_relu",
     lambda z, slope: np.where(z > 0, z, slope * z),
     lambda z, slope: np.where(z > 0, 1.0, slope),
+    breakpoints=(0.0,),
 )
 register_numeric_activation(
     "elu",
     lambda z, alpha: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0))),
     lambda z, alpha: np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))),
+    breakpoints=(0.0,),  # f'' jumps at 0 even for alpha = 1
 )
 
 
@@ -474,24 +485,70 @@ def finite_differences(
     return {name: values[name].reshape(theta[name].shape) for name in entries}
 
 
+def _breakpoint_layers(net: Network) -> tuple[tuple[int, tuple[float, ...]], ...]:
+    """``(l, breakpoints)`` for each hidden layer whose activation is defined piecewise."""
+    out = []
+    for l in range(1, net.depth):
+        entry = _ACTIVATIONS.get(net.activation_of(l).name)
+        if entry is not None and entry.breakpoints:
+            out.append((l, entry.breakpoints))
+    return tuple(out)
+
+
+def _loss_and_regions(net: Network, theta: Params, x: Array, y: Array,
+                      layers: Sequence[tuple[int, tuple[float, ...]]]) -> tuple[float, Array]:
+    """The batch loss and, for every pre-activation of a piecewise activation, the sign of its
+    offset from each breakpoint (−1, 0 or 1): which piece of the activation it is on."""
+    z, _ = _forward(net, theta, x)
+    value = float(np.mean(_numeric_loss(net).value(z[net.depth], y)))
+    signs = [np.sign(z[l][..., None] - np.asarray(points)).ravel() for l, points in layers]
+    return value, (np.concatenate(signs) if signs else np.zeros(0))
+
+
+def _one_sided_ok(centre: Array, near: Array, far: Array) -> bool:
+    """Whether the loss is one smooth formula on ``[θ, θ ± 2ε]``: every pre-activation stays on
+    one piece (or starts at a breakpoint and leaves it to that piece)."""
+    return bool(np.all(near == far) and np.all((centre == near) | (centre == 0)))
+
+
 def central_differences(net: Network, theta: dict[str, Array], x: Array, y: Array,
                         entries: Mapping[str, Sequence[tuple[int, ...]]], eps: float,
                         step: Callable[[], None] | None = None) -> dict[str, Array]:
     """Central differences of the batch loss at the listed ``entries`` of each parameter (1-D, in list
     order).  ``theta`` (float arrays, already checked) is perturbed in place and restored; ``step`` is
-    called after each entry (progress)."""
+    called after each entry (progress).
+
+    Where the step straddles a breakpoint of a piecewise activation (ELU at an exact zero
+    pre-activation: C¹, but ``f''`` jumps), the central difference is only first-order accurate.
+    There the derivative is taken from the one-sided second-order formulas
+    ``±(−3L(θ) + 4L(θ ± ε) − L(θ ± 2ε)) / 2ε`` on each side where the loss is one smooth formula
+    (their mean when both are); both equal the derivative wherever the loss is differentiable."""
+    layers = _breakpoint_layers(net)
+    centre, r_centre = _loss_and_regions(net, theta, x, y, layers)
     out: dict[str, Array] = {}
     for name, indices in entries.items():
         p = theta[name]
         g = np.empty(len(indices))
         for n, index in enumerate(indices):
             original = p[index]
-            p[index] = original + eps
-            up = _loss(net, theta, x, y)
-            p[index] = original - eps
-            down = _loss(net, theta, x, y)
-            p[index] = original
+
+            def at(offset: float) -> tuple[float, Array]:
+                p[index] = original + offset
+                return _loss_and_regions(net, theta, x, y, layers)
+
+            (up, r_up), (down, r_down) = at(eps), at(-eps)
             g[n] = (up - down) / (2 * eps)
+            if layers:
+                if not (np.all(r_up == r_centre) and np.all(r_down == r_centre) and np.all(r_centre != 0)):
+                    (up2, r_up2), (down2, r_down2) = at(2 * eps), at(-2 * eps)
+                    sides = []
+                    if _one_sided_ok(r_centre, r_up, r_up2):
+                        sides.append((-3 * centre + 4 * up - up2) / (2 * eps))
+                    if _one_sided_ok(r_centre, r_down, r_down2):
+                        sides.append((3 * centre - 4 * down + down2) / (2 * eps))
+                    if sides:
+                        g[n] = sum(sides) / len(sides)
+            p[index] = original
             if step is not None:
                 step()
         out[name] = g
