@@ -27,8 +27,11 @@ import numpy as np
 import sympy as sp
 
 from ..closed_forms import dag_nodes
-from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, UnsupportedError
+from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
 from ..guard import public_entry
+from .conventions import CONVENTIONS, DEFAULT, apply_convention, choose
+from .derivation import is_derivation, split_derivation, substitute
+from .readings import readings
 from .names import BATCH_SIZE, Builder, LogitBuilder, NotLocal, resolve
 from .tree import children as _children
 from .tree import (
@@ -109,7 +112,7 @@ def _parse_here(claim: str, syntax: str) -> Claim:
 
 @public_entry
 def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 10.0, seed: int | None = None,
-          memory_mb: int = 2048) -> Verdict:
+          memory_mb: int = 2048, convention: str = "auto") -> Verdict:
     """Check a claim about ``net`` at ``init`` and return a :class:`~.verdict.Verdict`.
 
     * ``claim``: LaTeX (``\\frac{\\partial L}{\\partial W^{(1)}_{ij}} = (p_i - y_i) x_j``)
@@ -124,6 +127,13 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
       proof); beyond it the verdict is "undecided".
     * ``memory_mb``: memory the checking child process may use on top of this process's size;
       beyond it the verdict is "undecided".
+    * ``convention``: ``"auto"`` (detected from the notation, else symderiv's declared readings) or a
+      preset of :data:`~.conventions.CONVENTIONS` (``"cs231n"``, ``"nielsen"``, ``"goodfellow"``,
+      ``"ng"``): what ``a`` names, the shape of ``W``, rows or columns per example; stated in the notes.
+
+    ``claim`` may be a whole derivation: an ``align`` environment or several lines (one claim per
+    line, ``Let u = …`` definitions used in later lines); each line is checked and the first wrong
+    link is named with its line (:mod:`.derivation`).
 
     Everything that depends on the claim runs in bounded child processes; the verdict
     comes back as plain data.  Malformed, unsupported or hostile input raises a one-line
@@ -143,11 +153,83 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
         raise InvalidArgument(f"seed must be an integer or None, got {seed!r}")
     if isinstance(memory_mb, bool) or not isinstance(memory_mb, int) or not 64 <= memory_mb <= 1 << 20:
         raise InvalidArgument(f"memory_mb must be an integer number of megabytes (64 .. 1048576), got {memory_mb!r}")
+    if not isinstance(convention, str) or convention != "auto" and convention not in CONVENTIONS:
+        raise InvalidArgument(f"convention must be 'auto' or one of {', '.join(sorted(CONVENTIONS))}, got {convention!r}")
     start = time.monotonic()
     seconds = float(seconds)
+    claim = str.__str__(claim) if isinstance(claim, str) else claim
+    if isinstance(claim, str) and is_derivation(claim):
+        return _check_derivation(claim, net, init, syntax, seconds, seed, memory_mb, start, convention)
     parsed = parse_claim(claim, syntax, seconds=min(5.0, seconds))
     claim = str.__str__(claim)  # parse_claim accepted it: a str (exactly, from here on)
-    resolved = resolve(parsed, net)
+    return _check_parsed(claim, parsed, net, init, seed, memory_mb, start, seconds, convention)
+
+
+def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, start: float, seconds: float,
+                  convention: str = "auto") -> Verdict:
+    """Read a parsed claim in its convention, resolve every reading of it against ``net`` and check
+    the readings that are well formed (:mod:`.readings`); ``seconds`` from ``start`` in all."""
+    conv, why = choose(convention, parsed)
+    parsed = apply_convention(parsed, conv)
+    said = [conv.describe() + (f" ({why})" if why else "")] if conv != DEFAULT or convention != "auto" else []
+    options = readings(parsed, net.depth)
+    if len(options) == 1:
+        verdict = _check_reading(claim, parsed, resolve(parsed, net, conv), net, init, seed, memory_mb, start, seconds)
+        verdict.notes[:0] = said
+        return verdict
+    fit, failed = [], []
+    for what, c in options:
+        try:
+            r = resolve(c, net, conv)
+        except SymderivError as exc:
+            failed.append((what, str(exc)))
+            continue
+        if all(v.mismatch for v in r.variants):  # the shapes of the sides differ: not what the writer meant
+            failed.append((what, r.variants[0].mismatch))
+        else:
+            fit.append((what, c, r))
+    if not fit:
+        raise ClaimNameError("a bare a has no reading that fits: " + "; ".join(f"{w}: {e[:120]}" for w, e in failed)
+                             + "; write its layer, e.g. a^{(1)} or a^{L}")
+    verdicts = []
+    for k, (what, c, r) in enumerate(fit):
+        share = (seconds - (time.monotonic() - start)) / (len(fit) - k)
+        verdicts.append((what, _check_reading(claim, c, r, net, init, seed, memory_mb, time.monotonic(), share)))
+    return _combine_readings(verdicts, [w for w, _ in failed])
+
+
+def _combine_readings(verdicts: list, unfit: list) -> Verdict:
+    """One verdict from the verdicts of several readings: a status they all share, else "undecided"
+    naming which readings hold (a claim is never refuted under a reading the writer may not mean)."""
+    first = verdicts[0][1]
+    names = ", ".join(w for w, _ in verdicts)
+    dropped = f" ({'; '.join(unfit)}: shapes or index ranges do not fit)" if unfit else ""
+    statuses = {v.status for _, v in verdicts}
+    if len(verdicts) == 1:
+        first.notes.insert(0, f"the bare a is read as {names}, the only reading that fits{dropped}")
+        return first
+    if len(statuses) == 1:
+        first.notes.insert(0, f"the bare a has several readings ({names}); the claim is {first.status} under each{dropped}")
+        return first
+    per = "; ".join(f"{v.status} under {w}" for w, v in verdicts)
+    links = []
+    for k, link in enumerate(first.links):
+        mine = [v.links[k].status if k < len(v.links) else UNDECIDED for _, v in verdicts]
+        if len(set(mine)) == 1:
+            links.append(link)
+            continue
+        links.append(replace(link, status=UNDECIDED, counterexample=None,
+                             reason=f"the claim depends on the reading of the bare a: {per}; write its layer "
+                                    "(e.g. a^{(1)}, a^{L}) to pick one"))
+    status = REFUTED if any(l.status == REFUTED for l in links) else \
+        PROVED if all(l.status == PROVED for l in links) else UNDECIDED
+    notes = [f"the bare a has several readings: {per}{dropped}"] + first.notes
+    return Verdict(first.claim, status, links, first.network, first.init, notes, first.syntax)
+
+
+def _check_reading(claim: str, parsed: Claim, resolved, net, init, seed, memory_mb: int, start: float,
+                   seconds: float) -> Verdict:
+    """Check one resolved reading in a bounded child (``seconds`` from ``start``)."""
     init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
     # any integer seeds both generators (NumPy's wants a non-negative one)
     rng_seed = zlib.crc32(claim.encode("utf-8", "replace")) if seed is None else seed % (1 << 64)
@@ -160,11 +242,72 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
     except IsolationUnavailable:
         raise
     except BoundExceeded as exc:
-        reason = f"the derivation and checks did not finish within the bound ({exc})"
+        reason = (f"the derivation and checks did not finish within the bound ({exc}); "
+                  f"raise it with seconds= (command line: --seconds)")
         links = [LinkVerdict(k, to_text(a), to_text(b), _relation(a, b, same), UNDECIDED, reason, None, "", 0,
                              0, to_latex(a), to_latex(b))
                  for k, (a, b, same) in enumerate(_pairs(resolved), 1)]
         return Verdict(claim, UNDECIDED, links, net.describe(), init_text, [], parsed.syntax)
+
+
+#: most claims in one derivation
+MAX_LINES = 100
+
+
+def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, memory_mb: int, start: float,
+                      convention: str) -> Verdict:
+    """A derivation of several lines (:mod:`.derivation`): each line checked in turn under the one time
+    bound, definitions substituted into later lines; the links numbered through, each with its line."""
+    if len(text) > 5 * MAX_CHARS:
+        raise SizeLimitError(f"the derivation is {len(text)} characters long (limit {5 * MAX_CHARS})")
+    lines = split_derivation(text)
+    if len(lines) > MAX_LINES:
+        raise SizeLimitError(f"the derivation has {len(lines)} lines (limit {MAX_LINES}); check it in parts")
+    defs: dict = {}
+    links: list = []
+    notes: list = []
+    syntaxes = set()
+    init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
+    for line in lines:
+        try:
+            parsed = parse_claim(line.text, syntax, seconds=min(5.0, seconds))
+        except SymderivError as exc:
+            raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
+        syntaxes.add(parsed.syntax)
+        sides = tuple(substitute(s, defs) for s in parsed.sides)
+        if line.defines:
+            head = parsed.sides[0]
+            if len(sides) != 2 or not (isinstance(head, Q) and head.kind == "var" and head.name == line.defines):
+                raise ClaimSyntaxError(f"line {line.number}: a definition is 'Let {line.defines} = expression'")
+            defs[line.defines] = sides[1]
+            notes.append(f"line {line.number} defines {line.defines} = {to_text(sides[1])[:80]} (used in the lines after it)")
+            continue
+        parsed = replace(parsed, sides=sides)
+        remaining = seconds - (time.monotonic() - start)
+        if remaining <= 0.05:
+            for k, (a, b) in enumerate(zip(sides, sides[1:]), 1):
+                links.append(LinkVerdict(len(links) + 1, to_text(a), to_text(b), "equal", UNDECIDED,
+                                         "the time bound ran out before this line was checked; raise it with seconds= "
+                                         "(command line: --seconds)", None, "", 0, 0, to_latex(a), to_latex(b),
+                                         line=line.number))
+            continue
+        try:
+            verdict = _check_parsed(line.text, parsed, net, init, seed, memory_mb, time.monotonic(), remaining,
+                                    convention)
+        except SymderivError as exc:
+            raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
+        for k, link in enumerate(verdict.links, 1):
+            links.append(replace(link, number=len(links) + 1, line=line.row_of(k)))
+        notes += [n if n.startswith("line ") else f"line {line.number}: {n}" for n in verdict.notes]
+    if not links:
+        raise ClaimSyntaxError("the derivation only defines names; it claims nothing to check")
+    statuses = [l.status for l in links]
+    status = REFUTED if REFUTED in statuses else PROVED if all(s == PROVED for s in statuses) else UNDECIDED
+    merged: list = []
+    for n in notes:  # a note said by several lines once, in order
+        if n not in merged:
+            merged.append(n)
+    return Verdict(text, status, links, net.describe(), init_text, merged, syntaxes.pop() if len(syntaxes) == 1 else "mixed")
 
 
 def _check_here(claim, resolved, net, init, init_text: str, rng_seed: int, start: float, seconds: float) -> Verdict:

@@ -13,7 +13,49 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-__all__ = ["cli_check", "build_parser"]
+__all__ = ["cli_check", "build_parser", "add_check_options", "claim_text"]
+
+#: longest derivation file read (characters); the checker's own limits apply after
+_MAX_FILE_CHARS = 50_000
+
+
+def add_check_options(p: argparse.ArgumentParser) -> None:
+    """``-f FILE`` (a derivation from a file, ``-`` for standard input) and ``--convention NAME``."""
+    from .conventions import CONVENTIONS
+
+    p.add_argument("-f", "--file", default=None, metavar="FILE",
+                   help="read the claim or a whole derivation (align environment, one claim per line) "
+                        "from FILE, or from standard input with -f -")
+    p.add_argument("--convention", default="auto", choices=["auto", *sorted(CONVENTIONS)],
+                   help="the notation's convention: auto (default: detected from the notation, and stated "
+                        "in the verdict), " + ", ".join(sorted(CONVENTIONS)))
+
+
+def claim_text(claim: str | None, file: str | None) -> str:
+    """The claim given on the command line, or read from ``file`` (``-``: standard input); one of the two."""
+    from ..errors import SymderivError
+
+    if (claim is None) == (file is None):
+        raise SymderivError("check needs a claim, or -f FILE (-f - reads standard input), but not both")
+    if file is None:
+        return claim  # type: ignore[return-value]
+    import sys
+
+    try:
+        if file == "-":
+            text = sys.stdin.read(_MAX_FILE_CHARS + 1)
+        else:
+            with open(file, encoding="utf-8") as f:
+                text = f.read(_MAX_FILE_CHARS + 1)
+    except UnicodeDecodeError as exc:
+        raise SymderivError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SymderivError(f"cannot read {file}: {exc.strerror or exc}") from None
+    if len(text) > _MAX_FILE_CHARS:
+        raise SymderivError(f"{file}: more than {_MAX_FILE_CHARS} characters; check the derivation in parts")
+    if not text.strip():
+        raise SymderivError(f"{'standard input' if file == '-' else file} is empty")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:

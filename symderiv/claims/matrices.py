@@ -166,15 +166,17 @@ class _Lowerer:
             return self.qshape(q.wrt)
         if q.indices or q.kind in ("loss", "width", "batch", "var", "kron"):
             return None
+        conv = self.r.convention
         if q.kind in ("X", "Y", "P"):
-            return (BATCH, n[0] if q.kind == "X" else n[-1])
+            width = n[0] if q.kind == "X" else n[-1]
+            return (width, BATCH) if conv.batch == "columns" else (BATCH, width)
         layer = self.r._layer(q)
         if q.kind in _VECTOR:
             return (n[_VECTOR[q.kind]], 1)
         if q.kind in _LAYER_VECTOR:
             return (n[layer], 1)
         if q.kind == "W":
-            return (n[layer], n[layer - 1])
+            return (n[layer - 1], n[layer]) if conv.weights == "in×out" else (n[layer], n[layer - 1])
         return None
 
     def shape(self, node):
@@ -338,12 +340,15 @@ class _Lowerer:
             i, j = 1, 1
         if q.kind == "grad":
             return replace(q, wrt=self.qentry(grad_target(q), i, j))
+        conv = self.r.convention
         if q.kind in ("X", "Y", "P"):
-            if isinstance(i, int):
-                raise ClaimSyntaxError(f"{q.src or q.kind}: a batch row must be an example index")
-            return Q(q.kind.lower(), None, (j,), None, q.src, example=i)
+            example, unit = (j, i) if conv.batch == "columns" else (i, j)
+            if isinstance(example, int):
+                raise ClaimSyntaxError(f"{q.src or q.kind}: a batch {'column' if conv.batch == 'columns' else 'row'} "
+                                       "must be an example index")
+            return Q(q.kind.lower(), None, (unit,), None, q.src, example=example)
         if q.kind == "W":
-            return replace(q, indices=(i, j))
+            return replace(q, indices=(j, i) if conv.weights == "in×out" else (i, j))
         return replace(q, indices=(i,))
 
     def product(self, items, i, j):
@@ -427,7 +432,8 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
             if s == (shape[1], shape[0]):
                 msg = (f"side {a} is {_show(shape)} but side {b} is {_show(s)}: one is the transpose of the other. "
                        "symderiv's W^{(l)} is n_l × n_{l-1} (z = W h + b), so ∂L/∂W^{(l)} is n_l × n_{l-1}; "
-                       "X^T (P - Y) is its transpose (the z = x W convention); write (P - Y)^T X, or transpose a side")
+                       "X^T (P - Y) is its transpose (the z = x W convention); write (P - Y)^T X, transpose a side, "
+                       "or check with convention='cs231n' (command line: --convention cs231n) where W^{(l)} is n_{l-1} × n_l")
             else:
                 msg = f"side {a} is {_show(shape)} but side {b} is {_show(s)}: the shapes differ"
             return Lowered(claim.sides, (), shape, msg)

@@ -106,16 +106,18 @@ class _NoLayer(ClaimNameError):
     """A quantity's layer does not exist (a symbolic layer's value is then skipped)."""
 
 
-def resolve(claim: Claim, net) -> Resolved:
+def resolve(claim: Claim, net, convention=None) -> Resolved:
     """Fill in implicit and symbolic layers, lower vectors and matrices to entries, check every
-    name against ``net`` and infer index ranges."""
+    name against ``net`` and infer index ranges (``convention``: a :class:`~.conventions.Convention`
+    for the shapes of whole matrices; symderiv's own by default)."""
     from .batch import is_additive
+    from .conventions import DEFAULT
     from .matrices import layer_variants, lower_sides, uses_batch
 
     variants: list[Variant] = []
     skipped: _NoLayer | None = None
     for layers, c in layer_variants(claim, net.depth):
-        r = _Resolver(net)
+        r = _Resolver(net, convention or DEFAULT)
         try:
             low = lower_sides(c, r)
             if low.mismatch:
@@ -206,8 +208,9 @@ def _layer_of(q: Q) -> int:
 
 
 class _Resolver:
-    def __init__(self, net):
+    def __init__(self, net, convention):
         self.net = net
+        self.convention = convention
         self.L = net.depth
         self.sizes = [int(n) for n in net.sizes]
         self.ranges: dict[str, int] = {}

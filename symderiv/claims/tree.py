@@ -10,7 +10,7 @@ Indices are 1-based, as written by hand.  An index is a name (``"i"``), a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Union
 
@@ -21,7 +21,7 @@ __all__ = [
     "MAX_CHARS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_DIGITS", "MAX_NODES", "MAX_ASSIGNMENTS", "MAX_SUM_TERMS",
     "MAX_SIDES", "MAX_TREE_DEPTH", "MAX_POWER_DEGREE", "MAX_SUM_WORK", "MAX_CONSTANT_BITS",
     "TRUE_CLASS", "neg", "div", "count_nodes", "check_depth", "check_size", "validate", "fold", "to_latex", "to_text",
-    "describe_char", "grad_target",
+    "describe_char", "grad_target", "map_quantities",
 ]
 
 #: longest claim accepted, in characters
@@ -201,6 +201,29 @@ def children(node: Node) -> tuple:
     if isinstance(node, Deriv):
         return (node.body, node.wrt)
     return ()
+
+
+def map_quantities(node: Node, fn) -> Node:
+    """The tree with every quantity ``q`` (its ``wrt`` mapped first) replaced by ``fn(q)``; the rest rebuilt."""
+    if isinstance(node, Q):
+        if node.wrt is not None:
+            node = replace(node, wrt=map_quantities(node.wrt, fn))
+        return fn(node)
+    if isinstance(node, Call):
+        return replace(node, args=tuple(map_quantities(a, fn) for a in node.args))
+    if isinstance(node, Add):
+        return Add(tuple(map_quantities(t, fn) for t in node.terms))
+    if isinstance(node, Mul):
+        return Mul(tuple(map_quantities(f, fn) for f in node.factors))
+    if isinstance(node, Pow):
+        return Pow(map_quantities(node.base, fn), map_quantities(node.exp, fn))
+    if isinstance(node, Sum):
+        return Sum(node.var, node.lo, node.hi, map_quantities(node.body, fn))
+    if isinstance(node, Op):
+        return Op(node.op, tuple(map_quantities(a, fn) for a in node.args))
+    if isinstance(node, Deriv):
+        return Deriv(map_quantities(node.body, fn), map_quantities(node.wrt, fn))
+    return node
 
 
 def count_nodes(node: Node) -> int:

@@ -74,10 +74,12 @@ class LinkVerdict(JsonFace):
     assignments_total: int = 0
     left_latex: str = ""
     right_latex: str = ""
+    line: int = 0  #: the derivation's line (1-based) this link is on; 0 for a one-line claim
 
     def to_dict(self) -> dict:
+        where = {"line": self.line} if self.line else {}
         return {
-            "link": self.number, "left": self.left, "right": self.right, "relation": self.relation,
+            "link": self.number, **where, "left": self.left, "right": self.right, "relation": self.relation,
             "status": self.status, "reason": self.reason,
             "counterexample": self.counterexample.to_dict() if self.counterexample else None,
             "evidence": self.evidence,
@@ -135,14 +137,17 @@ class Verdict(JsonFace):
         lines = [head, f"  network: {self.network}; init: {self.init}"]
         many = len(self.links) > 1
         for link in self.links:
-            tag = f"  link {link.number} ({link.left} = {link.right}): " if many else "  "
+            at = f"line {link.line}, " if link.line else ""
+            tag = f"  {at}link {link.number} ({link.left} = {link.right}): " if many or link.line else "  "
             lines.append(f"{tag}{link.status} - {link.reason}")
             if link.counterexample is not None:
                 lines.append("    counterexample " + link.counterexample.describe())
             elif link.evidence:
                 lines.append(f"    evidence (not a proof): {link.evidence}")
         if many and self.first_wrong_link:
-            lines.append(f"  the first wrong link is link {self.first_wrong_link}")
+            link = self.links[self.first_wrong_link - 1]
+            on = f" (line {link.line})" if link.line else ""
+            lines.append(f"  the first wrong link is link {self.first_wrong_link}{on}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -172,6 +177,20 @@ class Verdict(JsonFace):
 
     def _repr_latex_(self) -> str:
         body = self._latex()
-        if len(self.links) > 1:
+        cx = self.counterexample
+        if cx is not None:  # the notebook shows the certified counterexample, not only "refuted"
+            link = self.links[self.first_wrong_link - 1]
+            where = f"line {link.line}, " if link.line else ""
+            body += r" \\ \text{" + _tex_escape(f"counterexample ({where}link {link.number}): {cx.describe()}") + "}"
+        if len(self.links) > 1 or cx is not None:
             return r"$\displaystyle \begin{array}{l}" + body + r"\end{array}$"
         return f"$\\displaystyle {body}$"
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}", "%": r"\%",
+                "#": r"\#", "&": r"\&", "$": r"\$", "~": r"\~{}"}
+
+
+def _tex_escape(text: str) -> str:
+    """``text`` safe inside ``\\text{…}`` (no character of it acts as a LaTeX command)."""
+    return "".join(_TEX_SPECIAL.get(c, c) for c in text)

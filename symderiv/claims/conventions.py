@@ -1,0 +1,109 @@
+r"""Notational conventions: named presets of what the letters of a derivation mean (issue 18).
+
+Textbooks disagree on what the same letters mean, and a checker that silently picks one
+refutes true lines.  A :class:`Convention` fixes the readings that differ:
+
+* ``a``: the activation ``a^{(l)} = f(z^{(l)})`` (Nielsen, Ng, CS231n) or the
+  **pre-activation** ``a^{(k)} = W^{(k)} h^{(k-1)} + b^{(k)}`` (Goodfellow et al., who write
+  ``h^{(k)}`` for the activation);
+* weights: ``W^{(l)}`` of shape ``n_l × n_{l-1}`` (``z = W h + b``: Nielsen, Ng, Goodfellow) or
+  ``n_{l-1} × n_l`` (``scores = X W + b``: CS231n), which transposes every ``W`` and ``∂L/∂W``;
+* batches: one example per **row** (``X`` is ``N × n_0``: CS231n, NumPy code) or per
+  **column** (``X`` is ``n_0 × m``: Ng's course);
+* the batch loss: the **mean** over the examples (all four) or the sum.
+
+The user picks one (``check(…, convention="cs231n")``, ``symderiv check --convention ng``); with
+``"auto"`` the claim's own notation decides where it can (a claim that writes both ``a^{(k)}``
+and ``h^{(k)}`` uses Goodfellow's ``a``) and symderiv's declared defaults (activation ``a``,
+``n_l × n_{l-1}`` weights, rows, mean) hold elsewhere.  The verdict's notes state the
+convention used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..errors import InvalidArgument
+from .tree import Claim, Node, Q, children, map_quantities
+
+__all__ = ["Convention", "CONVENTIONS", "DEFAULT", "choose", "apply_convention"]
+
+
+@dataclass(frozen=True)
+class Convention:
+    """What the letters of a derivation mean (see the module docstring)."""
+    name: str
+    a_is: str = "activation"      # or "pre-activation"
+    weights: str = "out×in"       # W^{(l)} is n_l × n_{l-1}; or "in×out" (n_{l-1} × n_l)
+    batch: str = "rows"           # one example per row of X; or "columns"
+    loss: str = "mean"            # the batch loss: mean or sum over the examples
+
+    def describe(self) -> str:
+        w = "W^(l) is n_l × n_(l-1) (z = W h + b)" if self.weights == "out×in" else \
+            "W^(l) is n_(l-1) × n_l (z = h W + b, scores = X W + b)"
+        a = "a^(l) is the activation f(z^(l))" if self.a_is == "activation" else \
+            "a^(k) is the pre-activation W^(k) h^(k-1) + b^(k) (h^(k) the activation)"
+        b = "one example per row of X" if self.batch == "rows" else "one example per column of X (X is n_0 × m)"
+        return f"convention {self.name}: {a}; {w}; {b}; the batch loss is the {self.loss} over the examples"
+
+
+DEFAULT = Convention("symderiv")
+#: the named presets
+CONVENTIONS = {
+    "symderiv": DEFAULT,
+    "nielsen": Convention("nielsen"),
+    "ng": Convention("ng", batch="columns"),
+    "cs231n": Convention("cs231n", weights="in×out"),
+    "goodfellow": Convention("goodfellow", a_is="pre-activation"),
+}
+
+
+def _quantities(node: Node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Q):
+            yield n
+        stack.extend(children(n))
+
+
+def _written_a(q: Q) -> bool:
+    """Was this activation quantity written with the letter ``a`` (``a^{(k)}``, ``a1[i]``, ``\\nabla_a``)?"""
+    src = q.src.lstrip("\\")
+    return q.kind == "h" and (src.startswith("a") or src.startswith("da"))
+
+
+def choose(name: str, claim: Claim) -> tuple[Convention, str]:
+    """The convention ``name`` (``"auto"``: detected from the claim) and, for the verdict, why it was chosen."""
+    if not isinstance(name, str) or (name != "auto" and name not in CONVENTIONS):
+        raise InvalidArgument(f"convention must be 'auto' or one of {', '.join(sorted(CONVENTIONS))}, got {name!r}")
+    if name != "auto":
+        return CONVENTIONS[name], "chosen"
+    qs = [q for s in claim.sides for q in _quantities(s)]
+    wrote_a = any(_written_a(q) for q in qs)
+    wrote_h = any(q.kind == "h" and not _written_a(q) for q in qs)
+    wrote_z = any(q.kind == "z" for q in qs)
+    if wrote_a and wrote_h and not wrote_z:
+        return CONVENTIONS["goodfellow"], "detected: the claim writes both a and h, so a is the pre-activation"
+    return DEFAULT, ""
+
+
+def apply_convention(claim: Claim, conv: Convention) -> Claim:
+    """The claim in symderiv's own readings: Goodfellow's ``a`` as ``z``, CS231n's ``W_{ij}`` as
+    ``W_{ji}``, Ng's ``X_{jn}`` as example ``n``.  (Whole matrices are transposed when lowered:
+    :mod:`.matrices` reads the convention.)"""
+    if conv == DEFAULT:
+        return claim
+    return replace(claim, sides=tuple(_apply(s, conv) for s in claim.sides))
+
+
+def _apply(node: Node, conv: Convention) -> Node:
+    def one(q: Q) -> Q:
+        if conv.a_is == "pre-activation" and _written_a(q):
+            q = replace(q, kind="z")
+        if conv.weights == "in×out" and q.kind == "W" and len(q.indices) == 2:
+            q = replace(q, indices=(q.indices[1], q.indices[0]))
+        if conv.batch == "columns" and q.kind in ("X", "Y", "P") and len(q.indices) == 2:
+            q = replace(q, indices=(q.indices[1], q.indices[0]))
+        return q
+
+    return map_quantities(node, one)

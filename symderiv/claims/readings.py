@@ -1,0 +1,58 @@
+r"""Readings of symbols the notation leaves open: never guess (issue 18).
+
+A bare ``a`` (no layer) is Nielsen's output activation in ``\delta^L = \nabla_a C \odot
+\sigma'(z^L)``, a hidden activation elsewhere.  Instead of picking one, :func:`readings` lists
+every layer it can name (``a^{(L)}`` is the output ``p``); the checker keeps the readings under
+which the claim is well formed (every index range and shape fits), checks each, and reports
+which hold.  A claim is refuted only when it is refuted under *every* reading; when readings
+disagree the verdict is "undecided" and names them, with how to pick one (write the layer).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .conventions import _written_a
+from .tree import Claim, Q, children, map_quantities
+
+__all__ = ["readings"]
+
+
+def _bare_a(claim: Claim) -> bool:
+    stack = list(claim.sides)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Q) and n.layer is None and _written_a(n):
+            return True
+        stack.extend(children(n))
+    return False
+
+
+def readings(claim: Claim, depth: int) -> list[tuple[str, Claim]]:
+    """``[(description, claim)]``: one claim per possible layer of a bare ``a`` (a single entry, with
+    an empty description, when nothing is open)."""
+    if depth < 2 or not _bare_a(claim):
+        return [("", claim)]
+    out = []
+    letters = sorted(_symbolic_letters(claim) - {"L"})
+    candidates: list = [f"{c}{d}" for c in letters for d in ("-1", "", "+1")] + list(range(1, depth + 1))
+    for layer in candidates:
+        def fill(q: Q, layer=layer) -> Q:
+            return replace(q, layer=layer) if q.layer is None and _written_a(q) else q
+
+        if isinstance(layer, str):
+            what = f"a = a^({layer})"
+        else:
+            what = f"a = a^({layer})" + (" = p, the output" if layer == depth else f", the activation of hidden layer {layer}")
+        out.append((what, replace(claim, sides=tuple(map_quantities(s, fill) for s in claim.sides))))
+    return out
+
+
+def _symbolic_letters(claim: Claim) -> set:
+    """The letters of the claim's symbolic layers (``l`` of ``w^{l+1}``)."""
+    out, stack = set(), list(claim.sides)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Q) and isinstance(n.layer, str):
+            out.add(n.layer[0])
+        stack.extend(children(n))
+    return out
