@@ -9,13 +9,14 @@ one line on stderr and a documented exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import sympy as sp
 
@@ -203,6 +204,22 @@ def _cmd_derive(args: argparse.Namespace) -> _Result:
     return _Result("\n".join(lines) + "\n")
 
 
+@contextlib.contextmanager
+def _importable_from_cwd() -> Iterator[None]:
+    """Modules in the current directory are importable, as under ``python -m symderiv``: the
+    installed ``symderiv`` script has its own directory, not the current one, as ``sys.path[0]``.
+    The current directory goes last (it never shadows an installed package) and is removed after."""
+    cwd = os.getcwd()
+    present = any(os.path.abspath(p or os.curdir) == cwd for p in sys.path if isinstance(p, str))
+    if not present:
+        sys.path.append(cwd)
+    try:
+        yield
+    finally:
+        if not present and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
 def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
     """``--module pkg.mod:factory --input-shape …``: the module and its graph analysis."""
     from .graph import analyze_module
@@ -213,7 +230,8 @@ def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
                             "e.g. --input-shape 4 or --input-shape 3,8 (tokens, width)")
     shapes = [parse_input_shape(text) for text in args.input_shape]  # repeated: one per argument of forward
     shape: Any = shapes[0] if len(shapes) == 1 else shapes
-    module, _ = load_module(args.module)
+    with _importable_from_cwd():
+        module, _ = load_module(args.module)
     a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
                        optimizer_class=getattr(args, "optimizer_class", "coordinatewise"))
     a.module_spec = args.module
@@ -261,7 +279,10 @@ def _cmd_check(args: argparse.Namespace) -> _Result:
         raise SymderivError("check needs --layers, e.g. --layers 4,3,3")
     inp = _inputs(args, default_init="generic")
     init = None if inp.init_text.strip() == "generic" else inp.init
-    verdict = check(args.claim, inp.net, init, syntax=args.syntax, seconds=args.seconds)
+    from .claims.cli import claim_text
+
+    verdict = check(claim_text(args.claim, args.file), inp.net, init, syntax=args.syntax, seconds=args.seconds,
+                    convention=args.convention)
     text = verdict.to_json() if args.json else f"{verdict}\n"
     return _Result(text, status=verdict.exit_code)
 
@@ -299,33 +320,69 @@ def _demo_results() -> list:
 
 #: seconds one pdflatex run of a demo document may take before it is reported as failed
 PDFLATEX_SECONDS = 30
+#: pdflatex runs until the cross-references settle (a theorem numbered on a later page needs two)
+PDFLATEX_RUNS = 4
+#: what pdflatex writes in its log while a reference is still unresolved ("Theorem ??" in the PDF)
+_UNSETTLED = re.compile(r"Rerun to get|There were undefined references|Label\(s\) may have changed")
+
+
+def _compile_command(name: str) -> tuple[list[str], int] | None:
+    """``(command, runs)``: latexmk (it reruns by itself) when installed, else pdflatex, run until the
+    references settle; None when neither is on PATH."""
+    import shutil
+
+    latexmk = shutil.which("latexmk")
+    if latexmk is not None:
+        return [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], 1
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        return None
+    return [pdflatex, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], PDFLATEX_RUNS
 
 
 def _pdflatex(tex: str, name: str) -> bytes | str:
-    """The PDF of ``tex`` compiled in a temporary directory, or a one-line reason it failed."""
-    import shutil
+    """The PDF of ``tex`` compiled in a temporary directory with every reference resolved, or a
+    one-line reason it failed (a PDF that would show "??" is a failure)."""
     import subprocess
     import tempfile
 
-    exe = shutil.which("pdflatex")
-    if exe is None:
+    command = _compile_command(name)
+    if command is None:
         return "pdflatex is not on PATH"
+    argv, runs = command
+    tool = os.path.basename(argv[0])
     with tempfile.TemporaryDirectory(prefix="symderiv-demo-") as tmp:
         with open(os.path.join(tmp, f"{name}.tex"), "w", encoding="utf-8") as out:
             out.write(tex)
-        try:
-            run = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=tmp,
-                                 stdin=subprocess.DEVNULL, capture_output=True, timeout=PDFLATEX_SECONDS)
-        except subprocess.TimeoutExpired:
-            return f"pdflatex took longer than {PDFLATEX_SECONDS} s"
-        except OSError as exc:
-            return f"pdflatex could not run: {exc.strerror or exc}"
+        log = ""
+        for _ in range(runs):
+            try:
+                run = subprocess.run(argv, cwd=tmp, stdin=subprocess.DEVNULL, capture_output=True,
+                                     timeout=PDFLATEX_SECONDS * (PDFLATEX_RUNS if runs == 1 else 1))
+            except subprocess.TimeoutExpired:
+                return f"{tool} took longer than {PDFLATEX_SECONDS} s"
+            except OSError as exc:
+                return f"{tool} could not run: {exc.strerror or exc}"
+            if run.returncode != 0:
+                errors = [line for line in run.stdout.decode("utf-8", "replace").splitlines() if line.startswith("!")]
+                return f"{tool} failed (exit {run.returncode}){': ' + errors[0][:200] if errors else ''}"
+            log_path = os.path.join(tmp, f"{name}.log")
+            log = open(log_path, encoding="utf-8", errors="replace").read() if os.path.exists(log_path) else ""
+            if not _UNSETTLED.search(log):
+                break
         pdf = os.path.join(tmp, f"{name}.pdf")
-        if run.returncode != 0 or not os.path.exists(pdf):
-            errors = [line for line in run.stdout.decode("utf-8", "replace").splitlines() if line.startswith("!")]
-            return f"pdflatex failed (exit {run.returncode}){': ' + errors[0][:200] if errors else ''}"
+        if not os.path.exists(pdf):
+            return f"{tool} wrote no PDF"
+        if _UNSETTLED.search(log):
+            return f"references still unresolved after {runs} {tool} runs"
         with open(pdf, "rb") as f:
             return f.read()
+
+
+def _matplotlib_missing() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is None
 
 
 def _demo_directory(out_dir: str) -> None:
@@ -339,26 +396,33 @@ def _demo_directory(out_dir: str) -> None:
 
 
 def _demo_files(out_dir: str) -> list[str]:
-    """Write every demo result's ``.tex``, ``.png`` and (with pdflatex) ``.pdf`` to ``out_dir``;
-    return the report lines (a failed compile is reported, not fatal)."""
+    """Write every demo result's ``.tex``, ``.png`` (with matplotlib) and ``.pdf`` (with latexmk or
+    pdflatex) to ``out_dir``; return the report lines (a missing tool or failed compile is one line,
+    not fatal).  Every file is written whole or not at all (:func:`symderiv.atomic.write_output`)."""
     from .atomic import write_output
     from .latex import proof_document
     from .plot import plot_front, plot_ties
 
     pictures = {"front": plot_front, "ties": plot_ties}
+    no_pictures = _matplotlib_missing()
     lines = [f"== files in {out_dir}"]
+    if no_pictures:
+        lines.append("  pictures skipped: matplotlib is not installed (pip install 'symderiv[plot]')")
     for name, title, thunk, picture in _demo_results():
         a = thunk()
         tex = proof_document(a, title=title)
         base = os.path.join(out_dir, name)
         write_output(base + ".tex", tex)
-        pictures[picture](a, base + ".png")
+        written = [".tex"]
+        if not no_pictures:
+            pictures[picture](a, base + ".png")
+            written.append(f".png ({picture})")
         pdf = _pdflatex(tex, name)
         if isinstance(pdf, bytes):
             write_output(base + ".pdf", pdf)
-            lines.append(f"  {name}: .tex .png ({picture}) .pdf")
+            lines.append(f"  {name}: {' '.join(written)} .pdf")
         else:
-            lines.append(f"  {name}: .tex .png ({picture}); no .pdf: {pdf}")
+            lines.append(f"  {name}: {' '.join(written)}; no .pdf: {pdf}")
     return lines
 
 
@@ -491,8 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", _cmd_demo, "the classic zero-init results, proved", network=False)
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="also write the classic results as .tex, .png and (with pdflatex) .pdf files to DIR "
-                        "(pictures need symderiv[plot])")
+                   help="also write the classic results as .tex, .png and .pdf files to DIR (pictures need "
+                        "symderiv[plot]; PDFs need latexmk or pdflatex, run until the references settle)")
     p = add("derive", _cmd_derive, "closed-form gradients at an init")
     p.add_argument("--param", default=None, metavar="NAME", help="only this parameter: W1, b1, …, WL, bL")
     p = add("analyze", _cmd_analyze, "which weights stay zero or tied, and when each first moves")
@@ -514,8 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
     _module_options(p)
     p = add("check", _cmd_check, "check a hand derivation (LaTeX or plain text; indices 1-based)")
     p.set_defaults(layers=None)
-    p.add_argument("claim", help=r"e.g. 'dL/dW1[i,j] = (p[i] - y[i]) * x[j]' or "
-                                 r"'\frac{\partial L}{\partial W_{ij}} = (p_i - y_i) x_j'")
+    p.add_argument("claim", nargs="?", default=None,
+                   help=r"e.g. 'dL/dW1[i,j] = (p[i] - y[i]) * x[j]' or "
+                        r"'\frac{\partial L}{\partial W_{ij}} = (p_i - y_i) x_j'; or give -f")
+    from .claims.cli import add_check_options
+
+    add_check_options(p)
     p.add_argument("--syntax", default="auto", choices=["auto", "latex", "plain"],
                    help="how the claim is written: auto (default: LaTeX when it has \\ { } _ or $), "
                         "latex or plain")
