@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -38,6 +38,9 @@ from ..prover import (Budget, Decider, Enclosures, FirstMove, Identity, Split, T
 from .engine import backprop, data_symbols
 from .ir import Graph
 from .losses import graph_loss
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..optimizer_classes import PatternLattice
 
 __all__ = ["Coord", "GraphProof", "GraphDecider", "prove_graph", "coord_label"]
 
@@ -150,9 +153,14 @@ def _class_symbols(classes, graph: Graph) -> list[sp.Symbol]:
 # ---------------------------------------------------------------- the relaxation
 def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Sequence[sp.Symbol], *,
                 seed: int = 0, seconds: float = 5.0, simplify_budget: float = 30.0,
-                witness_attempts: int = 4) -> GraphProof:
+                witness_attempts: int = 4, lattice: "PatternLattice | None" = None) -> GraphProof:
     """Run the relaxation, the first-move iteration and the witness trajectories on ``graph``
-    with init ``values`` (parameter name -> object array; see :func:`symderiv.graph.values.init_values`)."""
+    with init ``values`` (parameter name -> object array; see :func:`symderiv.graph.values.init_values`).
+
+    ``lattice`` (default: every pattern, the coordinatewise class) restricts the patterns to those an
+    optimizer class preserves (:mod:`symderiv.optimizer_classes`): the init's pattern and every relaxed one
+    are projected onto the lattice (constraints dropped, never added), and the first-move iteration freezes
+    only the lattice's closure of the classes whose gradient history is zero."""
     coords = [(n, i) for n in graph.trainable() for i in range(graph.params[n].size)]
     init_values = {(n, i): values[n].reshape(-1)[i] for n, i in coords}
     frozen_values = {n: values[n] for n in graph.frozen()}
@@ -172,6 +180,8 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
         by_value.setdefault(init_values[c], []).append(c)
     classes = [tuple(v) for v in by_value.values()]
     zero = next((i for i, v in enumerate(by_value) if v == 0), None)
+    if lattice is not None:
+        classes, zero = lattice.project(classes, zero)
     init_scales = _init_scales(graph, values, init_symbols)
 
     iteration = 0
@@ -217,10 +227,13 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
         new_classes.sort(key=lambda m: min(position[c] for c in m))
         zero = new_classes.index(zero_members) if zero_members is not None else None
         classes = new_classes
+        if lattice is not None:  # back onto the lattice; the next iteration re-checks the gradients there
+            classes, zero = lattice.project(classes, zero)
 
     class_of = {c: k for k, m in enumerate(classes) for c in m}
     fm, fm_ids, fragile = _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values,
-                                       data + init_symbols, sampler, scales, seed, seconds, undecided, budget, label)
+                                       data + init_symbols, sampler, scales, seed, seconds, undecided, budget, label,
+                                       closure=None if lattice is None else lattice.closure)
     trajectories = _trajectories(graph, classes, zero, symbols, init_values, grads, fm, data, init_symbols, sampler,
                                  init_scales, seed, witness_attempts)
     tight = {c for t in trajectories for c, _, _ in t.moved}
@@ -241,8 +254,12 @@ def _init_scales(graph: Graph, values, init_symbols) -> dict[sp.Symbol, int]:
 
 # ---------------------------------------------------------------- first moves
 def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values, other_symbols, sampler, scales,
-                 seed, seconds, undecided, budget, label):
-    frozen = {k for k in range(len(classes)) if k != zero}
+                 seed, seconds, undecided, budget, label, closure=None):
+    """``H_t``: classes whose gradient was ≡ 0 at every step so far; ``F_t = closure(H_t)`` the classes proved
+    unchanged (every class of ``H_t`` for an entrywise optimizer; whole zero rows/columns for a matrix one)."""
+    close = (lambda h: set(h)) if closure is None else (lambda h: closure(h, classes, zero))
+    history_zero = {k for k in range(len(classes)) if k != zero}
+    frozen = close(history_zero)
     cls_of = {c: k for k, m in enumerate(classes) for c in m}
     moves: dict[int, FirstMove] = {}
     identities: list[tuple[int, Identity]] = []
@@ -252,20 +269,20 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
     for idx in np.ndindex(*out_shape):
         free_delta[idx] = sp.Symbol("dz_" + "_".join(str(i + 1) for i in idx), real=True)
     t = 0
-    while frozen:
+    while history_zero:
         def entry(c, frozen=frozen):
             k = cls_of[c]
             return sp.Integer(0) if k == zero else (init_values[c] if k in frozen else symbols[k])
         state = backprop(graph, _param_arrays(graph, frozen_values, entry))
-        reps = {k: classes[k][0] for k in frozen}
-        rep_list = [reps[k] for k in sorted(frozen)]
+        reps = {k: classes[k][0] for k in history_zero}
+        rep_list = [reps[k] for k in sorted(history_zero)]
         grads = _grads(state, rep_list)
         free = list(other_symbols) + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
         decider = GraphDecider(free, sampler=sampler, seed=seed + 7919 * (t + 1), seconds=seconds, scales=scales,
                                budget=budget)
         enclosures = Enclosures(decider, grads, rep_list)
         leaving = []
-        for k in sorted(frozen):
+        for k in sorted(history_zero):
             g = grads[reps[k]]
             if g == 0:
                 identities.append((t, Identity(classes[k], sp.Integer(0), "structural")))
@@ -287,12 +304,16 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
             fragile |= {k for k in zeros_here if loose[reps[k]] != 0}
         if not leaving:
             break
-        for k, undec in leaving:
-            moves[k] = FirstMove(t + 1, False, undec)
-            frozen.discard(k)
+        history_zero -= {k for k, _ in leaving}
+        still = close(history_zero)
+        undecided_here = any(u for _, u in leaving)
+        for k in sorted(frozen - still):
+            moves[k] = FirstMove(t + 1, False, dict(leaving).get(k, undecided_here))
+        frozen = still
         t += 1
-    for k in frozen:
-        moves[k] = FirstMove(None, False)
+    for k in range(len(classes)):
+        if k != zero and k not in moves:
+            moves[k] = FirstMove(None if k in frozen else 1, False)
     return moves, identities, fragile
 
 
