@@ -22,10 +22,26 @@ class OptimizerClass(JsonFace):
     members: tuple[str, ...]
     description: str
     weight_decay: bool  # L2 / decoupled weight decay included for zeros and ties
+    #: what the class's update preserves (a key of :data:`symderiv.optimizer_classes.STRUCTURES`): every
+    #: zero/tie pattern (``coordinatewise``, ``sign``), patterns inside one tensor (``tensorwise``), those with
+    #: tied row/column statistics (``factored``), or whole rows and columns (``rowcol``)
+    preserves: str = "coordinatewise"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "members": list(self.members), "weight_decay": self.weight_decay,
-                "description": self.description}
+                "preserves": self.preserves, "description": self.description}
+
+    def scope_phrase(self) -> str:
+        """The optimizers a theorem of this class covers, as the scope sentence names them."""
+        return f"{_join(list(self.members))} (class '{self.name}')"
+
+    def class_of(self, param: str) -> "OptimizerClass":
+        """The class a parameter's statements hold for: this one, for every parameter."""
+        return self
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 _REGISTRY: dict[str, OptimizerClass] = {}
@@ -43,11 +59,14 @@ def registered_optimizer_classes() -> tuple[str, ...]:
 def optimizer_class(name: "str | OptimizerClass") -> OptimizerClass:
     if isinstance(name, OptimizerClass):
         return name
-    if name in ("kfac", "shampoo", "newton", "lbfgs"):
+    if name in ("kfac", "newton", "lbfgs"):
         raise RegistryError(
             f"optimizer class {name!r} mixes coordinates (a full preconditioner), so the invariance lemma "
             f"does not apply; known classes: {', '.join(registered_optimizer_classes())}"
         )
+    if name in ("muon", "shampoo", "soap", "lion", "lamb", "lars", "adafactor"):
+        raise RegistryError(f"{name!r} is an optimizer, not a class: pass optimizer={name!r} (its statements are "
+                            f"proved on its own pattern lattice); known classes: {', '.join(registered_optimizer_classes())}")
     if not isinstance(name, str) or name not in _REGISTRY:
         raise RegistryError(f"unknown optimizer class {name!r}; known classes: {', '.join(registered_optimizer_classes())}")
     return _REGISTRY[name]
@@ -89,4 +108,41 @@ register_optimizer_class(OptimizerClass(
     "decay is linear in θ). The scope of signed ties (symderiv.signed): classes that start as exact negatives with "
     "negated gradients stay exact negatives",
     True,
+))
+register_optimizer_class(OptimizerClass(
+    "sign",
+    ("Lion",),
+    "sign-based updates (Lion: the sign of an interpolation of the momentum and the gradient): coordinatewise, odd "
+    "and zero-preserving (sign(0) = 0), so every zero and tie is preserved, signed ties too; not linear (no "
+    "conservation laws)",
+    True,
+    "sign",
+))
+register_optimizer_class(OptimizerClass(
+    "tensorwise",
+    ("LAMB", "LARS"),
+    "a positive scalar per tensor (a trust ratio ||θ||/||u||, global-norm clipping) times a coordinatewise update u: "
+    "zeros and ties inside one tensor are preserved; ties between entries of different tensors are not (each "
+    "tensor has its own ratio)",
+    True,
+    "tensorwise",
+))
+register_optimizer_class(OptimizerClass(
+    "factored",
+    ("Adafactor",),
+    "factored second moments (Adafactor: G_ij / sqrt(R_i C_j / mean R), R and C the running row and column means "
+    "of G², times per-tensor scalars): every zero is preserved; a tie inside one tensor is preserved when the rows "
+    "and the columns it reads have equal statistics (the same multiset of tie classes); ties between tensors are not",
+    True,
+    "factored",
+))
+register_optimizer_class(OptimizerClass(
+    "rowcol",
+    ("Muon", "Shampoo", "SOAP"),
+    "row/column-equivariant matrix maps (Muon's Newton-Schulz G -> p(GG^T)G, Shampoo's L^(-1/4) G R^(-1/4), SOAP's "
+    "Adam in the eigenbases of L and R): a matrix's whole zero rows and columns and its tied rows and columns are "
+    "preserved, single entries are not; a vector is an n x 1 matrix (entries are its rows); a tensor of 3 or more "
+    "axes keeps its slices along the first axis; ties between tensors are not preserved",
+    True,
+    "rowcol",
 ))

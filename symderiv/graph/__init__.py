@@ -57,12 +57,12 @@ __all__ = ["Graph", "Node", "ParamSpec", "GraphPass", "backprop", "GraphAnalysis
 
 
 def analyze_module(module, *, loss, input_shape, values="generic", seed=0, optimizer_class="coordinatewise",
-                   seconds=5.0):
+                   seconds=5.0, optimizer=None):
     """See :func:`symderiv.graph.analysis.analyze_module`."""
     from .analysis import analyze_module as _analyze
 
     return _analyze(module, loss=loss, input_shape=input_shape, values=values, seed=seed,
-                    optimizer_class=optimizer_class, seconds=seconds)
+                    optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer)
 
 
 def graph_from_module(module, input_shape, loss):

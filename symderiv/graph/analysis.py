@@ -45,6 +45,8 @@ class GraphAnalysis(JsonFace):
     module_name: str = "module"
     #: the ``pkg.mod:factory`` spec the module came from (the CLI), or None
     module_spec: str | None = None
+    #: the optimizer's pattern lattice when the proof was restricted to one (:mod:`symderiv.optimizer_classes`)
+    lattice: Any = None
 
     # ------------------------------------------------------------ per-class facts (one source for every face)
     @functools.cached_property
@@ -156,7 +158,7 @@ class GraphAnalysis(JsonFace):
         kinks = sorted({n.attrs["activation"].describe() for n in g.nodes
                         if n.op == "activation" and n.attrs["activation"].is_kinked})
         text = (f"Holds for every dataset, batch size, sample order and learning-rate schedule, for "
-                f"{_join(list(self.optimizers.members))} (class '{self.optimizers.name}').")
+                f"{self.optimizers.scope_phrase()}.")
         if kinks:
             text += f" Kink convention: {_join(kinks)}."
         text += f" Labels: {graph_loss(g.ends()[2]).label_domain}."
@@ -247,6 +249,10 @@ class GraphAnalysis(JsonFace):
         if fragile_pattern:
             lines.append(f"Floating point: some zeros or ties of {_join(fragile_pattern)} rest on an exact cancellation "
                          "(exact arithmetic only).")
+        if self.lattice is not None:
+            from ..optimizer_classes import lattice_notes
+
+            lines.extend(lattice_notes(self))
         lines.append(self.scope())
         if p.undecided:
             lines.append(f"Undecided (not claimed): {len(p.undecided)}; see .proof.undecided.")
@@ -301,7 +307,7 @@ class GraphAnalysis(JsonFace):
             for idx in np.ndindex(*shape):
                 at_init = self.gradient_at_init(name, idx)
                 grads[idx] = None if at_init is None else printed(at_init)
-            entry: dict[str, Any] = {"shape": list(shape)}
+            entry: dict[str, Any] = {"shape": list(shape), "optimizer_class": self.optimizers.class_of(name).name}
             for key in ("stays_zero", "tie_class", "first_move_step", "first_move_tight"):
                 entry[key] = facts[key].tolist()
             entry["gradient_at_init"] = grads.tolist()
@@ -364,10 +370,20 @@ def _join(items: list[str]) -> str:
 
 
 def analyze_graph(graph, *, values: str = "generic", optimizer_class: str = "coordinatewise", seed: int = 0,
-                  seconds: float = 5.0, name: str = "graph", lumped: bool = True) -> GraphAnalysis:
+                  seconds: float = 5.0, name: str = "graph", lumped: bool = True,
+                  optimizer: Any = None) -> GraphAnalysis:
     """Analyze a :class:`~symderiv.graph.ir.Graph` whose parameters carry init values.  Classes of identical
     units are lumped first (:mod:`symderiv.graph.lumping`: the proof runs on the quotient, whose size is
-    the number of classes; ``lumped=False`` forces the entry-by-entry path)."""
+    the number of classes; ``lumped=False`` forces the entry-by-entry path).  ``optimizer`` (``"muon"``,
+    ``"adafactor"``, a class name, a per-parameter mapping, …: :mod:`symderiv.optimizer_classes`) proves
+    the statements on that optimizer's pattern lattice instead of the coordinatewise one."""
+    if optimizer is not None:
+        from ..optimizer_classes import optimizer_assignment, prove_for_optimizer
+
+        assignment = optimizer_assignment(optimizer, {n: graph.params[n].shape for n in graph.trainable()})
+        if not assignment.is_coordinatewise:
+            proof, lattice = prove_for_optimizer(graph, values, assignment, seed=seed, seconds=seconds)
+            return GraphAnalysis(proof, assignment, values, name, lattice=lattice)  # type: ignore[arg-type]
     if lumped:
         from .lumping import LumpedGraphAnalysis, prove_lumped
 
@@ -389,16 +405,18 @@ def analyze_graph(graph, *, values: str = "generic", optimizer_class: str = "coo
 
 @public_entry
 def analyze_module(module, *, loss: str, input_shape: tuple[int, ...], values: str = "generic", seed: int = 0,
-                   optimizer_class: str = "coordinatewise", seconds: float = 5.0) -> GraphAnalysis:
+                   optimizer_class: str = "coordinatewise", seconds: float = 5.0,
+                   optimizer: Any = None) -> GraphAnalysis:
     """Prove which entries of a PyTorch module's parameters stay zero or tied forever, and when each first moves.
 
     * ``module``: an ``nn.Module`` traceable by ``torch.fx`` (see :mod:`symderiv.graph.torch_fx`);
     * ``loss``: ``softmax_cross_entropy`` (over the last axis), ``mse`` or ``bce``;
     * ``input_shape``: one example's shape, without the batch axis;
-    * ``values``: ``"generic"`` (zeros and equal values kept, every other value a symbol) or ``"exact"``.
+    * ``values``: ``"generic"`` (zeros and equal values kept, every other value a symbol) or ``"exact"``;
+    * ``optimizer``: restrict the statements to what that optimizer preserves (see :func:`analyze_graph`).
     """
     from .torch_fx import graph_from_module
 
     graph = graph_from_module(module, tuple(input_shape), loss)
     return analyze_graph(graph, values=values, optimizer_class=optimizer_class, seed=seed, seconds=seconds,
-                         name=type(module).__name__)
+                         name=type(module).__name__, optimizer=optimizer)
