@@ -16,6 +16,16 @@ How the child is isolated:
   "spawn" it never re-imports the caller's ``__main__``.
 * neither possible: :class:`IsolationUnavailable` (a :class:`BoundExceeded`).
 
+**Work, not seconds.**  With ``work=N`` the child counts its steps (every Python or C
+function call and return, through a ``sys.setprofile`` hook) and ends the computation
+after ``N`` of them (:class:`WorkExceeded`).  The count does not depend on the machine or
+its load, so a verdict decided by it is the same everywhere; SymPy's cache is cleared in
+the child first, so it does not depend on what the parent computed before either (it can
+still differ by a few percent between interpreters: set iteration order follows the string
+hash seed, which is why a spawned child runs with ``PYTHONHASHSEED=0``).  The wall-clock
+``seconds`` is then only a safety net (:class:`TimeBoundExceeded`): callers that decide what
+is printed with a work budget say so when the safety net fires.
+
 The memory bound is a *budget on top of the child's size at start* (an
 ``RLIMIT_AS`` of current address space + ``memory_mb``): after ``import torch``
 a process already maps ~3 GB, so an absolute limit would starve every child.
@@ -42,7 +52,8 @@ from typing import Any, Callable, Iterable
 
 from .errors import InternalError, SymderivError
 
-__all__ = ["BoundExceeded", "IsolationUnavailable", "run_bounded", "isolation_method", "MAX_RESULT_BYTES"]
+__all__ = ["BoundExceeded", "IsolationUnavailable", "WorkExceeded", "TimeBoundExceeded", "run_bounded", "run_counted",
+           "isolation_method", "MAX_RESULT_BYTES"]
 
 #: largest result (pickled) a child may send back
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -55,6 +66,18 @@ class BoundExceeded(SymderivError):
 
 class IsolationUnavailable(BoundExceeded):
     """No child process can be started here (neither fork nor spawn), so no bound can be enforced."""
+
+
+class WorkExceeded(BoundExceeded):
+    """The computation needed more than its work budget (``limit`` counted steps): the same on every machine."""
+
+    def __init__(self, message: str, limit: int = 0):
+        super().__init__(message)
+        self.limit = limit
+
+
+class TimeBoundExceeded(BoundExceeded):
+    """The wall-clock bound fired (with a work budget: the safety net; the outcome depends on the machine's load)."""
 
 
 # Python 3.12+ warns on every fork of a multi-threaded process (the guard's worker threads, torch's
@@ -92,11 +115,15 @@ def run_bounded(
     memory_mb: int = 2048,
     reraise: bool = False,
     allowed: Iterable[type] = (),
+    work: int | None = None,
 ) -> Any:
     """``fn(*args)`` computed in a child process under a time and memory bound.
 
     * ``seconds``: wall-clock bound; beyond it the child is killed and
-      :class:`BoundExceeded` is raised.
+      :class:`TimeBoundExceeded` (a :class:`BoundExceeded`) is raised.
+    * ``work``: if given, a deterministic bound: at most this many counted steps
+      (see the module docstring), else :class:`WorkExceeded`; ``seconds`` is then
+      the safety net.  :func:`run_counted` also returns the steps used.
     * ``memory_mb``: address space the child may add to its size at start.
     * ``reraise``: re-raise a :class:`~symderiv.errors.SymderivError` from ``fn``
       as the same class in the parent (and any other exception as
@@ -107,16 +134,36 @@ def run_bounded(
 
     Running out of memory is always :class:`BoundExceeded`.
     """
+    return run_counted(fn, *args, seconds=seconds, memory_mb=memory_mb, reraise=reraise, allowed=allowed,
+                       work=work)[0]
+
+
+def run_counted(
+    fn: Callable[..., Any],
+    *args: Any,
+    seconds: float = 5.0,
+    memory_mb: int = 2048,
+    reraise: bool = False,
+    allowed: Iterable[type] = (),
+    work: int | None = None,
+    prepare: Callable[[tuple], None] | None = None,
+) -> tuple[Any, int]:
+    """:func:`run_bounded` that also returns the number of steps ``fn`` took (0 without ``work``).
+
+    ``prepare(args)``, if given, runs in the child before counting starts (a module-level function
+    for the spawn path): it may reset caches the arguments carry, so the count depends on them alone."""
     if not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
         raise InternalError(f"run_bounded: seconds must be a positive finite number, got {seconds!r}")
     if not isinstance(memory_mb, int) or memory_mb <= 0:
         raise InternalError(f"run_bounded: memory_mb must be a positive integer, got {memory_mb!r}")
+    if work is not None and (isinstance(work, bool) or not isinstance(work, int) or work <= 0):
+        raise InternalError(f"run_bounded: work must be a positive integer number of steps, got {work!r}")
     allowed_names = _SAFE_GLOBALS | {(c.__module__, c.__qualname__) for c in allowed}
     method = isolation_method()
     if method == "fork":
-        payload, died = _run_forked(fn, args, float(seconds), memory_mb)
+        payload, died = _run_forked(fn, args, float(seconds), memory_mb, (work, prepare))
     elif method == "spawn":
-        payload, died = _run_spawned(fn, args, float(seconds), memory_mb)
+        payload, died = _run_spawned(fn, args, float(seconds), memory_mb, (work, prepare))
     else:  # pragma: no cover - exotic platforms
         raise IsolationUnavailable("no child process can be started here (no fork, no multiprocessing spawn), so no time bound can be enforced")
     if not payload:
@@ -188,10 +235,54 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="symderiv-bounded-watchdog", daemon=True).start()
 
 
-def _compute(fn: Callable[..., Any], args: tuple) -> bytes:
-    """``fn(*args)`` as the pickled envelope the parent decodes; never raises."""
+def _fresh_start() -> None:
+    """Forget what the parent computed, so that the step count depends on the call alone:
+    SymPy's cache would answer from the parent's earlier work (one module-level import check,
+    no SymPy import here: bounded stays usable without it)."""
+    cache = sys.modules.get("sympy.core.cache")
+    if cache is not None:
+        cache.clear_cache()
+
+
+def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable[[bytes], None],
+                  prepare: Callable[[tuple], None] | None = None) -> tuple[Any, int]:
+    """``fn(*args)`` and its step count; beyond ``work`` steps the child reports :class:`WorkExceeded`
+    through ``emit`` and exits at once (from inside the hook: a SymPy ``except BaseException`` or
+    bare ``except`` cannot swallow the stop, and CPython drops a profile hook that raises)."""
+    _fresh_start()
+    if prepare is not None:
+        prepare(args)
+    steps = 0
+
+    def count(frame, event, arg) -> None:
+        nonlocal steps
+        steps += 1
+        if steps > work:
+            sys.setprofile(None)
+            emit(pickle.dumps(("over", work)))
+
+    sys.setprofile(count)
     try:
-        return pickle.dumps(("ok", fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+        value = fn(*args)
+    finally:
+        sys.setprofile(None)
+    return value, steps
+
+
+#: how a child counts: (work budget or None, prepare or None)
+_Counting = tuple
+
+
+def _compute(fn: Callable[..., Any], args: tuple, counting: _Counting = (None, None),
+             emit: Callable[[bytes], None] | None = None) -> bytes:
+    """``fn(*args)`` as the pickled envelope the parent decodes; never raises."""
+    work, prepare = counting
+    try:
+        if work is None or emit is None:
+            value, steps = fn(*args), 0
+        else:
+            value, steps = _counted_call(fn, args, work, emit, prepare)
+        return pickle.dumps(("ok", value, steps), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # report, never raise across the process boundary
         cls = type(exc)
         message = " ".join(str(exc).split())[:_ERROR_CHARS]
@@ -201,16 +292,23 @@ def _compute(fn: Callable[..., Any], args: tuple) -> bytes:
             return pickle.dumps(("error", "builtins", "Exception", "unreportable error"))
 
 
-def _child_main(write_fd: int, fn, args, seconds: float, memory_mb: int, parent_pid: int) -> None:
+def _child_main(write_fd: int, fn, args, seconds: float, memory_mb: int, parent_pid: int,
+                counting: _Counting = (None, None)) -> None:
     code = 0
+
+    def emit(payload: bytes) -> None:  # write the envelope and end the child
+        try:
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(payload)
+        finally:
+            os._exit(0)
+
     try:
         global _FORK_LOCK
         _FORK_LOCK = threading.Lock()  # the forking thread held it; nested bounded runs need a fresh one
         _die_with_parent(parent_pid)
         _child_limits(seconds, memory_mb)
-        payload = _compute(fn, args)
-        with os.fdopen(write_fd, "wb") as out:
-            out.write(payload)
+        emit(_compute(fn, args, counting, emit))
     except BaseException:
         code = 1
     finally:
@@ -218,7 +316,7 @@ def _child_main(write_fd: int, fn, args, seconds: float, memory_mb: int, parent_
 
 
 # ---------------------------------------------------------------- fork
-def _run_forked(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
+def _run_forked(fn, args, seconds: float, memory_mb: int, counting: _Counting = (None, None)) -> tuple[bytes, str]:
     parent_pid = os.getpid()
     with _FORK_LOCK:
         read_fd, write_fd = os.pipe()
@@ -230,7 +328,7 @@ def _run_forked(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
             raise IsolationUnavailable(f"cannot start the bounded child process ({exc.strerror or exc})") from None
         if pid == 0:  # child
             os.close(read_fd)
-            _child_main(write_fd, fn, args, seconds, memory_mb, parent_pid)
+            _child_main(write_fd, fn, args, seconds, memory_mb, parent_pid, counting)
         os.close(write_fd)
     chunks: list[bytes] = []
     size = 0
@@ -240,7 +338,7 @@ def _run_forked(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise BoundExceeded(f"not finished within {seconds:g} s")
+                raise TimeBoundExceeded(f"not finished within {seconds:g} s")
             if not _readable(read_fd, min(remaining, 0.25)):  # short waits: async exceptions get through
                 continue
             chunk = os.read(read_fd, 1 << 16)
@@ -308,35 +406,42 @@ def _spawn_main() -> None:
     sys.stdout = sys.stderr
     code = 0
     try:
-        fn, args, seconds, memory_mb, parent_pid = pickle.loads(sys.stdin.buffer.read())  # from our parent: trusted
+        fn, args, seconds, memory_mb, parent_pid, counting = pickle.loads(sys.stdin.buffer.read())  # from our parent: trusted
         _die_with_parent(parent_pid)
         _child_limits(seconds, memory_mb)
-        out.write(_compute(fn, args))
-        out.flush()
+
+        def emit(payload: bytes) -> None:
+            out.write(payload)
+            out.flush()
+            os._exit(0)
+
+        emit(_compute(fn, args, counting, emit))
     except BaseException:
         code = 1
     finally:
         os._exit(code)
 
 
-def _run_spawned(fn, args, seconds: float, memory_mb: int) -> tuple[bytes, str]:
+def _run_spawned(fn, args, seconds: float, memory_mb: int, counting: _Counting = (None, None)) -> tuple[bytes, str]:
     import json
     import subprocess
 
     try:
-        call = pickle.dumps((fn, args, seconds, memory_mb, os.getpid()), protocol=pickle.HIGHEST_PROTOCOL)
+        call = pickle.dumps((fn, args, seconds, memory_mb, os.getpid(), counting), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
         raise InternalError(f"run_bounded (spawn): the function or its arguments cannot be sent to a child: {exc}") from None
     data = json.dumps([p for p in sys.path if isinstance(p, str)]).encode() + b"\n" + call
     try:
+        # a fixed hash seed: the child's step count (set iteration order) is the same in every run
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
         proc = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, env=env)
     except (OSError, ValueError) as exc:
         raise IsolationUnavailable(f"cannot start a bounded child process ({exc})") from None
     try:
         out, _ = proc.communicate(data, timeout=seconds)
     except subprocess.TimeoutExpired:
-        raise BoundExceeded(f"not finished within {seconds:g} s") from None
+        raise TimeBoundExceeded(f"not finished within {seconds:g} s") from None
     finally:  # also on KeyboardInterrupt: never leave the child running
         if proc.poll() is None:
             proc.kill()
@@ -358,13 +463,15 @@ class _Restricted(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _decode(payload: bytes, allowed: frozenset, reraise: bool, memory_mb: int) -> Any:
+def _decode(payload: bytes, allowed: frozenset, reraise: bool, memory_mb: int) -> tuple[Any, int]:
     try:
         envelope = _Restricted(payload, allowed).load()
     except Exception as exc:
         raise InternalError(f"unreadable result from the bounded computation: {str(exc)[:200]}") from None
     if envelope[0] == "ok":
-        return envelope[1]
+        return envelope[1], envelope[2]
+    if envelope[0] == "over":
+        raise WorkExceeded(f"not finished within its work budget of {envelope[1]} steps", envelope[1])
     _, module, qualname, message = envelope
     if qualname == "MemoryError":
         raise BoundExceeded(f"ran out of its memory budget of {memory_mb} MB")

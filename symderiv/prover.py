@@ -16,8 +16,14 @@ structural one (SymPy's canonical form is literally 0, or literally the same
 expression) or one shown by bounded simplification.  Every *dropped*
 constraint carries a witness: a rational point of ``V(P)`` and rational data at
 which rigorous interval enclosures of the gradients are disjoint (or exclude 0).
-An identity that is neither proved nor refuted in the time bound is dropped
+An identity that is neither proved nor refuted within its work budget is dropped
 without being claimed and reported as undecided, so the result stays sound.
+
+Every budget here counts work, never seconds (:mod:`symderiv.decide`): the decider's
+identities spend counted SymPy steps, the witness search tries a fixed plan of trajectories
+with a patience; the same input gives the same proof on any machine and any load.  Only the
+wall-clock *safety net* of a bounded child depends on the machine, and an identity it stops
+says so in its "undecided" line.
 
 First-move steps iterate over steps instead of to a fixed point:
 ``F_0`` = all classes, ``F_{t+1}`` = the classes of ``F_t`` whose gradient is
@@ -30,13 +36,12 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Generic, Hashable, Iterator, Mapping, Sequence, TypeVar
 
 import sympy as sp
 
-from .decide import bounded_zero_proof
+from .decide import DEFAULT_PROOF_WORK, Decision, WorkBudget, check_work, decide_zero
 from .certify import Ball, Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
 from .engine import Abbreviations, backprop, input_symbols
 from .init import ParamInit, resolve_init
@@ -195,20 +200,26 @@ class Decider:
 
     Refutation comes first, by rigorous interval evaluation at random rational
     points (docs/theory.md §5: never simplify before trying to refute); proof is
-    structural or by bounded simplification; otherwise undecided.
+    structural or by the decider's ladder under a work budget; otherwise undecided.
+
+    ``seconds``: the work one identity may take, in reference seconds
+    (:func:`symderiv.decide.work_of_seconds`: a fixed rate, not a clock); ``work``: the same
+    in steps (overrides ``seconds``); ``budget``: the total shared with other deciders.
     """
 
     def __init__(self, symbols: Sequence[sp.Symbol], *, net: Network | None, seed: int = 0, points: int = 3,
-                 seconds: float = 5.0, abbreviations: Abbreviations | None = None,
-                 scales: Mapping[sp.Symbol, int] | None = None, budget: "Budget | None" = None):
+                 seconds: float | None = None, abbreviations: Abbreviations | None = None,
+                 scales: Mapping[sp.Symbol, int] | None = None, budget: WorkBudget | None = None,
+                 work: int | None = None):
         self.symbols = list(symbols)
         self.abbreviations = abbreviations
         self.net = net
         self.rng = random.Random(seed)
         self.n_points = points
-        self.seconds = seconds
+        self.per_proof = identity_work(seconds, work)
         self.scales = dict(scales or {})
         self.budget = budget if budget is not None else Budget(60.0)
+        self.last: Decision | None = None
         self.points = [self._random_point() for _ in range(points)]
 
     def _random_point(self, positive: bool = False) -> dict[sp.Symbol, sp.Rational]:
@@ -246,12 +257,10 @@ class Decider:
 
     def proves_zero(self, expr: sp.Expr) -> str | None:
         """``"structural"``/``"simplification"`` when ``expr ≡ 0`` is proved, else None
-        (the caller must already know no point refutes it)."""
+        (the caller must already know no point refutes it); :meth:`why_undecided` says why not."""
+        self.last = None
         if expr == 0:
             return "structural"
-        seconds = min(self.seconds, self.budget.remaining())
-        if seconds <= 0.05:
-            return None
         if self.abbreviations is not None:  # simplification must see through the named quantities
             from .closed_forms import expand_definitions
             from .errors import SizeLimitError
@@ -259,26 +268,36 @@ class Decider:
             try:  # on the DAG, refusing an expansion too large to simplify in the bound: undecided
                 expr = expand_definitions([expr], self.abbreviations.definitions)[0]
             except SizeLimitError:
+                self.last = Decision(None, 0, "too large to expand for a proof")
                 return None
-        started = time.monotonic()
-        try:  # the one decider of the prover and the claim checker (symderiv.decide)
-            return "simplification" if bounded_zero_proof(expr, seconds) is not None else None
-        finally:
-            self.budget.spend(time.monotonic() - started)
+        # the one decider of the prover and the claim checker (symderiv.decide)
+        self.last = decide_zero(expr, self.budget, per_proof=self.per_proof)
+        return "simplification" if self.last.method is not None else None
+
+    def why_undecided(self) -> str:
+        """How the last :meth:`proves_zero` that returned None ended, for an "undecided" line."""
+        if self.last is not None and self.last.safety_net:
+            return self.last.reason
+        return "neither proved nor refuted within the work budget"
 
 
-class Budget:
-    """The total time one proof may spend in simplification; beyond it, identities are undecided."""
+def identity_work(seconds: float | None, work: int | None) -> int:
+    """The steps one identity may take: ``work`` steps, else ``seconds`` reference seconds, else the default."""
+    if work is not None:
+        return check_work(work, "work")
+    if seconds is not None:
+        return check_work(seconds, "seconds", seconds=True)
+    return DEFAULT_PROOF_WORK
+
+
+class Budget(WorkBudget):
+    """The total work one proof may spend deciding identities, given in reference seconds
+    (:func:`symderiv.decide.work_of_seconds`); beyond it, identities are undecided.  The same
+    on every machine: it counts steps, never seconds."""
 
     def __init__(self, seconds: float):
-        self.total = seconds
-        self.used = 0.0
-
-    def remaining(self) -> float:
-        return self.total - self.used
-
-    def spend(self, seconds: float) -> None:
-        self.used += seconds
+        super().__init__(check_work(seconds, "simplify_budget", seconds=True),
+                         per_proof=check_work(seconds, "simplify_budget", seconds=True))
 
 
 class Enclosures(Generic[K]):
@@ -418,7 +437,7 @@ def _split_class(
             if method is not None:
                 kept.append((gi, method))
             else:
-                undecided.append(f"gradient of {label(groups[e][0])} ≡ 0: neither proved nor refuted in the time bound")
+                undecided.append(f"gradient of {label(groups[e][0])} ≡ 0: {decider.why_undecided()}")
         if kept:
             zero_blocks = tuple(b for gi, _ in kept for b in groups[exprs[gi]])
             methods = {m for _, m in kept}
@@ -441,7 +460,7 @@ def _split_class(
                 break
             undecided.append(
                 f"gradients of {label(groups[exprs[gi]][0])} and {label(groups[exprs[rep]][0])} equal: "
-                "neither proved nor refuted in the time bound"
+                f"{decider.why_undecided()}"
             )
         if not placed:
             parts.append([gi])
@@ -528,8 +547,15 @@ def prove(
     seconds: float = 5.0,
     simplify_budget: float = 30.0,
     witness_attempts: int = 6,
+    work: int | None = None,
 ) -> Proof:
-    """Run the relaxation and the first-move iteration; see the module docstring."""
+    """Run the relaxation and the first-move iteration; see the module docstring.
+
+    Budgets count work, so the proof is the same on any machine: ``seconds`` is the work one
+    identity may take in reference seconds (``work``: the same in steps, overriding it),
+    ``simplify_budget`` the total for the whole proof in reference seconds
+    (:mod:`symderiv.decide`)."""
+    per_identity = identity_work(seconds, work)
     inits = resolve_init(net, init)
     partition = unit_partition(net, inits)
     order = list(blocks(net, partition))
@@ -557,7 +583,7 @@ def prove(
         values = {b: (sp.Integer(0) if k == zero else symbols[k]) for k, members in enumerate(classes) for b in members}
         state = backprop(net, partition, values, abbreviate=abbreviate)
         free = data_symbols + [s for k, s in enumerate(symbols) if k != zero] + init_symbols + width_symbols
-        decider = Decider(free, net=net, seed=seed + iteration, seconds=seconds, abbreviations=state.abbreviations,
+        decider = Decider(free, net=net, seed=seed + iteration, work=per_identity, abbreviations=state.abbreviations,
                           scales=_fan_in_scales(net, classes, symbols, zero, init_symbols), budget=budget)
         enclosures = Enclosures(decider, state.grad, order)
         new_classes: list[tuple[Block, ...]] = []
@@ -598,7 +624,7 @@ def prove(
     _log.info("prove: %s: %d classes after %d iterations; first moves", net.describe(), len(classes), iteration)
     first_moves, fm_identities = _first_moves(net, partition, order, classes, zero, symbols, init_values,
                                               data_symbols + init_symbols + width_symbols, init_symbols, seed,
-                                              seconds, undecided, abbreviate, budget)
+                                              per_identity, undecided, abbreviate, budget)
     trajectories = _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_values, state.grad,
                                          first_moves, seed, witness_attempts, state.definitions)
     tight = {c for t in trajectories for c, _, _ in t.moved}
@@ -629,7 +655,7 @@ def _fan_in_scales(net, classes, symbols, zero, init_symbols) -> dict[sp.Symbol,
 
 # ---------------------------------------------------------------- first-move steps
 def _first_moves(net, partition, order, classes, zero, symbols, init_values, other_symbols, init_symbols, seed,
-                 seconds, undecided, abbreviate=False, budget=None):
+                 work, undecided, abbreviate=False, budget=None):
     """``F_0`` = every class; ``F_{t+1}`` = classes of ``F_t`` with gradient ≡ 0 on ``A_t``."""
     frozen = {k for k in range(len(classes)) if k != zero}
     moves: dict[int, FirstMove] = {}
@@ -648,7 +674,7 @@ def _first_moves(net, partition, order, classes, zero, symbols, init_values, oth
                     values[b] = symbols[k]
         state = backprop(net, partition, values, abbreviate=abbreviate)
         free = other_symbols + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
-        decider = Decider(free, net=net, seed=seed + 7919 * (t + 1), seconds=seconds,
+        decider = Decider(free, net=net, seed=seed + 7919 * (t + 1), work=work,
                           abbreviations=state.abbreviations, budget=budget,
                           scales=_fan_in_scales(net, classes, symbols, zero, init_symbols))
         reps = {k: classes[k][0] for k in frozen}
@@ -665,8 +691,8 @@ def _first_moves(net, partition, order, classes, zero, symbols, init_values, oth
                 continue
             method = decider.proves_zero(g)
             if method is None:
-                undecided.append(f"step {t + 1}: gradient of {label(reps[k])} ≡ 0 on A_{t}: undecided; "
-                                 "its first-move step is only a lower bound")
+                undecided.append(f"step {t + 1}: gradient of {label(reps[k])} ≡ 0 on A_{t}: undecided"
+                                 f"{_safety_suffix(decider)}; its first-move step is only a lower bound")
                 leaving.append((k, True))
             else:
                 identities.append((t, Identity(classes[k], sp.Integer(0), method)))
@@ -681,18 +707,34 @@ def _first_moves(net, partition, order, classes, zero, symbols, init_values, oth
     return moves, identities
 
 
+def _safety_suffix(decider: Decider) -> str:
+    """`` (<safety-net note>)`` when the last identity was stopped by the clock, else empty."""
+    last = decider.last
+    return f" ({last.reason})" if last is not None and last.safety_net else ""
+
+
 # ---------------------------------------------------------------- certified witness trajectories
 #: (data scale, sign of the inputs: 0 mixed / +1 / -1, learning-rate factor) of the trajectories tried after
 #: the base ones: larger and one-signed data revive units a small witness leaves dead (a ReLU unit with
 #: W1 = -1, b1 = -20 needs inputs beyond 20), a larger step makes tiny moves visible in float64
 WITNESS_VARIANTS = ((1, 0, 1), (8, 0, 1), (8, -1, 1), (8, 1, 1), (64, -1, 1), (64, 1, 1), (64, 0, 1),
                     (1, 0, 8), (512, -1, 1), (512, 1, 1))
-#: wall-clock budget of the extra trajectories (the base ones always run)
-WITNESS_SECONDS = 10.0
+#: work budget of the extra trajectories (the base ones always run), in node evaluations at 80 digits
+#: (:func:`trajectory_work`): a count, so the witnesses found are the same on any machine and load
+WITNESS_WORK = 10_000_000
 #: extra attempts in a row that certify nothing new before the search stops
 WITNESS_PATIENCE = 6
 #: a certified change is "visible in float64" when at least this fraction of max(|θ|, η)
 VISIBLE_RELATIVE = 1e-8
+
+
+def trajectory_work(exprs: Sequence[sp.Expr], definitions: Mapping | None, horizon: int, dps: int) -> int:
+    """The work of one witness trajectory: ``horizon`` enclosures of ``exprs`` (and the abbreviations
+    they use), counted as distinct nodes evaluated, weighted by the precision (80 digits = 1)."""
+    from .closed_forms import dag_nodes
+
+    nodes = len(dag_nodes(list(exprs) + list((definitions or {}).values())))
+    return max(1, horizon * nodes * max(1, dps // 80))
 
 
 def _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_values, grads_on_pattern,
@@ -701,8 +743,10 @@ def _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_va
     finite first-move step are certified to change at that step.
 
     The base attempts climb a precision ladder; then variants with larger, one-signed data and larger
-    steps run until every class is certified and visibly so, or the budget is spent.  Each kept
-    trajectory certifies at least one move that no earlier one did (or makes one visible)."""
+    steps run until every class is certified and visibly so, the patience runs out, or the work
+    budget (:data:`WITNESS_WORK`, :func:`trajectory_work`) is spent: no clock, so the same witnesses
+    on any machine.  Each kept trajectory certifies at least one move that no earlier one did (or
+    makes one visible)."""
     targets = {k: fm.step for k, fm in first_moves.items() if fm.step is not None}
     if not targets:
         return []
@@ -718,13 +762,16 @@ def _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_va
     ladder = (80, 80, 600, 600, 3000, 3000)  # saturated units need more digits (see Enclosures.STEPS)
     plan = [(ladder[min(a, len(ladder) - 1)], (1, 0, 1)) for a in range(attempts)]
     plan += [(dps, variant) for variant in WITNESS_VARIANTS for dps in (80, 600)]
-    deadline = time.monotonic() + WITNESS_SECONDS
+    unit = trajectory_work(rep_exprs, definitions, horizon, 80)
+    spent = 0  # work of the extra attempts so far
     idle = 0  # consecutive extra attempts that certified nothing new: deep, vanishing moves stay invisible
     for n, (dps, variant) in enumerate(plan):
         if certified == set(targets) and visible == set(targets):
             break
-        if n >= attempts and (time.monotonic() > deadline or idle >= WITNESS_PATIENCE):
-            break
+        if n >= attempts:
+            spent += unit * max(1, dps // 80)
+            if spent > WITNESS_WORK or idle >= WITNESS_PATIENCE:
+                break
         with precision(dps):
             candidate = _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs,
                                         symbols, targets, horizon, definitions, dps, variant)

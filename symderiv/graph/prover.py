@@ -11,7 +11,8 @@ blocks.  Relaxation from the init's own pattern ``P0``::
 
 Identities are decided by :class:`symderiv.prover.Decider` (refute first with Arb
 enclosures at random exact points, then prove structurally or by bounded simplification;
-otherwise undecided and dropped), through a local adapter whose random points come from
+otherwise undecided and dropped; every budget counts work, never seconds, so the proof is the
+same on any machine and load), through a local adapter whose random points come from
 the graph (input symbols, parameter symbols scaled by fan-in, labels from the graph loss)
 instead of an MLP.  Classes are split by :func:`symderiv.prover._split_class` unchanged.
 
@@ -24,7 +25,6 @@ constants throughout (their init values, generic symbols or exact numbers).
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
@@ -33,11 +33,12 @@ import sympy as sp
 
 from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
 from ..errors import InternalError
-from ..prover import (Budget, Decider, Enclosures, FirstMove, Identity, Split, TrajectoryWitness, _magnitude,
-                      _split_class)
+from ..prover import (WITNESS_PATIENCE, WITNESS_WORK, Budget, Decider, Enclosures, FirstMove, Identity, Split,
+                      TrajectoryWitness, _magnitude, _safety_suffix, _split_class, identity_work, trajectory_work)
 from .engine import backprop, data_symbols
 from .ir import Graph
 from .losses import graph_loss
+from .tokens import token_point, token_symbols
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..optimizer_classes import PatternLattice
@@ -153,21 +154,27 @@ def _class_symbols(classes, graph: Graph) -> list[sp.Symbol]:
 # ---------------------------------------------------------------- the relaxation
 def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Sequence[sp.Symbol], *,
                 seed: int = 0, seconds: float = 5.0, simplify_budget: float = 30.0,
-                witness_attempts: int = 4, lattice: "PatternLattice | None" = None) -> GraphProof:
+                witness_attempts: int = 4, lattice: "PatternLattice | None" = None,
+                work: int | None = None) -> GraphProof:
     """Run the relaxation, the first-move iteration and the witness trajectories on ``graph``
     with init ``values`` (parameter name -> object array; see :func:`symderiv.graph.values.init_values`).
 
     ``lattice`` (default: every pattern, the coordinatewise class) restricts the patterns to those an
     optimizer class preserves (:mod:`symderiv.optimizer_classes`): the init's pattern and every relaxed one
     are projected onto the lattice (constraints dropped, never added), and the first-move iteration freezes
-    only the lattice's closure of the classes whose gradient history is zero."""
+    only the lattice's closure of the classes whose gradient history is zero.
+
+    Budgets count work (as in :func:`symderiv.prover.prove`): ``seconds`` per identity and
+    ``simplify_budget`` in total are reference seconds, ``work`` the per-identity steps."""
+    per_identity = identity_work(seconds, work)
     coords = [(n, i) for n in graph.trainable() for i in range(graph.params[n].size)]
     init_values = {(n, i): values[n].reshape(-1)[i] for n, i in coords}
     frozen_values = {n: values[n] for n in graph.frozen()}
     _, output, loss_name = graph.ends()
     loss = graph_loss(loss_name)
     out_shape = graph.nodes[output].shape
-    sampler = lambda rng: loss.sample(rng, out_shape)  # noqa: E731
+    tokens = token_symbols(graph)  # token ids: one-hot rows of real ids at every random point, never scaled
+    sampler = lambda rng: {**loss.sample(rng, out_shape), **token_point(graph, rng)}  # noqa: E731
     data = [s for xs in data_symbols(graph) for s in xs.flat]  # every input's data symbols
     init_symbols = list(init_symbols)
     label = lambda c: coord_label(graph, c)  # noqa: E731
@@ -195,7 +202,7 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
         free = data + [s for k, s in enumerate(symbols) if k != zero] + init_symbols
         scales = {**init_scales, **{symbols[k]: max(_fan_in(graph, n) for n, _ in m)
                                     for k, m in enumerate(classes) if k != zero}}
-        decider = GraphDecider(free, sampler=sampler, seed=seed + iteration, seconds=seconds, scales=scales,
+        decider = GraphDecider(free, sampler=sampler, seed=seed + iteration, work=per_identity, scales=scales,
                                budget=budget)
         enclosures = Enclosures(decider, grads, coords)
         new_classes: list[tuple[Coord, ...]] = []
@@ -232,9 +239,10 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
 
     class_of = {c: k for k, m in enumerate(classes) for c in m}
     fm, fm_ids, fragile = _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values,
-                                       data + init_symbols, sampler, scales, seed, seconds, undecided, budget, label,
+                                       data + init_symbols, sampler, scales, seed, per_identity, undecided, budget, label,
                                        closure=None if lattice is None else lattice.closure)
-    trajectories = _trajectories(graph, classes, zero, symbols, init_values, grads, fm, data, init_symbols, sampler,
+    trajectories = _trajectories(graph, classes, zero, symbols, init_values, grads, fm,
+                                 [x for x in data if x not in tokens], init_symbols, sampler,
                                  init_scales, seed, witness_attempts)
     tight = {c for t in trajectories for c, _, _ in t.moved}
     fm = {c: FirstMove(m.step, c in tight, m.undecided) for c, m in fm.items()}
@@ -254,7 +262,7 @@ def _init_scales(graph: Graph, values, init_symbols) -> dict[sp.Symbol, int]:
 
 # ---------------------------------------------------------------- first moves
 def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values, other_symbols, sampler, scales,
-                 seed, seconds, undecided, budget, label, closure=None):
+                 seed, work, undecided, budget, label, closure=None):
     """``H_t``: classes whose gradient was ≡ 0 at every step so far; ``F_t = closure(H_t)`` the classes proved
     unchanged (every class of ``H_t`` for an entrywise optimizer; whole zero rows/columns for a matrix one)."""
     close = (lambda h: set(h)) if closure is None else (lambda h: closure(h, classes, zero))
@@ -278,7 +286,7 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
         rep_list = [reps[k] for k in sorted(history_zero)]
         grads = _grads(state, rep_list)
         free = list(other_symbols) + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
-        decider = GraphDecider(free, sampler=sampler, seed=seed + 7919 * (t + 1), seconds=seconds, scales=scales,
+        decider = GraphDecider(free, sampler=sampler, seed=seed + 7919 * (t + 1), work=work, scales=scales,
                                budget=budget)
         enclosures = Enclosures(decider, grads, rep_list)
         leaving = []
@@ -292,8 +300,8 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
                 continue
             method = decider.proves_zero(g)
             if method is None:
-                undecided.append(f"step {t + 1}: gradient of {label(reps[k])} ≡ 0 on A_{t}: undecided; "
-                                 "its first-move step is only a lower bound")
+                undecided.append(f"step {t + 1}: gradient of {label(reps[k])} ≡ 0 on A_{t}: undecided"
+                                 f"{_safety_suffix(decider)}; its first-move step is only a lower bound")
                 leaving.append((k, True))
             else:
                 identities.append((t, Identity(classes[k], sp.Integer(0), method)))
@@ -320,12 +328,15 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
 # ---------------------------------------------------------------- certified witness trajectories
 #: (data scale, learning-rate factor) of the attempts after the base ones
 VARIANTS = ((1, 1), (4, 1), (1, 8), (16, 1))
-WITNESS_SECONDS = 10.0
 
 
 def _trajectories(graph, classes, zero, symbols, init_values, grads, first_moves, data, init_symbols, sampler,
                   init_scales, seed, attempts) -> list[TrajectoryWitness]:
-    """Single-example exact SGD trajectories on ``V(P*)`` certifying first moves at their steps."""
+    """Single-example exact SGD trajectories on ``V(P*)`` certifying first moves at their steps.
+
+    The base attempts always run; the variants after them run until every move is certified, the
+    patience (:data:`~symderiv.prover.WITNESS_PATIENCE`) runs out or the work budget
+    (:data:`~symderiv.prover.WITNESS_WORK`) is spent: no clock, the same witnesses on any machine."""
     targets = {k: fm.step for k, fm in first_moves.items() if fm.step is not None}
     if not targets:
         return []
@@ -337,12 +348,15 @@ def _trajectories(graph, classes, zero, symbols, init_values, grads, first_moves
     plan = [((80, 600, 3000)[min(a, 2)], (1, 1)) for a in range(attempts)] + [(200, v) for v in VARIANTS]
     kept: list[TrajectoryWitness] = []
     certified: set[int] = set()
-    deadline = time.monotonic() + WITNESS_SECONDS
+    unit = trajectory_work(exprs, None, horizon, 80)
+    spent = idle = 0  # work of the extra attempts; extra attempts in a row that certified nothing new
     for n, (dps, (scale, lr_factor)) in enumerate(plan):
         if certified == set(targets):
             break
-        if n >= attempts and time.monotonic() > deadline:
-            break
+        if n >= attempts:
+            spent += unit * max(1, dps // 80)
+            if spent > WITNESS_WORK or idle >= WITNESS_PATIENCE:
+                break
         point = graph_point(rng, data + list(init_symbols), init_scales, sampler)
         for x in data:
             point[x] = point[x] * scale
@@ -350,8 +364,10 @@ def _trajectories(graph, classes, zero, symbols, init_values, grads, first_moves
         with precision(dps):
             candidate = _one(point, lr, reps, exprs, symbols, init_values, targets, horizon, dps, scale)
         if candidate is None:
+            idle += n >= attempts
             continue
         new = {c for c, _, _ in candidate.moved} - certified
+        idle = 0 if (new or n < attempts) else idle + 1
         if new:
             kept.append(candidate)
             certified |= new
