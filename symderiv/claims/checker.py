@@ -372,12 +372,6 @@ def _rename(node, mapping: dict):
 _UNDEFINED = (sp.S.ComplexInfinity, sp.S.Infinity, sp.S.NegativeInfinity, sp.S.NaN)
 
 
-def _undefined(expr) -> bool:
-    """Does ``expr`` contain ``zoo``, ``±oo`` or ``nan``?  A walk over *distinct* subexpressions:
-    closed forms of deep networks share subtrees, and a tree walk (``expr.has``) would be exponential."""
-    return any(e.is_Atom and any(e is u for u in _UNDEFINED) for e in dag_nodes([expr]))
-
-
 def _symbols(*exprs) -> set:
     """The symbols of ``exprs``, by a walk over distinct subexpressions (``free_symbols`` walks the
     tree, exponential on the shared closed forms of deep networks)."""
@@ -424,6 +418,7 @@ class _Session:
         self.start, self.seconds = start, seconds
         self.notes: list[str] = []
         self.claim = resolved.claim
+        self._defined: set = set()  # subexpressions known to be free of zoo, ±oo and nan
 
     def remaining(self) -> float:
         return self.seconds - (time.monotonic() - self.start)
@@ -557,9 +552,25 @@ class _Session:
                 f"{to_text(node)[:60]} is undefined at {env} (a division by zero or a comparison of an undefined value: "
                 f"{type(exc).__name__})"
             ) from None
-        if _undefined(expr):
+        if self.undefined(expr):
             raise ClaimSyntaxError(f"{to_text(node)[:60]} is undefined (a division by zero) at {env}")
         return expr
+
+    def undefined(self, expr) -> bool:
+        """Does ``expr`` contain ``zoo``, ``±oo`` or ``nan``?  A walk over distinct subexpressions that
+        remembers those already seen in this session: the sides of every index assignment share the
+        network's closed forms, which are walked once, not once per build (a tree walk, ``expr.has``,
+        would be exponential on them)."""
+        stack, seen = [expr], self._defined
+        while stack:
+            e = stack.pop()
+            if e in seen:
+                continue
+            if e.is_Atom and any(e is u for u in _UNDEFINED):
+                return True
+            seen.add(e)
+            stack.extend(e.args)
+        return False
 
     def link(self, number: int, a, b, assignments, total) -> LinkVerdict:
         relation = _relation(a, b, self.claim.same_for if number <= (1 if self.claim.same_for else 0) else ())

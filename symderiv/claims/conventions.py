@@ -36,6 +36,9 @@ class Convention:
     weights: str = "out×in"       # W^{(l)} is n_l × n_{l-1}; or "in×out" (n_{l-1} × n_l)
     batch: str = "rows"           # one example per row of X; or "columns"
     loss: str = "mean"            # the batch loss: mean or sum over the examples
+    #: "batch": dZ is ∂L/∂Z of the batch loss (CS231n's dscores, with its 1/N); "per-example": column n
+    #: of dZ is ∂ℓ_n/∂z^{(n)}, example n's own loss (Ng: dZ^{[2]} = A^{[2]} - Y, dW = (1/m) dZ A^T)
+    d_names: str = "batch"
 
     def describe(self) -> str:
         w = "W^(l) is n_l × n_(l-1) (z = W h + b)" if self.weights == "out×in" else \
@@ -43,7 +46,8 @@ class Convention:
         a = "a^(l) is the activation f(z^(l))" if self.a_is == "activation" else \
             "a^(k) is the pre-activation W^(k) h^(k-1) + b^(k) (h^(k) the activation)"
         b = "one example per row of X" if self.batch == "rows" else "one example per column of X (X is n_0 × m)"
-        return f"convention {self.name}: {a}; {w}; {b}; the batch loss is the {self.loss} over the examples"
+        d = "dZ is the batch loss's gradient" if self.d_names == "batch" else "column n of dZ is example n's own gradient"
+        return f"convention {self.name}: {a}; {w}; {b}; {d}; the batch loss is the {self.loss} over the examples"
 
 
 DEFAULT = Convention("symderiv")
@@ -51,7 +55,7 @@ DEFAULT = Convention("symderiv")
 CONVENTIONS = {
     "symderiv": DEFAULT,
     "nielsen": Convention("nielsen"),
-    "ng": Convention("ng", batch="columns"),
+    "ng": Convention("ng", batch="columns", d_names="per-example"),
     "cs231n": Convention("cs231n", weights="in×out"),
     "goodfellow": Convention("goodfellow", a_is="pre-activation"),
 }
@@ -84,6 +88,8 @@ def choose(name: str, claim: Claim) -> tuple[Convention, str]:
     wrote_z = any(q.kind == "z" for q in qs)
     if wrote_a and wrote_h and not wrote_z:
         return CONVENTIONS["goodfellow"], "detected: the claim writes both a and h, so a is the pre-activation"
+    if any("^{[" in q.src or "^[" in q.src for q in qs) and any(q.kind in ("X", "Y", "P", "Z", "H") for q in qs):
+        return CONVENTIONS["ng"], "detected: layers in square brackets with batch matrices, Ng's notation"
     return DEFAULT, ""
 
 
@@ -102,7 +108,7 @@ def _apply(node: Node, conv: Convention) -> Node:
             q = replace(q, kind="z")
         if conv.weights == "in×out" and q.kind == "W" and len(q.indices) == 2:
             q = replace(q, indices=(q.indices[1], q.indices[0]))
-        if conv.batch == "columns" and q.kind in ("X", "Y", "P") and len(q.indices) == 2:
+        if conv.batch == "columns" and q.kind in ("X", "Y", "P", "Z", "H") and len(q.indices) == 2:
             q = replace(q, indices=(q.indices[1], q.indices[0]))
         return q
 

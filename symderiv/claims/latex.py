@@ -45,7 +45,7 @@ __all__ = ["parse_latex_claim", "KNOWN_MACROS"]
 _UNICODE = {
     "δ": r"\delta ", "σ": r"\sigma ", "∂": r"\partial ", "ℓ": r"\ell ", "Σ": r"\sum ", "∑": r"\sum ",
     "·": r"\cdot ", "×": r"\times ", "−": "-", "≠": r"\neq ", "′": "'", "’": "'", "φ": r"\phi ",
-    "⊙": r"\odot ", "∘": r"\circ ", "∇": r"\nabla ", "⊤": r"\top ",
+    "⊙": r"\odot ", "∘": r"\circ ", "∇": r"\nabla ", "⊤": r"\top ", "ᵀ": r"^{T}",
 }
 _ALLOWED = re.compile(r"[A-Za-z0-9\s\\{}()\[\]^_'+\-*/=,.|<>!;:~]*")
 _TOKEN = re.compile(r"(\\[A-Za-z]+)|(\\[^A-Za-z])|([A-Za-z])|(\d+(?:\.\d+)?)|(\s+)|(.)", re.S)
@@ -54,9 +54,9 @@ _SPACING = {r"\,", r"\;", r"\!", r"\ ", r"\:", r"\>", "~"}
 _PASS = {r"\exp": r"\exp", r"\log": r"\log", r"\ln": r"\ln", r"\tanh": r"\tanh", r"\cdot": r"\cdot ",
          r"\times": r"\cdot ", r"\sqrt": r"\sqrt"}
 _QUANT_LETTERS = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "a": "h", "W": "W", "w": "W", "b": "b",
-                  "X": "X", "Y": "Y", "P": "P"}
-_ARITY = {"x": 1, "y": 1, "p": 1, "z": 1, "h": 1, "delta": 1, "W": 2, "b": 1, "X": 2, "Y": 2, "P": 2}
-_LAYERED = {"z", "h", "delta", "W", "b"}
+                  "X": "X", "Y": "Y", "P": "P", "Z": "Z", "A": "H", "H": "H"}
+_ARITY = {"x": 1, "y": 1, "p": 1, "z": 1, "h": 1, "delta": 1, "W": 2, "b": 1, "X": 2, "Y": 2, "P": 2, "Z": 2, "H": 2}
+_LAYERED = {"z", "h", "delta", "W", "b", "Z", "H"}
 _PER_EXAMPLE = {"x", "y", "p"}
 #: letters read as loss names (C in Nielsen's book, J in Ng's notes, E for "error")
 _LOSS_LETTERS = {"L", "C", "J", "E"}
@@ -284,14 +284,14 @@ class _Rewriter:
     # -- names
     def letter(self, tok: _Tok) -> str:
         c = tok.text
+        if c == "H" and self.peek_text() in ("(", r"\left"):
+            return self.function("heaviside", tok)
         if c in _QUANT_LETTERS:
             return self.quantity(_QUANT_LETTERS[c], tok)
         if c in _LOSS_LETTERS:
             return "{" + self._new("Q", self.loss(tok)) + "}"
         if c == "N":
             return "{" + self._new("Q", Q("batch", src="N")) + "}"
-        if c == "H" and self.peek_text() in ("(", r"\left"):
-            return self.function("heaviside", tok)
         if c in _FREE_VARIABLES and self.peek_text() != "_":
             return "{" + self._new("Q", Q("var", src=c, name=c)) + "}"
         if c == "K":
@@ -309,9 +309,9 @@ class _Rewriter:
             layer = self.layer_script(tok, required=False)
             return self.function("f", tok, layer)
         nxt = self.peek()
-        if c == "d" and nxt is not None and nxt.kind == "letter" and nxt.pos == tok.pos + 1 and nxt.text in "Wbzhax":
+        if c == "d" and nxt is not None and nxt.kind == "letter" and nxt.pos == tok.pos + 1 and nxt.text in "WbzhaxZAH":
             self.take()  # dW^{[2]}, dz^{[1]}: Ng's names for the gradients of the loss
-            q = self.read_quantity(_QUANT_LETTERS[nxt.text], nxt)
+            q = self.read_quantity(_QUANT_LETTERS.get(nxt.text, nxt.text), nxt)
             # Ng's dz^{[1](i)} is the derivative of example i's own loss
             out = "{" + self._new("Q", Q("grad", None, (), q, "d" + nxt.text, q.example)) + "}"
             return out + self.transposed() if self._transposed else out
@@ -319,8 +319,12 @@ class _Rewriter:
             return "{" + self._new("Q", Q("batch", src="m")) + "}"
         if c in "ijklmqrstuvw":
             raise ClaimNameError(f"the index {c} at position {tok.pos} can only be used in a subscript (e.g. x_{c})")
-        if c == "Z":
-            raise unknown_name(c, f"at position {tok.pos} (batch matrices are X, Y and P; per-example logits are z^{{(L)}})")
+        if c == "d":
+            what = f"d{nxt.text}" if nxt is not None and nxt.pos == tok.pos + 1 else "d"
+            raise ClaimNameError(
+                f"unknown name {what!r} at position {tok.pos}: gradient names are dW, db, dz, dh, da, dx, dZ, dA, dH "
+                "with a layer (dW^{[2]}, dZ^{[1]}), or write \\frac{\\partial L}{\\partial …}"
+            )
         raise unknown_name(c, f"at position {tok.pos}")
 
     def loss(self, tok: _Tok) -> Q:
@@ -341,7 +345,12 @@ class _Rewriter:
             mark = self.i
             self.take()
             grp = self.group()
-            text = "".join(t.text for t in grp).strip("()[]")
+            text = "".join(t.text for t in grp)
+            primed = re.fullmatch(r"[(\[]?(\d+)[)\]]?('+)", text)  # Ng's g^{[1]'}: the layer, then primes
+            if primed:
+                self._primes = len(primed.group(2))
+                return int(primed.group(1))
+            text = text.strip("()[]")
             if text.isdigit():
                 return int(text)
             self.i = mark
@@ -488,7 +497,7 @@ class _Rewriter:
         return self._new("F", ("softmax", index)) + "(" + self.sub(inner) + ")"
 
     def function(self, func: str, tok: _Tok, layer: int | None = None) -> str:
-        order = 0
+        order, self._primes = getattr(self, "_primes", 0), 0
         while (t := self.peek()) is not None:
             if t.text == "'":
                 self.take()
@@ -503,6 +512,28 @@ class _Rewriter:
             raise ClaimSyntaxError(f"apply {tok.text} to an argument in parentheses, as in {tok.text}(z), at position {tok.pos}")
         src = tok.text + "'" * order
         return self._new("F", Call(func, (), order, layer, src))
+
+    def _indicator_follows(self) -> bool:
+        """After ``\mathbb{1}``: a condition follows (``(y = k)``, ``\{k = t\}``, ``_{k=t}``), so it is an indicator."""
+        nxt = self.peek_text()
+        if nxt in ("(", r"\{", r"\left"):
+            return True
+        if nxt == "_":
+            return any(t.text in ("=", ">", "<", r"\neq", r"\geq", r"\ge", r"\leq", r"\le") for t in self.peek_group(1))
+        return False
+
+    def ones(self, tok: _Tok) -> str:
+        """``\mathbf{1}`` / ``\mathbb{1}``: the vector of ones (its length from the product it is in, or a
+        subscript ``\mathbf{1}_N``, ``_K``, ``_m``, ``_{4}``)."""
+        length = ""
+        if self.peek_text() == "_":
+            self.take()
+            length = "".join(t.text for t in self.group())
+            if not re.fullmatch(r"N|K|m|\d{1,4}|n_\{?\d\}?", length):
+                raise ClaimSyntaxError(f"the vector of ones at position {tok.pos}: its length {length!r} must be N, m, K, "
+                                       "n_l or a number (or leave it out: it is read from the product)")
+        out = "{" + self._new("Q", Q("ones", src=r"\mathbf{1}" + (f"_{{{length}}}" if length else ""), name=length)) + "}"
+        return out
 
     def command(self, tok: _Tok) -> str:
         c = tok.text
@@ -522,12 +553,18 @@ class _Rewriter:
                 kind = "P" if any(t.text == "Y" for t in grp) else "p"
                 return self.quantity(kind, _Tok("letter", r"\hat{y}", tok.pos))
             raise unknown_name(f"\\hat{{{''.join(t.text for t in grp)}}}", f"at position {tok.pos} (\\hat{{y}} is the prediction p)")
+        if c in (r"\mathbf", r"\boldsymbol", r"\bm", r"\vec", r"\mathbfit", r"\pmb") and \
+                "".join(t.text for t in self.peek_group(0)) == "1" and not self._indicator_follows():
+            self.group()
+            return self.ones(tok)
         if c in (r"\mathbf", r"\boldsymbol", r"\bm", r"\vec", r"\mathbfit", r"\pmb"):
             grp = self.group()  # bold is only typography: read the letter itself
             self.toks = self.toks[: self.i] + grp + self.toks[self.i:]
             return ""
         if c in (r"\mathbb", r"\mathbbm", r"\mathds", r"\mathbf1", r"\one"):
             word = "".join(t.text for t in self.group())
+            if word == "1" and not self._indicator_follows():
+                return self.ones(tok)  # \mathbb{1} with no condition: the vector of ones
             if word in ("1", "I"):
                 return self.indicator(tok)
             raise unknown_name(f"{c}{{{word}}}", f"at position {tok.pos} (the indicator is \\mathbb{{1}}(…))")
@@ -546,6 +583,8 @@ class _Rewriter:
                 return self.function(_NAMED_FUNCS[word], _Tok("cmd", f"{c}{{{word}}}", tok.pos))
             if word == "softmax":
                 return self.softmax(tok)
+            if word == "diag":  # diag(v): the diagonal matrix of a vector
+                return self.function("diag", _Tok("cmd", f"{c}{{{word}}}", tok.pos))
             if c in (r"\text", r"\textrm"):  # prose inside a side is never skipped
                 raise ClaimSyntaxError(
                     f"the text {c}{{{word}}} at position {tok.pos} is not understood; side conditions go after the "

@@ -37,10 +37,24 @@ __all__ = ["layer_variants", "lower_sides", "Lowered", "uses_batch", "BATCH", "M
 
 #: the symbolic batch size
 BATCH = "N"
+#: the length of a vector of ones \mathbf{1} left to the product it is in
+WILD = "?"
+
+
+def _fits(a, b) -> bool:
+    """Do two dimensions agree (a vector of ones fits any length)?"""
+    return a == b or a == WILD or b == WILD
+
+
+def _known(a, b):
+    """The dimension of two that agree, the known one if either is."""
+    return b if a == WILD else a
 #: most values a symbolic layer is checked at (the network's depth + 1 at most)
 MAX_LAYER_VALUES = 65
 _VECTOR = {"x": 0, "y": -1, "p": -1}  # kind -> layer whose width is the length (-1: outputs)
 _LAYER_VECTOR = {"z", "h", "delta", "b"}
+#: batch matrices (one example per row, or per column in Ng's convention) and the per-example quantity of each
+_BATCH_KINDS = {"X": "x", "Y": "y", "P": "p", "Z": "z", "H": "h"}
 
 
 # ---------------------------------------------------------------- symbolic layers
@@ -74,6 +88,8 @@ def _sub_layers(node, value: int | None, depth: int):
             return replace(node, kind="p", layer=None, wrt=wrt)
         if node.kind == "h" and layer == depth:  # a^{(L)}: the network's output, the prediction
             return replace(node, kind="p", layer=None, wrt=wrt)
+        if node.kind == "H" and layer in (depth, 0):  # A^{[L]} is the batch's predictions P, A^{[0]} = X
+            return replace(node, kind="P" if layer else "X", layer=None, wrt=wrt)
         return replace(node, layer=layer, wrt=wrt)
     if isinstance(node, Call):
         return replace(node, args=tuple(_sub_layers(a, value, depth) for a in node.args))
@@ -120,7 +136,7 @@ def uses_batch(node) -> bool:
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, Q) and (n.kind in ("X", "Y", "P", "batch") or n.example is not None):
+        if isinstance(n, Q) and (n.kind in _BATCH_KINDS or n.kind == "batch" or n.example is not None):
             return True
         stack.extend(children(n))
     return False
@@ -164,11 +180,13 @@ class _Lowerer:
             if q.wrt is None or q.wrt.kind == "var":
                 return None
             return self.qshape(q.wrt)
+        if q.kind == "ones":
+            return (self.ones_length(q), 1)
         if q.indices or q.kind in ("loss", "width", "batch", "var", "kron"):
             return None
         conv = self.r.convention
-        if q.kind in ("X", "Y", "P"):
-            width = n[0] if q.kind == "X" else n[-1]
+        if q.kind in _BATCH_KINDS:
+            width = n[0] if q.kind == "X" else n[-1] if q.kind in ("Y", "P") else n[self.r._layer(q)]
             return (width, BATCH) if conv.batch == "columns" else (BATCH, width)
         layer = self.r._layer(q)
         if q.kind in _VECTOR:
@@ -178,6 +196,22 @@ class _Lowerer:
         if q.kind == "W":
             return (n[layer - 1], n[layer]) if conv.weights == "in×out" else (n[layer], n[layer - 1])
         return None
+
+    def ones_length(self, q: Q):
+        """The length of ``\mathbf{1}_…`` (``WILD`` without a subscript: the product it is in says)."""
+        n, spec = self.r.sizes, q.name
+        if not spec:
+            return WILD
+        if spec in ("N", "m"):
+            return BATCH
+        if spec == "K":
+            return n[-1]
+        if spec.isdigit():
+            return int(spec)
+        layer = int(spec.strip("n_{}"))
+        if not 0 <= layer < len(n):
+            raise ClaimNameError(f"{q.src}: no width n_{layer}; this network has n_0..n_{len(n) - 1}")
+        return n[layer]
 
     def shape(self, node):
         s = self._shape(node)
@@ -230,6 +264,11 @@ class _Lowerer:
                     "write W W, W \\odot W, or one entry"
                 )
             return base
+        if isinstance(node, Call) and node.func == "diag":
+            v = self.shape(node.args[0]) if len(node.args) == 1 else None
+            if v is None or v[1] != 1 or v[0] in (BATCH, WILD):
+                raise ClaimSyntaxError(f"diag(v) takes one vector of the network, got {_show(v) if len(node.args) == 1 else 'several arguments'}")
+            return (v[0], v[0])
         if isinstance(node, Call):
             return self.elementwise(node.args, [self.shape(a) for a in node.args], node.func)
         if isinstance(node, Sum):
@@ -269,13 +308,16 @@ class _Lowerer:
                 continue
             if out[1] != s[0] and out == s and s[1] == 1 and not self.plain:
                 continue  # elementwise: the shape stays
-            if out[1] != s[0]:
+            if not _fits(out[1], s[0]):
                 hint = ""
                 if out == s and s[1] == 1:
                     hint = "; for an elementwise product write \\odot (plain text: *)"
                 elif out[1] == s[1] or out[0] == s[0]:
                     hint = "; is a transpose missing?"
                 raise ClaimSyntaxError(f"cannot multiply a {_show(out)} matrix by a {_show(s)} matrix{hint}")
+            if out[1] == WILD and s[0] == WILD:
+                raise ClaimSyntaxError("the length of a vector of ones cannot be read from this product; "
+                                       "write it, e.g. \mathbf{1}_N or \mathbf{1}_K")
             out = (out[0], s[1])
         return None if out == (1, 1) else out
 
@@ -283,6 +325,10 @@ class _Lowerer:
         real = [s for s in shapes if s is not None]
         if not real:
             return None
+        if all(_fits(s[0], real[0][0]) and _fits(s[1], real[0][1]) for s in real):
+            rows = next((s[0] for s in real if s[0] != WILD), WILD)
+            cols = next((s[1] for s in real if s[1] != WILD), WILD)
+            return (rows, cols)
         if any(s != real[0] for s in real):
             hint = "; is a transpose missing?" if any(s == (real[0][1], real[0][0]) for s in real) else ""
             raise ClaimSyntaxError(f"{what} of a {_show(real[0])} and a {_show(next(s for s in real if s != real[0]))} "
@@ -294,6 +340,8 @@ class _Lowerer:
         """The scalar claim tree of entry ``(i, j)`` of ``node`` (``i``/``j`` are index names or 1)."""
         if isinstance(node, (Num, Const)):
             return node
+        if isinstance(node, Q) and node.kind == "ones":
+            return Num(Fraction(1))
         if isinstance(node, Q):
             return self.qentry(node, i, j)
         if isinstance(node, Op):
@@ -315,6 +363,8 @@ class _Lowerer:
             return Add(tuple(self.entry(t, i, j) for t in node.terms))
         if isinstance(node, Pow):
             return Pow(self.entry(node.base, i, j), node.exp)
+        if isinstance(node, Call) and node.func == "diag":  # diag(v)_{ij} = v_i δ_ij
+            return Mul((self.entry(node.args[0], i, 1), Q("kron", None, (i, j), None, node.src or "diag")))
         if isinstance(node, Call) and node.func == "softmax":  # exp(v_i) / Σ_m exp(v_m)
             shape = self.shape(node.args[0])
             if shape is not None and shape[1] != 1:
@@ -333,20 +383,24 @@ class _Lowerer:
         raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
 
     def qentry(self, q: Q, i, j):
+        conv = self.r.convention
         s = self._shape(q)
         if s is None:
             return q
         if s == (1, 1):  # a vector of length 1 (one output): its only entry
             i, j = 1, 1
         if q.kind == "grad":
-            return replace(q, wrt=self.qentry(grad_target(q), i, j))
-        conv = self.r.convention
-        if q.kind in ("X", "Y", "P"):
+            wrt = self.qentry(grad_target(q), i, j)
+            if conv.d_names == "per-example" and q.src.startswith("d") and wrt.example is not None \
+                    and grad_target(q).kind in _BATCH_KINDS:
+                return replace(q, wrt=wrt, example=wrt.example)  # Ng's dZ: column n is ∂ℓ_n/∂z^{(n)}
+            return replace(q, wrt=wrt)
+        if q.kind in _BATCH_KINDS:
             example, unit = (j, i) if conv.batch == "columns" else (i, j)
             if isinstance(example, int):
                 raise ClaimSyntaxError(f"{q.src or q.kind}: a batch {'column' if conv.batch == 'columns' else 'row'} "
                                        "must be an example index")
-            return Q(q.kind.lower(), None, (unit,), None, q.src, example=example)
+            return Q(_BATCH_KINDS[q.kind], q.layer, (unit,), None, q.src, example=example)
         if q.kind == "W":
             return replace(q, indices=(j, i) if conv.weights == "in×out" else (i, j))
         return replace(q, indices=(i,))
@@ -374,6 +428,8 @@ class _Lowerer:
         for k, m in enumerate(mats):
             last = k == len(mats) - 1
             s = self.shape(m) or (1, 1)
+            if not last and s[1] == WILD:  # a row of ones: as long as the next factor is tall
+                s = (s[0], (self.shape(mats[k + 1]) or (1, 1))[0])
             if last:
                 col = j
             elif s[1] == 1:
@@ -418,7 +474,10 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
     real = [s for s in shapes if s is not None]
     if not real:
         return Lowered(tuple(low.entry(s, 1, 1) for s in claim.sides))
-    shape = real[0]
+    shape = min(real, key=lambda s: (s[0] == WILD) + (s[1] == WILD))  # the most concrete side
+    if WILD in shape:
+        raise ClaimSyntaxError("the length of a vector of ones cannot be read from the claim; "
+                               "write it, e.g. \mathbf{1}_N or \mathbf{1}_K")
     for k, s in enumerate(shapes):
         if s is None:
             side = claim.sides[k]
@@ -427,7 +486,7 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
                     f"side {k + 1} is a scalar but side {shapes.index(shape) + 1} is a {_show(shape)} matrix; "
                     "only 0 may stand for a whole matrix"
                 )
-        elif s != shape:
+        elif not (_fits(s[0], shape[0]) and _fits(s[1], shape[1])):
             a, b = shapes.index(shape) + 1, k + 1
             if s == (shape[1], shape[0]):
                 msg = (f"side {a} is {_show(shape)} but side {b} is {_show(s)}: one is the transpose of the other. "

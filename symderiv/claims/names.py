@@ -221,7 +221,7 @@ class _Resolver:
 
     # -- layers
     def _layer(self, q: Q) -> int | None:
-        k, l, L = q.kind, q.layer, self.L
+        k, l, L = {"Z": "z", "H": "h"}.get(q.kind, q.kind), q.layer, self.L
         if isinstance(l, str):  # symbolic layers are replaced by numbers (layer_variants) before this
             raise InternalError(f"{q.src or k}: the symbolic layer {l} was not replaced by a number")
         if k in ("x", "y", "p", "loss", "kron", "batch", "var", "X", "Y", "P"):
@@ -336,10 +336,10 @@ class _Resolver:
         self.examples.add(var)
 
     def quantity(self, q: Q) -> Q:
-        if q.kind in ("X", "Y", "P"):  # X_{nj}: entry j of example n
+        if q.kind in ("X", "Y", "P", "Z", "H"):  # X_{nj}: entry j of example n
             if len(q.indices) != 2:
                 raise ClaimNameError(f"{q.src or q.kind} takes two indices (example, unit), e.g. {q.kind}_{{nj}}")
-            q = Q(q.kind.lower(), None, (q.indices[1],), None, q.src, example=q.indices[0])
+            q = Q(q.kind.lower(), q.layer, (q.indices[1],), None, q.src, example=q.indices[0])
         if q.example is not None:
             self.example(q.example)
         if q.kind in ("batch", "var", "loss"):

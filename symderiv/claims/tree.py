@@ -360,10 +360,11 @@ def check_depth(text: str, openers: str = "([{", closers: str = ")]}") -> None:
 # ---------------------------------------------------------------- printing the AST
 _FUNC_LATEX = {
     "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "relu": r"\mathrm{ReLU}",
-    "max": r"\max", "abs": "", "sqrt": r"\sqrt", "f": "f", "heaviside": "H",
+    "max": r"\max", "abs": "", "sqrt": r"\sqrt", "f": "f", "heaviside": "H", "diag": r"\mathrm{diag}",
+    "softmax": r"\mathrm{softmax}",
 }
 _BASE_LATEX = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "delta": r"\delta", "W": "W", "b": "b",
-               "X": "X", "Y": "Y", "P": "P"}
+               "X": "X", "Y": "Y", "P": "P", "Z": "Z", "H": "H", "ones": r"\mathbf{1}"}
 _STEP = {"step_gt": ">", "step_ge": r"\geq"}
 
 
