@@ -22,7 +22,9 @@ from ..errors import InternalError, NetworkError
 from .losses import graph_loss
 from .ops import op_rule
 from . import pointwise  # noqa: F401  (registers the "pointwise" op: exp, log, sqrt, rsqrt, x**c)
-from . import norms  # noqa: F401  (registers "group_norm" and "batch_norm_eval")
+from . import norms  # noqa: F401  (registers "group_norm", "batch_norm_eval", "batch_norm_train")
+from . import conv  # noqa: F401  (registers "conv")
+from . import pooling  # noqa: F401  (registers "max_pool", "avg_pool", "adaptive_avg_pool")
 
 __all__ = ["Node", "ParamSpec", "Graph"]
 

@@ -412,72 +412,7 @@ defop("cat", lambda ins, at: np.concatenate(ins, axis=at["axis"]), "concatenatio
 defvjp("cat", _cat_vjp)
 
 
-# ---------------------------------------------------------------- convolutions (weight sharing)
-def _pad(x: Array, pads: Sequence[int]) -> Array:
-    width = [(0, 0)] + [(p, p) for p in pads]
-    out = zeros([n + 2 * p for n, p in zip(x.shape, [0] + list(pads))])
-    inner = tuple([slice(None)] + [slice(p, p + n) for p, n in zip(pads, x.shape[1:])])
-    out[inner] = x
-    del width
-    return out
-
-
-def _conv_windows(x_shape, w_shape, stride, padding):
-    """Per output position, the (padded input index, kernel index) pairs it reads."""
-    spatial = x_shape[1:]
-    kernel = w_shape[2:]
-    outs = [(n + 2 * p - k) // s + 1 for n, p, k, s in zip(spatial, padding, kernel, stride)]
-    return outs, kernel
-
-
-def _conv_fwd(ins, at):
-    x, W = ins[0], ins[1]
-    b = ins[2] if len(ins) > 2 else None
-    stride, padding = at["stride"], at["padding"]
-    xp = _pad(x, padding)
-    outs, kernel = _conv_windows(x.shape, W.shape, stride, padding)
-    out = np.empty((W.shape[0],) + tuple(outs), dtype=object)
-    for o in range(W.shape[0]):
-        for pos in np.ndindex(*outs):
-            weights, terms = [], []
-            for c in range(W.shape[1]):
-                for k in np.ndindex(*kernel):
-                    src = tuple(p * s + kk for p, s, kk in zip(pos, stride, k))
-                    weights.append(W[(o, c) + k])
-                    terms.append(xp[(c,) + src])
-            val = dot(weights, terms)
-            out[(o,) + pos] = val + b[o] if b is not None else val
-    return out
-
-
-def _conv_vjp(g, ins, out, at):
-    x, W = ins[0], ins[1]
-    stride, padding = at["stride"], at["padding"]
-    xp = _pad(x, padding)
-    outs, kernel = _conv_windows(x.shape, W.shape, stride, padding)
-    gx_terms: dict[tuple, list] = {}
-    gW = np.empty(W.shape, dtype=object)
-    for o in range(W.shape[0]):
-        for c in range(W.shape[1]):
-            for k in np.ndindex(*kernel):
-                terms = []
-                for pos in np.ndindex(*outs):
-                    src = (c,) + tuple(p * s + kk for p, s, kk in zip(pos, stride, k))
-                    terms.append(g[(o,) + pos] * xp[src])
-                    gx_terms.setdefault(src, []).append((W[(o, c) + k], g[(o,) + pos]))
-                gW[(o, c) + k] = add_terms(terms)
-    gxp = zeros(xp.shape)
-    for src, pairs in gx_terms.items():
-        gxp[src] = dot([w for w, _ in pairs], [t for _, t in pairs])
-    inner = tuple([slice(None)] + [slice(p, p + n) for p, n in zip(padding, x.shape[1:])])
-    grads = [gxp[inner].copy(), gW]
-    if len(ins) > 2:
-        grads.append(reduce_sum(g, tuple(range(1, g.ndim))))
-    return grads
-
-
-defop("conv", _conv_fwd, "conv1d/conv2d (channels first, stride, zero padding, groups=1)")
-defvjp("conv", _conv_vjp)
+# convolutions: symderiv.graph.conv (registered on import by symderiv.graph.ir)
 
 
 # ---------------------------------------------------------------- normalizations
