@@ -35,6 +35,43 @@ __all__ = ["torch_loss", "random_batch", "graph_input_shape", "call_module", "re
            "engine_gradients", "verify_graph", "OPTIMIZERS",
            "VERIFY_OPTIMIZERS"]
 
+class _Together:
+    """Several optimizers stepped as one (a per-parameter assignment, e.g. Muon for matrices and AdamW for the
+    rest)."""
+
+    def __init__(self, *optimizers):
+        self.optimizers = [o for o in optimizers if o is not None]
+
+    def zero_grad(self) -> None:
+        for o in self.optimizers:
+            o.zero_grad()
+
+    def step(self) -> None:
+        for o in self.optimizers:
+            o.step()
+
+
+def _muon(ps, lr):
+    """torch.optim.Muon on the 2-D parameters (it takes no others), AdamW on the rest, as its documentation
+    shows; no weight decay (first-move steps assume none)."""
+    matrices = [p for p in ps if p.ndim == 2]
+    rest = [p for p in ps if p.ndim != 2]
+    return _Together(torch.optim.Muon(matrices, lr=lr, weight_decay=0.0) if matrices else None,
+                     torch.optim.AdamW(rest, lr=lr, weight_decay=0.0) if rest else None)
+
+
+def _package(name: str, **options) -> Callable:
+    """A factory for ``pytorch_optimizer.<name>`` (imported when used: an optional dependency)."""
+    def make(ps, lr):
+        try:
+            import pytorch_optimizer
+        except ImportError:  # pragma: no cover - the test extra installs it
+            raise InvalidArgument(f"replaying {name} needs the pytorch-optimizer package "
+                                  "(pip install pytorch-optimizer)") from None
+        return getattr(pytorch_optimizer, name)(ps, lr=lr, **options)
+    return make
+
+
 #: optimizer name -> factory(params, lr); none uses weight decay (first-move steps assume none)
 OPTIMIZERS: dict[str, Callable] = {
     "sgd": lambda ps, lr: torch.optim.SGD(ps, lr=lr),
@@ -42,6 +79,13 @@ OPTIMIZERS: dict[str, Callable] = {
     "nesterov": lambda ps, lr: torch.optim.SGD(ps, lr=lr, momentum=0.9, nesterov=True),
     "adam": lambda ps, lr: torch.optim.Adam(ps, lr=lr),
     "rmsprop": lambda ps, lr: torch.optim.RMSprop(ps, lr=lr),
+    "adafactor": lambda ps, lr: torch.optim.Adafactor(ps, lr=lr, weight_decay=0.0),
+    "muon": _muon,
+    "lion": _package("Lion", weight_decay=0.0),
+    "lamb": _package("Lamb", weight_decay=0.0),
+    "lars": _package("LARS", weight_decay=0.0),
+    "shampoo": _package("Shampoo", weight_decay=0.0),
+    "soap": _package("SOAP", weight_decay=0.0),
 }
 
 
@@ -221,8 +265,9 @@ def engine_gradients(graph, module: nn.Module, x: np.ndarray, y: np.ndarray) -> 
 # ---------------------------------------------------------------- verify: the graph counterpart of symderiv.verify
 #: optimizers replayed by :func:`verify_graph` (none with weight decay: first-move steps assume none)
 VERIFY_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
-#: optimizers that divide by a running gradient magnitude: they amplify a rounding residue
-NORMALIZED = frozenset({"rmsprop", "adam"})
+#: optimizers that divide by a running gradient magnitude (or take signs, or normalize a matrix): they amplify a
+#: rounding residue
+NORMALIZED = frozenset({"rmsprop", "adam", "adafactor", "muon", "lion", "lamb", "lars", "shampoo", "soap"})
 
 
 def _module_values(module: nn.Module, g) -> dict[str, np.ndarray]:
@@ -411,7 +456,7 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
 
 
 @public_entry
-def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=VERIFY_OPTIMIZERS,
+def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=None,
                  batches: tuple[int, ...] = (1, 3), steps: int | None = None, lr: float = 0.1,
                  grad_rtol: float = 1e-9, tie_rtol: float = 1e-12, strict: bool = False):
     """Cross-check a :class:`~symderiv.graph.analysis.GraphAnalysis` on real ``torch.optim`` runs of ``module``.
@@ -429,8 +474,14 @@ def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=VERIF
 
     ``module`` must be the analyzed module (or one with the same parameters and the same pattern of
     zeros and equal values, for generic values); ``steps`` defaults to the largest finite first-move
-    step + 2.  ``strict``: raise :class:`symderiv.verify.VerificationError` on the first failure."""
+    step + 2.  ``optimizers`` defaults to the real implementations of the analysis's optimizer (an
+    analysis proved for ``optimizer="muon"`` replays ``torch.optim.Muon``, ``"lion"`` pytorch-optimizer's
+    Lion, …) and to SGD, momentum, Nesterov, RMSProp and Adam for the coordinatewise class.
+    ``strict``: raise :class:`symderiv.verify.VerificationError` on the first failure."""
     from ..verify import Check, VerifyReport
+
+    if optimizers is None:
+        optimizers = getattr(analysis.optimizers, "replay", ()) or VERIFY_OPTIMIZERS
 
     for name in optimizers:
         if name not in OPTIMIZERS:
@@ -457,6 +508,7 @@ def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=VERIF
     report.notes.append(_separation_note(analysis, runs))
     for w in analysis.proof.trajectories:
         report.checks.append(_witness_check(analysis, module, w, seed))
+    report.checks.extend(_row_move_checks(analysis, module, seed, lr))
     report.notes.append(f"observation: {tight_seen} of {tight_total} (entry, run) pairs with a tight first-move step "
                         "changed at it on random data (tightness is certified by the witness trajectories)")
     if any(n in NORMALIZED for n in optimizers) and any(
@@ -479,3 +531,51 @@ def _tight_observed(analysis, snaps) -> tuple[int, int]:
                 total += 1
                 seen += int(snaps[t][name][idx] != snaps[t - 1][name][idx])
     return seen, total
+
+
+def _row_move_checks(analysis, module: nn.Module, seed: int, lr: float) -> list:
+    """For an analysis proved for Muon or Shampoo: one step of the real optimizer on the first witness's example
+    (where the gradient rows are certified nonzero) changes every row the analysis says changes at update 1
+    (:func:`symderiv.optimizer_classes.rows_moving_first`)."""
+    import sympy as sp
+
+    from ..optimizer_classes import rows_moving_first
+    from ..verify import Check
+    from .engine import data_symbols
+
+    rows = rows_moving_first(analysis) if getattr(analysis, "lattice", None) is not None else {}
+    replay_names = [n for n in getattr(analysis.optimizers, "replay", ()) if n in ("muon", "shampoo")]
+    if not rows or not replay_names or not analysis.proof.trajectories:
+        return []
+    g = analysis.proof.graph
+    witness = analysis.proof.trajectories[0]
+    by_name = {k: sp.Rational(v) for k, v in witness.point}
+
+    def at(expr) -> float:
+        return float(expr.xreplace({s: by_name[s.name] for s in expr.free_symbols}))
+
+    checks = []
+    for name in replay_names:
+        model = copy.deepcopy(module).double()
+        named = dict(model.named_parameters())
+        with torch.no_grad():
+            for pname, p in g.params.items():
+                arr = np.array([at(analysis.init_value(pname, idx)) for idx in np.ndindex(*p.shape)]).reshape(p.shape)
+                named[pname].copy_(torch.from_numpy(arr))
+        inputs = tuple(torch.tensor([at(e) for e in syms.flat], dtype=torch.float64).reshape((1,) + syms.shape)
+                       for syms in data_symbols(g))
+        shape_out = g.nodes[g.output].shape
+        y = torch.tensor([at(e) for e in graph_loss(g.loss_name).labels(shape_out).flat],
+                         dtype=torch.float64).reshape((1,) + tuple(shape_out))
+        before = {n: named[n].detach().clone() for n in rows}
+        opt = OPTIMIZERS[name]([named[n] for n in g.trainable()], lr)
+        opt.zero_grad()
+        torch_loss(g.loss_name)(call_module(model, inputs if len(inputs) > 1 else inputs[0]), y).backward()
+        opt.step()
+        still = [f"{n} row {r}" for n, rs in rows.items() for r in rs
+                 if torch.equal(named[n].detach()[r], before[n][r])]
+        total = sum(len(rs) for rs in rows.values())
+        checks.append(Check("row_moves", f"{name}, update 1 on the witness example", not still, float(len(still)),
+                            f"{total} rows said to change at update 1 (a nonzero gradient row gives a nonzero update "
+                            "row)", still[0] + " did not change" if still else None, seed))
+    return checks
