@@ -30,7 +30,7 @@ from ..closed_forms import dag_nodes
 from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
 from ..guard import public_entry
 from .conventions import CONVENTIONS, DEFAULT, apply_convention, choose
-from .derivation import is_derivation, split_derivation, substitute
+from .derivation import is_derivation, looks_latex, split_derivation, substitute
 from .readings import readings
 from .names import BATCH_SIZE, Builder, LogitBuilder, NotLocal, resolve
 from .tree import children as _children
@@ -43,6 +43,8 @@ __all__ = ["check", "parse_claim"]
 
 _POINTS_PER_ASSIGNMENT = 2
 _ATTEMPTS = 6
+#: losses whose label domain contains the one-hot labels (tried first in a search for a counterexample)
+_ONE_HOT_LOSSES = ("softmax_cross_entropy", "sigmoid_binary_cross_entropy", "mean_squared_error")
 
 
 #: the classes a parsed claim / a verdict may contain when it comes back from a bounded child
@@ -75,7 +77,7 @@ def parse_claim(claim: str, syntax: str = "auto", *, seconds: float = 5.0) -> Cl
     if len(claim) > MAX_CHARS:  # before anything else looks at the text
         raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {MAX_CHARS})")
     if syntax == "auto":
-        syntax = "latex" if any(c in claim for c in "\\{}_$") else "plain"
+        syntax = "latex" if looks_latex(claim) else "plain"
     if syntax == "latex":
         from . import latex  # noqa: F401  imported once here, inherited by every forked parse child
     from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
@@ -419,6 +421,8 @@ class _Session:
         self.notes: list[str] = []
         self.claim = resolved.claim
         self._defined: set = set()  # subexpressions known to be free of zoo, ±oo and nan
+        self._entry: tuple = ()  # the free indices naming a matrix entry (for the diagnosis of a refutation)
+        self._point: dict = {}  # the last evaluation point (a counterexample's, once refuted)
 
     def remaining(self) -> float:
         return self.seconds - (time.monotonic() - self.start)
@@ -486,6 +490,7 @@ class _Session:
                 out.append(lv)
             return out
         assignments, total = self.assignments(ranges)
+        self._entry = tuple(variant.entry)
         out = []
         for number, (a, b) in enumerate(pairs, 1):
             link = self.link(number, a, b, assignments, total)
@@ -597,6 +602,11 @@ class _Session:
                 result.reference = reference
                 lv.status, lv.counterexample = REFUTED, result
                 lv.reason = f"{_failure(relation)}; certified counterexample found"
+                if relation == "equal":
+                    from .diagnosis import diagnose
+
+                    hint = diagnose(self, a, b, env, self._entry, self._point, left, right, BATCH_SIZE)
+                    lv.reason += f"; {hint}" if hint else ""
                 return lv
             worst = max(worst, result[0])
             points += result[1]
@@ -682,19 +692,27 @@ class _Session:
         return f"the sides agree at {points} random rational points (largest |difference| enclosure {worst:.1e})"
 
     # -- certified refutation
-    def point(self, symbols) -> dict:
+    def point(self, symbols, simple: bool = False) -> dict:
+        """A random exact point; ``simple``: a one-hot label and small integers, the counterexample a
+        student reads most easily (tried first; it never counts as evidence of agreement)."""
         d = self.d
         values: dict = {}
-        labels = self.net.loss.sample_labels(self.np_rng, self.net.n_outputs)
+        if simple:
+            hot = self.rng.randrange(self.net.n_outputs)
+            labels = [Fraction(int(k == hot)) for k in range(len(d.label_symbols))]
+        else:
+            labels = self.net.loss.sample_labels(self.np_rng, self.net.n_outputs)
         for s, v in zip(d.label_symbols, labels):
             values[s] = sp.Rational(v.numerator, v.denominator)
         for s in d.x:
-            values[s] = sp.Rational(self.rng.randint(-24, 24), self.rng.randint(1, 8))
+            values[s] = sp.Integer(self.rng.randint(-2, 2)) if simple else \
+                sp.Rational(self.rng.randint(-24, 24), self.rng.randint(1, 8))
         for s in symbols:
             if s == BATCH_SIZE:
-                values[s] = sp.Integer(self.rng.randint(2, 6))  # a batch size: a positive integer
+                values[s] = sp.Integer(self.rng.randint(2, 4 if simple else 6))  # a batch size: a positive integer
             elif s not in values:
-                values[s] = sp.Rational(self.rng.randint(-8, 8), self.rng.randint(1, 8))
+                values[s] = sp.Integer(self.rng.randint(-2, 2)) if simple else \
+                    sp.Rational(self.rng.randint(-8, 8), self.rng.randint(1, 8))
         return values
 
     def refute(self, env, left, right, diff):
@@ -703,8 +721,10 @@ class _Session:
         # every symbol a side can contain, known in advance (free_symbols of big sides is slow)
         symbols = self.universe()
         worst, good = 0.0, 0
-        for _ in range(_ATTEMPTS):
-            values = self.point(symbols)
+        simple = self.net.loss.name in _ONE_HOT_LOSSES and TRUE_CLASS not in env
+        for attempt in range(_ATTEMPTS + simple):
+            values = self.point(symbols, simple=simple and attempt == 0)
+            self._point = values
             try:
                 dv, lv, rv = enclose([diff, left, right], values)
             except Uncertifiable as exc:
@@ -728,8 +748,8 @@ class _Session:
                 params = {str(s): str(values[s]) for s in symbols if str(s) not in names and s in used}
                 return Counterexample(dict(env), data, params, describe_interval(lv), describe_interval(rv), interval(dv))
             bound = magnitude(dv)  # a float upper bound of |dv|; never raises (inf when unbounded)
-            if bound == float("inf"):
-                continue  # an unbounded enclosure is no evidence that the sides agree
+            if bound == float("inf") or (simple and attempt == 0):
+                continue  # an unbounded enclosure (or a special point) is no evidence that the sides agree
             good += 1
             worst = max(worst, bound)
             if good >= _POINTS_PER_ASSIGNMENT:

@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from ..errors import ClaimSyntaxError
 from .tree import Deriv, Node, children, map_quantities
 
-__all__ = ["Line", "is_derivation", "split_derivation", "substitute", "DEFINABLE"]
+__all__ = ["Line", "is_derivation", "split_derivation", "substitute", "DEFINABLE", "looks_latex"]
+
+#: signs of NumPy-style code: an underscore there is part of a name (hidden_layer), not a subscript
+_CODE = re.compile(r"@|\bnp\.|\.T\b|\.dot\(|\.sum\(|\.mean\(|\.shape\b|[A-Za-z]{2,}_[A-Za-z]{2,}")
+
+
+def looks_latex(text: str) -> bool:
+    """Is ``text`` LaTeX (a backslash, a brace or a dollar; an underscore unless the text reads as code)?"""
+    return any(c in text for c in "\\{}$") or ("_" in text and not _CODE.search(text))
 
 #: letters a derivation may define (``Let u = …``): those both parsers read as free variables
 DEFINABLE = frozenset("uvsr")
@@ -93,7 +101,7 @@ def _has_relation(line: str) -> bool:
 def split_derivation(text: str) -> list[Line]:
     """The claims of a derivation, in order (see the module docstring); an empty one is an error."""
     body = _strip_delimiters(text)
-    latex = "\\" in body or "_" in body or "{" in body or "$" in body
+    latex = looks_latex(body)
     body = _TYPOGRAPHY.sub(" ", _END.sub("\n", _BEGIN.sub("\n", body)))
     if latex:
         body = _NEWLINE.sub("\n", body).replace("&", " ")

@@ -230,6 +230,8 @@ class _Lowerer:
             return self.qshape(node)
         if isinstance(node, Op):
             shapes = [self.shape(a) for a in node.args]
+            if node.op.startswith(("dim:", "sum_", "mean_")):
+                return self.reduction_shape(node.op, shapes[0])
             if node.op.startswith("at:"):
                 if shapes[0] is None or shapes[0][1] != 1:
                     raise ClaimSyntaxError(f"only a vector can be indexed, as in softmax(z)_k (got a {_show(shapes[0])})")
@@ -281,6 +283,45 @@ class _Lowerer:
                 raise UnsupportedError("a derivative of or by a matrix: write one entry, e.g. \\frac{\\partial p_i}{\\partial z_j}")
             return (a[0] if a else 1, b[0] if b else 1)
         raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
+
+    def reduction_shape(self, op: str, a):
+        """The shape of ``X.shape[k]`` (a number) and of NumPy's sum / mean over an axis (a column vector)."""
+        if a is None or WILD in a:
+            raise ClaimSyntaxError(f"{op.split(':')[0].replace('_', ' ')} of a scalar: it needs a vector or matrix")
+        if op.startswith("dim:") or op.endswith("_all"):
+            return None
+        length = a[1] if op.endswith(":0") else a[0]
+        return None if length == 1 else (length, 1)
+
+    def dimension(self, a, k: int):
+        """A dimension of a shape as a claim node (N, or a number)."""
+        d = a[k]
+        return Q("batch", src="N") if d == BATCH else Num(Fraction(d))
+
+    def reduction_entry(self, node, i):
+        """Entry ``i`` of a reduction (:meth:`reduction_shape`), as sums over fresh indices."""
+        op, arg = node.op, node.args[0]
+        a = self.shape(arg) or (1, 1)
+        if op.startswith("dim:"):
+            return self.dimension(a, int(op[4:]))
+
+        def over(k: int, body):
+            if a[k] == 1:
+                return body(1)
+            m = self.fresh("mnq")
+            hi = Q("batch", src="N") if a[k] == BATCH else Num(Fraction(a[k]))
+            return Sum(m, Num(Fraction(1)), hi, body(m))
+
+        if op.endswith(":0"):
+            out, count = over(0, lambda m: self.entry(arg, m, i)), [0]
+        elif op.endswith(":1"):
+            out, count = over(1, lambda m: self.entry(arg, i, m)), [1]
+        else:
+            out, count = over(0, lambda m: over(1, lambda q: self.entry(arg, m, q))), [0, 1]
+        if op.startswith("mean_"):
+            for k in count:
+                out = Mul((Pow(self.dimension(a, k), Num(Fraction(-1))), out))
+        return out
 
     def segments(self, mats: list, shapes: list) -> list[list]:
         r"""The matrices of a product, split where a matrix product is impossible but the two
@@ -345,6 +386,8 @@ class _Lowerer:
         if isinstance(node, Q):
             return self.qentry(node, i, j)
         if isinstance(node, Op):
+            if node.op.startswith(("dim:", "sum_", "mean_")):
+                return self.reduction_entry(node, i)
             if node.op.startswith("at:"):
                 index = node.op[3:]
                 return self.entry(node.args[0], int(index) if index.isdigit() else index, 1)

@@ -47,9 +47,13 @@ _FUNCS = {"sigma": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp"
 #: code-style derivative names: dsigma(z) = sigma'(z)
 _DFUNCS = {"dsigma": "sigmoid", "dsigmoid": "sigmoid", "sigmoid_prime": "sigmoid", "sigma_prime": "sigmoid",
            "dtanh": "tanh", "tanh_prime": "tanh", "drelu": "relu", "relu_prime": "relu", "df": "f", "f_prime": "f"}
-_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|b|X|Y|P)(\d*)$")
-#: code-style gradient names: dW1 = dL/dW1, dz2 = dL/dz2
-_DNAME = re.compile(r"^d(W|b|z|h|a|x)(\d*)$")
+_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|b|X|Y|P|Z|H|A)(\d*)$")
+#: code-style gradient names: dW1 = dL/dW1, dz2 = dL/dz2, dZ1, dH (batch matrices)
+_DNAME = re.compile(r"^d(W|b|z|h|a|x|Z|H|A)(\d*)$")
+#: CS231n's code names for batch matrices: scores (the logits Z^(L)), probs (P), hidden_layer (H)
+_ALIASES = {"scores": "ZL", "probs": "P", "hidden_layer": "H", "hidden": "H"}
+#: NumPy reductions: np.sum / np.mean with axis= and keepdims= (a 1-D result is a column vector)
+_REDUCTIONS = {"sum", "mean"}
 _FREE = {"u", "v", "s", "r", "eta", "alpha", "lr", "lam", "gamma", "beta"}
 #: module prefixes of code-style claims (np.outer(a, b)); nothing is imported or looked up
 _MODULES = {"np", "numpy", "torch"}
@@ -211,6 +215,11 @@ class _Walker:
             return Mul(tuple(factors))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
             return Op("matmul", (self.node(node.left, depth + 1), self.node(node.right, depth + 1)))
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
+            axis = node.slice  # X.shape[0]: a dimension of a batch matrix (the batch size N for rows)
+            if not (isinstance(axis, ast.Constant) and axis.value in (0, 1) and type(axis.value) is int):
+                raise self.fail(node, "a shape index other than 0 or 1")
+            return Op(f"dim:{axis.value}", (self.node(node.value.value, depth + 1),))
         if isinstance(node, ast.Attribute):
             if node.attr != "T":
                 raise self.fail(node, f"the attribute .{node.attr} (only .T, the transpose, is allowed)")
@@ -278,6 +287,12 @@ class _Walker:
         return self.name(node, node.id, tuple(indices))
 
     def name(self, node, name: str, indices: tuple):
+        if name in _ALIASES or (name.startswith("d") and name[1:] in _ALIASES):
+            grad = name.startswith("d") and name[1:] in _ALIASES
+            alias = _ALIASES[name[1:] if grad else name]
+            kind, layer = alias[0], ("L" if alias.endswith("L") else None)
+            q = Q(kind, layer, indices, None, name)
+            return Q("grad", None, (), q, name) if grad else q
         src = name + (f"[{','.join(map(str, indices))}]" if indices else "")
         prime = re.fullmatch(r"(.+)_PRIME(\d+)", name)
         if prime and int(prime.group(2)) == 1 and (_QUANT.match(prime.group(1)) or _DNAME.match(prime.group(1))):
@@ -294,8 +309,9 @@ class _Walker:
             kind, layer = m.group(1), m.group(2)
             if kind == "delta":
                 raise ClaimNameError(f"{src}: differentiate by z<l> (dL/dz<l> is delta<l>), not by delta")
-            wrt = Q("h" if kind == "a" else kind, int(layer) if layer else None, indices, None, target + src[src.index(target) + len(target):])
-            return Q("grad", None, (), wrt, src)
+            kind = {"a": "h", "A": "H"}.get(kind, kind)
+            wrt = Q(kind, int(layer) if layer else None, indices, None, target + src[src.index(target) + len(target):])
+            return Q("grad", None, (), wrt, src if not dname else "d" + src[len("dL/d"):])
         if name in ("L", "ell", "loss"):
             return self.plain(node, Q("loss", src=src), indices)
         if name == "K":
@@ -312,7 +328,7 @@ class _Walker:
         m = _QUANT.match(name)
         if m:
             kind, layer = m.group(1), m.group(2)
-            kind = "h" if kind == "a" else kind
+            kind = {"a": "h", "A": "H"}.get(kind, kind)
             if layer and kind in ("x", "y", "p", "X", "Y", "P"):
                 raise ClaimNameError(f"{src}: {kind} takes no layer number")
             return Q(kind, int(layer) if layer else None, indices, None, src)
@@ -325,10 +341,34 @@ class _Walker:
             raise ClaimNameError(f"{getattr(value, 'src', 'e') or 'e'} takes no index")
         return value
 
+    def reduction(self, node: ast.Call, what: str, depth: int):
+        """``np.sum(A, axis=0, keepdims=True)``, ``A.sum(axis=1)``, ``np.mean(…)``: a sum (or mean) over the
+        rows (axis 0) or the columns (axis 1), a column vector either way; without an axis, of every entry."""
+        args = list(node.args)
+        if isinstance(node.func, ast.Attribute) and not (isinstance(node.func.value, ast.Name) and node.func.value.id in _MODULES):
+            args.insert(0, node.func.value)  # A.sum(axis=0)
+        axis = None
+        for kw in node.keywords:
+            if kw.arg == "axis" and isinstance(kw.value, ast.Constant) and kw.value.value in (0, 1) and type(kw.value.value) is int:
+                axis = kw.value.value
+            elif kw.arg == "keepdims" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
+                continue  # the vector is the same; NumPy's orientation of it is broadcasting's business
+            else:
+                raise self.fail(node, "a keyword other than axis=0/1 or keepdims=True/False")
+        if len(args) == 2 and axis is None and isinstance(args[1], ast.Constant) and args[1].value in (0, 1):
+            axis = args.pop().value  # np.sum(A, 0)
+        if len(args) != 1:
+            raise ClaimSyntaxError(f"{what} takes one array (and axis=, keepdims=) (column {node.col_offset})")
+        op = f"{what}_axis:{axis}" if axis is not None else f"{what}_all"
+        return Op(op, (self.node(args[0], depth + 1),))
+
     def call(self, node: ast.Call, depth: int = 0):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _REDUCTIONS and (
+                not isinstance(func.value, ast.Name) or func.value.id in _MODULES or node.keywords or not node.args):
+            return self.reduction(node, func.attr, depth)
         if node.keywords:
             raise self.fail(node, "a keyword argument")
-        func = node.func
         if isinstance(func, ast.Attribute) and func.attr == "dot" and len(node.args) == 1 and not (
                 isinstance(func.value, ast.Name) and func.value.id in _MODULES):
             return Op("matmul", (self.node(func.value, depth + 1), self.node(node.args[0], depth + 1)))  # a.dot(b)
