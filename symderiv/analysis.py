@@ -910,6 +910,7 @@ def analyze(
     loss: str | None = None,
     input_shape: "tuple[int, ...] | None" = None,
     values: str = "generic",
+    optimizer: object = None,
     _reduce_inputs: bool = True,
 ) -> "Analysis | Any":
     """Prove which parameters stay zero or tied forever, and when each first moves.
@@ -925,6 +926,10 @@ def analyze(
     * ``relu_grad_at_zero``: ``f'(0)`` for every kinked activation (overrides the network's).
     * ``seed``: the random rational points used for witnesses (results are deterministic).
     * ``seconds``: the time bound of each simplification; beyond it an identity is undecided.
+    * ``optimizer``: the optimizer you train with (``"muon"``, ``"adafactor"``, ``"lion"``, ``"lamb"``,
+      ``"shampoo"``, …, a class name, or a per-parameter mapping): the statements are proved on the
+      patterns it preserves (:mod:`symderiv.optimizer_classes`); outside the coordinatewise class the
+      result is a :class:`symderiv.graph.GraphAnalysis` of the network's graph.
     """
     from .init import resolve_init
 
@@ -939,7 +944,7 @@ def analyze(
             raise InvalidArgument("an nn.Module's own parameter values are its init: set them on the module "
                                   "(init= and relu_grad_at_zero= apply to mlp networks)")
         return analyze_module(net, loss=loss, input_shape=input_shape, values=values, seed=seed,
-                              optimizer_class=optimizer_class, seconds=seconds)
+                              optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer)
     if not isinstance(net, Network):
         from .errors import InvalidArgument
 
@@ -952,6 +957,12 @@ def analyze(
     opt = _optimizer_class(optimizer_class)
     if relu_grad_at_zero is not None:
         net = net.with_kink_grad(relu_grad_at_zero)
+    if optimizer is not None:  # outside the coordinatewise class: the graph prover on the optimizer's lattice
+        from .optimizer_classes import analyze_network
+
+        restricted = analyze_network(net, init, optimizer, seed=seed, seconds=seconds)
+        if restricted is not None:
+            return restricted
     inits = resolve_init(net, init)
     specs = sorted({p.spec for p in inits.values()})
     description = specs[0] if len(specs) == 1 else "mixed (" + ", ".join(f"{k}: {v.spec}" for k, v in inits.items()) + ")"

@@ -368,20 +368,27 @@ def _move_transfers(assignment: OptimizerAssignment, members: Sequence[Coord], s
     return step == 1 and all(assignment.structure_of(n).entrywise_moves for n in params)
 
 
+#: rowcol optimizers whose first update maps a nonzero gradient row to a nonzero row: Muon (the quintic has no
+#: real root), Shampoo ((L + εI)^(-1/4) G (R + εI)^(-1/4) with L = GGᵀ: row i is U_i·(positive diagonal)·Vᵀ).
+#: Not SOAP: its first step only initializes its eigenbases and leaves the parameters unchanged
+ROW_MOVES_AT_FIRST_UPDATE = frozenset({"Muon", "Shampoo"})
+
+
 def rows_moving_first(analysis) -> dict[str, list[int]]:
-    """Per ``rowcol`` matrix: the rows (0-based) with a certified nonzero gradient at the init.  Under Muon
+    """Per matrix trained by Muon or Shampoo: the rows (0-based) with a certified nonzero gradient at the init.  Under Muon
     (Newton–Schulz with torch's coefficients: ``a + b s² + c s⁴`` has no real root) and exact polar or
     Shampoo-type maps, a nonzero row of the momentum gives a nonzero row of the update, so each of these
     rows changes at update 1 (which of its entries is not claimed)."""
     proof, assignment = analysis.proof, analysis.optimizers
     if not isinstance(assignment, OptimizerAssignment):
         return {}
+    shown = {p: opt for p, opt, _ in assignment.per_parameter}
     certified = {k for t in proof.trajectories for k, step, _ in t.moved if step == 1}
     out: dict[str, set[int]] = {}
     for k in certified:
         for name, flat in proof.classes[k]:
             shape = proof.graph.params[name].shape
-            if assignment.structure_of(name).name == "rowcol" and len(shape) >= 2:
+            if shown[name] in ROW_MOVES_AT_FIRST_UPDATE and len(shape) >= 2:
                 out.setdefault(name, set()).add(flat // int(np.prod(shape[1:])))
     return {n: sorted(rows) for n, rows in sorted(out.items())}
 
@@ -455,3 +462,24 @@ def lattice_notes(analysis) -> list[str]:
     lines.append("First-move steps are proved lower bounds; a move is certified only at update 1 and only where "
                  "the optimizer updates entry by entry.")
     return lines
+
+
+def analyze_network(net, init: object, optimizer: object, *, seed: int = 0, seconds: float = 5.0):
+    """An MLP (:func:`symderiv.mlp`) analyzed for ``optimizer``: None when one coordinatewise optimizer trains
+    every parameter (the chain prover's statements already hold), else the
+    :class:`~symderiv.graph.GraphAnalysis` of the network's graph proved on the optimizer's lattice, with the
+    init's zeros and equal values kept and every other value generic."""
+    from .graph.analysis import analyze_graph
+    from .graph.from_network import graph_of_network
+    from .init import resolve_init
+
+    names = net.parameter_names()
+    shapes = {n: tuple(net.shape(n)) for n in names}
+    if not all(isinstance(d, int) for s in shapes.values() for d in s):
+        raise InvalidArgument("optimizer=... outside the coordinatewise class analyzes entry by entry: give the "
+                              "network concrete widths")
+    if optimizer_assignment(optimizer, shapes).is_coordinatewise:
+        return None
+    graph = graph_of_network(net, float_init(net, resolve_init(net, init)))
+    return analyze_graph(graph, values="generic", seed=seed, seconds=seconds, name=net.describe(),
+                         optimizer=optimizer)
