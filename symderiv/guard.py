@@ -23,6 +23,7 @@ workers of :mod:`symderiv.bounded`) are killed, and the interrupt is re-raised.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 import sys
@@ -235,6 +236,11 @@ def public_entry(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # a wrong call (a misspelled keyword) is the caller's mistake: Python's own TypeError naming it
+        try:
+            inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{fn.__name__}() {exc}") from None
         if getattr(_local, "depth", 0) > 0 or in_big_stack():  # nested: run inline
             return _call_converting(name, fn, args, kwargs)
         return _run_in_worker(name, _nested(fn), args, kwargs)

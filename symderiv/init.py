@@ -101,6 +101,9 @@ def exact_value(value: object, what: str) -> sp.Expr:
             return sp.Rational(value)
         if value.is_real is False or value.has(sp.zoo, sp.oo, sp.nan):
             raise InitError(f"{what} must be real and finite, got {value}")
+        from .symbol_names import check_user_symbols
+
+        check_user_symbols(value, what, error=InitError)
         return value
     raise InitError(f"{what} must be a number or a SymPy expression, got {value!r}")
 

@@ -124,8 +124,18 @@ def _width(value: object, position: int, hidden: bool, last: bool) -> Width:
             raise SizeLimitError(f"sizes[{position}] = {n} is too large: {what} may be at most {cap}")
         return n
     if hidden and isinstance(value, str) and value.isidentifier():
-        return sp.Symbol(value, integer=True, positive=True)
+        from .symbol_names import check_user_symbols
+
+        width = sp.Symbol(value, integer=True, positive=True)
+        check_user_symbols(width, f"sizes[{position}]", error=NetworkError)
+        return width
     if hidden and isinstance(value, sp.Symbol):
+        from .symbol_names import check_user_symbols
+
+        check_user_symbols(value, f"sizes[{position}]", error=NetworkError)
+        if not (value.is_integer and value.is_positive):
+            raise NetworkError(f"sizes[{position}] = {value} must be declared a positive integer: "
+                               f"sp.Symbol({value.name!r}, integer=True, positive=True), or pass the name {value.name!r}")
         return value
     what = "a positive integer or a symbol such as 'n'" if hidden else "a positive integer (input and output widths are concrete)"
     raise NetworkError(f"sizes[{position}] must be {what}, got {value!r}")

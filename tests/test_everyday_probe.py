@@ -1,0 +1,60 @@
+"""Issue 19, the reliability probe's findings: each one refused in one line (or answered)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy as sp
+
+import symderiv as sd
+from symderiv.errors import SymderivError
+
+NET = sd.mlp([2, 2, 2], "tanh")
+
+
+@pytest.mark.parametrize("name", [r"\input{/etc/passwd}", r"c\\", "c}", "$c$", "c d", "%c"])
+def test_an_init_constant_named_with_latex_markup_is_refused(name):
+    with pytest.raises(SymderivError, match="symbol name .* is not accepted") as info:
+        sd.analyze(NET, sd.constant(sp.Symbol(name)))
+    assert "\n" not in str(info.value)
+
+
+def test_a_width_symbol_named_with_latex_markup_is_refused():
+    with pytest.raises(SymderivError, match="is not accepted"):
+        sd.mlp([2, sp.Symbol(r"\input{x}", integer=True, positive=True), 2])
+
+
+def test_a_plain_constant_name_reaches_latex_as_mathematics():
+    tex = sd.analyze(NET, sd.constant(sp.Symbol("c_1"))).to_latex()
+    assert r"\input" not in tex and "c_{1}" in tex
+
+
+@pytest.mark.parametrize("seconds", [math.nan, -1, 0, math.inf])
+def test_analyze_rejects_seconds_that_are_not_a_positive_finite_number(seconds):
+    with pytest.raises(SymderivError, match="seconds"):
+        sd.analyze(NET, sd.zeros(), seconds=seconds)
+
+
+@pytest.mark.parametrize("name", ["x_1", "y_2", "W1_1_2", "b2_1"])
+def test_an_init_constant_named_as_data_or_a_parameter_entry_is_refused(name):
+    with pytest.raises(SymderivError, match="data or parameter symbol"):
+        sd.analyze(NET, sd.constant(sp.Symbol(name, real=True)))
+    with pytest.raises(SymderivError, match="data or parameter symbol"):
+        sd.analyze(NET, {"W1": [[sp.Symbol(name), 0], [0, 0]]})
+
+
+def test_width_symbols_must_be_declared_positive_integers():
+    with pytest.raises(SymderivError, match="must be declared a positive integer"):
+        sd.mlp([2, sp.Symbol("m"), 2])
+    with pytest.raises(SymderivError, match="must be declared a positive integer"):
+        sd.mlp([2, sp.Symbol("m", real=True), 2])
+    m = sp.Symbol("m", integer=True, positive=True)
+    assert sd.mlp([2, m, 2]).sizes[1] == m
+    assert sd.mlp([2, "m", 2]).sizes[1].is_positive  # a name is made a positive integer
+
+
+def test_a_misspelled_keyword_is_pythons_type_error_naming_it():
+    with pytest.raises(TypeError, match=r"analyze\(\) got an unexpected keyword argument 'optimiser'"):
+        sd.analyze(NET, sd.zeros(), optimiser="sgd")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sed'"):
+        sd.verify(NET, sd.zeros(), sed=1)
