@@ -311,7 +311,8 @@ def _rows_and_columns(flat: list[Hashable], shape: tuple[int, ...], *, columns: 
 
 def _factored(flat: list[Hashable], shape: tuple[int, ...]) -> list[Hashable]:
     """Split ties until every tie reads rows and columns (along the last two axes) with equal multisets of
-    classes; zeros stay."""
+    classes, and, for a stack of matrices, slices with equal multisets (each slice is normalized by its own
+    mean row statistic); zeros stay."""
     rows, cols = shape[-2], shape[-1]
     lead = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
     ids = _canonical(flat)
@@ -322,6 +323,7 @@ def _factored(flat: list[Hashable], shape: tuple[int, ...]) -> list[Hashable]:
 
         keys = []
         for a in range(lead):
+            whole = sig(list(range(a * rows * cols, (a + 1) * rows * cols)))
             for i in range(rows):
                 for j in range(cols):
                     at = (a * rows + i) * cols + j
@@ -330,7 +332,7 @@ def _factored(flat: list[Hashable], shape: tuple[int, ...]) -> list[Hashable]:
                         continue
                     row = [(a * rows + i) * cols + jj for jj in range(cols)]
                     col = [(a * rows + ii) * cols + j for ii in range(rows)]
-                    keys.append((ids[at], sig(row), sig(col)))
+                    keys.append((ids[at], sig(row), sig(col), whole))
         new = _canonical(keys)
         if len(set(new)) == len(set(ids)):
             return ["Z" if ids[i] in zero_ids else ("f", ids[i]) for i in range(len(ids))]
@@ -456,9 +458,9 @@ def lattice_notes(analysis) -> list[str]:
                      f"of the init that it does not keep (e.g. {coord_label(g, released[0])}).")
     rows = rows_moving_first(analysis)
     if rows:
-        lines.append("Rows that change at update 1 (a nonzero gradient row gives a nonzero update row; which entries "
-                     "is not claimed): " + "; ".join(f"{n} rows {', '.join(str(r) for r in rs)}"
-                                                     for n, rs in rows.items()) + ".")
+        lines.append("Rows certified to change at update 1 (a nonzero gradient row, certified on the witness example, "
+                     "gives a nonzero update row under Muon and Shampoo; which entries change is not claimed): "
+                     + "; ".join(f"{n} rows {', '.join(str(r) for r in rs)}" for n, rs in rows.items()) + ".")
     lines.append("First-move steps are proved lower bounds; a move is certified only at update 1 and only where "
                  "the optimizer updates entry by entry.")
     return lines
@@ -483,3 +485,70 @@ def analyze_network(net, init: object, optimizer: object, *, seed: int = 0, seco
     graph = graph_of_network(net, float_init(net, resolve_init(net, init)))
     return analyze_graph(graph, values="generic", seed=seed, seconds=seconds, name=net.describe(),
                          optimizer=optimizer)
+
+
+def lattice_json(analysis) -> dict:
+    """The JSON of an analysis restricted to an optimizer's lattice (the same facts as :func:`lattice_notes`)."""
+    from .graph.prover import coord_label
+
+    proof, lattice = analysis.proof, analysis.lattice
+    released = sorted(c for c in lattice.dropped_zeros if not analysis.facts[proof.class_of[c]].stays_zero)
+    return {
+        "preserves": {p: optimizer_class(cls).preserves for p, _, cls in analysis.optimizers.per_parameter},
+        "init_zeros_not_claimed": [coord_label(proof.graph, c) for c in released],
+        "rows_certified_to_move_at_update_1": rows_moving_first(analysis),
+        "first_moves": "proved lower bounds; a move is certified only at update 1 and only for optimizers that "
+                       "update entry by entry (certified on SGD witness trajectories)",
+    }
+
+
+def lattice_latex(analysis) -> list[str]:
+    """The proof's invariance lemma and first-move argument for an optimizer assignment (LaTeX lines)."""
+    from .latex.context import latex_text
+
+    assignment = analysis.optimizers
+    kinds = sorted({optimizer_class(cls).preserves for _, _, cls in assignment.per_parameter})
+    items = []
+    for p, shown, cls in assignment.per_parameter:
+        items.append(rf"\texttt{{{latex_text(p)}}}: {latex_text(shown)} (class \emph{{{latex_text(cls)}}})")
+    reasons = {
+        "coordinatewise": r"a coordinatewise optimizer applies one function to each coordinate's own history: entries "
+                          r"with equal histories get equal updates, a zero history a zero update",
+        "sign": r"Lion's update is the sign of a coordinatewise linear combination of the history, and $\mathrm{sign}"
+                r"(0) = 0$",
+        "tensorwise": r"LAMB and LARS multiply a coordinatewise update by one positive scalar per tensor, so equal "
+                      r"entries of one tensor stay equal and zeros stay $0$; entries of different tensors meet "
+                      r"different scalars, so $V(P)$ ties no entries of different tensors",
+        "factored": r"Adafactor divides $G_{ij}$ by $\sqrt{R_i C_j / \bar R}$ ($R$, $C$ running row and column means "
+                    r"of $G^2$) and multiplies by per-tensor scalars; in $V(P)$ tied entries read rows (columns) "
+                    r"holding the same multiset of classes, so their statistics agree, and $G_{ij} = 0$ gives $0$",
+        "rowcol": r"Muon's Newton--Schulz map $G \mapsto p(GG^\top)G$, Shampoo's $L^{-1/4} G R^{-1/4}$ and SOAP's "
+                  r"Adam in the eigenbases of $L, R$ commute with permutations of rows and of columns and send a "
+                  r"zero row (column) to a zero row (column); $V(P)$ restricted to such a matrix is the space fixed "
+                  r"by a group of row and column permutations with some rows and columns zero (a vector is an "
+                  r"$n \times 1$ matrix; a tensor of three or more axes keeps slices along its first axis), and "
+                  r"momentum is linear, so the update stays in $V(P)$",
+    }
+    return [
+        r"\section{Proof}",
+        r"A \emph{pattern} $P$ is a set $Z$ of trainable entries and an equivalence relation (tie classes) on the "
+        r"others; $V(P)$ is the linear space of parameters that vanish on $Z$ and are constant on each class, one "
+        r"coordinate $\theta_{k}$ per class. The optimizer is assigned per tensor: " + "; ".join(items) + ".",
+        r"\begin{lemma}[Invariance]\label{lem:inv}",
+        r"Let $P$ be a pattern of the assignment's lattice (below). If for every $\theta \in V(P)$ and every single "
+        r"example the per-example gradient lies in $V(P)$, then every trajectory of the assigned optimizers started "
+        r"in $V(P)$ stays in $V(P)$, for every dataset and batch size.",
+        r"\end{lemma}",
+        r"\begin{proof}A minibatch gradient is an average of per-example gradients, so it lies in $V(P)$, and so do "
+        r"the optimizers' linear states (momentum). The lattice is chosen so that each update maps such histories "
+        r"into $V(P)$: " + "; ".join(reasons[k] for k in kinds) + r". Weight decay multiplies a tensor by a "
+        r"scalar. By induction on $t$ the trajectory stays in $V(P)$.\end{proof}",
+        r"The relaxation alternates the gradient split with a projection onto the lattice (the smallest pattern of "
+        r"the lattice whose space contains the current one: only constraints are dropped), until both leave the "
+        r"pattern unchanged. For the first moves, $H_t$ is the set of classes whose gradient vanished identically at "
+        r"every earlier step and $F_t \subseteq H_t$ the classes the assigned optimizer provably leaves unchanged: "
+        r"all of $H_t$ for entrywise optimizers, and for a matrix under a row/column map only the entries whose whole "
+        r"row or whole column lies in $H_t$ (a zero row of the momentum gives a zero row of the update). $A_t$ holds "
+        r"$F_t$ at its init values. A move is certified only at update 1 (the gradient at the init does not depend "
+        r"on the optimizer) and only for optimizers that update entry by entry.",
+    ]

@@ -341,6 +341,7 @@ class GraphAnalysis(JsonFace):
             "undecided": list(p.undecided),
             "relaxation_iterations": p.iterations,
             "witness_trajectories": [t.to_dict() for t in p.trajectories],
+            **({} if self.lattice is None else {"optimizer_lattice": _lattice_json(self)}),
         }
 
     @public_entry
@@ -361,6 +362,12 @@ class GraphAnalysis(JsonFace):
         from .replay import verify_graph
 
         return verify_graph(self, module, **options)
+
+
+def _lattice_json(analysis: GraphAnalysis) -> dict[str, Any]:
+    from ..optimizer_classes import lattice_json
+
+    return lattice_json(analysis)
 
 
 def _join(items: list[str]) -> str:

@@ -400,6 +400,10 @@ def _conditions(doc: _Doc) -> list[str]:
 
 
 def _lemma(doc: _Doc) -> list[str]:
+    if getattr(doc.analysis, "lattice", None) is not None:  # proved on an optimizer's lattice
+        from ..optimizer_classes import lattice_latex
+
+        return lattice_latex(doc.analysis)
     return [
         r"\section{Proof}",
         r"A \emph{pattern} $P$ is a set $Z$ of trainable entries and an equivalence relation (tie classes) on the "
@@ -524,6 +528,10 @@ def _first_moves(doc: _Doc) -> list[str]:
         r"the class without weight decay (their gradient history is $0$ so far); a class leaving $F_t$ can first move "
         r"at update $t+1$. A class never leaving is proved never to move.",
     ]
+    if getattr(doc.analysis, "lattice", None) is not None:  # F_t is the lattice's closure (section Proof)
+        lines[1] = (r"$F_t$, $H_t$ and $A_t$ are as in the Proof section (for the assigned optimizers); a class "
+                    r"leaving $F_t$ can first move at update $t+1$, and a class never leaving is proved never to "
+                    r"move (without weight decay).")
     by_t: dict[int, int] = {}
     for t, _ in p.first_move_identities:
         by_t[t] = by_t.get(t, 0) + 1
