@@ -7,8 +7,12 @@ ops with broadcasting: equal-size aligned axes; ``matmul``: the contracted axes,
 ones with the output; ``permute``: the permuted axes; reductions: the kept axes).  Union-find
 over these identifications gives the graph's *index spaces* (e.g. the hidden units of every
 block of a residual MLP are one space: the residual additions identify them).  An op without a
-rule here (reshape, slices, convolutions, normalizations, softmax, ...) makes every axis of its
-inputs and output *discrete* (each index its own class): the entry-level fallback, always sound.
+rule here (reshape, slices, layer norms, softmax, ...) makes every axis of its inputs and output
+*discrete* (each index its own class): the entry-level fallback, always sound.  Convolutions lump
+their channels (input channels contracted like ``linear``'s) and keep positions and kernel offsets
+discrete; pooling lumps its channels; eval BatchNorm passes every axis through (a channel class must
+share the frozen statistics: ``AxisSpec.labels``); train BatchNorm and group norm keep the axes their
+statistics run over discrete.
 The example's axes and the output's axes are discrete too (data and labels are generic).
 
 **Partition.**  Each index space gets the coarsest partition under which every parameter
@@ -71,6 +75,9 @@ class AxisSpec:
 
     same: list[tuple[Axis, Axis]] = dataclasses.field(default_factory=list)
     discrete: list[Axis] = dataclasses.field(default_factory=list)
+    #: per-index labels an axis's partition must refine (constants held as attributes, e.g. the running
+    #: statistics of an eval BatchNorm: channels with different statistics are never one class)
+    labels: list[tuple[Axis, np.ndarray]] = dataclasses.field(default_factory=list)
 
 
 AxisRule = Callable[[Node, Graph], AxisSpec]
@@ -168,10 +175,91 @@ def _rearrange(node: Node, graph: Graph) -> AxisSpec:
     return AxisSpec(same=[((x, int(src)), (node.id, o)) for o, src in enumerate(node.attrs["perm"])])
 
 
+def _only(node: Node, graph: Graph, same: list[tuple[Axis, Axis]], **extra: Any) -> AxisSpec:
+    """``same`` identified, every other axis of the node and its inputs discrete (nothing lumps by omission)."""
+    named = {a for pair in same for a in pair}
+    return AxisSpec(same=same, discrete=[a for a in _all_axes(node, graph) if a not in named], **extra)
+
+
+def _channels(node: Node, graph: Graph) -> tuple[int, int, int]:
+    """``(x node, channel axis, number of spatial axes)`` of a convolution or pooling (channels before the
+    spatial axes; every axis before the channels a lead axis)."""
+    x = node.inputs[0]
+    assert x is not None
+    nx = len(graph.nodes[x].shape)
+    if node.op == "conv":
+        w = node.inputs[1]
+        assert w is not None
+        n = len(graph.nodes[w].shape) - 2
+    else:
+        n = len(node.attrs["output_size"] if node.op == "adaptive_avg_pool" else node.attrs["kernel"])
+    return x, nx - n - 1, n
+
+
+def _conv(node: Node, graph: Graph) -> AxisSpec:
+    """Input channels are contracted with the weight's axis 1, output channels are the weight's axis 0 and the
+    bias's; lead axes (a batch) pass through; positions and kernel offsets are discrete (zero padding and
+    strides break every permutation of positions).  Grouped convolutions keep their channels discrete."""
+    x, ch, _ = _channels(node, graph)
+    w, b = node.inputs[1], node.inputs[2] if len(node.inputs) > 2 else None
+    assert w is not None
+    same = [((x, a), (node.id, a)) for a in range(ch)]
+    if int(node.attrs.get("groups", 1)) == 1:
+        same += [((x, ch), (w, 1)), ((w, 0), (node.id, ch))]
+        if b is not None:
+            same.append(((b, 0), (w, 0)))
+    return _only(node, graph, same)
+
+
+def _pool(node: Node, graph: Graph) -> AxisSpec:
+    """Pooling acts on each channel (and lead index) alone: those axes pass through; positions are discrete."""
+    x, ch, _ = _channels(node, graph)
+    return _only(node, graph, [((x, a), (node.id, a)) for a in range(ch + 1)])
+
+
+def _norm_axis(node: Node, graph: Graph) -> tuple[int, int | None, int | None]:
+    x = node.inputs[0]
+    assert x is not None
+    gamma = node.inputs[1] if len(node.inputs) > 1 else None
+    beta = node.inputs[2] if len(node.inputs) > 2 else None
+    return x, gamma, beta
+
+
+def _affine_channel(node: Node, axis: int) -> list[tuple[Axis, Axis]]:
+    out = [((i, 0), (node.id, axis)) for i in node.inputs[1:3] if i is not None]
+    return out
+
+
+def _batch_norm_eval(node: Node, graph: Graph) -> AxisSpec:
+    """Elementwise given the channel: every axis passes through; a channel class must share the frozen statistics."""
+    x, _, _ = _norm_axis(node, graph)
+    axis = int(node.attrs.get("channel_axis", 0))
+    same = [((x, a), (node.id, a)) for a in range(len(node.shape))] + _affine_channel(node, axis)
+    stats = np.array([[float(m), float(s)] for m, s in zip(node.attrs["mean"], node.attrs["scale"])])
+    return _only(node, graph, same, labels=[((node.id, axis), _slice_labels(stats, 0))])
+
+
+def _batch_norm_train(node: Node, graph: Graph) -> AxisSpec:
+    """Per channel: the channel axis passes through (with γ, β); the axes the batch statistics run over are
+    discrete (a quotient would need weighted statistics)."""
+    x, _, _ = _norm_axis(node, graph)
+    axis = int(node.attrs.get("channel_axis", 0))
+    return _only(node, graph, [((x, axis), (node.id, axis))] + _affine_channel(node, axis))
+
+
+def _group_norm(node: Node, graph: Graph) -> AxisSpec:
+    """Per example: the lead axes pass through; channels and positions (the statistics' axes) are discrete."""
+    x, _, _ = _norm_axis(node, graph)
+    axis = int(node.attrs.get("channel_axis", 0))
+    return _only(node, graph, [((x, a), (node.id, a)) for a in range(axis)])
+
+
 for _op in ("activation", "scale", "shift", "add", "sub", "mul", "div"):
     AXIS_RULES[_op] = _broadcast
 AXIS_RULES.update({"linear": _linear, "matmul": _matmul, "sum": _reduction, "mean": _reduction,
-                   "rearrange": _rearrange})
+                   "rearrange": _rearrange, "conv": _conv, "max_pool": _pool, "avg_pool": _pool,
+                   "adaptive_avg_pool": _pool, "batch_norm_eval": _batch_norm_eval,
+                   "batch_norm_train": _batch_norm_train, "group_norm": _group_norm})
 
 
 # ---------------------------------------------------------------- partitions
@@ -267,6 +355,7 @@ def lumping(graph: Graph, *, structured: bool = False) -> Lumping:
     the class axis of softmax cross-entropy)."""
     uf = _UnionFind()
     discrete: dict[Axis, str] = {}
+    extra_labels: list[tuple[Axis, np.ndarray]] = []
     for node in graph.nodes:
         for a in range(len(node.shape)):
             uf.find((node.id, a))
@@ -284,6 +373,7 @@ def lumping(graph: Graph, *, structured: bool = False) -> Lumping:
             uf.union(ax_a, ax_b)
         for ax in spec.discrete:
             discrete.setdefault(ax, f"{node.op} at {node.where or node.id} has no lumping rule for this axis")
+        extra_labels += spec.labels
     if graph.output is not None:
         out = graph.nodes[graph.output]
         if not structured:
@@ -298,6 +388,8 @@ def lumping(graph: Graph, *, structured: bool = False) -> Lumping:
     for ax, reason in discrete.items():
         why.setdefault(space[ax], reason)
     columns: dict[int, list[np.ndarray]] = {s: [] for s in range(len(roots))}
+    for ax, lab in extra_labels:
+        columns[space[ax]].append(np.asarray(lab, dtype=np.int64))
     for name, p in graph.params.items():
         nid = graph.param_node(name)
         if p.init is None:
@@ -393,8 +485,24 @@ def _q_reduction(b: _Builder, node: Node, ins: list) -> int:
     return out
 
 
+def _q_conv(b: _Builder, node: Node, ins: list) -> int:
+    """The input channels are contracted: weighted by their class sizes (grouped convolutions keep them discrete)."""
+    x, ch, _ = _channels(node, b.lump.graph)
+    return b.q.op("conv", [b.weigh(ins[0], x, ch)] + ins[1:], where=node.where, **node.attrs)
+
+
+def _q_batch_norm_eval(b: _Builder, node: Node, ins: list) -> int:
+    """The frozen statistics of one channel per class (the class shares them: :func:`_batch_norm_eval`)."""
+    axis = int(node.attrs.get("channel_axis", 0))
+    first = np.unique(b.lump.axis_labels(node.id, axis), return_index=True)[1]
+    attrs = dict(node.attrs, mean=tuple(node.attrs["mean"][i] for i in first),
+                 scale=tuple(node.attrs["scale"][i] for i in first))
+    return b.q.op(node.op, ins, where=node.where, **attrs)
+
+
 QUOTIENT_RULES: dict[str, QuotientRule] = {"linear": _q_linear, "matmul": _q_matmul, "sum": _q_reduction,
-                                           "mean": _q_reduction}
+                                           "mean": _q_reduction, "conv": _q_conv,
+                                           "batch_norm_eval": _q_batch_norm_eval}
 
 
 def quotient_graph(lump: Lumping) -> QuotientGraph:
@@ -599,14 +707,13 @@ def prove_lumped(graph: Graph, mode: str, *, seed: int = 0, seconds: float = 5.0
     """Prove ``graph`` through its quotient; None when lumping merges nothing, or when the quotient is still
     large and the tensor-level path applies (:func:`symderiv.graph.structural.structural_analysis`)."""
     from .prover import prove_graph
-    from .structural import STRUCTURAL_MIN_ENTRIES, eligible
+    from .structural import eligible, prefers_tensor_level
 
     lump = lumping(graph)
     if lump.trivial:
         return None
     q = quotient_graph(lump)
-    if (mode == "generic" and sum(p.size for p in q.params.values()) >= STRUCTURAL_MIN_ENTRIES
-            and eligible(graph) is not None):
+    if mode == "generic" and prefers_tensor_level(q) and eligible(graph) is not None:
         return None
     q.block_label = lambda c: _block_label(lump, q, c)  # type: ignore[attr-defined]
     values, symbols = quotient_values(lump, q, mode)

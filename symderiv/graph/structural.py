@@ -82,6 +82,11 @@ def _activation(node: Node, zero: Mapping[int, Zero]) -> Zero:
     return bool(_zin(node, zero, 0)) and node.attrs["activation"](sp.Integer(0)) == 0
 
 
+def _gamma_beta_zero(node: Node, zero: Mapping[int, Zero]) -> Zero:
+    """A normalization ``γ·x̂ + β`` is zero when ``γ`` is zero and ``β`` is zero or absent (an absent ``γ`` is 1)."""
+    return _zin(node, zero, 1) is True and _zin(node, zero, 2) in (None, True)
+
+
 FORWARD: dict[str, Callable[[Node, Mapping[int, Zero]], Zero]] = {
     "linear": _product, "conv": _product, "matmul": _product,
     "mul": lambda n, z: bool(_zin(n, z, 0) or _zin(n, z, 1)),
@@ -96,7 +101,11 @@ FORWARD: dict[str, Callable[[Node, Mapping[int, Zero]], Zero]] = {
     "rearrange": lambda n, z: bool(_zin(n, z, 0)),
     "cat": lambda n, z: all(z[i] for i in n.inputs if i is not None),
     # gamma·x̂ + beta: zero when gamma and beta are (an absent gamma is 1)
-    "layer_norm": lambda n, z: _zin(n, z, 1) is True and _zin(n, z, 2) in (None, True),
+    "layer_norm": _gamma_beta_zero, "group_norm": _gamma_beta_zero, "batch_norm_eval": _gamma_beta_zero,
+    "batch_norm_train": _gamma_beta_zero,
+    # pooling of a zero tensor: every window average or maximum of zeros is 0
+    "max_pool": lambda n, z: bool(_zin(n, z, 0)), "avg_pool": lambda n, z: bool(_zin(n, z, 0)),
+    "adaptive_avg_pool": lambda n, z: bool(_zin(n, z, 0)),
 }
 
 
@@ -107,6 +116,10 @@ def _other_factor(k: int) -> Callable[[Node, Mapping[int, Zero]], Zero]:
     return rule
 
 
+def _through_zero_gamma(node: Node, zero: Mapping[int, Zero], k: int) -> Zero:
+    return k == 0 and _zin(node, zero, 1) is True
+
+
 #: op -> (input index -> whether that input's cotangent is zero although the output's is not)
 BACKWARD: dict[str, Callable[[Node, Mapping[int, Zero], int], Zero]] = {
     "linear": lambda n, z, k: _other_factor(k)(n, z),
@@ -115,8 +128,9 @@ BACKWARD: dict[str, Callable[[Node, Mapping[int, Zero], int], Zero]] = {
     "mul": lambda n, z, k: _other_factor(k)(n, z),
     "div": lambda n, z, k: k == 1 and bool(_zin(n, z, 0)),
     "scale": lambda n, z, k: n.attrs["c"] == 0,
-    # gx = gamma·(…): zero when gamma is zero
-    "layer_norm": lambda n, z, k: k == 0 and _zin(n, z, 1) is True,
+    # gx = gamma·(…): zero when gamma is zero (batch statistics too: every term of ∂ℓ/∂x carries gamma)
+    "layer_norm": _through_zero_gamma, "group_norm": _through_zero_gamma, "batch_norm_eval": _through_zero_gamma,
+    "batch_norm_train": _through_zero_gamma,
 }
 
 
@@ -337,6 +351,19 @@ def structured_witnesses(graph: Graph, targets: Mapping[str, int], *, seed: int 
 # ---------------------------------------------------------------- the analysis face
 #: below this many parameter entries (trainable and frozen) the entry path runs: it also refutes ties
 STRUCTURAL_MIN_ENTRIES = 4096
+#: ... unless one forward pass costs this many multiply-adds (:func:`symderiv.graph.cost.forward_cost`): the
+#: entry path's closed forms then explode (a 4-channel ResNet block on 6×6 positions, ~1.1e4: 150 s)
+STRUCTURAL_MIN_COST = 4000
+
+
+def prefers_tensor_level(graph: Graph) -> bool:
+    """Whether a graph is too large for the entry path (entries or forward cost; the tensor-level path runs when
+    the graph is also :func:`eligible`)."""
+    from .cost import forward_cost
+
+    return (sum(p.size for p in graph.params.values()) >= STRUCTURAL_MIN_ENTRIES
+            or forward_cost(graph) >= STRUCTURAL_MIN_COST)
+
 
 from .analysis import GraphAnalysis  # noqa: E402  (analysis imports this module lazily)
 from .facts import ClassFacts  # noqa: E402
@@ -518,9 +545,9 @@ class StructuralGraphAnalysis(GraphAnalysis):
 
 
 def structural_analysis(graph: Graph, *, optimizer_class: Any, name: str, seed: int = 0) -> StructuralGraphAnalysis | None:
-    """The :class:`StructuralGraphAnalysis` of a large eligible graph with generic values, else None."""
-    entries = sum(p.size for p in graph.params.values())
-    if entries < STRUCTURAL_MIN_ENTRIES:
+    """The :class:`StructuralGraphAnalysis` of a large (:func:`prefers_tensor_level`) eligible graph with generic
+    values, else None."""
+    if not prefers_tensor_level(graph):
         return None
     s = prove_structural(graph, seed=seed)
     if s is None:
