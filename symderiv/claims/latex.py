@@ -514,7 +514,7 @@ class _Rewriter:
         return self._new("F", Call(func, (), order, layer, src))
 
     def _indicator_follows(self) -> bool:
-        """After ``\mathbb{1}``: a condition follows (``(y = k)``, ``\{k = t\}``, ``_{k=t}``), so it is an indicator."""
+        r"""After ``\mathbb{1}``: a condition follows (``(y = k)``, ``\{k = t\}``, ``_{k=t}``), so it is an indicator."""
         nxt = self.peek_text()
         if nxt in ("(", r"\{", r"\left"):
             return True
@@ -523,7 +523,7 @@ class _Rewriter:
         return False
 
     def ones(self, tok: _Tok) -> str:
-        """``\mathbf{1}`` / ``\mathbb{1}``: the vector of ones (its length from the product it is in, or a
+        r"""``\mathbf{1}`` / ``\mathbb{1}``: the vector of ones (its length from the product it is in, or a
         subscript ``\mathbf{1}_N``, ``_K``, ``_m``, ``_{4}``)."""
         length = ""
         if self.peek_text() == "_":

@@ -198,7 +198,7 @@ class _Lowerer:
         return None
 
     def ones_length(self, q: Q):
-        """The length of ``\mathbf{1}_…`` (``WILD`` without a subscript: the product it is in says)."""
+        """The length of ``\\mathbf{1}_…`` (``WILD`` without a subscript: the product it is in says)."""
         n, spec = self.r.sizes, q.name
         if not spec:
             return WILD
@@ -358,7 +358,7 @@ class _Lowerer:
                 raise ClaimSyntaxError(f"cannot multiply a {_show(out)} matrix by a {_show(s)} matrix{hint}")
             if out[1] == WILD and s[0] == WILD:
                 raise ClaimSyntaxError("the length of a vector of ones cannot be read from this product; "
-                                       "write it, e.g. \mathbf{1}_N or \mathbf{1}_K")
+                                       "write it, e.g. \\mathbf{1}_N or \\mathbf{1}_K")
             out = (out[0], s[1])
         return None if out == (1, 1) else out
 
@@ -520,7 +520,7 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
     shape = min(real, key=lambda s: (s[0] == WILD) + (s[1] == WILD))  # the most concrete side
     if WILD in shape:
         raise ClaimSyntaxError("the length of a vector of ones cannot be read from the claim; "
-                               "write it, e.g. \mathbf{1}_N or \mathbf{1}_K")
+                               "write it, e.g. \\mathbf{1}_N or \\mathbf{1}_K")
     for k, s in enumerate(shapes):
         if s is None:
             side = claim.sides[k]

@@ -316,7 +316,7 @@ class _Walker:
             return self.plain(node, Q("loss", src=src), indices)
         if name == "K":
             return self.plain(node, Q("width", src=src), indices)
-        if name == "N":
+        if name in ("N", "m"):  # the batch size (m in Ng's course)
             return self.plain(node, Q("batch", src=src), indices)
         if name in _FREE and not indices:
             return Q("var", src=name, name=name)
