@@ -104,6 +104,17 @@ def _graph_results() -> tuple[Result, ...]:
 RESULTS = RESULTS + _graph_results()
 
 
+def _depth_results() -> tuple[Result, ...]:
+    """The statements for every depth (:func:`symderiv.depth.latex.depth_library`): proofs by induction."""
+    from symderiv.depth.latex import depth_library
+
+    return tuple(Result(e.name, e.title, e.analysis, render=lambda a, title, focus: a.to_latex(title=title))
+                 for e in depth_library())
+
+
+RESULTS = RESULTS + _depth_results()
+
+
 def analysis_of(name: str) -> Analysis:
     """The analysis behind the result ``name``."""
     return next(r for r in RESULTS if r.name == name).analysis()

@@ -1,5 +1,5 @@
 """Every depth at once: families of networks with a symbolic number ``L`` of identical blocks, and
-statements proved for every ``L`` by induction on the layer recursion (docs/theory.md §13).
+statements proved for every ``L`` by induction on the layer recursion (docs/theory.md §11).
 
     >>> import symderiv as sd
     >>> fam = sd.depth.mlp_family(n_in=4, width="n", depth="L", n_out=3, activation="sigmoid")

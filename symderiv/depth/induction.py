@@ -143,7 +143,7 @@ def _fixed_point(ctx: Context) -> DepthTheorem:
                        "moves at step 1." if fam.bias else " Nothing learns."),
                       ("A2", "A3", "A4", "A6") + (("A7",) if fam.bias else ())),
     ]
-    head = (f"for every depth {L} ≥ 2, every weight and every hidden bias stays exactly 0 forever; "
+    head = (f"For every depth {L} ≥ 2, every weight and every hidden bias stays exactly 0 forever; "
             + ("only b^(L) learns (it moves at step 1)" if fam.bias else "nothing learns"))
     return DepthTheorem("fixed_point", "fixed point", "l", facts, True, checks, steps, head)
 
@@ -206,7 +206,7 @@ def _front(ctx: Context) -> DepthTheorem:
                       "A_t for l < L − t and not identically 0 for l = L − t: W^(l) leaves the first-move iteration at "
                       "step t + 1 = L − l + 1.", ("B2", "B5", "B6", "B7", "B8", "B9")),
     ]
-    head = (f"for every depth {L} ≥ 2, W^(l) and b^(l) are unchanged before step {L} − l + 1 and step {L} − l + 1 is "
+    head = (f"For every depth {L} ≥ 2, W^(l) and b^(l) are unchanged before step {L} − l + 1 and step {L} − l + 1 is "
             f"the first at which an update can change them (the zero front moves back one layer per step); every "
             f"hidden layer's {n} units stay identical")
     return DepthTheorem("front", "front", "t", facts, True, checks, steps, head)
@@ -248,6 +248,12 @@ def _constant_checks(ctx: Context, c1: sp.Expr, c: sp.Expr, cL: sp.Expr, prefix:
         checks.append(structural_zero(prefix + "8", "at the init the output deltas sum to 0 (the loss's label "
                                                     "constraint), so δ^(L−1) = f'(z)·c_L·Σ_k δ^(L)_k = 0",
                                       [sp.Add(*out["delta"])], out["delta"]))
+    else:
+        y1 = out["labels"][0]
+        checks.append(nonzero_number(prefix + "8", "the output deltas' sum depends on the label (∂(Σ_k δ^(L)_k)/∂y_1 "
+                                                   "≠ 0), so δ^(L−1) = f'(z)·c_L·Σ_k δ^(L)_k is not identically 0 "
+                                                   "at the init", sp.diff(sp.Add(*out["delta"]), y1),
+                                     "∂(Σ_k δ^(L)_k)/∂y_1"))
     return checks, bool(cancels)
 
 
@@ -276,8 +282,9 @@ def _constant(ctx: Context) -> DepthTheorem:
                       "δ^(L) is not identically 0 (C7a) and ∂ℓ/∂W^(L) = δ^(L)·h^(L−1) (C7b) with h^(L−1) non-constant: "
                       "W^(L) and b^(L) move at step 1, at every depth." +
                       (" The output deltas sum to 0 at the init (C8), so δ^(L−1) = 0 and, by C4/C5, every hidden δ "
-                       "is 0 at the init: the hidden layers are unchanged at step 1." if cancels else ""),
-                      ("C7a", "C7b") + (("C8",) if cancels else ())),
+                       "is 0 at the init: the hidden layers are unchanged at step 1." if cancels else
+                       " The output deltas' sum is not identically 0 at the init (C8)."),
+                      ("C7a", "C7b", "C8")),
         InductionStep("step", "Inductive step (over l, downwards)",
                       f"On {when}: δ^(L−1) = f'(z^(L−1))·Σ_k v_k δ^(L)_k (C6) is not identically 0 (f'(z) is not, "
                       "z being non-constant; Σ_k v_k δ^(L)_k is not, δ^(L) not being so). If δ^(l+1) is not identically "
@@ -286,7 +293,7 @@ def _constant(ctx: Context) -> DepthTheorem:
                       f"l ≤ L − 1 first moves at step {hidden_step}, at every depth.", ("C4", "C5", "C6")),
     ]
     conds = ["the init constants are nonzero (generic values; c = 0 is the zero init)"] if symbolic else []
-    head = (f"for every depth {L} ≥ 2, every hidden layer's {n} units stay identical forever; W^(L), b^(L) first move "
+    head = (f"For every depth {L} ≥ 2, every hidden layer's {n} units stay identical forever; W^(L), b^(L) first move "
             f"at step 1 and every other W^(l), b^(l) at step {hidden_step}" + (" (for generic c)" if symbolic else ""))
     return DepthTheorem("constant", "all at once", "l", facts, True, checks, steps, head, conditions=conds)
 
@@ -334,7 +341,7 @@ def _zero_last(ctx: Context) -> DepthTheorem:
                       "they first move at step 2, for generic init values.",
                       ("D4.1", "D4.2", "D4.3", "D4.4", "D4.5", "D4.6")),
     ]
-    head = (f"for every depth {L} ≥ 2, with generic first and hidden layers and a zero last layer: W^(L), b^(L) first "
+    head = (f"For every depth {L} ≥ 2, with generic first and hidden layers and a zero last layer: W^(L), b^(L) first "
             f"move at step 1 and every other W^(l), b^(l) at step 2 (for generic init values)")
     return DepthTheorem("zero_last", "all at once", "l", facts, False, checks, steps, head,
                         conditions=["generic values of the first and hidden layers' entries"])
@@ -438,7 +445,7 @@ def prove_rezero(family: ReZeroFamily) -> DepthTheorem:
                       "the window's G with u = x, g = δ_L, not identically 0 (R6, R4), so G_l is not identically 0 "
                       "and neither is α_l·G_l: every branch first moves at step 2.", ("R1", "R2", "R3", "R4") + r6),
     ]
-    head = (f"for every number {L} ≥ 1 of ReZero blocks with α = 0: every α_l first moves at step 1, every branch "
+    head = (f"For every number {L} ≥ 1 of ReZero blocks with α = 0: every α_l first moves at step 1, every branch "
             f"weight and bias at step 2, and at the init the residual stream is the input in every block")
     return DepthTheorem("rezero", "fixed point", "l", facts, False, checks, steps, head,
                         conditions=["generic values of the branch weights"])

@@ -9,7 +9,10 @@ family gets a short document that claims nothing.  Deterministic: the same analy
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import sympy as sp
 
 from ..latex.context import latex_text
 from ..latex.document import standalone_preamble
@@ -20,7 +23,7 @@ from .statement import TIGHT_CONCRETE, TIGHT_EVERY_DEPTH, EngineCheck, LayerFact
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis import DepthAnalysis
 
-__all__ = ["depth_proof_document", "prose_tex"]
+__all__ = ["depth_proof_document", "prose_tex", "DepthEntry", "depth_library"]
 
 #: formulas inside symderiv's own prose: ``W^(l)``, ``δ^(L−t)``, ``∂ℓ/∂W^(L)_{1,j}``, ``A_{t+1}``, ``α_l``
 _FORMULA = re.compile(r"(?:∂ℓ/∂)?[A-Za-zδα]+\^\([^()]*\)(?:_(?:\{[^}]*\}|[A-Za-z0-9]+))?|\b[A-Z]_\{[^}]*\}|\b[Aα]_[0-9tl]\b")
@@ -187,3 +190,34 @@ def depth_proof_document(analysis: "DepthAnalysis", *, title: str | None = None)
         lines += _check_block(c)
     lines += [r"\end{document}", ""]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the proofs/ entries
+@dataclass(frozen=True)
+class DepthEntry:
+    """One family of ``proofs/``: file name (``depth_*``), title, and how to analyze it."""
+
+    name: str
+    title: str
+    analysis: Callable[[], "DepthAnalysis"]
+
+
+def depth_library() -> tuple[DepthEntry, ...]:
+    """The five statements for every depth that ``proofs/build.py`` renders (issue 20)."""
+    from ..init import constant, generic, zeros
+    from .analysis import analyze_depth
+    from .family import mlp_family, rezero_family
+
+    return (
+        DepthEntry("depth_zero_init_tanh", "Every depth, zero init, tanh: every weight stays 0, only the output bias learns",
+                   lambda: analyze_depth(mlp_family(4, "n", "L", 3, "tanh"), zeros())),
+        DepthEntry("depth_zero_init_sigmoid_front",
+                   "Every depth, zero init, sigmoid: W(l) first moves at step L - l + 1, hidden units tied",
+                   lambda: analyze_depth(mlp_family(3, "n", "L", 2, "sigmoid"), zeros())),
+        DepthEntry("depth_constant_init", "Every depth, constant init c: identical units, and the first moves",
+                   lambda: analyze_depth(mlp_family(4, "n", "L", 3, "tanh"), constant(sp.Symbol("c")))),
+        DepthEntry("depth_zero_last_layer", "Every depth, generic hidden layers and a zero last layer",
+                   lambda: analyze_depth(mlp_family(3, 3, "L", 2, "tanh"), {"last": zeros(), "*": generic()})),
+        DepthEntry("depth_rezero_stack", "Every depth, a stack of L ReZero blocks with alpha = 0",
+                   lambda: analyze_depth(rezero_family(2, "L"))),
+    )
