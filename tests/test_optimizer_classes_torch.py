@@ -1,0 +1,185 @@
+"""Statements proved for an optimizer, checked on real runs of that optimizer (float64).
+
+torch.optim.Muon and torch.optim.Adafactor (torch 2.13), Lion, LAMB, Shampoo and SOAP from pytorch-optimizer.
+Each test trains the module itself, independently of the analysis, and compares what the real optimizer did
+with what the analysis claims (and does not claim) for it.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("pytorch_optimizer")
+from torch import nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import symderiv as sd  # noqa: E402
+from symderiv.graph import analyze_module  # noqa: E402
+from symderiv.graph.replay import OPTIMIZERS, check_claims, replay, torch_loss  # noqa: E402
+
+
+class LoRA(nn.Module):
+    """A frozen base weight plus a low-rank update B A with B = 0 (the usual LoRA init)."""
+
+    def __init__(self, d: int = 4, r: int = 2, k: int = 3):
+        super().__init__()
+        g = torch.Generator().manual_seed(1)
+        self.base = nn.Linear(d, k, bias=False)
+        self.base.weight.requires_grad_(False)
+        self.A = nn.Parameter(torch.randn(r, d, generator=g))
+        self.B = nn.Parameter(torch.zeros(k, r))
+
+    def forward(self, x):
+        return self.base(x) + x @ self.A.t() @ self.B.t()
+
+
+class Masked(nn.Module):
+    """A linear layer with a frozen mask: W[0, 1] is masked and 0, so its gradient is identically 0."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(2)
+        w = torch.randn(3, 3, generator=g)
+        w[0, 1] = 0.0
+        mask = torch.ones(3, 3)
+        mask[0, 1] = 0.0
+        self.W = nn.Parameter(w)
+        self.mask = nn.Parameter(mask, requires_grad=False)
+        self.out = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.out(torch.tanh(F.linear(x, self.W * self.mask)))
+
+
+def tied_units_mlp() -> nn.Module:
+    """3-4-2 tanh MLP whose hidden units 0 and 1 are identical (rows of W1, entries of b1, columns of W2)."""
+    torch.manual_seed(3)
+    m = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    with torch.no_grad():
+        m[0].weight[1] = m[0].weight[0]
+        m[0].bias[1] = m[0].bias[0]
+        m[2].weight[:, 1] = m[2].weight[:, 0]
+    return m
+
+
+#: (inputs, outputs) of the modules above
+SIZES = {LoRA: (4, 3), Masked: (3, 2), nn.Sequential: (3, 2)}
+
+
+def run(module: nn.Module, optimizer: str, steps: int, *, seed: int = 0, batch: int = 3, lr: float = 0.05):
+    """Independent of the analysis: train a float64 copy with the real optimizer; snapshots per step."""
+    n_in, n_out = SIZES[type(module)]
+    model = copy.deepcopy(module).double()
+    params = [p for p in model.parameters() if p.requires_grad]
+    named = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    opt = OPTIMIZERS[optimizer](params, lr)
+    gen = torch.Generator().manual_seed(seed)
+    snaps = [{n: p.detach().clone() for n, p in named.items()}]
+    for _ in range(steps):
+        x = torch.randn(batch, n_in, generator=gen, dtype=torch.float64)
+        y = torch.softmax(torch.randn(batch, n_out, generator=gen, dtype=torch.float64), -1)
+        opt.zero_grad()
+        torch_loss("softmax_cross_entropy")(model(x), y).backward()
+        opt.step()
+        snaps.append({n: p.detach().clone() for n, p in named.items()})
+    return snaps
+
+
+@pytest.fixture(scope="module")
+def lora():
+    return LoRA()
+
+
+@pytest.mark.parametrize("optimizer", ["muon", "adafactor", "lion", "lamb", "shampoo", "soap"])
+def test_lora_first_moves_and_zeros_hold_on_real_runs(lora, optimizer):
+    a = analyze_module(lora, loss="softmax_cross_entropy", input_shape=(4,), optimizer=optimizer)
+    facts = {n: a.entry_facts(n) for n in ("A", "B")}
+    # the claims: B can move at update 1, A is unchanged by update 1 (B = 0 kills A's gradient) and moves later
+    assert set(facts["B"]["first_move_step"].flat) == {1}
+    assert set(facts["A"]["first_move_step"].flat) == {2}
+    assert not any(facts["A"]["stays_zero"].flat) and not any(facts["B"]["stays_zero"].flat)
+    assert a.to_dict()["parameters"]["A"]["optimizer_class"] == a.optimizers.class_of("A").name
+    assert f"optimizer '{optimizer}'" in a.scope()
+    # the real optimizer, run here: A bit-identical after update 1, B changed by it (SOAP's first step only
+    # sets up its preconditioners: B moves at update 2 there, which "can move at update 1" allows)
+    snaps = run(lora, optimizer, 4)
+    assert torch.equal(snaps[1]["A"], snaps[0]["A"])
+    moved_b = 2 if optimizer == "soap" else 1
+    assert not torch.equal(snaps[moved_b]["B"], snaps[0]["B"])
+    assert not torch.equal(snaps[moved_b + 1]["A"], snaps[moved_b]["A"])
+    # and verify() replays the same optimizer with its own runs
+    report = a.verify(lora)
+    assert report.ok, str(report)
+    assert any(c.kind == "claims" and optimizer in c.subject for c in report.checks)
+
+
+def test_lora_under_muon_rows_of_b_are_certified_to_move(lora):
+    a = analyze_module(lora, loss="softmax_cross_entropy", input_shape=(4,), optimizer="muon")
+    assert a.to_dict()["optimizer_lattice"]["rows_certified_to_move_at_update_1"] == {"B": [0, 1, 2]}
+    assert not any(a.entry_facts("B")["first_move_tight"].flat)  # entries: not claimed under Muon
+    report = a.verify(lora)
+    assert any(c.kind == "row_moves" and c.ok for c in report.checks)
+
+
+def test_a_per_entry_zero_that_muon_breaks_is_not_claimed_under_muon():
+    m = Masked()
+    coordinatewise = analyze_module(m, loss="softmax_cross_entropy", input_shape=(3,))
+    muon = analyze_module(m, loss="softmax_cross_entropy", input_shape=(3,), optimizer="muon")
+    adafactor = analyze_module(m, loss="softmax_cross_entropy", input_shape=(3,), optimizer="adafactor")
+    assert coordinatewise.stays_zero("W", (0, 1)) and adafactor.stays_zero("W", (0, 1))
+    assert not muon.stays_zero("W", (0, 1))
+    assert muon.first_move_step("W", (0, 1)) == 1  # nothing claimed about it either
+    assert "W[0, 1]" in muon.to_dict()["optimizer_lattice"]["init_zeros_not_claimed"]
+    # torch's Muon really moves it; Adam and Adafactor keep it exactly 0
+    assert run(m, "muon", 1)[1]["W"][0, 1].item() != 0.0
+    for optimizer in ("adam", "adafactor"):
+        assert all(s["W"][0, 1].item() == 0.0 for s in run(m, optimizer, 3))
+    # the coordinatewise claim, judged on a real Muon run, is rejected: the checker catches a wrong scope
+    snaps = replay(m, coordinatewise, optimizer="muon", batch=3, steps=2)
+    assert any("W[0, 1] claimed to stay zero" in v for v in check_claims(coordinatewise, snaps))
+    # and the Muon analysis passes its own verify
+    assert muon.verify(m).ok
+
+
+def test_tied_units_mlp_under_muon_reports_ties_of_whole_rows_only():
+    m = tied_units_mlp()
+    a = analyze_module(m, loss="softmax_cross_entropy", input_shape=(3,), optimizer="muon")
+    g = a.proof.graph
+    members: dict[int, list[tuple[str, tuple[int, ...]]]] = {}
+    for name in g.trainable():
+        ids = a.entry_facts(name)["tie_class"]
+        for idx in np.ndindex(*ids.shape):
+            members.setdefault(int(ids[idx]), []).append((name, idx))
+    ties = [c for c in members.values() if len(c) > 1]
+    assert ties
+    for cls in ties:
+        assert len({n for n, _ in cls}) == 1  # no tie across tensors
+        name = cls[0][0]
+        if len(g.params[name].shape) == 2:  # a product of rows and columns: whole rows (and columns) tied
+            rows, cols = {i for _, (i, _) in cls}, {j for _, (_, j) in cls}
+            assert {(i, j) for _, (i, j) in cls} == {(i, j) for i in rows for j in cols}
+    w1 = a.entry_facts("0.weight")["tie_class"]
+    assert all(w1[0, j] == w1[1, j] for j in range(3)) and len({w1[0, j] for j in range(3)}) == 3
+    w2 = a.entry_facts("2.weight")["tie_class"]
+    assert all(w2[k, 0] == w2[k, 1] for k in range(2))
+    # real Muon: rows 0 and 1 of W1, columns 0 and 1 of W2 stay equal (NS runs in bfloat16 on identical rows)
+    for s in run(m, "muon", 5):
+        assert torch.allclose(s["0.weight"][0], s["0.weight"][1], rtol=0, atol=1e-12)
+        assert torch.allclose(s["2.weight"][:, 0], s["2.weight"][:, 1], rtol=0, atol=1e-12)
+    assert a.verify(m).ok
+
+
+def test_mlp_analyze_with_optimizer_names_each_class():
+    net = sd.mlp([3, 4, 2], activation="sigmoid")
+    a = sd.analyze(net, sd.zeros(), optimizer="muon")
+    d = a.to_dict()
+    assert d["parameters"]["W1"]["optimizer_class"] == "rowcol"
+    assert d["parameters"]["b1"]["optimizer_class"] == "coordinatewise"
+    assert "Muon on W1, W2 (class 'rowcol') and AdamW on b1, b2 (class 'coordinatewise')" in a.scope()
+    assert a.first_move_step("W1", (0, 0)) == 2 and a.first_move_step("W2", (0, 0)) == 1
+    assert a.to_json() == sd.analyze(net, sd.zeros(), optimizer="muon").to_json()  # deterministic
+    # one coordinatewise optimizer: the chain prover's analysis, unchanged
+    assert type(sd.analyze(net, sd.zeros(), optimizer="adam")).__name__ == "Analysis"
