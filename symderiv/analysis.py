@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import sympy as sp
@@ -898,6 +898,34 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+#: zero-initialized weight matrices beyond which a concrete analysis whose zero front moves is refused
+MAX_FRONT_DEPTH = 64
+
+
+def _check_front_depth(net: Network, inits: Mapping[str, Any]) -> None:
+    """Refuse, in one line, a concrete analysis that would iterate once per layer for very many layers.
+
+    With zero weights after an activation with ``f(0) ≠ 0`` (sigmoid, softplus) the zero front moves
+    back one layer per step: the relaxation and the first moves iterate once per layer, each iteration
+    a backward pass, so the work grows with the square of the depth (a depth-1000 sigmoid net would not
+    return).  Its facts for every depth at once are :func:`symderiv.depth.analyze_depth`'s."""
+    zero_weights = [l for l in range(2, net.depth + 1)
+                    if inits[f"W{l}"].kind == "uniform" and inits[f"W{l}"].value == 0]
+    if len(zero_weights) <= MAX_FRONT_DEPTH:
+        return
+    moving = sorted({a.name for l in range(1, net.depth) for a in [net.activation_of(l)]
+                     if sp.sympify(a.entry.function(sp.Integer(0), **dict(a.params))) != 0})
+    if not moving:  # f(0) = 0: zero weights see zero inputs and the front does not move
+        return
+    from .errors import SizeLimitError
+
+    raise SizeLimitError(
+        f"{len(zero_weights)} zero-initialized weight matrices after {', '.join(moving)} (f(0) ≠ 0): the zero "
+        f"front moves back one layer per step, so the concrete analysis iterates once per layer; it is refused "
+        f"beyond {MAX_FRONT_DEPTH} such layers. Every depth at once: from symderiv.depth import analyze_depth, "
+        f"mlp_family; analyze_depth(mlp_family(...), init)")
+
+
 @public_entry
 def analyze(
     net: "Network | Any",
@@ -964,6 +992,7 @@ def analyze(
         if restricted is not None:
             return restricted
     inits = resolve_init(net, init)
+    _check_front_depth(net, inits)
     specs = sorted({p.spec for p in inits.values()})
     description = specs[0] if len(specs) == 1 else "mixed (" + ", ".join(f"{k}: {v.spec}" for k, v in inits.items()) + ")"
     imap = reduce_inputs(net, inits) if _reduce_inputs else None

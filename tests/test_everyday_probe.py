@@ -58,3 +58,21 @@ def test_a_misspelled_keyword_is_pythons_type_error_naming_it():
         sd.analyze(NET, sd.zeros(), optimiser="sgd")
     with pytest.raises(TypeError, match="unexpected keyword argument 'sed'"):
         sd.verify(NET, sd.zeros(), sed=1)
+
+
+def test_a_depth_1000_sigmoid_zero_init_analysis_returns_a_one_line_bounded_answer():
+    with pytest.raises(SymderivError, match="zero front moves back one layer per step") as info:
+        sd.analyze(sd.mlp([2] + [2] * 1000 + [2], "sigmoid"), sd.zeros())
+    assert "\n" not in str(info.value) and "analyze_depth" in str(info.value)
+
+
+def test_deep_networks_whose_front_does_not_move_are_still_analyzed():
+    a = sd.analyze(sd.mlp([2] + [2] * 200 + [2], "tanh"), sd.zeros())  # tanh(0) = 0: nothing iterates
+    assert a.proof.first_moves
+
+
+def test_the_notebook_repr_of_a_refuted_verdict_shows_its_counterexample():
+    v = sd.check("dL/dW1[i,j] = (p[i] - y[i]) * x[i]", sd.mlp([3, 3], "tanh"))
+    assert v.status == "refuted"
+    latex = v._repr_latex_()
+    assert "counterexample" in latex and "x\\_1 = " in latex
