@@ -23,7 +23,8 @@ import sympy as sp
 from ..activations import Activation
 from ..errors import InternalError, UnsupportedError
 
-__all__ = ["OpRule", "defop", "defvjp", "defshape", "op_rule", "registered_ops", "ZERO", "zeros", "add_terms", "dot"]
+__all__ = ["OpRule", "defop", "defvjp", "defshape", "op_rule", "registered_ops", "ZERO", "zeros", "add_terms", "dot",
+           "matmul", "sum_to", "reduce_sum", "obj"]
 
 ZERO = sp.Integer(0)
 Array = np.ndarray
@@ -329,7 +330,22 @@ def _along(axis: int, fn, *arrays: Array) -> Array:
     return np.moveaxis(out, -1, axis)
 
 
-defop("softmax", lambda ins, at: _along(at["axis"], _softmax_rows, ins[0]), "softmax over one axis")
+def _masked_softmax_rows(z: Array, masked: Array) -> Array:
+    # masked entries (an additive -inf mask, as attention masks are) are exactly 0, as exp(-inf) is in floats;
+    # a fully masked row is 0 (PyTorch's safe softmax)
+    kept = [zj for zj, m in zip(z, masked) if not m]
+    return obj([ZERO if m else inv(sp.Add(*[_exp(zj - zi) for zj in kept])) for zi, m in zip(z, masked)])
+
+
+def _softmax_fwd(ins, at):
+    mask = at.get("mask")
+    if mask is None:
+        return _along(at["axis"], _softmax_rows, ins[0])
+    return _along(at["axis"], _masked_softmax_rows, ins[0], np.broadcast_to(np.asarray(mask, dtype=object),
+                                                                          ins[0].shape))
+
+
+defop("softmax", _softmax_fwd, "softmax over one axis (optional constant mask: masked entries exactly 0)")
 
 
 def _softmax_vjp(g, ins, out, at):
@@ -383,6 +399,8 @@ def _rearrange(x: Array, at) -> Array:
         return np.transpose(x, at["perm"])
     if kind == "getitem":
         return x[at["index"]]
+    if kind == "expand":  # broadcast to a larger shape (torch expand): every output entry is one input entry
+        return np.broadcast_to(x, at["shape"])
     raise InternalError(f"unknown rearrangement {kind!r}")
 
 
@@ -395,7 +413,8 @@ def _rearrange_vjp(g, ins, out, at):
     return [obj([add_terms(t) for t in terms], x.shape)]
 
 
-defop("rearrange", lambda ins, at: np.array(_rearrange(ins[0], at), dtype=object), "reshape/permute/slice")
+defop("rearrange", lambda ins, at: np.array(_rearrange(ins[0], at), dtype=object),
+      "reshape/permute/slice/index/expand: every output entry is one input entry")
 defvjp("rearrange", _rearrange_vjp)
 
 
@@ -478,3 +497,39 @@ def _layer_norm_vjp(g, ins, out, at):
 
 defop("layer_norm", _layer_norm_fwd, "layer_norm / rms_norm over the last n axes, optional gamma, beta")
 defvjp("layer_norm", _layer_norm_vjp)
+
+
+# ---------------------------------------------------------------- constants and constant selections
+def _const_value(at) -> Array:
+    return np.array(at["value"], dtype=object)
+
+
+defop("const", lambda ins, at: _const_value(at), "an exact constant tensor (a buffer or a folded constant subgraph)")
+defvjp("const", lambda g, ins, out, at: [])
+
+
+def _select(ins, at) -> Array:
+    a, b = ins
+    cond = np.asarray(at["cond"], dtype=bool)
+    shape = np.broadcast_shapes(cond.shape, np.shape(a), np.shape(b))
+    c, A, B = (np.broadcast_to(v, shape) for v in (cond, a, b))
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        out[idx] = A[idx] if c[idx] else B[idx]
+    return out
+
+
+def _select_vjp(g, ins, out, at):
+    cond = np.broadcast_to(np.asarray(at["cond"], dtype=bool), g.shape)
+    ga = np.where(cond, g, ZERO).astype(object)
+    gb = np.where(cond, ZERO, g).astype(object)
+    return [sum_to(ga, np.shape(ins[0])), sum_to(gb, np.shape(ins[1]))]
+
+
+defop("select", _select, "where(cond, a, b) with an exact constant boolean cond (broadcasting)")
+defvjp("select", _select_vjp)
+
+
+# ---------------------------------------------------------------- gradient stop
+defop("detach", lambda ins, at: ins[0], "x, with no gradient flowing back (an embedding's padding row)")
+defvjp("detach", lambda g, ins, out, at: [None])

@@ -31,7 +31,8 @@ from ..guard import public_entry
 from .engine import backprop
 from .losses import graph_loss
 
-__all__ = ["torch_loss", "random_batch", "graph_input_shape", "call_module", "replay", "check_claims",
+__all__ = ["torch_loss", "random_batch", "graph_input_shape", "call_module", "example_batch", "run_module",
+           "example_data", "replay", "check_claims",
            "engine_gradients", "verify_graph", "OPTIMIZERS",
            "VERIFY_OPTIMIZERS"]
 
@@ -136,6 +137,33 @@ def random_batch(loss: str, input_shape, output_shape, batch: int, gen: torch.Ge
     return x, y
 
 
+def example_batch(g, batch: int, gen: torch.Generator):
+    """Random inputs and labels for graph ``g``'s module: through ``g.call`` (an exported module: keyword
+    inputs, token ids, fixed keyword arguments) when it has one, else :func:`random_batch`."""
+    call = getattr(g, "call", None)
+    out_shape = g.nodes[g.output].shape
+    if call is None:
+        return random_batch(g.loss_name, graph_input_shape(g), out_shape, batch, gen)
+    x = call.random_inputs(batch, gen)
+    _, y = random_batch(g.loss_name, [(1,)] * len(x), out_shape, batch, gen)
+    return x, y
+
+
+def run_module(g, model: nn.Module, x):
+    """The analysed output of ``model`` on inputs ``x`` (from :func:`example_batch`)."""
+    call = getattr(g, "call", None)
+    return call_module(model, x) if call is None else call(model, x)
+
+
+def example_data(g, x, b: int) -> list[np.ndarray]:
+    """Example ``b`` of a batch ``x`` as the values of the graph's data symbols, one array per input."""
+    call = getattr(g, "call", None)
+    if call is not None:
+        return call.data_arrays(x, b)
+    xs = x if isinstance(x, tuple) else (x,)
+    return [t[b].numpy() for t in xs]
+
+
 def replay(module: nn.Module, analysis, *, optimizer: str = "sgd", batch: int = 1, steps: int | None = None,
            lr: float = 0.1, seed: int = 0) -> list[dict[str, np.ndarray]]:
     """Snapshots (step 0 = init) of every trainable parameter along a real trajectory."""
@@ -151,16 +179,15 @@ def replay(module: nn.Module, analysis, *, optimizer: str = "sgd", batch: int = 
     opt = OPTIMIZERS[optimizer](trainable, lr)
     loss_fn = torch_loss(g.loss_name)
     gen = torch.Generator().manual_seed(seed)
-    in_shape, out_shape = graph_input_shape(g), g.nodes[g.output].shape
 
     def snap():
         return {n: named[n].detach().numpy().copy() for n in g.trainable()}
 
     snaps = [snap()]
     for _ in range(steps):
-        x, y = random_batch(g.loss_name, in_shape, out_shape, batch, gen)
+        x, y = example_batch(g, batch, gen)
         opt.zero_grad()
-        loss_fn(call_module(model, x), y).backward()
+        loss_fn(run_module(g, model, x), y).backward()
         opt.step()
         snaps.append(snap())
     return snaps
@@ -321,12 +348,11 @@ def _gradient_check(analysis, module: nn.Module, point: dict, seed: int, batch: 
 
     g = analysis.proof.graph
     gen = torch.Generator().manual_seed(seed + 11)
-    in_shape, out_shape = graph_input_shape(g), g.nodes[g.output].shape
-    x, y = random_batch(g.loss_name, in_shape, out_shape, batch, gen)
-    xs_batch = x if isinstance(x, tuple) else (x,)
+    out_shape = g.nodes[g.output].shape
+    x, y = example_batch(g, batch, gen)
     model = copy.deepcopy(module).double()
     model.zero_grad()
-    torch_loss(g.loss_name)(call_module(model, x), y).backward()
+    torch_loss(g.loss_name)(run_module(g, model, x), y).backward()
     named = dict(model.named_parameters())
     at_init = {(n, i): analysis.gradient_at_init(n, np.unravel_index(i, g.params[n].shape) if g.params[n].shape else ())
                for n, i in _gradient_sample(g, seed)}
@@ -338,8 +364,8 @@ def _gradient_check(analysis, module: nn.Module, point: dict, seed: int, batch: 
     total = np.zeros(len(coords))
     for b in range(batch):
         at = dict(base)
-        for syms, xb in zip(xs, xs_batch):
-            at.update({s: sp.Rational(float(v)) for s, v in zip(syms, xb[b].numpy().flat)})
+        for syms, xb in zip(xs, example_data(g, x, b)):
+            at.update({s: sp.Rational(float(v)) for s, v in zip(syms, np.asarray(xb).flat)})
         at.update({e: sp.Rational(float(v)) for e, v in zip(labels.flat, y[b].numpy().flat) if isinstance(e, sp.Symbol)})
         total += np.array([midpoint(v) for v in enclose(exprs, at, dps=30)])
     mean = total / batch
@@ -423,9 +449,13 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
                 arr[idx] = at(analysis.init_value(name, idx))
             named[name].copy_(torch.from_numpy(arr))
     shape_out = g.nodes[g.output].shape
-    inputs = tuple(torch.tensor([at(e) for e in syms.flat], dtype=torch.float64).reshape((1,) + syms.shape)
-                   for syms in data_symbols(g))
-    x = inputs if len(inputs) > 1 else inputs[0]
+    arrays = [np.array([at(e) for e in syms.flat], dtype=np.float64).reshape(syms.shape) for syms in data_symbols(g)]
+    call = getattr(g, "call", None)
+    if call is not None:
+        x = call.from_data(arrays)
+    else:
+        inputs = tuple(torch.from_numpy(a).reshape((1,) + a.shape) for a in arrays)
+        x = inputs if len(inputs) > 1 else inputs[0]
     y = torch.tensor([at(e) for e in graph_loss(g.loss_name).labels(shape_out).flat],
                      dtype=torch.float64).reshape((1,) + tuple(shape_out))
     opt = torch.optim.SGD([named[n] for n in g.trainable()], lr=float(sp.Rational(witness.learning_rate)))
@@ -433,7 +463,7 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
     history = [{n: named[n].detach().numpy().copy() for n in g.trainable()}]
     for _ in range(witness.steps):
         opt.zero_grad()
-        loss_fn(call_module(model, x), y).backward()
+        loss_fn(run_module(g, model, x), y).backward()
         opt.step()
         history.append({n: named[n].detach().numpy().copy() for n in g.trainable()})
     missing, replayed, unresolvable = None, 0, 0
