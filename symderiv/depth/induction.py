@@ -232,7 +232,7 @@ def _constant_checks(ctx: Context, c1: sp.Expr, c: sp.Expr, cL: sp.Expr, prefix:
     checks = [
         nonzero_number(prefix + "1", "f'(0) ≠ 0: f is not constant (and analytic), so f' is not identically 0",
                        ctx.d0, "f'(0)"),
-        identity(prefix + "2", "first block: ∂z^(1)/∂x_1 = c₁, so z^(1) is a non-constant function of the data",
+        identity(prefix + "2", "first block: ∂z^(1)/∂x_1 = c_1, so z^(1) is a non-constant function of the data",
                  sp.diff(fb.z, x[0]), c1, "∂z^(1)/∂x_1"),
         identity(prefix + "3", "hidden block: ∂z^(l)/∂h^(l−1) = n·c, so z^(l) is non-constant when h^(l−1) is",
                  sp.diff(hb.z, win.H), n * c, "∂z^(l)/∂h^(l−1)"),

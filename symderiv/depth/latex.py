@@ -29,14 +29,18 @@ __all__ = ["depth_proof_document", "prose_tex", "DepthEntry", "depth_library"]
 _FORMULA = re.compile(r"(?:∂ℓ/∂)?[A-Za-zδα]+\^\([^()]*\)(?:_(?:\{[^}]*\}|[A-Za-z0-9]+))?|\b[A-Z]_\{[^}]*\}|\b[Aα]_[0-9tl]\b")
 
 
+def _escaped(text: str) -> str:
+    return r"\S{}".join(latex_text(part) for part in text.split("§"))
+
+
 def prose_tex(text: str) -> str:
     """symderiv's own prose (never user text) as LaTeX: formulas in math, the rest escaped."""
     out, last = [], 0
     for m in _FORMULA.finditer(text):
-        out.append(latex_text(text[last:m.start()]))
+        out.append(_escaped(text[last:m.start()]))
         out.append("$" + math_tex(m.group(0)) + "$")
         last = m.end()
-    out.append(latex_text(text[last:]))
+    out.append(_escaped(text[last:]))
     return "".join(out)
 
 
