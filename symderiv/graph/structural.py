@@ -626,7 +626,7 @@ def verify_structural(analysis: StructuralGraphAnalysis, module: Any, *, seed: i
     finite = [fm.step for fm in s.first_moves.values() if fm.step is not None]
     horizon = steps if steps is not None else max(finite, default=0) + 2
     tight_seen = tight_total = 0
-    for k, name in enumerate(optimizers or VERIFY_OPTIMIZERS):
+    for k, name in enumerate(optimizers or getattr(analysis.optimizers, "replay", ()) or VERIFY_OPTIMIZERS):
         for b in batches:
             snaps = replay(module, analysis, optimizer=name, batch=b, steps=horizon, lr=lr, seed=seed + 101 * k + b)
             bad = check_claims(analysis, snaps, exact_only_tolerance=1e-12, judge_tight=False)
