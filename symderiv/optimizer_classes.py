@@ -360,6 +360,28 @@ def prove_for_optimizer(graph, values_mode: str, assignment: OptimizerAssignment
     return proof, lattice
 
 
+def structural_for_optimizer(graph, assignment: OptimizerAssignment, *, name: str, seed: int = 0):
+    """The tensor-level analysis (:mod:`symderiv.graph.structural`) of a large graph of zero and generic
+    tensors, for ``assignment``; None where that path does not apply.  Its pattern (whole zero tensors, no
+    ties) lies in every lattice and its first moves are per whole tensor (a tensor with zero gradient history
+    is not updated by any class), so only the tightness of moves is restricted (:func:`_move_transfers`)."""
+    from .graph.structural import structural_analysis
+    from .prover import FirstMove
+
+    fast = structural_analysis(graph, optimizer_class=assignment, name=name, seed=seed)
+    if fast is None:
+        return None
+    s = fast.proof.structural
+    for param, fm in list(s.first_moves.items()):
+        if fm.tight and not _move_transfers(assignment, [(param, 0)], fm.step):
+            s.first_moves[param] = FirstMove(fm.step, False, fm.undecided)
+    view = fast.proof
+    for k, fm in list(view.first_moves.items()):
+        if fm.tight and not _move_transfers(assignment, [(view.class_of.param_of(k), 0)], fm.step):
+            view.first_moves[k] = FirstMove(fm.step, False, fm.undecided)
+    return fast
+
+
 def _move_transfers(assignment: OptimizerAssignment, members: Sequence[Coord], step: int | None) -> bool:
     """A move certified on an SGD trajectory is a move of the assignment's optimizers: at step 1 (the gradient
     at the init does not depend on the optimizer) for entrywise classes; later only when every tensor is

@@ -389,6 +389,12 @@ def analyze_graph(graph, *, values: str = "generic", optimizer_class: str = "coo
 
         assignment = optimizer_assignment(optimizer, {n: graph.params[n].shape for n in graph.trainable()})
         if not assignment.is_coordinatewise:
+            if values == "generic":  # large graphs of zero and generic tensors: the tensor-level proof
+                from ..optimizer_classes import structural_for_optimizer
+
+                fast = structural_for_optimizer(graph, assignment, name=name, seed=seed)
+                if fast is not None:
+                    return fast
             proof, lattice = prove_for_optimizer(graph, values, assignment, seed=seed, seconds=seconds)
             return GraphAnalysis(proof, assignment, values, name, lattice=lattice)  # type: ignore[arg-type]
     if lumped:
