@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 import zlib
 from dataclasses import replace
 from fractions import Fraction
@@ -52,8 +51,9 @@ _TREE_TYPES = (Claim, Num, Const, Q, Call, Add, Mul, Pow, Sum, Op, Deriv)
 _VERDICT_TYPES = (Verdict, LinkVerdict, Counterexample)
 #: memory budget (MB, on top of the process's size) of a parse
 _PARSE_MEMORY_MB = 1024
-#: wall-clock slack the checking child gets beyond ``seconds`` to wind down and report
-_GRACE_S = 1.0
+#: the wall-clock safety net of a check: this many times its work budget in reference seconds, at least
+_SAFETY_NET_FACTOR = 6.0
+_SAFETY_NET_MIN_S = 30.0
 #: parsed claims by (text, syntax): frozen claim trees, so sharing them is safe
 _PARSED: dict = {}
 _PARSED_MAX = 256
@@ -125,8 +125,11 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
     * ``init``: None (generic: every parameter its own symbol, "in general") or an
       init spec (``zeros()``, ``constant(c)``, …): the claim is checked at that init.
     * ``syntax``: ``"auto"`` (LaTeX if the text has ``\\ { } _ $``), ``"latex"`` or ``"plain"``.
-    * ``seconds``: the time bound of the whole check (parse, derivation, refutation and
-      proof); beyond it the verdict is "undecided".
+    * ``seconds``: the **work** budget of the check, in reference seconds (a fixed number of counted
+      steps per second, :func:`symderiv.decide.work_of_seconds`: the same verdict on an idle or a
+      loaded machine): that much for deriving and evaluating, and as much for the proofs; beyond it
+      the verdict is "undecided" and says how to raise it.  The wall clock is only a safety net
+      (:func:`safety_net_seconds`), and a verdict it decided says so.
     * ``memory_mb``: memory the checking child process may use on top of this process's size;
       beyond it the verdict is "undecided".
     * ``convention``: ``"auto"`` (detected from the notation, else symderiv's declared readings) or a
@@ -157,26 +160,25 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
         raise InvalidArgument(f"memory_mb must be an integer number of megabytes (64 .. 1048576), got {memory_mb!r}")
     if not isinstance(convention, str) or convention != "auto" and convention not in CONVENTIONS:
         raise InvalidArgument(f"convention must be 'auto' or one of {', '.join(sorted(CONVENTIONS))}, got {convention!r}")
-    start = time.monotonic()
     seconds = float(seconds)
     claim = str.__str__(claim) if isinstance(claim, str) else claim
     if isinstance(claim, str) and is_derivation(claim):
-        return _check_derivation(claim, net, init, syntax, seconds, seed, memory_mb, start, convention)
+        return _check_derivation(claim, net, init, syntax, seconds, seed, memory_mb, convention)
     parsed = parse_claim(claim, syntax, seconds=min(5.0, seconds))
     claim = str.__str__(claim)  # parse_claim accepted it: a str (exactly, from here on)
-    return _check_parsed(claim, parsed, net, init, seed, memory_mb, start, seconds, convention)
+    return _check_parsed(claim, parsed, net, init, seed, memory_mb, seconds, convention)
 
 
-def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, start: float, seconds: float,
+def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, seconds: float,
                   convention: str = "auto") -> Verdict:
     """Read a parsed claim in its convention, resolve every reading of it against ``net`` and check
-    the readings that are well formed (:mod:`.readings`); ``seconds`` from ``start`` in all."""
+    the readings that are well formed (:mod:`.readings`), each under the work budget of ``seconds``."""
     conv, why = choose(convention, parsed)
     parsed = apply_convention(parsed, conv)
     said = [conv.describe() + (f" ({why})" if why else "")] if conv != DEFAULT or convention != "auto" else []
     options = readings(parsed, net.depth)
     if len(options) == 1:
-        verdict = _check_reading(claim, parsed, resolve(parsed, net, conv), net, init, seed, memory_mb, start, seconds)
+        verdict = _check_reading(claim, parsed, resolve(parsed, net, conv), net, init, seed, memory_mb, seconds)
         verdict.notes[:0] = said
         return verdict
     fit, failed = [], []
@@ -194,9 +196,8 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, st
         raise ClaimNameError("a bare a has no reading that fits: " + "; ".join(f"{w}: {e[:120]}" for w, e in failed)
                              + "; write its layer, e.g. a^{(1)} or a^{L}")
     verdicts = []
-    for k, (what, c, r) in enumerate(fit):
-        share = (seconds - (time.monotonic() - start)) / (len(fit) - k)
-        verdicts.append((what, _check_reading(claim, c, r, net, init, seed, memory_mb, time.monotonic(), share)))
+    for what, c, r in fit:
+        verdicts.append((what, _check_reading(claim, c, r, net, init, seed, memory_mb, seconds)))
     return _combine_readings(verdicts, [w for w, _ in failed])
 
 
@@ -229,23 +230,32 @@ def _combine_readings(verdicts: list, unfit: list) -> Verdict:
     return Verdict(first.claim, status, links, first.network, first.init, notes, first.syntax)
 
 
-def _check_reading(claim: str, parsed: Claim, resolved, net, init, seed, memory_mb: int, start: float,
-                   seconds: float) -> Verdict:
-    """Check one resolved reading in a bounded child (``seconds`` from ``start``)."""
+def _check_reading(claim: str, parsed: Claim, resolved, net, init, seed, memory_mb: int, seconds: float) -> Verdict:
+    """Check one resolved reading in a bounded child: ``seconds`` reference seconds of work for deriving and
+    evaluating, as many for the proofs (:mod:`symderiv.decide`); the wall clock only as a safety net."""
     init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
     # any integer seeds both generators (NumPy's wants a non-negative one)
     rng_seed = zlib.crc32(claim.encode("utf-8", "replace")) if seed is None else seed % (1 << 64)
-    from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
+    from ..bounded import BoundExceeded, IsolationUnavailable, TimeBoundExceeded, WorkExceeded, run_counted
+    from ..decide import work_of_seconds
 
-    budget = max(0.0, seconds - (time.monotonic() - start))
-    try:
-        return run_bounded(_check_here, claim, resolved, net, init, init_text, rng_seed, start, seconds,
-                           seconds=budget + _GRACE_S, memory_mb=memory_mb, reraise=True, allowed=_VERDICT_TYPES)
+    work = work_of_seconds(seconds)
+    try:  # a work budget (the same verdict on every machine); the wall clock only as a safety net
+        verdict, _ = run_counted(_check_here, claim, resolved, net, init, init_text, rng_seed, seconds,
+                                 seconds=safety_net_seconds(seconds), memory_mb=memory_mb, reraise=True,
+                                 allowed=_VERDICT_TYPES, work=work)
+        return verdict
     except IsolationUnavailable:
         raise
     except BoundExceeded as exc:
-        reason = (f"the derivation and checks did not finish within the bound ({exc}); "
-                  f"raise it with seconds= (command line: --seconds)")
+        if isinstance(exc, WorkExceeded):
+            why = f"the derivation and evaluation needed more than their work budget ({work} steps = {seconds:g} reference seconds)"
+        elif isinstance(exc, TimeBoundExceeded):
+            why = (f"the wall-clock safety net of {safety_net_seconds(seconds):g} s fired (machine load): "
+                   "this outcome may differ on a faster machine")
+        else:
+            why = f"the check did not finish within its bounds ({exc})"
+        reason = f"{why}; raise the bound with seconds= (command line: --seconds)"
         links = [LinkVerdict(k, to_text(a), to_text(b), _relation(a, b, same), UNDECIDED, reason, None, "", 0,
                              0, to_latex(a), to_latex(b))
                  for k, (a, b, same) in enumerate(_pairs(resolved), 1)]
@@ -256,7 +266,7 @@ def _check_reading(claim: str, parsed: Claim, resolved, net, init, seed, memory_
 MAX_LINES = 100
 
 
-def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, memory_mb: int, start: float,
+def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, memory_mb: int,
                       convention: str) -> Verdict:
     """A derivation of several lines (:mod:`.derivation`): each line checked in turn under the one time
     bound, definitions substituted into later lines; the links numbered through, each with its line."""
@@ -285,17 +295,8 @@ def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, m
             notes.append(f"line {line.number} defines {line.defines} = {to_text(sides[1])[:80]} (used in the lines after it)")
             continue
         parsed = replace(parsed, sides=sides)
-        remaining = seconds - (time.monotonic() - start)
-        if remaining <= 0.05:
-            for k, (a, b) in enumerate(zip(sides, sides[1:]), 1):
-                links.append(LinkVerdict(len(links) + 1, to_text(a), to_text(b), "equal", UNDECIDED,
-                                         "the time bound ran out before this line was checked; raise it with seconds= "
-                                         "(command line: --seconds)", None, "", 0, 0, to_latex(a), to_latex(b),
-                                         line=line.number))
-            continue
-        try:
-            verdict = _check_parsed(line.text, parsed, net, init, seed, memory_mb, time.monotonic(), remaining,
-                                    convention)
+        try:  # every line has the work budget of a claim: a line's verdict does not depend on the lines before
+            verdict = _check_parsed(line.text, parsed, net, init, seed, memory_mb, seconds, convention)
         except SymderivError as exc:
             raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
         for k, link in enumerate(verdict.links, 1):
@@ -312,7 +313,13 @@ def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, m
     return Verdict(text, status, links, net.describe(), init_text, merged, syntaxes.pop() if len(syntaxes) == 1 else "mixed")
 
 
-def _check_here(claim, resolved, net, init, init_text: str, rng_seed: int, start: float, seconds: float) -> Verdict:
+def safety_net_seconds(seconds: float) -> float:
+    """The wall-clock safety net of a check whose work budget is ``seconds`` reference seconds: far beyond
+    what the work takes on an idle machine, so it fires only under heavy load (and the verdict says so)."""
+    return max(_SAFETY_NET_MIN_S, _SAFETY_NET_FACTOR * seconds)
+
+
+def _check_here(claim, resolved, net, init, init_text: str, rng_seed: int, seconds: float) -> Verdict:
     """The derivation, refutation and proof of a resolved claim (in the bounded child)."""
     from ..engine import derive
 
@@ -325,7 +332,7 @@ def _check_here(claim, resolved, net, init, init_text: str, rng_seed: int, start
                                  0, to_latex(a), to_latex(b))
                      for k, (a, b, same) in enumerate(_pairs(resolved), 1)]
             return Verdict(claim, UNDECIDED, links, net.describe(), init_text, [], resolved.claim.syntax)
-        session = _Session(d, net, resolved, rng_seed, start, seconds)
+        session = _Session(d, net, resolved, rng_seed, seconds)
         links = session.links()
     except RecursionError:
         raise SizeLimitError("the network or the claim is too deep for the available stack (RecursionError)") from None
@@ -409,7 +416,9 @@ def _reference(node) -> bool:
 
 
 class _Session:
-    def __init__(self, d, net, resolved, seed: int, start: float, seconds: float):
+    def __init__(self, d, net, resolved, seed: int, seconds: float):
+        from ..decide import WorkBudget
+
         self.d, self.net, self.resolved = d, net, resolved
         self.builder = Builder(d, net, resolved.batch, resolved.claim.batch_loss)
         self.logits = LogitBuilder(d, net, resolved.batch, resolved.claim.batch_loss)
@@ -417,15 +426,15 @@ class _Session:
         self._universe: list | None = None
         self.rng = random.Random(seed)
         self.np_rng = np.random.default_rng(seed)
-        self.start, self.seconds = start, seconds
+        self.seconds = seconds
+        # the proofs' work: ``seconds`` reference seconds for all the links together (a count of steps,
+        # the same on every machine); each proof child's safety net is the check's
+        self.work = WorkBudget.of_seconds(seconds, per_proof_seconds=seconds, safety_seconds=safety_net_seconds(seconds))
         self.notes: list[str] = []
         self.claim = resolved.claim
         self._defined: set = set()  # subexpressions known to be free of zoo, ±oo and nan
         self._entry: tuple = ()  # the free indices naming a matrix entry (for the diagnosis of a refutation)
         self._point: dict = {}  # the last evaluation point (a counterexample's, once refuted)
-
-    def remaining(self) -> float:
-        return self.seconds - (time.monotonic() - self.start)
 
     # -- links of the chain
     def links(self) -> list[LinkVerdict]:
@@ -461,7 +470,7 @@ class _Session:
                 for k, link in enumerate(links):
                     if out[k].status == PROVED and link.status != PROVED or out[k].status == UNDECIDED and link.status == REFUTED:
                         out[k] = link
-            if any(l.status == REFUTED for l in out) or self.remaining() <= 0:
+            if any(l.status == REFUTED for l in out):
                 break
         return out
 
@@ -621,10 +630,6 @@ class _Session:
                 except NotLocal:
                     self.local = False
             pending.append(alternatives)
-            if self.remaining() <= 0:
-                lv.reason = "the time bound ran out while evaluating"
-                lv.evidence = self.evidence(points, worst)
-                return lv
         sampled = lv.assignments_checked < total
         if not pending and not self.resolved.additive:
             lv.reason = "identical at every batch of equal examples, but the claim is not additive over the examples: no proof for every batch"
@@ -636,18 +641,21 @@ class _Session:
                 lv.reason = "identical for every sampled index assignment (not all were checked)"
             return lv
         lv.evidence = self.evidence(points, worst)
-        budget = self.remaining()
-        if budget <= 0.05:
-            lv.reason = "the time bound ran out before a proof was attempted"
-            return lv
-        from ..bounded import BoundExceeded
+        from ..bounded import BoundExceeded, TimeBoundExceeded, WorkExceeded
         from ..decide import Context, bounded_zero_proofs
 
         ctx = Context(tuple(self.softmax_outputs()), tuple(self.logits.zeta))
-        try:  # the one decider of the prover and the checker (symderiv.decide)
-            proved = bounded_zero_proofs(pending, budget, ctx)
+        try:  # the one decider of the prover and the checker (symderiv.decide), under the check's work budget
+            proved = bounded_zero_proofs(pending, ctx=ctx, work=self.work)
+        except WorkExceeded:
+            lv.reason = (f"no symbolic proof within the work budget ({self.work.total} steps = {self.seconds:g} reference "
+                         "seconds); raise it with seconds= (command line: --seconds)")
+            return lv
+        except TimeBoundExceeded as exc:
+            lv.reason = f"no symbolic proof: {exc}; raise the bound with seconds= (command line: --seconds)"
+            return lv
         except BoundExceeded as exc:
-            lv.reason = f"no symbolic proof within the time bound ({exc})"
+            lv.reason = f"no symbolic proof within the bounds ({exc}); raise them with seconds= (command line: --seconds)"
             return lv
         if all(proved) and not self.resolved.additive:
             lv.reason = ("equal at every batch of equal examples, but the claim is not additive over the examples "

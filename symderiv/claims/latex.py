@@ -77,6 +77,11 @@ KNOWN_MACROS = (
 )
 
 
+#: the one-line refusal of BatchNorm / LayerNorm quantities (the networks checked have no normalization)
+_NORMALIZATION = ("{} belongs to a normalization layer (BatchNorm/LayerNorm), and the networks symderiv check "
+                  "reads have none; write the claim about an MLP's x, z, h, W, b, p")
+
+
 class _Tok:
     __slots__ = ("kind", "text", "pos")
 
@@ -513,6 +518,23 @@ class _Rewriter:
         src = tok.text + "'" * order
         return self._new("F", Call(func, (), order, layer, src))
 
+    def _sigma_prime(self) -> bool:
+        """After ``\\sigma``: ``^{\\prime}`` or ``^\\prime`` (a derivative, not a power)."""
+        return self.peek_text() == "^" and all(g.text == r"\prime" for g in self.peek_group(1))
+
+    def _applied(self) -> bool:
+        """After ``\\sigma``: a script, then an argument in parentheses (``\\sigma^2(u)``: a function's power)."""
+        mark = self.i
+        try:
+            while self.peek_text() in ("^", "_"):
+                self.take()
+                self.group()
+            return self.peek_text() in ("(", r"\left")
+        except ClaimSyntaxError:
+            return False
+        finally:
+            self.i = mark
+
     def _indicator_follows(self) -> bool:
         r"""After ``\mathbb{1}``: a condition follows (``(y = k)``, ``\{k = t\}``, ``_{k=t}``), so it is an indicator."""
         nxt = self.peek_text()
@@ -552,6 +574,8 @@ class _Rewriter:
             if "".join(t.text for t in grp) in ("y", "Y", r"\mathbf{y}", r"\boldsymbol{y}", r"\mathbf{Y}"):
                 kind = "P" if any(t.text == "Y" for t in grp) else "p"
                 return self.quantity(kind, _Tok("letter", r"\hat{y}", tok.pos))
+            if "".join(t.text for t in grp) in ("x", "X", r"\mathbf{x}"):
+                raise UnsupportedError(_NORMALIZATION.format(f"\\hat{{x}} at position {tok.pos} (a normalized input)"))
             raise unknown_name(f"\\hat{{{''.join(t.text for t in grp)}}}", f"at position {tok.pos} (\\hat{{y}} is the prediction p)")
         if c in (r"\mathbf", r"\boldsymbol", r"\bm", r"\vec", r"\mathbfit", r"\pmb") and \
                 "".join(t.text for t in self.peek_group(0)) == "1" and not self._indicator_follows():
@@ -568,6 +592,10 @@ class _Rewriter:
             if word in ("1", "I"):
                 return self.indicator(tok)
             raise unknown_name(f"{c}{{{word}}}", f"at position {tok.pos} (the indicator is \\mathbb{{1}}(…))")
+        if c == r"\sigma" and self.peek_text() in ("^", "_") and not self._sigma_prime() and not self._applied():
+            raise UnsupportedError(_NORMALIZATION.format(f"\\sigma{self.peek_text()}… at position {tok.pos} (a variance)"))
+        if c == r"\mu":
+            raise UnsupportedError(_NORMALIZATION.format(f"\\mu at position {tok.pos} (a mean)"))
         if c in (r"\sigma",):
             return self.function("sigmoid", tok)
         if c in (r"\eta", r"\alpha", r"\lambda", r"\gamma", r"\beta"):  # a learning rate or other free constant
