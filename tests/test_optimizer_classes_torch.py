@@ -183,3 +183,28 @@ def test_mlp_analyze_with_optimizer_names_each_class():
     assert a.to_json() == sd.analyze(net, sd.zeros(), optimizer="muon").to_json()  # deterministic
     # one coordinatewise optimizer: the chain prover's analysis, unchanged
     assert type(sd.analyze(net, sd.zeros(), optimizer="adam")).__name__ == "Analysis"
+
+
+def _unchanged_before(step):
+    return float("inf") if step is None else step
+
+
+@pytest.mark.parametrize("make, shape", [(Masked, (3,)), (tied_units_mlp, (3,)), (LoRA, (4,))])
+def test_widest_class_of_every_claim(make, shape):
+    m = make()
+    w = analyze_module(m, loss="softmax_cross_entropy", input_shape=shape).widest_classes()
+    chain = ["rowcol", "factored", "tensorwise", "coordinatewise"]
+    # four independent proofs, one per lattice: a statement proved on a stricter lattice is proved on every
+    # wider one (never fewer zeros, ties or steps for a wider class)
+    for name, by in w.first_moves.items():
+        for strict, wide in zip(chain, chain[1:]):
+            for idx in np.ndindex(*by[strict].shape):
+                assert _unchanged_before(by[strict][idx]) <= _unchanged_before(by[wide][idx])
+    if make is Masked:
+        assert w.zeros["W"][0, 1] == "factored"  # not Muon/Shampoo/SOAP: torch's Muon breaks it (see above)
+        assert w.first_moves["W"]["rowcol"][0, 1] == 1 and w.first_moves["W"]["coordinatewise"][0, 1] is None
+        assert "W: first-move steps depend on the class" in w.summary()
+    if make is tied_units_mlp:  # identical units: whole rows tied, for every class
+        assert ("0.weight[0, 0]", "0.weight[1, 0]") in {e for e, lvl in w.ties if lvl == "rowcol"}
+    d = w.to_dict()
+    assert d["holds_for"]["rowcol"] == ["rowcol", "factored", "tensorwise", "coordinatewise", "sign"]

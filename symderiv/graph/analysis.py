@@ -356,6 +356,13 @@ class GraphAnalysis(JsonFace):
 
         return graph_proof_document(self, title=title)
 
+    def widest_classes(self, **options: Any):
+        """Per claim, the widest optimizer class it is proved for: the graph proved again on every class's
+        lattice (:func:`symderiv.optimizer_classes.widest_classes`; entry by entry)."""
+        from ..optimizer_classes import widest_classes
+
+        return widest_classes(self.proof.graph, self.values_mode, **options)
+
     def verify(self, module: Any, **options: Any):
         """Replay real ``torch.optim`` trajectories of ``module`` against every claim
         (:func:`symderiv.graph.replay.verify_graph`); returns a :class:`symderiv.verify.VerifyReport`."""
