@@ -194,3 +194,29 @@ def test_a_bad_convention_name_on_the_command_line(capsys):
 def test_readings_error_names_them():
     with pytest.raises(ClaimNameError, match="no reading that fits"):
         check(r"\frac{\partial C}{\partial w^l_{jk}} = a_j \delta^l_k", sd.mlp([3, 4, 2], "sigmoid", "bce"))
+
+
+@pytest.mark.parametrize("text", [
+    "\n".join(["x_1 = x_1"] * 101),                                  # too many lines
+    r"\begin{align} x_1 &= x_1 \\ \input{/etc/passwd} &= 1 \end{align}",  # a macro inside a row
+    r"\begin{align} & \\ & \end{align}",                               # nothing but alignment
+    "Let u = \nx_1 = u",                                               # an empty definition
+    "&" * 5000,
+])
+def test_hostile_derivations_are_refused_in_one_line(text):
+    with pytest.raises(SymderivError) as info:
+        check(text, SIGMOID, seconds=3)
+    message = str(info.value)
+    assert message and "\n" not in message and len(message) < 2000
+
+
+def test_a_derivations_json_is_deterministic():
+    a = check(THREE_LINES, SIGMOID).to_json()
+    b = check(THREE_LINES, SIGMOID).to_json()
+    assert a == b
+
+
+def test_display_delimiters_and_connectives():
+    text = "$$\\frac{\\partial L}{\\partial z} = p - y,$$\n$$\\Rightarrow \\frac{\\partial L}{\\partial W} = (p - y) x^\\top.$$"
+    v = check(text, sd.mlp([4, 3], loss="ce"))
+    assert v.status == "proved" and [l.line for l in v.links] == [1, 2]

@@ -87,10 +87,20 @@ def is_derivation(text: str) -> bool:
 
 
 def _strip_delimiters(text: str) -> str:
+    """A row without the math delimiters around it (``$$``, ``$``, ``\\[ \\]``, ``\\( \\)``) and the
+    punctuation before a closing one (``… = p - y,$$``)."""
     text = text.strip()
-    for open_, close in _DELIMS:
-        if text.startswith(open_) and text.endswith(close) and len(text) >= len(open_) + len(close):
-            return text[len(open_): len(text) - len(close)].strip()
+    changed = True
+    while changed:
+        changed = False
+        for open_, close in _DELIMS:
+            if text.startswith(open_):
+                text, changed = text[len(open_):].strip(), True
+            if text.endswith(close) and not (close == "$" and text.endswith("\\$")):
+                text, changed = text[: len(text) - len(close)].strip(), True
+        stripped = re.sub(r"(?:\\[,;!: ]|\s)*[.,;]\s*$", "", text).strip()
+        changed = changed or stripped != text
+        text = stripped
     return text
 
 
@@ -100,7 +110,7 @@ def _has_relation(line: str) -> bool:
 
 def split_derivation(text: str) -> list[Line]:
     """The claims of a derivation, in order (see the module docstring); an empty one is an error."""
-    body = _strip_delimiters(text)
+    body = text.strip()
     latex = looks_latex(body)
     body = _TYPOGRAPHY.sub(" ", _END.sub("\n", _BEGIN.sub("\n", body)))
     if latex:
@@ -108,8 +118,7 @@ def split_derivation(text: str) -> list[Line]:
     raw = [p for p in body.split("\n") if _strip_delimiters(p).strip()]
     lines: list[list] = []  # [row, text, defined name, rows of the links]
     for number, piece in enumerate(raw, 1):
-        piece = _strip_delimiters(piece)
-        piece = re.sub(r"(?:\\[,;!: ]|\s)*[.,;]\s*$", "", piece).strip()  # trailing punctuation
+        piece = _strip_delimiters(piece)  # and trailing punctuation
         while True:
             m = _LEAD.match(piece)
             if not m or not m.group(0):
