@@ -215,12 +215,14 @@ class FamilyInit(JsonFace):
 def _spec(value: object, what: str) -> InitSpec:
     from ..init import constant
 
+    if isinstance(value, Constant) and value.value == 0:
+        return Zeros()  # constant(0) is the zero init (its schemas, not the constant one's)
     if isinstance(value, (Zeros, Constant, Generic)):
         return value
     if isinstance(value, str) and value in ("zeros", "generic"):
         return Zeros() if value == "zeros" else Generic()
     if isinstance(value, (int, float, sp.Basic)) and not isinstance(value, bool):
-        return constant(value)
+        return _spec(constant(value), what)
     raise InitError(f"{what} must be zeros(), constant(v), generic() (or 'zeros', 'generic', a number), got {value!r}")
 
 

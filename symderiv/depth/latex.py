@@ -81,7 +81,7 @@ def _fact_item(fact: LayerFact) -> str:
 
 
 def _check_block(c: EngineCheck) -> list[str]:
-    claim = c.claim[0].upper() + c.claim[1:]
+    claim = c.claim[0].upper() + c.claim[1:] if c.claim[1:2].isalpha() else c.claim  # "f'(0) ≠ 0" stays as written
     return [rf"\noindent\textbf{{{latex_text(c.id)}}} ({latex_text(c.method)}). {prose_tex(claim)}.",
             r"\begin{gather*}", c.tex, r"\end{gather*}"]
 
