@@ -19,9 +19,9 @@ How the child is isolated:
 **Work, not seconds.**  With ``work=N`` the child counts its steps (every Python or C
 function call and return, through a ``sys.setprofile`` hook) and ends the computation
 after ``N`` of them (:class:`WorkExceeded`).  The count does not depend on the machine or
-its load, so a verdict decided by it is the same everywhere; SymPy's cache is cleared in
-the child first, so it does not depend on what the parent computed before either (it can
-still differ by a few percent between interpreters: set iteration order follows the string
+its load, so a verdict decided by it is the same everywhere; SymPy's cache is cleared and its
+random generators seeded in the child first, and imports are not counted, so it does not depend
+on what the parent computed or imported before either (it can still differ between interpreters: set iteration order follows the string
 hash seed, which is why a spawned child runs with ``PYTHONHASHSEED=0``).  The wall-clock
 ``seconds`` is then only a safety net (:class:`TimeBoundExceeded`): callers that decide what
 is printed with a work budget say so when the safety net fires.
@@ -236,12 +236,16 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _fresh_start() -> None:
-    """Forget what the parent computed, so that the step count depends on the call alone:
-    SymPy's cache would answer from the parent's earlier work (one module-level import check,
-    no SymPy import here: bounded stays usable without it)."""
+    """Forget what the parent computed, so that the step count depends on the call alone: SymPy's
+    cache would answer from the parent's earlier work, and its assumption system tries its rules
+    in an order shuffled by a generator seeded at random in each process (no SymPy import here:
+    bounded stays usable without it)."""
     cache = sys.modules.get("sympy.core.cache")
     if cache is not None:
         cache.clear_cache()
+    rng = sys.modules.get("sympy.core.random")
+    if rng is not None:
+        rng.seed(0)
 
 
 def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable[[bytes], None],
@@ -261,11 +265,33 @@ def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable
             sys.setprofile(None)
             emit(pickle.dumps(("over", work)))
 
+    import builtins
+
+    real_import = builtins.__import__
+
+    depth = 0  # imports nest (a module imports others while it loads): count again after the outermost
+
+    def uncounted_import(*a: Any, **kw: Any) -> Any:
+        """Imports are not work of the call: a module the parent had not imported yet (SymPy imports
+        some on first use) would otherwise be counted, and the count would depend on the parent's past.
+        Every import statement costs the same few steps, whether the module was loaded or not."""
+        nonlocal depth
+        sys.setprofile(None)
+        depth += 1
+        try:
+            return real_import(*a, **kw)
+        finally:
+            depth -= 1
+            if depth == 0:
+                sys.setprofile(count)
+
+    builtins.__import__ = uncounted_import  # the child's own copy of builtins: the parent is untouched
     sys.setprofile(count)
     try:
         value = fn(*args)
     finally:
         sys.setprofile(None)
+        builtins.__import__ = real_import
     return value, steps
 
 

@@ -33,9 +33,13 @@ Work budgets (the API of the prover and the claim checker)
   ``safety_seconds``), the identity is undecided and :attr:`Decision.reason` says so
   (:func:`safety_net_note`): that output is the one thing that may differ on a faster machine.
 
-The step count is the same on every machine and load; it can differ by a few percent between
-interpreters (SymPy iterates some sets, whose order follows the string hash seed), so only an
-identity within that margin of its budget could flip between two runs.
+The step count is the same on every machine and load.  The child clears SymPy's cache, seeds its
+random generators, forgets the facts cached on the arguments (:func:`forget_cached_facts`) and does
+not count imports, so the count depends on the identity, not on what the process did before; it
+can still differ by a few percent between interpreters (SymPy iterates some sets, whose order
+follows the string hash seed) and by a percent or so after other work in the same process (SymPy
+keeps a few first-use tables outside its cache).  Only an identity within that margin of its
+budget could flip between two runs; the default budgets are far from what typical identities take.
 
 Nothing here ever answers "proved" from evidence: numbers only ever refute.
 """
@@ -222,31 +226,6 @@ class Decision:
     safety_net: bool = False  # the wall clock decided: this outcome may differ on a faster machine
 
 
-_warm = threading.Lock()
-_warmed = False
-
-
-def _warm_up() -> None:
-    """Run the ladder once in this process on small expressions of every kind the engine builds.
-
-    SymPy imports some modules on first use; a child forked before that import would count the
-    import as work, and the count would depend on what the process did before (a test session, a
-    notebook).  After this, only the identity itself is counted."""
-    global _warmed
-    with _warm:
-        if _warmed:
-            return
-        _warmed = True
-        a, b = sp.symbols("a b", real=True)
-        ps = tuple(1 / (1 + sp.exp(b - a) + sp.exp(-a)) for _ in range(1)) + (1 / (1 + sp.exp(a - b)),)
-        samples = (sp.tanh(a) ** 2 + 1 / sp.cosh(a) ** 2 - 1 + a * b,
-                   sp.exp(a) / (sp.exp(a) + sp.exp(b)) - 1 / (1 + sp.exp(b - a)) + sp.log(1 + sp.exp(a)),
-                   sp.erf(a) * sp.Heaviside(b, 0) + sp.Max(a, 0) - sp.Abs(b) + sp.sqrt(a ** 2 + 1),
-                   1 / (1 + sp.exp(-a)) - sp.Rational(1, 2) + a ** 3 * sp.sin(b) + sp.cos(b))
-        for e in samples:
-            zero_proof(e, Context(ps, (a, b)))
-
-
 def forget_cached_facts(args: tuple) -> None:
     """Reset, in the bounded child, the facts SymPy caches on the objects of ``args`` (assumptions
     asked before, cached hashes): the parent may have computed them or not, depending on what it
@@ -290,7 +269,6 @@ def decide_zero(expr: sp.Expr, budget: WorkBudget | int | None = None, ctx: Cont
     allowance = budget.allowance() if per_proof is None else min(per_proof, budget.allowance())
     if allowance < _MIN_WORK:
         return Decision(None, 0, "the work budget of the proof is spent")
-    _warm_up()
     try:
         method, steps = run_counted(zero_proof, expr, ctx, work=allowance, seconds=budget.safety_seconds,
                                     prepare=forget_cached_facts)
@@ -360,7 +338,6 @@ def bounded_zero_proofs(pending: Sequence[Sequence[sp.Expr]], seconds: float | N
     allowance = budget.allowance()
     if allowance < _MIN_WORK:
         raise WorkExceeded("the work budget of the proof is spent", allowance)
-    _warm_up()
     try:
         result, steps = run_counted(_all_alternatives, list(pending), ctx, work=allowance,
                                     seconds=budget.safety_seconds, prepare=forget_cached_facts)

@@ -1,4 +1,4 @@
-"""Shared test configuration: hypothesis profiles.
+"""Shared test configuration: hypothesis profiles and the `slow` marker.
 
 Choose one with ``SYMDERIV_HYPOTHESIS_PROFILE`` (unset means ``dev``, the README's command):
 
@@ -37,3 +37,43 @@ settings.load_profile(_profile)
 # symderiv raises the recursion limit for deep closed forms (engine.ensure_recursion_limit);
 # set it once up front so hypothesis, which saves and restores the limit, never sees it move.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+
+
+# ---------------------------------------------------------------- slow tests
+# The README's command (``python -m pytest -q``) runs the quick suite; the tests below take the longest
+# (measured: ``python -m pytest -q --durations=40``) and are marked ``slow``, deselected by default.
+# CI runs them as well: ``python -m pytest -q --run-slow`` (or only them: ``-m slow``).  A test file may
+# also mark its own tests with ``@pytest.mark.slow``; this list marks tests of files that do not.
+SLOW_TESTS = frozenset({
+    "tests/test_claims_corpus.py::test_corpus_verdicts",                      # ~50 s: every corpus claim
+    "tests/test_packaging.py::test_mypy_finds_no_errors",                     # ~25 s: mypy over the package
+    "tests/test_latex.py::test_library_is_up_to_date",                        # ~20 s: rebuilds proofs/
+    "tests/test_latex.py::test_library_compiles",                             # ~17 s: pdflatex on proofs/
+    "tests/test_claims_matrices.py::test_wider_networks_are_checked_within_the_bound",  # ~13 s
+    "tests/test_graph_realworld.py::test_engine_matches_torch_autograd[group_norm_2d]",  # ~11 s
+    "tests/test_graph_realworld.py::test_controlnet_zero_conv_first_moves",   # ~9 s
+    "tests/test_prover.py::test_soundness_on_real_trajectories",              # ~9 s: hypothesis, real training
+    "tests/test_claims_safety.py::test_fuzz_arbitrary_text",                  # ~8 s: hypothesis fuzzing
+    "tests/test_deep.py::test_deep_proofs_hold_on_trajectories[gelu-init2]",  # ~7 s
+})
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the tests marked slow (CI does; the README's command skips them)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes long; deselected unless --run-slow or -m selects it")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid in SLOW_TESTS:
+            item.add_marker("slow")
+    if config.getoption("--run-slow") or config.getoption("markexpr"):
+        return  # everything, or what the -m expression chooses
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]

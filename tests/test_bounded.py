@@ -14,7 +14,8 @@ import sympy as sp
 
 import symderiv as sd
 from symderiv import bounded
-from symderiv.bounded import BoundExceeded, IsolationUnavailable, run_bounded
+from symderiv.bounded import (BoundExceeded, IsolationUnavailable, TimeBoundExceeded, WorkExceeded, run_bounded,
+                               run_counted)
 from symderiv.errors import ClaimSyntaxError, InternalError
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") and sys.platform != "win32", reason="POSIX test host")
@@ -56,6 +57,21 @@ def _allocate(mb):
 
 def _nested():
     return run_bounded(_add, 20, 22, seconds=5)
+
+
+def _swallowing_loop():
+    """A computation that catches everything, BaseException included, and never ends by itself."""
+    n = 0
+    while True:
+        try:
+            n = _add(n, 1)
+        except BaseException:
+            pass
+
+
+def _sympy_work(n):
+    x = sp.Symbol("x")
+    return str(sp.expand((x + 1) ** n))[:20]
 
 
 def _pid_then_sleep(path):
@@ -177,6 +193,46 @@ def test_spawn_fallback_without_fork(monkeypatch):
     assert run_bounded(_add, 40, 2, seconds=60) == 42
     with pytest.raises(ClaimSyntaxError):
         run_bounded(_raise_claim_error, seconds=60, reraise=True)
+    # the work bound holds in a spawned child too (its import is not counted)
+    value, steps = run_counted(_add, 1, 2, seconds=120, work=1000)
+    assert value == 3 and 1 <= steps <= 5  # the call and its return (and the hook's own removal)
+    with pytest.raises(WorkExceeded):
+        run_counted(_swallowing_loop, seconds=120, work=10_000)
+
+
+# ---------------------------------------------------------------- work, not seconds
+def test_work_bound_counts_steps_and_cannot_be_swallowed():
+    """The child stops at its work budget even inside ``except BaseException`` (it exits from the hook)."""
+    with pytest.raises(WorkExceeded, match="work budget of 10000 steps") as info:
+        run_counted(_swallowing_loop, seconds=120, work=10_000)
+    assert info.value.limit == 10_000
+    value, steps = run_counted(_add, 1, 2, work=5)
+    assert value == 3 and 1 <= steps <= 5
+    assert run_counted(_add, 1, 2) == (3, 0)  # no work bound: nothing counted
+
+
+def test_step_counts_repeat_exactly():
+    """SymPy's cache and its shuffled assumption rules are reset in the child and imports are not
+    counted: the same call, the same count, whatever the parent did before."""
+    first = run_counted(_sympy_work, 40, seconds=120, work=10**8)
+    assert run_counted(_sympy_work, 40, seconds=120, work=10**8) == first
+    # the parent's cache now holds the answer and the modules SymPy imports on first use are loaded:
+    # neither counts (a residue of other first-use state stays well under 1%)
+    sp.expand((sp.Symbol("x") + 1) ** 40)
+    value, steps = run_counted(_sympy_work, 40, seconds=120, work=10**8)
+    assert value == first[0] and abs(steps - first[1]) <= first[1] // 100
+    assert first[1] > 1000
+
+
+def test_the_wall_clock_is_a_distinct_safety_net():
+    with pytest.raises(TimeBoundExceeded, match="not finished within 0.3 s"):
+        run_bounded(_sleep, 30, seconds=0.3, work=10**9)  # sleeping takes no steps: only the clock stops it
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, True, float("nan")])
+def test_work_must_be_a_positive_integer(bad):
+    with pytest.raises(InternalError, match="work must be a positive integer number of steps"):
+        run_bounded(_add, 1, 2, work=bad)
 
 
 def test_sigchld_ignored_does_not_break_reaping():
@@ -257,9 +313,10 @@ def test_without_resource_or_fork_in_a_script_without_main_guard(tmp_path):
         del os.fork
         import symderiv as sd
         print(sd.bounded.isolation_method())
-        print(sd.check("dL/dW1[i,j] = (p[i] - y[i]) * x[j]", sd.mlp([2, 2], loss="ce")).status)
+        # a generous bound: this is about the spawn path working, and a spawned child imports symderiv
+        print(sd.check("dL/dW1[i,j] = (p[i] - y[i]) * x[j]", sd.mlp([2, 2], loss="ce"), seconds=600).status)
     """))
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-800:]
     assert out.stdout.split() == ["spawn", "proved"]
 

@@ -7,10 +7,14 @@ import ast
 import pathlib
 import random
 
+import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from symderiv.decide import ZERO_PROOF_STEPS, Context, bounded_zero_proof, bounded_zero_proofs, zero_proof
+from symderiv.bounded import TimeBoundExceeded, WorkExceeded
+from symderiv.decide import (STEPS_PER_SECOND, ZERO_PROOF_STEPS, Context, WorkBudget, bounded_zero_proof,
+                             bounded_zero_proofs, check_work, decide_zero, zero_proof)
+from symderiv.errors import InvalidArgument
 
 x, y, z = sp.symbols("x y z", real=True)
 z1, z2, z3 = sp.symbols("z1 z2 z3", real=True)
@@ -137,3 +141,74 @@ def test_one_decider():
         text = (root / rel).read_text()
         assert "decide import" in text, rel
         assert "sp.simplify(" not in text and "simplify(expr" not in text, rel
+
+
+# --------------------------------------------------------------------------- work budgets
+_SIGMOID = 1 / (1 + sp.exp(-x))
+#: proved by cancellation in about 0.09 million steps
+_CHEAP_IDENTITY = _SIGMOID * (1 - _SIGMOID) - sp.exp(-x) / (1 + sp.exp(-x)) ** 2
+#: not an identity; the whole ladder takes about 0.45 million steps to give up
+_COSTLY = sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1 + x ** 3
+
+
+def test_the_work_budget_decides_with_a_count_not_a_clock():
+    first = decide_zero(_CHEAP_IDENTITY, 10**7)
+    assert first.method == "cancellation" and first.reason == "" and not first.safety_net
+    # the count is a property of the identity: the same on a repeat, and with every cache of this process
+    # warm within the few percent that SymPy's first-use tables make (without the child's resets: 2x)
+    assert decide_zero(_CHEAP_IDENTITY, 10**7).steps == first.steps
+    zero_proof(_CHEAP_IDENTITY)
+    again = decide_zero(_CHEAP_IDENTITY, 10**7)
+    assert abs(again.steps - first.steps) <= first.steps // 20
+    # and it is what the budget is compared with: twice the count proves, half of it does not
+    assert bounded_zero_proof(_CHEAP_IDENTITY, work=2 * first.steps) == "cancellation"
+    cut = decide_zero(_CHEAP_IDENTITY, first.steps // 2)
+    assert cut.method is None and not cut.safety_net
+    assert cut.reason == f"not proved within its work budget of {first.steps // 2} steps"
+    assert cut.steps == first.steps // 2  # an identity that ran out is charged its whole allowance
+
+
+def test_a_shared_budget_is_charged_and_then_spent():
+    budget = WorkBudget(495_000, per_proof=400_000)
+    proved = decide_zero(_CHEAP_IDENTITY, budget)
+    assert proved.method is not None and budget.used == proved.steps
+    out = decide_zero(_COSTLY, budget)  # runs out of its per-proof allowance
+    assert out.method is None and budget.used == proved.steps + 400_000
+    spent = decide_zero(_CHEAP_IDENTITY, budget)  # what is left is too little for a child
+    assert budget.remaining() < 20_000 and spent.method is None and spent.steps == 0
+    assert "spent" in spent.reason
+    # a budget in reference seconds is the same count on every machine
+    assert WorkBudget.of_seconds(2.0, 0.5).total == 2 * STEPS_PER_SECOND
+    assert WorkBudget.of_seconds(2.0, 0.5).per_proof == STEPS_PER_SECOND // 2
+
+
+def test_groups_of_alternatives_under_a_work_budget():
+    budget = WorkBudget(per_proof=10**7)
+    assert bounded_zero_proofs([[x - y, _CHEAP_IDENTITY], [x - x]], work=budget) == [True, True]
+    assert bounded_zero_proofs([[_CHEAP_IDENTITY]], work=budget) == [True] and budget.used > 0
+    with pytest.raises(WorkExceeded, match="work budget of 30000 steps"):
+        bounded_zero_proofs([[_COSTLY]], work=30_000)
+
+
+def test_the_safety_net_fires_only_on_the_clock_and_says_so():
+    """A safety net far below what the identity needs stands in for a machine under extreme load."""
+    budget = WorkBudget(per_proof=10**9, safety_seconds=0.02)
+    out = decide_zero(_COSTLY, budget)
+    assert out.method is None and out.safety_net and budget.safety_net_fired == 1
+    assert out.reason == ("undecided: safety net of 0.02 s fired (machine load); "
+                          "the result may differ on a faster machine")
+    with pytest.raises(TimeBoundExceeded, match="safety net of 0.02 s fired"):
+        bounded_zero_proofs([[_COSTLY]], work=budget)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1, 0, True, 1.5, "5", None])
+def test_work_arguments_are_refused_in_one_line(bad):
+    with pytest.raises(InvalidArgument, match=r"^work must be a positive integer number of steps, got ") as info:
+        check_work(bad)
+    assert "\n" not in str(info.value)
+    if bad is not None and not (isinstance(bad, (int, float)) and not isinstance(bad, bool) and bad > 0
+                                and bad != float("inf")):
+        with pytest.raises(InvalidArgument, match=r"^seconds must be a positive number of \(reference\) seconds"):
+            bounded_zero_proof(x - y, bad)
+    with pytest.raises(InvalidArgument, match="safety_seconds must be a positive finite number"):
+        WorkBudget(safety_seconds=float("nan"))

@@ -245,3 +245,86 @@ def test_verify_catches_a_false_zero():
     proof.zero_class = proof.class_of[b]
     report = a.verify(optimizers=("sgd",))
     assert any(ch.kind == "zeros" and "W1" in (ch.offending or "") for ch in report.failures())
+
+
+# ---------------------------------------------------------------- work budgets, not the clock
+def _far_relu():
+    net = sd.mlp([2, 2, 1], "relu", loss="mse")
+    init = {"W1": np.array([[-1, -1], [-1, -1]]), "b1": np.array([-20, -20]),
+            "W2": np.array([[1, 1]]), "b2": np.array([0])}
+    return net, init
+
+
+class _RacingClock:
+    """A clock on which every reading is 1000 s after the last: a machine infinitely slow for the clock."""
+
+    def __init__(self):
+        import time
+
+        self._now = 0.0
+        self.sleep = time.sleep
+
+    def monotonic(self) -> float:
+        self._now += 1000.0
+        return self._now
+
+
+def test_a_racing_clock_changes_only_what_the_safety_net_decides(monkeypatch):
+    """The witness search and the decider count work: with the bounded children's clock racing, the
+    ReLU unit with W1 = -1, b1 = -20 still moves at step 1, certified tight by the same witnesses
+    (it needs inputs beyond 20: a variant of the search); the identities the safety net stopped
+    say so in their undecided line."""
+    from symderiv import bounded
+
+    net, init = _far_relu()
+    calm = sd.analyze(net, init)
+    assert calm.first_move_step("W1", (0, 0)) == 1 and calm.first_move_tight("W1", (0, 0))
+    assert not any("safety net" in u for u in calm.proof.undecided)
+    monkeypatch.setattr(bounded, "time", _RacingClock())
+    raced = sd.analyze(net, init)
+    assert raced.first_move_step("W1", (0, 0)) == 1 and raced.first_move_tight("W1", (0, 0))
+    assert [t.to_dict() for t in raced.proof.trajectories] == [t.to_dict() for t in calm.proof.trajectories]
+    assert raced.proof.undecided and all(
+        "safety net of 300 s fired (machine load); the result may differ on a faster machine" in u
+        for u in raced.proof.undecided)
+    assert "safety net of 300 s fired" in raced.to_json()
+
+
+def test_the_prover_reads_no_clock():
+    """What is printed never depends on wall-clock time: the prover, the graph prover and the decider
+    import no clock (the bounded child's safety net is the one clock, in symderiv.bounded)."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(sd.__file__).parent
+    for rel in ("prover.py", "graph/prover.py", "decide.py"):
+        tree = ast.parse((root / rel).read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for alias in node.names} | {node.module for node in ast.walk(tree)
+                                                if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & {"time", "datetime", "monotonic", "perf_counter"}, rel
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"seconds": float("nan")}, "seconds must be a positive number"),
+    ({"seconds": -1}, "seconds must be a positive number"),
+    ({"seconds": True}, "seconds must be a positive number"),
+    ({"work": -5}, "work must be a positive integer number of steps"),
+    ({"work": 2.5}, "work must be a positive integer number of steps"),
+    ({"simplify_budget": float("inf")}, "simplify_budget must be a positive number"),
+])
+def test_budget_arguments_are_refused_in_one_line(kw, message):
+    with pytest.raises(sd.errors.InvalidArgument, match=message):
+        prove(sd.mlp([2, 2], "tanh"), sd.zeros(), **kw)
+    if "work" not in kw and "simplify_budget" not in kw:  # the public front door says the same
+        with pytest.raises(sd.errors.InvalidArgument, match=message):
+            sd.analyze(sd.mlp([2, 2], "tanh"), sd.zeros(), **kw)
+
+
+def test_a_small_work_budget_leaves_identities_undecided_and_says_why():
+    net, init = _far_relu()
+    tiny = prove(net, init, work=30_000)
+    assert tiny.undecided and not any("safety net" in u for u in tiny.undecided)
+    # a budget given in reference seconds is the same count: the same proof
+    same = prove(net, init, seconds=30_000 / sd.decide.STEPS_PER_SECOND)
+    assert same.undecided == tiny.undecided and same.first_moves == tiny.first_moves
