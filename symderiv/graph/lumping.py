@@ -168,11 +168,23 @@ def _reduction(node: Node, graph: Graph) -> AxisSpec:
 
 
 def _rearrange(node: Node, graph: Graph) -> AxisSpec:
-    if node.attrs.get("kind") != "permute":
-        return _fallback(node, graph)
     x = node.inputs[0]
     assert x is not None
+    if node.attrs.get("kind") == "reshape":
+        return _squeeze(node, graph, x)
+    if node.attrs.get("kind") != "permute":
+        return _fallback(node, graph)
     return AxisSpec(same=[((x, int(src)), (node.id, o)) for o, src in enumerate(node.attrs["perm"])])
+
+
+def _squeeze(node: Node, graph: Graph, x: int) -> AxisSpec:
+    """A reshape that only inserts or removes size-1 axes (a batch axis of 1, ``flatten`` of ``(C, 1, 1)``) keeps
+    every other axis, in order: those are identified; any other reshape falls back to discrete axes."""
+    src = [a for a, n in enumerate(graph.nodes[x].shape) if n != 1]
+    dst = [a for a, n in enumerate(node.shape) if n != 1]
+    if [graph.nodes[x].shape[a] for a in src] != [node.shape[a] for a in dst]:
+        return _fallback(node, graph)
+    return AxisSpec(same=[((x, a), (node.id, b)) for a, b in zip(src, dst)])
 
 
 def _only(node: Node, graph: Graph, same: list[tuple[Axis, Axis]], **extra: Any) -> AxisSpec:
@@ -360,7 +372,7 @@ def lumping(graph: Graph, *, structured: bool = False) -> Lumping:
         for a in range(len(node.shape)):
             uf.find((node.id, a))
         if node.op == "input":
-            if not structured or "vocab" in node.attrs:  # token ids: one-hot rows, never constant along the vocabulary
+            if not structured:
                 discrete.update({(node.id, a): "the example's axes (generic data)" for a in range(len(node.shape))})
             continue
         if node.op == "param":
@@ -500,9 +512,16 @@ def _q_batch_norm_eval(b: _Builder, node: Node, ins: list) -> int:
     return b.q.op(node.op, ins, where=node.where, **attrs)
 
 
+def _q_rearrange(b: _Builder, node: Node, ins: list) -> int:
+    """A reshape lands on the quotient's shape (only size-1 axes move: :func:`_squeeze`)."""
+    if node.attrs.get("kind") != "reshape":
+        return b.same(node, ins)
+    return b.q.op("rearrange", ins, where=node.where, **dict(node.attrs, shape=b.lump.quotient_shape(node.id)))
+
+
 QUOTIENT_RULES: dict[str, QuotientRule] = {"linear": _q_linear, "matmul": _q_matmul, "sum": _q_reduction,
                                            "mean": _q_reduction, "conv": _q_conv,
-                                           "batch_norm_eval": _q_batch_norm_eval}
+                                           "batch_norm_eval": _q_batch_norm_eval, "rearrange": _q_rearrange}
 
 
 def quotient_graph(lump: Lumping) -> QuotientGraph:
@@ -512,7 +531,6 @@ def quotient_graph(lump: Lumping) -> QuotientGraph:
     for node in g.nodes:
         if node.op == "input":
             b.ids[node.id] = b.q.input(lump.quotient_shape(node.id))
-            b.q.nodes[b.ids[node.id]].attrs.update(node.attrs)  # token inputs keep their vocabulary
         elif node.op == "param":
             name = node.attrs["name"]
             p = g.params[name]

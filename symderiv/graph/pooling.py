@@ -187,7 +187,9 @@ def _first_max_weight(entries: list, i: int) -> sp.Expr:
         if j == i:
             continue
         d = entries[i] - e
-        h = sp.Heaviside(d, 0 if j < i else 1)
+        h0 = sp.Integer(0 if j < i else 1)
+        # unevaluated for a compound difference: Heaviside's evaluation asks the sign of the whole expression
+        h = (h0 if d == 0 else sp.Heaviside(d, h0)) if d.is_Number or d.is_Symbol else sp.Heaviside(d, h0, evaluate=False)
         if h == 0:
             return ZERO
         if h != 1:
