@@ -985,6 +985,8 @@ def analyze(
     opt = _optimizer_class(optimizer_class)
     if relu_grad_at_zero is not None:
         net = net.with_kink_grad(relu_grad_at_zero)
+    if optimizer is None and opt.preserves != "coordinatewise":  # a class outside the chain prover's lattice
+        optimizer = opt
     if optimizer is not None:  # outside the coordinatewise class: the graph prover on the optimizer's lattice
         from .optimizer_classes import analyze_network
 

@@ -232,3 +232,16 @@ def test_bad_optimizer_is_one_clear_line(bad, message):
     with pytest.raises(InvalidArgument) as err:
         optimizer_assignment(bad, {"W1": (2, 2), "b1": (2,)})
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("cls", ["rowcol", "factored", "tensorwise", "sign"])
+def test_a_class_outside_the_coordinatewise_lattice_is_never_a_label_on_coordinatewise_facts(cls):
+    import symderiv as sd
+
+    net = sd.mlp([2, 3, 2], activation="tanh")
+    a = sd.analyze(net, sd.constant(0.5), optimizer_class=cls)
+    assert a.lattice is not None  # proved on the class's own lattice, not the chain prover's pattern relabelled
+    assert all(a.optimizers.class_of(n).name == cls for n in net.parameter_names())
+    assert f"(class '{cls}')" in a.scope()
+    plain = sd.analyze(net, sd.constant(0.5), optimizer_class="sgd")
+    assert type(plain).__name__ == "Analysis" and "(class 'sgd')" in plain.scope()

@@ -391,6 +391,8 @@ def analyze_graph(graph, *, values: str = "generic", optimizer_class: str = "coo
     the number of classes; ``lumped=False`` forces the entry-by-entry path).  ``optimizer`` (``"muon"``,
     ``"adafactor"``, a class name, a per-parameter mapping, …: :mod:`symderiv.optimizer_classes`) proves
     the statements on that optimizer's pattern lattice instead of the coordinatewise one."""
+    if optimizer is None and _optimizer_class(optimizer_class).preserves != "coordinatewise":
+        optimizer = _optimizer_class(optimizer_class)  # a class outside the coordinatewise lattice
     if optimizer is not None:
         from ..optimizer_classes import optimizer_assignment, prove_for_optimizer
 

@@ -69,6 +69,12 @@ OPTIMIZER_RULES: dict[str, _Rule] = {
 }
 
 
+#: a class named as the optimizer: the real implementations verify() replays for it
+CLASS_REPLAY: dict[str, tuple[str, ...]] = {
+    "sign": ("lion",), "tensorwise": ("lamb", "lars"), "factored": ("adafactor",), "rowcol": ("muon", "shampoo", "soap"),
+}
+
+
 def registered_optimizers() -> tuple[str, ...]:
     return tuple(sorted(OPTIMIZER_RULES))
 
@@ -124,7 +130,7 @@ class OptimizerAssignment(JsonFace):
 def _resolve_one(spec: object, rank: int) -> tuple[str, str, tuple[str, ...]]:
     """``(optimizer shown, class name, replay names)`` of one spec for a tensor of ``rank``."""
     if isinstance(spec, OptimizerClass):
-        return ", ".join(spec.members), spec.name, ()
+        return ", ".join(spec.members), spec.name, CLASS_REPLAY.get(spec.name, ())
     if not isinstance(spec, str):
         raise InvalidArgument(f"an optimizer is a name (one of {', '.join(registered_optimizers())}) or a class "
                               f"(one of {', '.join(registered_optimizer_classes())}), got {type(spec).__name__}")
@@ -138,7 +144,7 @@ def _resolve_one(spec: object, rank: int) -> tuple[str, str, tuple[str, ...]]:
     except RegistryError:
         raise InvalidArgument(f"unknown optimizer {spec!r}; optimizers: {', '.join(registered_optimizers())}; "
                               f"classes: {', '.join(registered_optimizer_classes())}") from None
-    return ", ".join(cls_.members), cls_.name, ()
+    return ", ".join(cls_.members), cls_.name, CLASS_REPLAY.get(cls_.name, ())
 
 
 def optimizer_assignment(optimizer: object, shapes: Mapping[str, tuple[int, ...]]) -> OptimizerAssignment:
