@@ -372,7 +372,7 @@ def lumping(graph: Graph, *, structured: bool = False) -> Lumping:
         for a in range(len(node.shape)):
             uf.find((node.id, a))
         if node.op == "input":
-            if not structured:
+            if not structured or "vocab" in node.attrs:  # token ids: one-hot rows, never constant along the vocabulary
                 discrete.update({(node.id, a): "the example's axes (generic data)" for a in range(len(node.shape))})
             continue
         if node.op == "param":
@@ -531,6 +531,7 @@ def quotient_graph(lump: Lumping) -> QuotientGraph:
     for node in g.nodes:
         if node.op == "input":
             b.ids[node.id] = b.q.input(lump.quotient_shape(node.id))
+            b.q.nodes[b.ids[node.id]].attrs.update(node.attrs)  # token inputs keep their vocabulary
         elif node.op == "param":
             name = node.attrs["name"]
             p = g.params[name]

@@ -100,6 +100,9 @@ FORWARD: dict[str, Callable[[Node, Mapping[int, Zero]], Zero]] = {
     "sum": lambda n, z: bool(_zin(n, z, 0)), "mean": lambda n, z: bool(_zin(n, z, 0)),
     "rearrange": lambda n, z: bool(_zin(n, z, 0)),
     "cat": lambda n, z: all(z[i] for i in n.inputs if i is not None),
+    "const": lambda n, z: not any(v != 0 for v in np.asarray(n.attrs["value"]).flat),
+    "select": lambda n, z: bool(_zin(n, z, 0) and _zin(n, z, 1)),
+    "detach": lambda n, z: bool(_zin(n, z, 0)),
     # gamma·x̂ + beta: zero when gamma and beta are (an absent gamma is 1)
     "layer_norm": _gamma_beta_zero, "group_norm": _gamma_beta_zero, "batch_norm_eval": _gamma_beta_zero,
     "batch_norm_train": _gamma_beta_zero,
@@ -128,6 +131,9 @@ BACKWARD: dict[str, Callable[[Node, Mapping[int, Zero], int], Zero]] = {
     "mul": lambda n, z, k: _other_factor(k)(n, z),
     "div": lambda n, z, k: k == 1 and bool(_zin(n, z, 0)),
     "scale": lambda n, z, k: n.attrs["c"] == 0,
+    "detach": lambda n, z, k: True,  # no gradient flows back
+    # where(cond, a, b): a gets the cotangent where cond holds, b elsewhere
+    "select": lambda n, z, k: not np.any(n.attrs["cond"]) if k == 0 else bool(np.all(n.attrs["cond"])),
     # gx = gamma·(…): zero when gamma is zero (batch statistics too: every term of ∂ℓ/∂x carries gamma)
     "layer_norm": _through_zero_gamma, "group_norm": _through_zero_gamma, "batch_norm_eval": _through_zero_gamma,
     "batch_norm_train": _through_zero_gamma,
@@ -283,6 +289,7 @@ def structured_witnesses(graph: Graph, targets: Mapping[str, int], *, seed: int 
     from .cost import forward_cost
     from .lumping import lumping, quotient_graph
     from .prover import _one  # the entry path's certified trajectory, reused on the quotient
+    from .tokens import token_point
 
     lump = lumping(graph, structured=True)
     cost = forward_cost(graph, lump.quotient_shape)
@@ -333,6 +340,7 @@ def structured_witnesses(graph: Graph, targets: Mapping[str, int], *, seed: int 
             values[name] = a.reshape(p.shape)
         point = {x: sp.Rational(rng.choice([k for k in range(-12, 13) if k]) * scale, rng.randint(3, 9)) for x in data}
         point.update(loss.sample(rng, q.nodes[q.output].shape))
+        point.update(token_point(q, rng))  # token inputs: one-hot rows of real ids
         z = backprop(q, values, backward=False).output
         y = loss.labels(q.nodes[q.output].shape)
         delta = loss.delta(z, y) * weights
@@ -589,8 +597,8 @@ def verify_structural(analysis: StructuralGraphAnalysis, module: Any, *, seed: i
     import torch
 
     from ..verify import Check, VerifyReport
-    from .replay import (VERIFY_OPTIMIZERS, _module_values, _tight_observed, call_module, check_claims,
-                         graph_input_shape, random_batch, replay, torch_loss)
+    from .replay import (VERIFY_OPTIMIZERS, _module_values, _tight_observed, check_claims, example_batch, replay,
+                         run_module, torch_loss)
 
     g = analysis.proof.graph
     values = _module_values(module, g)
@@ -613,10 +621,10 @@ def verify_structural(analysis: StructuralGraphAnalysis, module: Any, *, seed: i
         return report
     _, output, loss_name = g.ends()
     gen = torch.Generator().manual_seed(seed)
-    x, y = random_batch(loss_name, graph_input_shape(g), g.nodes[output].shape, max(batches), gen)
+    x, y = example_batch(g, max(batches), gen)
     model = copy.deepcopy(module).double()
     model.zero_grad()
-    torch_loss(loss_name)(call_module(model, x), y).backward()
+    torch_loss(loss_name)(run_module(g, model, x), y).backward()
     named = dict(model.named_parameters())
     zero_at_init = [n for n in g.trainable() if n in s.zero_params or n in s.unchanged.get(0, [])]
     nonzero = [n for n in zero_at_init if named[n].grad is not None and bool(torch.any(named[n].grad != 0))]
