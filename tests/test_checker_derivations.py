@@ -220,3 +220,10 @@ def test_display_delimiters_and_connectives():
     text = "$$\\frac{\\partial L}{\\partial z} = p - y,$$\n$$\\Rightarrow \\frac{\\partial L}{\\partial W} = (p - y) x^\\top.$$"
     v = check(text, sd.mlp([4, 3], loss="ce"))
     assert v.status == "proved" and [l.line for l in v.links] == [1, 2]
+
+
+@pytest.mark.parametrize("text", ["dL/db1.foo = 0", "dL/db1(x) = 0", "dL/db1 = dL/dW1 @ ", "dL/db1[0] = 1", "W2'(x) = 1"])
+def test_plain_text_messages_never_show_internal_names(text):
+    with pytest.raises(SymderivError) as info:
+        check(text, SIGMOID, syntax="plain")
+    assert "GRAD_" not in str(info.value) and "_PRIME" not in str(info.value)

@@ -30,7 +30,7 @@ from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimi
 from ..guard import public_entry
 from .conventions import CONVENTIONS, DEFAULT, apply_convention, choose
 from .derivation import is_derivation, looks_latex, split_derivation, substitute
-from .readings import readings
+from .readings import layer_subscripts, readings
 from .names import BATCH_SIZE, Builder, LogitBuilder, NotLocal, resolve
 from .tree import children as _children
 from .tree import (
@@ -51,6 +51,9 @@ _TREE_TYPES = (Claim, Num, Const, Q, Call, Add, Mul, Pow, Sum, Op, Deriv)
 _VERDICT_TYPES = (Verdict, LinkVerdict, Counterexample)
 #: memory budget (MB, on top of the process's size) of a parse
 _PARSE_MEMORY_MB = 1024
+#: the starts of the shape errors of :mod:`.matrices` (a claim with one may be written in another layout)
+_SHAPE_ERRORS = ("cannot multiply", "⊙ of", "+ of", "* of", "sigmoid of", "tanh of", "relu of", "f of", "exp of",
+                 "log of", "side ")
 #: the wall-clock safety net of a check: this many times its work budget in reference seconds, at least
 _SAFETY_NET_FACTOR = 6.0
 _SAFETY_NET_MIN_S = 30.0
@@ -176,9 +179,29 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
     conv, why = choose(convention, parsed)
     parsed = apply_convention(parsed, conv)
     said = [conv.describe() + (f" ({why})" if why else "")] if conv != DEFAULT or convention != "auto" else []
+    parsed, subscripted = layer_subscripts(parsed, net.depth)
+    if subscripted:
+        said.append("a single number under W (or under b in a network of several layers) is read as its layer: "
+                    "W_1 = W^{(1)}, b_2 = b^{(2)}")
     options = readings(parsed, net.depth)
     if len(options) == 1:
-        verdict = _check_reading(claim, parsed, resolve(parsed, net, conv), net, init, seed, memory_mb, seconds)
+        try:
+            resolved = resolve(parsed, net, conv)
+        except ClaimSyntaxError as exc:
+            if convention != "auto" or conv != DEFAULT or not str(exc).startswith(_SHAPE_ERRORS):
+                raise
+            # the shapes do not fit symderiv's columns: the claim may be written with row vectors and
+            # W of shape n_(l-1) × n_l (CS231n/CS224n code); that reading is taken only if every shape fits
+            rows = CONVENTIONS["cs231n"]
+            try:
+                parsed, resolved = apply_convention(parsed, rows), resolve(apply_convention(parsed, rows), net, rows)
+            except SymderivError:
+                raise exc from None
+            if any(v.mismatch for v in resolved.variants):
+                raise exc from None
+            said = [rows.describe() + f" (detected: the shapes agree only in this convention; in symderiv's own: {exc})",
+                    *said]
+        verdict = _check_reading(claim, parsed, resolved, net, init, seed, memory_mb, seconds)
         verdict.notes[:0] = said
         return verdict
     fit, failed = [], []
@@ -452,8 +475,11 @@ class _Session:
         shaped = next((v for v in variants if v.shape is not None and not v.mismatch), None)
         if shaped is not None:
             at = ", ".join(shaped.entry) or "the single entry"
+            conv = self.resolved.convention
+            layout = "W^(l) is n_l × n_(l-1), vectors are columns" if conv is None or conv.name == "symderiv" else \
+                f"in the {conv.name} convention"
             self.notes.append(f"a {shaped.shape[0]}×{shaped.shape[1]} vector/matrix claim, checked entry by entry "
-                              f"(entry ({at}), 1-based; W^(l) is n_l × n_(l-1), vectors are columns)")
+                              f"(entry ({at}), 1-based; {layout})")
         if self.resolved.batch:
             conv = ("the batch loss is the mean L = (1/N) Σ_n ℓ_n (say 'sum over the batch' for the sum convention)"
                     if self.claim.batch_loss == "mean" else "the batch loss is the sum L = Σ_n ℓ_n (as the claim says)")

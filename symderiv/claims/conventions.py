@@ -39,10 +39,13 @@ class Convention:
     #: "batch": dZ is ∂L/∂Z of the batch loss (CS231n's dscores, with its 1/N); "per-example": column n
     #: of dZ is ∂ℓ_n/∂z^{(n)}, example n's own loss (Ng: dZ^{[2]} = A^{[2]} - Y, dW = (1/m) dZ A^T)
     d_names: str = "batch"
+    #: single vectors: columns (z = W h + b) or rows (z = h W + b, x a row of X: CS231n's and CS224n's code)
+    vectors: str = "columns"
 
     def describe(self) -> str:
         w = "W^(l) is n_l × n_(l-1) (z = W h + b)" if self.weights == "out×in" else \
             "W^(l) is n_(l-1) × n_l (z = h W + b, scores = X W + b)"
+        w += "; vectors are rows" if self.vectors == "rows" else "; vectors are columns"
         a = "a^(l) is the activation f(z^(l))" if self.a_is == "activation" else \
             "a^(k) is the pre-activation W^(k) h^(k-1) + b^(k) (h^(k) the activation)"
         b = "one example per row of X" if self.batch == "rows" else "one example per column of X (X is n_0 × m)"
@@ -56,7 +59,8 @@ CONVENTIONS = {
     "symderiv": DEFAULT,
     "nielsen": Convention("nielsen"),
     "ng": Convention("ng", batch="columns", d_names="per-example"),
-    "cs231n": Convention("cs231n", weights="in×out"),
+    "cs231n": Convention("cs231n", weights="in×out", vectors="rows"),
+    "cs224n": Convention("cs224n", weights="in×out", vectors="rows"),
     "goodfellow": Convention("goodfellow", a_is="pre-activation"),
 }
 

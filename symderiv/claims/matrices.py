@@ -190,12 +190,28 @@ class _Lowerer:
             return (width, BATCH) if conv.batch == "columns" else (BATCH, width)
         layer = self.r._layer(q)
         if q.kind in _VECTOR:
-            return (n[_VECTOR[q.kind]], 1)
+            return self.vector(n[_VECTOR[q.kind]])
         if q.kind in _LAYER_VECTOR:
-            return (n[layer], 1)
+            return self.vector(n[layer])
         if q.kind == "W":
             return (n[layer - 1], n[layer]) if conv.weights == "in×out" else (n[layer], n[layer - 1])
         return None
+
+    def vector(self, n):
+        """The shape of a vector of length ``n``: a column, or a row in a row-vector convention (CS231n code)."""
+        return (1, n) if self.r.convention.vectors == "rows" else (n, 1)
+
+    @staticmethod
+    def _length(shape):
+        """The length of a vector shape (a column or a row), None for anything else."""
+        if shape is None:
+            return 1
+        return shape[0] if shape[1] == 1 else shape[1] if shape[0] == 1 else None
+
+    def vec(self, node, k):
+        """Entry ``k`` of a vector ``node``, a column or a row."""
+        shape = self.shape(node)
+        return self.entry(node, 1, k) if shape is not None and shape[0] == 1 and shape[1] != 1 else self.entry(node, k, 1)
 
     def ones_length(self, q: Q):
         """The length of ``\\mathbf{1}_…`` (``WILD`` without a subscript: the product it is in says)."""
@@ -233,7 +249,7 @@ class _Lowerer:
             if node.op.startswith(("dim:", "sum_", "mean_")):
                 return self.reduction_shape(node.op, shapes[0])
             if node.op.startswith("at:"):
-                if shapes[0] is None or shapes[0][1] != 1:
+                if shapes[0] is None or self._length(shapes[0]) is None:
                     raise ClaimSyntaxError(f"only a vector can be indexed, as in softmax(z)_k (got a {_show(shapes[0])})")
                 return None
             if node.op == "T'" and shapes[0] is None:
@@ -243,9 +259,9 @@ class _Lowerer:
                 return None if shapes[0] is None else (shapes[0][1], shapes[0][0])
             if node.op == "outer":
                 a, b = shapes
-                if a is None or b is None or a[1] != 1 or b[1] != 1:
+                if a is None or b is None or self._length(a) is None or self._length(b) is None:
                     raise ClaimSyntaxError(f"outer(a, b) takes two vectors, got {_show(a)} and {_show(b)}")
-                return (a[0], b[0])
+                return (self._length(a), self._length(b))
             if node.op == "matmul":
                 return self.chain(node.args, shapes)
             return self.elementwise(node.args, shapes, "⊙")
@@ -268,9 +284,10 @@ class _Lowerer:
             return base
         if isinstance(node, Call) and node.func == "diag":
             v = self.shape(node.args[0]) if len(node.args) == 1 else None
-            if v is None or v[1] != 1 or v[0] in (BATCH, WILD):
+            length = self._length(v) if v is not None else None
+            if v is None or length is None or length in (BATCH, WILD):
                 raise ClaimSyntaxError(f"diag(v) takes one vector of the network, got {_show(v) if len(node.args) == 1 else 'several arguments'}")
-            return (v[0], v[0])
+            return (length, length)
         if isinstance(node, Call):
             return self.elementwise(node.args, [self.shape(a) for a in node.args], node.func)
         if isinstance(node, Sum):
@@ -279,9 +296,9 @@ class _Lowerer:
             a, b = self.shape(node.body), self.shape(node.wrt)
             if a is None and b is None:
                 return None
-            if (a is not None and a[1] != 1) or (b is not None and b[1] != 1):
+            if self._length(a) is None or self._length(b) is None:
                 raise UnsupportedError("a derivative of or by a matrix: write one entry, e.g. \\frac{\\partial p_i}{\\partial z_j}")
-            return (a[0] if a else 1, b[0] if b else 1)
+            return (self._length(a), self._length(b))
         raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
 
     def reduction_shape(self, op: str, a):
@@ -329,7 +346,7 @@ class _Lowerer:
         elementwise, as people write it (each segment is a matrix product)."""
         out, cur, shape = [], [], None
         for m, s in zip(mats, shapes):
-            if shape is not None and shape[1] != s[0] and shape == s and s[1] == 1 and not self.plain:
+            if shape is not None and shape[1] != s[0] and shape == s and 1 in s and not self.plain:
                 out.append(cur)
                 cur, shape = [], None
             cur.append(m)
@@ -347,7 +364,7 @@ class _Lowerer:
             if out is None:
                 out = s
                 continue
-            if out[1] != s[0] and out == s and s[1] == 1 and not self.plain:
+            if out[1] != s[0] and out == s and 1 in s and not self.plain:
                 continue  # elementwise: the shape stays
             if not _fits(out[1], s[0]):
                 hint = ""
@@ -370,11 +387,34 @@ class _Lowerer:
             rows = next((s[0] for s in real if s[0] != WILD), WILD)
             cols = next((s[1] for s in real if s[1] != WILD), WILD)
             return (rows, cols)
+        batch = self._broadcast(real)
+        if batch is not None:
+            return batch
         if any(s != real[0] for s in real):
             hint = "; is a transpose missing?" if any(s == (real[0][1], real[0][0]) for s in real) else ""
             raise ClaimSyntaxError(f"{what} of a {_show(real[0])} and a {_show(next(s for s in real if s != real[0]))} "
                                    f"matrix: the shapes must agree{hint}")
         return real[0]
+
+    def _broadcast(self, shapes):
+        """NumPy's broadcast of a vector over the examples of one batch matrix (``X @ W.T + b``: the bias
+        added to every row; Ng's ``W X + b``: to every column): the batch matrix's shape, or None."""
+        mats = {s for s in shapes if self._length(s) is None}
+        if len(mats) != 1:
+            return None
+        (m,) = mats
+        if BATCH not in m:
+            return None
+        width = m[1] if m[0] == BATCH else m[0]
+        return m if all(s == m or self._length(s) == width for s in shapes) else None
+
+    def bentry(self, node, i, j, into):
+        """Entry ``(i, j)`` of ``node`` as an operand of an elementwise operation of shape ``into`` (a vector
+        broadcast over a batch matrix takes the entry of the example's unit)."""
+        s = self.shape(node)
+        if into is not None and s is not None and s != into and BATCH in into and self._length(s) is not None:
+            return self.vec(node, j if into[0] == BATCH else i)
+        return self.entry(node, i, j)
 
     # -- entries
     def entry(self, node, i, j):
@@ -390,39 +430,35 @@ class _Lowerer:
                 return self.reduction_entry(node, i)
             if node.op.startswith("at:"):
                 index = node.op[3:]
-                return self.entry(node.args[0], int(index) if index.isdigit() else index, 1)
+                return self.vec(node.args[0], int(index) if index.isdigit() else index)
             if node.op in ("T", "T'"):
                 return self.entry(node.args[0], j, i)
             if node.op == "outer":
-                return Mul((self.entry(node.args[0], i, 1), self.entry(node.args[1], j, 1)))
+                return Mul((self.vec(node.args[0], i), self.vec(node.args[1], j)))
             if node.op == "matmul":
                 return self.product(node.args, i, j)
-            return Mul(tuple(self.entry(a, i, j) for a in node.args))
+            into = self.shape(node)
+            return Mul(tuple(self.bentry(a, i, j, into) for a in node.args))
         if isinstance(node, Mul):
             if self.plain:
-                return Mul(tuple(self.entry(f, i, j) for f in node.factors))
+                into = self.shape(node)
+                return Mul(tuple(self.bentry(f, i, j, into) for f in node.factors))
             return self.product(node.factors, i, j)
         if isinstance(node, Add):
-            return Add(tuple(self.entry(t, i, j) for t in node.terms))
+            into = self.shape(node)
+            return Add(tuple(self.bentry(t, i, j, into) for t in node.terms))
         if isinstance(node, Pow):
             return Pow(self.entry(node.base, i, j), node.exp)
         if isinstance(node, Call) and node.func == "diag":  # diag(v)_{ij} = v_i δ_ij
-            return Mul((self.entry(node.args[0], i, 1), Q("kron", None, (i, j), None, node.src or "diag")))
+            return Mul((self.vec(node.args[0], i), Q("kron", None, (i, j), None, node.src or "diag")))
         if isinstance(node, Call) and node.func == "softmax":  # exp(v_i) / Σ_m exp(v_m)
-            shape = self.shape(node.args[0])
-            if shape is not None and shape[1] != 1:
-                raise ClaimSyntaxError(f"softmax takes a vector, got a {_show(shape)} matrix")
-            n = shape[0] if shape else 1
-            m = self.fresh("m")
-            v = node.args[0]
-            den = Sum(m, Num(Fraction(1)), Num(Fraction(n)), Call("exp", (self.entry(v, m, 1),), 0, None, "exp"))
-            return Mul((Call("exp", (self.entry(v, i, 1),), 0, None, "exp"), Pow(den, Num(Fraction(-1)))))
+            return self.softmax_entry(node.args[0], i, j)
         if isinstance(node, Call):
             return replace(node, args=tuple(self.entry(a, i, j) for a in node.args))
         if isinstance(node, Sum):
             return Sum(node.var, node.lo, node.hi, self.entry(node.body, i, j))
         if isinstance(node, Deriv):
-            return Deriv(self.entry(node.body, i, 1), self.entry(node.wrt, j, 1))
+            return Deriv(self.vec(node.body, i), self.vec(node.wrt, j))
         raise ClaimSyntaxError(f"unsupported claim element {type(node).__name__}")
 
     def qentry(self, q: Q, i, j):
@@ -446,7 +482,23 @@ class _Lowerer:
             return Q(_BATCH_KINDS[q.kind], q.layer, (unit,), None, q.src, example=example)
         if q.kind == "W":
             return replace(q, indices=(j, i) if conv.weights == "in×out" else (i, j))
-        return replace(q, indices=(i,))
+        return replace(q, indices=(j,) if s[0] == 1 and s[1] != 1 else (i,))
+
+    def softmax_entry(self, v, i, j):
+        """Entry ``(i, j)`` of softmax(v): of a vector (column or row); of a batch matrix, along each example
+        (a row of N × K, a column of Ng's K × m)."""
+        shape = self.shape(v) or (1, 1)
+        if shape[0] == BATCH or (shape[1] != BATCH and shape[1] != 1):  # along the row
+            n, at = shape[1], lambda k: self.entry(v, i, k)
+            out = j
+        else:  # along the column
+            n, at = shape[0], lambda k: self.entry(v, k, j)
+            out = i
+        if n in (BATCH, WILD) or (shape[0] not in (1, BATCH) and shape[1] not in (1, BATCH)):
+            raise ClaimSyntaxError(f"softmax takes a vector or a batch of them, got a {_show(shape)} matrix")
+        m = self.fresh("m")
+        den = Sum(m, Num(Fraction(1)), Num(Fraction(n)), Call("exp", (at(m),), 0, None, "exp"))
+        return Mul((Call("exp", (at(out),), 0, None, "exp"), Pow(den, Num(Fraction(-1)))))
 
     def product(self, items, i, j):
         """Entry ``(i, j)`` of a product: scalars as they are, the matrices contracted in order

@@ -100,6 +100,7 @@ class Resolved:
     variants: tuple = ()
     batch: bool = False
     additive: bool = True
+    convention: object = None  #: the :class:`~.conventions.Convention` the claim was read in
 
 
 class _NoLayer(ClaimNameError):
@@ -139,7 +140,8 @@ def resolve(claim: Claim, net, convention=None) -> Resolved:
             "the true class t in a batch claim: every example would have the same class; write the labels as Y or y^{(n)}"
         )
     first = variants[0]
-    return Resolved(claim, first.sides, dict(first.ranges), first.uses_true_class, tuple(variants), batch, additive)
+    return Resolved(claim, first.sides, dict(first.ranges), first.uses_true_class, tuple(variants), batch, additive,
+                    convention or DEFAULT)
 
 
 def _resolve_sides(claim: Claim, r: "_Resolver", low, layers) -> Variant:

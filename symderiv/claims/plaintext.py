@@ -28,7 +28,7 @@ import ast
 import re
 from fractions import Fraction
 
-from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError
+from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
 from .conditions import START_WORDS, batch_convention, read_conditions, tokens
 from .names import unknown_name
 from .tree import (
@@ -67,6 +67,20 @@ _INDEX = re.compile(r"^[a-z]$")
 
 def parse_plain(text: str) -> Claim:
     """Parse a plain-text claim into a :class:`~.tree.Claim` (never evaluates anything)."""
+    try:
+        return _parse_plain(text)
+    except (ClaimSyntaxError, ClaimNameError, UnsupportedError, SizeLimitError) as exc:
+        # messages quote the text as the user wrote it, never the parser's internal names
+        raise type(exc)(_as_written(str(exc))) from None
+
+
+def _as_written(message: str) -> str:
+    """``GRAD_b1`` back to ``dL/db1`` and ``W2_PRIME1`` back to ``W2'`` in a message."""
+    message = re.sub(r"(?<![A-Za-z0-9_])GRAD_", "dL/d", message)
+    return re.sub(r"([A-Za-z][A-Za-z0-9]*)_PRIME(\d+)", lambda m: m.group(1) + "'" * int(m.group(2)), message)
+
+
+def _parse_plain(text: str) -> Claim:
     if not isinstance(text, str):
         raise ClaimSyntaxError(f"a claim must be a string, got {type(text).__name__}")
     if len(text) > MAX_CHARS:

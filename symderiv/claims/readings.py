@@ -14,7 +14,24 @@ from dataclasses import replace
 from .conventions import _written_a
 from .tree import Claim, Q, children, map_quantities
 
-__all__ = ["readings"]
+__all__ = ["readings", "layer_subscripts"]
+
+
+def layer_subscripts(claim: Claim, depth: int) -> tuple[Claim, bool]:
+    """CS224n's ``W_1``, ``b_2``: a single number under a weight matrix (which takes two indices) is its
+    layer, and so is a single number under ``b`` in a network of several layers (where ``b`` needs a
+    layer).  Returns the claim with those read as layers, and whether any was."""
+    changed = []
+
+    def fill(q: Q) -> Q:
+        if q.layer is None and len(q.indices) == 1 and isinstance(q.indices[0], int) and q.example is None and (
+                q.kind == "W" or (q.kind == "b" and depth > 1)) and 1 <= q.indices[0] <= depth:
+            changed.append(q.src)
+            return replace(q, layer=q.indices[0], indices=())
+        return q
+
+    sides = tuple(map_quantities(s, fill) for s in claim.sides)
+    return (replace(claim, sides=sides), True) if changed else (claim, False)
 
 
 def _bare_a(claim: Claim) -> bool:
