@@ -208,3 +208,21 @@ def test_widest_class_of_every_claim(make, shape):
         assert ("0.weight[0, 0]", "0.weight[1, 0]") in {e for e, lvl in w.ties if lvl == "rowcol"}
     d = w.to_dict()
     assert d["holds_for"]["rowcol"] == ["rowcol", "factored", "tensorwise", "coordinatewise", "sign"]
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")
+def test_the_proof_for_an_optimizer_compiles_and_states_its_lemma(lora, tmp_path):
+    import re
+    import subprocess
+
+    a = analyze_module(lora, loss="softmax_cross_entropy", input_shape=(4,), optimizer="muon")
+    tex = a.to_latex()
+    assert "Newton--Schulz" in tex and "Rows that move at update 1" in tex
+    assert "same function of that coordinate's own gradient" not in tex  # the coordinatewise lemma is not used
+    (tmp_path / "muon.tex").write_text(tex, encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-halt-on-error", "-interaction=nonstopmode", "muon.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "muon.log").read_text(errors="replace")
+    assert run.returncode == 0, [line for line in log.splitlines() if line.startswith("!")]
+    widths = [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
+    assert all(w <= 1.0 for w in widths), widths

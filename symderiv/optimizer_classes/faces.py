@@ -1,6 +1,7 @@
 """Summary lines, JSON and LaTeX of an analysis proved on an optimizer's lattice."""
 from __future__ import annotations
 
+from ..latex.context import latex_text
 from ..optimizers import optimizer_class
 from .assignment import STRUCTURES
 from .run import rows_moving_first
@@ -66,7 +67,6 @@ def lattice_json(analysis) -> dict:
 
 def lattice_latex(analysis) -> list[str]:
     """The proof's invariance lemma and first-move argument for an optimizer assignment (LaTeX lines)."""
-    from ..latex.context import latex_text
 
     assignment = analysis.optimizers
     kinds = sorted({optimizer_class(cls).preserves for _, _, cls in assignment.per_parameter})
@@ -113,4 +113,17 @@ def lattice_latex(analysis) -> list[str]:
         r"row or whole column lies in $H_t$ (a zero row of the momentum gives a zero row of the update). $A_t$ holds "
         r"$F_t$ at its init values. A move is certified only at update 1 (the gradient at the init does not depend "
         r"on the optimizer) and only for optimizers that update entry by entry.",
-    ]
+    ] + _rows_latex(analysis)
+
+
+def _rows_latex(analysis) -> list[str]:
+    rows = rows_moving_first(analysis)
+    if not rows:
+        return []
+    listed = "; ".join(rf"\texttt{{{latex_text(n)}}}: rows {', '.join(str(r) for r in rs)}" for n, rs in rows.items())
+    return [r"\paragraph{Rows that move at update 1.} At the init the gradient of some entry of each of these rows "
+            r"(0-based) is certified nonzero on the witness example of the Appendix, so the row of the momentum is "
+            r"nonzero there, and Muon's and Shampoo's updates map a nonzero row to a nonzero row (Muon's quintic "
+            r"$a + bx + cx^2$ has no real root: every Newton--Schulz step keeps nonzero singular values nonzero; "
+            r"Shampoo's preconditioners are positive definite). Which entries of a row change is not claimed. "
+            + listed + "."]
