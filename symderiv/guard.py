@@ -167,19 +167,27 @@ def _children_since(start_ticks: float) -> list[int]:
     return found
 
 
-def _boot_ticks() -> float:
-    """Now, in clock ticks since boot (the unit of /proc/PID/stat's start time)."""
+def _boot_ticks(since: float | None = None) -> float:
+    """Now (or the ``time.monotonic()`` instant ``since``), in clock ticks since boot (the unit of
+    /proc/PID/stat's start time).  Read only when an interrupted call must find its children, so a
+    call that ends normally never opens /proc."""
     try:
         with open("/proc/uptime") as f:
-            return float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK") - 1
+            uptime = float(f.read().split()[0])
+        if since is not None:
+            uptime -= time.monotonic() - since
+        return uptime * os.sysconf("SC_CLK_TCK") - 1
     except (OSError, ValueError):
         return float("inf")
 
 
-def _stop(thread: threading.Thread, start_ticks: float) -> None:
-    """Ask an interrupted worker to stop and kill the forked children it is waiting on."""
+def _stop(thread: threading.Thread, started: float) -> None:
+    """Ask an interrupted worker to stop and kill the forked children it is waiting on
+    (those started since ``started``, a ``time.monotonic()`` instant)."""
     import ctypes
     import signal
+
+    start_ticks = _boot_ticks(started)
 
     if thread.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
@@ -209,7 +217,7 @@ def _run_in_worker(name: str, fn: Callable[..., Any], args: tuple, kwargs: dict)
                 _leave_worker()
         return target
 
-    start_ticks = _boot_ticks()
+    started = time.monotonic()
     thread = _start_worker(make_target)
     if thread is None:  # no thread could be started: run here, with Python's own limit
         return _call_converting(name, fn, args, kwargs)
@@ -217,7 +225,7 @@ def _run_in_worker(name: str, fn: Callable[..., Any], args: tuple, kwargs: dict)
         while thread.is_alive():
             thread.join(0.1)  # short slices: signals are handled between them
     except BaseException:  # KeyboardInterrupt, SystemExit from a SIGTERM handler, ...
-        _stop(thread, start_ticks)
+        _stop(thread, started)
         raise
     if not outcome:  # pragma: no cover - the worker always records an outcome
         raise InternalError(f"internal error in symderiv.{name}: the worker thread ended without a result")

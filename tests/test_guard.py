@@ -71,6 +71,29 @@ def test_keyboard_interrupt_and_system_exit_pass_untouched():
     assert info.value.code == 7
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not hasattr(os, "fork"), reason="Linux /proc")
+def test_an_interrupted_call_finds_the_children_it_started():
+    """On an interrupt the guard kills the forked children started during the call; it reads the
+    clock only then (a call that ends normally never opens /proc), converting the call's start."""
+    import signal
+    import time
+
+    from symderiv import guard
+
+    started = time.monotonic()
+    time.sleep(0.05)  # /proc counts in clock ticks (10 ms): the child starts clearly after the call
+    pid = os.fork()
+    if pid == 0:  # a forked copy of this process, as the bounded children are
+        time.sleep(60)
+        os._exit(0)
+    try:
+        assert pid in guard._children_since(guard._boot_ticks(started))
+        assert pid not in guard._children_since(guard._boot_ticks(time.monotonic() + 5))  # started before that
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
 def test_recursion_and_memory_errors_become_size_limit_errors():
     @public_entry
     def recursion():
