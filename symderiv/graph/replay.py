@@ -87,7 +87,20 @@ OPTIMIZERS: dict[str, Callable] = {
     "lars": _package("LARS", weight_decay=0.0),
     "shampoo": _package("Shampoo", weight_decay=0.0),
     "soap": _package("SOAP", weight_decay=0.0),
+    "assigned": None,  # a per-parameter assignment: built from the analysis (_assigned)
 }
+
+
+def _assigned(analysis, params: list, lr: float) -> _Together:
+    """The real optimizers of a per-parameter assignment (``analysis.optimizers.replay_of``, in the order of
+    the graph's trainable parameters): one instance per optimizer, over its parameters."""
+    runs = getattr(analysis.optimizers, "replay_of", ())
+    if len(runs) != len(params):
+        raise InvalidArgument("optimizer 'assigned' replays a per-parameter optimizer mapping; this analysis has none")
+    groups: dict[str, list] = {}
+    for name, p in zip(runs, params):
+        groups.setdefault(name, []).append(p)
+    return _Together(*(OPTIMIZERS[name](ps, lr) for name, ps in groups.items()))
 
 
 def torch_loss(name: str) -> Callable:
@@ -176,7 +189,7 @@ def replay(module: nn.Module, analysis, *, optimizer: str = "sgd", batch: int = 
     model = copy.deepcopy(module).double()
     named = dict(model.named_parameters())
     trainable = [named[n] for n in g.trainable()]
-    opt = OPTIMIZERS[optimizer](trainable, lr)
+    opt = _assigned(analysis, trainable, lr) if optimizer == "assigned" else OPTIMIZERS[optimizer](trainable, lr)
     loss_fn = torch_loss(g.loss_name)
     gen = torch.Generator().manual_seed(seed)
 
@@ -574,7 +587,7 @@ def _row_move_checks(analysis, module: nn.Module, seed: int, lr: float) -> list:
     from .engine import data_symbols
 
     rows = rows_moving_first(analysis) if getattr(analysis, "lattice", None) is not None else {}
-    replay_names = [n for n in getattr(analysis.optimizers, "replay", ()) if n in ("muon", "shampoo")]
+    replay_names = [n for n in getattr(analysis.optimizers, "replay", ()) if n in ("muon", "shampoo", "assigned")]
     if not rows or not replay_names or not analysis.proof.trajectories:
         return []
     g = analysis.proof.graph
@@ -598,7 +611,8 @@ def _row_move_checks(analysis, module: nn.Module, seed: int, lr: float) -> list:
         y = torch.tensor([at(e) for e in graph_loss(g.loss_name).labels(shape_out).flat],
                          dtype=torch.float64).reshape((1,) + tuple(shape_out))
         before = {n: named[n].detach().clone() for n in rows}
-        opt = OPTIMIZERS[name]([named[n] for n in g.trainable()], lr)
+        params = [named[n] for n in g.trainable()]
+        opt = _assigned(analysis, params, lr) if name == "assigned" else OPTIMIZERS[name](params, lr)
         opt.zero_grad()
         torch_loss(g.loss_name)(call_module(model, inputs if len(inputs) > 1 else inputs[0]), y).backward()
         opt.step()

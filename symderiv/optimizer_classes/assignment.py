@@ -88,7 +88,10 @@ class OptimizerAssignment(JsonFace):
 
     name: str
     per_parameter: tuple[tuple[str, str, str], ...]
+    #: names in :data:`symderiv.graph.replay.OPTIMIZERS` that verify() replays (``"assigned"``: the mapping itself)
     replay: tuple[str, ...] = ()
+    #: per parameter (same order), the replay name of the optimizer that trains it (a mapping's real run)
+    replay_of: tuple[str, ...] = ()
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -162,12 +165,12 @@ def optimizer_assignment(optimizer: object, shapes: Mapping[str, tuple[int, ...]
                 + (f"unknown {', '.join(unknown)}; " if unknown else "")
                 + (f"missing {', '.join(missing)}; " if missing else "")
                 + f"parameters: {', '.join(shapes)}")
-        rows, replay = [], []
+        rows, runs = [], []
         for p, shape in shapes.items():
             shown, cls, names = _resolve_one(optimizer[p], len(shape))
             rows.append((p, shown, cls))
-            replay += [n for n in names if n not in replay]
-        return OptimizerAssignment("per-parameter", tuple(rows), tuple(replay))
+            runs.append(names[0] if names else "adam")  # a coordinatewise class: Adam stands for it
+        return OptimizerAssignment("per-parameter", tuple(rows), ("assigned",), tuple(runs))
     name = optimizer.name if isinstance(optimizer, OptimizerClass) else str(optimizer)
     rows, replay = [], []
     for p, shape in shapes.items():
