@@ -226,6 +226,28 @@ class Decision:
     safety_net: bool = False  # the wall clock decided: this outcome may differ on a faster machine
 
 
+#: modules SymPy imports on first use along the ladder (simplify, expand, cancel): imported once in this
+#: process before the first child, so that each child does not load them again (imports are not
+#: counted as work; this only saves each child ~0.3 s of wall time)
+_LADDER_MODULES = ("sympy.combinatorics", "sympy.tensor.tensor", "sympy.physics.units",
+                   "sympy.assumptions.wrapper", "sympy.sets.setexpr")
+_preloaded = False
+
+
+def _preload() -> None:
+    global _preloaded
+    if _preloaded:
+        return
+    _preloaded = True
+    import importlib
+
+    for name in _LADDER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another SymPy version: the child imports what it needs
+            pass
+
+
 def forget_cached_facts(args: tuple) -> None:
     """Reset, in the bounded child, the facts SymPy caches on the objects of ``args`` (assumptions
     asked before, cached hashes): the parent may have computed them or not, depending on what it
@@ -269,6 +291,7 @@ def decide_zero(expr: sp.Expr, budget: WorkBudget | int | None = None, ctx: Cont
     allowance = budget.allowance() if per_proof is None else min(per_proof, budget.allowance())
     if allowance < _MIN_WORK:
         return Decision(None, 0, "the work budget of the proof is spent")
+    _preload()
     try:
         method, steps = run_counted(zero_proof, expr, ctx, work=allowance, seconds=budget.safety_seconds,
                                     prepare=forget_cached_facts)
@@ -338,6 +361,7 @@ def bounded_zero_proofs(pending: Sequence[Sequence[sp.Expr]], seconds: float | N
     allowance = budget.allowance()
     if allowance < _MIN_WORK:
         raise WorkExceeded("the work budget of the proof is spent", allowance)
+    _preload()
     try:
         result, steps = run_counted(_all_alternatives, list(pending), ctx, work=allowance,
                                     seconds=budget.safety_seconds, prepare=forget_cached_facts)

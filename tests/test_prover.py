@@ -277,13 +277,14 @@ def test_a_racing_clock_changes_only_what_the_safety_net_decides(monkeypatch):
     from symderiv import bounded
 
     net, init = _far_relu()
-    calm = sd.analyze(net, init)
-    assert calm.first_move_step("W1", (0, 0)) == 1 and calm.first_move_tight("W1", (0, 0))
-    assert not any("safety net" in u for u in calm.proof.undecided)
+    calm = prove(net, init)
+    w1 = calm.class_of[calm.blocks[0]]
+    assert calm.first_moves[w1].step == 1 and calm.first_moves[w1].tight
+    assert not any("safety net" in u for u in calm.undecided)
     monkeypatch.setattr(bounded, "time", _RacingClock())
     raced = sd.analyze(net, init)
     assert raced.first_move_step("W1", (0, 0)) == 1 and raced.first_move_tight("W1", (0, 0))
-    assert [t.to_dict() for t in raced.proof.trajectories] == [t.to_dict() for t in calm.proof.trajectories]
+    assert [t.to_dict() for t in raced.proof.trajectories] == [t.to_dict() for t in calm.trajectories]
     assert raced.proof.undecided and all(
         "safety net of 300 s fired (machine load); the result may differ on a faster machine" in u
         for u in raced.proof.undecided)
