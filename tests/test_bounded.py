@@ -193,10 +193,8 @@ def test_spawn_fallback_without_fork(monkeypatch):
     assert run_bounded(_add, 40, 2, seconds=60) == 42
     with pytest.raises(ClaimSyntaxError):
         run_bounded(_raise_claim_error, seconds=60, reraise=True)
-    # the work bound holds in a spawned child too (its import is not counted)
-    value, steps = run_counted(_add, 1, 2, seconds=120, work=1000)
-    assert value == 3 and 1 <= steps <= 5  # the call and its return (and the hook's own removal)
-    with pytest.raises(WorkExceeded):
+    # the work bound holds in a spawned child too (its own import of symderiv is not counted)
+    with pytest.raises(WorkExceeded, match="work budget of 10000 steps"):
         run_counted(_swallowing_loop, seconds=120, work=10_000)
 
 
@@ -254,7 +252,7 @@ def test_from_a_thread_and_two_threads_at_once():
         except BoundExceeded as exc:
             results[name] = exc
 
-    slow = threading.Thread(target=job, args=("b", _sleep, 60), kwargs={"seconds": 8.0})
+    slow = threading.Thread(target=job, args=("b", _sleep, 60), kwargs={"seconds": 5.0})
     quick = [threading.Thread(target=job, args=("a", _add, 1, 2)), threading.Thread(target=job, args=("c", _sleep, 0.2))]
     slow.start()
     for t in quick:
@@ -264,10 +262,10 @@ def test_from_a_thread_and_two_threads_at_once():
         t.join(60)
     waited = time.monotonic() - start
     # the quick runs are not held up by the slow one's child (no inherited pipe ends): they end while it
-    # still runs, well before its 8 s bound (a held-open pipe would keep them waiting until it fires)
+    # still runs, well before its 5 s bound (a held-open pipe would keep them waiting until it fires)
     still_running = slow.is_alive()
     assert results["a"] == 3 and results["c"] == "woke"
-    assert still_running and waited < 6
+    assert still_running and waited < 4
     slow.join(60)
     assert isinstance(results["b"], BoundExceeded)
 
