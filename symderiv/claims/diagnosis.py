@@ -15,11 +15,11 @@ certified counterexample itself.
 """
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace
 
 import sympy as sp
 
-from .tree import Call, Node
+from .tree import Add, Call, Deriv, Mul, Node, Op, Pow, Sum, children
 
 __all__ = ["diagnose"]
 
@@ -30,30 +30,28 @@ _FACTORS = (2, 3, 4, sp.Rational(1, 2), sp.Rational(1, 3), sp.Rational(1, 4))
 
 def _toggle(node: Node) -> Node:
     """The tree with ``f(u)`` and ``f'(u)`` exchanged for every activation ``f``."""
-    if isinstance(node, Call) and node.func in _ACTIVATIONS and node.order in (0, 1):
-        return replace(node, order=1 - node.order, args=tuple(_toggle(a) for a in node.args))
-    if not is_dataclass(node):
-        return node
-    changes = {}
-    for f in fields(node):
-        value = getattr(node, f.name)
-        if isinstance(value, tuple) and value and all(is_dataclass(v) for v in value):
-            changes[f.name] = tuple(_toggle(v) for v in value)
-        elif is_dataclass(value):
-            changes[f.name] = _toggle(value)
-    return replace(node, **changes) if changes else node
+    if isinstance(node, Call):
+        order = 1 - node.order if node.func in _ACTIVATIONS and node.order in (0, 1) else node.order
+        return replace(node, order=order, args=tuple(_toggle(a) for a in node.args))
+    if isinstance(node, (Add, Mul, Op)):
+        items = tuple(_toggle(c) for c in children(node))
+        return Add(items) if isinstance(node, Add) else Mul(items) if isinstance(node, Mul) else Op(node.op, items)
+    if isinstance(node, Pow):
+        return Pow(_toggle(node.base), node.exp)
+    if isinstance(node, Sum):
+        return Sum(node.var, node.lo, node.hi, _toggle(node.body))
+    if isinstance(node, Deriv):
+        return Deriv(_toggle(node.body), node.wrt)
+    return node
 
 
-def _has_activation(node) -> bool:
-    if isinstance(node, Call) and node.func in _ACTIVATIONS and node.order in (0, 1):
-        return True
-    if not is_dataclass(node):
-        return False
-    for f in fields(node):
-        value = getattr(node, f.name)
-        items = value if isinstance(value, tuple) else (value,)
-        if any(is_dataclass(v) and _has_activation(v) for v in items):
+def _has_activation(node: Node) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Call) and n.func in _ACTIVATIONS and n.order in (0, 1):
             return True
+        stack.extend(children(n))
     return False
 
 

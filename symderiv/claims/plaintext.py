@@ -369,8 +369,10 @@ class _Walker:
                 continue  # the vector is the same; NumPy's orientation of it is broadcasting's business
             else:
                 raise self.fail(node, "a keyword other than axis=0/1 or keepdims=True/False")
-        if len(args) == 2 and axis is None and isinstance(args[1], ast.Constant) and args[1].value in (0, 1):
-            axis = args.pop().value  # np.sum(A, 0)
+        last = args[-1] if len(args) == 2 else None
+        if axis is None and isinstance(last, ast.Constant) and type(last.value) is int and last.value in (0, 1):
+            axis = last.value  # np.sum(A, 0)
+            args.pop()
         if len(args) != 1:
             raise ClaimSyntaxError(f"{what} takes one array (and axis=, keepdims=) (column {node.col_offset})")
         op = f"{what}_axis:{axis}" if axis is not None else f"{what}_all"

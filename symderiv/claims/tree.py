@@ -207,7 +207,7 @@ def map_quantities(node: Node, fn) -> Node:
     """The tree with every quantity ``q`` (its ``wrt`` mapped first) replaced by ``fn(q)``; the rest rebuilt."""
     if isinstance(node, Q):
         if node.wrt is not None:
-            node = replace(node, wrt=map_quantities(node.wrt, fn))
+            node = replace(node, wrt=_map_target(node.wrt, fn))
         return fn(node)
     if isinstance(node, Call):
         return replace(node, args=tuple(map_quantities(a, fn) for a in node.args))
@@ -222,8 +222,16 @@ def map_quantities(node: Node, fn) -> Node:
     if isinstance(node, Op):
         return Op(node.op, tuple(map_quantities(a, fn) for a in node.args))
     if isinstance(node, Deriv):
-        return Deriv(map_quantities(node.body, fn), map_quantities(node.wrt, fn))
+        return Deriv(map_quantities(node.body, fn), _map_target(node.wrt, fn))
     return node
+
+
+def _map_target(q: Q, fn) -> Q:
+    """A quantity something is differentiated by, mapped: it must stay a quantity."""
+    out = map_quantities(q, fn)
+    if not isinstance(out, Q):
+        raise ClaimSyntaxError(f"{q.src or q.kind} is differentiated by, so it must stay a quantity of the network")
+    return out
 
 
 def count_nodes(node: Node) -> int:

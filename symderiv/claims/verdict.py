@@ -177,9 +177,9 @@ class Verdict(JsonFace):
 
     def _repr_latex_(self) -> str:
         body = self._latex()
-        cx = self.counterexample
-        if cx is not None:  # the notebook shows the certified counterexample, not only "refuted"
-            link = self.links[self.first_wrong_link - 1]
+        cx, k = self.counterexample, self.first_wrong_link
+        if cx is not None and k is not None:  # the notebook shows the certified counterexample, not only "refuted"
+            link = self.links[k - 1]
             where = f"line {link.line}, " if link.line else ""
             body += r" \\ \text{" + _tex_escape(f"counterexample ({where}link {link.number}): {cx.describe()}") + "}"
         if len(self.links) > 1 or cx is not None:
