@@ -129,7 +129,8 @@ class DepthAnalysis(JsonFace):
                      "generic block, none of which depends on the depth):")
         lines.extend("- " + self.fact_sentence(f) for f in th.facts)
         if th.identical_units:
-            lines.append(f"- Every hidden layer's {self.family.width} units stay identical forever (proved).")
+            width = self.family.width if isinstance(self.family, MLPFamily) else self.family.d
+            lines.append(f"- Every hidden layer's {width} units stay identical forever (proved).")
         lines.append(self.scope())
         lines.extend(f"Condition: {c}." for c in th.conditions)
         return "\n".join(lines)

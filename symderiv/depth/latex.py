@@ -29,6 +29,15 @@ __all__ = ["depth_proof_document", "prose_tex", "DepthEntry", "depth_library"]
 _FORMULA = re.compile(r"(?:∂ℓ/∂)?[A-Za-zδα]+\^\([^()]*\)(?:_(?:\{[^}]*\}|[A-Za-z0-9]+))?|\b[A-Z]_\{[^}]*\}|\b[Aα]_[0-9tl]\b")
 
 
+#: the plain-text headline comment is ASCII (the library's index reads it)
+_ASCII = {"≥": ">=", "≤": "<=", "−": "-", "α": "alpha", "δ": "delta", "·": "*", "≠": "!=", "…": "...", "ℓ": "l",
+          "∂": "d", "§": "S"}
+
+
+def _ascii(text: str) -> str:
+    return "".join(_ASCII.get(ch, ch if ord(ch) < 128 else "?") for ch in text.replace("\n", " "))
+
+
 def _escaped(text: str) -> str:
     return r"\S{}".join(latex_text(part) for part in text.split("§"))
 
@@ -168,8 +177,8 @@ def depth_proof_document(analysis: "DepthAnalysis", *, title: str | None = None)
     fam = analysis.family
     L = math_tex(str(fam.depth))
     title = title or ("Every depth: " + fam.describe().split(" (")[0])
-    plain = th.headline if th.proved else "undecided for symbolic depth"
-    lines = standalone_preamble(title, plain.replace("\n", " "), source="symderiv.depth.analyze_depth")
+    plain = th.headline if th.proved else "Undecided for symbolic depth: nothing is claimed"
+    lines = standalone_preamble(title, _ascii(plain), source="symderiv.depth.analyze_depth")
     if not th.proved:
         lines += [r"\noindent\textbf{Result.} Undecided for symbolic depth: nothing is claimed.",
                   r"\section{Why}", prose_tex("; ".join(th.undecided)), r"\end{document}", ""]
@@ -180,7 +189,7 @@ def depth_proof_document(analysis: "DepthAnalysis", *, title: str | None = None)
               r"arithmetic; Theorem~\ref{thm:depth}.}"]
     lines += _setting(analysis)
     items = [_fact_item(f) for f in th.facts]
-    if th.identical_units:
+    if th.identical_units and isinstance(fam, MLPFamily):
         items.append(rf"\item the ${math_tex(str(fam.width))}$ units of every hidden layer stay identical at every step "
                      r"(each hidden layer is one class of identical units, docs/theory.md \S4).")
     lines += [r"\section{Theorem}", r"\begin{theorem}\label{thm:depth}",

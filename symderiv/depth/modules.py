@@ -7,17 +7,21 @@ the branch weights PyTorch's default (random, generic) init from a seeded genera
 """
 from __future__ import annotations
 
+from typing import Callable, cast
+
 import torch
 from torch import nn
 
 __all__ = ["ReZeroStack", "TORCH_ACTIVATIONS"]
 
 #: the branch activations of a ReZero member, by symderiv registry name
-TORCH_ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "softplus": nn.functional.softplus,
+TORCH_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "softplus": nn.functional.softplus,
                      "gelu": nn.functional.gelu, "silu": nn.functional.silu, "identity": lambda t: t}
 
 
 class ReZeroStack(nn.Module):
+    f: Callable[[torch.Tensor], torch.Tensor]
+
     def __init__(self, d: int, L: int, activation: str = "tanh", seed: int = 0):
         super().__init__()
         if activation not in TORCH_ACTIVATIONS:
@@ -35,5 +39,6 @@ class ReZeroStack(nn.Module):
 
     def forward(self, x):
         for block, a in zip(self.blocks, self.alpha):
-            x = x + a * block["f2"](self.f(block["f1"](x)))
+            branch = cast(nn.ModuleDict, block)
+            x = x + a * branch["f2"](self.f(branch["f1"](x)))
         return x

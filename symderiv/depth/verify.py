@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import sympy as sp
 
-from ..errors import InvalidArgument, check_argument
+from ..errors import InternalError, InvalidArgument, check_argument
 from ..init import Constant, Generic, Zeros
 from ..verify import Check, VerifyReport
-from .family import MLPFamily, ReZeroFamily, mlp_family
+from .family import FamilyInit, MLPFamily, ReZeroFamily, mlp_family
 
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis import DepthAnalysis, MemberStatement
@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["verify_depth", "DEFAULT_DEPTHS", "TORCH_OPTIMIZERS"]
 
 DEFAULT_DEPTHS = (2, 3, 5)
-#: (name, options): Adam's eps is tiny so that a first gradient of any size gives a step of about lr
-TORCH_OPTIMIZERS = (("sgd", {"lr": 0.25}), ("adam", {"lr": 0.05, "eps": 1e-300}))
+#: (name, learning rate, eps): Adam's eps is tiny so that a first gradient of any size gives a step of about lr
+TORCH_OPTIMIZERS: tuple[tuple[str, float, float | None], ...] = (("sgd", 0.25, None), ("adam", 0.05, 1e-300))
 
 
 def verify_depth(analysis: "DepthAnalysis", *, depths: Sequence[int] = DEFAULT_DEPTHS, concrete: bool = True,
@@ -73,6 +73,12 @@ def _mismatch(name: str, index: tuple, what: str, want: object, got: object) -> 
 
 
 # ---------------------------------------------------------------- MLP families
+def _init_of(analysis: "DepthAnalysis") -> "FamilyInit":
+    if analysis.init is None:
+        raise InternalError("an MLP family's analysis without its init")
+    return analysis.init
+
+
 def _mlp_indices(net, name: str, inits: dict) -> list[tuple[int, ...]]:
     """Every entry for concrete shapes; for symbolic widths one entry per block (uniform inits)."""
     shape = net.shape(name)
@@ -86,7 +92,7 @@ def _mlp_concrete(analysis: "DepthAnalysis", fam: MLPFamily, member: "MemberStat
     from ..analysis import analyze
 
     net = fam.at(L)
-    a = analyze(net, analysis.init.mapping(L, fam.bias), seed=seed)
+    a = analyze(net, _init_of(analysis).mapping(L, fam.bias), seed=seed)
     bad: list[str] = []
     for name, fact in member.facts.items():
         for idx in _mlp_indices(net, name, {}):
@@ -110,7 +116,7 @@ def _mlp_params(fam: MLPFamily, analysis: "DepthAnalysis", L: int, rng: np.rando
     params = {}
     for name in net.parameter_names():
         kind, l = net.parse_name(name)
-        spec = analysis.init.of("first" if l == 1 else "last" if l == L else "hidden")
+        spec = _init_of(analysis).of("first" if l == 1 else "last" if l == L else "hidden")
         shape = tuple(int(n) for n in net.shape(name))
         if isinstance(spec, Zeros):
             params[name] = np.zeros(shape)
@@ -135,10 +141,10 @@ def _mlp_torch(analysis: "DepthAnalysis", fam: MLPFamily, member: "MemberStateme
     Y = np.array([[float(Fraction(v)) for v in net.loss.sample_labels(rng, fam.n_out)] for _ in range(batch)])
     horizon = max([f.first_move for f in member.facts.values() if f.first_move is not None] + [1]) + 1
     checks = []
-    for opt, options in TORCH_OPTIMIZERS:
-        traj = torch_trajectory(net, params, X, Y, optimizer=opt, steps=horizon, **options)
-        bad = _trajectory_mismatches(member, traj.params, visible=(opt == "adam"), amplifying=(opt == "adam"),
-                                     lr=options["lr"])
+    for opt, lr, eps in TORCH_OPTIMIZERS:
+        traj = (torch_trajectory(net, params, X, Y, optimizer=opt, steps=horizon, lr=lr) if eps is None else
+                torch_trajectory(net, params, X, Y, optimizer=opt, steps=horizon, lr=lr, eps=eps))
+        bad = _trajectory_mismatches(member, traj.params, visible=(opt == "adam"), amplifying=(opt == "adam"), lr=lr)
         if analysis.theorem.identical_units:
             bad += _identical_units(net, traj.params)
         checks.append(Check("torch_trajectory", f"depth {L}, {opt}", not bad, float(len(bad)),
@@ -220,18 +226,18 @@ def _rezero_torch(fam: ReZeroFamily, member: "MemberStatement", L: int, seed: in
     x = torch.rand((batch, fam.d), generator=gen, dtype=torch.float64) * 2 - 1
     y = torch.rand((batch, fam.d), generator=gen, dtype=torch.float64) * 2 - 1
     loss_fn = torch_loss(fam.loss)
-    for opt, options in TORCH_OPTIMIZERS:
+    for opt, lr, eps in TORCH_OPTIMIZERS:
         model = fam.module(L, seed).double()
         params = dict(model.named_parameters())
-        optimizer = (torch.optim.SGD(params.values(), lr=options["lr"]) if opt == "sgd"
-                     else torch.optim.Adam(params.values(), lr=options["lr"], eps=options["eps"]))
+        optimizer = (torch.optim.SGD(params.values(), lr=lr) if eps is None
+                     else torch.optim.Adam(params.values(), lr=lr, eps=eps))
         history = [{k: p.detach().numpy().copy() for k, p in params.items()}]
         for _ in range(3):
             optimizer.zero_grad()
             loss_fn(model(x), y).backward()
             optimizer.step()
             history.append({k: p.detach().numpy().copy() for k, p in params.items()})
-        bad = _trajectory_mismatches(member, history, visible=True, amplifying=(opt == "adam"), lr=options["lr"])
+        bad = _trajectory_mismatches(member, history, visible=True, amplifying=(opt == "adam"), lr=lr)
         checks.append(Check("torch_trajectory", f"depth {L}, {opt}", not bad, float(len(bad)),
                             "torch.optim on the stack, 3 steps, float64", bad[0] if bad else None, seed))
     return checks

@@ -18,7 +18,7 @@ layer transfer the inductions of :mod:`symderiv.depth.induction` use.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, cast
 
 import numpy as np
 import sympy as sp
@@ -73,7 +73,7 @@ def _above(family: MLPFamily, above: str, up: "sp.Expr | Sequence[sp.Expr]") -> 
     """(width above, the weight block values above, the δ above) for ``above`` in ``hidden``/``output``;
     above the output layer ``up`` is the list of its column entries (default: the free ``v_k``)."""
     if above == "hidden":
-        return 1, [family.width * up], [D]
+        return 1, [family.width * cast(sp.Expr, up)], [D]
     K = family.n_out
     return K, list(up) if isinstance(up, (list, tuple)) else output_columns(K), output_deltas(K)
 
