@@ -362,7 +362,7 @@ def _linear(proof: Proof, prover: _Prover, seed: int) -> LawSearch:
         expr_d = sp.Add(*[_sp(c) * prover.grads_d[proof.classes[k][0]] for k, c in coeffs])
         method = prover.prove(expr, expr_d)
         if method is None:
-            search.undecided.append(f"candidate law {_linear_text(proof, coeffs)} ≡ const: neither proved nor refuted")
+            search.undecided.append(f"candidate law {_linear_text(proof, coeffs)} ≡ const: {prover.decider.why_undecided()}")
             continue
         search.laws.append(_linear_law(proof, coeffs, method))
         proved += 1
