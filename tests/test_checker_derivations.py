@@ -227,3 +227,33 @@ def test_plain_text_messages_never_show_internal_names(text):
     with pytest.raises(SymderivError) as info:
         check(text, SIGMOID, syntax="plain")
     assert "GRAD_" not in str(info.value) and "_PRIME" not in str(info.value)
+
+
+def test_cs231n_notes_scores_and_examples():
+    net = sd.mlp([4, 3], loss="ce")
+    assert check(r"L_i = -f_{y_i} + \log \sum_j e^{f_j}", net).status == "proved"
+    assert check(r"\frac{\partial L_i}{\partial f_k} = p_k - \mathbb{1}(y_i = k)", net).status == "proved"
+    assert check(r"\nabla_W L = \frac{1}{N}\sum_{i=1}^{N} (p_i - y_i) x_i^\top", net).status == "proved"
+    v = check(r"\nabla_W L = \sum_{i=1}^{N} (p_i - y_i) x_i^\top", net)
+    assert v.status == "refuted" and "1/N" in v.links[0].reason
+
+
+def test_row_vectors_as_in_cs224n():
+    net = sd.mlp([4, 5, 3], "sigmoid", "ce")
+    v = check(r"h = \sigma(x W_1 + b_1)", net)  # fits only with rows and W_1 of shape n_0 × n_1
+    assert v.status == "proved" and "rows" in v.notes[0] and "detected" in v.notes[0]
+    assert check(r"\frac{\partial J}{\partial W_2} = h^\top (\hat{y} - y)", net, convention="cs224n").status == "proved"
+    wrong = check(r"\frac{\partial J}{\partial z^{(1)}} = (\hat{y} - y) W_2^\top \odot \sigma(z^{(1)})", net, convention="cs224n")
+    assert wrong.status == "refuted"
+
+
+def test_numpy_broadcasting_of_a_bias():
+    net = sd.mlp([4, 5, 3], "relu", "ce")
+    assert check("probs = softmax(hidden_layer @ W2.T + b2)", net).status == "proved"
+    assert check("hidden_layer = relu(X @ W1.T + b1)", net).status == "proved"
+    assert check("hidden_layer = relu(X @ W1.T)", net).status == "refuted"
+
+
+def test_a_transposed_loss_is_not_a_jacobian():
+    with pytest.raises(SymderivError, match="Jacobian"):
+        check(r"\frac{\partial L}{\partial z} = J^\top \delta", sd.mlp([4, 3], loss="ce"))

@@ -30,7 +30,7 @@ from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimi
 from ..guard import public_entry
 from .conventions import CONVENTIONS, DEFAULT, apply_convention, choose
 from .derivation import is_derivation, looks_latex, split_derivation, substitute
-from .readings import layer_subscripts, readings
+from .readings import example_subscripts, layer_subscripts, readings
 from .names import BATCH_SIZE, Builder, LogitBuilder, NotLocal, resolve
 from .tree import children as _children
 from .tree import (
@@ -179,6 +179,9 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
     conv, why = choose(convention, parsed)
     parsed = apply_convention(parsed, conv)
     said = [conv.describe() + (f" ({why})" if why else "")] if conv != DEFAULT or convention != "auto" else []
+    parsed, examples = example_subscripts(parsed)
+    if examples:
+        said.append("inside a sum over the examples, x_i (y_i, p_i, …) is example i's vector (CS231n's notation)")
     parsed, subscripted = layer_subscripts(parsed, net.depth)
     if subscripted:
         said.append("a single number under W (or under b in a network of several layers) is read as its layer: "

@@ -310,6 +310,8 @@ class _Rewriter:
                 # in parentheses: e^{z} x is exp(z)·x (in braces the grammar reads exp(z·x))
                 return r"\exp(" + self.superscript() + ")"
             return r"\exp(1)"
+        if c == "f" and self.peek_text() == "_" and not self._applied():
+            return self.quantity("z", tok)  # CS231n's scores f_j, f_{y_i}: a function is applied, f_j is not
         if c in ("f", "g"):  # the network's activation (g in Ng's notes)
             layer = self.layer_script(tok, required=False)
             return self.function("f", tok, layer)
@@ -773,6 +775,8 @@ class _Rewriter:
             toks = [_Tok("letter", "p", head.pos)] + toks[4:]
             head = toks[0]
         kind = _QUANT_LETTERS.get(head.text) if head.kind == "letter" else ("delta" if head.text == r"\delta" else None)
+        if head.text == "f" and len(toks) > 1 and toks[1].text == "_":
+            kind = "z"  # CS231n's scores: \partial L_i / \partial f_k
         if kind is None:
             raise unknown_name(head.text, f"after ∂ at position {head.pos} (differentiate by W, b, z, h or x)")
         inner = _Rewriter(self.records, self.counter)

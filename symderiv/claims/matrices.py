@@ -255,6 +255,9 @@ class _Lowerer:
             if node.op == "T'" and shapes[0] is None:
                 raise ClaimSyntaxError("a prime after a bracket or a name is read as a transpose, but its operand is a "
                                        "scalar; write derivatives as \\sigma'(z), f'(z) or \\frac{d}{du}(…)")
+            if node.op in ("T", "T'") and shapes[0] is None and isinstance(node.args[0], Q) and node.args[0].kind == "loss":
+                raise ClaimSyntaxError(f"{node.args[0].src or 'the loss'}^T: the loss is a number, so a transpose of it "
+                                       "says nothing; if it names a Jacobian, write it as \\frac{\\partial p}{\\partial z}")
             if node.op in ("T", "T'"):
                 return None if shapes[0] is None else (shapes[0][1], shapes[0][0])
             if node.op == "outer":

@@ -12,9 +12,34 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .conventions import _written_a
-from .tree import Claim, Q, children, map_quantities
+from .tree import Claim, Q, Sum, children, map_quantities, transform
 
-__all__ = ["readings", "layer_subscripts"]
+__all__ = ["readings", "layer_subscripts", "example_subscripts"]
+
+#: quantities one example has as a vector (``x_i`` in a sum over the examples is example i's input)
+_PER_EXAMPLE = ("x", "y", "p", "z", "h", "delta")
+
+
+def example_subscripts(claim: Claim) -> tuple[Claim, bool]:
+    """CS231n's ``x_i``: inside a sum over the examples (``\\sum_{i=1}^{N}``), a per-example quantity whose
+    only subscript is the summation index is example ``i``'s whole vector (``x^{(i)}``), not entry ``i``.
+    Returns the claim so read, and whether anything was."""
+    changed = []
+
+    def at_sum(node):
+        if not (isinstance(node, Sum) and isinstance(node.hi, Q) and node.hi.kind == "batch"):
+            return node
+
+        def fix(q: Q) -> Q:
+            if q.kind in _PER_EXAMPLE and q.indices == (node.var,) and q.example is None:
+                changed.append(q.src)
+                return replace(q, indices=(), example=node.var)
+            return q
+
+        return Sum(node.var, node.lo, node.hi, map_quantities(node.body, fix))
+
+    sides = tuple(transform(s, at_sum) for s in claim.sides)
+    return (replace(claim, sides=sides), True) if changed else (claim, False)
 
 
 def layer_subscripts(claim: Claim, depth: int) -> tuple[Claim, bool]:

@@ -21,7 +21,7 @@ __all__ = [
     "MAX_CHARS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_DIGITS", "MAX_NODES", "MAX_ASSIGNMENTS", "MAX_SUM_TERMS",
     "MAX_SIDES", "MAX_TREE_DEPTH", "MAX_POWER_DEGREE", "MAX_SUM_WORK", "MAX_CONSTANT_BITS",
     "TRUE_CLASS", "neg", "div", "count_nodes", "check_depth", "check_size", "validate", "fold", "to_latex", "to_text",
-    "describe_char", "grad_target", "map_quantities",
+    "describe_char", "grad_target", "map_quantities", "transform",
 ]
 
 #: longest claim accepted, in characters
@@ -224,6 +224,25 @@ def map_quantities(node: Node, fn) -> Node:
     if isinstance(node, Deriv):
         return Deriv(map_quantities(node.body, fn), _map_target(node.wrt, fn))
     return node
+
+
+def transform(node: Node, fn) -> Node:
+    """The tree rebuilt bottom-up, with ``fn`` applied to every node after its children."""
+    if isinstance(node, Call):
+        node = replace(node, args=tuple(transform(a, fn) for a in node.args))
+    elif isinstance(node, Add):
+        node = Add(tuple(transform(t, fn) for t in node.terms))
+    elif isinstance(node, Mul):
+        node = Mul(tuple(transform(f, fn) for f in node.factors))
+    elif isinstance(node, Pow):
+        node = Pow(transform(node.base, fn), transform(node.exp, fn))
+    elif isinstance(node, Sum):
+        node = Sum(node.var, node.lo, node.hi, transform(node.body, fn))
+    elif isinstance(node, Op):
+        node = Op(node.op, tuple(transform(a, fn) for a in node.args))
+    elif isinstance(node, Deriv):
+        node = Deriv(transform(node.body, fn), node.wrt)
+    return fn(node)
 
 
 def _map_target(q: Q, fn) -> Q:
