@@ -308,7 +308,8 @@ class Analysis(JsonFace):
     def entry_facts(self, name: str) -> dict[str, np.ndarray]:
         """Per-entry arrays for a concrete parameter: ``stays_zero`` (bool), ``tie_class``
         (int), ``first_move_step`` (int, -1 = never), ``first_move_tight`` (bool), ``block``
-        (object: the entry's :class:`Block`)."""
+        (object: the entry's :class:`Block`), ``block_id`` (int: the entry's block as a position in
+        ``blocks``, the parameter's distinct blocks)."""
         from .network import require_concrete
 
         require_concrete(self.net, "entry_facts")
@@ -319,28 +320,37 @@ class Analysis(JsonFace):
         part = p.partition
         rows = np.array([part.of(l, i).index for i in range(shape[0])])
         reduced = self.inputs if (kind, l) == ("W", 1) else None
+        # the facts live on blocks (row class × column class): build small per-block tables and spread
+        # them over the entries by fancy indexing, so the cost is NumPy's whatever the width
+        row_ids, row_of = np.unique(rows, return_inverse=True)
         if kind == "W":
             if reduced is not None:  # a full column has the facts of its representative (symderiv.inputs)
                 cols = np.array([reduced.rep(j) for j in range(shape[1])])
             else:
                 cols = np.array([part.of(l - 1, j).index for j in range(shape[1])])
-            block_grid = np.empty(shape, dtype=object)
-            for r in np.unique(rows):
-                for c in np.unique(cols):
-                    block_grid[np.ix_(rows == r, cols == c)] = Block(l, "W", int(r), int(c))
+            col_ids, col_of = np.unique(cols, return_inverse=True)
+            table = np.empty((len(row_ids), len(col_ids)), dtype=object)
+            for a, r in enumerate(row_ids):
+                for c_, c in enumerate(col_ids):
+                    table[a, c_] = Block(l, "W", int(r), int(c))
+            spread = lambda t: t[row_of.reshape(-1)[:, None], col_of.reshape(-1)[None, :]]  # noqa: E731
         else:
-            block_grid = np.empty(shape, dtype=object)
-            for i, r in enumerate(rows):
-                block_grid[i] = Block(l, "b", int(r))
+            table = np.empty(len(row_ids), dtype=object)
+            for a, r in enumerate(row_ids):
+                table[a] = Block(l, "b", int(r))
+            spread = lambda t: t[row_of.reshape(-1)]  # noqa: E731
+        block_grid = spread(table)
         facts = {}
-        for b in set(block_grid.flat):
+        for b in table.flat:
             k = p.class_of[b]
             f = self.facts_of(b)
             facts[b] = (f.stays_zero, ids[k], -1 if f.first_move_step is None else f.first_move_step,
                         f.first_move_tight)
-        pick = lambda f, dtype: np.vectorize(lambda b: facts[b][f], otypes=[dtype])(block_grid)  # noqa: E731
+        pick = lambda f, dtype: spread(np.vectorize(lambda b: facts[b][f], otypes=[dtype])(table))  # noqa: E731
         out = {"stays_zero": pick(0, bool), "tie_class": pick(1, np.int64), "first_move_step": pick(2, np.int64),
-               "first_move_tight": pick(3, bool), "block": block_grid}
+               "first_move_tight": pick(3, bool), "block": block_grid,
+               # the same blocks as small integers: entry -> position in ``blocks`` (cheap per-block look-ups)
+               "block_id": spread(np.arange(table.size).reshape(table.shape)), "blocks": table.reshape(-1)}
         if self.inputs is not None:  # the full network's tie ids (symderiv.inputs)
             full_ids = self._tie_ids()
             if reduced is not None:  # per (row class, full column): untied columns have classes of their own
@@ -348,7 +358,7 @@ class Analysis(JsonFace):
                                              for j, c in enumerate(cols)], dtype=np.int64) for r in np.unique(rows)}
                 out["tie_class"] = np.stack([per_row[int(r)] for r in rows])
             else:
-                out["tie_class"] = np.vectorize(lambda b: full_ids[p.class_of[b]], otypes=[np.int64])(block_grid)
+                out["tie_class"] = spread(np.vectorize(lambda b: full_ids[p.class_of[b]], otypes=[np.int64])(table))
         return out
 
     def gradient_at_init(self, name: str, index: tuple[int, ...], *, abbreviated: bool = False) -> sp.Expr:
@@ -899,7 +909,7 @@ def _join(items: list[str]) -> str:
 
 
 #: zero-initialized weight matrices beyond which a concrete analysis whose zero front moves is refused
-MAX_FRONT_DEPTH = 64
+MAX_FRONT_DEPTH = 48
 
 
 def _check_front_depth(net: Network, inits: Mapping[str, Any]) -> None:

@@ -264,11 +264,12 @@ def _cmd_verify(args: argparse.Namespace) -> _Result:
     if args.module is not None:  # real torch.optim runs of the module (symderiv.graph.replay.verify_graph)
         module, g = _graph_analysis(args)
         report = g.verify(module, seed=args.seed)
-        return _Result(report.to_json() if args.json else f"{report}\n", status=EXIT_OK if report.ok else EXIT_REFUTED)
+        text = report.to_json() if args.json else f"{report.details() if args.details else report}\n"
+        return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
     inp = _inputs(args)
     a = analyze(inp.net, inp.init, seed=args.seed)
     report = a.verify(seed=args.seed, use_torch=args.torch, full=args.full)
-    text = report.to_json() if args.json else f"{report}\n"
+    text = report.to_json() if args.json else f"{report.details() if args.details else report}\n"
     return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
 
 
@@ -574,6 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs symderiv[torch])")
     p.add_argument("--full", action="store_true",
                    help="finite differences at every entry (default: a seeded sample of at most 64 per parameter)")
+    p.add_argument("--details", action="store_true",
+                   help="list every check (default: one line per group of checks, failures in full, verdict last)")
     _json_option(p, "the report")
     _module_options(p)
     p = add("check", _cmd_check, "check a hand derivation (LaTeX or plain text; indices 1-based)")

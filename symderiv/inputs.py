@@ -287,8 +287,17 @@ class InputMap:
                 out[xr[r]] = value if r == own else (total - value if r == other else sp.Integer(0))
         return out
 
-    def reduced_data(self, x: Sequence, column: int | None = None) -> list:
-        """Numeric version of :meth:`data_at_init`: reduced data from full data ``x``."""
+    def reduced_data(self, x: Sequence, column: int | None = None, *, sums: Sequence | None = None) -> list:
+        """Numeric version of :meth:`data_at_init`: reduced data from full data ``x``.  ``sums``:
+        ``reduced_data(x)`` made already (the class sums), so a ``column`` costs O(1), not a sum."""
+        if sums is not None:
+            out = list(sums)
+            if column is not None and self.classes[self.column_class[column]].reduced:
+                D = self.classes[self.column_class[column]]
+                own = self.rep(column)
+                other = D.kept[0] if own != D.kept[0] else D.kept[1]
+                out[own], out[other] = x[column], sums[D.kept[0]] - x[column]
+            return out
         out = [0] * self.n_reduced
         for D in self.classes:
             if not D.reduced:

@@ -401,11 +401,13 @@ def _checked_batch(net: Network, X: object, Y: object) -> tuple[Array, Array]:
 
 
 # ================================================================ the network on a batch
-def _forward(net: Network, params: Params, X: Array) -> tuple[dict[int, Array], dict[int, Array]]:
+def _forward(net: Network, params: Params, X: Array, start: int = 1
+             ) -> tuple[dict[int, Array], dict[int, Array]]:
+    """``z`` and ``h`` of layers ``start …`` from ``X = h^(start-1)`` (the inputs when ``start = 1``)."""
     L = net.depth
     z: dict[int, Array] = {}
-    h: dict[int, Array] = {0: X}
-    for l in range(1, L + 1):
+    h: dict[int, Array] = {start - 1: X}
+    for l in range(start, L + 1):
         z[l] = h[l - 1] @ params[f"W{l}"].T
         if net.bias:
             z[l] = z[l] + params[f"b{l}"]
@@ -495,14 +497,52 @@ def _breakpoint_layers(net: Network) -> tuple[tuple[int, tuple[float, ...]], ...
     return tuple(out)
 
 
-def _loss_and_regions(net: Network, theta: Params, x: Array, y: Array,
-                      layers: Sequence[tuple[int, tuple[float, ...]]]) -> tuple[float, Array]:
-    """The batch loss and, for every pre-activation of a piecewise activation, the sign of its
-    offset from each breakpoint (−1, 0 or 1): which piece of the activation it is on."""
-    z, _ = _forward(net, theta, x)
-    value = float(np.mean(_numeric_loss(net).value(z[net.depth], y)))
-    signs = [np.sign(z[l][..., None] - np.asarray(points)).ravel() for l, points in layers]
-    return value, (np.concatenate(signs) if signs else np.zeros(0))
+#: float64 numbers one batched finite-difference pass may hold per layer (64 MB)
+_FD_CHUNK_NUMBERS = 1 << 23
+
+
+def _perturbed_losses(net: Network, theta: Params, h: Mapping[int, Array], y: Array, name: str,
+                      indices: Sequence[tuple[int, ...]], offsets: Sequence[float],
+                      layers: Sequence[tuple[int, tuple[float, ...]]]) -> tuple[Array, Array]:
+    """The batch loss with entry ``indices[k]`` of parameter ``name`` moved by ``offsets[o]``, for every
+    ``k`` and ``o`` at once: ``(losses (K, O), regions (K, O, n))``, the regions being the signs of the
+    piecewise activations' pre-activations from each breakpoint in the layers the entry feeds.
+
+    A parameter of layer ``l`` moves ``z^(l)`` only (``W[i, j]`` by ``offset·h^(l-1)_j`` in row ``i``,
+    ``b[i]`` by ``offset``), so every perturbed copy starts from the shared ``h^(l-1)`` and all copies
+    run through layers ``l … L`` as one stacked batch: one pass over each weight matrix for the whole
+    list, not one per entry (the cost of a wide network's check is its matrix products, not its
+    memory traffic)."""
+    kind, l = net.parse_name(name)
+    L = net.depth
+    B = y.shape[0]
+    z = h[l - 1] @ theta[f"W{l}"].T
+    if net.bias:
+        z = z + theta[f"b{l}"]
+    K, O = len(indices), len(offsets)
+    rows = np.array([ix[0] for ix in indices], dtype=np.int64)
+    moved = h[l - 1][:, [ix[1] for ix in indices]].T if kind == "W" else np.ones((K, B))  # (K, B)
+    stacked = np.broadcast_to(z, (K, O) + z.shape).copy()
+    k_, o_, b_ = np.ix_(np.arange(K), np.arange(O), np.arange(B))
+    stacked[k_, o_, b_, rows[:, None, None]] += np.asarray(offsets, dtype=float)[None, :, None] * moved[:, None, :]
+    zl = stacked.reshape(K * O * B, -1)
+    signs = []
+    breakpoints = dict(layers)
+    for m in range(l, L + 1):
+        if m > l:
+            zl = hl @ theta[f"W{m}"].T
+            if net.bias:
+                zl = zl + theta[f"b{m}"]
+        if m in breakpoints:
+            points = np.asarray(breakpoints[m])
+            signs.append(np.sign(zl[..., None] - points).reshape(K, O, -1))
+        if m < L:
+            f, _ = _bind_activation(net.activation_of(m))
+            hl = f(zl)
+    labels = np.broadcast_to(y, (K, O) + y.shape).reshape(K * O * B, -1)
+    losses = _numeric_loss(net).value(zl, labels).reshape(K, O, B).mean(axis=2)
+    regions = np.concatenate(signs, axis=2) if signs else np.zeros((K, O, 0))
+    return losses, regions
 
 
 def _one_sided_ok(centre: Array, near: Array, far: Array) -> bool:
@@ -514,9 +554,10 @@ def _one_sided_ok(centre: Array, near: Array, far: Array) -> bool:
 def central_differences(net: Network, theta: dict[str, Array], x: Array, y: Array,
                         entries: Mapping[str, Sequence[tuple[int, ...]]], eps: float,
                         step: Callable[[], None] | None = None) -> dict[str, Array]:
-    """Central differences of the batch loss at the listed ``entries`` of each parameter (1-D, in list
-    order).  ``theta`` (float arrays, already checked) is perturbed in place and restored; ``step`` is
-    called after each entry (progress).
+    """Central differences ``(L(θ + εe_i) − L(θ − εe_i)) / 2ε`` of the batch loss at the listed
+    ``entries`` of each parameter (1-D, in list order); ``theta`` (float arrays, already checked) is
+    not modified; ``step`` is called after each entry (progress).  The perturbed copies of one
+    parameter run as stacked batches (:func:`_perturbed_losses`).
 
     Where the step straddles a breakpoint of a piecewise activation (ELU at an exact zero
     pre-activation: C¹, but ``f''`` jumps), the central difference is only first-order accurate.
@@ -524,33 +565,31 @@ def central_differences(net: Network, theta: dict[str, Array], x: Array, y: Arra
     ``±(−3L(θ) + 4L(θ ± ε) − L(θ ± 2ε)) / 2ε`` on each side where the loss is one smooth formula
     (their mean when both are); both equal the derivative wherever the loss is differentiable."""
     layers = _breakpoint_layers(net)
-    centre, r_centre = _loss_and_regions(net, theta, x, y, layers)
+    _, h = _forward(net, theta, x)
+    width = max(int(n) for n in net.sizes)
     out: dict[str, Array] = {}
     for name, indices in entries.items():
-        p = theta[name]
+        indices = list(indices)
         g = np.empty(len(indices))
-        for n, index in enumerate(indices):
-            original = p[index]
-
-            def at(offset: float) -> tuple[float, Array]:
-                p[index] = original + offset
-                return _loss_and_regions(net, theta, x, y, layers)
-
-            (up, r_up), (down, r_down) = at(eps), at(-eps)
-            g[n] = (up - down) / (2 * eps)
-            if layers:
-                if not (np.all(r_up == r_centre) and np.all(r_down == r_centre) and np.all(r_centre != 0)):
-                    (up2, r_up2), (down2, r_down2) = at(2 * eps), at(-2 * eps)
+        chunk = max(1, _FD_CHUNK_NUMBERS // (5 * y.shape[0] * width))
+        for lo in range(0, len(indices), chunk):
+            part = indices[lo:lo + chunk]
+            values, regions = _perturbed_losses(net, theta, h, y, name, part, (0.0, eps, -eps), layers)
+            g[lo:lo + len(part)] = (values[:, 1] - values[:, 2]) / (2 * eps)
+            for k, index in enumerate(part):
+                r_centre, r_up, r_down = regions[k]
+                if layers and not (np.all(r_up == r_centre) and np.all(r_down == r_centre) and np.all(r_centre != 0)):
+                    (far,), (r_far,) = _perturbed_losses(net, theta, h, y, name, [index], (2 * eps, -2 * eps), layers)
+                    centre, up, down = values[k]
                     sides = []
-                    if _one_sided_ok(r_centre, r_up, r_up2):
-                        sides.append((-3 * centre + 4 * up - up2) / (2 * eps))
-                    if _one_sided_ok(r_centre, r_down, r_down2):
-                        sides.append((3 * centre - 4 * down + down2) / (2 * eps))
+                    if _one_sided_ok(r_centre, r_up, r_far[0]):
+                        sides.append((-3 * centre + 4 * up - far[0]) / (2 * eps))
+                    if _one_sided_ok(r_centre, r_down, r_far[1]):
+                        sides.append((3 * centre - 4 * down + far[1]) / (2 * eps))
                     if sides:
-                        g[n] = sum(sides) / len(sides)
-            p[index] = original
-            if step is not None:
-                step()
+                        g[lo + k] = sum(sides) / len(sides)
+                if step is not None:
+                    step()
         out[name] = g
     return out
 

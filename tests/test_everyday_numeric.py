@@ -59,7 +59,9 @@ def test_smooth_points_keep_the_central_difference():
     net = sd.mlp([3, 4, 2], "elu", "mse")
     params = N.params_from_init(net, sd.generic(), seed=3)
     X, Y = N.random_data(net, 4, seed=1)
-    assert N.finite_differences(net, params, X, Y)["W1"].tolist() == _plain_central(net, params, X, Y)["W1"].tolist()
+    stacked, plain = N.finite_differences(net, params, X, Y), _plain_central(net, params, X, Y)
+    for name in stacked:  # the stacked batches round differently, by far less than the step's error
+        np.testing.assert_allclose(stacked[name], plain[name], rtol=1e-7, atol=1e-10)
 
 
 def test_verify_of_elu_at_zero_is_ok(capsys):
