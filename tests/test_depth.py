@@ -111,8 +111,21 @@ def test_member_statement_names_what_it_knows(five):
 
 
 # ---------------------------------------------------------------- undecided, and checks that are really computed
+def test_kinked_constant_init_proves_lower_bounds_and_leaves_the_moves_open():
+    """ReLU at a constant init: identical units and "unchanged before step 2" for every depth; when the layers
+    move needs analyticity, so it is said to be open and not claimed."""
+    a = analyze_depth(mlp_family(3, "n", "L", 3, "relu"), sd.constant(1))
+    assert a.proved and a.theorem.schema == "constant_lower_bounds" and a.theorem.identical_units
+    hidden = _fact(a, "W", L - 1)
+    assert hidden.first_move == 2 and not hidden.can_move and hidden.tight is None
+    assert not any("W" in f.params and f.hi == L for f in a.theorem.facts)  # W^(L): nothing claimed
+    assert a.theorem.open_questions and "Not decided" in a.summary()
+    assert a.verify(depths=(3,)).ok
+
+
 def test_no_schema_is_undecided_and_claims_nothing():
-    a = analyze_depth(mlp_family(4, "n", "L", 3, "relu"), sd.constant(1))  # kinked: no analytic argument
+    a = analyze_depth(mlp_family(2, 2, "L", 2, "tanh"), {"first": sd.generic(), "hidden": sd.zeros(),
+                                                          "last": sd.constant(1)})
     assert not a.proved and a.theorem.facts == [] and a.theorem.undecided
     assert "Undecided" in a.summary() and a.to_dict()["statement"]["proved"] is False
     assert "nothing is claimed" in a.to_latex()

@@ -18,6 +18,7 @@ STATEMENTS = {
     "zero_init_sigmoid": (lambda: mlp_family(3, "n", "L", 2, "sigmoid"), lambda: sd.zeros()),
     "zero_init_softplus": (lambda: mlp_family(2, "n", "L", 3, "softplus"), lambda: sd.zeros()),
     "constant_init": (lambda: mlp_family(3, "n", "L", 3, "tanh"), lambda: sd.constant(sp.Symbol("c"))),
+    "constant_init_relu": (lambda: mlp_family(2, "n", "L", 2, "relu"), lambda: sd.constant(sp.Rational(1, 2))),
     "zero_last_layer": (lambda: mlp_family(2, 2, "L", 2, "tanh"), lambda: {"last": sd.zeros(), "*": sd.generic()}),
 }
 

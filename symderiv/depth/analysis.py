@@ -87,7 +87,10 @@ class DepthAnalysis(JsonFace):
         if fact.first_move is None:
             return f"{who}{where}: never change (proved)."
         step = str(fact.first_move)
-        if fact.first_move == 1:
+        if not fact.can_move:
+            text = (f"{who}{where}: unchanged before step {step} (proved); whether an update changes them at step "
+                    f"{step} is not decided")
+        elif fact.first_move == 1:
             text = f"{who}{where}: can move at step 1: their gradient at the init is not identically 0 (proved)"
         else:
             text = (f"{who}{where}: unchanged before step {step}, and step {step} is the first at which an update "
@@ -133,6 +136,7 @@ class DepthAnalysis(JsonFace):
             lines.append(f"- Every hidden layer's {width} units stay identical forever (proved).")
         lines.append(self.scope())
         lines.extend(f"Condition: {c}." for c in th.conditions)
+        lines.extend(f"Not decided (not claimed): {q}." for q in th.open_questions)
         return "\n".join(lines)
 
     def __str__(self) -> str:

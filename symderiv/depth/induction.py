@@ -298,6 +298,45 @@ def _constant(ctx: Context) -> DepthTheorem:
     return DepthTheorem("constant", "all at once", "l", facts, True, checks, steps, head, conditions=conds)
 
 
+def _constant_kinked(ctx: Context) -> DepthTheorem:
+    """A constant init with a non-analytic activation: identical units and the lower bounds the zero transfer
+    gives; whether the layers move at those steps is left open (the non-vanishing argument needs analyticity)."""
+    fam, L, n = ctx.family, ctx.L, ctx.family.width
+    c1, c, cL = (_value(ctx.init.of(r)) for r in ("first", "hidden", "last"))
+    checks, cancels = _constant_checks(ctx, c1, c, cL, "K")
+    checks = [chk for chk in checks if chk.id in ("K4", "K5", "K6", "K7a", "K8")]
+    facts = [LayerFact(("b",), L, L, False, sp.Integer(1), True, TIGHT_EVERY_DEPTH)] if fam.bias else []
+    if cancels:
+        facts.append(LayerFact(ctx.kinds, sp.Integer(1), L - 1, False, sp.Integer(2), False, None, exact_only=True))
+    who = "W^(L) and the hidden layers"
+    steps = [
+        InductionStep("lemma", "Layer transfer at a constant init",
+                      "Every hidden layer is one class of identical units, for every depth (docs/theory.md §4). The "
+                      "engine's backward transfer is a product: δ^(l) = f'(z^(l))·n·c·δ^(l+1) (K4, K5) and "
+                      "δ^(L−1) = f'(z^(L−1))·Σ_k v_k δ^(L)_k (K6), so δ^(l+1) ≡ 0 gives δ^(l) ≡ 0.", ("K4", "K5", "K6")),
+        InductionStep("base", "Base case: the output layer",
+                      "δ^(L) depends on the label (K7a)" + (": b^(L) moves at step 1 at every depth." if fam.bias else ".")
+                      + (" The output deltas sum to 0 at the init (K8), so δ^(L−1) = 0." if cancels else
+                         " The output deltas' sum is not identically 0 (K8)."), ("K7a", "K8")),
+        InductionStep("step", "Inductive step (over l, downwards)",
+                      ("At the init δ^(l+1) ≡ 0 gives δ^(l) ≡ 0 (K4, K5): every hidden W^(l), b^(l) is unchanged at "
+                       "step 1, at every depth." if cancels else "Nothing beyond the base case is claimed.")
+                      + " The activation is not analytic, so whether a layer's gradient vanishes identically later is "
+                        "not decided here.", ("K4", "K5")),
+    ]
+    head = (f"For every depth {L} ≥ 2, every hidden layer's {n} units stay identical forever"
+            + ("; b^(L) moves at step 1" if fam.bias else "")
+            + ("; every other hidden W^(l), b^(l) (l ≤ L − 1) is unchanged before step 2" if cancels else ""))
+    return DepthTheorem("constant_lower_bounds", "fixed point", "l", facts, True, checks, steps, head,
+                        open_questions=[f"when {who} first move: {fam.activation.describe()} is not analytic, so the "
+                                        "non-vanishing argument does not apply (analyze a concrete depth)"])
+
+
+def _constant_kinked_applies(ctx: Context) -> bool:
+    return ctx.all_roles(Constant) and not ctx.is_analytic and all(
+        not (_value(ctx.init.of(r)).is_number and _value(ctx.init.of(r)) == 0) for r in ("first", "hidden", "last"))
+
+
 def _constant_applies(ctx: Context) -> bool:
     if not ctx.all_roles(Constant) or not ctx.is_analytic:
         return False
@@ -358,6 +397,7 @@ SCHEMAS: tuple[tuple[str, Callable[[Context], bool], Callable[[Context], DepthTh
     ("front", _front_applies, _front),
     ("constant", _constant_applies, _constant),
     ("zero_last", _zero_last_applies, _zero_last),
+    ("constant_lower_bounds", _constant_kinked_applies, _constant_kinked),
 )
 
 

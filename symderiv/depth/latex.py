@@ -74,7 +74,10 @@ def _fact_item(fact: LayerFact) -> str:
         return rf"\item {who}{where} never change."
     step = math_tex(str(fact.first_move))
     generic = " (for generic values of the init)" if fact.generic else ""
-    if fact.first_move == 1:
+    if not fact.can_move:
+        text = (rf"\item {who}{where} are unchanged before step ${step}$; whether an update changes them at that step "
+                r"is not decided here")
+    elif fact.first_move == 1:
         text = rf"\item {who}{where}: their gradient at the init is not identically $0${generic}, so step $1$ can move them"
     else:
         text = (rf"\item {who}{where} are unchanged before step ${step}$, and ${step}$ is the first step at which an "
@@ -163,6 +166,8 @@ def _scope(analysis: "DepthAnalysis") -> list[str]:
     lines = [r"\section{Scope and evidence}", prose_tex(analysis.scope())]
     if th.conditions:
         lines.append("Conditions: " + prose_tex("; ".join(th.conditions)) + ".")
+    if th.open_questions:
+        lines.append("Not decided (not claimed): " + prose_tex("; ".join(th.open_questions)) + ".")
     if any(f.tight == TIGHT_CONCRETE for f in th.facts):
         lines.append(r"A move \emph{at} the first-move step along a real trajectory is certified only at the concrete "
                      r"depths that \texttt{verify()} checks (exact analyses with certified witness trajectories, and "

@@ -125,6 +125,7 @@ class MemberFact:
     first_move: int | None
     tight: bool
     exact_only: bool = False
+    can_move: bool = True
 
 
 @dataclass
@@ -141,6 +142,8 @@ class DepthTheorem(JsonFace):
     headline: str
     undecided: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
+    #: statements a proved theorem leaves open (e.g. first moves past a kink): said, never claimed
+    open_questions: list[str] = field(default_factory=list)
 
     @property
     def proved(self) -> bool:
@@ -158,7 +161,7 @@ class DepthTheorem(JsonFace):
             fact = next((f for f in self.facts if kind in f.params and f.covers(L, l)), None)
             if fact is not None:
                 out[name] = MemberFact(fact.stays_zero, fact.step_at(L, l), fact.tight == TIGHT_EVERY_DEPTH,
-                                       fact.exact_only)
+                                       fact.exact_only, fact.can_move)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,4 +173,5 @@ class DepthTheorem(JsonFace):
             "induction": [s.to_dict() for s in self.steps],
             "engine_checks": [c.to_dict() for c in self.checks],
             "conditions": list(self.conditions), "undecided": list(self.undecided),
+            "not_decided": list(self.open_questions),
         }

@@ -99,6 +99,9 @@ def _mlp_concrete(analysis: "DepthAnalysis", fam: MLPFamily, member: "MemberStat
             zero, step, tight = a.stays_zero(name, idx), a.first_move_step(name, idx), a.first_move_tight(name, idx)
             if zero != fact.stays_zero:
                 bad.append(_mismatch(name, idx, "stays_zero", fact.stays_zero, zero))
+            elif not zero and not fact.can_move:  # a lower bound only
+                if step is not None and fact.first_move is not None and step < fact.first_move:
+                    bad.append(_mismatch(name, idx, "first-move step (at least)", fact.first_move, step))
             elif not zero and step != fact.first_move:
                 bad.append(_mismatch(name, idx, "first-move step", fact.first_move, step))
             elif not zero and fact.first_move is not None and not tight:
@@ -178,7 +181,8 @@ def _trajectory_mismatches(member: "MemberStatement", history: list[dict[str, np
                                f"{fact.first_move}")
                     break
         s = fact.first_move
-        if visible and s is not None and s < len(history) and np.array_equal(history[s][name], start[name]):
+        if visible and fact.can_move and s is not None and s < len(history) and np.array_equal(history[s][name],
+                                                                                             start[name]):
             bad.append(f"{name} did not change at its first-move step {s}")
     return bad
 
