@@ -160,15 +160,46 @@ def run_counted(
         raise InternalError(f"run_bounded: work must be a positive integer number of steps, got {work!r}")
     allowed_names = _SAFE_GLOBALS | {(c.__module__, c.__qualname__) for c in allowed}
     method = isolation_method()
-    if method == "fork":
-        payload, died = _run_forked(fn, args, float(seconds), memory_mb, (work, prepare))
-    elif method == "spawn":
-        payload, died = _run_spawned(fn, args, float(seconds), memory_mb, (work, prepare))
-    else:  # pragma: no cover - exotic platforms
-        raise IsolationUnavailable("no child process can be started here (no fork, no multiprocessing spawn), so no time bound can be enforced")
-    if not payload:
-        raise BoundExceeded(f"the bounded computation died ({died or 'no result'}; memory bound?)")
-    return _decode(payload, allowed_names, reraise, memory_mb)
+    # inside a counted child (a nested bound), waiting for the grandchild polls the clock: those
+    # steps would depend on its wall time, so the outer count pauses and is charged the inner work
+    meter = _pause_meter()
+    charged = 0
+    try:
+        if method == "fork":
+            payload, died = _run_forked(fn, args, float(seconds), memory_mb, (work, prepare))
+        elif method == "spawn":
+            payload, died = _run_spawned(fn, args, float(seconds), memory_mb, (work, prepare))
+        else:  # pragma: no cover - exotic platforms
+            raise IsolationUnavailable("no child process can be started here (no fork, no multiprocessing spawn), so no time bound can be enforced")
+        if not payload:
+            raise BoundExceeded(f"the bounded computation died ({died or 'no result'}; memory bound?)")
+        value, charged = _decode(payload, allowed_names, reraise, memory_mb)
+        return value, charged
+    except WorkExceeded as exc:
+        charged = exc.limit
+        raise
+    except BoundExceeded:
+        charged = work or 0
+        raise
+    finally:
+        _resume_meter(meter, charged)
+
+
+#: in a counted child: its step counter's (hook, charge); None elsewhere
+_METER: tuple[Callable[..., None], Callable[[int], None]] | None = None
+
+
+def _pause_meter() -> tuple[Callable[..., None], Callable[[int], None]] | None:
+    if _METER is not None and sys.getprofile() is _METER[0]:
+        sys.setprofile(None)
+        return _METER
+    return None
+
+
+def _resume_meter(meter: tuple[Callable[..., None], Callable[[int], None]] | None, steps: int) -> None:
+    if meter is not None:
+        meter[1](steps)  # may end this child: the inner work counts against the outer budget
+        sys.setprofile(meter[0])
 
 
 # ---------------------------------------------------------------- the child side
@@ -253,6 +284,7 @@ def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable
     """``fn(*args)`` and its step count; beyond ``work`` steps the child reports :class:`WorkExceeded`
     through ``emit`` and exits at once (from inside the hook: a SymPy ``except BaseException`` or
     bare ``except`` cannot swallow the stop, and CPython drops a profile hook that raises)."""
+    global _METER
     _fresh_start()
     if prepare is not None:
         prepare(args)
@@ -265,17 +297,28 @@ def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable
             sys.setprofile(None)
             emit(pickle.dumps(("over", work)))
 
+    def charge(n: int) -> None:  # the work of a nested bounded child
+        nonlocal steps
+        steps += n
+        if steps > work:
+            emit(pickle.dumps(("over", work)))
+
+    _METER = (count, charge)
+
     import builtins
 
     real_import = builtins.__import__
 
     depth = 0  # imports nest (a module imports others while it loads): count again after the outermost
+    resume: list = [None]  # the hook active when the outermost import began (None while a nested bound waits)
 
     def uncounted_import(*a: Any, **kw: Any) -> Any:
         """Imports are not work of the call: a module the parent had not imported yet (SymPy imports
         some on first use) would otherwise be counted, and the count would depend on the parent's past.
         Every import statement costs the same few steps, whether the module was loaded or not."""
         nonlocal depth
+        if depth == 0:
+            resume[0] = sys.getprofile()
         sys.setprofile(None)
         depth += 1
         try:
@@ -283,7 +326,7 @@ def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable
         finally:
             depth -= 1
             if depth == 0:
-                sys.setprofile(count)
+                sys.setprofile(resume[0])
 
     builtins.__import__ = uncounted_import  # the child's own copy of builtins: the parent is untouched
     sys.setprofile(count)
@@ -292,6 +335,7 @@ def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable
     finally:
         sys.setprofile(None)
         builtins.__import__ = real_import
+        _METER = None
     return value, steps
 
 

@@ -74,6 +74,16 @@ def _sympy_work(n):
     return str(sp.expand((x + 1) ** n))[:20]
 
 
+def _nested_counted(sleep_s, n):
+    """A counted computation that waits for a nested counted child (which sleeps, then works)."""
+    return run_counted(_sleep_then_work, sleep_s, n, seconds=60, work=10**8)
+
+
+def _sleep_then_work(sleep_s, n):
+    time.sleep(sleep_s)
+    return _sympy_work(n)
+
+
 def _pid_then_sleep(path):
     with open(path, "w") as f:
         f.write(str(os.getpid()))
@@ -220,6 +230,18 @@ def test_step_counts_repeat_exactly():
     value, steps = run_counted(_sympy_work, 40, seconds=120, work=10**8)
     assert value == first[0] and abs(steps - first[1]) <= first[1] // 100
     assert first[1] > 1000
+
+
+def test_a_nested_bound_counts_the_inner_work_not_the_wait():
+    """A counted child that waits for a nested counted child (the claim checker's session proving an
+    identity) is charged the inner steps; its own waiting loop polls the clock and is not counted."""
+    (inner_quick, n_quick), outer_quick = run_counted(_nested_counted, 0.05, 20, seconds=120, work=10**8)
+    (inner_slow, n_slow), outer_slow = run_counted(_nested_counted, 1.5, 20, seconds=120, work=10**8)
+    assert inner_quick == inner_slow and n_quick == n_slow > 1000
+    assert outer_quick == outer_slow  # 1.45 s more of waiting, not one step more
+    assert n_quick < outer_quick < n_quick + 1000
+    with pytest.raises(WorkExceeded):  # the inner work counts against the outer budget
+        run_counted(_nested_counted, 0.05, 20, seconds=120, work=n_quick // 2 + 1000)
 
 
 def test_the_wall_clock_is_a_distinct_safety_net():
