@@ -871,7 +871,10 @@ class Analysis(JsonFace):
         and its classes named by the full network's tie ids (symderiv.inputs, part (3) of the lemma)."""
         data = t.to_dict()
         m = self.inputs
-        if m is None:
+        if m is None:  # the published tie ids (never-moving classes merged), not the proof's class numbers
+            ids = self._tie_ids()
+            for move in data["moves"]:
+                move["class"] = ids[move["class"]]
             return data
         data["data_and_init"] = dict(m.lift_point(t.point))
         ids = self._tie_ids()
@@ -949,12 +952,16 @@ def analyze(
     input_shape: "tuple[int, ...] | None" = None,
     values: str = "generic",
     optimizer: object = None,
+    forward_kwargs: "dict | None" = None,
+    output: object = None,
     _reduce_inputs: bool = True,
 ) -> "Analysis | Any":
     """Prove which parameters stay zero or tied forever, and when each first moves.
 
     * ``net``: a network from :func:`symderiv.mlp`, or a PyTorch ``nn.Module`` (traced with
-      ``torch.fx``; then ``loss`` and ``input_shape`` (without the batch axis) are required, ``values``
+      ``torch.export``; then ``loss`` and ``input_shape`` (without the batch axis; a dict keyword -> shape,
+      ``tokens(T)`` for token ids) are required, ``forward_kwargs`` fixes keyword arguments
+      (``{"use_cache": False}``), ``output`` picks an output, ``values``
       is ``"generic"`` (exact zeros and equal entries kept, every other value a symbol: the theorem
       covers every model with that pattern) or ``"exact"``, and the result is a
       :class:`symderiv.graph.GraphAnalysis`; see :func:`symderiv.graph.analyze_module`).
@@ -982,7 +989,8 @@ def analyze(
             raise InvalidArgument("an nn.Module's own parameter values are its init: set them on the module "
                                   "(init= and relu_grad_at_zero= apply to mlp networks)")
         return analyze_module(net, loss=loss, input_shape=input_shape, values=values, seed=seed,
-                              optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer)
+                              optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer,
+                              forward_kwargs=forward_kwargs, output=output)
     if not isinstance(net, Network):
         from .errors import InvalidArgument
 
