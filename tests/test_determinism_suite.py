@@ -1,5 +1,5 @@
 """The test command itself: the tests marked slow in tests/conftest.py exist (a renamed test would
-the default run deselects them."""
+silently move back into the default run), and the default run deselects them."""
 from __future__ import annotations
 
 import ast
