@@ -248,6 +248,11 @@ def _preload() -> None:
             pass
 
 
+#: modules whose objects receive facts in their constructor that the class defaults do not hold
+#: (indexed symbols and their indices, vectors): their facts are kept, never reset
+_FACTS_GIVEN_AT_CREATION = ("sympy.tensor.indexed", "sympy.vector")
+
+
 def forget_cached_facts(args: tuple) -> None:
     """Reset, in the bounded child, the facts SymPy caches on the objects of ``args`` (assumptions
     asked before, cached hashes): the parent may have computed them or not, depending on what it
@@ -270,7 +275,7 @@ def forget_cached_facts(args: tuple) -> None:
             try:
                 if orig is not None:  # a Symbol: its own facts, as when it was created
                     obj._assumptions = sp.Symbol._canonical_assumptions(**orig)[0]
-                else:
+                elif not type(obj).__module__.startswith(_FACTS_GIVEN_AT_CREATION):
                     obj._assumptions = type(obj).default_assumptions
                 obj._mhash = None
             except (AttributeError, TypeError):  # an object with fixed slots: nothing cached to forget

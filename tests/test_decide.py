@@ -212,3 +212,19 @@ def test_work_arguments_are_refused_in_one_line(bad):
             bounded_zero_proof(x - y, bad)
     with pytest.raises(InvalidArgument, match="safety_seconds must be a positive finite number"):
         WorkBudget(safety_seconds=float("nan"))
+
+
+def test_forgetting_cached_facts_keeps_the_given_ones():
+    """The counted child resets what SymPy learned about the arguments, never what they were given."""
+    from symderiv.decide import forget_cached_facts
+
+    p = sp.Symbol("p", positive=True)
+    i = sp.Idx("i", 5)
+    xi = sp.IndexedBase("x", real=True)[i]
+    expr = sp.exp(p) + 1 + xi
+    assert expr.is_positive is None and (p + 1).is_positive  # facts learned on these objects
+    assert "positive" in (p + 1)._assumptions
+    forget_cached_facts((expr, [p + 1]))
+    assert "positive" not in (p + 1)._assumptions  # learned: forgotten
+    assert p.is_positive and p.is_real and xi.is_real and i.is_integer  # given: kept
+    assert (p + 1).is_positive and expr.is_real  # and everything can be learned again
