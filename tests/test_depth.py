@@ -103,6 +103,15 @@ def test_depth_1000_reads_the_statement_without_the_engine(five, monkeypatch):
     assert five["e"].at(1000).first_move_step("blocks.999.f1.weight") == 2
 
 
+def test_one_fact_at_any_depth_in_constant_time(five):
+    assert five["b"].fact("W1", 10**9).first_move == 10**9 and five["b"].fact("b999999999", 10**9).first_move == 2
+    assert five["e"].fact("blocks.41.f1.bias", 42).first_move == 2 and five["e"].fact("alpha.41", 42).tight
+    with pytest.raises(InvalidArgument, match="no statement about a parameter named 'W6' at depth 5"):
+        five["b"].fact("W6", 5)
+    with pytest.raises(InvalidArgument, match="'blocks.3.f1.weight' at depth 3"):
+        five["e"].fact("blocks.3.f1.weight", 3)
+
+
 def test_member_statement_names_what_it_knows(five):
     with pytest.raises(InvalidArgument, match="no parameter named 'W9'"):
         five["b"].at(3).first_move_step("W9")

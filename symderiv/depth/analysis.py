@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidArgument, NetworkError
+from ..errors import InvalidArgument
 from ..guard import public_entry
 from ..jsontext import JsonFace
 from ..optimizers import OptimizerClass, optimizer_class as _optimizer_class
-from .family import FamilyInit, MLPFamily, ReZeroFamily, family_init
+from .family import FamilyInit, MLPFamily, ReZeroFamily, family_init, member_depth
 from .induction import prove_family, prove_rezero
 from .statement import TIGHT_CONCRETE, TIGHT_EVERY_DEPTH, DepthTheorem, LayerFact, MemberFact
 
@@ -64,14 +64,23 @@ class DepthAnalysis(JsonFace):
     # ------------------------------------------------------------ the statement at one depth
     def entries(self, L: int) -> list[tuple[str, str, int]]:
         """``(parameter name, kind, layer)`` of the member of depth ``L`` (layers 1-based)."""
+        L = member_depth(self.family, L)
         if isinstance(self.family, MLPFamily):
-            self.family.at(L)  # validates L
             kinds = ("W", "b") if self.family.bias else ("W",)
             return [(f"{k}{l}", k, l) for l in range(1, L + 1) for k in kinds]
-        if isinstance(L, bool) or not isinstance(L, int) or L < self.family.min_depth:
-            raise NetworkError(f"a member of this family needs an integer depth ≥ {self.family.min_depth}, got {L!r}")
         return ([(f"blocks.{l - 1}.{p}", p, l) for l in range(1, L + 1) for p in REZERO_PARAMETERS]
                 + [(f"alpha.{l - 1}", "alpha", l) for l in range(1, L + 1)])
+
+    def fact(self, name: str, L: int) -> MemberFact:
+        """The statement about one parameter (``"W3"``, ``"blocks.2.f1.weight"``, ``"alpha.0"``) of the member of
+        depth ``L``: constant time, at any depth."""
+        L = member_depth(self.family, L)
+        entry = _parse_entry(self.family, name, L)
+        found = self.theorem.member([entry], L) if entry is not None else {}
+        if name not in found:
+            raise InvalidArgument(f"no statement about a parameter named {name!r} at depth {L} "
+                                  f"(e.g. {', '.join(e[0] for e in self.entries(min(L, 2))[:3])})")
+        return found[name]
 
     def at(self, L: int) -> MemberStatement:
         """The proved statement at depth ``L``: no symbolic work (instant at any depth)."""
@@ -176,6 +185,21 @@ class DepthAnalysis(JsonFace):
         from .verify import verify_depth
 
         return verify_depth(self, **options)
+
+
+def _parse_entry(family: "MLPFamily | ReZeroFamily", name: str, L: int) -> tuple[str, str, int] | None:
+    """``(name, kind, layer)`` of a parameter name of the member of depth ``L``, or None."""
+    import re
+
+    if isinstance(family, MLPFamily):
+        m = re.fullmatch(r"([Wb])([1-9][0-9]*)", name) if isinstance(name, str) else None
+        ok = m is not None and int(m[2]) <= L and (m[1] == "W" or family.bias)
+        return (name, m[1], int(m[2])) if ok and m is not None else None
+    m = re.fullmatch(r"(?:blocks\.([0-9]+)\.(f[12]\.(?:weight|bias))|alpha\.([0-9]+))", name) if isinstance(name, str) else None
+    if m is None:
+        return None
+    index = int(m[1] if m[1] is not None else m[3])
+    return (name, m[2] or "alpha", index + 1) if index < L else None
 
 
 def _param_text(kind: str, layer: str = "l") -> str:

@@ -29,6 +29,7 @@ from ..losses import Loss, loss as _loss
 from ..network import MAX_INPUT_WIDTH, MAX_OUTPUTS, Network, mlp
 
 __all__ = ["MLPFamily", "ReZeroFamily", "mlp_family", "rezero_family", "ROLES", "FamilyInit", "family_init",
+           "member_depth",
            "MAX_GENERIC_WIDTH", "MAX_REZERO_WIDTH"]
 
 #: the roles of an MLP family's layers, in order
@@ -73,7 +74,7 @@ class MLPFamily(JsonFace):
 
     def at(self, L: int) -> Network:
         """The member of depth ``L`` (a :class:`~symderiv.network.Network`; ``L − 1`` hidden layers)."""
-        L = _member_depth(self, L)
+        L = member_depth(self, L)
         return mlp([self.n_in] + [self.width] * (L - 1) + [self.n_out], self.activation, self.loss, self.bias)
 
     @property
@@ -109,7 +110,7 @@ class ReZeroFamily(JsonFace):
         """The member of depth ``L`` as a PyTorch module (α = 0, random branch weights; imports torch)."""
         from .modules import ReZeroStack
 
-        return ReZeroStack(self.d, _member_depth(self, L), self.activation.name, seed)
+        return ReZeroStack(self.d, member_depth(self, L), self.activation.name, seed)
 
     def describe(self) -> str:
         return (f"stack of {self.depth} ReZero blocks x + α_l·F_l(x), width {self.d}, F_l = Linear-"
@@ -121,7 +122,8 @@ class ReZeroFamily(JsonFace):
                 "activation": self.activation.to_dict(), "loss": self.loss}
 
 
-def _member_depth(family: "MLPFamily | ReZeroFamily", L: object) -> int:
+def member_depth(family: "MLPFamily | ReZeroFamily", L: object) -> int:
+    """``L`` as an int when it is a depth of ``family`` (any size: a statement costs nothing per depth)."""
     if isinstance(L, bool) or not isinstance(L, (numbers.Integral, sp.Integer)) or int(L) < family.min_depth:
         raise NetworkError(f"a member of this family needs an integer depth {family.depth} ≥ {family.min_depth}, "
                            f"got {L!r}")

@@ -368,9 +368,11 @@ def _zero_last(ctx: Context) -> DepthTheorem:
                       "layer δ^(L−1) = 0 (D1); under a block with δ = 0, δ = 0 and the gradients vanish (D2).",
                       ("D1", "D2")),
         InductionStep("base", "Base case: the output layer at the init",
-                      "δ^(L) is not identically 0 (D3a) and ∂ℓ/∂W^(L) = δ^(L)·h^(L−1) (D3b), h^(L−1) not identically 0: "
-                      "W^(L), b^(L) move at step 1 at every depth; every other block's δ is 0 at the init (D1, then D2 "
-                      "by induction over l downwards): unchanged at step 1.", ("D3a", "D3b", "D1", "D2")),
+                      "δ^(L) is not identically 0 (D3a) and ∂ℓ/∂W^(L) = δ^(L)·h^(L−1) (D3b), where h^(L−1) = f(z^(L−1)) "
+                      "is not identically 0 (f is analytic and non-constant, D4.1, and z^(L−1) is non-constant: so it "
+                      "is at the tied point of the inductive step, D4.2, D4.3): W^(L), b^(L) move at step 1 at every "
+                      "depth; every other block's δ is 0 at the init (D1, then D2 by induction over l downwards): "
+                      "unchanged at step 1.", ("D3a", "D3b", "D1", "D2", "D4.1", "D4.2", "D4.3")),
         InductionStep("step", "Inductive step on A_1 (over l, downwards)",
                       "On A_1 the output layer is free and the other blocks keep their generic init values. A function of "
                       "those values that is not identically 0 at one of them is not identically 0: take every entry and "
