@@ -104,7 +104,7 @@ def _dead(pid: int) -> bool:
         return False
 
 
-def _wait_dead(pid: int, seconds: float = 5.0) -> bool:
+def _wait_dead(pid: int, seconds: float = 30.0) -> bool:  # returns as soon as it is dead
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if _dead(pid):
