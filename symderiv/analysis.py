@@ -525,14 +525,15 @@ class Analysis(JsonFace):
             lines.append("Nothing learns.")
         elif zero_params:
             lines.append(f"Only {_join(learning)} learn{'s' if len(learning) == 1 else ''}.")
-        for l, width, n_cls in self.hidden_layer_classes():
+        for layers, width, n_cls in _runs_of_equal_layers(self.hidden_layer_classes()):
+            where = f"layer {layers}" if layers.isdigit() else f"each of layers {layers}"
             if n_cls == 1 and width != 1:
                 lines.append(
-                    f"The {width} units of layer {l} stay identical forever: the network behaves as if "
-                    f"that layer had width 1."
+                    f"The {width} units of {where} stay identical forever: the network behaves as if "
+                    + ("that layer" if where.startswith("layer") else "each of those layers") + " had width 1."
                 )
             elif isinstance(width, int) and n_cls < width:
-                lines.append(f"The {width} units of layer {l} fall into {n_cls} classes of identical units, forever.")
+                lines.append(f"The {width} units of {where} fall into {n_cls} classes of identical units, forever.")
         ties = self._tie_summary()
         if ties:
             lines.append(ties)
@@ -666,10 +667,26 @@ class Analysis(JsonFace):
                     text += f" (some entries only from step {finite[-1]})"
             if None in steps:
                 text += ("; " if finite else " ") + "never changes (proved)" if not finite else "; some entries never change (proved)"
-            parts.append(text)
+            parts.append((name, text[len(name):]))
         if not parts:
             return ""
-        return "First moves: " + "; ".join(parts) + "."
+        # consecutive parameters with the same statement in one clause: "W1 and b1 first move at step 16"
+        grouped: list[tuple[list[str], str]] = []
+        for name, rest in parts:
+            if grouped and grouped[-1][1] == rest:
+                grouped[-1][0].append(name)
+            else:
+                grouped.append(([name], rest))
+        plural = {" first moves": " first move", " is unchanged": " are unchanged", " never changes": " never change"}
+        clauses = []
+        for names, rest in grouped:
+            if len(names) > 1:
+                for one, many in plural.items():
+                    if rest.startswith(one):
+                        rest = many + rest[len(one):]
+                        break
+            clauses.append(_join(names) + rest)
+        return "First moves: " + "; ".join(clauses) + "."
 
     def scope(self) -> str:
         """The theorem's scope: optimizer class, kink convention, labels, weight decay."""
@@ -909,6 +926,20 @@ def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _runs_of_equal_layers(layers: list) -> list[tuple[str, Any, Any]]:
+    """``(l, width, classes)`` per hidden layer -> one ``("3–15", width, classes)`` per run of consecutive
+    layers with the same width and number of classes ("1" for a run of one, "1 and 2" for two), so a deep
+    network's identical layers read as one sentence."""
+    runs: list[list] = []
+    for l, width, n_cls in layers:
+        if runs and runs[-1][2] == width and runs[-1][3] == n_cls and runs[-1][1] == l - 1:
+            runs[-1][1] = l
+        else:
+            runs.append([l, l, width, n_cls])
+    label = lambda lo, hi: str(lo) if lo == hi else f"{lo} and {hi}" if hi == lo + 1 else f"{lo}–{hi}"  # noqa: E731
+    return [(label(lo, hi), width, n_cls) for lo, hi, width, n_cls in runs]
 
 
 #: zero-initialized weight matrices beyond which a concrete analysis whose zero front moves is refused

@@ -703,8 +703,9 @@ def conservation_sentences(conservation: Conservation, signed, proof: Proof) -> 
             bias = any(law.description.startswith("the sum of the output") for law in shift)
             what = " and ".join(x for x, present in ((f"each column sum of W{L}", cols),
                                                      (f"the sum of b{L}", bias)) if present)
+            part = "row" if cols else "entry"  # b has no rows: its true-class entry is what moves
             head = (f"{what[0].upper()}{what[1:]} {'is' if len(shift) == 1 else 'are'} conserved under SGD/momentum/"
-                    "Nesterov: the true-class row moves against the others and exactly balances them")
+                    f"Nesterov: the true-class {part} moves against the others and exactly balances them")
         else:
             head = "Conserved under SGD/momentum/Nesterov (linear in the gradient history)"
         laws = [law.indexed + (" (each " + ", ".join(f"{k} in {v}" for k, v in law.for_each) + ")"
