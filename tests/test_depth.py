@@ -193,6 +193,14 @@ def test_json_shows_no_internal_names(five):
         assert not LEAK.findall(a.to_json())
 
 
+def test_prose_uses_the_family_s_own_names():
+    a = analyze_depth(mlp_family(3, "m", "N", 2, "sigmoid"), sd.zeros())
+    text = a.summary() + " ".join(s.text for s in a.theorem.steps) + a.theorem.headline
+    assert "N - l + 1" in text and "δ^(N−t)" in text and "f'(0)·m·u" in text
+    assert not re.search(r"\bL\b", text) and not re.search(r"\bn\b", text)
+    assert a.at(7).first_move_step("W2") == 6
+
+
 def test_summary_states_the_theorem_and_its_scope(five):
     text = five["b"].summary()
     assert "every depth L ≥ 2" in text and "L - l + 1" in text and "class 'coordinatewise'" in text
@@ -239,6 +247,10 @@ def test_committed_depth_proofs_are_current():
 @pytest.mark.parametrize("call, error, words", [
     (lambda: mlp_family(4, "n", 3, 3), NetworkError, "depth must be a symbol name"),
     (lambda: mlp_family(4, "L", "L", 3), NetworkError, "different symbols"),
+    (lambda: mlp_family(4, "n", "l", 3), NetworkError, "a name the proofs use themselves"),
+    (lambda: mlp_family(4, "L", "N", 3), NetworkError, "cannot be 'L'"),
+    (lambda: mlp_family(4, "Λ", "L", 3), NetworkError, "ASCII letters and digits"),
+    (lambda: analyze_depth(mlp_family(4, "n", "L", 3), sd.constant(sp.Symbol("u"))), InitError, "the proofs use"),
     (lambda: mlp_family(0, "n", "L", 3), NetworkError, "n_in must be a positive integer"),
     (lambda: mlp_family(4, "n", "L", 3, ["tanh", "relu"]), NetworkError, "one activation"),
     (lambda: mlp_family(4, "n", "L", 1), NetworkError, "needs at least 2 outputs"),

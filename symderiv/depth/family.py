@@ -40,13 +40,31 @@ MAX_GENERIC_WIDTH = 8
 MAX_REZERO_WIDTH = 6
 
 
+#: names the proofs use themselves (the layer index l, the step t, the window's h, d, u, v, w, b, …)
+RESERVED_NAMES = frozenset({"l", "t", "h", "d", "w", "b", "u", "v", "c", "z", "x", "y", "f", "g", "p"})
+
+
+def _symbol_name(value: object, what: str, error: type = NetworkError) -> str | None:
+    """A plain ASCII name (letters and digits, a letter first, not one the proofs use), or None for a non-name."""
+    import re
+
+    name = value.name if isinstance(value, sp.Symbol) else value
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,15}", name):
+        return None
+    if name in RESERVED_NAMES:
+        raise error(f"{what} {name!r} is a name the proofs use themselves ({', '.join(sorted(RESERVED_NAMES))}); "
+                    "choose another")
+    return name
+
+
 def _depth_symbol(depth: object) -> sp.Symbol:
-    if isinstance(depth, str) and depth.isidentifier():
-        return sp.Symbol(depth, integer=True, positive=True)
-    if isinstance(depth, sp.Symbol):
-        return sp.Symbol(depth.name, integer=True, positive=True)
-    raise NetworkError(f"depth must be a symbol name such as 'L' (a family covers every depth), got {depth!r}; "
-                       "for one concrete depth use symderiv.mlp")
+    name = _symbol_name(depth, "the depth symbol")
+    if name is None:
+        raise NetworkError(f"depth must be a symbol name such as 'L' (ASCII letters and digits; a family covers "
+                           f"every depth), got {depth!r}; for one concrete depth use symderiv.mlp")
+    if name == "n":
+        raise NetworkError("the depth symbol cannot be 'n' (the proofs write the width n); choose e.g. 'L'")
+    return sp.Symbol(name, integer=True, positive=True)
 
 
 def _concrete(value: object, what: str, cap: int) -> int:
@@ -144,12 +162,16 @@ def mlp_family(n_in: int, width: object, depth: object, n_out: int, activation: 
     L = _depth_symbol(depth)
     n_in = _concrete(n_in, "n_in", MAX_INPUT_WIDTH)
     n_out = _concrete(n_out, "n_out", MAX_OUTPUTS)
-    if isinstance(width, str) and width.isidentifier():
-        if width == str(L):
-            raise NetworkError(f"the width and the depth need different symbols, got {width!r} for both")
-        w: "int | sp.Symbol" = sp.Symbol(width, integer=True, positive=True)
-    elif isinstance(width, sp.Symbol):
-        w = width
+    width_name = _symbol_name(width, "the width symbol") if isinstance(width, (str, sp.Symbol)) else None
+    if width_name is not None:
+        if width_name == str(L):
+            raise NetworkError(f"the width and the depth need different symbols, got {width_name!r} for both")
+        if width_name == "L":
+            raise NetworkError("the width symbol cannot be 'L' (the proofs write the depth L); choose e.g. 'n'")
+        w: "int | sp.Symbol" = sp.Symbol(width_name, integer=True, positive=True)
+    elif isinstance(width, (str, sp.Symbol)):
+        raise NetworkError(f"width must be a positive integer or a symbol name such as 'n' (ASCII letters and "
+                           f"digits), got {width!r}")
     else:
         w = _concrete(width, "width", 10**9)
     if isinstance(activation, (list, tuple)):
@@ -243,6 +265,13 @@ def family_init(family: MLPFamily, init: object) -> FamilyInit:
         one = _spec(init, "init")
         specs = {r: one for r in ROLES}
     result = FamilyInit(specs["first"], specs["hidden"], specs["last"])
+    for r in ROLES:
+        spec = result.of(r)
+        if isinstance(spec, Constant):
+            for s in sorted(spec.value.free_symbols, key=str):
+                if s.name != "c" and _symbol_name(s.name, f"the init symbol of the {r} layer", InitError) is None:
+                    raise InitError(f"the init symbol {s.name!r} of the {r} layer must be a plain name (ASCII letters "
+                                    "and digits) such as 'c'")
     for r in ROLES:
         if isinstance(result.of(r), Generic):
             if family.symbolic_width:

@@ -33,7 +33,7 @@ from ..engine import input_symbols
 from .checks import analytic, identity, nonzero_at, nonzero_number, structural_zero
 from .family import FamilyInit, MLPFamily, ReZeroFamily
 from .statement import (ELL, TIGHT_CONCRETE, TIGHT_EVERY_DEPTH, DepthTheorem, EngineCheck, InductionStep,
-                        LayerFact)
+                        LayerFact, renamed)
 from . import window as win
 
 __all__ = ["Context", "SCHEMAS", "prove_family", "prove_rezero"]
@@ -404,7 +404,12 @@ SCHEMAS: tuple[tuple[str, Callable[[Context], bool], Callable[[Context], DepthTh
 
 
 def prove_family(family: MLPFamily, init: FamilyInit) -> DepthTheorem:
-    """The first schema of :data:`SCHEMAS` that applies and whose every engine check holds; else undecided."""
+    """The first schema of :data:`SCHEMAS` that applies and whose every engine check holds; else undecided
+    (its prose in the family's names for the depth and the width)."""
+    return renamed(_prove_family(family, init), {"L": str(family.depth), "n": str(family.width)})
+
+
+def _prove_family(family: MLPFamily, init: FamilyInit) -> DepthTheorem:
     ctx = _context(family, init)
     tried = []
     for name, applies, prove in SCHEMAS:
@@ -426,6 +431,10 @@ def prove_family(family: MLPFamily, init: FamilyInit) -> DepthTheorem:
 def prove_rezero(family: ReZeroFamily) -> DepthTheorem:
     """α = 0 in every block: the residual stream and its δ pass every block unchanged (a fixed point of the
     block transfer, induction over l); every α_l moves at step 1 and every branch at step 2."""
+    return renamed(_prove_rezero(family), {"L": str(family.depth)})
+
+
+def _prove_rezero(family: ReZeroFamily) -> DepthTheorem:
     from ..graph.losses import graph_loss
 
     import numpy as np

@@ -11,14 +11,14 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sympy as sp
 
 from ..jsontext import JsonFace
 
-__all__ = ["EngineCheck", "LayerFact", "InductionStep", "DepthTheorem", "MemberFact", "ELL",
+__all__ = ["EngineCheck", "LayerFact", "InductionStep", "DepthTheorem", "MemberFact", "ELL", "renamed",
            "TIGHT_EVERY_DEPTH", "TIGHT_CONCRETE", "NEVER"]
 
 #: the layer index ``l`` of the formulas
@@ -175,3 +175,30 @@ class DepthTheorem(JsonFace):
             "conditions": list(self.conditions), "undecided": list(self.undecided),
             "not_decided": list(self.open_questions),
         }
+
+
+def renamed(theorem: DepthTheorem, names: dict[str, str]) -> DepthTheorem:
+    """``theorem`` with its prose written in the family's own names: the schemas write the depth ``L`` and the
+    width ``n``; ``names`` maps them to the family's (``{"L": "N", "n": "m"}``).  Only prose and the names of
+    computed quantities change; the engine's closed forms already carry the family's symbols."""
+    import re
+
+    names = {k: v for k, v in names.items() if k != v}
+    if not names:
+        return theorem
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+
+    def text(s: str) -> str:
+        return pattern.sub(lambda m: names[m.group(1)], s)
+
+    def head(s: str, sep: str) -> str:  # "δ^(L−1) = <engine output>": rename the name only
+        left, found, right = s.partition(sep)
+        return text(left) + found + right if found else text(s)
+
+    checks = [replace(c, claim=text(c.claim), computed=head(c.computed, " = "), tex=head(c.tex, " = "))
+              for c in theorem.checks]
+    steps = [replace(s, title=text(s.title), text=text(s.text)) for s in theorem.steps]
+    return replace(theorem, checks=checks, steps=steps, headline=text(theorem.headline),
+                   conditions=[text(c) for c in theorem.conditions],
+                   open_questions=[text(q) for q in theorem.open_questions],
+                   undecided=[text(u) for u in theorem.undecided])
