@@ -157,8 +157,11 @@ class GraphAnalysis(JsonFace):
         g = self.proof.graph
         kinks = sorted({n.attrs["activation"].describe() for n in g.nodes
                         if n.op == "activation" and n.attrs["activation"].is_kinked})
-        text = (f"Holds for every dataset, batch size, sample order and learning-rate schedule, for "
-                f"{self.optimizers.scope_phrase()}.")
+        batch = getattr(g, "batch_size", None)
+        data = ("every dataset, batch size, sample order" if not batch else
+                f"every dataset at batch size {batch} (the module couples the examples of a batch, e.g. BatchNorm "
+                "in training mode: the graph's example is a whole batch), every sample order")
+        text = f"Holds for {data} and learning-rate schedule, for {self.optimizers.scope_phrase()}."
         if kinks:
             text += f" Kink convention: {_join(kinks)}."
         text += f" Labels: {graph_loss(g.ends()[2]).label_domain}."

@@ -109,6 +109,9 @@ def _batch_norm_functional(cx: Convert, x: Any, weight: Any, bias: Any, running_
                            training: bool, momentum: float, eps: float) -> tuple:
     if not training:
         return _batch_norm_eval(cx, x, weight, bias, running_mean, running_var, momentum, eps) + (None, None)
+    if not getattr(cx.graph, "batch_size", None):  # never per example: the statistics are the batch's
+        raise cx.unsupported("BatchNorm in training mode (its statistics couple the examples of a batch): give "
+                             "batch_size=B to analyse it at that batch size, or call .eval()")
     out = cx.emit("batch_norm_train", [_channels_first(cx, x, "BatchNorm"), _optional(cx, weight), _optional(cx, bias)],
                   eps=exact(float(eps)), channel_axis=1)
     # (output, saved mean, saved inverse std, new running mean, new running var): only the output is a graph value

@@ -41,9 +41,21 @@ def _windows(shapes: Shapes, at: dict, out: tuple[int, ...]) -> int:
     return int(np.prod(out)) * size
 
 
+def _statistics(shapes: Shapes, at: dict, out: tuple[int, ...]) -> int:
+    """Batch and group statistics: every output entry depends on its whole row (the batch's positions of its
+    channel, or its group), so each entry's closed form is as long as the row."""
+    size = int(np.prod(out))
+    axis = int(at.get("channel_axis", 0))
+    channels = int(out[axis]) if len(out) > axis else 1
+    per_row = size // max(1, channels) if "groups" not in at else \
+        size // max(1, int(np.prod(out[:axis])) * int(at["groups"]))
+    return size * max(1, per_row)
+
+
 #: op -> cost(input shapes, attributes, output shape); ops not listed cost their output size
 COST: dict[str, CostRule] = {"linear": _linear, "matmul": _matmul, "conv": _conv, "max_pool": _windows,
-                             "avg_pool": _windows, "adaptive_avg_pool": _windows}
+                             "avg_pool": _windows, "adaptive_avg_pool": _windows, "batch_norm_train": _statistics,
+                             "group_norm": _statistics}
 
 
 def forward_cost(graph: Graph, shape_of: Callable[[int], Sequence[int]] | None = None) -> int:

@@ -413,13 +413,14 @@ def _check_forward_arguments(module: "nn.Module", specs: list[InputSpec]) -> Non
                            "input_shape=[(3, 4), (4,)]")
 
 
-def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: dict[str, Any], output: Any = None):
-    """``(float64 copy, exported program decomposed to Core ATen, output index)``."""
+def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: dict[str, Any], output: Any = None,
+                   batch: int = 1):
+    """``(float64 copy, exported program decomposed to Core ATen, output index)``, traced at batch size ``batch``."""
     if not isinstance(module, nn.Module):
         raise NetworkError(f"expected a torch.nn.Module, got {type(module).__name__}")
     _check_forward_arguments(module, specs)
     model = copy.deepcopy(module).double()
-    args, kwargs = _call_args(specs, [_example(s, 1) for s in specs])
+    args, kwargs = _call_args(specs, [_example(s, batch) for s in specs])
     kwargs.update(forward_kwargs)
     try:
         with torch.no_grad():
@@ -427,7 +428,7 @@ def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: 
     except Exception as exc:
         first = " ".join(str(exc).split())[:200]
         raise NetworkError(f"{type(module).__name__} fails on inputs of shape "
-                           f"{', '.join(str((1,) + s.shape) for s in specs)}: {type(exc).__name__}: {first}") from exc
+                           f"{', '.join(str((batch,) + s.shape) for s in specs)}: {type(exc).__name__}: {first}") from exc
     index = output_index(out, output)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
@@ -442,15 +443,24 @@ def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: 
 
 
 def graph_from_export(module: "nn.Module", input_shape: Any, loss: str, *, forward_kwargs: dict | None = None,
-                      output: Any = None) -> Graph:
+                      output: Any = None, batch_size: int | None = None) -> Graph:
     """The :class:`Graph` of ``module`` on one example (module docstring); ``graph.call`` (a
-    :class:`ModuleCall`) says how the module is called, for the faces that run it."""
-    from . import aten  # noqa: F401  (fills ATEN)
+    :class:`ModuleCall`) says how the module is called, for the faces that run it.
 
+    ``batch_size=B``: the graph's example is a whole batch of ``B`` examples (its inputs keep the batch axis, its
+    loss is the batch's loss, ``graph.batch_size = B``), for modules that couple the examples of a batch
+    (BatchNorm in training mode); the theorem then covers every dataset at that batch size."""
+    from . import aten  # noqa: F401  (fills ATEN)
+    from . import aten_vision  # noqa: F401  (convolution, pooling, batch and group norm)
+
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise NetworkError(f"batch_size must be a positive int (the batch the theorem is about), got {batch_size!r}")
     specs = input_specs(input_shape)
     fixed = dict(forward_kwargs or {})
-    model, ep, out_index = export_program(module, specs, fixed, output)
+    model, ep, out_index = export_program(module, specs, fixed, output, batch=batch_size or 1)
     graph = Graph()
+    graph.batch_size = batch_size  # type: ignore[attr-defined]
+    lead = () if batch_size is None else (batch_size,)
     canonical = {id(p): n for n, p in model.named_parameters()}
     trainable = {n: bool(p.requires_grad) for n, p in module.named_parameters()}
     for name, p in model.named_parameters():
@@ -467,7 +477,7 @@ def graph_from_export(module: "nn.Module", input_shape: Any, loss: str, *, forwa
         if s.integer and name not in vocab:
             raise UnsupportedError(f"the integer input {name} is not used as embedding indices (token ids are "
                                    "supported as embedding indices only)")
-        nid = graph.input(s.shape + ((vocab[name],) if name in vocab else ()))
+        nid = graph.input(lead + s.shape + ((vocab[name],) if name in vocab else ()))
         if name in vocab:
             graph.nodes[nid].attrs["vocab"] = vocab[name]
     call = ModuleCall(specs, fixed, out_index)
@@ -487,15 +497,16 @@ def graph_from_export(module: "nn.Module", input_shape: Any, loss: str, *, forwa
                                "parameters")
     out = tensors[out_index]
     shape = graph.nodes[out.id].shape
-    if not shape or shape[0] != 1 or len(shape) < 2:
-        raise UnsupportedError(f"{type(module).__name__}: the output of shape {shape} at batch size 1 does not keep "
-                               "the batch axis first")
-    graph.set_loss(cx.reshape(out, shape[1:]).id, loss)
+    if not shape or shape[0] != (batch_size or 1) or len(shape) < 2:
+        raise UnsupportedError(f"{type(module).__name__}: the output of shape {shape} at batch size {batch_size or 1} "
+                               "does not keep the batch axis first")
+    graph.set_loss(out.id if batch_size else cx.reshape(out, shape[1:]).id, loss)
     from .tokens import token_inputs
 
     call.vocab = token_inputs(graph)
     graph.call = call  # type: ignore[attr-defined]
-    _check_independent_examples(model, call, type(module).__name__)
+    if batch_size is None:
+        _check_independent_examples(model, call, type(module).__name__)
     return graph
 
 
@@ -519,6 +530,8 @@ def _placeholder(cx: Convert, ep: Any, model: "nn.Module", canonical: dict[int, 
     shape = cx.graph.nodes[cx.graph.input_nodes[k]].shape
     if cx.node.name in vocab:
         return Tokens(k, torch.arange(int(np.prod(shape[:-1]))).reshape((1,) + shape[:-1]))
+    if getattr(cx.graph, "batch_size", None):  # a batch graph: the input already is the batch
+        return Sym(cx.graph.input_nodes[k])
     return cx.reshape(Sym(cx.graph.input_nodes[k]), (1,) + shape)
 
 
@@ -565,5 +578,5 @@ def _check_independent_examples(model: "nn.Module", call: ModuleCall, name: str)
         rows = [call(model, tuple(x[b:b + 1] for x in xs)) for b in range(2)]
     if both.shape[0] != 2 or not all(torch.allclose(both[b:b + 1], rows[b], rtol=1e-9, atol=1e-12)
                                      for b in range(2)):
-        raise UnsupportedError(f"{name} mixes the examples of a batch (e.g. BatchNorm in training mode: call .eval()); "
-                               "symderiv analyses one example at a time")
+        raise UnsupportedError(f"{name} mixes the examples of a batch (e.g. BatchNorm in training mode): give "
+                               "batch_size=B to analyse it at that batch size, or call .eval()")

@@ -155,6 +155,8 @@ def example_batch(g, batch: int, gen: torch.Generator):
     inputs, token ids, fixed keyword arguments) when it has one, else :func:`random_batch`."""
     call = getattr(g, "call", None)
     out_shape = g.nodes[g.output].shape
+    if getattr(g, "batch_size", None):  # a batch graph (train-mode BatchNorm): the theorem is about batches of B
+        batch, out_shape = int(g.batch_size), out_shape[1:]
     if call is None:
         return random_batch(g.loss_name, graph_input_shape(g), out_shape, batch, gen)
     x = call.random_inputs(batch, gen)

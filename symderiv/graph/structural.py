@@ -601,6 +601,8 @@ def verify_structural(analysis: StructuralGraphAnalysis, module: Any, *, seed: i
                          run_module, torch_loss)
 
     g = analysis.proof.graph
+    if getattr(g, "batch_size", None):  # a batch graph: every run uses batches of exactly B examples
+        batches = (int(g.batch_size),)
     values = _module_values(module, g)
     s: StructuralProof = analysis.proof.structural  # type: ignore[attr-defined]
     bad_pattern = []
