@@ -299,7 +299,7 @@ _DEMO = [
 
 def _demo_results() -> list:
     """``(file name, title, analysis thunk, picture)`` of the classic results ``demo --out`` writes
-    (a subset of ``proofs/build.py``'s RESULTS); the picture is ``front`` or ``ties``."""
+    (a subset of ``proofs/build.py``'s RESULTS); the picture is ``front``, ``ties`` or ``conserved``."""
     from .analysis import analyze
     from .init import constant, generic, zeros
     from .network import mlp
@@ -312,7 +312,7 @@ def _demo_results() -> list:
         ("constant_init_width_n", "Constant init 1/2, tanh, any hidden width n: every hidden layer acts as width 1",
          lambda: analyze(mlp([4, "n", "n", 3], "tanh"), constant(sp.Rational(1, 2))), "front"),
         ("softmax_regression_zero_init", "Softmax regression (no hidden layer) at zero init: nothing is stuck",
-         lambda: analyze(mlp([4, 3]), zeros()), "ties"),
+         lambda: analyze(mlp([4, 3]), zeros()), "conserved"),
         ("zero_last_layer", "Generic hidden layer, zero last layer: the hidden layer waits one step",
          lambda: analyze(mlp([3, 3, 2], "tanh"), {"W1": generic(), "b1": generic(), "W2": zeros(), "b2": zeros()}),
          "front"),
@@ -402,9 +402,9 @@ def _demo_files(out_dir: str) -> list[str]:
     not fatal).  Every file is written whole or not at all (:func:`symderiv.atomic.write_output`)."""
     from .atomic import write_output
     from .latex import proof_document
-    from .plot import plot_front, plot_ties
+    from .plot import plot_conserved, plot_front, plot_ties
 
-    pictures = {"front": plot_front, "ties": plot_ties}
+    pictures = {"front": plot_front, "ties": plot_ties, "conserved": plot_conserved}
     no_pictures = _matplotlib_missing()
     lines = [f"== files in {out_dir}"]
     if no_pictures:

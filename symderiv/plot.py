@@ -32,6 +32,8 @@ __all__ = ["plot_front", "plot_ties", "plot_trajectories", "plot_conserved", "fr
 LOG_FLOOR = 1e-20
 #: units per layer above which plot_ties refuses (the drawing would be unreadable)
 MAX_TIES_UNITS = 40
+#: the colour of a weight that learns and is tied to no other weight
+UNTIED_COLOUR = "#555555"
 
 
 def _pyplot() -> Any:
@@ -55,6 +57,17 @@ def _png(fig: Any) -> bytes:
 
         plt.close(fig)
     return buf.getvalue()
+
+
+#: characters per title line: a long title wraps instead of squeezing the plot
+TITLE_WIDTH = 72
+
+
+def _title(text: str) -> str:
+    """``text`` wrapped at :data:`TITLE_WIDTH` characters (existing line breaks kept)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, TITLE_WIDTH, break_on_hyphens=False) for line in text.split("\n"))
 
 
 def _save(fig: Any, path: str) -> str:
@@ -167,10 +180,13 @@ def _front_figure(analysis: Any, *, steps: int | None = None, title: str | None 
     ax.set_xlabel("after training step t (0 = the init)")
     ax.set_ylabel("parameter (input side at the top)")
     what = "blocks" if per_block else "entries"
-    ax.set_title(title or f"First-move front: share of {what} that have moved by step t\n{analysis.net.describe()}; "
-                          f"init {analysis.init_description}", fontsize=9)
-    handles = [Patch(facecolor="#2166ac", label=f"certified moved ({what})"),
-               Patch(facecolor="#f4f4f4", edgecolor="#999999", label="proved unchanged so far")]
+    ax.set_title(_title(title or f"First-move front: share of {what} that have moved by step t\n"
+                                 f"{analysis.net.describe()}; init {analysis.init_description}"), fontsize=9)
+    handles = []  # only marks the picture shows
+    if moved.any():
+        handles.append(Patch(facecolor="#2166ac", label=f"certified moved ({what})"))
+    if ((moved == 0) & (maybe == 0)).any():
+        handles.append(Patch(facecolor="#f4f4f4", edgecolor="#999999", label="proved unchanged so far"))
     if maybe.any():
         handles.append(Patch(facecolor="white", edgecolor="#b2182b", hatch="///", label="may have moved (not certified)"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (1 + 0.3 * len(names))),
@@ -223,11 +239,14 @@ def _ties_figure(analysis: Any, *, title: str | None = None) -> Any:
     for l in range(1, len(sizes)):
         f = analysis.entry_facts(f"W{l}")
         ties[l] = f
-    all_ids = sorted({int(v) for l in ties for v, z in zip(ties[l]["tie_class"].flat, ties[l]["stays_zero"].flat)
-                      if not z})
-    # a palette of its own, so a weight is never mistaken for a unit of the same colour
+    learning_ids = [int(v) for l in ties for v, z in zip(ties[l]["tie_class"].flat, ties[l]["stays_zero"].flat)
+                    if not z]
+    counts = {k: learning_ids.count(k) for k in set(learning_ids)}
+    # only tie classes of two or more weights get a colour (a palette of its own, so a weight is never
+    # mistaken for a unit of the same colour); a weight tied to nothing is drawn plain
+    all_ids = sorted(k for k, n in counts.items() if n > 1)
     edge_colour = dict(zip(all_ids, _class_colours(len(all_ids), "Dark2" if len(all_ids) <= 8 else "tab20b")))
-    zero_edges = 0
+    zero_edges, untied_edges = 0, 0
     for l in range(1, len(sizes)):
         f = ties[l]
         for i in range(sizes[l]):
@@ -236,9 +255,12 @@ def _ties_figure(analysis: Any, *, title: str | None = None) -> Any:
                 if f["stays_zero"][i, j]:
                     zero_edges += 1
                     ax.plot([x0, x1], [y0, y1], color="#bbbbbb", linestyle=":", linewidth=0.8, zorder=1)
-                else:
+                elif int(f["tie_class"][i, j]) in edge_colour:
                     ax.plot([x0, x1], [y0, y1], color=edge_colour[int(f["tie_class"][i, j])], linewidth=1.3,
                             alpha=0.8, zorder=1)
+                else:
+                    untied_edges += 1
+                    ax.plot([x0, x1], [y0, y1], color=UNTIED_COLOUR, linewidth=1.0, alpha=0.8, zorder=1)
     for l, n in enumerate(sizes):
         colours = _class_colours(part.n_classes(l)) if l > 0 else []
         for i in range(n):
@@ -249,21 +271,30 @@ def _ties_figure(analysis: Any, *, title: str | None = None) -> Any:
             ax.text(x, y, label, ha="center", va="center", fontsize=7, zorder=4,
                     color="black" if l == 0 else "white")
         caption = "input\n(data)" if l == 0 else "output" if l == len(sizes) - 1 else f"layer {l}"
-        if l > 0:
+        if l > 0 and part.n_classes(l) < n:  # say it only where units are identical
             k = part.n_classes(l)
-            caption += f"\n{k} class{'es' if k != 1 else ''}"
+            caption += f"\n{k} group{'s' if k != 1 else ''} of\nidentical units"
         ax.text(pos[(l, 0)][0], (tall - 1) / 2 + 0.85, caption, ha="center", va="bottom", fontsize=8)
     ax.set_xlim(-0.8, 2.2 * (len(sizes) - 1) + 0.8)
     ax.set_ylim(-(tall - 1) / 2 - 0.8, (tall - 1) / 2 + 1.6)
     ax.set_aspect("equal")
     ax.axis("off")
-    handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=_class_colours(1)[0], markeredgecolor="black",
-                      label="unit colour: class of identical units in its layer"),
-               Line2D([], [], color=_class_colours(1, "Dark2")[0], label="weight colour: tie class (equal forever)")]
+    unit_ties = any(part.n_classes(l) < n for l, n in enumerate(sizes) if l > 0)
+    handles = []  # only marks the picture shows
+    if unit_ties:
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=_class_colours(1)[0],
+                              markeredgecolor="black", label="unit colour: its group of identical units"))
+    if edge_colour:
+        handles.append(Line2D([], [], color=_class_colours(1, "Dark2")[0],
+                              label="weight colour: its tie class (equal forever)"))
+    if untied_edges:
+        handles.append(Line2D([], [], color=UNTIED_COLOUR, label="weight tied to no other"))
     if zero_edges:
         handles.append(Line2D([], [], color="#bbbbbb", linestyle=":", label="weight stays exactly 0 forever"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7, frameon=False)
-    ax.set_title(title or f"Proved ties: {net.describe()}; init {analysis.init_description}", fontsize=9)
+    if handles:
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7, frameon=False)
+    what = "Proved ties" if unit_ties or edge_colour else "No ties: every weight that learns has a value of its own"
+    ax.set_title(_title(title or f"{what}: {net.describe()}; init {analysis.init_description}"), fontsize=9)
     return fig
 
 
@@ -354,7 +385,7 @@ def _trajectories_figure(analysis: Any, *, optimizer: str = "sgd", steps: int | 
                        ha="center", fontsize=9, color="#333333")
     else:
         right.text(0.5, 0.5, "no tie class of two or more entries that learn", transform=right.transAxes, ha="center")
-    fig.suptitle(title or f"A real training run: {analysis.net.describe()}; init {analysis.init_description}",
+    fig.suptitle(_title(title or f"A real training run: {analysis.net.describe()}; init {analysis.init_description}"),
                  fontsize=10)
     fig.tight_layout()
     return fig
@@ -409,14 +440,18 @@ def _conserved_figure(analysis: Any, *, steps: int = 40, lr: float = 0.01, seed:
             label = f"${text}$"
         label += "" if law.kind == "linear" else "  (quadratic: gradient flow)"
         ax.plot(t, values, color=colours[k], linewidth=1.8, label=label)
-    # a quantity that is not conserved, for contrast: the first output weight that learns
+    # quantities that are not conserved, for contrast: the output rows of the first column that learns,
+    # each moving while their sum (a law, when one is proved) stays put
     last = f"W{analysis.net.depth}"
     f = analysis.entry_facts(last)
     free = np.argwhere(~f["stays_zero"])
     if len(free):
-        ix = tuple(int(i) for i in free[0])
-        ax.plot(t, [theta[last][ix] for theta in traj.params], "--", color="#777777", linewidth=1.2,
-                label=f"not conserved: {last}[{ix[0] + 1},{ix[1] + 1}]")
+        j = int(free[0][1])
+        rows = [int(i) for i in np.flatnonzero(~f["stays_zero"][:, j])][:4]
+        greys = ["#444444", "#777777", "#999999", "#bbbbbb"]
+        for r, grey in zip(rows, greys):
+            ax.plot(t, [theta[last][r, j] for theta in traj.params], "--", color=grey, linewidth=1.2,
+                    label=f"not conserved: {last}[{r + 1},{j + 1}]")
     if not laws:
         ax.text(0.5, 0.5, "no conservation law proved for this network", transform=ax.transAxes, ha="center")
     ax.set_xlabel(f"SGD step (lr {lr:g}, float64)")
@@ -424,7 +459,7 @@ def _conserved_figure(analysis: Any, *, steps: int = 40, lr: float = 0.01, seed:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # never over the lines
     shown = f" (first {max_laws} of {len(laws)})" if len(laws) > max_laws else ""
-    ax.set_title(title or f"Conserved quantities along SGD{shown}: {analysis.net.describe()}; "
-                          f"init {analysis.init_description}", fontsize=9)
+    ax.set_title(_title(title or f"Conserved quantities along SGD{shown}: {analysis.net.describe()}; "
+                                 f"init {analysis.init_description}"), fontsize=9)
     return fig
 
