@@ -114,7 +114,7 @@ def _col(v):
 # (claim, sizes, activation, loss, convention, the left side (what, layer, layout), the right side in NumPy)
 # layouts: "W" (n_l × n_(l-1)), "Wt" (CS231n's n_(l-1) × n_l), "rows" (N × n), "cols" (Ng: n × N),
 # "per" (Ng: column n is example n's own gradient, i.e. N × the batch mean's), "vec" (one example: N = 1),
-# "bvec" (a vector, from a batch of N examples), "W1" (W's shape, one example)
+# "bvec" (a vector, from a batch of N examples), "W1"/"Wt1" (W's shape / CS231n's, one example)
 ITEMS = [
     # CS231n two-layer net, NumPy code (rows, mean loss; dscores = (probs - Y) / N)
     ("dscores = (probs - Y) / N", [4, 5, 3], "relu", "ce", "auto", ("Z", 2, "rows"), lambda e: (e["P"] - e["Y"]) / e["N"]),
@@ -192,6 +192,19 @@ ITEMS = [
      lambda e: ((e["P"] - e["Y"]) @ e["W"][2]) * e["df"](e["Z"][1])),
     (r"\nabla_{a^{(k)}} J = \nabla_{h^{(k)}} J \odot f(a^{(k)})", [3, 4, 3], "tanh", "ce", "auto", ("Z", 1, "vec"),
      lambda e: ((e["P"] - e["Y"]) @ e["W"][2]) * e["f"](e["Z"][1])),
+    # CS231n notes (x_i is example i inside a sum over the examples) and CS224n (row vectors, W_1 is n_0 × n_1)
+    (r"\nabla_W L = \frac{1}{N}\sum_{i=1}^{N} (p_i - y_i) x_i^\top", [4, 3], None, "ce", "auto", ("W", 1, "W"),
+     lambda e: (e["P"] - e["Y"]).T @ e["X"] / e["N"]),
+    (r"\nabla_W L = \sum_{i=1}^{N} (p_i - y_i) x_i^\top", [4, 3], None, "ce", "auto", ("W", 1, "W"),
+     lambda e: (e["P"] - e["Y"]).T @ e["X"]),
+    (r"\frac{\partial J}{\partial W_2} = h^\top (\hat{y} - y)", [4, 5, 3], "sigmoid", "ce", "cs224n", ("W", 2, "Wt1"),
+     lambda e: e["A"][1].T @ (e["P"] - e["Y"])),
+    (r"\frac{\partial J}{\partial h} = (\hat{y} - y) W_2^\top", [4, 5, 3], "sigmoid", "ce", "cs224n", ("H", 1, "vec"),
+     lambda e: (e["P"] - e["Y"]) @ e["W"][2]),
+    (r"\frac{\partial J}{\partial x} = \left((\hat{y} - y) W_2^\top \odot \sigma'(x W_1 + b_1)\right) W_1^\top", [4, 5, 3], "sigmoid", "ce",
+     "cs224n", ("H", 0, "vec"), lambda e: ((e["P"] - e["Y"]) @ e["W"][2] * e["df"](e["Z"][1])) @ e["W"][1]),
+    (r"\frac{\partial J}{\partial x} = \left((\hat{y} - y) W_2^\top \odot \sigma(x W_1 + b_1)\right) W_1^\top", [4, 5, 3], "sigmoid", "ce",
+     "cs224n", ("H", 0, "vec"), lambda e: ((e["P"] - e["Y"]) @ e["W"][2] * e["f"](e["Z"][1])) @ e["W"][1]),
     (r"\frac{\partial L}{\partial z^{(2)}} = z^{(2)} - y", [3, 3, 3], "tanh", "mse", "auto", ("Z", 2, "vec"), lambda e: e["P"] - e["Y"]),
     (r"\frac{\partial L}{\partial z^{(2)}} = \frac{2}{K}(z^{(2)} - y)", [3, 3, 3], "tanh", "mse", "auto", ("Z", 2, "vec"),
      lambda e: (e["P"] - e["Y"]) * 2 / 3),
@@ -206,12 +219,12 @@ def _expected(sizes, act, loss, target, rhs) -> str:
     """The verdict an independent computation gives: finite differences of a NumPy twin of the network
     against the item's right side written in NumPy."""
     what, layer, layout = target
-    n = 1 if layout in ("vec", "W1") else N_BATCH
+    n = 1 if layout in ("vec", "W1", "Wt1") else N_BATCH
     twin = Net(sizes, act or "tanh", loss, n)
     g = twin.grad("H" if what == "H" and layer > 0 else "Z" if what == "Z" else what, layer) if not (what == "H" and layer == 0) \
         else _input_grad(twin)
     claimed = np.asarray(rhs(twin.env()), dtype=float)
-    if layout == "Wt":
+    if layout in ("Wt", "Wt1"):
         claimed = claimed.T
     elif layout == "per":  # Ng: column n of dZ is example n's own gradient = N × the mean's
         claimed, g = claimed.T, g * n
