@@ -590,7 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--syntax", default="auto", choices=["auto", "latex", "plain"],
                    help="how the claim is written: auto (default: LaTeX when it has \\ { } _ or $), "
                         "latex or plain")
-    p.add_argument("--seconds", type=_seconds, default=10.0, help="time bound of the proof attempt (default 10)")
+    p.add_argument("--seconds", type=_seconds, default=10.0,
+                   help="work budget of the check, in reference seconds (default 10; the same verdict on any machine)")
     _json_option(p, "the verdict")
     return parser
 

@@ -348,7 +348,8 @@ class _Session:
             lv.status = PROVED if not sampled else UNDECIDED
             lv.reason = "both sides are structurally identical for every index assignment (a symbolic identity)"
             if sampled:
-                lv.reason = "identical for every sampled index assignment (not all were checked)"
+                lv.reason = (f"identical for every sampled index assignment (not all were checked: {total} assignments, "
+                             f"limit {MAX_ASSIGNMENTS}); fix some indices or check a smaller network to decide it")
             return lv
         lv.evidence = self.evidence(points, worst)
         from ..bounded import BoundExceeded, TimeBoundExceeded, WorkExceeded
@@ -373,12 +374,14 @@ class _Session:
             return lv
         if all(proved):
             if sampled:
-                lv.reason = "proved for every sampled index assignment (not all were checked)"
+                lv.reason = (f"proved for every sampled index assignment (not all were checked: {total} assignments, "
+                             f"limit {MAX_ASSIGNMENTS}); fix some indices or check a smaller network to decide it")
                 return lv
             lv.status = PROVED
             lv.reason = "the difference simplifies to 0 for every index assignment (a symbolic identity)"
         else:
-            lv.reason = "SymPy could not reduce the difference to 0, and no counterexample was found"
+            lv.reason = ("no normal form of symderiv.decide reduces the difference to 0 (the ladder ran to its end, so a "
+                         "larger seconds= will not help), and no counterexample was found")
         return lv
 
     def universe(self) -> list:
