@@ -25,6 +25,7 @@ from . import pointwise  # noqa: F401  (registers the "pointwise" op: exp, log, 
 from . import norms  # noqa: F401  (registers "group_norm", "batch_norm_eval", "batch_norm_train")
 from . import conv  # noqa: F401  (registers "conv")
 from . import pooling  # noqa: F401  (registers "max_pool", "avg_pool", "adaptive_avg_pool")
+from . import shapes  # noqa: F401  (shape rules: real-size graphs build without a symbolic probe)
 
 __all__ = ["Node", "ParamSpec", "Graph"]
 
