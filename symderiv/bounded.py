@@ -19,12 +19,14 @@ How the child is isolated:
 **Work, not seconds.**  With ``work=N`` the child counts its steps (every Python or C
 function call and return, through a ``sys.setprofile`` hook) and ends the computation
 after ``N`` of them (:class:`WorkExceeded`).  The count does not depend on the machine or
-its load, so a verdict decided by it is the same everywhere; SymPy's cache is cleared and its
-random generators seeded in the child first, and imports are not counted, so it does not depend
-on what the parent computed or imported before either (it can still differ between interpreters: set iteration order follows the string
-hash seed, which is why a spawned child runs with ``PYTHONHASHSEED=0``).  The wall-clock
-``seconds`` is then only a safety net (:class:`TimeBoundExceeded`): callers that decide what
-is printed with a work budget say so when the safety net fires.
+its load, so a verdict decided by it is the same everywhere.  SymPy's cache is cleared and
+its random generators seeded in the child first, and imports are not counted, so the count
+does not depend on what the parent computed or imported before either; it can still differ
+between interpreters (set iteration order follows the string hash seed, which is why a
+spawned child runs with ``PYTHONHASHSEED=0``).  A nested bound pauses the outer count while
+it waits and charges it the inner steps.  The wall-clock ``seconds`` is then only a safety
+net (:class:`TimeBoundExceeded`): callers that decide what is printed with a work budget say
+so when the safety net fires.
 
 The memory bound is a *budget on top of the child's size at start* (an
 ``RLIMIT_AS`` of current address space + ``memory_mb``): after ``import torch``
@@ -48,7 +50,7 @@ import sys
 import threading
 import time
 import warnings
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from .errors import InternalError, SymderivError
 
@@ -166,9 +168,9 @@ def run_counted(
     charged = 0
     try:
         if method == "fork":
-            payload, died = _run_forked(fn, args, float(seconds), memory_mb, (work, prepare))
+            payload, died = _run_forked(fn, args, float(seconds), memory_mb, _Counting(work, prepare))
         elif method == "spawn":
-            payload, died = _run_spawned(fn, args, float(seconds), memory_mb, (work, prepare))
+            payload, died = _run_spawned(fn, args, float(seconds), memory_mb, _Counting(work, prepare))
         else:  # pragma: no cover - exotic platforms
             raise IsolationUnavailable("no child process can be started here (no fork, no multiprocessing spawn), so no time bound can be enforced")
         if not payload:
@@ -185,21 +187,35 @@ def run_counted(
         _resume_meter(meter, charged)
 
 
-#: in a counted child: its step counter's (hook, charge); None elsewhere
-_METER: tuple[Callable[..., None], Callable[[int], None]] | None = None
+class _Meter(NamedTuple):
+    """The step counter of a counted child: its profile hook, and how to charge it a nested child's steps."""
+
+    hook: Callable[..., None]
+    charge: Callable[[int], None]
 
 
-def _pause_meter() -> tuple[Callable[..., None], Callable[[int], None]] | None:
-    if _METER is not None and sys.getprofile() is _METER[0]:
+class _Counting(NamedTuple):
+    """How a child counts: its work budget (None: not counted) and what runs before counting starts."""
+
+    work: int | None = None
+    prepare: Callable[[tuple], None] | None = None
+
+
+#: in a counted child: its step counter; None elsewhere
+_METER: _Meter | None = None
+
+
+def _pause_meter() -> _Meter | None:
+    if _METER is not None and sys.getprofile() is _METER.hook:
         sys.setprofile(None)
         return _METER
     return None
 
 
-def _resume_meter(meter: tuple[Callable[..., None], Callable[[int], None]] | None, steps: int) -> None:
+def _resume_meter(meter: _Meter | None, steps: int) -> None:
     if meter is not None:
-        meter[1](steps)  # may end this child: the inner work counts against the outer budget
-        sys.setprofile(meter[0])
+        meter.charge(steps)  # may end this child: the inner work counts against the outer budget
+        sys.setprofile(meter.hook)
 
 
 # ---------------------------------------------------------------- the child side
@@ -303,7 +319,7 @@ def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable
         if steps > work:
             emit(pickle.dumps(("over", work)))
 
-    _METER = (count, charge)
+    _METER = _Meter(count, charge)
 
     import builtins
 
@@ -339,11 +355,7 @@ def _counted_call(fn: Callable[..., Any], args: tuple, work: int, emit: Callable
     return value, steps
 
 
-#: how a child counts: (work budget or None, prepare or None)
-_Counting = tuple
-
-
-def _compute(fn: Callable[..., Any], args: tuple, counting: _Counting = (None, None),
+def _compute(fn: Callable[..., Any], args: tuple, counting: _Counting = _Counting(),
              emit: Callable[[bytes], None] | None = None) -> bytes:
     """``fn(*args)`` as the pickled envelope the parent decodes; never raises."""
     work, prepare = counting
@@ -363,7 +375,7 @@ def _compute(fn: Callable[..., Any], args: tuple, counting: _Counting = (None, N
 
 
 def _child_main(write_fd: int, fn, args, seconds: float, memory_mb: int, parent_pid: int,
-                counting: _Counting = (None, None)) -> None:
+                counting: _Counting = _Counting()) -> None:
     code = 0
 
     def emit(payload: bytes) -> None:  # write the envelope and end the child
@@ -386,7 +398,7 @@ def _child_main(write_fd: int, fn, args, seconds: float, memory_mb: int, parent_
 
 
 # ---------------------------------------------------------------- fork
-def _run_forked(fn, args, seconds: float, memory_mb: int, counting: _Counting = (None, None)) -> tuple[bytes, str]:
+def _run_forked(fn, args, seconds: float, memory_mb: int, counting: _Counting = _Counting()) -> tuple[bytes, str]:
     parent_pid = os.getpid()
     with _FORK_LOCK:
         read_fd, write_fd = os.pipe()
@@ -492,7 +504,7 @@ def _spawn_main() -> None:
         os._exit(code)
 
 
-def _run_spawned(fn, args, seconds: float, memory_mb: int, counting: _Counting = (None, None)) -> tuple[bytes, str]:
+def _run_spawned(fn, args, seconds: float, memory_mb: int, counting: _Counting = _Counting()) -> tuple[bytes, str]:
     import json
     import subprocess
 
