@@ -61,9 +61,18 @@ _TEXT_ESCAPES = {
 }
 
 
+#: a power in plain text, ``(z - y)^2`` or ``(1 − ηλ)^t``: its exponent (letters and digits) is typeset
+#: as a superscript, not printed as a raw caret
+_POWER = re.compile(r"\^([0-9A-Za-z]+)")
+
+
 def latex_text(text: object) -> str:
     """Plain text made safe for LaTeX: special characters escaped, the few non-ASCII
-    symbols symderiv writes mapped to LaTeX, anything else non-ASCII replaced by ``?``."""
+    symbols symderiv writes mapped to LaTeX, anything else non-ASCII replaced by ``?``;
+    a power ``x^2`` is typeset with a superscript exponent."""
+    pieces = _POWER.split(str(text))
+    if len(pieces) > 1:  # odd positions are exponents: letters and digits only, safe as they are
+        return "".join(rf"\textsuperscript{{{p}}}" if k % 2 else latex_text(p) for k, p in enumerate(pieces))
     out = []
     for ch in str(text):
         if ch in _TEXT_ESCAPES:
