@@ -112,6 +112,35 @@ def test_one_fact_at_any_depth_in_constant_time(five):
         five["e"].fact("blocks.3.f1.weight", 3)
 
 
+def test_a_concrete_network_read_as_a_member_agrees_with_its_own_analysis():
+    """analyze_member answers a depth-6 network from the family's statement; symderiv.analyze proves the same
+    network on its own: the first moves and zeros agree entry by entry."""
+    from symderiv.depth import analyze_member
+
+    for net, init in ((sd.mlp([3, 2, 2, 2, 2, 2, 2], "sigmoid"), sd.zeros()),
+                      (sd.mlp([3, 2, 2, 2, 2], "tanh"), {"W4": sd.zeros(), "b4": sd.zeros(), "*": sd.generic()})):
+        member, own = analyze_member(net, init), sd.analyze(net, init)
+        for name in net.parameter_names():
+            fact = member.facts[name]
+            assert fact.first_move == own.first_move_step(name, (0, 0) if name[0] == "W" else (0,)), name
+            assert fact.stays_zero == own.stays_zero(name, (0, 0) if name[0] == "W" else (0,)), name
+    deep = analyze_member(sd.mlp([3] + [4] * 999 + [2], "sigmoid"), sd.zeros())
+    assert deep.first_move_step("W1") == 1000 and "1001 - l" in deep.summary()
+
+
+@pytest.mark.parametrize("net, init, words", [
+    (sd.mlp([3, 4, 5, 2]), sd.zeros(), "hidden widths"),
+    (sd.mlp([3, 2]), sd.zeros(), "no hidden layer"),
+    (sd.mlp([3, 4, 4, 2]), {"W2": sd.constant(1), "*": sd.zeros()}, "do not share one init"),
+])
+def test_a_network_that_is_no_member_is_refused(net, init, words):
+    from symderiv.depth import analyze_member
+    from symderiv.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match=words):
+        analyze_member(net, init)
+
+
 def test_member_statement_names_what_it_knows(five):
     with pytest.raises(InvalidArgument, match="no parameter named 'W9'"):
         five["b"].at(3).first_move_step("W9")

@@ -42,7 +42,7 @@ def test_mlp_statement_matches_concrete_analysis_and_torch(key, depth, seed):
     assert a.proved
     report = a.verify(depths=(depth,), seed=seed)
     kinds = {c.kind for c in report.checks}
-    assert kinds == {"concrete_analysis", "torch_trajectory"} and len(report.checks) == 3
+    assert kinds == {"concrete_analysis", "torch_trajectory"} and len(report.checks) >= 3  # + AdamW for zeros
     assert report.ok, str(report)
 
 

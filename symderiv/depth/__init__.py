@@ -14,12 +14,15 @@ statements proved for every ``L`` by induction on the layer recursion (docs/theo
 * :mod:`.induction` - the induction schemas (fixed point, front, constant, zero last layer, ReZero);
   a family no schema covers is undecided;
 * :mod:`.analysis` - :func:`analyze_depth` and :class:`DepthAnalysis` (summary, JSON, :meth:`~DepthAnalysis.at`);
+* :mod:`.member` - :func:`analyze_member`: a concrete ``mlp([n_in, n, …, n, n_out])`` read as a member of its
+  family (a 1000-layer network answered from the statement for every depth);
 * :mod:`.latex` - the proof by induction as a LaTeX document;
 * :mod:`.verify` - the statement against concrete analyses and PyTorch runs at several depths.
 """
 from .analysis import DepthAnalysis, MemberStatement, analyze_depth
 from .family import MLPFamily, ReZeroFamily, mlp_family, rezero_family
+from .member import analyze_member, family_of
 from .statement import DepthTheorem, EngineCheck, LayerFact
 
 __all__ = ["DepthAnalysis", "MemberStatement", "analyze_depth", "MLPFamily", "ReZeroFamily", "mlp_family",
-           "rezero_family", "DepthTheorem", "EngineCheck", "LayerFact"]
+           "rezero_family", "DepthTheorem", "EngineCheck", "LayerFact", "analyze_member", "family_of"]

@@ -6,6 +6,7 @@ depth (1000 layers included) without any symbolic work.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,27 @@ class MemberStatement:
     depth: int
     facts: dict[str, MemberFact]
     identical_units: bool
+    source: "DepthAnalysis | None" = None
+
+    def summary(self) -> str:
+        """The statement at this depth in sentences (read from the theorem for every depth)."""
+        a = self.source
+        if a is None:
+            return f"depth {self.depth}: {len(self.facts)} parameters"
+        L = a.family.depth
+        lines = [f"Depth {L} = {self.depth}, read from the statement proved for every depth of {a.family.describe()} "
+                 "(no computation at this depth):"]
+        for fact in a.theorem.facts:
+            at = dataclasses.replace(fact, lo=fact.lo.subs(L, self.depth), hi=fact.hi.subs(L, self.depth),
+                                     first_move=None if fact.first_move is None else fact.first_move.subs(L, self.depth))
+            if at.lo <= at.hi:
+                lines.append("- " + a.fact_sentence(at))
+        if self.identical_units and isinstance(a.family, MLPFamily):
+            lines.append(f"- Every hidden layer's {a.family.width} units stay identical forever (proved).")
+        lines.append(a.scope())
+        lines.extend(f"Condition: {c}." for c in a.theorem.conditions)
+        lines.extend(f"Not decided (not claimed): {q}." for q in a.theorem.open_questions)
+        return "\n".join(lines)
 
     def first_move_step(self, name: str) -> int | None:
         return self._fact(name).first_move
@@ -84,7 +106,7 @@ class DepthAnalysis(JsonFace):
 
     def at(self, L: int) -> MemberStatement:
         """The proved statement at depth ``L``: no symbolic work (instant at any depth)."""
-        return MemberStatement(L, self.theorem.member(self.entries(L), L), self.theorem.identical_units)
+        return MemberStatement(L, self.theorem.member(self.entries(L), L), self.theorem.identical_units, self)
 
     # ------------------------------------------------------------ text
     def fact_sentence(self, fact: LayerFact) -> str:

@@ -461,8 +461,8 @@ def _prove_rezero(family: ReZeroFamily) -> DepthTheorem:
                  at0.grads["alpha"][0], sp.Add(*[g * f for g, f in zip(at0.g, at0.branch)]), "∂ℓ/∂α"),
         nonzero_at("R3", "∂ℓ/∂α at α = 0 is not identically 0 (certified at a rational point)",
                    at0.grads["alpha"][0], rng_point, "∂ℓ/∂α"),
-        EngineCheck("R4", "the output delta reaches every g ∈ R^d: its Jacobian in the labels is a nonzero multiple of "
-                          "the identity",
+        EngineCheck("R4", "the output delta reaches every vector g of the output's size: its Jacobian in the labels "
+                          "is a nonzero multiple of the identity",
                     "; ".join(f"∂δ_{i + 1}/∂y_{j + 1} = {sp.sstr(jac[i, j])}" for i in range(jac.rows)
                               for j in range(jac.cols)),
                     r"\frac{\partial \delta}{\partial y} = " + sp.latex(jac),

@@ -153,6 +153,18 @@ def _mlp_torch(analysis: "DepthAnalysis", fam: MLPFamily, member: "MemberStateme
         checks.append(Check("torch_trajectory", f"depth {L}, {opt}", not bad, float(len(bad)),
                             f"torch.optim {opt}, {horizon} steps, float64, width {fam.width}",
                             bad[0] if bad else None, seed))
+    zeros = {k: f for k, f in member.facts.items() if f.stays_zero}
+    if zeros:  # zeros and identical units are pattern statements: they hold under weight decay too
+        from .analysis import MemberStatement
+
+        traj = torch_trajectory(net, params, X, Y, optimizer="adamw", steps=horizon, lr=0.05, weight_decay=0.1)
+        bad = _trajectory_mismatches(MemberStatement(L, zeros, member.identical_units), traj.params, visible=False,
+                                     amplifying=True, lr=0.05)
+        if analysis.theorem.identical_units:
+            bad += _identical_units(net, traj.params)
+        checks.append(Check("torch_trajectory", f"depth {L}, adamw with weight decay", not bad, float(len(bad)),
+                            f"torch.optim AdamW (weight_decay 0.1), {horizon} steps: the proved zeros and ties",
+                            bad[0] if bad else None, seed))
     return checks
 
 
