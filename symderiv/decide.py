@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import sympy as sp
 
@@ -206,9 +206,11 @@ class WorkBudget:
         """Steps the next identity may take."""
         return min(self.per_proof, self.remaining())
 
-    def spend(self, steps: int) -> None:
+    def spend(self, steps: int, *, safety_net: bool = False) -> None:
+        """Record ``steps`` taken (``safety_net``: by a child the clock stopped)."""
         with self._lock:
             self.used += max(0, int(steps))
+            self.safety_net_fired += safety_net
 
     def __repr__(self) -> str:
         return (f"WorkBudget(total={self.total}, per_proof={self.per_proof}, used={self.used}, "
@@ -296,23 +298,33 @@ def decide_zero(expr: sp.Expr, budget: WorkBudget | int | None = None, ctx: Cont
     allowance = budget.allowance() if per_proof is None else min(per_proof, budget.allowance())
     if allowance < _MIN_WORK:
         return Decision(None, 0, "the work budget of the proof is spent")
+    try:
+        method, steps = _counted(zero_proof, (expr, ctx), budget, allowance)
+    except WorkExceeded:
+        return Decision(None, allowance, f"not proved within its work budget of {allowance} steps")
+    except TimeBoundExceeded as exc:
+        return Decision(None, allowance, str(exc), safety_net=True)
+    except BoundExceeded as exc:  # the child died or ran out of memory: nothing proved
+        return Decision(None, allowance, str(exc))
+    return Decision(method, steps, "" if method is not None else "no rewrite reduces it to 0")
+
+
+def _counted(fn: Callable, args: tuple, budget: WorkBudget, allowance: int) -> tuple[Any, int]:
+    """``fn(*args)`` in a counted child on ``budget``'s account: it is charged the steps taken, or the
+    whole ``allowance`` when the child was stopped.  Raises what :func:`run_counted` raises, a fired
+    safety net as :class:`TimeBoundExceeded` with :func:`safety_net_note` as its message."""
     _preload()
     try:
-        method, steps = run_counted(zero_proof, expr, ctx, work=allowance, seconds=budget.safety_seconds,
+        result, steps = run_counted(fn, *args, work=allowance, seconds=budget.safety_seconds,
                                     prepare=forget_cached_facts)
-    except WorkExceeded:
-        budget.spend(allowance)
-        return Decision(None, allowance, f"not proved within its work budget of {allowance} steps")
     except TimeBoundExceeded:
+        budget.spend(allowance, safety_net=True)
+        raise TimeBoundExceeded(safety_net_note(budget.safety_seconds)) from None
+    except BoundExceeded:
         budget.spend(allowance)
-        with budget._lock:
-            budget.safety_net_fired += 1
-        return Decision(None, allowance, safety_net_note(budget.safety_seconds), safety_net=True)
-    except BoundExceeded as exc:  # the child died or ran out of memory: nothing proved
-        budget.spend(allowance)
-        return Decision(None, allowance, str(exc))
+        raise
     budget.spend(steps)
-    return Decision(method, steps, "" if method is not None else "no rewrite reduces it to 0")
+    return result, steps
 
 
 def _legacy_work(seconds: float | None, work: int | None) -> int:
@@ -366,17 +378,5 @@ def bounded_zero_proofs(pending: Sequence[Sequence[sp.Expr]], seconds: float | N
     allowance = budget.allowance()
     if allowance < _MIN_WORK:
         raise WorkExceeded("the work budget of the proof is spent", allowance)
-    _preload()
-    try:
-        result, steps = run_counted(_all_alternatives, list(pending), ctx, work=allowance,
-                                    seconds=budget.safety_seconds, prepare=forget_cached_facts)
-    except TimeBoundExceeded:
-        budget.spend(allowance)
-        with budget._lock:
-            budget.safety_net_fired += 1
-        raise TimeBoundExceeded(safety_net_note(budget.safety_seconds)) from None
-    except BoundExceeded:
-        budget.spend(allowance)
-        raise
-    budget.spend(steps)
-    return result
+    result, _ = _counted(_all_alternatives, (list(pending), ctx), budget, allowance)
+    return list(result)
