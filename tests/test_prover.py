@@ -70,7 +70,7 @@ def test_constant_init_any_width_units_tied_output_rows_separate():
     assert [l for l, w, k in a.hidden_layer_classes()] == [1, 2] and all(k == 1 for _, _, k in a.hidden_layer_classes())
     out_rows = {b["tie_class"] for b in data["parameters"]["W3"]["blocks"]}
     assert len(out_rows) == 4
-    assert "behaves as if that layer had width 1" in a.summary()
+    assert "behaves as if each of those layers had width 1" in a.summary()  # layers 1 and 2: one sentence
     # hidden layers move at step 2, not 1: at a constant init Σ_k W_kj (p_k − y_k) = c Σ_k (p_k − y_k) = 0
     assert {b["first_move_step"] for b in data["parameters"]["W1"]["blocks"]} == {2}
     assert {b["first_move_step"] for b in data["parameters"]["W3"]["blocks"]} == {1}
