@@ -53,16 +53,25 @@ from .engine import GraphPass, backprop
 from .ir import Graph, Node, ParamSpec
 
 __all__ = ["Graph", "Node", "ParamSpec", "GraphPass", "backprop", "GraphAnalysis", "analyze_graph",
-           "analyze_module", "graph_from_module"]
+           "analyze_module", "graph_from_module", "tokens"]
 
 
 def analyze_module(module, *, loss, input_shape, values="generic", seed=0, optimizer_class="coordinatewise",
-                   seconds=5.0, optimizer=None):
+                   seconds=5.0, optimizer=None, forward_kwargs=None, output=None):
     """See :func:`symderiv.graph.analysis.analyze_module`."""
     from .analysis import analyze_module as _analyze
 
     return _analyze(module, loss=loss, input_shape=input_shape, values=values, seed=seed,
-                    optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer)
+                    optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer,
+                    forward_kwargs=forward_kwargs, output=output)
+
+
+def tokens(*shape):
+    """An integer input (token ids) of this shape, without batch axis, for ``input_shape``
+    (:func:`symderiv.graph.export.tokens`)."""
+    from .export import tokens as _tokens
+
+    return _tokens(*shape)
 
 
 def graph_from_module(module, input_shape, loss):

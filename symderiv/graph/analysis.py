@@ -429,19 +429,25 @@ def analyze_graph(graph, *, values: str = "generic", optimizer_class: str = "coo
 
 
 @public_entry
-def analyze_module(module, *, loss: str, input_shape: tuple[int, ...], values: str = "generic", seed: int = 0,
+def analyze_module(module, *, loss: str, input_shape: Any, values: str = "generic", seed: int = 0,
                    optimizer_class: str = "coordinatewise", seconds: float = 5.0,
-                   optimizer: Any = None) -> GraphAnalysis:
+                   optimizer: Any = None, forward_kwargs: dict | None = None, output: Any = None) -> GraphAnalysis:
     """Prove which entries of a PyTorch module's parameters stay zero or tied forever, and when each first moves.
 
-    * ``module``: an ``nn.Module`` traceable by ``torch.fx`` (see :mod:`symderiv.graph.torch_fx`);
+    * ``module``: an ``nn.Module``, traced with ``torch.export`` and decomposed to Core ATen
+      (:mod:`symderiv.graph.export`): ``transformers`` and ``peft`` models as shipped;
     * ``loss``: ``softmax_cross_entropy`` (over the last axis), ``mse`` or ``bce``;
-    * ``input_shape``: one example's shape, without the batch axis;
+    * ``input_shape``: one example's shape, without the batch axis; a list of shapes (one per positional
+      argument of ``forward``); or a dict keyword -> shape, with ``tokens(T)`` for integer token ids
+      (``{"input_ids": tokens(4)}``: the theorem covers every token sequence of that length);
+    * ``forward_kwargs``: fixed keyword arguments of ``forward`` (``{"use_cache": False}``);
+    * ``output``: which output is analysed (default: the tensor; the first of a tuple; ``logits``, else
+      ``last_hidden_state``, of a ``ModelOutput``);
     * ``values``: ``"generic"`` (zeros and equal values kept, every other value a symbol) or ``"exact"``;
     * ``optimizer``: restrict the statements to what that optimizer preserves (see :func:`analyze_graph`).
     """
-    from .torch_fx import graph_from_module
+    from .export import graph_from_export
 
-    graph = graph_from_module(module, tuple(input_shape), loss)
+    graph = graph_from_export(module, input_shape, loss, forward_kwargs=forward_kwargs, output=output)
     return analyze_graph(graph, values=values, optimizer_class=optimizer_class, seed=seed, seconds=seconds,
                          name=type(module).__name__, optimizer=optimizer)

@@ -314,11 +314,11 @@ def node_location(n: "torch.fx.Node") -> str:
     frames = re.findall(r'File "([^"]+)", line (\d+)', n.meta.get("stack_trace") or "")
     where = f"{_short(frames[-1][0])}:{frames[-1][1]}" if frames else "no source line"
     stack = n.meta.get("nn_module_stack") or {}
-    path = ""
+    path, cls = "", ""
     if stack:
         last = list(stack.values())[-1]
-        path = last[0] if isinstance(last, tuple) else str(last)
-    return f"{op} ({where}, module {path or '<top>'!s})"
+        path, cls = (last[0], str(last[1]).rsplit(".", 1)[-1]) if isinstance(last, tuple) else (str(last), "")
+    return f"{op} ({where}, module {path or '<top>'!s}{f' ({cls})' if cls else ''})"
 
 
 def _short(path: str) -> str:
@@ -505,6 +505,7 @@ def graph_from_export(module: "nn.Module", input_shape: Any, loss: str, *, forwa
 
     call.vocab = token_inputs(graph)
     graph.call = call  # type: ignore[attr-defined]
+    graph.aten_ops = sorted({str(n.target) for n in ep.graph.nodes if n.op == "call_function"})  # type: ignore[attr-defined]
     if batch_size is None:
         _check_independent_examples(model, call, type(module).__name__)
     return graph
