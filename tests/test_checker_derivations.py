@@ -257,3 +257,23 @@ def test_numpy_broadcasting_of_a_bias():
 def test_a_transposed_loss_is_not_a_jacobian():
     with pytest.raises(SymderivError, match="Jacobian"):
         check(r"\frac{\partial L}{\partial z} = J^\top \delta", sd.mlp([4, 3], loss="ce"))
+
+
+def test_a_cs224n_derivation_keeps_its_row_vectors():
+    net = sd.mlp([4, 5, 3], "sigmoid", "ce")
+    text = r"""\begin{align}
+h &= \sigma(x W_1 + b_1) \\
+\frac{\partial J}{\partial W_2} &= h^\top (\hat{y} - y) \\
+\frac{\partial J}{\partial h} &= (\hat{y} - y) W_2^\top \odot \sigma'(x W_1 + b_1)
+\end{align}"""
+    v = check(text, net)
+    assert [l.status for l in v.links] == ["proved", "proved", "refuted"]  # line 3 is ∂J/∂z_1, not ∂J/∂h
+    assert any("writes row vectors" in n for n in v.notes)
+    with pytest.raises(SymderivError, match="cs224n"):  # alone, the second line gives no sign of rows
+        check(r"\frac{\partial J}{\partial W_2} = h^\top (\hat{y} - y)", net)
+
+
+def test_odot_before_the_product_when_only_that_fits():
+    net = sd.mlp([4, 5, 3], "sigmoid", "ce")
+    v = check(r"\frac{\partial J}{\partial x} = (\hat{y} - y) W_2^\top \odot \sigma'(x W_1 + b_1) W_1^\top", net)
+    assert v.status == "proved" and any("(A ⊙ B) C" in n for n in v.notes)

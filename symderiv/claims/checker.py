@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
 from ..guard import public_entry
-from .conventions import CONVENTIONS, DEFAULT, apply_convention, choose
+from .conventions import CONVENTIONS, DEFAULT, apply_convention, choose, writes_rows
 from .derivation import is_derivation, looks_latex, split_derivation, substitute
 from .readings import example_subscripts, layer_subscripts, readings
 from .names import resolve
@@ -31,6 +31,10 @@ _PARSE_MEMORY_MB = 1024
 #: the starts of the shape errors of :mod:`.matrices` (a claim with one may be written in another layout)
 _SHAPE_ERRORS = ("cannot multiply", "⊙ of", "+ of", "* of", "sigmoid of", "tanh of", "relu of", "f of", "exp of",
                  "log of", "side ")
+#: the least work (reference seconds) deriving and evaluating a claim gets, whatever ``seconds=`` says
+_MIN_EVALUATION_S = 10.0
+#: what the note of a claim read with row vectors because it writes them says
+_ROWS_DETECTED = "detected: the claim writes rows"
 #: parsed claims by (text, syntax): frozen claim trees, so sharing them is safe
 _PARSED: dict = {}
 _PARSED_MAX = 256
@@ -105,7 +109,7 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
     * ``seconds``: the **work** budget of the check, in reference seconds (a fixed number of counted
       steps per second, :func:`symderiv.decide.work_of_seconds`: the same verdict on an idle or a
       loaded machine): that much for deriving and evaluating, and as much for the proofs; beyond it
-      the verdict is "undecided" and says how to raise it.  The wall clock is only a safety net
+      the verdict is "undecided" and says how to raise it (deriving and evaluating get at least 10).  The wall clock is only a safety net
       (:func:`safety_net_seconds`), and a verdict it decided says so.
     * ``memory_mb``: memory the checking child process may use on top of this process's size;
       beyond it the verdict is "undecided".
@@ -167,17 +171,8 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
         except ClaimSyntaxError as exc:
             if convention != "auto" or conv != DEFAULT or not str(exc).startswith(_SHAPE_ERRORS):
                 raise
-            # the shapes do not fit symderiv's columns: the claim may be written with row vectors and
-            # W of shape n_(l-1) × n_l (CS231n/CS224n code); that reading is taken only if every shape fits
-            rows = CONVENTIONS["cs231n"]
-            try:
-                parsed, resolved = apply_convention(parsed, rows), resolve(apply_convention(parsed, rows), net, rows)
-            except SymderivError:
-                raise exc from None
-            if any(v.mismatch for v in resolved.variants):
-                raise exc from None
-            said = [rows.describe() + f" (detected: the shapes agree only in this convention; in symderiv's own: {exc})",
-                    *said]
+            parsed, resolved, note = _in_rows(parsed, net, exc)
+            said = [note, *said]
         verdict = _check_reading(claim, parsed, resolved, net, init, seed, memory_mb, seconds)
         verdict.notes[:0] = said
         return verdict
@@ -199,6 +194,26 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
     for what, c, r in fit:
         verdicts.append((what, _check_reading(claim, c, r, net, init, seed, memory_mb, seconds)))
     return _combine_readings(verdicts, [w for w, _ in failed])
+
+
+def _in_rows(parsed: Claim, net, exc: ClaimSyntaxError):
+    """A claim whose shapes do not fit symderiv's column vectors, read with row vectors and ``W`` of shape
+    ``n_(l-1) × n_l`` (CS231n/CS224n code) when the claim itself writes rows (``x W``, ``δ W^T``, ``X @ W``)
+    and every shape fits there: ``(claim, resolved, note)``; otherwise ``exc``, with a hint when the rows
+    reading would fit but the claim gives no sign of it (the user can choose it)."""
+    rows = CONVENTIONS["cs231n"]
+    try:
+        candidate = apply_convention(parsed, rows)
+        resolved = resolve(candidate, net, rows)
+    except SymderivError:
+        raise exc from None
+    if any(v.mismatch for v in resolved.variants):
+        raise exc from None
+    if not writes_rows(parsed):
+        raise ClaimSyntaxError(f"{exc}; with row vectors and W of shape n_(l-1) × n_l the shapes fit: if that is your "
+                               "notation, say convention='cs224n' (command line: --convention cs224n)") from None
+    note = rows.describe() + f" ({_ROWS_DETECTED}, and the shapes agree only so; in symderiv's own: {exc})"
+    return candidate, resolved, note
 
 
 def _combine_readings(verdicts: list, unfit: list) -> Verdict:
@@ -239,19 +254,22 @@ def _check_reading(claim: str, parsed: Claim, resolved, net, init, seed, memory_
     from ..bounded import BoundExceeded, IsolationUnavailable, TimeBoundExceeded, WorkExceeded, run_counted
     from ..decide import work_of_seconds
 
-    work = work_of_seconds(seconds)
+    # deriving and evaluating get at least _MIN_EVALUATION_S: a small seconds= bounds the proof, while the
+    # search for a counterexample (and the numeric evidence of an undecided link) still runs
+    evaluation = max(seconds, _MIN_EVALUATION_S)
+    work = work_of_seconds(evaluation)
     try:  # a work budget (the same verdict on every machine); the wall clock only as a safety net
         verdict, _ = run_counted(_check_here, claim, resolved, net, init, init_text, rng_seed, seconds,
-                                 seconds=safety_net_seconds(seconds), memory_mb=memory_mb, reraise=True,
+                                 seconds=safety_net_seconds(evaluation), memory_mb=memory_mb, reraise=True,
                                  allowed=_VERDICT_TYPES, work=work)
         return verdict
     except IsolationUnavailable:
         raise
     except BoundExceeded as exc:
         if isinstance(exc, WorkExceeded):
-            why = f"the derivation and evaluation needed more than their work budget ({work} steps = {seconds:g} reference seconds)"
+            why = f"the derivation and evaluation needed more than their work budget ({work} steps = {evaluation:g} reference seconds)"
         elif isinstance(exc, TimeBoundExceeded):
-            why = (f"the wall-clock safety net of {safety_net_seconds(seconds):g} s fired (machine load): "
+            why = (f"the wall-clock safety net of {safety_net_seconds(evaluation):g} s fired (machine load): "
                    "this outcome may differ on a faster machine")
         else:
             why = f"the check did not finish within its bounds ({exc})"
@@ -299,6 +317,9 @@ def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, m
             verdict = _check_parsed(line.text, parsed, net, init, seed, memory_mb, seconds, convention)
         except SymderivError as exc:
             raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
+        if convention == "auto" and any(_ROWS_DETECTED in n for n in verdict.notes):
+            convention = "cs231n"  # one derivation, one notation: the lines after it are read with rows too
+            notes.append(f"line {line.number} writes row vectors; the lines after it are read in the same convention")
         for k, link in enumerate(verdict.links, 1):
             links.append(replace(link, number=len(links) + 1, line=line.row_of(k)))
         notes += [n if n.startswith("line ") else f"line {line.number}: {n}" for n in verdict.notes]

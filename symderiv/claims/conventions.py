@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..errors import InvalidArgument
-from .tree import Claim, Node, Q, children, map_quantities
+from .tree import Add, Call, Claim, Mul, Node, Op, Q, children, map_quantities
 
-__all__ = ["Convention", "CONVENTIONS", "DEFAULT", "choose", "apply_convention"]
+__all__ = ["Convention", "CONVENTIONS", "DEFAULT", "choose", "apply_convention", "writes_rows"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +117,40 @@ def _apply(node: Node, conv: Convention) -> Node:
         return q
 
     return map_quantities(node, one)
+
+
+#: quantities that are vectors, or batch matrices with one example per row
+_ROW_OPERANDS = ("x", "y", "p", "z", "h", "delta", "X", "Y", "P", "Z", "H")
+
+
+def _weight(node) -> bool:
+    """``W`` or ``W^T`` (a weight matrix, transposed or not)."""
+    if isinstance(node, Op) and node.op in ("T", "T'") and len(node.args) == 1:
+        node = node.args[0]
+    return isinstance(node, Q) and node.kind == "W" and not node.indices
+
+
+def _vector_operand(node) -> bool:
+    """A vector or batch quantity, or a bracketed expression of them, *not* transposed."""
+    if isinstance(node, Q):
+        return node.kind in _ROW_OPERANDS and not node.indices
+    if isinstance(node, (Add, Call)):
+        return any(_vector_operand(c) for c in children(node))
+    return False
+
+
+def writes_rows(claim: Claim) -> bool:
+    """Positive evidence of the row-vector convention (``x W_1``, ``\\delta W^\\top``, ``X @ W``): a vector
+    or batch matrix multiplied on the right by a weight matrix, which no column-vector reading allows."""
+    stack = list(claim.sides)
+    while stack:
+        n = stack.pop()
+        pairs = []
+        if isinstance(n, Mul):
+            pairs = list(zip(n.factors, n.factors[1:]))
+        elif isinstance(n, Op) and n.op == "matmul":
+            pairs = list(zip(n.args, n.args[1:]))
+        if any(_vector_operand(a) and _weight(b) for a, b in pairs):
+            return True
+        stack.extend(children(n))
+    return False

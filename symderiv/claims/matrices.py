@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from ..errors import ClaimNameError, ClaimSyntaxError, InternalError, SizeLimitError, UnsupportedError
-from .tree import TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Node, Num, Op, Pow, Q, Sum, children, grad_target
+from .tree import TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Node, Num, Op, Pow, Q, Sum, children, grad_target, transform
 
 __all__ = ["layer_variants", "lower_sides", "Lowered", "uses_batch", "BATCH", "MAX_LAYER_VALUES"]
 
@@ -149,6 +149,7 @@ class Lowered:
     entry: tuple = ()          # the free indices naming an entry, e.g. ("i", "j")
     shape: tuple | None = None  # the common shape of the sides
     mismatch: str = ""          # non-empty: the sides have different shapes (the claim is false)
+    note: str = ""              # how the claim was read, when the shapes decided a grouping
 
 
 def _show(shape) -> str:
@@ -559,6 +560,14 @@ def _letters(node) -> set[str]:
     return out
 
 
+def _had_first(node):
+    """``Op(had, (…, A, Mul(B, C…)))`` regrouped as ``Mul(Op(had, (…, A, B)), C…)``: ⊙ before the product."""
+    if isinstance(node, Op) and node.op == "had" and isinstance(node.args[-1], Mul) and len(node.args[-1].factors) > 1:
+        first, *rest = node.args[-1].factors
+        return Mul((Op("had", node.args[:-1] + (first,)), *rest))
+    return node
+
+
 def lower_sides(claim: Claim, resolver) -> Lowered:
     """Lower a claim's sides (numeric layers) to scalar entries; see the module docstring."""
     used = set()
@@ -568,10 +577,24 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
         used |= {v for v in (a, b) if isinstance(v, str)}
     used |= set(claim.same_for)
     low = _Lowerer(resolver, claim.syntax, used)
-    shapes = [low.shape(s) for s in claim.sides]
+    note = ""
+    try:
+        shapes = [low.shape(s) for s in claim.sides]
+    except ClaimSyntaxError as exc:
+        # ``A ⊙ B C`` is read A ⊙ (B C); when only (A ⊙ B) C has shapes that fit, that is the reading
+        regrouped = tuple(transform(s, _had_first) for s in claim.sides)
+        if regrouped == claim.sides or not str(exc).startswith(("⊙ of", "cannot multiply")):
+            raise
+        low = _Lowerer(resolver, claim.syntax, used)
+        try:
+            shapes = [low.shape(s) for s in regrouped]
+        except ClaimSyntaxError:
+            raise exc from None
+        claim = replace(claim, sides=regrouped)
+        note = "A ⊙ B C is read (A ⊙ B) C: with A ⊙ (B C) the shapes do not fit (" + str(exc)[:80] + ")"
     real = [s for s in shapes if s is not None]
     if not real:
-        return Lowered(tuple(low.entry(s, 1, 1) for s in claim.sides))
+        return Lowered(tuple(low.entry(s, 1, 1) for s in claim.sides), note=note)
     shape = min(real, key=lambda s: (s[0] == WILD) + (s[1] == WILD))  # the most concrete side
     if WILD in shape:
         raise ClaimSyntaxError("the length of a vector of ones cannot be read from the claim; "
@@ -593,7 +616,7 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
                        "or check with convention='cs231n' (command line: --convention cs231n) where W^{(l)} is n_{l-1} × n_l")
             else:
                 msg = f"side {a} is {_show(shape)} but side {b} is {_show(s)}: the shapes differ"
-            return Lowered(claim.sides, (), shape, msg)
+            return Lowered(claim.sides, (), shape, msg, note)
     if BATCH in shape and shape != (BATCH, 1) and False:  # pragma: no cover - documented limit
         pass
     i: str | int
@@ -606,4 +629,4 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
         j = low.fresh("j") if shape[1] != 1 else 1
     sides = tuple(low.entry(s, i, j) for s in claim.sides)
     entry = tuple(v for v in (i, j) if isinstance(v, str))
-    return Lowered(sides, entry, shape)
+    return Lowered(sides, entry, shape, note=note)

@@ -82,6 +82,7 @@ class Variant:
     entry: tuple = ()            # the indices naming a matrix entry (matrix claims)
     shape: tuple | None = None   # the sides' common shape (matrix claims)
     mismatch: str = ""           # the sides have different shapes: the claim is false
+    note: str = ""               # how the shapes decided a grouping (:func:`~.matrices.lower_sides`)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def resolve(claim: Claim, net, convention=None) -> Resolved:
         try:
             low = lower_sides(c, r)
             if low.mismatch:
-                variants.append(Variant(dict(layers), tuple(c.sides), {}, False, (), low.shape, low.mismatch))
+                variants.append(Variant(dict(layers), tuple(c.sides), {}, False, (), low.shape, low.mismatch, low.note))
                 continue
             variants.append(_resolve_sides(c, r, low, layers))
         except _NoLayer as exc:
@@ -167,7 +168,7 @@ def _resolve_sides(claim: Claim, r: "_Resolver", low, layers) -> Variant:
                 f"side {k} of the claim builds {work} terms per index assignment (nested sums multiply their ranges; "
                 f"limit {MAX_SUM_WORK}); split the claim"
             )
-    return Variant(dict(layers), sides, dict(r.ranges), TRUE_CLASS in r.ranges, low.entry, low.shape)
+    return Variant(dict(layers), sides, dict(r.ranges), TRUE_CLASS in r.ranges, low.entry, low.shape, note=low.note)
 
 
 def _many_examples(node: Node) -> bool:

@@ -156,6 +156,8 @@ class _Session:
             name = next(iter(layers[0]))
             values = ", ".join(str(v[name]) for v in layers)
             self.notes.append(f"the symbolic layer {name} takes the values {values} (every layer at which each quantity exists)")
+        for note in dict.fromkeys(v.note for v in variants if v.note):
+            self.notes.append(note)
         shaped = next((v for v in variants if v.shape is not None and not v.mismatch), None)
         if shaped is not None:
             at = ", ".join(shaped.entry) or "the single entry"
