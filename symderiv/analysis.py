@@ -329,7 +329,7 @@ class Analysis(JsonFace):
             else:
                 cols = np.array([part.of(l - 1, j).index for j in range(shape[1])])
             col_ids, col_of = np.unique(cols, return_inverse=True)
-            table = np.empty((len(row_ids), len(col_ids)), dtype=object)
+            table: np.ndarray = np.empty((len(row_ids), len(col_ids)), dtype=object)
             for a, r in enumerate(row_ids):
                 for c_, c in enumerate(col_ids):
                     table[a, c_] = Block(l, "W", int(r), int(c))

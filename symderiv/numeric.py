@@ -526,6 +526,7 @@ def _perturbed_losses(net: Network, theta: Params, h: Mapping[int, Array], y: Ar
     k_, o_, b_ = np.ix_(np.arange(K), np.arange(O), np.arange(B))
     stacked[k_, o_, b_, rows[:, None, None]] += np.asarray(offsets, dtype=float)[None, :, None] * moved[:, None, :]
     zl = stacked.reshape(K * O * B, -1)
+    hl: Array = zl  # h of the layer before (set after layer l)
     signs = []
     breakpoints = dict(layers)
     for m in range(l, L + 1):
