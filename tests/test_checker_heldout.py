@@ -277,3 +277,35 @@ def test_the_oracle_and_the_checker_see_the_same_network(k):
     """Spot check of the twin: the checker proves what the finite differences confirm."""
     claim, sizes, act, loss, conv, target, rhs = ITEMS[k]
     assert _expected(sizes, act, loss, target, rhs) == check(claim, _net(sizes, act, loss), convention=conv).status
+
+
+def _mutants(claim: str, rhs):
+    """Wrong versions of a right line, as students make them: the right side doubled, negated."""
+    left, right = claim.split("=", 1)
+    latex = "\\" in claim or "{" in claim
+    if latex:
+        return [(f"{left}= 2 \\left({right}\\right)", lambda e: 2 * np.asarray(rhs(e))),
+                (f"{left}= -\\left({right}\\right)", lambda e: -np.asarray(rhs(e)))]
+    return [(f"{left}= 2 * ({right})", lambda e: 2 * np.asarray(rhs(e))),
+            (f"{left}= -({right})", lambda e: -np.asarray(rhs(e)))]
+
+
+def test_doubled_and_negated_right_lines_are_never_proved():
+    """Every right line of the set, doubled and negated: the finite differences say wrong, and the
+    checker must never say proved (it should refute, and name the factor or the sign)."""
+    checked = 0
+    for claim, sizes, act, loss, conv, target, rhs in ITEMS[::3]:
+        if _expected(sizes, act, loss, target, rhs) != "proved":
+            continue
+        for text, wrong in _mutants(claim, rhs):
+            assert _expected(sizes, act, loss, target, wrong) == "refuted", text
+            try:
+                v = check(text, _net(sizes, act, loss), convention=conv, seed=1)
+            except SymderivError:
+                continue  # refused: never a wrong verdict
+            assert v.status != "proved", text
+            assert v.status == "refuted", f"{text}: {v.status}"
+            reason = v.links[0].reason
+            assert "sign error" in reason or "factor" in reason, f"{text}: {reason}"
+            checked += 1
+    assert checked >= 10

@@ -63,7 +63,10 @@ def diagnose(session, a, b, env: dict, entry: tuple, values: dict, left: sp.Expr
     (so a zero entry of a small-integer counterexample suggests nothing)."""
     from ..certify import Uncertifiable, enclose, excludes_zero
 
-    points = [values, {**session.point(session.universe()), **({batch_size: values[batch_size]} if batch_size in values else {})}]
+    second = session.point(session.universe())
+    if batch_size in values:  # another batch size: a factor N and a constant factor that equals N here differ there
+        second[batch_size] = values[batch_size] + 1
+    points = [values, second]
 
     def agrees(expr) -> bool:
         for point in points:

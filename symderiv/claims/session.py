@@ -323,7 +323,7 @@ class _Session:
                 result.reference = reference
                 lv.status, lv.counterexample = REFUTED, result
                 lv.reason = f"{_failure(relation)}; certified counterexample found"
-                if relation == "equal":
+                if relation in ("equal", "opposite sign"):
                     from .diagnosis import diagnose
 
                     hint = diagnose(self, a, b, env, self._entry, self._point, left, right, BATCH_SIZE)
