@@ -169,6 +169,16 @@ def test_no_schema_is_undecided_and_claims_nothing():
     assert "nothing is claimed" in a.to_latex()
     report = a.verify(depths=(2,))
     assert report.checks == [] and report.notes
+    assert a.at(5).facts == {}
+    with pytest.raises(SymderivError, match="nothing is claimed"):
+        a.fact("W1", 5)
+
+
+def test_rezero_under_softmax_is_undecided_with_the_failing_check():
+    """Softmax labels do not reach every output delta (R4 fails): the ReZero family states nothing."""
+    a = analyze_depth(rezero_family(2, "L", loss="softmax_cross_entropy"))
+    assert not a.proved and a.theorem.facts == [] and "R4" in a.theorem.undecided[0]
+    assert a.at(3).facts == {} and "R4" in a.summary()
 
 
 def test_a_failing_engine_check_makes_the_family_undecided(monkeypatch):

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, UnsupportedError
 from ..guard import public_entry
 from ..jsontext import JsonFace
 from ..optimizers import OptimizerClass, optimizer_class as _optimizer_class
@@ -97,6 +97,9 @@ class DepthAnalysis(JsonFace):
         """The statement about one parameter (``"W3"``, ``"blocks.2.f1.weight"``, ``"alpha.0"``) of the member of
         depth ``L``: constant time, at any depth."""
         L = member_depth(self.family, L)
+        if not self.proved:
+            raise UnsupportedError("undecided for symbolic depth: nothing is claimed about any parameter; analyze a "
+                                   "concrete depth with symderiv.analyze")
         entry = _parse_entry(self.family, name, L)
         found = self.theorem.member([entry], L) if entry is not None else {}
         if name not in found:
@@ -105,7 +108,9 @@ class DepthAnalysis(JsonFace):
         return found[name]
 
     def at(self, L: int) -> MemberStatement:
-        """The proved statement at depth ``L``: no symbolic work (instant at any depth)."""
+        """The proved statement at depth ``L``: no symbolic work (instant at any depth); empty when undecided."""
+        if not self.proved:
+            return MemberStatement(member_depth(self.family, L), {}, False, self)
         return MemberStatement(L, self.theorem.member(self.entries(L), L), self.theorem.identical_units, self)
 
     # ------------------------------------------------------------ text

@@ -418,12 +418,21 @@ def _prove_family(family: MLPFamily, init: FamilyInit) -> DepthTheorem:
         theorem = prove(ctx)
         if theorem.proved:
             return theorem
-        failed = ", ".join(f"{c.id} ({c.claim})" for c in theorem.checks if not c.holds)
-        tried.append(f"schema {name}: the engine did not confirm {failed}")
+        tried.append(_unconfirmed(name, theorem))
     why = "; ".join(tried) if tried else (
         "no induction schema applies to this init and activation (known shapes: zero init with f(0) = 0; zero init "
         "with f(0) ≠ 0 and an analytic f; a nonzero constant init with an analytic f; generic first and hidden layers "
         "under a zero last layer)")
+    return _undecided(why)
+
+
+def _unconfirmed(name: str, theorem: DepthTheorem) -> str:
+    failed = ", ".join(f"{c.id} ({c.claim})" for c in theorem.checks if not c.holds)
+    return f"schema {name}: the engine did not confirm {failed}"
+
+
+def _undecided(why: str) -> DepthTheorem:
+    """A theorem that states nothing: no facts, no checks, the reason."""
     return DepthTheorem("none", "undecided", "-", [], False, [], [], "undecided for symbolic depth", undecided=[why])
 
 
@@ -431,7 +440,10 @@ def _prove_family(family: MLPFamily, init: FamilyInit) -> DepthTheorem:
 def prove_rezero(family: ReZeroFamily) -> DepthTheorem:
     """α = 0 in every block: the residual stream and its δ pass every block unchanged (a fixed point of the
     block transfer, induction over l); every α_l moves at step 1 and every branch at step 2."""
-    return renamed(_prove_rezero(family), {"L": str(family.depth)})
+    theorem = _prove_rezero(family)
+    if not theorem.proved:
+        return renamed(_undecided(_unconfirmed("rezero", theorem)), {"L": str(family.depth)})
+    return renamed(theorem, {"L": str(family.depth)})
 
 
 def _prove_rezero(family: ReZeroFamily) -> DepthTheorem:
