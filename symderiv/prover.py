@@ -41,13 +41,14 @@ from typing import Callable, Generic, Hashable, Iterator, Mapping, Sequence, Typ
 
 import sympy as sp
 
+from .closed_forms import dag_nodes, expand_definitions
 from .decide import DEFAULT_PROOF_WORK, Decision, WorkBudget, check_work, decide_zero
 from .certify import Ball, Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
 from .engine import Abbreviations, backprop, input_symbols
 from .init import ParamInit, resolve_init
 from .network import Network
 from .patterns import Block, Partition, blocks, unit_partition
-from .errors import InternalError
+from .errors import InternalError, SizeLimitError
 from .guard import public_entry
 
 _log = logging.getLogger("symderiv")
@@ -262,9 +263,6 @@ class Decider:
         if expr == 0:
             return "structural"
         if self.abbreviations is not None:  # simplification must see through the named quantities
-            from .closed_forms import expand_definitions
-            from .errors import SizeLimitError
-
             try:  # on the DAG, refusing an expansion too large to simplify in the bound: undecided
                 expr = expand_definitions([expr], self.abbreviations.definitions)[0]
             except SizeLimitError:
@@ -731,8 +729,6 @@ VISIBLE_RELATIVE = 1e-8
 def trajectory_work(exprs: Sequence[sp.Expr], definitions: Mapping | None, horizon: int, dps: int) -> int:
     """The work of one witness trajectory: ``horizon`` enclosures of ``exprs`` (and the abbreviations
     they use), counted as distinct nodes evaluated, weighted by the precision (80 digits = 1)."""
-    from .closed_forms import dag_nodes
-
     nodes = len(dag_nodes(list(exprs) + list((definitions or {}).values())))
     return max(1, horizon * nodes * max(1, dps // 80))
 
