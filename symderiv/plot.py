@@ -204,9 +204,10 @@ def _class_colours(n: int, palette: str | None = None) -> list:
 
 def plot_ties(analysis: Any, path: str, *, title: str | None = None) -> str:
     """Draw the network with its proved symmetry to the PNG ``path``: one column of units per
-    layer, each hidden/output unit coloured by its class of identical units (same colour in a
-    layer = proved identical forever; inputs in white), each weight drawn coloured by its tie
-    class, weights that stay exactly 0 forever faint and dotted.  Needs concrete widths of at
+    layer; in a layer with identical units each unit is coloured by its class (same colour in a
+    layer = proved identical forever; other layers and the inputs in white); each weight of a tie
+    class of two or more is drawn in the class's colour, a weight tied to no other in grey, and
+    weights that stay exactly 0 forever faint and dotted.  Needs concrete widths of at
     most :data:`MAX_TIES_UNITS` units per layer."""
     return _save(_ties_figure(analysis, title=title), path)
 
@@ -262,14 +263,15 @@ def _ties_figure(analysis: Any, *, title: str | None = None) -> Any:
                     untied_edges += 1
                     ax.plot([x0, x1], [y0, y1], color=UNTIED_COLOUR, linewidth=1.0, alpha=0.8, zorder=1)
     for l, n in enumerate(sizes):
-        colours = _class_colours(part.n_classes(l)) if l > 0 else []
+        grouped = l > 0 and part.n_classes(l) < n  # colours only where some units are identical
+        colours = _class_colours(part.n_classes(l)) if grouped else []
         for i in range(n):
             x, y = pos[(l, i)]
-            face = "white" if l == 0 else colours[part.of(l, i).index]
+            face = colours[part.of(l, i).index] if grouped else "white"
             ax.add_patch(plt.Circle((x, y), 0.28, facecolor=face, edgecolor="black", linewidth=1, zorder=3))
             label = f"{i + 1}"
             ax.text(x, y, label, ha="center", va="center", fontsize=7, zorder=4,
-                    color="black" if l == 0 else "white")
+                    color="white" if grouped else "black")
         caption = "input\n(data)" if l == 0 else "output" if l == len(sizes) - 1 else f"layer {l}"
         if l > 0 and part.n_classes(l) < n:  # say it only where units are identical
             k = part.n_classes(l)
