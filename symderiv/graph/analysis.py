@@ -52,7 +52,12 @@ class GraphAnalysis(JsonFace):
     @functools.cached_property
     def facts(self) -> dict[int, ClassFacts]:
         """Class -> :class:`~symderiv.graph.facts.ClassFacts` (zeros, ties, moves, conditions, floats)."""
-        return graph_facts(self.proof, generic_init=self.values_mode == "generic")
+        facts = graph_facts(self.proof, generic_init=self.values_mode == "generic")
+        if self.lattice is not None:  # how the assigned optimizers' float implementations keep them
+            from ..optimizer_classes import optimizer_floats
+
+            facts = optimizer_floats(self, facts)
+        return facts
 
     def _class(self, name: str, index: Any) -> int:
         return self.proof.class_of[self._coord(name, index)]

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from .assignment import (OPTIMIZER_RULES, STRUCTURES, OptimizerAssignment, Structure, optimizer_assignment,
                          registered_optimizers)
-from .faces import lattice_json, lattice_latex, lattice_notes
+from .faces import FLOAT_FLOOR, float_notes, lattice_json, lattice_latex, lattice_notes, optimizer_floats
 from .lattice import PatternLattice
 from .run import (ROW_MOVES_AT_FIRST_UPDATE, analyze_network, float_init, prove_for_optimizer, rows_moving_first,
                   structural_for_optimizer)
@@ -48,4 +48,4 @@ from .widest import HOLDS_FOR, LATTICE_CHAIN, WidestClasses, widest_classes
 __all__ = ["Structure", "STRUCTURES", "OPTIMIZER_RULES", "OptimizerAssignment", "optimizer_assignment",
            "registered_optimizers", "PatternLattice", "prove_for_optimizer", "structural_for_optimizer",
            "rows_moving_first", "float_init", "analyze_network", "ROW_MOVES_AT_FIRST_UPDATE", "lattice_notes",
-           "lattice_json", "lattice_latex", "LATTICE_CHAIN", "HOLDS_FOR", "WidestClasses", "widest_classes"]
+           "lattice_json", "lattice_latex", "optimizer_floats", "float_notes", "FLOAT_FLOOR", "LATTICE_CHAIN", "HOLDS_FOR", "WidestClasses", "widest_classes"]

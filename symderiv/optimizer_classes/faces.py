@@ -1,12 +1,17 @@
 """Summary lines, JSON and LaTeX of an analysis proved on an optimizer's lattice."""
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, Mapping
+
+from ..floats import EXACT_ONLY, IDENTICAL_ROUNDING
+from ..graph.facts import FLOAT_STATUSES
 from ..latex.context import latex_text
 from ..optimizers import optimizer_class
 from .assignment import STRUCTURES
 from .run import rows_moving_first
 
-__all__ = ["lattice_notes", "lattice_json", "lattice_latex"]
+__all__ = ["lattice_notes", "lattice_json", "lattice_latex", "optimizer_floats", "float_notes", "FLOAT_FLOOR"]
 
 
 _LATTICE_TEXT = {
@@ -47,7 +52,7 @@ def lattice_notes(analysis) -> list[str]:
                      + "; ".join(f"{n} rows {', '.join(str(r) for r in rs)}" for n, rs in rows.items()) + ".")
     lines.append("First-move steps are proved lower bounds; a move is certified only at update 1 and only where "
                  "the optimizer updates entry by entry.")
-    return lines
+    return lines + float_notes(analysis)
 
 
 def lattice_json(analysis) -> dict:
@@ -127,3 +132,47 @@ def _rows_latex(analysis) -> list[str]:
             r"$a + bx + cx^2$ has no real root: every Newton--Schulz step keeps nonzero singular values nonzero; "
             r"Shampoo's preconditioners are positive definite). Which entries of a row change is not claimed. "
             + listed + "."]
+
+
+#: optimizers whose float implementation keeps a proved zero, tie or "unchanged" only to rounding (Shampoo's
+#: inverse roots by SVD mix rows by ~1e-16) or not at all (SOAP: Adam in a numerically computed eigenbasis
+#: divides the rounding residue on a kernel direction by its own tiny second moment: a full-size step within
+#: a few updates, measured on a tied-units MLP); Muon's Newton-Schulz multiplies by exact zeros and repeats
+#: identical operations on identical rows
+FLOAT_FLOOR = {"Shampoo": IDENTICAL_ROUNDING, "SOAP": EXACT_ONLY}
+
+
+def optimizer_floats(analysis, facts: Mapping[int, Any]) -> dict[int, Any]:
+    """``facts`` with each float status raised to the floor of the optimizers training its entries
+    (:data:`FLOAT_FLOOR`); statuses of the gradient computation alone come from :mod:`symderiv.graph.facts`."""
+    shown = {p: opt for p, opt, _ in analysis.optimizers.per_parameter}
+    proof = analysis.proof
+    out = {}
+    for k, f in facts.items():
+        floors = [FLOAT_FLOOR[o] for n in {n for n, _ in proof.classes[k]}
+                  for o in shown[n].split(", ") if o in FLOAT_FLOOR]
+        if not floors:
+            out[k] = f
+            continue
+        floor = max(floors, key=FLOAT_STATUSES.index)
+        out[k] = dataclasses.replace(
+            f, float_status=None if f.float_status is None else _worse(f.float_status, floor),
+            first_move_float=None if f.first_move_float is None else _worse(f.first_move_float, floor))
+    return out
+
+
+def _worse(a: str, b: str) -> str:
+    return max(a, b, key=FLOAT_STATUSES.index)
+
+
+def float_notes(analysis) -> list[str]:
+    """A summary line when an assigned optimizer keeps the statements only to rounding, or in exact arithmetic
+    only (:data:`FLOAT_FLOOR`)."""
+    used = sorted({o for _, shown, _ in analysis.optimizers.per_parameter for o in shown.split(", ")
+                   if o in FLOAT_FLOOR})
+    if not used:
+        return []
+    text = {"Shampoo": "Shampoo keeps them to rounding (its inverse roots mix rows by ~1e-16)",
+            "SOAP": "SOAP keeps them in exact arithmetic only (Adam in a computed eigenbasis turns rounding "
+                    "residues into full-size steps within a few updates)"}
+    return ["Floating point: " + "; ".join(text[o] for o in used) + "."]
