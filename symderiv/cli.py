@@ -230,10 +230,10 @@ def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
                             "e.g. --input-shape 4 or --input-shape 3,8 (tokens, width)")
     shapes = [parse_input_shape(text) for text in args.input_shape]  # repeated: one per argument of forward
     shape: Any = shapes[0] if len(shapes) == 1 else shapes
-    with _importable_from_cwd():
+    with _importable_from_cwd():  # also while tracing: forward() may import its own helpers lazily
         module, _ = load_module(args.module)
-    a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
-                       optimizer_class=getattr(args, "optimizer_class", "coordinatewise"))
+        a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
+                           optimizer_class=getattr(args, "optimizer_class", "coordinatewise"))
     a.module_spec = args.module
     return module, a
 
