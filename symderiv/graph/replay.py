@@ -87,8 +87,13 @@ OPTIMIZERS: dict[str, Callable] = {
     "lars": _package("LARS", weight_decay=0.0),
     "shampoo": _package("Shampoo", weight_decay=0.0),
     "soap": _package("SOAP", weight_decay=0.0),
-    "assigned": None,  # a per-parameter assignment: built from the analysis (_assigned)
+    "assigned": lambda ps, lr: _needs_analysis(),  # a per-parameter assignment: built from the analysis (_assigned)
 }
+
+
+def _needs_analysis():
+    raise InvalidArgument("optimizer 'assigned' is the per-parameter mapping of an analysis: replay(module, analysis, "
+                          "optimizer='assigned') builds it")
 
 
 def _assigned(analysis, params: list, lr: float) -> _Together:
