@@ -900,7 +900,10 @@ class Analysis(JsonFace):
             column = m.full_of_reduced[b.col] if (b.layer, b.kind) == (1, "W") else None
             move["class"] = ids[self._tie_key(b, column)]
         data["reduced_inputs"] = ("the trajectory ran on the reduced network; its data are zero-padded "
-                                  "(columns not kept carry x = 0) and follow it exactly in the full network")
+                                  "(columns not kept carry x = 0) and follow it exactly in the full network. "
+                                  "A W1 column not kept does not move on these data: its move is certified by "
+                                  "the input-reduction lemma (b), since exchanging its datum with that of the "
+                                  "kept column representing it maps this trajectory onto one where it moves")
         return data
 
     def block_label(self, b: Block) -> str:
