@@ -35,6 +35,7 @@ def _analysis(key: str):
     return _CACHE[key]
 
 
+@pytest.mark.slow  # ~8 s: concrete analyses and torch runs (CI runs it: --run-slow)
 @settings(max_examples=4)
 @given(key=st.sampled_from(sorted(STATEMENTS)), depth=st.integers(2, 12), seed=st.integers(0, 3))
 def test_mlp_statement_matches_concrete_analysis_and_torch(key, depth, seed):
