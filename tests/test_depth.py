@@ -226,6 +226,23 @@ def test_json_is_deterministic_and_states_the_symbolic_statement(five):
     assert steps == ["1", "L - l + 1"]
 
 
+def test_faces_are_byte_identical_across_processes():
+    """Two interpreters with different hash seeds write the same JSON and LaTeX (no set order leaks)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, symderiv as sd; a = sd.analyze_depth(sd.mlp_family(3, 'n', 'L', 2, 'sigmoid'), 'zeros'); "
+            "r = sd.analyze_depth(sd.rezero_family(2, 'L')); "
+            "print(hashlib.sha256((a.to_json() + a.to_latex() + r.to_json() + r.to_latex()).encode()).hexdigest())")
+    root = Path(__file__).resolve().parent.parent
+    digests = {subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "977")}
+    assert len(digests) == 1 and len(next(iter(digests))) == 64, digests
+    assert hashlib.sha256(b"").hexdigest() not in digests
+
+
 def test_json_shows_no_internal_names(five):
     from tests.test_api_naming import LEAK
 
