@@ -24,16 +24,17 @@ __all__ = ["symbol_table", "lookup_symbols", "check_user_symbols"]
 #: a user's symbol name (init constant, width): letters, digits and underscores, starting with a
 #: letter; printed into LaTeX and text as it is, so it must carry no markup (``\input{…}``)
 _USER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*", re.ASCII)
-#: names symderiv gives its own data, labels, predictions and parameter entries (1-based indices):
-#: an init constant so named would be confused with them (x_1 is the first input)
-_DATA_NAME = re.compile(r"(?:x|y|p|z|h|delta|dz)_?\d+(?:_\d+)*|[Wb]\d+_\d+(?:_\d+)*", re.ASCII)
+#: names symderiv gives its own data, labels, predictions and pre-activations (1-based indices): an
+#: init constant so named would mix init and data (x_1 is the first input).  Parameter-entry names
+#: (W1_1_2) are init symbols already: a generic entry's, carried by inits the analysis derives
+_DATA_NAME = re.compile(r"(?:x|y|p|z|h|delta|dz)_?\d+(?:_\d+)*", re.ASCII)
 
 
 def check_user_symbols(value: sp.Basic, what: str, *, data_names: bool = False,
                        error: type[Exception] = InvalidArgument) -> None:
     """Refuse, in one line, a symbol in ``value`` whose name is not a plain identifier (it would be
     copied into LaTeX: ``\\input{…}``), or (``data_names=False``) is the name of one of symderiv's
-    data or parameter symbols (``x_1``, ``y_2``, ``W1_1_2``): an init must not mix init and data."""
+    data symbols (``x_1``, ``y_2``, ``p_1``): an init must not mix init and data."""
     for s in sorted(value.free_symbols, key=str):
         name = str(s)
         shown = name if len(name) <= _SHOWN else name[:_SHOWN - 3] + "…"
@@ -41,9 +42,8 @@ def check_user_symbols(value: sp.Basic, what: str, *, data_names: bool = False,
             raise error(f"{what}: the symbol name {shown!r} is not accepted; use letters, digits and "
                                   "underscores, starting with a letter (e.g. c, c_1, alpha)")
         if not data_names and _DATA_NAME.fullmatch(name):
-            raise error(f"{what}: the symbol {name} is the name of a data or parameter symbol "
-                                  "(inputs x_j, labels y_k, entries W1_i_j); name the init constant "
-                                  "otherwise, e.g. c or c_1")
+            raise error(f"{what}: the symbol {name} is the name of a data symbol (inputs x_j, labels y_k, "
+                        "predictions p_k); name the init constant otherwise, e.g. c or c_1")
 
 #: names listed in full in an error message below this count (else the first ones and a count)
 _LISTED = 12
