@@ -19,14 +19,13 @@ import sympy as sp
 from ..jsontext import JsonFace
 
 __all__ = ["EngineCheck", "LayerFact", "InductionStep", "DepthTheorem", "MemberFact", "ELL", "renamed",
-           "TIGHT_EVERY_DEPTH", "TIGHT_CONCRETE", "NEVER"]
+           "TIGHT_EVERY_DEPTH", "TIGHT_CONCRETE"]
 
 #: the layer index ``l`` of the formulas
 ELL = sp.Symbol("l", integer=True, positive=True)
 #: a certified move at the first-move step: for every depth, or at the concrete depths verify() checks
 TIGHT_EVERY_DEPTH = "every depth"
 TIGHT_CONCRETE = "concrete depths"
-NEVER = None
 
 
 @dataclass(frozen=True)
