@@ -955,7 +955,7 @@ def _check_front_depth(net: Network, inits: Mapping[str, Any]) -> None:
     With zero weights after an activation with ``f(0) ≠ 0`` (sigmoid, softplus) the zero front moves
     back one layer per step: the relaxation and the first moves iterate once per layer, each iteration
     a backward pass, so the work grows with the square of the depth (a depth-1000 sigmoid net would not
-    return).  Its facts for every depth at once are :func:`symderiv.depth.analyze_depth`'s."""
+    return).  Its statement for every depth, read at this one: :func:`symderiv.depth.analyze_member`."""
     zero_weights = [l for l in range(2, net.depth + 1)
                     if inits[f"W{l}"].kind == "uniform" and inits[f"W{l}"].value == 0]
     if len(zero_weights) <= MAX_FRONT_DEPTH:
@@ -969,8 +969,8 @@ def _check_front_depth(net: Network, inits: Mapping[str, Any]) -> None:
     raise SizeLimitError(
         f"{len(zero_weights)} zero-initialized weight matrices after {', '.join(moving)} (f(0) ≠ 0): the zero "
         f"front moves back one layer per step, so the concrete analysis iterates once per layer; it is refused "
-        f"beyond {MAX_FRONT_DEPTH} such layers. Every depth at once: from symderiv.depth import analyze_depth, "
-        f"mlp_family; analyze_depth(mlp_family(...), init)")
+        f"beyond {MAX_FRONT_DEPTH} such layers. The statement proved for every depth, read at this one: "
+        f"symderiv.depth.analyze_member(net, init)")
 
 
 @public_entry

@@ -70,7 +70,11 @@ def test_a_misspelled_keyword_is_pythons_type_error_naming_it():
 def test_a_depth_1000_sigmoid_zero_init_analysis_returns_a_one_line_bounded_answer():
     with pytest.raises(SymderivError, match="zero front moves back one layer per step") as info:
         sd.analyze(sd.mlp([2] + [2] * 1000 + [2], "sigmoid"), sd.zeros())
-    assert "\n" not in str(info.value) and "analyze_depth" in str(info.value)
+    assert "\n" not in str(info.value) and "analyze_member(net, init)" in str(info.value)
+    from symderiv.depth import analyze_member  # the call the message names answers at once
+
+    member = analyze_member(sd.mlp([2] + [2] * 1000 + [2], "sigmoid"), sd.zeros())
+    assert "Depth L = 1001" in member.summary()
 
 
 def test_deep_networks_whose_front_does_not_move_are_still_analyzed():
