@@ -245,3 +245,20 @@ def test_a_class_outside_the_coordinatewise_lattice_is_never_a_label_on_coordina
     assert f"(class '{cls}')" in a.scope()
     plain = sd.analyze(net, sd.constant(0.5), optimizer_class="sgd")
     assert type(plain).__name__ == "Analysis" and "(class 'sgd')" in plain.scope()
+
+
+def test_widest_classes_of_a_zero_init_sigmoid_network():
+    import symderiv as sd
+    from symderiv.optimizer_classes import widest_classes_of_network
+
+    net = sd.mlp([2, 3, 2], activation="sigmoid")
+    w = widest_classes_of_network(net, sd.zeros())
+    # identical hidden units: whole rows of W1 (and columns of W2) tied, for every class
+    assert (("W1[0, 0]", "W1[1, 0]", "W1[2, 0]"), "rowcol") in w.ties
+    # the zero front: W1 is unchanged by update 1 under every class (B = W2 = 0 kills its gradient)
+    for level, steps in w.first_moves["W1"].items():
+        assert set(steps.flat) == {2}, level
+    assert set(w.first_moves["W2"]["rowcol"].flat) == {1}
+    # the chain prover agrees on the coordinatewise facts
+    a = sd.analyze(net, sd.zeros())
+    assert all(a.first_move_step("W1", (i, j)) == 2 for i in range(3) for j in range(2))

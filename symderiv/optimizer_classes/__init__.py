@@ -43,9 +43,10 @@ from .faces import FLOAT_FLOOR, float_notes, lattice_json, lattice_latex, lattic
 from .lattice import PatternLattice
 from .run import (ROW_MOVES_AT_FIRST_UPDATE, analyze_network, float_init, prove_for_optimizer, rows_moving_first,
                   structural_for_optimizer)
-from .widest import HOLDS_FOR, LATTICE_CHAIN, WidestClasses, widest_classes
+from .widest import HOLDS_FOR, LATTICE_CHAIN, WidestClasses, widest_classes, widest_classes_of_network
 
 __all__ = ["Structure", "STRUCTURES", "OPTIMIZER_RULES", "OptimizerAssignment", "optimizer_assignment",
            "registered_optimizers", "PatternLattice", "prove_for_optimizer", "structural_for_optimizer",
            "rows_moving_first", "float_init", "analyze_network", "ROW_MOVES_AT_FIRST_UPDATE", "lattice_notes",
-           "lattice_json", "lattice_latex", "optimizer_floats", "float_notes", "FLOAT_FLOOR", "LATTICE_CHAIN", "HOLDS_FOR", "WidestClasses", "widest_classes"]
+           "lattice_json", "lattice_latex", "optimizer_floats", "float_notes", "FLOAT_FLOOR", "LATTICE_CHAIN", "HOLDS_FOR", "WidestClasses", "widest_classes",
+           "widest_classes_of_network"]

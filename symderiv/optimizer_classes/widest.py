@@ -9,7 +9,7 @@ from ..jsontext import JsonFace
 from .assignment import optimizer_assignment
 from .run import prove_for_optimizer
 
-__all__ = ["LATTICE_CHAIN", "HOLDS_FOR", "WidestClasses", "widest_classes"]
+__all__ = ["LATTICE_CHAIN", "HOLDS_FOR", "WidestClasses", "widest_classes", "widest_classes_of_network"]
 
 
 # ---------------------------------------------------------------- the widest class of every claim
@@ -104,3 +104,14 @@ def widest_classes(graph, values_mode: str = "generic", *, seed: int = 0, second
                 seen.add(key)
                 ties.append((tuple(coord_label(graph, c) for c in members), level))
     return WidestClasses(zeros, ties, moves)
+
+
+def widest_classes_of_network(net, init: object = None, *, seed: int = 0, seconds: float = 5.0) -> WidestClasses:
+    """:func:`widest_classes` of an MLP (:func:`symderiv.mlp`) at ``init``, through its graph (the init's zeros
+    and equal values kept, every other value generic; concrete widths)."""
+    from ..graph.from_network import graph_of_network
+    from ..init import resolve_init
+    from .run import float_init
+
+    return widest_classes(graph_of_network(net, float_init(net, resolve_init(net, init))), "generic",
+                          seed=seed, seconds=seconds)
