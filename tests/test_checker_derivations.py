@@ -96,7 +96,7 @@ def test_readings_that_disagree_are_never_refuted():
     net = sd.mlp([3, 3, 3], "sigmoid", "ce")  # every width 3: a can be a^(1) or a^(2) = p
     v = check(r"a = \sigma(z^{(1)})", net)
     assert v.status == "undecided" and v.counterexample is None
-    assert "a^(1)" in v.links[0].reason and "write its layer" in v.links[0].reason
+    assert "a^(1)" in v.links[0].reason and "write the layer" in v.links[0].reason
     assert check(r"a^{(1)} = \sigma(z^{(1)})", net).status == "proved"
 
 
@@ -277,3 +277,16 @@ def test_odot_before_the_product_when_only_that_fits():
     net = sd.mlp([4, 5, 3], "sigmoid", "ce")
     v = check(r"\frac{\partial J}{\partial x} = (\hat{y} - y) W_2^\top \odot \sigma'(x W_1 + b_1) W_1^\top", net)
     assert v.status == "proved" and any("(A ⊙ B) C" in n for n in v.notes)
+
+
+def test_ngs_logistic_regression_column_w():
+    """Ng's w is a column (z = w^T x + b): in a one-layer network a bare lowercase w is read as W or as
+    W^T, and the reading whose shapes fit is checked (both, when both fit)."""
+    net = sd.mlp([3, 1], loss="bce")
+    v = check(r"\frac{\partial J}{\partial w} = \frac{1}{m} X^\top (A - Y)", net)
+    assert v.status == "proved" and any("w = W^T" in n for n in v.notes)
+    assert check(r"\frac{\partial J}{\partial w} = X^\top (A - Y)", net).status == "refuted"
+    assert check(r"z = w^\top x + b", net).status == "proved"
+    assert check("dw = X.T @ (P - Y) / m", net).status == "proved"
+    square = sd.mlp([3, 3], loss="ce")  # both orientations fit: each is checked, and they disagree
+    assert check(r"\frac{\partial L}{\partial w} = (p - y) x^\top", square).status == "undecided"

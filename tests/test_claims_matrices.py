@@ -158,7 +158,7 @@ def test_misspelled_names_get_hints():
     with pytest.raises(ClaimNameError, match=r"did you mean W\^\{\(l\)\}"):
         check(r"\frac{\partial L}{\partial w} = 0", TANH)
     with pytest.raises(ClaimNameError, match="did you mean W"):
-        check("dL/dw1[i,j] = 0", TANH)
+        check("dL/dweights1[i,j] = 0", TANH)  # (w1, Nielsen's lowercase, is W1 itself)
     with pytest.raises(ClaimNameError, match=r"layers 1\.\.2"):
         check(r"\frac{\partial L}{\partial W^{(5)}} = 0", TANH)
 

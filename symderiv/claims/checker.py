@@ -188,8 +188,8 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
         else:
             fit.append((what, c, r))
     if not fit:
-        raise ClaimNameError("a bare a has no reading that fits: " + "; ".join(f"{w}: {e[:120]}" for w, e in failed)
-                             + "; write its layer, e.g. a^{(1)} or a^{L}")
+        raise ClaimNameError("the claim has no reading that fits: " + "; ".join(f"{w}: {e[:120]}" for w, e in failed)
+                             + "; write the layer (a^{(1)}, a^{L}) or the orientation (W, W^T)")
     verdicts = []
     for what, c, r in fit:
         verdicts.append((what, _check_reading(claim, c, r, net, init, seed, memory_mb, seconds)))
@@ -224,10 +224,10 @@ def _combine_readings(verdicts: list, unfit: list) -> Verdict:
     dropped = f" ({'; '.join(unfit)}: shapes or index ranges do not fit)" if unfit else ""
     statuses = {v.status for _, v in verdicts}
     if len(verdicts) == 1:
-        first.notes.insert(0, f"the bare a is read as {names}, the only reading that fits{dropped}")
+        first.notes.insert(0, f"read as {names}, the only reading that fits{dropped}")
         return first
     if len(statuses) == 1:
-        first.notes.insert(0, f"the bare a has several readings ({names}); the claim is {first.status} under each{dropped}")
+        first.notes.insert(0, f"the claim has several readings ({names}); it is {first.status} under each{dropped}")
         return first
     per = "; ".join(f"{v.status} under {w}" for w, v in verdicts)
     links = []
@@ -237,11 +237,11 @@ def _combine_readings(verdicts: list, unfit: list) -> Verdict:
             links.append(link)
             continue
         links.append(replace(link, status=UNDECIDED, counterexample=None,
-                             reason=f"the claim depends on the reading of the bare a: {per}; write its layer "
-                                    "(e.g. a^{(1)}, a^{L}) to pick one"))
+                             reason=f"the claim depends on how it is read: {per}; write the layer (a^{{(1)}}, a^{{L}}) or "
+                                    "the orientation (W or W^T) to pick one"))
     status = REFUTED if any(l.status == REFUTED for l in links) else \
         PROVED if all(l.status == PROVED for l in links) else UNDECIDED
-    notes = [f"the bare a has several readings: {per}{dropped}"] + first.notes
+    notes = [f"the claim has several readings: {per}{dropped}"] + first.notes
     return Verdict(first.claim, status, links, first.network, first.init, notes, first.syntax)
 
 

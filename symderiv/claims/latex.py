@@ -316,7 +316,7 @@ class _Rewriter:
             layer = self.layer_script(tok, required=False)
             return self.function("f", tok, layer)
         nxt = self.peek()
-        if c == "d" and nxt is not None and nxt.kind == "letter" and nxt.pos == tok.pos + 1 and nxt.text in "WbzhaxZAH":
+        if c == "d" and nxt is not None and nxt.kind == "letter" and nxt.pos == tok.pos + 1 and nxt.text in "WwbzhaxZAH":
             self.take()  # dW^{[2]}, dz^{[1]}: Ng's names for the gradients of the loss
             q = self.read_quantity(_QUANT_LETTERS.get(nxt.text, nxt.text), nxt)
             # Ng's dz^{[1](i)} is the derivative of example i's own loss
@@ -439,8 +439,6 @@ class _Rewriter:
         src = self._source(start, end)
         if kind == "delta" and layer is None and indices is not None and len(indices) == 2:
             return Q("kron", None, tuple(indices), None, src)
-        if tok.text == "w" and indices is None and layer is None:
-            raise ClaimNameError(f"unknown name 'w' at position {start}; did you mean W^{{(l)}} (a weight matrix, e.g. W^{{(1)}} or w^{{(1)}}_{{jk}})?")
         return Q(kind, layer, tuple(indices or ()), None, src, example)
 
     def _source(self, start: int, end: int) -> str:

@@ -88,6 +88,8 @@ def _sub_layers(node, value: int | None, depth: int):
             return replace(node, kind="p", layer=None, wrt=wrt)
         if node.kind == "h" and layer == depth:  # a^{(L)}: the network's output, the prediction
             return replace(node, kind="p", layer=None, wrt=wrt)
+        if node.kind == "H" and layer is None and depth == 1:  # A in a one-layer net: its output (Ng's A = Ŷ)
+            return replace(node, kind="P", layer=None, wrt=wrt)
         if node.kind == "H" and layer in (depth, 0):  # A^{[L]} is the batch's predictions P, A^{[0]} = X
             return replace(node, kind="P" if layer else "X", layer=None, wrt=wrt)
         return replace(node, layer=layer, wrt=wrt)

@@ -244,8 +244,10 @@ class _Resolver:
                 return 1
             if k == "h" and L == 2:
                 return 1
+            hint = "; did you mean W^{(l)} (a weight matrix, e.g. W^{(1)})?" if k == "W" else ""
             raise ClaimNameError(
-                f"{q.src or k} needs a layer, e.g. {q.kind}^{{(1)}} (this network has layers 1..{L})"
+                f"{q.src or k} needs a layer, e.g. {q.src[:1] if q.src[:1].isalpha() else q.kind}^{{(1)}} "
+                f"(this network has layers 1..{L}){hint}"
             )
         lo, hi = (0, L - 1) if k == "h" else (1, L)
         if not lo <= l <= hi:

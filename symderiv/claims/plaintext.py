@@ -47,9 +47,9 @@ _FUNCS = {"sigma": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp"
 #: code-style derivative names: dsigma(z) = sigma'(z)
 _DFUNCS = {"dsigma": "sigmoid", "dsigmoid": "sigmoid", "sigmoid_prime": "sigmoid", "sigma_prime": "sigmoid",
            "dtanh": "tanh", "tanh_prime": "tanh", "drelu": "relu", "relu_prime": "relu", "df": "f", "f_prime": "f"}
-_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|b|X|Y|P|Z|H|A)(\d*)$")
+_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|w|b|X|Y|P|Z|H|A)(\d*)$")
 #: code-style gradient names: dW1 = dL/dW1, dz2 = dL/dz2, dZ1, dH (batch matrices)
-_DNAME = re.compile(r"^d(W|b|z|h|a|x|Z|H|A)(\d*)$")
+_DNAME = re.compile(r"^d(W|w|b|z|h|a|x|Z|H|A)(\d*)$")
 #: CS231n's code names for batch matrices: scores (the logits Z^(L)), probs (P), hidden_layer (H)
 _ALIASES = {"scores": "ZL", "probs": "P", "hidden_layer": "H", "hidden": "H"}
 #: NumPy reductions: np.sum / np.mean with axis= and keepdims= (a 1-D result is a column vector)
@@ -323,7 +323,7 @@ class _Walker:
             kind, layer = m.group(1), m.group(2)
             if kind == "delta":
                 raise ClaimNameError(f"{src}: differentiate by z<l> (dL/dz<l> is delta<l>), not by delta")
-            kind = {"a": "h", "A": "H"}.get(kind, kind)
+            kind = {"a": "h", "A": "H", "w": "W"}.get(kind, kind)
             wrt = Q(kind, int(layer) if layer else None, indices, None, target + src[src.index(target) + len(target):])
             return Q("grad", None, (), wrt, src if not dname else "d" + src[len("dL/d"):])
         if name in ("L", "ell", "loss"):
@@ -342,7 +342,7 @@ class _Walker:
         m = _QUANT.match(name)
         if m:
             kind, layer = m.group(1), m.group(2)
-            kind = {"a": "h", "A": "H"}.get(kind, kind)
+            kind = {"a": "h", "A": "H", "w": "W"}.get(kind, kind)
             if layer and kind in ("x", "y", "p", "X", "Y", "P"):
                 raise ClaimNameError(f"{src}: {kind} takes no layer number")
             return Q(kind, int(layer) if layer else None, indices, None, src)

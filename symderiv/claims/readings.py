@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .conventions import _written_a
-from .tree import Claim, Q, Sum, children, map_quantities, transform
+from .tree import Claim, Op, Q, Sum, children, map_quantities, transform
 
 __all__ = ["readings", "layer_subscripts", "example_subscripts"]
 
@@ -70,8 +70,16 @@ def _bare_a(claim: Claim) -> bool:
 
 
 def readings(claim: Claim, depth: int) -> list[tuple[str, Claim]]:
-    """``[(description, claim)]``: one claim per possible layer of a bare ``a`` (a single entry, with
-    an empty description, when nothing is open)."""
+    """``[(description, claim)]``: one claim per reading of the symbols the notation leaves open (a bare
+    ``a``: every layer it can name; a bare ``w`` in a one-layer network: ``W`` or Ng's column ``w = W^T``);
+    a single entry, with an empty description, when nothing is open."""
+    out = [("", claim)]
+    for expand in (_a_readings, _w_readings):
+        out = [(", ".join(d for d in (what, more) if d), c2) for what, c in out for more, c2 in expand(c, depth)]
+    return out
+
+
+def _a_readings(claim: Claim, depth: int) -> list[tuple[str, Claim]]:
     if depth < 2 or not _bare_a(claim):
         return [("", claim)]
     out = []
@@ -87,6 +95,34 @@ def readings(claim: Claim, depth: int) -> list[tuple[str, Claim]]:
             what = f"a = a^({layer})" + (" = p, the output" if layer == depth else f", the activation of hidden layer {layer}")
         out.append((what, replace(claim, sides=tuple(map_quantities(s, fill) for s in claim.sides))))
     return out
+
+
+def _written_w(q: Q) -> bool:
+    """A weight matrix written as a bare lowercase ``w`` (no layer, no index), or the gradient by one."""
+    if q.kind == "grad" and q.wrt is not None:
+        q = q.wrt
+    return q.kind == "W" and q.layer is None and not q.indices and q.src.lstrip("\\").startswith("w")
+
+
+def _w_readings(claim: Claim, depth: int) -> list[tuple[str, Claim]]:
+    qs = [n for s in claim.sides for n in _walk(s) if isinstance(n, Q)]
+    if depth != 1 or not any(_written_w(q) for q in qs):
+        return [("", claim)]
+
+    def column(node):
+        return Op("T", (node,)) if isinstance(node, Q) and _written_w(node) else node
+
+    return [("w = W (K × n_0)", claim),
+            ("w = W^T (a column of weights, z = w^T x + b as in Ng's logistic regression)",
+             replace(claim, sides=tuple(transform(s, column) for s in claim.sides)))]
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(children(n))
 
 
 def _symbolic_letters(claim: Claim) -> set:
