@@ -223,13 +223,18 @@ def _importable_from_cwd() -> Iterator[None]:
 def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
     """``--module pkg.mod:factory --input-shape …``: the module and its graph analysis."""
     from .graph import analyze_module
-    from .graph.spec import load_module, parse_input_shape
+    from .graph.spec import load_module, parse_input
 
     if args.input_shape is None:
         raise SymderivError("--module needs --input-shape: one example's shape without the batch axis, "
                             "e.g. --input-shape 4 or --input-shape 3,8 (tokens, width)")
-    shapes = [parse_input_shape(text) for text in args.input_shape]  # repeated: one per argument of forward
+    given = [parse_input(text) for text in args.input_shape]  # repeated: one per argument of forward
+    shapes = [s for _, s in given]
     shape: Any = shapes[0] if len(shapes) == 1 else shapes
+    if any(name is not None for name, _ in given):  # keyword inputs (input_ids=tokens:4)
+        if not all(name is not None for name, _ in given):
+            raise SymderivError("--input-shape: name every input (NAME=SHAPE) or none")
+        shape = dict(given)
     with _importable_from_cwd():  # also while tracing: forward() may import its own helpers lazily
         module, _ = load_module(args.module)
         a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
@@ -518,7 +523,8 @@ def _module_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-shape", default=None, metavar="SHAPE", action="append",
                    help="one example's shape without the batch axis: 4, or 3,8 for (tokens, width); repeat it "
                         "for a forward with several inputs, in order (forward(self, x, c): --input-shape 3,4 "
-                        "--input-shape 4)")
+                        "--input-shape 4); NAME=SHAPE for a keyword input, NAME=tokens:T for token ids "
+                        "(--input-shape input_ids=tokens:4)")
     g.add_argument("--values", default="generic", choices=("generic", "exact"),
                    help="generic: zeros and equal values kept, every other value a symbol (default); "
                         "exact: the module's floats as exact rationals")

@@ -182,3 +182,70 @@ def test_module_outputs_tuple_and_dict():
     assert g.nodes[g.output].shape == (2,)  # logits, not the first entry
     g = graph_from_export(m, (3,), "mse", output="other")
     assert g.nodes[g.output].shape == (1,)
+
+
+# ---------------------------------------------------------------- token ids: the theorem and its witnesses
+class TinyLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb = nn.Embedding(5, 3)
+        self.head = nn.Linear(3, 5)
+        with torch.no_grad():
+            self.head.weight.zero_()
+
+    def forward(self, input_ids):
+        return self.head(torch.tanh(self.emb(input_ids)))
+
+
+def test_token_witnesses_are_real_ids_and_verify_replays_them():
+    import symderiv as sd
+    from symderiv.graph.tokens import token_symbols
+
+    m = TinyLM()
+    a = sd.analyze(m, loss="softmax_cross_entropy", input_shape={"input_ids": tokens(2)})
+    g = a.proof.graph
+    assert a.entry_facts("emb.weight")["first_move_step"].flat[0] == 2  # behind the zero head
+    names = {str(s) for s in token_symbols(g)}
+    assert a.proof.trajectories
+    for w in a.proof.trajectories:
+        values = {k: v for k, v in w.point if k in names}
+        assert len(values) == 2 * 5 and set(values.values()) <= {"0", "1"}
+        assert sum(v == "1" for v in values.values()) == 2  # one id per position
+    assert "every token sequence" in a.scope()
+    report = a.verify(m)
+    assert report.ok and any(c.kind == "witness_replay" for c in report.checks), report
+
+
+def test_token_point_gives_one_hot_rows():
+    import random
+
+    from symderiv.graph.export import graph_from_export
+    from symderiv.graph.tokens import ids_of, one_hot, token_point
+
+    g = graph_from_export(TinyLM(), {"input_ids": tokens(3)}, "softmax_cross_entropy")
+    point = token_point(g, random.Random(1))
+    x = g.nodes[g.input_node]
+    rows = np.array([[float(point[s]) for s in row] for row in
+                     __import__("symderiv.graph.engine", fromlist=["input_symbols"]).input_symbols(x.shape).tolist()])
+    assert np.array_equal(one_hot(ids_of(rows), 5), rows)
+    with pytest.raises(ValueError):
+        ids_of(rows * 2)
+
+
+def test_cli_module_with_token_ids(tmp_path, monkeypatch, capsys):
+    import inspect
+    import re
+    import sys
+
+    from symderiv.cli import EXIT_OK, main
+
+    name = "sd_export_" + re.sub(r"\W", "_", tmp_path.name)
+    (tmp_path / f"{name}.py").write_text("import torch\nfrom torch import nn\n\n" + inspect.getsource(TinyLM)
+                                         + "\n\ndef make():\n    return TinyLM()\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["analyze", "--module", f"{name}:make", "--input-shape", "input_ids=tokens:2",
+                 "--loss", "softmax_cross_entropy"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith("TinyLM: graph of") and "emb.weight at step 2" in out
+    sys.modules.pop(name, None)

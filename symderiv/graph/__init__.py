@@ -69,7 +69,7 @@ def analyze_module(module, *, loss, input_shape, values="generic", seed=0, optim
 def tokens(*shape):
     """An integer input (token ids) of this shape, without batch axis, for ``input_shape``
     (:func:`symderiv.graph.export.tokens`)."""
-    from .export import tokens as _tokens
+    from .tokens import tokens as _tokens
 
     return _tokens(*shape)
 

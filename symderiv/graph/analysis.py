@@ -30,6 +30,7 @@ from .engine import backprop
 from .facts import ClassFacts, graph_facts
 from .losses import graph_loss
 from .prover import GraphProof, coord_label, prove_graph
+from .tokens import token_inputs
 from .values import VALUE_MODES, init_values
 
 __all__ = ["GraphAnalysis", "analyze_module", "analyze_graph"]
@@ -170,6 +171,12 @@ class GraphAnalysis(JsonFace):
         if kinks:
             text += f" Kink convention: {_join(kinks)}."
         text += f" Labels: {graph_loss(g.ends()[2]).label_domain}."
+        vocab = token_inputs(g)
+        if vocab:  # token ids as one-hot rows (symderiv.graph.tokens)
+            text += (f" Token ids (input{'s' if len(vocab) > 1 else ''} "
+                     f"{_join([f'{k + 1} over {v} ids' for k, v in sorted(vocab.items())])}) enter as one-hot rows: "
+                     "zeros, ties and 'unchanged before step t' hold for every token sequence of that shape; "
+                     "certified moves were witnessed at real token ids.")
         if g.frozen():
             text += f" Frozen (constants, never updated): {_join(g.frozen())}."
         if self.values_mode == "generic":

@@ -54,6 +54,7 @@ import sympy as sp
 
 from ..errors import NetworkError, UnsupportedError
 from .ir import Graph
+from .tokens import TokenShape, tokens
 
 try:
     import torch
@@ -66,14 +67,6 @@ __all__ = ["graph_from_export", "tokens", "Sym", "Tokens", "Convert", "ModuleCal
 
 
 # ---------------------------------------------------------------- input specs
-class TokenShape(tuple):
-    """The shape of an integer input (token ids), without batch axis: ``tokens(4)`` or ``tokens(2, 4)``."""
-
-
-def tokens(*shape: int) -> TokenShape:
-    """An integer input of this shape (token ids, without batch axis), for ``input_shape``:
-    ``input_shape={"input_ids": tokens(4)}``."""
-    return TokenShape(int(n) for n in shape)
 
 
 @dataclass

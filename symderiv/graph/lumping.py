@@ -733,8 +733,10 @@ def prove_lumped(graph: Graph, mode: str, *, seed: int = 0, seconds: float = 5.0
     if lump.trivial:
         return None
     q = quotient_graph(lump)
-    if mode == "generic" and prefers_tensor_level(q) and eligible(graph) is not None:
-        return None
+    merged_little = 2 * sum(p.size for p in q.params.values()) > sum(p.size for p in graph.params.values())
+    if mode == "generic" and eligible(graph) is not None and (
+            prefers_tensor_level(q) or (merged_little and prefers_tensor_level(graph))):
+        return None  # still large, or lumping merged little of a large graph: the tensor-level path
     q.block_label = lambda c: _block_label(lump, q, c)  # type: ignore[attr-defined]
     values, symbols = quotient_values(lump, q, mode)
     proof = prove_graph(q, values, symbols, seed=seed, seconds=seconds)

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import InvalidArgument, UnsupportedError
 from ..guard import one_line
 
-__all__ = ["load_module", "parse_input_shape", "MAX_INPUT_AXES", "MAX_INPUT_SIZE"]
+__all__ = ["load_module", "parse_input_shape", "parse_input", "MAX_INPUT_AXES", "MAX_INPUT_SIZE"]
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _SPEC = re.compile(rf"({_IDENT}(?:\.{_IDENT})*):({_IDENT}(?:\.{_IDENT})*)", re.ASCII)
@@ -76,3 +76,16 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
     if any(n < 1 or n > MAX_INPUT_SIZE for n in shape):
         raise InvalidArgument(f"--input-shape {_shown(text)!r}: every size must be between 1 and {MAX_INPUT_SIZE}")
     return shape
+
+
+def parse_input(text: str) -> tuple[str | None, tuple[int, ...]]:
+    """``"4"`` -> ``(None, (4,))``; ``"x=3,8"`` -> ``("x", (3, 8))`` (a keyword input of forward);
+    ``"input_ids=tokens:4"`` -> ``("input_ids", tokens(4))`` (token ids, :func:`symderiv.graph.tokens.tokens`)."""
+    from .tokens import tokens
+
+    name, _, rest = text.rpartition("=")
+    if name and not (name.isascii() and name.isidentifier()):
+        raise InvalidArgument(f"--input-shape {_shown(text)!r}: {_shown(name)!r} is not a keyword argument name")
+    integer = rest.startswith("tokens:")
+    shape = parse_input_shape(rest[len("tokens:"):] if integer else rest)
+    return (name or None), (tokens(*shape) if integer else shape)

@@ -170,9 +170,11 @@ def structural_zeros(graph: Graph, zero_params: set[str]) -> tuple[dict[int, Zer
 
 # ---------------------------------------------------------------- eligibility
 def eligible(graph: Graph) -> dict[str, str] | None:
-    """``name -> "zero" | "generic"`` when every trainable parameter is entirely zero or has no zero entry;
-    None otherwise.  Equal values inside generic tensors are allowed: the tensor-level statements hold for
-    *every* value of the nonzero entries, so no tie among them is used or claimed."""
+    """``name -> "zero" | "generic" | "mixed"`` (entirely zero, no zero entry, some zero entries) for every
+    trainable parameter; None when an init is missing or not finite.  Equal values inside generic tensors are
+    allowed: the tensor-level statements hold for *every* value of the nonzero entries, so no tie among them
+    is used or claimed.  A mixed tensor (an embedding's zero padding row) is unknown, as a generic one: its
+    statements hold for every value of it, its zeros included, and no zero of it is claimed."""
     kinds: dict[str, str] = {}
     for name in graph.trainable():
         init = graph.params[name].init
@@ -183,7 +185,7 @@ def eligible(graph: Graph) -> dict[str, str] | None:
         elif np.all(init != 0):
             kinds[name] = "generic"
         else:
-            return None
+            kinds[name] = "mixed"
     return kinds
 
 
@@ -611,8 +613,10 @@ def verify_structural(analysis: StructuralGraphAnalysis, module: Any, *, seed: i
         v = values[name]
         if kind == "zero" and np.any(v != 0):
             bad_pattern.append(f"{name} is not all zero")
-        elif kind is not None and kind != "zero" and not np.all(v != 0):
+        elif kind == "generic" and not np.all(v != 0):
             bad_pattern.append(f"{name} has a zero entry")
+        elif kind == "mixed" and p.init is not None and not np.array_equal(v == 0, p.init == 0):
+            bad_pattern.append(f"{name} has another pattern of zero entries")
         elif not p.trainable and p.init is not None and not np.array_equal(v, p.init):
             bad_pattern.append(f"frozen {name} differs from the analyzed values")
     report = VerifyReport()

@@ -44,7 +44,8 @@ def structural_proof_document(analysis: Any, *, title: str | None = None) -> str
     kinds = []
     for name in trainable:
         shape = "\\times".join(str(n) for n in g.params[name].shape) or "1"
-        what = "every entry $0$" if s.kinds[name] == "zero" else "no entry $0$ (generic values)"
+        what = {"zero": "every entry $0$", "mixed": "some entries $0$ (any values: its zeros are not used)"}.get(
+            s.kinds[name], "no entry $0$ (generic values)")
         kinds.append(rf"\item {_tt(name)} (${shape}$): {what};")
     frozen = g.frozen()
     lines += [latex_text(f"{analysis.module_name}: {g.describe()}."),

@@ -19,7 +19,17 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-__all__ = ["token_inputs", "token_symbols", "token_point", "one_hot", "ids_of"]
+__all__ = ["TokenShape", "tokens", "token_inputs", "token_symbols", "token_point", "one_hot", "ids_of"]
+
+
+class TokenShape(tuple):
+    """The shape of an integer input (token ids), without batch axis: ``tokens(4)`` or ``tokens(2, 4)``."""
+
+
+def tokens(*shape: int) -> TokenShape:
+    """An integer input of this shape (token ids, without batch axis), for ``input_shape``:
+    ``input_shape={"input_ids": tokens(4)}``."""
+    return TokenShape(int(n) for n in shape)
 
 
 def token_inputs(graph: Any) -> dict[int, int]:
