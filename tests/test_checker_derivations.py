@@ -290,3 +290,9 @@ def test_ngs_logistic_regression_column_w():
     assert check("dw = X.T @ (P - Y) / m", net).status == "proved"
     square = sd.mlp([3, 3], loss="ce")  # both orientations fit: each is checked, and they disagree
     assert check(r"\frac{\partial L}{\partial w} = (p - y) x^\top", square).status == "undecided"
+
+
+@pytest.mark.parametrize("mask", [r"\mathbb{1}[z^{(1)} > 0]", r"\mathbf{1}(z^{(1)} > 0)", r"\mathbf{1}[z^{(1)} > 0]"])
+def test_bold_and_bracketed_indicators(mask):
+    net = sd.mlp([3, 4, 3], "relu", "ce")
+    assert check(r"\delta^{(1)} = W^{(2)\top}\delta^{(2)} \odot " + mask, net).status == "proved"

@@ -538,7 +538,7 @@ class _Rewriter:
     def _indicator_follows(self) -> bool:
         r"""After ``\mathbb{1}``: a condition follows (``(y = k)``, ``\{k = t\}``, ``_{k=t}``), so it is an indicator."""
         nxt = self.peek_text()
-        if nxt in ("(", r"\{", r"\left"):
+        if nxt in ("(", "[", r"\{", r"\left"):
             return True
         if nxt == "_":
             return any(t.text in ("=", ">", "<", r"\neq", r"\geq", r"\ge", r"\leq", r"\le") for t in self.peek_group(1))
@@ -578,9 +578,11 @@ class _Rewriter:
                 raise UnsupportedError(_NORMALIZATION.format(f"\\hat{{x}} at position {tok.pos} (a normalized input)"))
             raise unknown_name(f"\\hat{{{''.join(t.text for t in grp)}}}", f"at position {tok.pos} (\\hat{{y}} is the prediction p)")
         if c in (r"\mathbf", r"\boldsymbol", r"\bm", r"\vec", r"\mathbfit", r"\pmb") and \
-                "".join(t.text for t in self.peek_group(0)) == "1" and not self._indicator_follows():
+                "".join(t.text for t in self.peek_group(0)) == "1":
             self.group()
-            return self.ones(tok)
+            if not self._indicator_follows():
+                return self.ones(tok)
+            return self.indicator(tok)  # \mathbf{1}(z > 0), \mathbf{1}[…], \mathbf{1}\{…\}, \mathbf{1}_{k=t}: the indicator
         if c in (r"\mathbf", r"\boldsymbol", r"\bm", r"\vec", r"\mathbfit", r"\pmb"):
             grp = self.group()  # bold is only typography: read the letter itself
             self.toks = self.toks[: self.i] + grp + self.toks[self.i:]
