@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import sympy as sp
 
+from .cli_options import add_depth_options, add_optimizer_option, depth_analysis, parse_optimizer
 from .errors import InternalError, SymderivError
 from .guard import one_line, parse_number, public_entry
 
@@ -238,14 +239,26 @@ def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
     with _importable_from_cwd():  # also while tracing: forward() may import its own helpers lazily
         module, _ = load_module(args.module)
         a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
-                           optimizer_class=getattr(args, "optimizer_class", "coordinatewise"))
+                           optimizer_class=getattr(args, "optimizer_class", "coordinatewise"),
+                           optimizer=parse_optimizer(args.optimizer))
     a.module_spec = args.module
     return module, a
+
+
+def _depth_requested(args: argparse.Namespace) -> bool:
+    """``--depth L`` given (``--family`` only means something with it)."""
+    if args.depth is None and args.family != "mlp":
+        raise SymderivError(f"--family {args.family} describes a family of every depth: give --depth L too")
+    return args.depth is not None
 
 
 def _cmd_analyze(args: argparse.Namespace) -> _Result:
     from .analysis import analyze
 
+    if _depth_requested(args):
+        d = depth_analysis(args)
+        files = [(args.latex, d.to_latex())] if args.latex else []
+        return _Result(d.to_json() if args.json else d.summary() + "\n", files)
     if args.module is not None:
         if args.plot:
             raise SymderivError("--plot draws MLP analyses only; drop it with --module")
@@ -253,7 +266,8 @@ def _cmd_analyze(args: argparse.Namespace) -> _Result:
         files: list = [(args.latex, g.to_latex())] if args.latex else []
         return _Result(g.to_json() if args.json else g.summary() + "\n", files)
     inp = _inputs(args)
-    a = analyze(inp.net, inp.init, optimizer_class=args.optimizer_class, seed=args.seed)
+    a = analyze(inp.net, inp.init, optimizer_class=args.optimizer_class, seed=args.seed,
+                optimizer=parse_optimizer(args.optimizer))
     files = [(args.latex, a.to_latex())] if args.latex else []
     if args.plot:
         from .plot import front_png
@@ -264,15 +278,22 @@ def _cmd_analyze(args: argparse.Namespace) -> _Result:
 
 
 def _cmd_verify(args: argparse.Namespace) -> _Result:
-    from .analysis import analyze
+    from .analysis import Analysis, analyze
 
+    if _depth_requested(args):  # the statement against concrete analyses (and PyTorch runs with --torch)
+        report = depth_analysis(args).verify(seed=args.seed, torch=args.torch)
+        text = report.to_json() if args.json else f"{report.details() if args.details else report}\n"
+        return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
     if args.module is not None:  # real torch.optim runs of the module (symderiv.graph.replay.verify_graph)
         module, g = _graph_analysis(args)
         report = g.verify(module, seed=args.seed)
         text = report.to_json() if args.json else f"{report.details() if args.details else report}\n"
         return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
     inp = _inputs(args)
-    a = analyze(inp.net, inp.init, seed=args.seed)
+    a = analyze(inp.net, inp.init, seed=args.seed, optimizer=parse_optimizer(args.optimizer))
+    if not isinstance(a, Analysis):  # proved on the optimizer's lattice: replayed with real torch.optim runs
+        raise SymderivError(f"verify --optimizer {args.optimizer[:40]!r} trains outside the coordinatewise class, which "
+                            "verify replays with real torch.optim runs of a module: give it as --module PKG.MOD:FACTORY")
     report = a.verify(seed=args.seed, use_torch=args.torch, full=args.full)
     text = report.to_json() if args.json else f"{report.details() if args.details else report}\n"
     return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
@@ -570,12 +591,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer-class", default="coordinatewise", choices=registered_optimizer_classes(),
                    metavar="CLASS", help="the optimizers the theorem covers: "
                                          f"{', '.join(registered_optimizer_classes())} (default coordinatewise)")
+    add_optimizer_option(p)
     _seed_option(p)
     _json_option(p, "the analysis")
     p.add_argument("--latex", default=None, metavar="FILE", help="also write the proof as a LaTeX document")
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="also write the first-move front as a PNG picture (needs symderiv[plot])")
     _module_options(p)
+    add_depth_options(p)
     p = add("verify", _cmd_verify, "cross-check an analysis numerically (NumPy, finite differences, training)")
     _seed_option(p)
     p.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs symderiv[torch])")
@@ -584,7 +607,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--details", action="store_true",
                    help="list every check (default: one line per group of checks, failures in full, verdict last)")
     _json_option(p, "the report")
+    add_optimizer_option(p)
     _module_options(p)
+    add_depth_options(p)
     p = add("check", _cmd_check, "check a hand derivation (LaTeX or plain text; indices 1-based)")
     p.set_defaults(layers=None)
     p.add_argument("claim", nargs="?", default=None,

@@ -63,6 +63,12 @@ def _one_line_error(capsys) -> str:
     ["analyze", *NET, "--seed", "-1"],
     ["analyze", *NET, "--seed", "9" * 5000],
     ["derive", *NET, "--param", "W9"],
+    ["analyze", *NET, "--optimizer", "adamm"],
+    ["analyze", *NET, "--optimizer", "W1=muon,W1=adam"],
+    ["verify", *NET, "--optimizer", "lion"],  # outside the coordinatewise class: verify needs --module
+    ["analyze", "--layers", "4,3,3,3", "--depth", "L"],  # a family needs N_IN,WIDTH,N_OUT
+    ["analyze", "--layers", "4,n,3", "--depth", "2L"],
+    ["analyze", "--layers", "3,3", "--family", "rezero"],  # --family without --depth
     ["check", "x[1] = x[1]"],  # check needs --layers
     ["check", *NET, "--seconds", "nan", "x[1] = x[1]"],
     ["check", *NET, "--seconds", "0", "x[1] = x[1]"],
