@@ -252,19 +252,21 @@ def _depth_requested(args: argparse.Namespace) -> bool:
     return args.depth is not None
 
 
+def _faces(analysis: Any, args: argparse.Namespace) -> _Result:
+    """The summary (or ``--json``) on stdout, and the ``--latex`` file, of any analysis."""
+    files: list = [(args.latex, analysis.to_latex())] if args.latex else []
+    return _Result(analysis.to_json() if args.json else analysis.summary() + "\n", files)
+
+
 def _cmd_analyze(args: argparse.Namespace) -> _Result:
     from .analysis import analyze
 
     if _depth_requested(args):
-        d = depth_analysis(args)
-        files = [(args.latex, d.to_latex())] if args.latex else []
-        return _Result(d.to_json() if args.json else d.summary() + "\n", files)
+        return _faces(depth_analysis(args), args)
     if args.module is not None:
         if args.plot:
             raise SymderivError("--plot draws MLP analyses only; drop it with --module")
-        _, g = _graph_analysis(args)
-        files: list = [(args.latex, g.to_latex())] if args.latex else []
-        return _Result(g.to_json() if args.json else g.summary() + "\n", files)
+        return _faces(_graph_analysis(args)[1], args)
     inp = _inputs(args)
     a = analyze(inp.net, inp.init, optimizer_class=args.optimizer_class, seed=args.seed,
                 optimizer=parse_optimizer(args.optimizer))
