@@ -247,8 +247,10 @@ def _batch_norm_eval(node: Node, graph: Graph) -> AxisSpec:
     x, _, _ = _norm_axis(node, graph)
     axis = int(node.attrs.get("channel_axis", 0))
     same = [((x, a), (node.id, a)) for a in range(len(node.shape))] + _affine_channel(node, axis)
-    stats = np.array([[float(m), float(s)] for m, s in zip(node.attrs["mean"], node.attrs["scale"])])
-    return _only(node, graph, same, labels=[((node.id, axis), _slice_labels(stats, 0))])
+    seen: dict[tuple, int] = {}  # the exact statistics (SymPy numbers) as keys: equal only when exactly equal
+    labels = np.array([seen.setdefault((m, s), len(seen)) for m, s in zip(node.attrs["mean"], node.attrs["scale"])],
+                      dtype=np.int64)
+    return _only(node, graph, same, labels=[((node.id, axis), labels)])
 
 
 def _batch_norm_train(node: Node, graph: Graph) -> AxisSpec:

@@ -423,6 +423,31 @@ class _ClassOf(Mapping):
         return self.owner[i][1]
 
 
+class _MovesOf(Mapping):
+    """Class -> :class:`FirstMove`, lazily (every class of a tensor has the tensor's first move; a dict over the
+    entries of a 25M-parameter model would cost seconds and gigabytes).  ``values()`` yields one first move per
+    tensor (what the faces read from it: the steps and their tightness)."""
+
+    def __init__(self, class_of: _ClassOf, moves: Mapping[str, FirstMove]) -> None:
+        self.class_of, self.moves = class_of, moves
+
+    def __getitem__(self, k: int) -> FirstMove:
+        if not isinstance(k, (int, np.integer)) or not 0 <= k < self.class_of.count or \
+                (k == 0 and self.class_of.zero):
+            raise KeyError(k)
+        return self.moves[self.class_of.param_of(int(k))]
+
+    def __iter__(self):
+        for name, base in self.class_of.base.items():
+            yield from range(base, base + self.class_of.graph.params[name].size)
+
+    def __len__(self) -> int:
+        return self.class_of.count - (1 if self.class_of.zero else 0)
+
+    def values(self):  # type: ignore[override]
+        return [self.moves[name] for name in self.class_of.base]
+
+
 @dataclass
 class StructuralView:
     """The :class:`StructuralProof` with the attributes the graph faces read from a proof."""
@@ -512,26 +537,23 @@ class StructuralGraphAnalysis(GraphAnalysis):
         return _Facts()
 
     def entry_facts(self, name: str) -> dict[str, np.ndarray]:
+        """As :meth:`GraphAnalysis.entry_facts`; every field but ``tie_class`` is one value per tensor, returned as a
+        read-only broadcast view (no per-entry storage: a 25M-parameter model reads its facts in seconds)."""
         shape = self.proof.graph.params[name].shape
         f = self._entry(name, 0)
-        out: dict[str, np.ndarray] = {}
-        for key, attr in (("stays_zero", "stays_zero"), ("first_move_step", "first_move_step"),
-                          ("first_move_tight", "first_move_tight"), ("float", "float_status"),
-                          ("first_move_float", "first_move_float")):
-            a = np.empty(shape, dtype=object)
-            a.fill(getattr(f, attr))
-            out[key] = a
+
+        def uniform(value: Any) -> np.ndarray:
+            cell = np.empty((), dtype=object)
+            cell[()] = value
+            return np.broadcast_to(cell, shape)
+
         base = self._tie_bases[name]
         size = self.proof.graph.params[name].size
-        ties = np.full(size, self._zero_id, dtype=object) if base is None else np.arange(base, base + size).astype(object)
-        out["tie_class"] = ties.reshape(shape)
-        cond = np.empty(size, dtype=object)
-        for i in range(size):
-            cond[i] = list(f.conditions)
-        out["conditions"] = cond.reshape(shape)
-        keys = ("stays_zero", "tie_class", "first_move_step", "first_move_tight", "conditions", "float",
-                "first_move_float")
-        return {k: out[k] for k in keys}
+        ties = np.full(size, self._zero_id, dtype=np.int64) if base is None else np.arange(base, base + size)
+        return {"stays_zero": uniform(f.stays_zero), "tie_class": ties.reshape(shape),
+                "first_move_step": uniform(f.first_move_step), "first_move_tight": uniform(f.first_move_tight),
+                "conditions": uniform(list(f.conditions)), "float": uniform(f.float_status),
+                "first_move_float": uniform(f.first_move_float)}
 
     def to_latex(self, *, title: str | None = None) -> str:
         """The tensor-level proof as a standalone LaTeX document
@@ -571,12 +593,8 @@ def structural_analysis(graph: Graph, *, optimizer_class: Any, name: str, seed: 
     if s is None:
         return None
     class_of = _ClassOf(graph, s.zero_params)
-    moves = {}
-    for n, fm in s.first_moves.items():
-        for i in range(graph.params[n].size):
-            moves[class_of[(n, i)]] = fm
-    view = StructuralView(graph, s, class_of, 0 if s.zero_params else None, moves, s.undecided, s.iterations,
-                          s.trajectories)
+    view = StructuralView(graph, s, class_of, 0 if s.zero_params else None, _MovesOf(class_of, s.first_moves),
+                          s.undecided, s.iterations, s.trajectories)
     return StructuralGraphAnalysis(view, optimizer_class, "generic", name)  # type: ignore[arg-type]
 
 
