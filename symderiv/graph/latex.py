@@ -205,6 +205,7 @@ class _Doc:
         self.graph = self.proof.graph
         self.names = _Names(self.analysis)
         self.facts = {n: self.analysis.entry_facts(n) for n in self.graph.trainable()}
+        self.init_pass: Any = None  # the pass at the init values, when a matrix form needs it
 
 
 def _preamble(doc: _Doc, title: str) -> list[str]:
@@ -459,7 +460,7 @@ def _dropped_text(p: Any) -> str:
             r"enclosures, the others were undecided and dropped (Section~\ref{sec:undecided})")
 
 
-def _structure_pass(doc: _Doc, own: str) -> tuple[np.ndarray, list[str]]:
+def _structure_pass(doc: _Doc, own: str) -> tuple[Any, list[str]]:
     """The gradient of parameter ``own`` at the init with the zero entries of the *other* trainable
     parameters free (named as the entries) and the output deltas free: the closed form that shows
     why it vanishes (or not); and the parameters whose zero entries were freed."""
@@ -478,30 +479,89 @@ def _structure_pass(doc: _Doc, own: str) -> tuple[np.ndarray, list[str]]:
                 v = s
             arr[idx] = v
         values[name] = arr
-    out_shape = g.nodes[g.output].shape
+    return backprop(g, values, output_delta=_free_deltas(doc)), freed
+
+
+def _free_deltas(doc: _Doc) -> np.ndarray:
+    """The output deltas as free symbols ``δ_k`` (named in the document)."""
+    out_shape = doc.graph.nodes[doc.graph.output].shape
     delta = np.empty(out_shape, dtype=object)
     for idx in np.ndindex(*out_shape):
         s = sp.Symbol("dfree_" + "_".join(str(i + 1) for i in idx), real=True)
         doc.names.map[s] = r"\delta_{" + ",".join(str(i + 1) for i in idx) + "}"
         delta[idx] = s
-    return backprop(g, values, output_delta=delta).grads[own], freed
+    return delta
+
+
+def _matrix_form(doc: _Doc, name: str, gpass: Any, closed_form: Callable[[tuple[int, ...]], Any],
+                 deltas: np.ndarray | None = None, general: Any = None) -> tuple[Any, list[str]] | None:
+    """``(form, lines)``: the gradient of ``name`` as ``g hᵀ`` (:mod:`.latex_matrix`: checked entry by entry),
+    or None.  With ``deltas`` (the loss's δ at the init), ``gpass`` has the output deltas free and the check
+    substitutes them; a form equal to ``general`` (the one with the other zeros named) is not repeated."""
+    from .latex_matrix import outer_form, outer_form_lines
+
+    free = _free_deltas(doc)
+    if deltas is not None and deltas.ndim != 1:  # δ is displayed as one column: a vector output only
+        return None
+    substitute = None if deltas is None else dict(zip(free.flat, deltas.flat))
+    form = outer_form(doc.graph, gpass, name, closed_form, substitute)
+    if form is None:
+        return None
+    path = name.rpartition(".")[0] or name
+    label = rf"\mathrm{{{latex_text(path)}}}"
+    lhs = rf"\frac{{\partial \ell}}{{\partial {_param_tex(name)}}}" + (r"\Big|_{\theta^{(0)}}" if deltas is not None else "")
+    if deltas is None:
+        shown = outer_form_lines(form, lhs, label, doc.names.tex, _visual)
+        intro = (rf"In matrix form: the outer product of $g^{{{label}}} = \partial\ell/\partial(\text{{output of the "
+                 rf"layer}})$ and the layer's input $h^{{{label}}}$, with the output deltas $\delta_k$ free and the zero "
+                 r"entries of the other parameters named (checked: every entry of $g h^{\top}$ minus its closed form "
+                 r"expands to $0$).")
+        return None if shown is None else (form, [intro] + shown)
+    delta = np.array([sp.factor_terms(v) for v in deltas.flat], dtype=object)
+    if general is not None and form.same_as(general):
+        shown = outer_form_lines(None, lhs, label, doc.names.tex, _visual, ((r"\delta", delta),))
+        intro = r"The same vectors, with $\delta$ the loss's output deltas at $\theta^{(0)}$ (checked the same way):"
+    else:
+        shown = outer_form_lines(form, lhs, label, doc.names.tex, _visual, ((r"\delta", delta),))
+        intro = (r"In matrix form, with the init values and $\delta$ the loss's output deltas at $\theta^{(0)}$ "
+                 r"(checked the same way):")
+    return None if shown is None else (form, [intro] + shown)
+
+
+def _init_pass(doc: _Doc) -> tuple[Any, np.ndarray]:
+    """The pass at the init values with the output deltas free, and the loss's δ at the init (once per document)."""
+    if doc.init_pass is None:
+        g, a = doc.graph, doc.analysis
+        values = {}
+        for name, p in g.params.items():
+            arr = np.empty(p.shape, dtype=object)
+            for idx in np.ndindex(*p.shape):
+                arr[idx] = a.init_value(name, idx)
+            values[name] = arr
+        deltas = backprop(g, values, backward=False)
+        loss_delta = graph_loss(g.loss_name).delta(deltas.output, deltas.y)
+        doc.init_pass = (backprop(g, values, output_delta=_free_deltas(doc)), np.asarray(loss_delta, dtype=object))
+    return doc.init_pass
 
 
 def _decisive(doc: _Doc) -> list[str]:
     g, a = doc.graph, doc.analysis
     lines = [
         r"\subsection{The decisive closed forms}",
-        r"For one entry of each trainable parameter: its per-example gradient at the init, written with the "
+        r"For each trainable parameter, in matrix form where it is the weight of one linear layer, else for one "
+        r"entry: its per-example gradient at the init, written with the "
         r"output deltas $\delta_k$ free and with the entries of the \emph{other} parameters that are $0$ at the "
         r"init kept as their names, so the factors that vanish are visible; then its value at $\theta^{(0)}$ "
         r"(those entries $0$, the loss's own $\delta$).",
     ]
     for name in g.trainable():
         idx = (0,) * len(g.params[name].shape)
-        general_all, freed = _structure_pass(doc, name)
+        gpass, freed = _structure_pass(doc, name)
+        general_all = gpass.grads[name]
         general = general_all[idx]
         lhs = rf"\frac{{\partial \ell}}{{\partial {_entry_tex(name, idx)}}}"
-        lines.append(_display(doc.names, lhs, general))
+        matrix = _matrix_form(doc, name, gpass, lambda i: general_all[i])
+        lines.extend(matrix[1] if matrix else [_display(doc.names, lhs, general)])
         at_init = a.gradient_at_init(name, idx)
         if at_init is None:
             lines.append(r"At $\theta^{(0)}$ its closed form was not computed: the tensor-level argument needs none.")
@@ -512,8 +572,11 @@ def _decisive(doc: _Doc) -> list[str]:
                       else r"the loss's exact cancellation of the $\delta_k$")
             lines.append(rf"At $\theta^{{(0)}}$ this is $0$ ({reason}).")
         else:
-            lines.append(r"At $\theta^{(0)}$ it is not identically $0$:")
-            lines.append(_display(doc.names, lhs + r"\Big|_{\theta^{(0)}}", at_init))
+            free_pass, deltas = _init_pass(doc)
+            at = _matrix_form(doc, name, free_pass, lambda i: a.gradient_at_init(name, i), deltas,
+                              matrix[0] if matrix else None)
+            lines.append(r"At $\theta^{(0)}$ it is not identically $0$" + ("." if at else ":"))
+            lines.extend(at[1] if at else [_display(doc.names, lhs + r"\Big|_{\theta^{(0)}}", at_init)])
     return lines
 
 
