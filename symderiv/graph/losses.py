@@ -22,7 +22,7 @@ import sympy as sp
 from ..errors import NetworkError, RegistryError
 from ..losses import loss as _registry_loss
 
-__all__ = ["GraphLoss", "graph_loss", "registered_graph_losses"]
+__all__ = ["GraphLoss", "graph_loss", "registered_graph_losses", "register_graph_loss"]
 
 
 def _names(shape: tuple[int, ...], prefix: str) -> np.ndarray:
@@ -136,6 +136,14 @@ for _entry in (
 # every spelling the MLP losses accept (symderiv.losses), so the CLI's one --loss option means the same here
 _ALIASES = {"ce": "softmax_cross_entropy", "cross_entropy": "softmax_cross_entropy", "softmax": "softmax_cross_entropy",
             "mean_squared_error": "mse", "sigmoid_binary_cross_entropy": "bce", "binary_cross_entropy": "bce"}
+
+
+def register_graph_loss(entry: GraphLoss, *, replace: bool = False) -> GraphLoss:
+    """Add a loss for graphs (traced modules) to the registry."""
+    if entry.name in _REGISTRY and not replace:
+        raise RegistryError(f"graph loss {entry.name!r} is already registered; pass replace=True to override it")
+    _REGISTRY[entry.name] = entry
+    return entry
 
 
 def registered_graph_losses() -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from ..jsontext import JsonFace
 from ..optimizers import OptimizerClass, optimizer_class, registered_optimizer_classes
 
 __all__ = ["Structure", "STRUCTURES", "OPTIMIZER_RULES", "OptimizerAssignment", "optimizer_assignment",
-           "registered_optimizers"]
+           "registered_optimizers", "register_optimizer_rule"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,16 @@ OPTIMIZER_RULES: dict[str, _Rule] = {
 CLASS_REPLAY: dict[str, tuple[str, ...]] = {
     "sign": ("lion",), "tensorwise": ("lamb", "lars"), "factored": ("adafactor",), "rowcol": ("muon", "shampoo", "soap"),
 }
+
+
+def register_optimizer_rule(name: str, display: str, class_name: str, replay: tuple[str, ...] = (), *,
+                            replace: bool = False) -> None:
+    """Add an optimizer people run (``optimizer="name"``): every tensor trained under the class ``class_name``;
+    ``replay``: names in :data:`symderiv.graph.replay.OPTIMIZERS` that ``verify()`` runs for it."""
+    if name in OPTIMIZER_RULES and not replace:
+        raise RegistryError(f"optimizer {name!r} is already registered; pass replace=True to override it")
+    optimizer_class(class_name)  # a registered class, else one line naming the known ones
+    OPTIMIZER_RULES[name] = _one(display, class_name, tuple(replay))
 
 
 def registered_optimizers() -> tuple[str, ...]:
