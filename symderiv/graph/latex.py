@@ -503,21 +503,22 @@ def _matrix_form(doc: _Doc, name: str, gpass: Any, closed_form: Callable[[tuple[
     free = _free_deltas(doc)
     if deltas is not None and deltas.ndim != 1:  # δ is displayed as one column: a vector output only
         return None
-    substitute = None if deltas is None else dict(zip(free.flat, deltas.flat))
+    # the δ displayed is the δ substituted in the check
+    delta = None if deltas is None else np.array([sp.factor_terms(v) for v in deltas.flat], dtype=object)
+    substitute = None if delta is None else dict(zip(free.flat, delta))
     form = outer_form(doc.graph, gpass, name, closed_form, substitute)
     if form is None:
         return None
     path = name.rpartition(".")[0] or name
     label = rf"\mathrm{{{latex_text(path)}}}"
     lhs = rf"\frac{{\partial \ell}}{{\partial {_param_tex(name)}}}" + (r"\Big|_{\theta^{(0)}}" if deltas is not None else "")
-    if deltas is None:
+    if delta is None:
         shown = outer_form_lines(form, lhs, label, doc.names.tex, _visual)
         intro = (rf"In matrix form: the outer product of $g^{{{label}}} = \partial\ell/\partial(\text{{output of the "
                  rf"layer}})$ and the layer's input $h^{{{label}}}$, with the output deltas $\delta_k$ free and the zero "
                  r"entries of the other parameters named (checked: every entry of $g h^{\top}$ minus its closed form "
                  r"expands to $0$).")
         return None if shown is None else (form, [intro] + shown)
-    delta = np.array([sp.factor_terms(v) for v in deltas.flat], dtype=object)
     if general is not None and form.same_as(general):
         shown = outer_form_lines(None, lhs, label, doc.names.tex, _visual, ((r"\delta", delta),))
         intro = r"The same vectors, with $\delta$ the loss's output deltas at $\theta^{(0)}$ (checked the same way):"
