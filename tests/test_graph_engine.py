@@ -53,6 +53,13 @@ def _tiny_graphs():
              mean=(sp.Rational(1, 2), sp.Integer(0), sp.Integer(-1), sp.Rational(1, 3)),
              scale=(sp.Integer(2), sp.Integer(1), sp.Rational(1, 3), 1 / sp.sqrt(2)))
     o = g.op("linear", [h, g.param("V", (3, 2)), None]); g.set_loss(o, "mse"); out["norms_mse"] = g
+    g = Graph(); x = g.input((2, 3))  # the export front end's ops: constants, selections, masked softmax, expand
+    h = g.op("linear", [x, g.param("Q", (3, 3)), None])
+    c = g.op("const", [], value=np.array([[sp.Integer(1)], [sp.Rational(-1, 2)]], dtype=object))
+    e = g.op("rearrange", [c], kind="expand", shape=(2, 3))
+    w = g.op("select", [g.op("mul", [h, e]), h], cond=np.array([True, False, True]))
+    p = g.op("softmax", [w], axis=-1, mask=np.array([[False, True, False], [False, False, False]]))
+    o = g.op("matmul", [p, g.param("R", (3, 2))]); g.set_loss(o, "mse"); out["export_ops_mse"] = g
     return out
 
 
@@ -157,4 +164,11 @@ def test_every_registered_op_is_exercised():
         used |= {n.op for n in graph_from_module(make().double(), shape, "mse").nodes}
     for g in _tiny_graphs().values():
         used |= {n.op for n in g.nodes}
+    g = Graph(); x = g.input((2,))  # a gradient stop (an embedding's padding row): its parameter gets no gradient
+    W = g.param("W", (2, 2))
+    o = g.op("add", [g.op("linear", [x, g.op("detach", [W]), None]), g.op("linear", [x, g.param("V", (2, 2)), None])])
+    g.set_loss(o, "mse")
+    state = backprop(g, symbolic_values(g))
+    assert all(v == 0 for v in state.grads["W"].flat) and any(v != 0 for v in state.grads["V"].flat)
+    used |= {n.op for n in g.nodes}
     assert set(registered_ops()) <= used

@@ -1,5 +1,9 @@
-"""Beyond the chain: small PyTorch modules, traced with ``torch.fx``, analyzed with the guarantees
-of :mod:`symderiv.prover` (zeros and ties proved, moves certified, undecided never claimed).
+"""Beyond the chain: PyTorch modules as they ship (``transformers``, ``peft``), traced with ``torch.export``
+and Core ATen, analyzed with the guarantees of :mod:`symderiv.prover` (zeros and ties proved, moves
+certified, undecided never claimed).
+
+    >>> a = analyze_module(gpt2, loss="softmax_cross_entropy", input_shape={"input_ids": tokens(4)},
+    ...                    forward_kwargs={"use_cache": False})     # doctest: +SKIP
 
     >>> from symderiv.graph import analyze_module
     >>> a = analyze_module(model, loss="mse", input_shape=(3,))      # doctest: +SKIP
@@ -20,8 +24,13 @@ of :mod:`symderiv.prover` (zeros and ties proved, moves certified, undecided nev
 * :mod:`.losses` - ``softmax_cross_entropy`` over the last axis (simplex labels, ``y_K``
   eliminated, mean over rows), ``mse`` (nn.MSELoss), ``bce`` (nn.BCEWithLogitsLoss);
 * :mod:`.engine` - the entry-level forward and reversed δ pass (never ``sympy.diff``);
-* :mod:`.torch_fx` - ``nn.Module`` -> graph (imports torch; see ``SUPPORTED``); anything else is
-  refused with a one-line :class:`~symderiv.errors.UnsupportedError` naming the op and where;
+* :mod:`.export` - ``nn.Module`` -> graph through ``torch.export`` and Core ATen (the front end of
+  :func:`analyze_module` and ``sd.analyze``; imports torch): constant subgraphs folded exactly, one rule per
+  ATen op in :mod:`.aten` (how to add one: :mod:`.export`'s docstring), anything else refused in one line
+  naming the op, the library file:line and the module path; :mod:`.tokens` - integer inputs (token ids)
+  as one-hot data, real ids at every witness;
+* :mod:`.torch_fx` - the earlier ``torch.fx`` converter, kept only behind :func:`graph_from_module` (its
+  own tests); ``analyze_module`` no longer uses it;
 * :mod:`.values` - init values ``"generic"`` (zeros and equal values kept, every other value a
   symbol: the theorem covers every model with that pattern) or ``"exact"`` (the floats as rationals);
 * :mod:`.prover`, :mod:`.analysis` - the relaxation, first moves, certified witness trajectories,

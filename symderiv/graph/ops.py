@@ -253,6 +253,24 @@ defop("matmul", lambda ins, at: matmul(ins[0], ins[1]), "a @ b of two computed t
 defvjp("matmul", _matmul_vjp)
 
 
+def _matmul_shape(shapes, at):
+    a, b = tuple(shapes[0]), tuple(shapes[1])
+    if not a or not b:
+        raise ValueError("matmul of a 0-d tensor")
+    a2, b2 = (a if len(a) > 1 else (1,) + a), (b if len(b) > 1 else b + (1,))
+    if a2[-1] != b2[-2]:
+        raise ValueError(f"matmul shapes {a} and {b}")
+    out = tuple(np.broadcast_shapes(a2[:-2], b2[:-2])) + (a2[-2], b2[-1])
+    if len(a) == 1:
+        out = out[:-2] + out[-1:]
+    if len(b) == 1:
+        out = out[:-1]
+    return out
+
+
+defshape("matmul", _matmul_shape)
+
+
 # ---------------------------------------------------------------- elementwise
 _U = sp.Dummy("u", real=True)
 
@@ -533,3 +551,38 @@ defvjp("select", _select_vjp)
 # ---------------------------------------------------------------- gradient stop
 defop("detach", lambda ins, at: ins[0], "x, with no gradient flowing back (an embedding's padding row)")
 defvjp("detach", lambda g, ins, out, at: [None])
+
+
+# ---------------------------------------------------------------- shape rules (no symbolic probe of large tensors)
+def _same_as_first(shapes, at):
+    return tuple(shapes[0])
+
+
+def _broadcast_shape(shapes, at):
+    return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes if s is not None]))
+
+
+def _rearrange_shape(shapes, at):
+    # PyTorch's index arithmetic on a one-byte array (views for reshape/permute/expand): no symbolic entries
+    return tuple(np.shape(_rearrange(np.zeros(tuple(shapes[0]), dtype=np.int8), at)))
+
+
+def _reduce_shape(shapes, at):
+    shape = tuple(shapes[0])
+    axes = _reduce_axes(np.empty(shape, dtype=np.int8), at)
+    if at.get("keepdim"):
+        return tuple(1 if a in axes else n for a, n in enumerate(shape))
+    return tuple(n for a, n in enumerate(shape) if a not in axes)
+
+
+for _name in ("scale", "shift", "scale_axis", "activation", "softmax", "layer_norm", "detach"):
+    defshape(_name, _same_as_first)
+for _name in ("add", "sub", "mul", "div"):
+    defshape(_name, _broadcast_shape)
+defshape("select", lambda shapes, at: _broadcast_shape(list(shapes) + [np.shape(at["cond"])], at))
+defshape("rearrange", _rearrange_shape)
+defshape("sum", _reduce_shape)
+defshape("mean", _reduce_shape)
+defshape("const", lambda shapes, at: tuple(np.shape(at["value"])))
+defshape("cat", lambda shapes, at: tuple(np.concatenate([np.zeros(tuple(s), dtype=np.int8) for s in shapes],
+                                                        axis=at["axis"]).shape))

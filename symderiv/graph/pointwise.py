@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import UnsupportedError
-from .ops import ZERO, _elementwise, _exp, defop, defvjp, power
+from .ops import ZERO, _elementwise, _exp, _same_as_first, defop, defshape, defvjp, power
 
 __all__ = ["PointwiseFn", "POINTWISE", "pointwise_fn"]
 
@@ -63,4 +63,5 @@ def _vjp(g, ins, out, at) -> list:
 
 
 defop("pointwise", _forward, "exp, log, sqrt, rsqrt, reciprocal, x**c (exact constant c), elementwise")
+defshape("pointwise", _same_as_first)
 defvjp("pointwise", _vjp)
