@@ -130,8 +130,10 @@ def test_cs231n_weights_are_inputs_by_outputs():
     line = r"\frac{\partial L}{\partial W} = \frac{1}{N} X^\top (P - Y)"
     v = check(line, net, convention="cs231n")
     assert v.status == "proved" and "cs231n" in v.notes[0]
-    default = check(line, net)
-    assert default.status == "refuted" and "cs231n" in default.links[0].reason  # how to pick the other convention
+    default = check(line, net)  # the shapes fit only with W as n_in × n_out: read so and said, never refuted
+    assert default.status == "proved" and "n_(l-1) × n_l" in default.notes[0]
+    insisted = check(line, net, convention="symderiv")
+    assert insisted.status == "refuted" and "cs231n" in insisted.links[0].reason  # how to pick the other convention
     with pytest.raises(InvalidArgument, match="convention"):
         check(line, net, convention="bishop")
 

@@ -100,8 +100,16 @@ def test_wrong_claims_are_refuted_with_a_counterexample(claim, net, what):
     assert ce.data or ce.parameters, what
 
 
-def test_transposed_shape_is_refuted_with_the_convention_named():
-    v = check(r"\frac{\partial L}{\partial W} = \frac{1}{N} X^T (P - Y)", SOFTREG)
+def test_transposed_shape_is_read_in_the_only_orientation_that_fits():
+    """Never refute under a reading the writer may not have meant: the shapes of CS231n's dW = X^T (P - Y)/N
+    agree only with W as n_in × n_out, so "auto" reads it so, proves it, and says why; a wrong line in that
+    orientation is still refuted, and symderiv's own orientation, when asked for, refutes the transpose."""
+    claim = r"\frac{\partial L}{\partial W} = \frac{1}{N} X^T (P - Y)"
+    v = check(claim, SOFTREG)
+    assert v.status == "proved"
+    assert "n_(l-1) × n_l" in v.notes[0] and "3×4" in v.notes[0] and "convention='symderiv'" in v.notes[0]
+    assert check(r"\frac{\partial L}{\partial W} = X^T (P - Y)", SOFTREG).status == "refuted"  # missing 1/N, either way
+    v = check(claim, SOFTREG, convention="symderiv")
     assert v.status == "refuted"
     reason = v.links[0].reason
     assert "3×4" in reason and "4×3" in reason and "transpose" in reason and "n_l × n_{l-1}" in reason

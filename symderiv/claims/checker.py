@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
 from ..guard import public_entry
-from .conventions import CONVENTIONS, DEFAULT, apply_convention, choose, writes_rows
+from .conventions import CONVENTIONS, DEFAULT, IN_OUT, apply_convention, choose, writes_rows
 from .derivation import is_derivation, looks_latex, split_derivation, substitute
 from .readings import example_subscripts, layer_subscripts, readings
 from .names import resolve
@@ -173,6 +173,9 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
                 raise
             parsed, resolved, note = _in_rows(parsed, net, exc)
             said = [note, *said]
+        if convention == "auto" and conv == DEFAULT and resolved.variants and all(v.mismatch for v in resolved.variants):
+            parsed, resolved, note = _other_orientation(parsed, net, resolved)
+            said = [note, *said] if note else said
         verdict = _check_reading(claim, parsed, resolved, net, init, seed, memory_mb, seconds)
         verdict.notes[:0] = said
         return verdict
@@ -214,6 +217,26 @@ def _in_rows(parsed: Claim, net, exc: ClaimSyntaxError):
                                "notation, say convention='cs224n' (command line: --convention cs224n)") from None
     note = rows.describe() + f" ({_ROWS_DETECTED}, and the shapes agree only so; in symderiv's own: {exc})"
     return candidate, resolved, note
+
+
+def _other_orientation(parsed: Claim, net, resolved):
+    """A claim whose two sides have different shapes in symderiv's orientation (``∂L/∂W = X^T (P - Y)/N``
+    with ``W`` of shape ``n_l × n_{l-1}``) was not written in it: the writer's ``W`` is ``n_{l-1} × n_l``
+    (CS231n's ``dW = X.T @ dscores``, Ng's column ``w``).  When the shapes agree in that orientation and
+    only in it, the claim is read so and the verdict says why; otherwise nothing changes (the shape
+    mismatch is then the refutation).  Returns ``(claim, resolved, note)``; the note is empty when unchanged."""
+    try:
+        candidate = apply_convention(parsed, IN_OUT)
+        other = resolve(candidate, net, IN_OUT)
+    except SymderivError:
+        return parsed, resolved, ""
+    if not other.variants or any(v.mismatch for v in other.variants):
+        return parsed, resolved, ""
+    mismatch = resolved.variants[0].mismatch.split(":")[0]
+    note = (IN_OUT.describe() + " (detected: the two sides' shapes agree only with W^(l) of shape n_(l-1) × n_l, "
+            f"so the claim is read in that orientation; in symderiv's own, where W^(l) is n_l × n_(l-1), {mismatch}; "
+            "to insist on symderiv's orientation say convention='symderiv', command line --convention symderiv)")
+    return candidate, other, note
 
 
 def _combine_readings(verdicts: list, unfit: list) -> Verdict:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from ..errors import InvalidArgument
 from .tree import Add, Call, Claim, Mul, Node, Op, Q, children, map_quantities
 
-__all__ = ["Convention", "CONVENTIONS", "DEFAULT", "choose", "apply_convention", "writes_rows"]
+__all__ = ["Convention", "CONVENTIONS", "DEFAULT", "IN_OUT", "choose", "apply_convention", "writes_rows"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ CONVENTIONS = {
     "cs224n": Convention("cs224n", weights="in×out", vectors="rows"),
     "goodfellow": Convention("goodfellow", a_is="pre-activation"),
 }
+#: the other weight orientation with column vectors (``W^{(l)}`` of shape ``n_{l-1} × n_l``: CS231n's ``dW = X^T
+#: dscores``, Ng's column ``w``), which "auto" reads only when symderiv's orientation makes the sides' shapes differ
+IN_OUT = Convention("in×out", weights="in×out")
 
 
 def _quantities(node: Node):
