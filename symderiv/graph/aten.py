@@ -228,7 +228,7 @@ def _rearranged(cx: Convert, x: Sym, pos: torch.Tensor, mask: torch.Tensor | Non
 def _shape_op(cx: Convert, x: Any, *args: Any, **kw: Any) -> Any:
     """view, reshape, unsqueeze, squeeze, slice, select, index with constant indices, split ...: PyTorch's own
     op applied to the positions of ``x`` says where every output entry comes from."""
-    target = cx.node.target  # type: ignore[union-attr]
+    target: Any = cx.node.target  # type: ignore[union-attr]
     if any(isinstance(a, (Sym, Tokens)) for a in list(args) + list(kw.values()) if not isinstance(a, (list, tuple))) or \
             any(isinstance(e, (Sym, Tokens)) for a in args if isinstance(a, (list, tuple)) for e in a):
         raise cx.unsupported("indexing with computed indices")

@@ -246,6 +246,8 @@ class Convert:
         val = self.node.meta.get("val") if self.node is not None else None
         if isinstance(val, (list, tuple)):
             val = val[0]
+        if val is None:
+            raise self.unsupported("a node without PyTorch's shape")
         return tuple(int(n) for n in val.shape)
 
     def shape(self, v: Any) -> tuple[int, ...]:
