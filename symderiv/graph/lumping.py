@@ -308,6 +308,11 @@ def _slice_labels(values: np.ndarray, axis: int) -> np.ndarray:
     moved = np.ascontiguousarray(np.moveaxis(values, axis, 0).reshape(values.shape[axis], -1) + 0.0)  # -0.0 joins 0.0
     if moved.size and np.all(moved == moved[:1]):  # a constant slice pattern (the common case): one class
         return np.zeros(len(moved), dtype=np.int64)
+    if len(moved) > 1 and moved.size:  # random weights: distinct projections prove distinct slices (equal slices
+        # have equal projections), without one bytes key per slice (GPT-2's embedding: 50257 keys of 6 KB)
+        keys = moved @ np.random.default_rng(0).standard_normal(moved.shape[1])
+        if np.all(np.isfinite(keys)) and len(np.unique(keys)) == len(keys):
+            return np.arange(len(moved), dtype=np.int64)
     seen: dict[bytes, int] = {}
     return np.array([seen.setdefault(row.tobytes(), len(seen)) for row in moved], dtype=np.int64)
 
