@@ -63,6 +63,7 @@ def _expr(depth: int):
     )
 
 
+@pytest.mark.slow  # ~10 s (every rung, simplify included, on 40 random expressions): CI runs it
 @settings(max_examples=40, deadline=None)
 @given(_expr(3), st.integers(0, 10**6))
 def test_every_rung_preserves_the_value(expr, seed):
