@@ -1004,7 +1004,8 @@ def analyze(
       SGD, momentum, Nesterov, RMSProp, Adam, AdamW, weight decay, clipping).
     * ``relu_grad_at_zero``: ``f'(0)`` for every kinked activation (overrides the network's).
     * ``seed``: the random rational points used for witnesses (results are deterministic).
-    * ``seconds``: the time bound of each simplification; beyond it an identity is undecided.
+    * ``seconds``: the work budget of each simplification, in reference seconds of counted steps (the same
+      on every machine and load); beyond it an identity is undecided.
     * ``optimizer``: the optimizer you train with (``"muon"``, ``"adafactor"``, ``"lion"``, ``"lamb"``,
       ``"shampoo"``, …, a class name, or a per-parameter mapping): the statements are proved on the
       patterns it preserves (:mod:`symderiv.optimizer_classes`); outside the coordinatewise class the

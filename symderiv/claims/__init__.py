@@ -3,7 +3,7 @@
 ``check(claim, net, init=None)`` parses a claim written in LaTeX or plain text,
 builds both sides from the network's exact derivation and returns a
 :class:`Verdict`: proved (a symbolic identity for all indices and data),
-refuted (with a certified counterexample) or undecided (time bound; numeric
+refuted (with a certified counterexample) or undecided (work budget; numeric
 agreement is reported as evidence only).
 
 Indices in claims are 1-based (``x_1`` is the first input).  The true class of

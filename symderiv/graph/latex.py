@@ -622,7 +622,7 @@ def _undecided(doc: _Doc) -> list[str]:
     if not doc.proof.undecided:
         return lines + [r"Nothing: every constraint was either proved by an identity or dropped with a certified "
                         r"witness."]
-    lines.append(r"Neither proved nor refuted within the time bound; \emph{not} claimed:")
+    lines.append(r"Neither proved nor refuted within the work budget; \emph{not} claimed:")
     return lines + [r"\begin{enumerate}"] + [rf"\item {latex_text(u)}" for u in doc.proof.undecided] + [
         r"\end{enumerate}"]
 

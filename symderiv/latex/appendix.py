@@ -114,7 +114,7 @@ def _recursion(ctx: Context, values: dict[Block, sp.Expr], state: Pass, where: s
 # ---------------------------------------------------------------- A. closed forms
 _METHODS = {
     "structural": "structural: SymPy's canonical form is literally the claimed one",
-    "simplification": "shown by simplification within a time bound, after no random point refuted it",
+    "simplification": "shown by simplification within a work budget, after no random point refuted it",
 }
 
 
@@ -345,7 +345,7 @@ def _undecided(ctx: Context) -> list[str]:
     if not p.undecided:
         return []
     lines = [r"\section{Undecided}\label{sec:undecided}"]
-    lines.append(r"The following were neither proved nor refuted within the time bound. They are \emph{not} "
+    lines.append(r"The following were neither proved nor refuted within the work budget. They are \emph{not} "
                  r"claimed; the corresponding constraints were dropped (so the theorem stays true) and sharpness "
                  r"is not claimed for them:")
     lines.append(r"\begin{enumerate}")
