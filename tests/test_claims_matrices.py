@@ -230,13 +230,10 @@ def test_matrix_form_and_entry_form_get_the_same_verdict(transpose, act, factor,
 
 def test_wider_networks_are_checked_within_the_bound():
     """A 10-20-20-10 ReLU network: the matrix form of backprop is proved and a wrong activation
-    factor refuted well inside the default 10 s (closed forms share subexpressions: every walk
-    over them must visit each distinct subexpression once)."""
-    import time
-
+    factor refuted inside the default work budget (closed forms share subexpressions: every walk
+    over them must visit each distinct subexpression once); the budget counts work, so the verdicts
+    are the same on a busy machine (the time it takes is a benchmark figure, not asserted)."""
     net = sd.mlp([10, 20, 20, 10], "relu", "ce")
-    start = time.monotonic()
     right = check(r"\frac{\partial L}{\partial W^{(l)}} = \delta^{(l)} (h^{(l-1)})^T", net)
     wrong = check(r"\delta^{(l)} = ((W^{(l+1)})^T \delta^{(l+1)}) \odot f(z^{(l)})", net)
     assert right.status == "proved" and wrong.status == "refuted", f"{right}\n{wrong}"
-    assert time.monotonic() - start < 20
