@@ -988,6 +988,7 @@ def analyze(
     optimizer: object = None,
     forward_kwargs: "dict | None" = None,
     output: object = None,
+    batch_size: "int | None" = None,
     _reduce_inputs: bool = True,
 ) -> "Analysis | Any":
     """Prove which parameters stay zero or tied forever, and when each first moves.
@@ -995,7 +996,9 @@ def analyze(
     * ``net``: a network from :func:`symderiv.mlp`, or a PyTorch ``nn.Module`` (traced with
       ``torch.export``; then ``loss`` and ``input_shape`` (without the batch axis; a dict keyword -> shape,
       ``tokens(T)`` for token ids) are required, ``forward_kwargs`` fixes keyword arguments
-      (``{"use_cache": False}``), ``output`` picks an output, ``values``
+      (``{"use_cache": False}``), ``output`` picks an output, ``batch_size=B`` analyses modules that couple
+      the examples of a batch (train-mode BatchNorm) on whole batches of B (every dataset at that batch
+      size), ``values``
       is ``"generic"`` (exact zeros and equal entries kept, every other value a symbol: the theorem
       covers every model with that pattern) or ``"exact"``, and the result is a
       :class:`symderiv.graph.GraphAnalysis`; see :func:`symderiv.graph.analyze_module`).
@@ -1025,16 +1028,17 @@ def analyze(
                                   "(init= and relu_grad_at_zero= apply to mlp networks)")
         return analyze_module(net, loss=loss, input_shape=input_shape, values=values, seed=seed,
                               optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer,
-                              forward_kwargs=forward_kwargs, output=output)
+                              forward_kwargs=forward_kwargs, output=output, batch_size=batch_size)
     if not isinstance(net, Network):
         from .errors import InvalidArgument
 
         raise InvalidArgument(f"analyze needs a network from symderiv.mlp(...) or a torch nn.Module, "
                               f"got {type(net).__name__}")
-    if loss is not None or input_shape is not None:
+    if loss is not None or input_shape is not None or batch_size is not None:
         from .errors import InvalidArgument
 
-        raise InvalidArgument("loss= and input_shape= are for nn.Module inputs; an mlp network carries its loss")
+        raise InvalidArgument("loss=, input_shape= and batch_size= are for nn.Module inputs; an mlp network carries "
+                              "its loss, and its theorems cover every batch size")
     opt = _optimizer_class(optimizer_class)
     if relu_grad_at_zero is not None:
         net = net.with_kink_grad(relu_grad_at_zero)

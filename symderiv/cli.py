@@ -240,7 +240,7 @@ def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
         module, _ = load_module(args.module)
         a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
                            optimizer_class=getattr(args, "optimizer_class", "coordinatewise"),
-                           optimizer=parse_optimizer(args.optimizer))
+                           optimizer=parse_optimizer(args.optimizer), batch_size=args.batch_size)
     a.module_spec = args.module
     return module, a
 
@@ -548,9 +548,19 @@ def _module_options(p: argparse.ArgumentParser) -> None:
                         "for a forward with several inputs, in order (forward(self, x, c): --input-shape 3,4 "
                         "--input-shape 4); NAME=SHAPE for a keyword input, NAME=tokens:T for token ids "
                         "(--input-shape input_ids=tokens:4)")
+    g.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
+                   help="for a module that couples the examples of a batch (BatchNorm in training mode): analyse it "
+                        "on whole batches of B examples (the theorem covers every dataset at that batch size)")
     g.add_argument("--values", default="generic", choices=("generic", "exact"),
                    help="generic: zeros and equal values kept, every other value a symbol (default); "
                         "exact: the module's floats as exact rationals")
+
+
+def _positive_int(text: str) -> int:
+    """``--batch-size``: a positive integer written in decimal digits."""
+    if not text.isdigit() or int(text) < 1 or len(text) > 6:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (at most 6 digits), got {text!r}")
+    return int(text)
 
 
 def _seed_option(p: argparse.ArgumentParser) -> None:

@@ -66,13 +66,13 @@ __all__ = ["Graph", "Node", "ParamSpec", "GraphPass", "backprop", "GraphAnalysis
 
 
 def analyze_module(module, *, loss, input_shape, values="generic", seed=0, optimizer_class="coordinatewise",
-                   seconds=5.0, optimizer=None, forward_kwargs=None, output=None):
+                   seconds=5.0, optimizer=None, forward_kwargs=None, output=None, batch_size=None):
     """See :func:`symderiv.graph.analysis.analyze_module`."""
     from .analysis import analyze_module as _analyze
 
     return _analyze(module, loss=loss, input_shape=input_shape, values=values, seed=seed,
                     optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer,
-                    forward_kwargs=forward_kwargs, output=output)
+                    forward_kwargs=forward_kwargs, output=output, batch_size=batch_size)
 
 
 def tokens(*shape):

@@ -443,7 +443,8 @@ def analyze_graph(graph, *, values: str = "generic", optimizer_class: str = "coo
 @public_entry
 def analyze_module(module, *, loss: str, input_shape: Any, values: str = "generic", seed: int = 0,
                    optimizer_class: str = "coordinatewise", seconds: float = 5.0,
-                   optimizer: Any = None, forward_kwargs: dict | None = None, output: Any = None) -> GraphAnalysis:
+                   optimizer: Any = None, forward_kwargs: dict | None = None, output: Any = None,
+                   batch_size: int | None = None) -> GraphAnalysis:
     """Prove which entries of a PyTorch module's parameters stay zero or tied forever, and when each first moves.
 
     * ``module``: an ``nn.Module``, traced with ``torch.export`` and decomposed to Core ATen
@@ -456,10 +457,13 @@ def analyze_module(module, *, loss: str, input_shape: Any, values: str = "generi
     * ``output``: which output is analysed (default: the tensor; the first of a tuple; ``logits``, else
       ``last_hidden_state``, of a ``ModelOutput``);
     * ``values``: ``"generic"`` (zeros and equal values kept, every other value a symbol) or ``"exact"``;
-    * ``optimizer``: restrict the statements to what that optimizer preserves (see :func:`analyze_graph`).
+    * ``optimizer``: restrict the statements to what that optimizer preserves (see :func:`analyze_graph`);
+    * ``batch_size``: for modules that couple the examples of a batch (BatchNorm in train mode): the graph's
+      example is a whole batch of that size, and the theorem covers every dataset at that batch size.
     """
     from .export import graph_from_export
 
-    graph = graph_from_export(module, input_shape, loss, forward_kwargs=forward_kwargs, output=output)
+    graph = graph_from_export(module, input_shape, loss, forward_kwargs=forward_kwargs, output=output,
+                              batch_size=batch_size)
     return analyze_graph(graph, values=values, optimizer_class=optimizer_class, seed=seed, seconds=seconds,
                          name=type(module).__name__, optimizer=optimizer)

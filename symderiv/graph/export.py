@@ -143,16 +143,17 @@ class ModuleCall:
             out.append(one_hot(arr, self.vocab[k]) if k in self.vocab else arr.astype(np.float64))
         return out
 
-    def from_data(self, arrays: Sequence[np.ndarray]) -> tuple:
-        """A batch of one example from the graph's data arrays (ids from one-hot rows)."""
+    def from_data(self, arrays: Sequence[np.ndarray], batch: int = 1) -> tuple:
+        """A batch of ``batch`` examples (one, or a batch graph's whole batch) from the graph's data arrays
+        (ids from one-hot rows)."""
         from .tokens import ids_of
 
         out = []
         for k, a in enumerate(arrays):
             if k in self.vocab:
-                out.append(torch.from_numpy(ids_of(a)).reshape((1,) + self.inputs[k].shape))
+                out.append(torch.from_numpy(ids_of(a)).reshape((batch,) + self.inputs[k].shape))
             else:
-                out.append(torch.tensor(np.asarray(a, dtype=np.float64)).reshape((1,) + self.inputs[k].shape))
+                out.append(torch.tensor(np.asarray(a, dtype=np.float64)).reshape((batch,) + self.inputs[k].shape))
         return tuple(out)
 
 
@@ -422,8 +423,13 @@ def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: 
             out = model(*args, **kwargs)  # the module's own error first
     except Exception as exc:
         first = " ".join(str(exc).split())[:200]
+        # a train-mode BatchNorm cannot see one example alone: say how to analyse it on whole batches
+        hint = ("; a module that couples the examples of a batch (BatchNorm in training mode) is analysed on whole "
+                "batches: pass batch_size=B (command line --batch-size B), or call .eval() for frozen statistics"
+                if batch == 1 and any(getattr(m, "training", False) and isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                                      for m in module.modules()) else "")
         raise NetworkError(f"{type(module).__name__} fails on inputs of shape "
-                           f"{', '.join(str((batch,) + s.shape) for s in specs)}: {type(exc).__name__}: {first}") from exc
+                           f"{', '.join(str((batch,) + s.shape) for s in specs)}: {type(exc).__name__}: {first}{hint}") from exc
     index = output_index(out, output)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):

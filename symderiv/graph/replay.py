@@ -385,13 +385,19 @@ def _gradient_check(analysis, module: nn.Module, point: dict, seed: int, batch: 
     xs = [list(syms.flat) for syms in data_symbols(g)]
     labels = graph_loss(g.loss_name).labels(tuple(out_shape))
     total = np.zeros(len(coords))
-    for b in range(batch):
+    # a batch graph (train-mode BatchNorm) has one example: the whole batch, with the batch's mean loss
+    batched = int(getattr(g, "batch_size", None) or 0)
+    rounds = 1 if batched else batch
+    for b in range(rounds):
         at = dict(base)
-        for syms, xb in zip(xs, example_data(g, x, b)):
+        data = ([np.stack([np.asarray(example_data(g, x, k)[i]) for k in range(batched)]) for i in range(len(xs))]
+                if batched else example_data(g, x, b))
+        for syms, xb in zip(xs, data):
             at.update({s: sp.Rational(float(v)) for s, v in zip(syms, np.asarray(xb).flat)})
-        at.update({e: sp.Rational(float(v)) for e, v in zip(labels.flat, y[b].numpy().flat) if isinstance(e, sp.Symbol)})
+        ys = y if batched else y[b]
+        at.update({e: sp.Rational(float(v)) for e, v in zip(labels.flat, ys.numpy().flat) if isinstance(e, sp.Symbol)})
         total += np.array([midpoint(v) for v in enclose(exprs, at, dps=30)])
-    mean = total / batch
+    mean = total / rounds
     worst, where = 0.0, None
     for k, (n, i) in enumerate(coords):
         grad = named[n].grad
@@ -474,13 +480,16 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
     shape_out = g.nodes[g.output].shape
     arrays = [np.array([at(e) for e in syms.flat], dtype=np.float64).reshape(syms.shape) for syms in data_symbols(g)]
     call = getattr(g, "call", None)
+    # a batch graph's data and output already carry the batch axis (its one example is the whole batch)
+    batched = bool(getattr(g, "batch_size", None))
+    lead = () if batched else (1,)
     if call is not None:
-        x = call.from_data(arrays)
+        x = call.from_data(arrays, int(g.batch_size) if batched else 1)
     else:
-        inputs = tuple(torch.from_numpy(a).reshape((1,) + a.shape) for a in arrays)
+        inputs = tuple(torch.from_numpy(a).reshape(lead + a.shape) for a in arrays)
         x = inputs if len(inputs) > 1 else inputs[0]
     y = torch.tensor([at(e) for e in graph_loss(g.loss_name).labels(shape_out).flat],
-                     dtype=torch.float64).reshape((1,) + tuple(shape_out))
+                     dtype=torch.float64).reshape(lead + tuple(shape_out))
     opt = torch.optim.SGD([named[n] for n in g.trainable()], lr=float(sp.Rational(witness.learning_rate)))
     loss_fn = torch_loss(g.loss_name)
     history = [{n: named[n].detach().numpy().copy() for n in g.trainable()}]
