@@ -171,4 +171,31 @@ def test_every_registered_op_is_exercised():
     state = backprop(g, symbolic_values(g))
     assert all(v == 0 for v in state.grads["W"].flat) and any(v != 0 for v in state.grads["V"].flat)
     used |= {n.op for n in g.nodes}
+    used |= _vision_ops_against_autograd()
     assert set(registered_ops()) <= used
+
+
+def _vision_ops_against_autograd() -> set:
+    """Pooling (max, average, adaptive) and BatchNorm in eval mode through the export front end, the engine's
+    gradients against autograd; train-mode BatchNorm (a batch graph) against autograd in test_vision_ops.py,
+    its op name collected here from the graph."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    from export_oracle import assert_export_matches_autograd
+    from symderiv.graph.export import graph_from_export
+
+    class Pools(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn, self.head = nn.Conv2d(1, 2, 2), nn.BatchNorm2d(2), nn.Linear(8, 2)
+
+        def forward(self, x):
+            h = self.bn(self.conv(x))
+            h = nn.functional.max_pool2d(h, 2, 1) + nn.functional.avg_pool2d(h, 2, 1)
+            return self.head(nn.functional.adaptive_avg_pool2d(h, 2).flatten(1))  # 3×3 -> 2×2: overlapping windows
+
+    torch.manual_seed(0)
+    m = Pools().double().eval()
+    used = {n.op for n in assert_export_matches_autograd(m, (1, 5, 5), "mse").nodes}
+    used |= {n.op for n in graph_from_export(m.train(), (1, 5, 5), "mse", batch_size=2).nodes}
+    return used

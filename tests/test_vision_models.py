@@ -23,8 +23,9 @@ def _check(a, module, batches=(2,)):
     return report
 
 
+@pytest.mark.vision
 def test_resnet18_zero_init_residual_train_mode_batch_norm():
-    tv = pytest.importorskip("torchvision", reason="torchvision imports only beside its own torch build (/work/venv)")
+    tv = pytest.importorskip("torchvision", reason="PyPI's torchvision imports only beside its own torch build (CI runs it in a second environment, marker vision)")
     torch.manual_seed(0)
     m = tv.models.resnet18(zero_init_residual=True, num_classes=3).double().train()
     g = graph_from_export(m, (3, 16, 16), "softmax_cross_entropy", batch_size=2)
@@ -41,12 +42,13 @@ def test_resnet18_zero_init_residual_train_mode_batch_norm():
 
 
 def _timm_vit(**kw):
-    timm = pytest.importorskip("timm", reason="timm imports torchvision: only beside its own torch build (/work/venv)")
+    timm = pytest.importorskip("timm", reason="timm imports torchvision, which imports only beside its own torch build (CI: marker vision)")
     torch.manual_seed(0)
     return timm.models.vision_transformer.VisionTransformer(img_size=8, patch_size=4, embed_dim=8, depth=2,
                                                             num_heads=2, mlp_ratio=2.0, num_classes=3, **kw).double()
 
 
+@pytest.mark.vision
 def test_timm_vit_with_a_zeroed_head():
     m = _timm_vit().eval()
     with torch.no_grad():
@@ -60,6 +62,7 @@ def test_timm_vit_with_a_zeroed_head():
     _check(a, m)
 
 
+@pytest.mark.vision
 def test_timm_vit_with_layer_scale_at_zero():
     """LayerScale γ = 0 (timm drops LayerScale for init_values=0, so γ is zeroed after construction): every
     block's branches wait behind their γ."""
