@@ -41,7 +41,7 @@ Window = tuple[tuple[tuple[int, ...], ...], int]  # (input spatial positions rea
 
 def _ints(v: Any, n: int, default: Sequence[int] | int) -> tuple[int, ...]:
     if v is None or (isinstance(v, (list, tuple)) and len(v) == 0):
-        return tuple(default) if isinstance(default, (list, tuple)) else (int(default),) * n
+        return (default,) * n if isinstance(default, int) else tuple(default)
     return tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),) * n
 
 

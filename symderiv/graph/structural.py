@@ -444,7 +444,7 @@ class _MovesOf(Mapping):
     def __len__(self) -> int:
         return self.class_of.count - (1 if self.class_of.zero else 0)
 
-    def values(self):  # type: ignore[override]
+    def values(self):
         return [self.moves[name] for name in self.class_of.base]
 
 
@@ -456,7 +456,7 @@ class StructuralView:
     structural: StructuralProof
     class_of: _ClassOf
     zero_class: int | None
-    first_moves: dict[int, FirstMove]
+    first_moves: Mapping[int, FirstMove]
     undecided: list[str]
     iterations: int
     trajectories: list[TrajectoryWitness]
@@ -659,7 +659,7 @@ def verify_structural(analysis: StructuralGraphAnalysis, module: Any, *, seed: i
 
     g = analysis.proof.graph
     if getattr(g, "batch_size", None):  # a batch graph: every run uses batches of exactly B examples
-        batches = (int(g.batch_size),)
+        batches = (int(getattr(g, "batch_size")),)
     values = _module_values(module, g)
     s: StructuralProof = analysis.proof.structural  # type: ignore[attr-defined]
     bad_pattern = []
