@@ -961,7 +961,7 @@ def _check_front_depth(net: Network, inits: Mapping[str, Any]) -> None:
     if len(zero_weights) <= MAX_FRONT_DEPTH:
         return
     moving = sorted({a.name for l in range(1, net.depth) for a in [net.activation_of(l)]
-                     if sp.sympify(a.entry.function(sp.Integer(0), **dict(a.params))) != 0})
+                     if sp.sympify(a.entry.function(sp.Integer(0), **dict(a.params)), strict=True) != 0})
     if not moving:  # f(0) = 0: zero weights see zero inputs and the front does not move
         return
     from .errors import SizeLimitError

@@ -65,7 +65,7 @@ class Context:
 
 def _context(family: MLPFamily, init: FamilyInit) -> Context:
     act = family.activation
-    return Context(family, init, sp.sympify(act(sp.Integer(0))), sp.sympify(act.derivative(sp.Integer(0))),
+    return Context(family, init, sp.sympify(act(sp.Integer(0)), strict=True), sp.sympify(act.derivative(sp.Integer(0)), strict=True),
                    not act.is_kinked and analytic(act.derivative(_Z)))
 
 

@@ -54,7 +54,7 @@ def _role_spec(net: Network, inits: dict, role: str) -> InitSpec:
     if kind != "uniform" or value is None:
         raise UnsupportedError(f"the {role} layer has an explicit array init: a family's init is zeros(), "
                                "constant(v) or generic() per role")
-    return Zeros() if value == 0 else Constant(sp.sympify(value))
+    return Zeros() if value == 0 else Constant(sp.sympify(value, strict=True))  # strict: never parses text
 
 
 def analyze_member(net: Network, init: object) -> "MemberStatement":

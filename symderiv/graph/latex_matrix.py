@@ -102,7 +102,7 @@ def outer_form(graph: Any, gpass: Any, name: str, closed_form: Callable[[tuple[i
     for o in range(shape[0]):
         for i in range(shape[1]):
             expected = closed_form((o, i))
-            product = sp.sympify(g[o] * h[i])
+            product = sp.sympify(g[o] * h[i], strict=True)  # strict: never parses text
             if substitute:
                 product = product.xreplace(dict(substitute))
             if expected is None or not _vanishes(product - expected):
