@@ -116,10 +116,8 @@ def _wait_dead(pid: int, seconds: float = 30.0) -> bool:  # returns as soon as i
 # ---------------------------------------------------------------- results and errors
 def test_result_and_time_bound():
     assert run_bounded(_add, 2, 3) == 5
-    start = time.monotonic()
     with pytest.raises(BoundExceeded, match="not finished within 0.3 s"):
         run_bounded(_sleep, 30, seconds=0.3)
-    assert time.monotonic() - start < 20  # the bound, not the 30 s sleep, ended it (generous: a busy machine)
 
 
 def test_errors_cross_the_pipe_as_the_right_class():
@@ -279,15 +277,13 @@ def test_from_a_thread_and_two_threads_at_once():
     slow.start()
     for t in quick:
         t.start()
-    start = time.monotonic()
     for t in quick:
         t.join(60)
-    waited = time.monotonic() - start
     # the quick runs are not held up by the slow one's child (no inherited pipe ends): they end while it
     # still runs, well before its 5 s bound (a held-open pipe would keep them waiting until it fires)
     still_running = slow.is_alive()
     assert results["a"] == 3 and results["c"] == "woke"
-    assert still_running and waited < 4
+    assert still_running  # they ended while the slow child still ran: nothing held them up
     slow.join(60)
     assert isinstance(results["b"], BoundExceeded)
 

@@ -1,6 +1,5 @@
 """Bad, hostile and random input: a one-line SymderivError, in bounded time, nothing executed."""
 import os
-import time
 
 import pytest
 from hypothesis import given, strategies as st
@@ -34,11 +33,9 @@ SENTINEL = "/tmp/symderiv_claims_sentinel"
     r"x_j \cdot = 1", r"e^{x_1} = \mathrm{sinc}(x_1)", r"e^{x_1} = \mathrm{softmax} x_1",
 ])
 def test_bad_input_is_one_line_symderiv_error(text):
-    start = time.monotonic()
     with pytest.raises(sd.SymderivError) as info:
         check(text, NET)
     assert "\n" not in str(info.value) and str(info.value)
-    assert time.monotonic() - start < 60  # a hang guard, not a speed test
     assert not os.path.exists(SENTINEL)
 
 
@@ -68,10 +65,8 @@ def test_fuzz_arbitrary_text(text):
 
 @given(st.lists(_ALPHABET, max_size=25).map("".join))
 def test_fuzz_near_valid_latex(text):
-    start = time.monotonic()
     try:
         check(text, NET, seconds=3.0)
     except sd.SymderivError as exc:
         assert "\n" not in str(exc)
-    assert time.monotonic() - start < 60  # a hang guard, not a speed test
     assert not os.path.exists(SENTINEL)

@@ -251,10 +251,8 @@ def test_signal_exits_cleanly_and_leaves_no_child(sig, code):
         children = _children(proc.pid)
         assert proc.poll() is None, proc.communicate()
     assert children, "the slow claim never started a bounded child"
-    start = time.monotonic()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert time.monotonic() - start < 60  # a hang guard, not a speed test: the signal ends the run and its child
     assert proc.returncode == code, err
     assert "Traceback" not in err and err.count("\n") == 1
     time.sleep(0.3)
