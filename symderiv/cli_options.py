@@ -69,7 +69,7 @@ def parse_optimizer(text: str | None) -> "str | dict[str, str] | None":
 
 # ---------------------------------------------------------------- --depth
 def _layers_of_family(args: argparse.Namespace) -> list:
-    from .cli import parse_layers
+    from .cli_values import parse_layers
 
     layers = parse_layers(args.layers)
     if args.family == "rezero":
@@ -86,7 +86,7 @@ def _layers_of_family(args: argparse.Namespace) -> list:
 def depth_family(args: argparse.Namespace):
     """The :mod:`symderiv.depth` family ``--depth``, ``--family``, ``--layers``, ``--activation``, ``--loss``,
     ``--bias`` and ``--kink-grad`` describe."""
-    from .cli import _value, parse_symbols
+    from .cli_values import _value, parse_symbols
     from .depth import mlp_family, rezero_family
     from .depth.family import REZERO_LOSSES
     from .losses import loss
@@ -112,7 +112,7 @@ def depth_family(args: argparse.Namespace):
 def depth_analysis(args: argparse.Namespace) -> Any:
     """:func:`symderiv.depth.analyze_depth` of the family the options describe, at ``--init`` (MLP families:
     zeros, constant:VALUE, generic, or per role ``first=…,hidden=…,last=…`` with ``*`` for the rest)."""
-    from .cli import parse_init, parse_symbols
+    from .cli_values import parse_init, parse_symbols
     from .depth import analyze_depth
 
     for flag, given in (("--module", getattr(args, "module", None)), ("--optimizer", getattr(args, "optimizer", None)),

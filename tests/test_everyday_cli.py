@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from symderiv import cli
+from symderiv import cli, cli_demo
 from symderiv.cli import main
 
 MODULE = textwrap.dedent("""
@@ -51,8 +51,8 @@ def test_the_current_directory_is_removed_again_after_the_import(tmp_path, monke
 
 
 def _demo(tmp_path, monkeypatch, *, matplotlib: bool, compiler):
-    monkeypatch.setattr(cli, "_matplotlib_missing", lambda: not matplotlib)
-    monkeypatch.setattr(cli, "_compile_command", compiler)
+    monkeypatch.setattr(cli_demo, "_matplotlib_missing", lambda: not matplotlib)
+    monkeypatch.setattr(cli_demo, "_compile_command", compiler)
     out = tmp_path / "demo"
     return main(["demo", "--out", str(out)]), out
 
@@ -85,10 +85,10 @@ def test_pdflatex_runs_until_the_references_settle(tmp_path):
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     original = cli._compile_command
     try:
-        cli._compile_command = lambda name: ([str(fake), f"{name}.tex"], cli.PDFLATEX_RUNS)
-        pdf = cli._pdflatex(r"\documentclass{article}\begin{document}x\end{document}", "doc")
+        cli_demo._compile_command = lambda name: ([str(fake), f"{name}.tex"], cli.PDFLATEX_RUNS)
+        pdf = cli_demo._pdflatex(r"\documentclass{article}\begin{document}x\end{document}", "doc")
     finally:
-        cli._compile_command = original
+        cli_demo._compile_command = original
     assert pdf == b"%PDF-1.5 run 3\n"
 
 
@@ -99,10 +99,10 @@ def test_a_pdf_whose_references_never_settle_is_not_written(tmp_path):
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     original = cli._compile_command
     try:
-        cli._compile_command = lambda name: ([str(fake), f"{name}.tex"], cli.PDFLATEX_RUNS)
-        reason = cli._pdflatex("x", "doc")
+        cli_demo._compile_command = lambda name: ([str(fake), f"{name}.tex"], cli.PDFLATEX_RUNS)
+        reason = cli_demo._pdflatex("x", "doc")
     finally:
-        cli._compile_command = original
+        cli_demo._compile_command = original
     assert reason == f"references still unresolved after {cli.PDFLATEX_RUNS} pdflatex runs"
 
 
@@ -125,7 +125,7 @@ def test_plain_pdflatex_needs_the_reruns_and_gets_them(monkeypatch):
 
     tex = proof_document(sd.analyze(sd.mlp([4, 3, 3, 3], "tanh"), sd.zeros()))
     argv = [shutil.which("pdflatex"), "-interaction=nonstopmode", "-halt-on-error", "doc.tex"]
-    monkeypatch.setattr(cli, "_compile_command", lambda name: (argv, 1))
-    assert cli._pdflatex(tex, "doc") == "references still unresolved after 1 pdflatex runs"
-    monkeypatch.setattr(cli, "_compile_command", lambda name: (argv, cli.PDFLATEX_RUNS))
-    assert cli._pdflatex(tex, "doc").startswith(b"%PDF")
+    monkeypatch.setattr(cli_demo, "_compile_command", lambda name: (argv, 1))
+    assert cli_demo._pdflatex(tex, "doc") == "references still unresolved after 1 pdflatex runs"
+    monkeypatch.setattr(cli_demo, "_compile_command", lambda name: (argv, cli.PDFLATEX_RUNS))
+    assert cli_demo._pdflatex(tex, "doc").startswith(b"%PDF")

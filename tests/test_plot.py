@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import symderiv as s
-from symderiv import cli
+from symderiv import cli, cli_demo
 from symderiv.errors import InvalidArgument, SymderivError
 
 mpl = pytest.importorskip("matplotlib")
@@ -124,8 +124,8 @@ def test_analyze_plot_option(tmp_path, capsys):
 
 def test_demo_out_writes_files(tmp_path, monkeypatch, capsys):
     chosen = cli._demo_results()[1:2]  # the sigmoid front (fast)
-    monkeypatch.setattr(cli, "_demo_results", lambda: chosen)
-    monkeypatch.setattr(cli, "_DEMO", cli._DEMO[:1])  # the text part: one summary is enough here
+    monkeypatch.setattr(cli_demo, "_demo_results", lambda: chosen)
+    monkeypatch.setattr(cli_demo, "_DEMO", cli._DEMO[:1])  # the text part: one summary is enough here
     out = tmp_path / "demo"
     assert cli.main(["demo", "--out", str(out)]) == 0
     files = sorted(os.listdir(out))
@@ -142,8 +142,8 @@ def test_demo_out_writes_files(tmp_path, monkeypatch, capsys):
 
 def test_demo_without_pdflatex_reports_it(tmp_path, monkeypatch, capsys):
     chosen = cli._demo_results()[3:4]
-    monkeypatch.setattr(cli, "_demo_results", lambda: chosen)
-    monkeypatch.setattr(cli, "_DEMO", cli._DEMO[:1])  # the text part: one summary is enough here
+    monkeypatch.setattr(cli_demo, "_demo_results", lambda: chosen)
+    monkeypatch.setattr(cli_demo, "_DEMO", cli._DEMO[:1])  # the text part: one summary is enough here
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert cli.main(["demo", "--out", str(tmp_path)]) == 0
     assert "no .pdf: pdflatex is not on PATH" in capsys.readouterr().out
