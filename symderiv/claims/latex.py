@@ -33,6 +33,7 @@ from fractions import Fraction
 from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
 from .conditions import CONDITION_HELP, START_WORDS, batch_convention, latex_tokens, read_conditions
 from .latex_grammar import parse_placeholders
+from . import layer_names
 from .names import unknown_name
 from .tree import (
     MAX_CHARS, MAX_DIGITS, MAX_EXPONENT, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Deriv, Mul, Node,
@@ -78,8 +79,9 @@ KNOWN_MACROS = (
 
 
 #: the one-line refusal of BatchNorm / LayerNorm quantities (the networks checked have no normalization)
-_NORMALIZATION = ("{} belongs to a normalization layer (BatchNorm/LayerNorm), and the networks symderiv check "
-                  "reads have none; write the claim about an MLP's x, z, h, W, b, p")
+_NORMALIZATION = ("{} belongs to a normalization layer, and an MLP has none: check it against the layer, "
+                  "layer=symderiv.claims.layers.batchnorm(batch=3, features=2) or layernorm(...) (command line "
+                  "--layer batchnorm:3x2 or --layer layernorm:3x2)")
 
 
 class _Tok:
@@ -289,6 +291,8 @@ class _Rewriter:
     # -- names
     def letter(self, tok: _Tok) -> str:
         c = tok.text
+        if layer_names.ACTIVE is not None and (out := layer_names.ACTIVE.latex_token(self, tok)) is not None:
+            return out  # a layer's own names (:mod:`.layer_names`, layer checks only)
         if c == "H" and self.peek_text() in ("(", r"\left"):
             return self.function("heaviside", tok)
         if c in _QUANT_LETTERS:
@@ -559,6 +563,8 @@ class _Rewriter:
 
     def command(self, tok: _Tok) -> str:
         c = tok.text
+        if layer_names.ACTIVE is not None and (out := layer_names.ACTIVE.latex_token(self, tok)) is not None:
+            return out
         if c == r"\delta":
             return self.quantity("delta", tok)
         if c == r"\ell":
@@ -769,6 +775,8 @@ class _Rewriter:
         if toks[0].text in (r"\mathbf", r"\boldsymbol", r"\bm", r"\vec") and len(toks) >= 4 and toks[1].text == "{" and toks[3].text == "}":
             toks = [toks[2]] + toks[4:]
         head = toks[0]
+        if layer_names.ACTIVE is not None and (q := layer_names.ACTIVE.latex_target(self, toks, tok)) is not None:
+            return q
         if head.kind == "letter" and head.text in _FREE_VARIABLES and len(toks) == 1:
             return Q("var", src=head.text, name=head.text)
         if head.text in (r"\hat",) and len(toks) >= 4:

@@ -30,6 +30,7 @@ from fractions import Fraction
 
 from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, UnsupportedError
 from .conditions import START_WORDS, batch_convention, read_conditions, tokens
+from . import layer_names
 from .names import unknown_name
 from .tree import (
     MAX_CHARS, MAX_DIGITS, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Op, Pow, Q, Sum,
@@ -301,6 +302,8 @@ class _Walker:
         return self.name(node, node.id, tuple(indices))
 
     def name(self, node, name: str, indices: tuple):
+        if layer_names.ACTIVE is not None and (q := layer_names.ACTIVE.plain_name(name, indices)) is not None:
+            return q  # a layer's own names (:mod:`.layer_names`, layer checks only)
         if name in _ALIASES or (name.startswith("d") and name[1:] in _ALIASES):
             grad = name.startswith("d") and name[1:] in _ALIASES
             alias = _ALIASES[name[1:] if grad else name]
