@@ -2,7 +2,8 @@
 rigorous intervals elsewhere, one matrix per parameter instead of one line per entry.
 
 The prover records each certified value as text (``describe_interval``: the midpoint rounded
-to 12 digits and the radius rounded up).  Two things are done here:
+to 12 digits and the radius rounded up), read here as a :class:`symderiv.enclosure.Enclosure`
+(the one reader of that text).  Two things are done here:
 
 * **Exact values.** When a certified value is a gradient at the init, or an SGD change at update
   1 from the init, and the exact point is known, the value is recomputed exactly from the closed
@@ -23,48 +24,34 @@ from typing import Mapping, Sequence
 import sympy as sp
 
 from ..closed_forms import tree_size
+from ..enclosure import Enclosure
 from ..patterns import Block
 from .context import Context
 
 __all__ = ["Certified", "enclosure_of", "exact_value", "interval_tex", "certified_texts", "parameter_tables"]
 
-_BALL = re.compile(r"(\S+) \(±(\S+)\)")
 #: exact values are recomputed only from closed forms of at most this many printed nodes
 _EXACT_NODES = 5000
 
 
 class Certified:
-    """One certified value: its recorded text and, when known, its exact rational value."""
+    """One certified value: its recorded enclosure and, when known, its exact rational value."""
 
-    def __init__(self, text: str, exact: Fraction | None = None):
-        self.text = text.strip()
+    def __init__(self, text: str | Enclosure, exact: Fraction | None = None):
+        self.enclosure = text if isinstance(text, Enclosure) else Enclosure.parse(text)
+        self.text = str(self.enclosure)
         self.exact = exact
 
     @property
     def interval(self) -> tuple[Fraction, Fraction] | None:
-        return enclosure_of(self.text)
+        return self.enclosure.interval()
 
 
 def enclosure_of(text: str) -> tuple[Fraction, Fraction] | None:
-    """A rigorous interval from the recorded text: ``m (±r)`` widened by one unit of the
-    midpoint's last printed digit (the midpoint was rounded); an exact ``p/q`` as a point;
-    None when the text is not a finite value."""
-    text = text.strip()
-    m = _BALL.fullmatch(text)
-    try:
-        if m is None:
-            v = Fraction(text)
-            return v, v
-        mid, rad = Decimal(m[1]), Decimal(m[2])
-    except (ValueError, ArithmeticError):
-        return None
-    if not mid.is_finite() or not rad.is_finite():
-        return None
-    exponent = mid.as_tuple().exponent
-    if not isinstance(exponent, int):
-        return None
-    width = Fraction(rad) + Fraction(10) ** exponent  # the midpoint was rounded to its last digit
-    return Fraction(mid) - width, Fraction(mid) + width
+    """A rigorous interval from the recorded text (:meth:`symderiv.enclosure.Enclosure.interval`):
+    ``m (±r)`` widened by one unit of the midpoint's last printed digit (the midpoint was rounded);
+    an exact ``p/q`` as a point; None when the text is not a finite value."""
+    return Enclosure.parse(text).interval()
 
 
 def exact_value(expr: sp.Expr, point: Mapping[str, str]) -> Fraction | None:

@@ -21,6 +21,7 @@ import sympy as sp
 from sympy.core.function import _coeff_isneg
 
 from ..closed_forms import ClosedForms, size_text, tree_size
+from ..enclosure import Enclosure
 from ..engine import Pass, backprop, expansion_refusal
 from ..patterns import Block, UnitClass
 from .printer import SymderivLatexPrinter, TexSymbol
@@ -313,9 +314,6 @@ def _display_line(ctx: Context, lhs: str, expr: sp.Basic, relation: str) -> str:
 
 
 # ---------------------------------------------------------------- enclosures and exact points
-_ENCLOSURE = re.compile(r"(\S+) \(±(\S+)\)")
-
-
 def _number_tex(text: str) -> str:
     mantissa, _, exponent = text.partition("e")
     if not exponent:
@@ -323,13 +321,13 @@ def _number_tex(text: str) -> str:
     return rf"{mantissa}\cdot 10^{{{int(exponent)}}}"
 
 
-def enclosure_tex(text: str) -> str:
-    """``-0.1042 (±2.9e-62)`` → ``-0.1042 \\pm 2.9\\cdot 10^{-62}``; a point value as is."""
-    m = _ENCLOSURE.fullmatch(text.strip())
-    if m is None:
-        value = text.strip()
-        return "0" if is_zero_text(value) else rf"\approx {_number_tex(value)}"
-    return rf"{_number_tex(m[1])} \pm {_number_tex(m[2])}"
+def enclosure_tex(value: str | Enclosure) -> str:
+    """``-0.1042 (±2.9e-62)`` → ``-0.1042 \\pm 2.9\\cdot 10^{-62}``; a point value as is.  ``value``:
+    an :class:`~symderiv.enclosure.Enclosure` or its recorded text."""
+    enclosure = value if isinstance(value, Enclosure) else Enclosure.parse(value)
+    if enclosure.radius is None:
+        return "0" if is_zero_text(enclosure.midpoint) else rf"\approx {_number_tex(enclosure.midpoint)}"
+    return rf"{_number_tex(enclosure.midpoint)} \pm {_number_tex(enclosure.radius)}"
 
 
 def is_zero_text(value: str) -> bool:

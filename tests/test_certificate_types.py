@@ -1,0 +1,83 @@
+"""Issue 17: one reader of the recorded certificate text (symderiv.enclosure.Enclosure).
+
+The prover writes a certified value with ``describe_interval``; the LaTeX faces read it back through
+:class:`Enclosure` only.  Checked here against independent computations: the exact value of the
+expression (SymPy, exact rationals) lies in the interval read back from the text; the text round-trips
+byte for byte; both LaTeX readers (intervals and ``m \\pm r``) see the same parts; and a reader that
+dropped the rounding of the midpoint would be caught (its interval misses the exact value)."""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+
+from symderiv.certify import describe_interval, enclose
+from symderiv.enclosure import Enclosure
+from symderiv.latex.certificates import Certified, certified_texts, enclosure_of
+from symderiv.latex.context import enclosure_tex
+
+x = sp.Symbol("x", real=True)
+EXPRESSIONS = (sp.exp(x), sp.tanh(x) / 3, 1 / (1 + sp.exp(-x)), x / 7 + sp.Rational(1, 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.fractions(min_value=-5, max_value=5, max_denominator=50), st.sampled_from(EXPRESSIONS),
+       st.sampled_from([8, 12]))
+def test_the_interval_read_back_contains_the_exact_value(point, expr, digits):
+    ball = enclose([expr], {x: sp.Rational(point.numerator, point.denominator)}, dps=40)[0]
+    text = describe_interval(ball, digits)
+    enclosure = Enclosure.parse(text)
+    assert str(enclosure) == text and Enclosure.parse(" " + text + "\n") == enclosure
+    lo, hi = enclosure.interval()
+    exact = sp.Rational(point.numerator, point.denominator)
+    value = expr.subs(x, exact)
+    if value.is_Rational:  # x/7 + 1/3: exactly rational
+        assert lo <= Fraction(int(value.p), int(value.q)) <= hi
+    else:  # an independent 60-digit evaluation, far inside any ball printed at 12 digits
+        reference = sp.N(value, 60)
+        assert sp.Rational(lo.numerator, lo.denominator) < reference < sp.Rational(hi.numerator, hi.denominator)
+    assert enclosure_of(text) == (lo, hi) and Certified(text).interval == (lo, hi)
+
+
+def test_ball_and_point_values_are_told_apart():
+    ball = Enclosure.parse("-0.1042 (±2.9e-62)")
+    assert ball == Enclosure("-0.1042", "2.9e-62") and ball.is_ball
+    assert Enclosure.parse("3/8") == Enclosure("3/8") and not Enclosure("3/8").is_ball
+    assert Enclosure("3/8").interval() == (Fraction(3, 8), Fraction(3, 8))
+    assert Enclosure("nan").interval() is None and Enclosure("inf").interval() is None
+    assert Enclosure("nan", "1").interval() is None  # a ball around nan is no number
+
+
+def test_both_latex_readers_see_the_same_parts():
+    for text in ("-0.1042 (±2.9e-62)", "0.333333333333 (±1.2e-38)", "2.43856458767e-903 (±0)"):
+        e = Enclosure.parse(text)
+        tex = enclosure_tex(text)
+        assert enclosure_tex(e) == tex  # the typed value and its text print alike
+        mid, rad = re.fullmatch(r"(.+) \\pm (.+)", tex).groups()
+        for part, shown in ((e.midpoint, mid), (e.radius, rad)):
+            mantissa, _, exponent = part.partition("e")
+            assert shown == (mantissa if not exponent else rf"{mantissa}\cdot 10^{{{int(exponent)}}}")
+        lo, hi = e.interval()
+        assert lo <= Fraction(e.midpoint) <= hi and hi - lo >= 2 * Fraction(e.radius)
+    assert enclosure_tex("0") == "0" and enclosure_tex("3/8") == r"\approx 3/8"
+
+
+def test_the_rounding_of_the_midpoint_is_not_dropped():
+    """1/3 printed with 4 digits and a tiny radius: the radius alone misses 1/3; the reader widens by
+    one unit of the last printed digit, and the printed interval still holds 1/3."""
+    e = Enclosure("0.3333", "1e-40")
+    lo, hi = e.interval()
+    assert lo <= Fraction(1, 3) <= hi
+    naive = (Fraction("0.3333") - Fraction("1e-40"), Fraction("0.3333") + Fraction("1e-40"))
+    assert not naive[0] <= Fraction(1, 3) <= naive[1]  # what a reader without the widening would claim
+    (tex,) = certified_texts([Certified(e)], nonzero=[True])
+    a, b = (Fraction(t) for t in re.fullmatch(r"\[(.+), (.+)\]", tex).groups())
+    assert a <= Fraction(1, 3) <= b
+
+
+def test_certified_accepts_the_typed_value_or_its_text():
+    text = "0.238095238095 (±1.9e-61)"
+    assert Certified(Enclosure.parse(text)).text == Certified(text).text == text
+    assert Certified(text, Fraction(5, 21)).exact == Fraction(5, 21)
