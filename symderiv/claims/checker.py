@@ -58,8 +58,8 @@ def parse_claim(claim: str, syntax: str = "auto", *, seconds: float = 5.0) -> Cl
     if len(claim) > MAX_CHARS:  # before anything else looks at the text
         raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {MAX_CHARS})")
     if syntax == "auto":
-        syntax = "latex" if looks_latex(claim) else "plain"
-    if syntax == "latex":
+        syntax = "latex" if looks_latex(claim) else "auto-plain"
+    if syntax in ("latex", "auto-plain"):
         from . import latex  # noqa: F401  imported once here, inherited by every forked parse child
     from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
 
@@ -88,7 +88,17 @@ def _parse_here(claim: str, syntax: str) -> Claim:
             return parse_latex_claim(claim)
         from .plaintext import parse_plain
 
-        return parse_plain(claim)
+        if syntax == "plain":
+            return parse_plain(claim)
+        try:  # "auto" and no sign of LaTeX: plain text, or else LaTeX without macros (dw = X (A - Y)^T)
+            return parse_plain(claim)
+        except (ClaimSyntaxError, ClaimNameError) as plain_error:
+            from .latex import parse_latex_claim
+
+            try:
+                return parse_latex_claim(claim)
+            except SymderivError:
+                raise plain_error from None
     except RecursionError:
         raise SizeLimitError("the claim is nested too deeply to parse; split it or remove redundant brackets") from None
 
@@ -102,7 +112,9 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
       or plain text (``dL/dW1[i,j] = (p[i] - y[i]) * x[j]``); indices are 1-based;
       ``t`` (or ``y`` as an index) is the true class of a one-hot label; side conditions
       such as ``\\quad j \\neq t`` or ``for every j except t`` restrict the indices.
-    * ``net``: a :class:`~symderiv.network.Network` with concrete widths.
+    * ``net``: a :class:`~symderiv.network.Network` with concrete widths, or a standalone layer
+      (:mod:`.layers`: ``batchnorm(batch=3, features=2)``, ``layernorm``, ``softmax``, ``attention``)
+      whose backward pass the claim is about, the upstream gradient free.
     * ``init``: None (generic: every parameter its own symbol, "in general") or an
       init spec (``zeros()``, ``constant(c)``, …): the claim is checked at that init.
     * ``syntax``: ``"auto"`` (LaTeX if the text has ``\\ { } _ $``), ``"latex"`` or ``"plain"``.
@@ -126,10 +138,12 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
     :class:`~symderiv.errors.SymderivError`; nothing in the text is executed.
     """
     from ..network import Network
+    from .layers import Layer, check_layer
 
-    if not isinstance(net, Network):
-        raise InvalidArgument(f"net must be a Network (symderiv.mlp(...)), got {type(net).__name__}")
-    if net.is_symbolic:
+    if not isinstance(net, (Network, Layer)):
+        raise InvalidArgument(f"net must be a Network (symderiv.mlp(...)) or a layer (symderiv.claims.layers.batchnorm(...), "
+                              f"layernorm, softmax, attention), got {type(net).__name__}")
+    if isinstance(net, Network) and net.is_symbolic:
         raise UnsupportedError(
             f"checking a claim needs concrete widths, but the network has sizes {list(net.sizes)}; use e.g. mlp([4, 3, 3])"
         )
@@ -142,6 +156,10 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
     if not isinstance(convention, str) or convention != "auto" and convention not in CONVENTIONS:
         raise InvalidArgument(f"convention must be 'auto' or one of {', '.join(sorted(CONVENTIONS))}, got {convention!r}")
     seconds = float(seconds)
+    if isinstance(net, Layer):  # a standalone layer's backward pass, the upstream gradient free (:mod:`.layers`)
+        if init is not None or convention != "auto":
+            raise InvalidArgument("a layer claim takes no init= and no convention= (its inputs are generic symbols)")
+        return check_layer(claim, net, syntax=syntax, seconds=seconds, seed=seed, memory_mb=memory_mb)
     claim = str.__str__(claim) if isinstance(claim, str) else claim
     if isinstance(claim, str) and is_derivation(claim):
         return _check_derivation(claim, net, init, syntax, seconds, seed, memory_mb, convention)

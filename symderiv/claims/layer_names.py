@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..errors import ClaimNameError, ClaimSyntaxError
 from .tree import Q
 
-__all__ = ["Vocabulary", "VOCABULARIES", "ACTIVE", "activate"]
+__all__ = ["Vocabulary", "VOCABULARIES", "ACTIVE", "activate", "latex_of"]
 
 #: the vocabulary the parsers consult (None: an MLP claim, the parsers' own names only)
 ACTIVE: "Vocabulary | None" = None
@@ -213,6 +213,23 @@ def activate(vocabulary: "Vocabulary | None") -> None:
     """Make ``vocabulary`` the one the parsers consult (in the bounded parse child of a layer check)."""
     global ACTIVE
     ACTIVE = vocabulary
+
+
+#: the LaTeX of the canonical quantities (for verdicts)
+_LATEX = {"xhat": r"\hat{x}", "mu": r"\mu", "var": r"\sigma^2", "gamma": r"\gamma", "beta": r"\beta",
+          "eps": r"\epsilon", "std": r"\sqrt{\sigma^2 + \epsilon}", "istd": r"(\sigma^2 + \epsilon)^{-1/2}",
+          "xmu": r"(x - \mu)"}
+
+
+def latex_of(q: Q) -> str:
+    """The LaTeX of a layer quantity ``Q("layer", …)``."""
+    base = _LATEX.get(q.name, q.name)
+    sub = ",".join(str(i) for i in q.indices)
+    if sub and base.startswith("("):
+        return f"{base}_{{{sub}}}"
+    if sub and base.endswith("^2"):
+        return f"{base[:-2]}_{{{sub}}}^2"
+    return f"{base}_{{{sub}}}" if sub else base
 
 
 def _code_names(table: dict) -> dict:

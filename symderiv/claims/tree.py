@@ -422,6 +422,10 @@ def to_latex(node: Node) -> str:
             return "N"
         if node.kind == "var":
             return "\\" + node.name if node.name in ("eta", "alpha", "lambda", "beta", "gamma") else node.name
+        if node.kind == "layer":  # a standalone layer's quantity (:mod:`.layer_names`)
+            from .layer_names import latex_of
+
+            return latex_of(node)
         base = _BASE_LATEX[node.kind]
         sup = f"^{{({node.layer})}}" if node.layer is not None and node.kind not in ("x", "y", "p") else ""
         if node.example is not None:
@@ -445,7 +449,7 @@ def to_latex(node: Node) -> str:
             return f"\\left|{args}\\right|"
         if node.func == "sqrt":
             return f"\\sqrt{{{args}}}"
-        name = _FUNC_LATEX[node.func]
+        name = _FUNC_LATEX.get(node.func, rf"\mathrm{{{node.func}}}")
         if node.func == "f" and node.layer is not None:
             name = f"f_{{{node.layer}}}"
         return name + "'" * node.order + f"\\left({args}\\right)"
@@ -497,6 +501,8 @@ def to_text(node: Node) -> str:
             return "N"
         if node.kind == "var":
             return node.name
+        if node.kind == "layer":
+            return node.name + (f"[{','.join(_idx(i) for i in node.indices)}]" if node.indices else "")
         layer = node.layer if node.layer is None or isinstance(node.layer, int) else f"({node.layer})"
         base = node.kind + (str(layer) if layer is not None and node.kind not in ("x", "y", "p") else "")
         if node.example is not None:
@@ -507,6 +513,9 @@ def to_text(node: Node) -> str:
             return f"({to_text(node.args[0])}).T"
         if node.op == "outer":
             return f"outer({to_text(node.args[0])}, {to_text(node.args[1])})"
+        if node.op.startswith(("sum_", "mean_")):  # np.sum(A, axis=0), np.mean(A)
+            what, axis = node.op.split("_", 1)
+            return f"np.{what}({to_text(node.args[0])}" + (f", axis={axis[5:]})" if axis.startswith("axis:") else ")")
         return (" @ " if node.op == "matmul" else " * ").join(f"({to_text(a)})" for a in node.args)
     if isinstance(node, Deriv):
         return f"d/d{to_text(node.wrt)}({to_text(node.body)})"

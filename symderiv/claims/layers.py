@@ -1,0 +1,456 @@
+r"""Checking backward passes of standalone layers: BatchNorm, LayerNorm, softmax, attention.
+
+A layer-local derivation (CS231n's ``batchnorm_backward``, Ioffe & Szegedy's chain, an attention
+backward pass) treats the upstream gradient as a free quantity.  Name the layer and pass it to
+:func:`symderiv.claims.check` in place of the network::
+
+    from symderiv.claims import check
+    from symderiv.claims.layers import batchnorm
+    check("dbeta = np.sum(dout, axis=0)", batchnorm(batch=3, features=2))
+
+(command line: ``symderiv check --layer batchnorm:3x2 "dbeta = np.sum(dout, axis=0)"``).
+
+* :func:`batchnorm` (training mode, batch statistics: ``μ`` the mean over the examples per
+  feature, ``σ²`` the biased variance, ``x̂ = (x − μ)/√(σ² + ε)``, ``y = γ ⊙ x̂ + β``),
+  :func:`layernorm` (the same over the features of each example), :func:`softmax`
+  (``p = softmax(z)``) and :func:`attention` (``S = QKᵀ/√d``, ``P = softmax(S)`` row-wise,
+  ``O = PV``); ``ε`` is a positive symbol, the sizes concrete (at least 2; the two sizes of a
+  layer differ, so that a product's shapes say which axis is meant).
+* The truth is the layer's own forward pass in SymPy and its vector-Jacobian products by
+  :func:`sympy.diff` (:mod:`.layer_models`); the claim is read with the layer's names
+  (:mod:`.layer_names`) by the ordinary parsers and built into matrices (:mod:`.layer_build`).
+* Each link is decided as the MLP checker decides: refuted by a certified counterexample (Arb
+  enclosures, :mod:`symderiv.certify`) at an exact rational point, or proved by
+  :mod:`symderiv.decide` under the work budget, else "undecided"; whole derivations (``align``,
+  several lines, ``Let u = …``) are checked line by line (:mod:`.derivation`).
+"""
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import zlib
+from dataclasses import dataclass, replace
+
+import sympy as sp
+
+from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
+from .tree import MAX_CHARS, Claim, to_latex, to_text
+from .verdict import PROVED, REFUTED, UNDECIDED, Counterexample, LinkVerdict, Verdict
+
+__all__ = ["Layer", "batchnorm", "layernorm", "softmax", "attention", "parse_layer", "check_layer", "LAYER_KINDS"]
+
+#: largest size of a layer's axis (the forward pass is expanded entry by entry)
+MAX_SIZE = 6
+#: random points tried per index assignment in the search for a counterexample
+_ATTEMPTS = 6
+#: index assignments enumerated per link
+_MAX_ASSIGNMENTS = 256
+#: what each kind's two sizes are called (the spec's ``AxB``)
+LAYER_KINDS = {"batchnorm": ("batch", "features"), "layernorm": ("batch", "features"), "softmax": ("size",),
+               "attention": ("tokens", "dim")}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A standalone layer at concrete sizes (build it with :func:`batchnorm`, :func:`layernorm`,
+    :func:`softmax`, :func:`attention` or :func:`parse_layer`), accepted by
+    :func:`symderiv.claims.check` in place of a network."""
+    kind: str
+    sizes: tuple
+
+    def describe(self) -> str:
+        if self.kind in ("batchnorm", "layernorm"):
+            n, d = self.sizes
+            over = "the batch (per feature)" if self.kind == "batchnorm" else "the features (per example)"
+            return (f"{self.kind} layer, training mode: x is {n}×{d} (N = {n} examples in rows, D = {d} features), "
+                    f"μ and σ² (biased) over {over}, x̂ = (x − μ)/√(σ² + ε) with ε > 0 symbolic, y = γ ⊙ x̂ + β")
+        if self.kind == "softmax":
+            return f"softmax layer: p = softmax(z), z a column of K = {self.sizes[0]} entries"
+        t, d = self.sizes
+        return (f"attention layer (one head): Q, K, V are {t}×{d} (T = {t} tokens, d = {d}), S = QK^T/√d, "
+                "P = softmax(S) row by row, O = PV")
+
+    def spec(self) -> str:
+        return f"{self.kind}:" + "x".join(map(str, self.sizes))
+
+
+def _sized(kind: str, *sizes) -> Layer:
+    names = LAYER_KINDS[kind]
+    for name, n in zip(names, sizes):
+        if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_SIZE:
+            raise InvalidArgument(f"{kind}: {name} must be a whole number from 2 to {MAX_SIZE}, got {n!r}")
+    if len(sizes) == 2 and sizes[0] == sizes[1]:
+        raise InvalidArgument(f"{kind}: {names[0]} and {names[1]} must differ (both are {sizes[0]}), so that the "
+                              "shapes of a product say which axis is meant; e.g. 3 and 2")
+    return Layer(kind, tuple(sizes))
+
+
+def batchnorm(batch: int = 3, features: int = 2) -> Layer:
+    """BatchNorm in training mode on an input of ``batch`` × ``features`` (defaults N = 3, D = 2)."""
+    return _sized("batchnorm", batch, features)
+
+
+def layernorm(batch: int = 3, features: int = 2) -> Layer:
+    """LayerNorm (statistics over each example's ``features``) on ``batch`` × ``features`` (defaults 3, 2)."""
+    return _sized("layernorm", batch, features)
+
+
+def softmax(size: int = 3) -> Layer:
+    """Softmax as a layer on a vector of ``size`` entries (default K = 3)."""
+    return _sized("softmax", size)
+
+
+def attention(tokens: int = 3, dim: int = 2) -> Layer:
+    """Single-head scaled dot-product attention on ``tokens`` × ``dim`` queries, keys, values (defaults 3, 2)."""
+    return _sized("attention", tokens, dim)
+
+
+_DEFAULTS = {"batchnorm": (3, 2), "layernorm": (3, 2), "softmax": (3,), "attention": (3, 2)}
+
+
+def parse_layer(spec: str) -> Layer:
+    """``"batchnorm:3x2"``, ``"layernorm:4x3"``, ``"softmax:3"``, ``"attention:3x2"`` or a bare kind (its defaults)."""
+    if not isinstance(spec, str):
+        raise InvalidArgument(f"a layer is given as text such as 'batchnorm:3x2', got {type(spec).__name__}")
+    m = re.fullmatch(r"\s*([a-z]+)\s*(?::\s*(\d{1,2})(?:\s*[x×]\s*(\d{1,2}))?)?\s*", spec)
+    if not m or m.group(1) not in LAYER_KINDS:
+        raise InvalidArgument(f"unknown layer {spec[:40]!r}; say batchnorm:NxD, layernorm:NxD, softmax:K or attention:TxD "
+                              "(e.g. batchnorm:3x2)")
+    kind = m.group(1)
+    sizes = tuple(int(g) for g in m.groups()[1:] if g is not None) or _DEFAULTS[kind]
+    if len(sizes) != len(LAYER_KINDS[kind]):
+        raise InvalidArgument(f"{kind} takes {' x '.join(LAYER_KINDS[kind])}, as in {kind}:"
+                              + "x".join(map(str, _DEFAULTS[kind])))
+    return _sized(kind, *sizes)
+
+
+# ---------------------------------------------------------------- text, parsing
+#: Unicode a student types for the layer's names, as the parsers' spellings
+_UNICODE_LATEX = {"x̂": r"\hat{x}", "σ²": r"\sigma^2", "μ": r"\mu ", "γ": r"\gamma ", "β": r"\beta ", "ε": r"\epsilon ",
+                  "ϵ": r"\epsilon ", "√": r"\sqrt "}
+_UNICODE_PLAIN = {"x̂": "x_hat", "σ²": "var", "μ": "mu", "γ": "gamma", "β": "beta", "ε": "eps", "ϵ": "eps"}
+
+
+def _spelled(text: str, syntax: str) -> str:
+    for u, a in (_UNICODE_LATEX if syntax == "latex" else _UNICODE_PLAIN).items():
+        text = text.replace(u, a)
+    return text
+
+
+def _parse_layer_here(text: str, syntax: str, kind: str) -> Claim:
+    """The parse in its bounded child, with the layer's names active (:mod:`.layer_names`)."""
+    from . import layer_names
+    from .checker import _parse_here
+
+    layer_names.activate(layer_names.VOCABULARIES[kind])
+    return _parse_here(text, syntax)
+
+
+def _parse(text: str, syntax: str, layer: Layer, seconds: float) -> Claim:
+    from ..bounded import BoundExceeded, run_bounded
+    from .checker import _PARSE_MEMORY_MB, _TREE_TYPES
+    from .derivation import looks_latex
+
+    if syntax == "auto":
+        syntax = "latex" if looks_latex(text) else "plain"
+    if syntax == "latex":
+        from . import latex  # noqa: F401  imported once here, inherited by every forked parse child
+    try:
+        parsed = run_bounded(_parse_layer_here, _spelled(text, syntax), syntax, layer.kind, seconds=seconds,
+                             memory_mb=_PARSE_MEMORY_MB, reraise=True, allowed=_TREE_TYPES)
+    except BoundExceeded as exc:
+        raise SizeLimitError(f"parsing the claim exceeded its bound ({exc}); simplify or shorten it") from None
+    return replace(parsed, text=text)
+
+
+# ---------------------------------------------------------------- the check
+def check_layer(claim: str, layer: Layer, *, syntax: str = "auto", seconds: float = 10.0, seed: int | None = None,
+                memory_mb: int = 2048) -> Verdict:
+    """Check a claim or derivation about ``layer`` (what :func:`symderiv.claims.check` does when given a
+    :class:`Layer`; its arguments are validated there)."""
+    from .derivation import is_derivation, split_derivation, substitute
+
+    if not isinstance(claim, str):
+        raise ClaimSyntaxError(f"a claim must be a string, got {type(claim).__name__}")
+    if syntax not in ("auto", "latex", "plain"):
+        raise ClaimSyntaxError(f"syntax must be 'auto', 'latex' or 'plain', got {syntax!r}")
+    if not isinstance(layer, Layer):
+        raise InvalidArgument(f"layer must be a Layer (batchnorm(...), layernorm, softmax, attention), got {type(layer).__name__}")
+    claim = str.__str__(claim)
+    if len(claim) > 5 * MAX_CHARS:
+        raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {5 * MAX_CHARS})")
+    lines = split_derivation(claim) if is_derivation(claim) else None
+    if lines is None:
+        if len(claim) > MAX_CHARS:
+            raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {MAX_CHARS})")
+        parsed = _parse(claim, syntax, layer, min(5.0, seconds))
+        return _check_one(claim, parsed, layer, seed, memory_mb, seconds)
+    from .checker import MAX_LINES
+
+    if len(lines) > MAX_LINES:
+        raise SizeLimitError(f"the derivation has {len(lines)} lines (limit {MAX_LINES}); check it in parts")
+    defs: dict = {}
+    links: list = []
+    notes: list = []
+    syntaxes = set()
+    for line in lines:
+        try:
+            parsed = _parse(line.text, syntax, layer, min(5.0, seconds))
+        except SymderivError as exc:
+            raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
+        syntaxes.add(parsed.syntax)
+        sides = tuple(substitute(s, defs) for s in parsed.sides)
+        if line.defines:
+            defs[line.defines] = sides[1]
+            notes.append(f"line {line.number} defines {line.defines} = {to_text(sides[1])[:80]} (used in the lines after it)")
+            continue
+        try:
+            verdict = _check_one(line.text, replace(parsed, sides=sides), layer, seed, memory_mb, seconds)
+        except SymderivError as exc:
+            raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
+        for k, link in enumerate(verdict.links, 1):
+            links.append(replace(link, number=len(links) + 1, line=line.row_of(k)))
+        notes += [n for n in verdict.notes if n not in notes]
+    if not links:
+        raise ClaimSyntaxError("the derivation only defines names; it claims nothing to check")
+    return Verdict(claim, _status([l.status for l in links]), links, layer.describe(), _INPUTS, notes,
+                   syntaxes.pop() if len(syntaxes) == 1 else "mixed")
+
+
+_INPUTS = "generic (every input, parameter and upstream-gradient entry its own symbol)"
+
+
+def _status(statuses: list) -> str:
+    return REFUTED if REFUTED in statuses else PROVED if all(s == PROVED for s in statuses) else UNDECIDED
+
+
+def _check_one(text: str, parsed: Claim, layer: Layer, seed, memory_mb: int, seconds: float) -> Verdict:
+    """One parsed claim in a bounded child under the work budget (as :func:`.checker._check_reading`)."""
+    from ..bounded import BoundExceeded, IsolationUnavailable, TimeBoundExceeded, WorkExceeded, run_counted
+    from ..decide import work_of_seconds
+    from .checker import _MIN_EVALUATION_S, _VERDICT_TYPES
+    from .session import safety_net_seconds
+
+    if parsed.same_for:
+        raise UnsupportedError("'is the same for every …' is not supported for layer claims; write the entries")
+    rng_seed = zlib.crc32(text.encode("utf-8", "replace")) if seed is None else seed % (1 << 64)
+    evaluation = max(seconds, _MIN_EVALUATION_S)
+    work = work_of_seconds(evaluation)
+    try:
+        verdict, _ = run_counted(_check_here, text, parsed, layer, rng_seed, seconds,
+                                 seconds=safety_net_seconds(evaluation), memory_mb=memory_mb, reraise=True,
+                                 allowed=_VERDICT_TYPES, work=work)
+        return verdict
+    except IsolationUnavailable:
+        raise
+    except BoundExceeded as exc:
+        if isinstance(exc, WorkExceeded):
+            why = f"building and evaluating the claim needed more than its work budget ({work} steps = {evaluation:g} reference seconds)"
+        elif isinstance(exc, TimeBoundExceeded):
+            why = (f"the wall-clock safety net of {safety_net_seconds(evaluation):g} s fired (machine load): "
+                   "this outcome may differ on a faster machine")
+        else:
+            why = f"the check did not finish within its bounds ({exc})"
+        reason = f"{why}; raise the bound with seconds= (command line: --seconds)"
+        sides = parsed.sides
+        links = [LinkVerdict(k, to_text(a), to_text(b), "equal", UNDECIDED, reason, None, "", 0, 0, to_latex(a), to_latex(b))
+                 for k, (a, b) in enumerate(zip(sides, sides[1:]), 1)]
+        return Verdict(text, UNDECIDED, links, layer.describe(), _INPUTS, [], parsed.syntax)
+
+
+def _check_here(text: str, parsed: Claim, layer: Layer, rng_seed: int, seconds: float) -> Verdict:
+    """The building, refutation and proof of one claim (in the bounded child)."""
+    from .layer_models import build_model
+
+    model = build_model(layer.kind, layer.sizes)
+    session = _LayerSession(model, parsed, rng_seed, seconds)
+    links = session.links()
+    return Verdict(text, _status([l.status for l in links]), links, layer.describe(), _INPUTS, session.notes,
+                   parsed.syntax)
+
+
+class _LayerSession:
+    """The links of one claim about a layer, decided entry by entry at every index assignment."""
+
+    def __init__(self, model, claim: Claim, seed: int, seconds: float):
+        from ..decide import WorkBudget
+        from .layer_build import LayerBuilder
+        from .session import safety_net_seconds
+
+        self.model, self.claim, self.seconds = model, claim, seconds
+        self.builder = LayerBuilder(model, claim.syntax)
+        self.rng = random.Random(seed)
+        self.work = WorkBudget.of_seconds(seconds, per_proof_seconds=seconds, safety_seconds=safety_net_seconds(seconds))
+        self.notes: list = [_AXIS_NOTES[model.kind]]
+        self.symbols = model.symbols()
+
+    def links(self) -> list:
+        from .layer_build import free_ranges
+
+        sides = self.claim.sides
+        ranges: dict = {}
+        for s in sides:
+            for var, n in free_ranges(s, self.model).items():
+                if ranges.get(var, n) != n:
+                    raise ClaimSyntaxError(f"the index {var} ranges over 1..{ranges[var]} on one side and 1..{n} on another")
+                ranges[var] = n
+        for a, _, b in self.claim.conditions:
+            for v in (a, b):
+                if isinstance(v, str) and v not in ranges:
+                    raise ClaimSyntaxError(f"the condition on index {v} names an index that does not occur in the claim")
+        assignments = self.assignments(ranges)
+        if ranges:
+            self.notes.append(f"free indices {', '.join(f'{v} = 1..{n}' for v, n in sorted(ranges.items()))} "
+                              f"(1-based): every one of the {len(assignments)} assignments is checked")
+        return [self.link(k, a, b, assignments) for k, (a, b) in enumerate(zip(sides, sides[1:]), 1)]
+
+    def assignments(self, ranges: dict) -> list:
+        names = sorted(ranges)
+        total = 1
+        for n in names:
+            total *= ranges[n]
+        if total > _MAX_ASSIGNMENTS:
+            raise SizeLimitError(f"the claim has {total} index assignments (limit {_MAX_ASSIGNMENTS}); fix some indices")
+
+        def ok(env):
+            for a, op, b in self.claim.conditions:
+                va, vb = env.get(a, a), env.get(b, b)
+                if (va == vb) != (op == "="):
+                    return False
+            return True
+        every = [dict(zip(names, vals)) for vals in itertools.product(*[range(1, ranges[n] + 1) for n in names])]
+        every = [e for e in every if ok(e)]
+        if not every:
+            raise ClaimSyntaxError("no index assignment satisfies the conditions: the claim says nothing")
+        return every
+
+    def link(self, number: int, a, b, assignments: list) -> LinkVerdict:
+        from .session import _failure, _reference, _relation
+
+        relation = _relation(a, b, ())
+        texts = self.claim.side_texts
+        left_text, right_text = (texts[number - 1].strip(), texts[number].strip()) if len(texts) > number \
+            else (to_text(a), to_text(b))
+        lv = LinkVerdict(number, left_text, right_text, relation, UNDECIDED, "", None, "", 0, len(assignments),
+                         to_latex(a), to_latex(b))
+        reference = "left" if _reference(a) and not _reference(b) else "right" if _reference(b) and not _reference(a) else None
+        pending, worst, points = [], 0.0, 0
+        for env in assignments:
+            left, right = self.builder.build(a, env), self.builder.build(b, env)
+            lv.assignments_checked += 1
+            mismatch = _mismatch(left, right)
+            if mismatch:
+                lv.status, lv.reason = REFUTED, mismatch
+                return lv
+            left, right = _together(left, right)
+            for m in (left, right):
+                if any(v.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for v in m):
+                    raise ClaimSyntaxError(f"a side is undefined (a division by zero) at {env or 'its only entry'}")
+            entries = [(k, left[k], right[k], left[k] - right[k]) for k in range(len(left))]
+            entries = [e for e in entries if e[3] != 0]
+            if not entries:
+                continue
+            found = self.refute(env, entries, left.shape)
+            if isinstance(found, Counterexample):
+                found.reference = reference
+                lv.status, lv.counterexample = REFUTED, found
+                lv.reason = f"{_failure(relation)}; certified counterexample found"
+                return lv
+            worst, points = max(worst, found[0]), points + found[1]
+            pending += [[e[3]] for e in entries]
+        if not pending:
+            lv.status = PROVED
+            lv.reason = "both sides are structurally identical for every index assignment and entry (a symbolic identity)"
+            return lv
+        lv.evidence = f"the sides agree at {points} random rational points (largest |difference| enclosure {worst:.1e})"
+        from ..bounded import BoundExceeded, TimeBoundExceeded, WorkExceeded
+        from ..decide import Context, bounded_zero_proofs
+
+        try:
+            proved = bounded_zero_proofs(pending, ctx=Context(), work=self.work)
+        except WorkExceeded:
+            lv.reason = (f"no symbolic proof within the work budget ({self.work.total} steps = {self.seconds:g} reference "
+                         "seconds); raise it with seconds= (command line: --seconds)")
+            return lv
+        except TimeBoundExceeded as exc:
+            lv.reason = f"no symbolic proof: {exc}; raise the bound with seconds= (command line: --seconds)"
+            return lv
+        except BoundExceeded as exc:
+            lv.reason = f"no symbolic proof within the bounds ({exc}); raise them with seconds= (command line: --seconds)"
+            return lv
+        if all(proved):
+            lv.status = PROVED
+            lv.reason = "the difference simplifies to 0 for every index assignment and entry (a symbolic identity)"
+        else:
+            lv.reason = ("no normal form of symderiv.decide reduces the difference to 0 (the ladder ran to its end, so a "
+                         "larger seconds= will not help), and no counterexample was found")
+        return lv
+
+    def point(self, simple: bool) -> dict:
+        """An exact point: small integers first (ε = 1), then random rationals (ε > 0)."""
+        values = {}
+        for s in self.symbols:
+            if s in self.model.positive:
+                values[s] = sp.Integer(1) if simple else sp.Rational(self.rng.randint(1, 8), self.rng.randint(1, 8))
+            else:
+                values[s] = sp.Integer(self.rng.randint(-2, 2)) if simple else \
+                    sp.Rational(self.rng.randint(-24, 24), self.rng.randint(1, 8))
+        return values
+
+    def refute(self, env: dict, entries: list, shape: tuple):
+        from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, interval, magnitude
+
+        worst, good = 0.0, 0
+        for attempt in range(_ATTEMPTS + 1):
+            values = self.point(simple=attempt == 0)
+            exprs = [e[3] for e in entries] + [e[1] for e in entries] + [e[2] for e in entries]
+            try:
+                balls = enclose(exprs, values)
+            except (Uncertifiable, ZeroDivisionError, ValueError):
+                continue
+            n = len(entries)
+            for k, (flat, _, _, _) in enumerate(entries):
+                if excludes_zero(balls[k]):
+                    at = dict(env)
+                    if shape != (1, 1):
+                        at["entry"] = f"({flat // shape[1] + 1}, {flat % shape[1] + 1})"
+                    data = {str(s): str(values[s]) for s in self.model.data}
+                    params = {str(s): str(values[s]) for s in self.symbols if s not in self.model.data}
+                    return Counterexample(at, data, params, describe_interval(balls[n + k]),
+                                          describe_interval(balls[2 * n + k]), interval(balls[k]))
+            if attempt == 0:
+                continue  # a special point is no evidence that the sides agree
+            bound = max(magnitude(b) for b in balls[:n])
+            if bound == float("inf"):
+                continue
+            good += 1
+            worst = max(worst, bound)
+            if good >= 2:
+                break
+        return (worst, good)
+
+
+def _mismatch(left, right) -> str:
+    if left.shape == right.shape or (1, 1) in (left.shape, right.shape):
+        return ""
+    return (f"the two sides have different shapes: the left side is {left.rows}×{left.cols}, the right side "
+            f"{right.rows}×{right.cols} (a sum over the wrong axis, or a missing transpose?)")
+
+
+def _together(left, right):
+    """A number against a matrix: the number in every entry (``\\frac{\\partial L}{\\partial \\beta} = 0``)."""
+    from .layer_build import _expand
+
+    rows, cols = max(left.rows, right.rows), max(left.cols, right.cols)
+    return _expand(left, rows, cols), _expand(right, rows, cols)
+
+
+_AXIS_NOTES = {
+    "batchnorm": "one subscript on an N×D matrix picks example i's row (x_i, \\hat{x}_i, dy_i: BatchNorm's normalized "
+                 "axis); the upstream gradient ∂L/∂y is free, every entry its own symbol",
+    "layernorm": "one subscript on an N×D matrix picks feature i's column (x_i, \\hat{x}_i: LayerNorm's normalized "
+                 "axis), two pick an entry; the upstream gradient ∂L/∂y is free, every entry its own symbol",
+    "softmax": "z, p and the upstream gradient dp are columns of K entries; dp is free, every entry its own symbol",
+    "attention": "one subscript on a matrix picks token i's row; the upstream gradient dO is free, every entry its own symbol",
+}
