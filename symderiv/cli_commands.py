@@ -162,8 +162,13 @@ def _cmd_verify(args: argparse.Namespace) -> _Result:
 def _cmd_check(args: argparse.Namespace) -> _Result:
     from .claims.checker import check
 
+    if getattr(args, "layer", None) is not None:  # a standalone layer's backward pass (symderiv.claims.layers)
+        from .claims.cli import layer_check
+
+        text, status = layer_check(args)
+        return _Result(text, status=status)
     if args.layers is None:
-        raise SymderivError("check needs --layers, e.g. --layers 4,3,3")
+        raise SymderivError("check needs --layers, e.g. --layers 4,3,3 (or --layer batchnorm:3x2 for a standalone layer)")
     inp = _inputs(args, default_init="generic")
     init = None if inp.init_text.strip() == "generic" else inp.init
     from .claims.cli import claim_text
