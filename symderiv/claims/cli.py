@@ -3,7 +3,9 @@
 The options are the ones every ``symderiv`` subcommand shares (``--layers``,
 ``--activation``, ``--loss``, ``--init``, ``--kink-grad``, ``--symbol``,
 ``--bias/--no-bias``) plus ``--syntax``, ``--seconds`` and ``--json``; the parser
-and the error handling live in :mod:`symderiv.cli`.
+and the error handling live in :mod:`symderiv.cli`.  ``--layer batchnorm:3x2`` (also
+``layernorm:NxD``, ``softmax:K``, ``attention:TxD``) checks a standalone layer's backward pass
+instead of an MLP's (:mod:`.layers`).
 
 Exit status: 0 proved, 1 refuted, 3 undecided, 2 bad input (one line on stderr),
 4 internal error, 130 interrupted, 143 terminated.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-__all__ = ["cli_check", "build_parser", "add_check_options", "claim_text"]
+__all__ = ["cli_check", "build_parser", "add_check_options", "claim_text", "layer_check"]
 
 #: longest derivation file read (characters); the checker's own limits apply after
 _MAX_FILE_CHARS = 50_000
@@ -29,6 +31,25 @@ def add_check_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--convention", default="auto", choices=["auto", *sorted(CONVENTIONS)],
                    help="the notation's convention: auto (default: detected from the notation, and stated "
                         "in the verdict), " + ", ".join(sorted(CONVENTIONS)))
+    p.add_argument("--layer", default=None, metavar="KIND:SIZES",
+                   help="check a standalone layer's backward pass instead of an MLP's (the upstream gradient "
+                        "free): batchnorm:NxD, layernorm:NxD (e.g. 3x2), softmax:K, attention:TxD "
+                        "(symderiv.claims.layers); replaces --layers")
+
+
+def layer_check(args: argparse.Namespace) -> tuple[str, int]:
+    """``symderiv check --layer batchnorm:3x2 CLAIM``: the verdict's text (or JSON) and the exit status."""
+    from ..errors import SymderivError
+    from .checker import check
+    from .layers import parse_layer
+
+    if getattr(args, "layers", None) is not None:
+        raise SymderivError("give --layers (an MLP) or --layer (a standalone layer such as batchnorm:3x2), not both")
+    if getattr(args, "convention", "auto") != "auto":
+        raise SymderivError("--convention applies to MLP claims; a --layer claim has the layer's own names")
+    verdict = check(claim_text(args.claim, args.file), parse_layer(args.layer), syntax=args.syntax,
+                    seconds=args.seconds)
+    return (verdict.to_json() if args.json else f"{verdict}\n"), verdict.exit_code
 
 
 def claim_text(claim: str | None, file: str | None) -> str:
