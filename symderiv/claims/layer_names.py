@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..errors import ClaimNameError, ClaimSyntaxError
 from .tree import Q
 
-__all__ = ["Vocabulary", "VOCABULARIES", "ACTIVE", "activate", "latex_of"]
+__all__ = ["Vocabulary", "VOCABULARIES", "ACTIVE", "activate", "latex_of", "layer_hint"]
 
 #: the vocabulary the parsers consult (None: an MLP claim, the parsers' own names only)
 ACTIVE: "Vocabulary | None" = None
@@ -230,6 +230,27 @@ def latex_of(q: Q) -> str:
     if sub and base.endswith("^2"):
         return f"{base[:-2]}_{{{sub}}}^2"
     return f"{base}_{{{sub}}}" if sub else base
+
+
+#: names (lower-cased, letters only) that belong to a layer's backward pass, not to an MLP's
+_NORM_KEYS = frozenset({"xhat", "dxhat", "xnorm", "mu", "mub", "dmu", "var", "dvar", "samplemean", "samplevar", "gamma",
+                        "dgamma", "beta", "dbeta", "dout", "eps", "epsilon", "ivar", "istd", "invstd", "xmu", "sqrtvar",
+                        "dsqrtvar", "divar", "dxmu"})
+_ATTENTION_KEYS = frozenset({"dq", "dk", "dv", "ds", "do", "dp", "attn", "dattn", "dscores", "scores"})
+
+
+def layer_hint(key: str) -> "str | None":
+    """For an MLP claim's unknown name (``key``: lower-cased letters), the layer readings it belongs to and how
+    to pick one, or None."""
+    if key in _NORM_KEYS:
+        return ("it names a normalization layer's quantity, read as BatchNorm (statistics over the batch) or "
+                "LayerNorm (over the features): pick one, layer=symderiv.claims.layers.batchnorm(batch=3, features=2) "
+                "or layernorm(batch=3, features=2) in place of the network (command line --layer batchnorm:3x2 or "
+                "--layer layernorm:3x2)")
+    if key in _ATTENTION_KEYS:
+        return ("it names an attention backward pass's quantity: check it against the layer, "
+                "layer=symderiv.claims.layers.attention(tokens=3, dim=2) (command line --layer attention:3x2)")
+    return None
 
 
 def _code_names(table: dict) -> dict:
