@@ -61,6 +61,11 @@ def unknown_name(name: str, where: str = "") -> ClaimNameError:
     at = f" {where}" if where else ""
     shown = name if len(name) <= 40 else name[:37] + "…"  # a 5,000-letter "name" is quoted, not echoed
     key = "".join(c for c in name.lower() if c.isalpha())
+    from .layer_names import layer_hint
+
+    layered = layer_hint(key)
+    if layered is not None:
+        return ClaimNameError(f"unknown name {shown!r}{at} in an MLP claim: {layered}")
     hint = _HINTS.get(key)
     if hint:
         return ClaimNameError(f"unknown name {shown!r}{at}; did you mean {hint}? (known names: {KNOWN_NAMES})")
