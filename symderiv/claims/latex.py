@@ -780,6 +780,8 @@ class _Rewriter:
         if head.kind == "letter" and head.text in _FREE_VARIABLES and len(toks) == 1:
             return Q("var", src=head.text, name=head.text)
         if head.text in (r"\hat",) and len(toks) >= 4:
+            if toks[2].text in ("x", "X"):  # a normalized input, never the prediction (only \hat{y} is p)
+                raise UnsupportedError(_NORMALIZATION.format(f"\\hat{{x}} at position {head.pos} (a normalized input)"))
             toks = [_Tok("letter", "p", head.pos)] + toks[4:]
             head = toks[0]
         kind = _QUANT_LETTERS.get(head.text) if head.kind == "letter" else ("delta" if head.text == r"\delta" else None)
