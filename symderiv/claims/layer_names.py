@@ -105,6 +105,11 @@ class Vocabulary:
             return rw.function("rowsum", type(tok)("cmd", r"\mathrm{rowsum}", tok.pos))
         return None
 
+    def size(self, tok):
+        """A LaTeX letter naming one of the layer's sizes (a summation bound such as ``\\sum_{i=1}^D``), or None."""
+        canon = self.letters.get(tok.text) if tok.kind == "letter" else None
+        return Q("layer", None, (), None, tok.text, name=canon) if canon in self.sizes else None
+
     def latex_target(self, rw, toks: list, tok):
         """The quantity of a ∂-denominator (``\\partial \\hat{x}_i``, ``\\partial \\sigma_B^2``), or None."""
         head = toks[0]
