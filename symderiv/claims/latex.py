@@ -936,6 +936,9 @@ def _bound(toks: list[_Tok], tok: _Tok):
                 node, i = Q("width", int(toks[j + 1].text), src=f"n_{toks[j + 1].text}"), j + 3
             else:
                 raise ClaimSyntaxError(f"summation bound at position {t.pos}: write n_1, n_{{2}}, K or a number")
+        elif layer_names.ACTIVE is not None and (size := layer_names.ACTIVE.size(t)) is not None:
+            node = size  # a layer's size letter (D features, d, T tokens): layer checks only
+            i += 1
         else:
             raise ClaimSyntaxError(f"summation bound {t.text!r} at position {t.pos}: use a number, K or n_l")
         terms.append(node if sign == 1 else Mul((Num(Fraction(-1)), node)))
