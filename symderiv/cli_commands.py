@@ -79,6 +79,19 @@ def _importable_from_cwd() -> Iterator[None]:
             sys.path.remove(cwd)
 
 
+@contextlib.contextmanager
+def _running_user_code(spec: str) -> Iterator[None]:
+    """The user's module runs (import, factory, ``forward``): its ``sys.exit()`` is a bad input, not
+    symderiv's exit status (SIGTERM's own SystemExit subclass passes through)."""
+    try:
+        yield
+    except SystemExit as exc:
+        if type(exc) is not SystemExit:
+            raise
+        raise SymderivError(f"--module {spec[:60]!r}: the module's code called sys.exit({str(exc.code)[:40]!r}); "
+                            "give a module whose import, factory and forward return normally") from None
+
+
 def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
     """``--module pkg.mod:factory --input-shape …``: the module and its graph analysis."""
     from .graph import analyze_module
@@ -94,7 +107,7 @@ def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
         if not all(name is not None for name, _ in given):
             raise SymderivError("--input-shape: name every input (NAME=SHAPE) or none")
         shape = dict(given)
-    with _importable_from_cwd():  # also while tracing: forward() may import its own helpers lazily
+    with _importable_from_cwd(), _running_user_code(args.module):  # also while tracing (lazy imports)
         module, _ = load_module(args.module)
         a = analyze_module(module, loss=args.loss, input_shape=shape, values=args.values, seed=args.seed,
                            optimizer_class=getattr(args, "optimizer_class", "coordinatewise"),
@@ -146,7 +159,8 @@ def _cmd_verify(args: argparse.Namespace) -> _Result:
         return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
     if args.module is not None:  # real torch.optim runs of the module (symderiv.graph.replay.verify_graph)
         module, g = _graph_analysis(args)
-        report = g.verify(module, seed=args.seed)
+        with _running_user_code(args.module):
+            report = g.verify(module, seed=args.seed)
         text = report.to_json() if args.json else f"{report.details() if args.details else report}\n"
         return _Result(text, status=EXIT_OK if report.ok else EXIT_REFUTED)
     inp = _inputs(args)

@@ -94,6 +94,14 @@ def _module_options(p: argparse.ArgumentParser) -> None:
                         "exact: the module's floats as exact rationals")
 
 
+def _output_path(text: str) -> str:
+    """``--latex``, ``--plot``, ``--out``: a path the operating system can take (an empty one would be
+    skipped silently, a NUL byte is refused by every system call)."""
+    if not text or "\x00" in text:
+        raise argparse.ArgumentTypeError(f"expected a file or directory name (not empty, no NUL byte), got {text[:60]!r}")
+    return text
+
+
 def _positive_int(text: str) -> int:
     """``--batch-size``: a positive integer written in decimal digits."""
     if not text.isdigit() or int(text) < 1 or len(text) > 6:
@@ -132,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p  # a fresh parent per subcommand: set_defaults must not leak into the others
 
     p = add("demo", _cmd_demo, "the classic zero-init results, proved", network=False)
-    p.add_argument("--out", default=None, metavar="DIR",
+    p.add_argument("--out", default=None, metavar="DIR", type=_output_path,
                    help="also write the classic results as .tex, .png and .pdf files to DIR (pictures need "
                         "symderiv[plot]; PDFs need latexmk or pdflatex, run until the references settle)")
     p = add("derive", _cmd_derive, "closed-form gradients at an init")
@@ -144,8 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_optimizer_option(p)
     _seed_option(p)
     _json_option(p, "the analysis")
-    p.add_argument("--latex", default=None, metavar="FILE", help="also write the proof as a LaTeX document")
-    p.add_argument("--plot", default=None, metavar="FILE",
+    p.add_argument("--latex", default=None, metavar="FILE", type=_output_path,
+                   help="also write the proof as a LaTeX document")
+    p.add_argument("--plot", default=None, metavar="FILE", type=_output_path,
                    help="also write the first-move front as a PNG picture (needs symderiv[plot])")
     _module_options(p)
     add_depth_options(p)

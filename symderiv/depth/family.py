@@ -42,6 +42,9 @@ MAX_REZERO_WIDTH = 6
 
 #: names the proofs use themselves (the layer index l, the step t, the window's h, d, u, v, w, b, …)
 RESERVED_NAMES = frozenset({"l", "t", "h", "d", "w", "b", "u", "v", "c", "z", "x", "y", "f", "g", "p"})
+#: names that read as a number (any case) or a constant: "every depth nan ≥ 2" would state nothing
+NUMBER_NAMES = frozenset({"nan", "inf", "infty", "infinity", "oo", "zoo", "pi"})
+CONSTANT_NAMES = frozenset({"e", "E", "I"})
 
 
 def _symbol_name(value: object, what: str, error: type = NetworkError) -> str | None:
@@ -54,6 +57,9 @@ def _symbol_name(value: object, what: str, error: type = NetworkError) -> str | 
     if name in RESERVED_NAMES:
         raise error(f"{what} {name!r} is a name the proofs use themselves ({', '.join(sorted(RESERVED_NAMES))}); "
                     "choose another")
+    if name.lower() in NUMBER_NAMES or name in CONSTANT_NAMES:
+        raise error(f"{what} {name!r} reads as a number or a constant (nan, inf, oo, pi, e, E, I); choose a name "
+                    "such as L, N or m")
     return name
 
 
