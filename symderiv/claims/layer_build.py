@@ -117,9 +117,10 @@ class LayerBuilder:
                 out = a + b
             return out
         if isinstance(node, Mul):
-            out = self.build(node.factors[0], env)
-            for f in node.factors[1:]:
-                out = self.product(out, self.build(f, env))
+            values = self.factors(node.factors, env)
+            out = values[0]
+            for v in values[1:]:
+                out = self.product(out, v)
             return out
         if isinstance(node, Pow):
             return self.power(self.build(node.base, env), node.exp, env)
@@ -152,6 +153,8 @@ class LayerBuilder:
         if q.kind == "kron":
             a, b = (self.index(i, env, "a Kronecker delta") for i in q.indices)
             return _scalar(sp.Integer(int(a == b)))
+        if q.kind == "width" and q.layer is None and "K" in self.model.sizes:
+            return _scalar(sp.Integer(self.model.sizes["K"]))
         if q.kind == "ones":
             return Matrix.ones(self.ones_length(q), 1)
         if q.kind == "var":
@@ -170,6 +173,22 @@ class LayerBuilder:
         if q.name in sizes:
             return sizes[q.name]
         raise ClaimSyntaxError(f"write the length of the vector of ones, e.g. \\mathbf{{1}}_{next(iter(sizes))}")
+
+    def factors(self, nodes: tuple, env: dict) -> list:
+        """The factors' values; a vector of ones without a length (``\\mathbf{1}^\\top dY``) takes the length
+        its neighbour in the product needs (a row before a matrix: its rows; a column after one: its columns)."""
+        values = [None if _unsized_ones(f) else self.build(f, env) for f in nodes]
+        for k, f in enumerate(nodes):
+            if values[k] is not None:
+                continue
+            row = isinstance(f, Op)
+            neighbour = values[k + 1] if row and k + 1 < len(values) else values[k - 1] if not row and k > 0 else None
+            if neighbour is None or _is_scalar(neighbour):
+                raise ClaimSyntaxError("write the length of the vector of ones, e.g. \\mathbf{1}_N (no matrix next to "
+                                       "it says it)")
+            n = neighbour.rows if row else neighbour.cols
+            values[k] = Matrix.ones(1, n) if row else Matrix.ones(n, 1)
+        return values
 
     def product(self, a: Matrix, b: Matrix) -> Matrix:
         if _is_scalar(a):
@@ -226,7 +245,7 @@ class LayerBuilder:
                 out = x.multiply_elementwise(y)
             return out
         if kind == "matmul":
-            a, b = (self.build(x, env) for x in node.args)
+            a, b = self.factors(node.args, env)
             if a.cols == 1 and b.cols == 1 and a.rows == b.rows and a.rows > 1:
                 return a.T * b  # np.dot of two vectors: their inner product
             if a.cols != b.rows:
@@ -290,6 +309,13 @@ class LayerBuilder:
         if 1 in body.shape and 1 in by.shape:
             return Matrix(len(body), len(by), lambda i, j: sp.diff(body[i], by[j]))
         raise UnsupportedError(f"∂…/∂{target.src}: the derivative of a matrix by a matrix; write entries")
+
+
+def _unsized_ones(node) -> bool:
+    """``\\mathbf{1}`` or ``\\mathbf{1}^\\top`` without a length."""
+    if isinstance(node, Op) and node.op in ("T", "T'"):
+        node = node.args[0]
+    return isinstance(node, Q) and node.kind == "ones" and not node.name
 
 
 def free_ranges(node, model, bound: tuple = ()) -> dict:

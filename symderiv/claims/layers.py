@@ -343,6 +343,8 @@ class _LayerSession:
             if mismatch:
                 lv.status, lv.reason = REFUTED, mismatch
                 return lv
+            if left.shape != right.shape and _vectors(left, right) and _VECTOR_NOTE not in self.notes:
+                self.notes.append(_VECTOR_NOTE)
             left, right = _together(left, right)
             for m in (left, right):
                 if any(v.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for v in m):
@@ -432,20 +434,31 @@ class _LayerSession:
 
 
 def _mismatch(left, right) -> str:
-    if left.shape == right.shape or (1, 1) in (left.shape, right.shape):
+    if left.shape == right.shape or (1, 1) in (left.shape, right.shape) or _vectors(left, right):
         return ""
     return (f"the two sides have different shapes: the left side is {left.rows}×{left.cols}, the right side "
             f"{right.rows}×{right.cols} (a sum over the wrong axis, or a missing transpose?)")
 
 
+def _vectors(left, right) -> bool:
+    """A row and a column of the same length (``d\\beta = dY^\\top \\mathbf{1}`` against the row ``\\beta``): a
+    vector's orientation is notation, so they are compared entry by entry."""
+    return 1 in left.shape and 1 in right.shape and len(left) == len(right)
+
+
 def _together(left, right):
-    """A number against a matrix: the number in every entry (``\\frac{\\partial L}{\\partial \\beta} = 0``)."""
+    """A number against a matrix: the number in every entry (``\\frac{\\partial L}{\\partial \\beta} = 0``); a row
+    against a column of the same length: both as the row."""
     from .layer_build import _expand
+
+    if left.shape != right.shape and _vectors(left, right):
+        return left.reshape(1, len(left)), right.reshape(1, len(right))
 
     rows, cols = max(left.rows, right.rows), max(left.cols, right.cols)
     return _expand(left, rows, cols), _expand(right, rows, cols)
 
 
+_VECTOR_NOTE = "a row and a column of the same length are compared entry by entry (a vector's orientation is notation)"
 _AXIS_NOTES = {
     "batchnorm": "one subscript on an N×D matrix picks example i's row (x_i, \\hat{x}_i, dy_i: BatchNorm's normalized "
                  "axis); the upstream gradient ∂L/∂y is free, every entry its own symbol",
