@@ -7,6 +7,7 @@ scope of the theorem (optimizer class, kink convention, label domain).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from .network import Network
 from .optimizers import OptimizerClass, optimizer_class as _optimizer_class
 from .patterns import Block
 from .inputs import InputMap, columns_label, init_specs, is_symmetric, reduce_inputs
-from .prover import Proof, block_label, prove
+from .prover import FirstMove, Proof, block_label, prove
+from .witness_full import SPREAD_NOTE, FullWitness, certify_full_network
 
 __all__ = ["Analysis", "analyze", "MAX_JSON_ENTRIES"]
 
@@ -108,6 +110,9 @@ class Analysis(JsonFace):
     _lifted_cache: dict | None = None
     _conservation: Any = None
     _signed: Any = None
+    #: with an input reduction: the witness trajectories run again and certified on the full network
+    #: (:mod:`symderiv.witness_full`), the published ones; None without an input reduction
+    full_witnesses: "list[FullWitness] | None" = None
 
     # ------------------------------------------------------------ queries
     @property
@@ -140,7 +145,8 @@ class Analysis(JsonFace):
                 f"class{'es' if len(m.classes) != 1 else ''} of exchangeable coordinates (identical columns of W1 "
                 f"at the init; of 5 or more: {listed}); the proof ran on the same "
                 f"network with {m.n_reduced} inputs (4 per such class) and every fact is lifted entry by entry to "
-                f"the {m.n_full} inputs; witness data are zero-padded to the full input.")
+                f"the {m.n_full} inputs; the witness trajectories are run again and certified on the full network, "
+                f"every input carrying a nonzero datum.")
 
     def stays_zero(self, name: str, index: tuple[int, ...]) -> bool:
         """Proved: the entry is exactly 0 at every step (see :meth:`conditions_of`)."""
@@ -738,6 +744,7 @@ class Analysis(JsonFace):
         ids = self._tie_ids()
         grads = self._gradients()
         params: dict[str, Any] = {}
+        trajectories = self._published_trajectories()
         for name in self.net.parameter_names():
             shape = self.net.shape(name)
             concrete = all(isinstance(n, int) for n in shape)
@@ -753,8 +760,8 @@ class Analysis(JsonFace):
             "summary": self.summary(),
             "undecided": list(p.undecided),
             "relaxation_iterations": p.iterations,
-            "witness_trajectory": None if p.trajectory is None else self._trajectory_json(p.trajectory),
-            "witness_trajectories": [self._trajectory_json(t) for t in p.trajectories],
+            "witness_trajectory": (trajectories or [None])[0],
+            "witness_trajectories": trajectories,
             **({} if self.inputs is None else {"inputs": self.inputs.to_dict()}),
             "conditions": [c.to_dict() for c in self.conditions],
             "shifted_ties": self._shifted_json(),
@@ -884,27 +891,38 @@ class Analysis(JsonFace):
         return {"shape": list(shape), "layout": "blocks", "blocks": out}
 
     def _trajectory_json(self, t) -> dict[str, Any]:
-        """A witness trajectory's JSON; with an input reduction, its data zero-padded to the full input
-        and its classes named by the full network's tie ids (symderiv.inputs, part (3) of the lemma)."""
+        """A witness trajectory's JSON, its moves named by the published tie ids (never-moving classes
+        merged), not the proof's class numbers."""
         data = t.to_dict()
-        m = self.inputs
-        if m is None:  # the published tie ids (never-moving classes merged), not the proof's class numbers
-            ids = self._tie_ids()
-            for move in data["moves"]:
-                move["class"] = ids[move["class"]]
-            return data
-        data["data_and_init"] = dict(m.lift_point(t.point))
         ids = self._tie_ids()
         for move in data["moves"]:
-            b = self.proof.classes[move["class"]][0]
-            column = m.full_of_reduced[b.col] if (b.layer, b.kind) == (1, "W") else None
-            move["class"] = ids[self._tie_key(b, column)]
-        data["reduced_inputs"] = ("the trajectory ran on the reduced network; its data are zero-padded "
-                                  "(columns not kept carry x = 0) and follow it exactly in the full network. "
-                                  "A W1 column not kept does not move on these data: its move is certified by "
-                                  "the input-reduction lemma (b), since exchanging its datum with that of the "
-                                  "kept column representing it maps this trajectory onto one where it moves")
+            move["class"] = ids[move["class"]]
         return data
+
+    def _full_trajectory_json(self, w: "FullWitness") -> dict[str, Any]:
+        """A witness run on the full network (input reduction, :mod:`symderiv.witness_full`): its full data,
+        one move per published tie class; for a parameter written per block, the moves of consecutive tie
+        classes with the same step and certified change are one entry listing their ids (as the block's
+        ``"tie_class"`` does)."""
+        per_block = {name for name in self.net.parameter_names()
+                     if int(np.prod([int(n) for n in self.net.shape(name)])) > MAX_JSON_ENTRIES}
+        moves: list[dict[str, Any]] = []
+        for move in w.moves:
+            entry = move.to_dict()
+            last = moves[-1] if moves else None
+            if (move.param in per_block and last is not None and last["parameter"] == move.param
+                    and (last["step"], last["change"], last["visible_in_float64"]) == (move.step, move.change, move.visible)):
+                last["class"] = (last["class"] if isinstance(last["class"], list) else [last["class"]]) + [move.tie_class]
+                continue
+            moves.append(entry)
+        return {"data_and_init": dict(w.point), "learning_rate": w.learning_rate, "steps": w.steps,
+                "data_scale": w.data_scale, "moves": moves, "network": "full", "inputs": SPREAD_NOTE}
+
+    def _published_trajectories(self) -> list[dict[str, Any]]:
+        """The witness trajectories as published: the proof's, or with an input reduction the full runs."""
+        if self.inputs is None:
+            return [self._trajectory_json(t) for t in self.proof.trajectories]
+        return [self._full_trajectory_json(w) for w in (self.full_witnesses or [])]
 
     def block_label(self, b: Block) -> str:
         if self.inputs is not None and (b.layer, b.kind) == (1, "W"):  # the full columns it stands for
@@ -1061,4 +1079,26 @@ def analyze(
             imap = None
     if imap is None:
         proof = prove(net, init, seed=seed, seconds=seconds)
-    return Analysis(proof, opt, description, inputs=imap)
+        return Analysis(proof, opt, description)
+    return _certified_on_full_network(Analysis(proof, opt, description, inputs=imap))
+
+
+def _certified_on_full_network(analysis: Analysis) -> Analysis:
+    """An input-reduced analysis whose witnesses were run again and certified on the full network
+    (:mod:`symderiv.witness_full`): a first move the reduced proof certified but no full run does is no
+    longer called tight (its step stays a proved lower bound), nor visible in float64 unless a full run
+    shows it so."""
+    witnesses, lost = certify_full_network(analysis)
+    if lost:  # keep only the moves of classes still called tight
+        witnesses = [dataclasses.replace(w, moves=tuple(m for m in w.moves if m.proof_class not in lost))
+                     for w in witnesses]
+        witnesses = [w for w in witnesses if w.moves]
+    p = analysis.proof
+    visible = {m.proof_class for w in witnesses for m in w.moves if m.visible}
+    if lost or any(t.visible - visible for t in p.trajectories):
+        moves = {k: (FirstMove(fm.step, False, fm.undecided) if k in lost else fm) for k, fm in p.first_moves.items()}
+        runs = [dataclasses.replace(t, visible=t.visible & frozenset(visible)) for t in p.trajectories]
+        analysis = Analysis(dataclasses.replace(p, first_moves=moves, trajectories=runs), analysis.optimizers,
+                            analysis.init_description, inputs=analysis.inputs)
+    analysis.full_witnesses = witnesses
+    return analysis

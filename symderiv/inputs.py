@@ -104,6 +104,11 @@ any other column it represents after permuting the data.  When the reduced analy
 the exact relaxation, its lift is therefore both invariant (a) and refuted at every
 dropped constraint (b): the smallest invariant pattern of the full network.  ∎
 
+The *published* witness trajectories do not rest on (3): zero-padded data would leave the columns
+not kept at ``x = 0``, visibly not moving.  :mod:`symderiv.witness_full` spreads each reduced
+witness over every column (nonzero data, the class sums kept) and runs it again on the full
+network in ball arithmetic; a move no such run certifies is not called tight.
+
 Ties between columns: the columns of ``D`` in row class ``C`` are either all tied or
 pairwise untied (``G`` is 2-transitive), so the lifted tie classes are the reduced ones
 on tied rows and, on untied rows, one class per (reduced class, full column).
@@ -338,8 +343,9 @@ class InputMap:
             if D.reduced:
                 entry["sum"] = self.sum_text(D)
             classes.append(entry)
-        return {"classes": classes, "reduced_to": self.n_reduced,
-                "witness_data": "zero-padded: columns not kept carry x = 0"}
+        from .witness_full import SPREAD_NOTE
+
+        return {"classes": classes, "reduced_to": self.n_reduced, "witness_data": SPREAD_NOTE}
 
 
 # ---------------------------------------------------------------- finding the classes

@@ -336,6 +336,10 @@ def _trajectory_certificate(ctx: Context, at_init: dict[Block, sp.Expr] | None) 
     if missing:
         lines.append(r"Not certified along this trajectory (their first-move steps are lower bounds only): "
                      + ", ".join(f"${ctx.class_symbol(k)}$" for k in missing) + ".")
+    full = getattr(ctx.analysis, "full_witnesses", None)
+    if full:  # input reduction: the run on the full network (symderiv.witness_full)
+        from ..witness_full import full_witness_latex
+        lines += full_witness_latex(ctx, full[0], f"B.{len(p.splits) + 2}")
     return lines
 
 

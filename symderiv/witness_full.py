@@ -1,0 +1,320 @@
+"""Witness trajectories of an input-reduced analysis, run again and certified on the full network.
+
+With an input reduction (:mod:`symderiv.inputs`) the prover certifies first moves on the reduced
+network.  Zero padding lifts its witnesses exactly (part (3) of the lemma), but then every column
+not kept carries ``x = 0`` and visibly does not move: such a certificate would not show the moves it
+certifies.  Here each reduced witness is *spread* onto the full input and the trajectory is run
+again on the full network, entry by entry, in Arb ball arithmetic (:mod:`symderiv.certify`).  A
+published tie class with a finite first-move step is certified by that run when, at its step, the
+change of *every one of its entries* excludes 0: a computation on the full network, with no
+appeal to the lemma.  A class the reduced proof called tight that no full run certifies loses its
+tightness (:func:`certify_full_network`).
+
+Spreading.  Of an input class ``D`` of ``m ≥ 5`` columns the reduced network keeps the first four.
+The first three columns keep their reduced datum; each of the ``m − 3`` columns the fourth stands
+for gets ``1/(m − 3)`` of its datum.  Every column carries a nonzero datum (the reduced data are
+nonzero), and each class sum equals the reduced one.  At the init the columns of a class are
+identical, so the data enter the pre-activations only through the class sums and the *first*
+step's forward pass is the reduced one; beyond it the runs differ (those ``m − 3`` columns, fed
+``1/(m − 3)`` of the datum, move ``1/(m − 3)`` as far as the column they stand for), which is why
+the full run is certified on its own rather than read off the reduced one.
+
+Cost: one dense forward/backward pass per step (``flint.arb_mat`` products), O(parameters) ball
+operations; the activations and the loss's ``δ`` are enclosed per unit from their SymPy forms.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+from flint import arb_mat
+
+from .certify import Ball, Uncertifiable, describe_interval, enclose, excludes_zero, midpoint, precision, to_interval
+from .engine import input_symbols
+from .network import Network
+
+if TYPE_CHECKING:
+    from .inputs import InputMap
+
+__all__ = ["FullMove", "FullWitness", "spread_data", "ball_trajectory", "certify_full_network", "SPREAD_NOTE"]
+
+#: digits of the full runs: the reduced witnesses' first rung, then its second (saturated units)
+FULL_RUN_DIGITS = (80, 600)
+#: a certified change is "visible in float64" when at least this fraction of max(|θ|, η) (as in the prover)
+VISIBLE_RELATIVE = 1e-8
+#: how the published data of an input-reduced analysis were made (the JSON's words)
+SPREAD_NOTE = ("run and certified on the full network (every input column carries a nonzero datum): of an "
+               "input class of m >= 5 columns, the first three carry the reduced witness's data and each of "
+               "the other m - 3 columns carries 1/(m - 3) of the fourth's, so every class sum is the reduced one")
+
+
+@dataclass(frozen=True)
+class FullMove:
+    """One published tie class certified to change at its first-move step on the full network:
+    ``entry`` is its first entry (parameter, 0-based index), ``change`` that entry's certified
+    change (every entry of the class was certified, each on its own ball)."""
+
+    tie_class: int
+    proof_class: int
+    param: str
+    index: tuple[int, ...]
+    step: int
+    change: str
+    magnitude: float
+    visible: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"class": self.tie_class, "step": self.step, "change": self.change,
+                "visible_in_float64": self.visible, "parameter": self.param, "index": list(self.index)}
+
+
+@dataclass(frozen=True)
+class FullWitness:
+    """A single-example plain-SGD trajectory of the full network: exact data, labels and init
+    symbols (``point``), learning rate, steps, and the tie classes certified to move."""
+
+    point: tuple[tuple[str, str], ...]
+    learning_rate: str
+    steps: int
+    data_scale: int
+    moves: tuple[FullMove, ...]
+
+    def value(self, name: str) -> sp.Rational:
+        return sp.Rational(dict(self.point)[name])
+
+
+# ---------------------------------------------------------------- the data
+def spread_data(imap: "InputMap", point: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """A reduced witness point (symbol name, exact value) onto the full input (module docstring):
+    data spread over the columns, labels and init symbols unchanged."""
+    reduced_x = {str(s): r for r, s in enumerate(input_symbols(imap.n_reduced))}
+    values = dict(point)
+    xr = [sp.Rational(values[str(s)]) for s in input_symbols(imap.n_reduced)]
+    out = {name: value for name, value in point if name not in reduced_x}
+    full_x = input_symbols(imap.n_full)
+    for D in imap.classes:
+        for position, r in enumerate(D.kept):
+            members = D.represented(position)
+            for j in members:
+                out[str(full_x[j])] = str(xr[r] / len(members))
+    return tuple(sorted(out.items()))
+
+
+# ---------------------------------------------------------------- the full network in balls
+def _exact(value: sp.Expr, symbols: Mapping[str, sp.Rational]) -> Ball:
+    if isinstance(value, sp.Basic) and value.free_symbols:
+        value = value.xreplace({s: symbols[str(s)] for s in value.free_symbols})
+    return to_interval(sp.sympify(value, strict=True))
+
+
+def _initial_params(net: Network, inits: Mapping[str, Any], symbols: Mapping[str, sp.Rational]) -> dict[str, arb_mat]:
+    """Every parameter as a ball matrix (biases as columns) at its exact init value."""
+    out = {}
+    for name in net.parameter_names():
+        shape = tuple(int(n) for n in net.shape(name))
+        p = inits[name]
+        if p.kind == "uniform":  # one value: no loop over the entries
+            flat = [_exact(p.uniform_value(), symbols)] * int(np.prod(shape))
+        else:
+            flat = [_exact(p.entry(index), symbols) for index in np.ndindex(*shape)]
+        rows, cols = shape[0], (shape[1] if len(shape) == 2 else 1)
+        out[name] = arb_mat(rows, cols, flat)
+    return out
+
+
+class _Units:
+    """Per layer, ``f`` and ``f'`` of its activation, and the loss's ``δ^(L)``, enclosed at balls."""
+
+    def __init__(self, net: Network, labels: Mapping[str, sp.Rational], dps: int):
+        self.net, self.dps = net, dps
+        u = sp.Symbol("u", real=True)
+        self.u = u
+        self.forms = {l: (net.activation_of(l)(u), net.activation_of(l).derivative(u)) for l in range(1, net.depth)}
+        K = net.n_outputs
+        self.z_out = [sp.Symbol(f"zL_{k}", real=True) for k in range(K)]
+        y = net.loss.labels(K)
+        self.delta_out = net.loss.delta(self.z_out, y)
+        self.labels = {s: labels[str(s)] for s in net.loss.labels(K) if isinstance(s, sp.Symbol)}
+
+    def activate(self, l: int, z: arb_mat) -> tuple[arb_mat, arb_mat]:
+        f, df = self.forms[l]
+        h, dh = [], []
+        for i in range(z.nrows()):
+            a, b = enclose([f, df], {self.u: z[i, 0]}, dps=self.dps)
+            h.append(a)
+            dh.append(b)
+        return arb_mat(len(h), 1, h), arb_mat(len(dh), 1, dh)
+
+    def output_delta(self, z: arb_mat) -> arb_mat:
+        values: dict = dict(self.labels)
+        values.update({s: z[k, 0] for k, s in enumerate(self.z_out)})
+        d = enclose(self.delta_out, values, dps=self.dps)
+        return arb_mat(len(d), 1, d)
+
+
+def _gradients(net: Network, theta: Mapping[str, arb_mat], x: arb_mat, units: _Units) -> dict[str, arb_mat]:
+    """The per-example gradient of every parameter (the engine's recursion, on entries, in balls)."""
+    L = net.depth
+    h, slopes, z = [x], [None], None
+    for l in range(1, L + 1):
+        z = theta[f"W{l}"] * h[-1]
+        if net.bias:
+            z = z + theta[f"b{l}"]
+        if l < L:
+            a, da = units.activate(l, z)
+            h.append(a)
+            slopes.append(da)
+    delta = units.output_delta(z)
+    grads = {}
+    for l in range(L, 0, -1):
+        grads[f"W{l}"] = delta * h[l - 1].transpose()
+        if net.bias:
+            grads[f"b{l}"] = delta
+        if l > 1:
+            back = theta[f"W{l}"].transpose() * delta
+            delta = arb_mat(back.nrows(), 1, [back[i, 0] * slopes[l - 1][i, 0] for i in range(back.nrows())])
+    return grads
+
+
+def ball_trajectory(net: Network, inits: Mapping[str, Any], point: Sequence[tuple[str, str]], lr: sp.Rational,
+                    steps: int, dps: int = 80) -> list[dict[str, arb_mat]]:
+    """Plain SGD on the one example of ``point`` (data ``x_j``, labels, init symbols), in Arb balls:
+    the parameters at steps ``0 … steps`` (biases as columns).  Raises :class:`Uncertifiable` when a
+    kink cannot be decided."""
+    values = {name: sp.Rational(v) for name, v in point}
+    with precision(dps):
+        x = arb_mat(int(net.sizes[0]), 1, [to_interval(values[str(s)]) for s in input_symbols(int(net.sizes[0]))])
+        units = _Units(net, values, dps)
+        eta = to_interval(lr)
+        theta = _initial_params(net, inits, values)
+        out = [theta]
+        for _ in range(steps):
+            g = _gradients(net, theta, x, units)
+            theta = {name: theta[name] - eta * g[name] for name in theta}
+            out.append(theta)
+    return out
+
+
+# ---------------------------------------------------------------- certifying the published moves
+def _targets(analysis) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per parameter: (published tie ids, the first-move step of each entry the reduced proof calls tight
+    (-1 elsewhere: never, stays zero, or a lower bound only), proof classes)."""
+    p = analysis.proof
+    out = {}
+    for name in analysis.net.parameter_names():
+        f = analysis.entry_facts(name)
+        steps = np.where(f["stays_zero"] | ~f["first_move_tight"], -1, f["first_move_step"])
+        classes = np.vectorize(lambda b: p.class_of[b], otypes=[np.int64])(f["block"])
+        out[name] = (f["tie_class"], steps, classes)
+    return out
+
+
+def _certified_moves(thetas: Sequence[Mapping[str, arb_mat]], targets, lr: float) -> tuple[FullMove, ...]:
+    """The published tie classes whose every entry's change at its first-move step excludes 0."""
+    first: dict[int, FullMove] = {}
+    failed: set[int] = set()
+    for name, (ids, steps, classes) in targets.items():
+        for index in zip(*np.nonzero(steps > 0)):
+            t, tid = int(steps[index]), int(ids[index])
+            if tid in failed or t >= len(thetas):
+                failed.add(tid)
+                continue
+            r, c = (index[0], index[1]) if len(index) == 2 else (index[0], 0)
+            before, after = thetas[t - 1][name][r, c], thetas[t][name][r, c]
+            change = after - before
+            if not excludes_zero(change):
+                failed.add(tid)
+                continue
+            if tid not in first:
+                size = abs(midpoint(change))
+                visible = size > 1e-250 and size >= VISIBLE_RELATIVE * max(abs(midpoint(before)), lr)
+                first[tid] = FullMove(tid, int(classes[index]), name, tuple(int(i) for i in index), t,
+                                      describe_interval(change), size, visible)
+    return tuple(first[k] for k in sorted(first) if k not in failed)
+
+
+def certify_full_network(analysis) -> tuple[list[FullWitness], set[int]]:
+    """Spread every reduced witness trajectory onto the full input, run it on the full network in
+    balls and keep the runs that certify a published move no earlier run did.  Returns the full
+    witnesses (most moves first) and the proof classes called tight that no run certified."""
+    p, imap = analysis.proof, analysis.inputs
+    targets = _targets(analysis)
+    net, inits = analysis.net, analysis.inits
+    kept: list[FullWitness] = []
+    certified: set[int] = set()
+    for t in p.trajectories:
+        point = spread_data(imap, t.point)
+        lr = sp.Rational(t.learning_rate)
+        best: tuple[FullMove, ...] = ()
+        for dps in FULL_RUN_DIGITS:
+            try:
+                thetas = ball_trajectory(net, inits, point, lr, t.steps, dps)
+            except Uncertifiable:
+                continue
+            with precision(dps):  # the changes and their text at the run's precision
+                moves = _certified_moves(thetas, targets, float(lr))
+            if len(moves) > len(best):
+                best = moves
+            if len(best) >= len(t.moved):
+                break
+        if {m.tie_class for m in best} - certified:
+            kept.append(FullWitness(point, t.learning_rate, t.steps, t.data_scale, best))
+            certified |= {m.tie_class for m in best}
+    kept.sort(key=lambda w: -len(w.moves))
+    published_classes: dict[int, set[int]] = {}
+    for ids, steps, classes in targets.values():
+        for tid, step, k in zip(ids.flat, steps.flat, classes.flat):
+            if step > 0:
+                published_classes.setdefault(int(k), set()).add(int(tid))
+    lost = {k for k, tids in published_classes.items()
+            if p.first_moves[k].tight and not tids <= certified}
+    return kept, lost
+
+
+# ---------------------------------------------------------------- the LaTeX certificate
+def _data_runs(point: Sequence[tuple[str, str]], n0: int) -> list[tuple[int, int, str]]:
+    """``(first, last, value)`` (1-based) per run of consecutive inputs with one datum."""
+    values = dict(point)
+    runs: list[list] = []
+    for j in range(1, n0 + 1):
+        v = values[f"x_{j}"]
+        if runs and runs[-1][2] == v:
+            runs[-1][1] = j
+        else:
+            runs.append([j, j, v])
+    return [(a, b, v) for a, b, v in runs]
+
+
+def full_witness_latex(ctx: Any, w: FullWitness, number: str) -> list[str]:
+    """The paragraph of the LaTeX certificates on the full-network run ``w``: its data (runs of equal
+    inputs written once), and per parameter and step the certified change of its first moving entry."""
+    from .latex.certificates import Certified, certified_texts
+
+    net = ctx.analysis.net
+    n0 = int(net.sizes[0])
+    data = []
+    for first, last, value in _data_runs(w.point, n0):
+        v = ctx.tex(sp.Rational(value))
+        data.append(f"x_{{{first}}} = {v}" if first == last else f"x_{{j}} = {v}\\ ({first} \\le j \\le {last})")
+    others = [f"{ctx.tex(sp.Symbol(name))} = {ctx.tex(sp.Rational(value))}" for name, value in w.point
+              if not name.startswith("x_")]
+    shown: dict[tuple[str, int], FullMove] = {}
+    for m in w.moves:
+        shown.setdefault((m.param, m.step), m)
+    picked = [shown[key] for key in sorted(shown, key=lambda k: (k[1], net.parameter_names().index(k[0])))]
+    texts = certified_texts([Certified(m.change) for m in picked], nonzero=[True] * len(picked))
+    entries = []
+    for m, text in zip(picked, texts):
+        kind, layer = net.parse_name(m.param)
+        where = ",".join(str(i + 1) for i in m.index)
+        entries.append(f"$\\Delta_{{{m.step}}} {kind}^{{({layer})}}_{{{where}}} = {text}$")
+    point = ",\\ ".join(data + others)
+    return [rf"\paragraph{{{number} Witness trajectory on the full network.}} The same kind of run on the full "
+            rf"network ({n0} inputs, every one carrying a nonzero datum), entry by entry in ball arithmetic: plain "
+            rf"SGD on one example, $\eta = {ctx.tex(sp.Rational(w.learning_rate))}$, {w.steps} "
+            rf"step{'' if w.steps == 1 else 's'}, at ${point}$. At its first-move step the "
+            rf"change of every entry of {len({m.tie_class for m in w.moves})} tie classes excludes $0$; the first "
+            rf"entry of each parameter: " + ", ".join(entries) + r". Every class and its change: the JSON's "
+            r"\texttt{witness\_trajectory}."]
