@@ -28,6 +28,8 @@ _USER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*", re.ASCII)
 #: init constant so named would mix init and data (x_1 is the first input).  Parameter-entry names
 #: (W1_1_2) are init symbols already: a generic entry's, carried by inits the analysis derives
 _DATA_NAME = re.compile(r"(?:x|y|p|z|h|delta|dz)_?\d+(?:_\d+)*", re.ASCII)
+#: names that print as a number or a constant ("all 7*nan weights", "constant I"): they would state nothing
+_NUMBER_NAME = re.compile(r"(?i:nan|inf|infty|infinity|oo|zoo|pi)|[eEI]", re.ASCII)
 
 
 def check_user_symbols(value: sp.Basic, what: str, *, data_names: bool = False,
@@ -41,6 +43,9 @@ def check_user_symbols(value: sp.Basic, what: str, *, data_names: bool = False,
         if not _USER_NAME.fullmatch(name):
             raise error(f"{what}: the symbol name {shown!r} is not accepted; use letters, digits and "
                                   "underscores, starting with a letter (e.g. c, c_1, alpha)")
+        if _NUMBER_NAME.fullmatch(name):
+            raise error(f"{what}: the symbol name {name!r} reads as a number or a constant (nan, inf, oo, pi, e, E, I); "
+                        "choose another, e.g. c or n")
         if not data_names and _DATA_NAME.fullmatch(name):
             raise error(f"{what}: the symbol {name} is the name of a data symbol (inputs x_j, labels y_k, "
                         "predictions p_k); name the init constant otherwise, e.g. c or c_1")
