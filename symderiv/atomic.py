@@ -42,6 +42,8 @@ def write_output(path: str, text: str | bytes) -> None:
     """Write ``text`` (UTF-8; or ``bytes`` as they are, e.g. a PNG) to ``path``: atomically for regular
     files, directly otherwise."""
     data = text if isinstance(text, bytes) else text.encode("utf-8")
+    if not path or "\x00" in path:  # "" and NUL reach no file (os.stat raises ValueError on NUL)
+        raise SymderivError(f"cannot write {path[:60]!r}: a path is a non-empty name without NUL bytes")
     target = os.path.realpath(path)  # follow symlinks: replace the target, keep the link
     try:
         st = os.stat(target)
