@@ -549,6 +549,8 @@ def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=None,
         if name not in OPTIMIZERS:
             raise InvalidArgument(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
     g = analysis.proof.graph
+    if not g.trainable():  # no parameter has a gradient: there is no training run to compare with
+        raise InvalidArgument("verify: nothing in the module is trainable (no parameter, or every one frozen)")
     point = _init_point(analysis, _module_values(module, g))
     report = VerifyReport()
     report.checks.append(_gradient_check(analysis, module, point, seed, max(batches), grad_rtol))
