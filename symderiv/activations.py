@@ -94,6 +94,8 @@ def register_activation(
         raise RegistryError(f"activation name must be an identifier, got {name!r}")
     if name in _REGISTRY and not replace:
         raise RegistryError(f"activation {name!r} is already registered; pass replace=True to override it")
+    if not callable(function) or not (derivative is None or callable(derivative)):
+        raise RegistryError(f"activation {name!r}: function and derivative must be callables z -> SymPy expression")
     if derivative is None and one_sided is None:
         def derivative(z: Expr, **kw: Expr) -> Expr:  # noqa: E306 - default: differentiate
             return sp.diff(function(_z, **kw), _z).subs(_z, z)

@@ -60,6 +60,8 @@ _REGISTRY: dict[str, Loss] = {}
 
 def register_loss(entry: Loss, *, replace: bool = False) -> Loss:
     """Add a loss to the registry."""
+    if not isinstance(entry, Loss):
+        raise RegistryError(f"register_loss needs a symderiv.losses.Loss, got {type(entry).__name__}")
     if entry.name in _REGISTRY and not replace:
         raise RegistryError(f"loss {entry.name!r} is already registered; pass replace=True to override it")
     _REGISTRY[entry.name] = entry

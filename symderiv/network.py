@@ -116,6 +116,8 @@ def _width(value: object, position: int, hidden: bool, last: bool) -> Width:
         raise NetworkError(f"sizes[{position}] must be a positive integer, got {value!r}")
     if isinstance(value, (numbers.Integral, sp.Integer)):  # int, NumPy and SymPy integers
         n = int(value)
+        if n.bit_length() > 64:  # printing it could exceed Python's int-to-text digit limit
+            raise SizeLimitError(f"sizes[{position}] is an integer of {n.bit_length()} bits: far beyond any width")
         if n < 1:
             raise NetworkError(f"sizes[{position}] must be a positive integer, got {value!r}")
         cap, what = (MAX_HIDDEN_WIDTH, "a hidden width") if hidden else (
