@@ -54,7 +54,7 @@ def standalone_preamble(title: str, plain: str, source: str = "symderiv.analyze"
     call that generated it (``source``)."""
     return [
         r"\documentclass[11pt]{article}",
-        HEADLINE_MARK + plain,
+        HEADLINE_MARK + " ".join(plain.split()),  # one line: a line break in a name would end the comment
         r"\usepackage{amsmath,amssymb,amsthm}",
         r"\usepackage[margin=2.3cm]{geometry}",
         r"\allowdisplaybreaks",
