@@ -12,13 +12,10 @@ The subprocess timeouts below are guards against a hang, never assertions about 
 from __future__ import annotations
 
 import json
-import math
 import os
 import stat
 import subprocess
 import sys
-import textwrap
-from fractions import Fraction
 
 import numpy as np
 import pytest
