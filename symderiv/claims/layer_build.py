@@ -8,9 +8,12 @@ Every value is a matrix (a number is 1×1).  The rules, stated in NOTATION.md:
   (BatchNorm ``x_i``: example i's row; LayerNorm ``x_i``: feature i's column; attention ``Q_i``:
   token i's row); two subscripts pick an entry;
 * ``+ − ⊙ *`` and powers are elementwise with NumPy's broadcasting (a 1×D row against N×D);
-  juxtaposition and ``\cdot`` in LaTeX are the matrix product when the inner sizes agree, else
-  elementwise (the per-feature scalars of Ioffe & Szegedy's notation); ``*`` in plain text is
-  NumPy's elementwise product and ``@``/``np.dot`` the matrix product;
+  juxtaposition and ``\cdot`` in LaTeX are the matrix product when the inner sizes agree; else, for
+  softmax and attention, the dot product of two vectors of one shape (``p \cdot dp``,
+  ``q_i \cdot k_j``), and for BatchNorm and LayerNorm the elementwise product (the per-feature
+  scalars of Ioffe & Szegedy's notation); ``*`` in plain text is NumPy's elementwise product and
+  ``@``/``np.dot`` the matrix product (of two vectors: their dot product); a power of a square
+  matrix is refused in LaTeX;
 * ``np.sum(A, axis=0)`` sums the rows (a 1×D row), ``axis=1`` the columns (an N×1 column, as with
   ``keepdims=True``), ``\mathrm{rowsum}(A)`` = ``np.sum(A, axis=1, keepdims=True)``;
   ``\sum_i`` without bounds runs over the range of ``i`` where it is used.
@@ -197,6 +200,8 @@ class LayerBuilder:
             return a * b[0]
         if self.syntax == "latex" and a.cols == b.rows:
             return a * b
+        if self.syntax == "latex" and self.model.vectors_dot and a.shape == b.shape and 1 in a.shape:
+            return _scalar((a.T * b)[0] if a.cols == 1 else (a * b.T)[0])  # p \cdot dp, q_i \cdot k_j: a dot product
         x, y = broadcast(a, b, "a product")
         return x.multiply_elementwise(y)
 
@@ -205,6 +210,9 @@ class LayerBuilder:
         if not _is_scalar(exponent):
             raise ClaimSyntaxError("an exponent must be a number")
         e = exponent[0]
+        if self.syntax == "latex" and base.rows == base.cols > 1 and e != 1:
+            raise UnsupportedError("a power of a square matrix in LaTeX (a matrix power or an elementwise one?): "
+                                   "write the product, or the entries")
         return base.applyfunc(lambda v: v ** e)
 
     def sum(self, node: Sum, env: dict) -> Matrix:

@@ -69,6 +69,7 @@ class LayerModel:
     single_axis: int
     positive: tuple = ()
     data: tuple = ()
+    vectors_dot: bool = False  #: a LaTeX product of two vectors of one shape is their dot product (else elementwise)
 
     def __post_init__(self):
         self._values = self._forward({})
@@ -149,7 +150,7 @@ def _softmax(sizes: tuple) -> LayerModel:
     z = _symbols("z", k, 1, vector="col")
     dp = _symbols("dp", k, 1, vector="col")
     return LayerModel("softmax", {"z": z}, [("p", lambda e: _col_softmax(e["z"]))], "p", dp, {"K": k}, 0, (),
-                      tuple(z) + tuple(dp))
+                      tuple(z) + tuple(dp), vectors_dot=True)
 
 
 def _attention(sizes: tuple) -> LayerModel:
@@ -162,7 +163,7 @@ def _attention(sizes: tuple) -> LayerModel:
         ("O", lambda e: e["P"] * e["V"]),
     ]
     return LayerModel("attention", {"Q": q, "K": k, "V": v}, nodes, "O", do, {"T": t, "d": d}, 0, (),
-                      tuple(q) + tuple(k) + tuple(v) + tuple(do))
+                      tuple(q) + tuple(k) + tuple(v) + tuple(do), vectors_dot=True)
 
 
 #: the layer kinds and how to build each at its sizes

@@ -133,7 +133,7 @@ _UNICODE_PLAIN = {"x̂": "x_hat", "σ²": "var", "μ": "mu", "γ": "gamma", "β"
 
 
 def _spelled(text: str, syntax: str) -> str:
-    for u, a in (_UNICODE_LATEX if syntax == "latex" else _UNICODE_PLAIN).items():
+    for u, a in (_UNICODE_LATEX if syntax == "latex" else _UNICODE_PLAIN).items():  # auto-plain: plain's spelling
         text = text.replace(u, a)
     return text
 
@@ -144,7 +144,17 @@ def _parse_layer_here(text: str, syntax: str, kind: str) -> Claim:
     from .checker import _parse_here
 
     layer_names.activate(layer_names.VOCABULARIES[kind])
-    return _parse_here(text, syntax)
+    if syntax != "auto-plain":
+        return _parse_here(text, syntax)
+    try:  # no sign of LaTeX: plain text, unless it is no Python expression at all (dQ = dS K: LaTeX's products)
+        return _parse_here(text, "plain")
+    except ClaimSyntaxError as plain_error:
+        if not str(plain_error).startswith("cannot parse"):
+            raise
+        try:
+            return _parse_here(text, "latex")
+        except SymderivError:
+            raise plain_error from None
 
 
 def _parse(text: str, syntax: str, layer: Layer, seconds: float) -> Claim:
@@ -152,9 +162,9 @@ def _parse(text: str, syntax: str, layer: Layer, seconds: float) -> Claim:
     from .checker import _PARSE_MEMORY_MB, _TREE_TYPES
     from .derivation import looks_latex
 
-    if syntax == "auto":
-        syntax = "latex" if looks_latex(text) else "plain"
-    if syntax == "latex":
+    if syntax == "auto":  # no sign of LaTeX: plain text, else LaTeX without macros (dQ = dS K)
+        syntax = "latex" if looks_latex(text) else "auto-plain"
+    if syntax in ("latex", "auto-plain"):
         from . import latex  # noqa: F401  imported once here, inherited by every forked parse child
     try:
         parsed = run_bounded(_parse_layer_here, _spelled(text, syntax), syntax, layer.kind, seconds=seconds,
