@@ -81,3 +81,61 @@ def test_certified_accepts_the_typed_value_or_its_text():
     text = "0.238095238095 (±1.9e-61)"
     assert Certified(Enclosure.parse(text)).text == Certified(text).text == text
     assert Certified(text, Fraction(5, 21)).exact == Fraction(5, 21)
+
+
+# ---------------------------------------------------------------- verify: one options object, no parsing of its own text
+def test_verify_options_and_keywords_give_the_same_report():
+    import symderiv as sd
+    from symderiv.verify import VerifyOptions
+
+    a = sd.analyze(sd.mlp([3, 2, 2]), sd.zeros())
+    by_keywords = sd.verify(a, seed=4, optimizers=("sgd", "adam"), steps=3)
+    options = VerifyOptions(seed=4, optimizers=("sgd", "adam"), steps=3)
+    assert sd.verify(a, options=options).to_json() == by_keywords.to_json()
+    assert a.verify(options=VerifyOptions(seed=9), seed=4, optimizers=("sgd", "adam"), steps=3).to_json() \
+        == by_keywords.to_json()  # a keyword overrides the options' field
+    assert by_keywords.ok and {c.run for c in by_keywords.checks if c.kind == "zeros"} == {"sgd", "adam"}
+    assert "on 2 runs" in str(by_keywords)
+
+
+def test_a_misspelled_verify_keyword_is_refused_by_name():
+    import pytest
+
+    import symderiv as sd
+
+    a = sd.analyze(sd.mlp([3, 2, 2]), sd.zeros())
+    with pytest.raises(TypeError, match="sede"):
+        sd.verify(a, sede=3)
+
+
+def test_a_finite_difference_mismatch_names_the_sampled_entry(monkeypatch):
+    """The finite differences hold a seeded sample of the entries: a wrong value at sample position k
+    is reported at the k-th sampled entry (named from the sample, not read back from the check's text)."""
+    import importlib
+
+    import numpy as np
+
+    import symderiv as sd
+    from symderiv.verify_report import entry_label
+
+    verify_module = importlib.import_module("symderiv.verify")  # the module (symderiv.verify is the function)
+
+    net = sd.mlp([80, 3, 2])
+    a = sd.analyze(net, sd.generic())
+    shapes = {name: tuple(int(n) for n in net.shape(name)) for name in net.parameter_names()}
+    facts = {name: a.entry_facts(name)["block_id"] for name in net.parameter_names()}
+    sample = verify_module.finite_difference_sample(shapes, 2, verify_module.FD_SAMPLE, facts)
+    assert len(sample["W1"]) == verify_module.FD_SAMPLE < 3 * 80  # a sample, not every entry
+    k = 37
+    real = verify_module._sampled_finite_differences
+
+    def wrong(*args, **kwargs):
+        out = real(*args, **kwargs)
+        out["W1"] = np.array(out["W1"], copy=True)
+        out["W1"][k] += 1.0
+        return out
+
+    monkeypatch.setattr(verify_module, "_sampled_finite_differences", wrong)
+    report = sd.verify(a, seed=2, optimizers=("sgd",))
+    fd = next(c for c in report.checks if c.kind == "finite_differences")
+    assert not fd.ok and fd.offending.startswith(entry_label("W1", sample["W1"][k]) + ": closed form ")
