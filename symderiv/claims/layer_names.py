@@ -31,7 +31,7 @@ _PASS_LETTERS = {"L", "C", "J", "E", "e", "u", "v", "s", "r"}
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """One layer's names.
+    r"""One layer's names.
 
     * ``plain``: plain-text name -> canonical quantity (``x_hat`` -> ``xhat``);
     * ``letters``: LaTeX letter -> canonical quantity (``x`` -> ``x``, ``N`` -> ``N``);
@@ -248,13 +248,10 @@ def layer_hint(key: str) -> "str | None":
     """For an MLP claim's unknown name (``key``: lower-cased letters), the layer readings it belongs to and how
     to pick one, or None."""
     if key in _NORM_KEYS:
-        return ("it names a normalization layer's quantity, read as BatchNorm (statistics over the batch) or "
-                "LayerNorm (over the features): pick one, layer=symderiv.claims.layers.batchnorm(batch=3, features=2) "
-                "or layernorm(batch=3, features=2) in place of the network (command line --layer batchnorm:3x2 or "
-                "--layer layernorm:3x2)")
+        return ("a BatchNorm or LayerNorm quantity; pick the layer: --layer batchnorm:3x2 or --layer layernorm:3x2 "
+                "(Python: layers.batchnorm(3, 2) or layers.layernorm(3, 2) in place of the network)")
     if key in _ATTENTION_KEYS:
-        return ("it names an attention backward pass's quantity: check it against the layer, "
-                "layer=symderiv.claims.layers.attention(tokens=3, dim=2) (command line --layer attention:3x2)")
+        return "an attention quantity; pick the layer: --layer attention:3x2 (Python: layers.attention(3, 2))"
     return None
 
 
