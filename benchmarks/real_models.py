@@ -59,7 +59,19 @@ def build(name: str):
     raise SystemExit(f"unknown model {name!r}; one of {', '.join(MODELS)}")
 
 
-def measure(name: str) -> dict:
+def measure_faces(analysis) -> dict:
+    """Seconds and sizes of ``summary()``, ``to_json()`` and ``to_latex()`` (each on the analysis as returned; the
+    per-tensor groups they share are computed once, by the first)."""
+    out = {}
+    for face, call in (("summary", analysis.summary), ("json", analysis.to_json), ("latex", analysis.to_latex)):
+        t = time.perf_counter()
+        text = call()
+        out[f"{face}_s"] = round(time.perf_counter() - t, 1)
+        out[f"{face}_kb"] = round(len(text.encode()) / 1024, 1)
+    return out
+
+
+def measure(name: str, with_faces: bool = False) -> dict:
     from symderiv.graph.analysis import analyze_graph
     from symderiv.graph.export import graph_from_export
 
@@ -72,11 +84,20 @@ def measure(name: str) -> dict:
     t2 = time.perf_counter()
     headline = analysis.headline()
     t3 = time.perf_counter()
-    return {"model": name, "what": what, "parameters": params, "ops": len(graph.nodes),
+    faces = measure_faces(analysis) if with_faces else {}
+    return {**faces, "model": name, "what": what, "parameters": params, "ops": len(graph.nodes),
             "path": type(analysis).__name__, "export_s": round(t1 - t0, 1), "analyze_s": round(t2 - t1, 1),
             "headline_s": round(t3 - t2, 1), "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                                                                    / 2**20, 2),
             "undecided": len(analysis.proof.undecided), "headline": headline}
+
+
+def faces_table(rows: list[dict]) -> str:
+    out = ["| model | summary() | to_json() | to_latex() |", "|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['what']} | {r['summary_s']} s, {r['summary_kb']} KB | {r['json_s']} s, {r['json_kb']} KB | "
+                   f"{r['latex_s']} s, {r['latex_kb']} KB |")
+    return "\n".join(out)
 
 
 def table(rows: list[dict]) -> str:
@@ -92,19 +113,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=MODELS)
     ap.add_argument("--json", action="store_true", help="one JSON line (used by the driver)")
+    ap.add_argument("--faces", action="store_true", help="also time summary(), to_json() and to_latex()")
     args = ap.parse_args()
     if args.model:
-        row = measure(args.model)
-        print(json.dumps(row) if args.json else table([row]) + "\n\n" + row["headline"])
+        row = measure(args.model, args.faces)
+        text = table([row]) + ("\n\n" + faces_table([row]) if args.faces else "") + "\n\n" + row["headline"]
+        print(json.dumps(row) if args.json else text)
         return
     rows = []
     for name in MODELS:  # a fresh process per model: its peak memory is its own
-        done = subprocess.run([sys.executable, __file__, "--model", name, "--json"], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, __file__, "--model", name, "--json"] + (["--faces"] if args.faces else []),
+                              capture_output=True, text=True)
         if done.returncode:
             print(f"{name}: failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
             continue
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(table(rows))
+    if args.faces:
+        print("\n" + faces_table(rows))
     for r in rows:
         print(f"\n{r['model']}: {r['headline']}  (undecided, not claimed: {r['undecided']})")
 

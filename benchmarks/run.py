@@ -374,7 +374,7 @@ def part_e() -> dict:
 # ---------------------------------------------------------------- (g) graphs: width independence (issue #9)
 def _graph_case(make, shape, loss, lumped=True):
     from symderiv.graph.analysis import analyze_graph
-    from symderiv.graph.torch_fx import graph_from_module
+    from symderiv.graph import graph_from_module
 
     g = graph_from_module(make(), shape, loss)
     return analyze_graph(g, lumped=lumped)
@@ -383,7 +383,7 @@ def _graph_case(make, shape, loss, lumped=True):
 def _lora_structural(d):
     from symderiv.graph.examples import LoRA
     from symderiv.graph.structural import prove_structural
-    from symderiv.graph.torch_fx import graph_from_module
+    from symderiv.graph import graph_from_module
 
     return prove_structural(graph_from_module(LoRA(d=d, r=8, zero="B"), (d,), "mse"))
 

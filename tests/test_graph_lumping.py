@@ -179,7 +179,7 @@ torch = pytest.importorskip("torch")
 
 from symderiv.graph.examples import LoRA, ResidualMLP  # noqa: E402
 from symderiv.graph.structural import eligible, prove_structural, structural_zeros  # noqa: E402
-from symderiv.graph.torch_fx import graph_from_module  # noqa: E402
+from symderiv.graph import graph_from_module  # noqa: E402
 
 LORA_STEPS = {"B": {"lora_B.weight": 1, "lora_A.weight": 2}, "A": {"lora_A.weight": 1, "lora_B.weight": 2},
               "AB": {"lora_A.weight": None, "lora_B.weight": None}}

@@ -29,8 +29,6 @@ certified, undecided never claimed).
   ATen op in :mod:`.aten` (how to add one: :mod:`.export`'s docstring), anything else refused in one line
   naming the op, the library file:line and the module path; :mod:`.tokens` - integer inputs (token ids)
   as one-hot data, real ids at every witness;
-* :mod:`.torch_fx` - the earlier ``torch.fx`` converter, kept only behind :func:`graph_from_module` (its
-  own tests); ``analyze_module`` no longer uses it;
 * :mod:`.values` - init values ``"generic"`` (zeros and equal values kept, every other value a
   symbol: the theorem covers every model with that pattern) or ``"exact"`` (the floats as rationals);
 * :mod:`.prover`, :mod:`.analysis` - the relaxation, first moves, certified witness trajectories,
@@ -83,8 +81,10 @@ def tokens(*shape):
     return _tokens(*shape)
 
 
-def graph_from_module(module, input_shape, loss):
-    """See :func:`symderiv.graph.torch_fx.graph_from_module`."""
-    from .torch_fx import graph_from_module as _from
+def graph_from_module(module, input_shape, loss, **options):
+    """The module's :class:`~symderiv.graph.ir.Graph` (what :func:`analyze_module` proves), through the one
+    front end, ``torch.export`` and Core ATen (:func:`symderiv.graph.export.graph_from_export`; ``options``:
+    ``forward_kwargs``, ``output``, ``batch_size``)."""
+    from .export import graph_from_export
 
-    return _from(module, input_shape, loss)
+    return graph_from_export(module, input_shape, loss, **options)

@@ -1,6 +1,6 @@
 """The analysis of a graph (a traced PyTorch module): summary, JSON, LaTeX and verify faces.
 
-:func:`analyze_module` traces the module (:mod:`symderiv.graph.torch_fx`), turns its init
+:func:`analyze_module` traces the module (:mod:`symderiv.graph.export`), turns its init
 into values (:mod:`symderiv.graph.values`), runs :func:`symderiv.graph.prover.prove_graph`
 and wraps the proof in a :class:`GraphAnalysis`.  Per entry of every trainable parameter
 (keyed by its ``named_parameters()`` name): ``stays_zero`` (proved invariant, every
@@ -30,6 +30,7 @@ from .engine import backprop
 from .facts import ClassFacts, graph_facts
 from .losses import graph_loss
 from .prover import GraphProof, coord_label, prove_graph
+from .tensor_facts import COMPACT_JSON_ENTRIES, EntryGroup, entry_groups, groups_of_entries, tie_summary
 from .tokens import token_inputs
 from .values import VALUE_MODES, init_values
 
@@ -187,16 +188,26 @@ class GraphAnalysis(JsonFace):
         text += " First-move steps assume no weight decay."
         return text
 
+    def _raw_groups(self, name: str) -> list[EntryGroup]:
+        """The entries of ``name`` grouped by proved class (:mod:`symderiv.graph.tensor_facts`; the entry path:
+        one pass over the entries, whose number the entry prover keeps small)."""
+        return groups_of_entries((i, self.facts[self.proof.class_of[(name, i)]])
+                                 for i in range(self.proof.graph.params[name].size))
+
+    def entry_groups(self) -> dict[str, list[EntryGroup]]:
+        """Per trainable parameter, its entries grouped by what is proved about them
+        (:func:`symderiv.graph.tensor_facts.entry_groups`): what the summary, headline and large JSON read."""
+        return entry_groups(self)
+
     def headline(self) -> str:
         """The result in one line: which parameters move first, at which step, and what never moves,
         e.g. ``lora_B.weight moves at step 1, then lora_A.weight at step 2; base.weight frozen``."""
         g = self.proof.graph
         by_step: dict[int, list[str]] = {}
         zero, never, mixed = [], [], []
-        for name in g.trainable():
-            facts = self.entry_facts(name)
-            steps = set(facts["first_move_step"].flat)
-            if all(facts["stays_zero"].flat):
+        for name, groups in self.entry_groups().items():
+            steps = {grp.facts.first_move_step for grp in groups}
+            if all(grp.facts.stays_zero for grp in groups):
                 zero.append(name)
             elif steps == {None}:
                 never.append(name)
@@ -220,13 +231,15 @@ class GraphAnalysis(JsonFace):
         return text or "nothing is trainable"
 
     def summary(self) -> str:
+        """The result in a few lines; counts and lists per tensor and per class, never per entry (its length
+        grows with the number of parameters, not of entries)."""
         p = self.proof
         g = p.graph
+        groups = self.entry_groups()
         lines = [f"{self.module_name}: {g.describe()}; values: {self.values_mode}.", self.headline() + "."]
         zero_params, partial = [], []
-        for name in g.trainable():
-            facts = self.entry_facts(name)
-            z = int(sum(bool(v) for v in facts["stays_zero"].flat))
+        for name, gs in groups.items():
+            z = sum(grp.count for grp in gs if grp.facts.stays_zero)
             if z == g.params[name].size:
                 zero_params.append(name)
             elif z:
@@ -235,32 +248,26 @@ class GraphAnalysis(JsonFace):
             lines.append(f"{_join(zero_params)} stay{'s' if len(zero_params) == 1 else ''} exactly 0 forever (proved).")
         if partial:
             lines.append(f"Also exactly 0 forever: {_join(partial)}.")
-        members: dict[int, list] = {}
-        for c in p.coords:
-            f = self.facts[p.class_of[c]]
-            if not f.stays_zero:
-                members.setdefault(f.tie_id, []).append(c)
-        ties = [m for m in members.values() if len(m) > 1]
-        if ties:
-            lines.append(f"{len(ties)} tie class{'es' if len(ties) != 1 else ''} of several entries stay equal forever "
-                         f"(proved; largest: {max(len(m) for m in ties)} entries, e.g. "
-                         f"{_join([coord_label(g, c) for c in max(ties, key=len)[:3]])}).")
+        n_ties, largest, example = tie_summary(self)
+        if n_ties:
+            lines.append(f"{n_ties} tie class{'es' if n_ties != 1 else ''} of several entries stay equal forever "
+                         f"(proved; largest: {largest} entries, e.g. "
+                         f"{_join([coord_label(g, c) for c in example])}).")
         moves = []
-        for name in g.trainable():
-            steps = {self.first_move_step(name, idx) for idx in np.ndindex(*g.params[name].shape)}
+        for name, gs in groups.items():
+            steps = {grp.facts.first_move_step for grp in gs}
             steps_text = "/".join("never" if s is None else str(s) for s in sorted(steps, key=lambda s: (s is None, s or 0)))
             if steps != {None} or not self.stays_zero(name, (0,) * len(g.params[name].shape)):
                 moves.append(f"{name} at step {steps_text}")
         if moves:
             lines.append("First moves: " + "; ".join(moves) + ".")
-        if any(NO_WEIGHT_DECAY in f.conditions for f in self.facts.values()):
+        if any(NO_WEIGHT_DECAY in grp.facts.conditions for gs in groups.values() for grp in gs):
             lines.append("Some zeros or ties hold because those entries never move: without weight decay.")
-        fragile = [n for n in g.trainable()
-                   if "exact_arithmetic_only" in set(self.entry_facts(n)["first_move_float"].flat)]
+        fragile = [n for n, gs in groups.items() if any(grp.facts.first_move_float == "exact_arithmetic_only" for grp in gs)]
         if fragile:
             lines.append(f"Floating point: 'unchanged before the first move' of {_join(fragile)} rests on the loss's "
                          "exact cancellation (Σ_k δ_k = 0): in floats a rounding residue, which Adam/RMSProp amplify.")
-        fragile_pattern = [n for n in g.trainable() if "exact_arithmetic_only" in set(self.entry_facts(n)["float"].flat)]
+        fragile_pattern = [n for n, gs in groups.items() if any(grp.facts.float_status == "exact_arithmetic_only" for grp in gs)]
         if fragile_pattern:
             lines.append(f"Floating point: some zeros or ties of {_join(fragile_pattern)} rest on an exact cancellation "
                          "(exact arithmetic only).")
@@ -295,7 +302,7 @@ class GraphAnalysis(JsonFace):
 
     def conditions(self) -> list[dict[str, Any]]:
         """The conditions named by the per-entry ``conditions`` (ids of :mod:`symderiv.genericity`)."""
-        used = {c for f in self.facts.values() for c in f.conditions}
+        used = {c for gs in self.entry_groups().values() for grp in gs for c in grp.facts.conditions}
         out = []
         if GENERIC_INIT in used:
             out.append({"id": GENERIC_INIT, "text": "a certified first move holds for generic values of the init "
@@ -307,32 +314,88 @@ class GraphAnalysis(JsonFace):
                         "symbols": []})
         return out
 
+    def _block_labels(self, name: str) -> list[np.ndarray] | None:
+        """Per axis of ``name``, each index's block (a lumped proof), else None."""
+        return None
+
+    def _entry_record(self, name: str) -> dict[str, Any]:
+        facts = self.entry_facts(name)
+        shape = self.proof.graph.params[name].shape
+        grads = np.empty(shape, dtype=object)
+        for idx in np.ndindex(*shape):
+            at_init = self.gradient_at_init(name, idx)
+            grads[idx] = None if at_init is None else printed(at_init)
+        entry: dict[str, Any] = {"shape": list(shape), "optimizer_class": self.optimizers.class_of(name).name}
+        for key in ("stays_zero", "tie_class", "first_move_step", "first_move_tight"):
+            entry[key] = facts[key].tolist()
+        entry["gradient_at_init"] = grads.tolist()
+        for key in ("conditions", "float", "first_move_float"):
+            entry[key] = facts[key].tolist()
+        return entry
+
+    def _gradient_text(self, name: str, index: tuple[int, ...]) -> str | None:
+        at_init = self.gradient_at_init(name, index)
+        return None if at_init is None else printed(at_init)
+
+    def _group_record(self, name: str, grp: EntryGroup) -> dict[str, Any]:
+        shape = self.proof.graph.params[name].shape
+        f = grp.facts
+        out: dict[str, Any] = {"entries": grp.count}
+        if grp.blocks is not None:
+            labels = self._block_labels(name) or []
+            out["blocks"] = [list(b) for b in grp.blocks]
+            firsts = [tuple(int(np.argmax(lab == k)) for lab, k in zip(labels, b)) for b in grp.blocks]
+            gradient: Any = [self._gradient_text(name, i) for i in firsts]
+        elif grp.flat is not None:
+            out["flat"] = list(grp.flat)
+            gradient = [self._gradient_text(name, tuple(int(i) for i in np.unravel_index(k, shape))) for k in grp.flat]
+        else:  # the whole tensor: one value (a tensor-level proof's gradients are per tensor)
+            gradient = self._gradient_text(name, (0,) * len(shape))
+        out.update({"stays_zero": f.stays_zero, "tie_class": f.tie_id, "first_move_step": f.first_move_step,
+                    "first_move_tight": f.first_move_tight, "gradient_at_init": gradient,
+                    "conditions": list(f.conditions), "float": f.float_status, "first_move_float": f.first_move_float})
+        return out
+
+    def _group_records(self, name: str) -> dict[str, Any]:
+        g = self.proof.graph
+        record: dict[str, Any] = {"shape": list(g.params[name].shape), "size": g.params[name].size,
+                                  "optimizer_class": self.optimizers.class_of(name).name}
+        labels = self._block_labels(name)
+        if labels is not None:
+            record["block_labels"] = [lab.tolist() for lab in labels]
+        record["groups"] = [self._group_record(name, grp) for grp in self.entry_groups()[name]]
+        return record
+
+    @property
+    def per_entry_json(self) -> bool:
+        """Whether :meth:`to_dict` lists every entry (at most ``COMPACT_JSON_ENTRIES`` trainable entries) or
+        one record per group of entries with the same facts (larger analyses: bounded output)."""
+        g = self.proof.graph
+        return sum(g.params[n].size for n in g.trainable()) <= COMPACT_JSON_ENTRIES
+
     @public_entry
     def to_dict(self) -> dict[str, Any]:
         """Deterministic JSON-serializable dict: per trainable parameter (``named_parameters()`` names) its
         ``shape`` and per-entry nested lists of ``stays_zero``, ``tie_class`` (global ids), ``first_move_step``,
         ``first_move_tight``, ``gradient_at_init``, ``conditions``, ``float``, ``first_move_float``;
-        frozen parameters listed apart."""
+        frozen parameters listed apart.
+
+        Above ``COMPACT_JSON_ENTRIES`` trainable entries (:attr:`per_entry_json` false; top-level ``"layout":
+        "groups"``) a parameter is ``shape``, ``size``, ``optimizer_class`` and ``groups``: one record per
+        set of entries with the same facts (:mod:`symderiv.graph.tensor_facts`) with ``entries`` (how many),
+        the same fact fields as single values, ``tie_class`` null when no tie is claimed among them (each
+        entry its own class), and which entries: the whole tensor (no key), ``blocks`` (indices into the
+        lumped quotient; the parameter's ``block_labels`` give each index's block per axis, and
+        ``gradient_at_init`` is then a list, one per block) or ``flat`` (flat indices, one gradient each)."""
         g = self.proof.graph
-        params: dict[str, Any] = {}
-        for name in g.trainable():
-            facts = self.entry_facts(name)
-            shape = g.params[name].shape
-            grads = np.empty(shape, dtype=object)
-            for idx in np.ndindex(*shape):
-                at_init = self.gradient_at_init(name, idx)
-                grads[idx] = None if at_init is None else printed(at_init)
-            entry: dict[str, Any] = {"shape": list(shape), "optimizer_class": self.optimizers.class_of(name).name}
-            for key in ("stays_zero", "tie_class", "first_move_step", "first_move_tight"):
-                entry[key] = facts[key].tolist()
-            entry["gradient_at_init"] = grads.tolist()
-            for key in ("conditions", "float", "first_move_float"):
-                entry[key] = facts[key].tolist()
-            params[name] = entry
+        per_entry = self.per_entry_json
+        params: dict[str, Any] = {name: self._entry_record(name) if per_entry else self._group_records(name)
+                                  for name in g.trainable()}
         p = self.proof
         return {
             "module": self.module_name,
             **({"module_spec": self.module_spec} if self.module_spec else {}),
+            **({} if per_entry else {"layout": "groups"}),
             "graph": g.describe(),
             "headline": self.headline(),
             "assumptions": self.assumptions(),

@@ -156,6 +156,19 @@ def _gelu(cx: Convert, x: Any, approximate: str = "none") -> Sym:
     return cx.emit("mul", [cx.emit("scale", [n], c=sp.Rational(1, 2)).id, cx.emit("shift", [t.id], c=sp.Integer(1)).id])
 
 
+@aten_rule("aten.softplus.default")
+def _softplus(cx: Convert, x: Any, beta: Any = 1, threshold: Any = 20) -> Sym:
+    """``log(1 + e^(β·x))/β``.  PyTorch returns ``x`` where ``β·x > threshold`` (20): there the two differ by less
+    than ``e^(-20)/β`` in value and ``e^(-20)`` in slope, a float shortcut of the same function, as the earlier
+    front end took it (kept whole: its decomposition is a ``where`` on the data)."""
+    b = exact(beta)
+    if b <= 0:
+        raise cx.unsupported(f"softplus(beta={beta})")
+    n = cx.node_of(x) if b == 1 else cx.emit("scale", [cx.node_of(x)], c=b).id
+    out = cx.emit("activation", [n], activation=activation("softplus"))
+    return out if b == 1 else cx.emit("scale", [out.id], c=1 / b)
+
+
 @aten_rule("aten.leaky_relu.default")
 def _leaky(cx: Convert, x: Any, slope: Any = 0.01) -> Sym:
     return cx.emit("activation", [cx.node_of(x)], activation=activation("leaky_relu", slope=slope))
@@ -166,11 +179,6 @@ def _elu(cx: Convert, x: Any, alpha: Any = 1, scale: Any = 1, input_scale: Any =
     if scale != 1 or input_scale != 1:
         raise cx.unsupported("elu with scale/input_scale (selu)")
     return cx.emit("activation", [cx.node_of(x)], activation=activation("elu", alpha=alpha))
-
-
-@aten_rule("aten.softplus.default")
-def _softplus(cx: Convert, x: Any, beta: Any = 1, threshold: Any = 20) -> Sym:
-    return cx.emit("activation", [cx.node_of(x)], activation=activation("softplus", beta=beta, threshold=threshold))
 
 
 # ---------------------------------------------------------------- identities and values that ignore the data

@@ -370,8 +370,9 @@ def convert_node(cx: Convert, node: "torch.fx.Node", env: dict[str, Any]) -> Any
     if not _has((args, kwargs), Sym) and not _has((args, kwargs), Tokens):
         return _fold(node.target, args, kwargs)
     rule = ATEN.get(name)
-    if rule is None:
-        raise cx.unsupported(f"the op {name}")
+    if rule is None:  # "the op aten.abs.default (file:line, module path)": the location names the op itself
+        raise UnsupportedError(f"the op {cx.location()} is not supported by symderiv.graph (no rule in "
+                               "symderiv.graph.aten)")
     return rule(cx, *args, **kwargs)
 
 
@@ -404,9 +405,27 @@ def _check_forward_arguments(module: "nn.Module", specs: list[InputSpec]) -> Non
     required = [p.name for p in positional if p.default is p.empty]
     varargs = any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())
     if given and not varargs and (given < len(required) or given > len(positional)):
+        defaulted = len(positional) - len(required)
         raise NetworkError(f"{type(module).__name__}.forward takes {len(required)} input(s) ({', '.join(required)}) "
-                           f"but input_shape gives {given} shape(s): give one shape per input, in order, e.g. "
+                           + (f"and {defaulted} with a default " if defaulted else "") + f"but input_shape gives {given} shape(s): give one shape per input, in order, e.g. "
                            "input_shape=[(3, 4), (4,)]")
+
+
+#: ops kept whole (their Core ATen decomposition branches on the data: softplus's linear region above its threshold
+#: is a ``where`` on a computed condition); each has a rule in :mod:`.aten`
+KEPT_WHOLE = ("softplus",)
+
+
+def _decompositions() -> dict:
+    table = torch.export.default_decompositions()
+    for name in KEPT_WHOLE:
+        table.pop(getattr(torch.ops.aten, name).default, None)
+    return table
+
+
+def _batch_statistics(m: "nn.Module") -> bool:
+    """A BatchNorm that normalizes with the batch's statistics (training mode, or no running statistics)."""
+    return isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and (m.training or m.running_mean is None)
 
 
 def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: dict[str, Any], output: Any = None,
@@ -424,10 +443,10 @@ def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: 
     except Exception as exc:
         first = " ".join(str(exc).split())[:200]
         # a train-mode BatchNorm cannot see one example alone: say how to analyse it on whole batches
-        hint = ("; a module that couples the examples of a batch (BatchNorm in training mode) is analysed on whole "
-                "batches: pass batch_size=B (command line --batch-size B), or call .eval() for frozen statistics"
-                if batch == 1 and any(getattr(m, "training", False) and isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                                      for m in module.modules()) else "")
+        hint = ("; a module that couples the examples of a batch (BatchNorm in training mode, or without running "
+                "statistics) is analysed on whole batches: pass batch_size=B (command line --batch-size B), or call "
+                ".eval() for frozen statistics"
+                if batch == 1 and any(_batch_statistics(m) for m in module.modules()) else "")
         raise NetworkError(f"{type(module).__name__} fails on inputs of shape "
                            f"{', '.join(str((batch,) + s.shape) for s in specs)}: {type(exc).__name__}: {first}{hint}") from exc
     index = output_index(out, output)
@@ -435,7 +454,7 @@ def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: 
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             ep = torch.export.export(model, args, kwargs, strict=False)
-            ep = ep.run_decompositions()
+            ep = ep.run_decompositions(_decompositions())
     except Exception as exc:
         first = " ".join(str(exc).split())[:240]
         raise UnsupportedError(f"torch.export could not trace {type(module).__name__}: {type(exc).__name__}: "

@@ -8,7 +8,7 @@
 * a loss at the output (:mod:`symderiv.graph.losses`).
 
 Build one by hand with :class:`Graph` (``g.input``, ``g.param``, ``g.op``, ``g.set_loss``) or
-from a PyTorch module with :func:`symderiv.graph.torch_fx.graph_from_module`.
+from a PyTorch module with :func:`symderiv.graph.graph_from_module` (``torch.export``, :mod:`.export`).
 """
 from __future__ import annotations
 

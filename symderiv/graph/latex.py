@@ -251,7 +251,7 @@ def _setting(doc: _Doc) -> list[str]:
         r"\section{Setting}",
         f"The module \\texttt{{{latex_text(a.module_name)}}}"
         + (f" (\\texttt{{{latex_text(a.module_spec)}}})" if a.module_spec else "")
-        + f", traced by \\texttt{{torch.fx}} into a {latex_text(g.describe())}. One example is a tensor "
+        + f", traced by \\texttt{{torch.export}} (Core ATen) into a {latex_text(g.describe())}. One example is a tensor "
         f"$x$ of shape ${latex_text(shape)}$ with symbolic entries "
         f"${doc.names.tex(input_symbols(shape).flat[0])}, \\dots$ (1-based)" + _further_inputs(doc)
         + ", the output has shape "

@@ -797,6 +797,23 @@ class LumpedGraphAnalysis(GraphAnalysis):
                 small[key][idx] = list(value) if key == "conditions" else value
         return {k: expand(proof.lumping, name, v) for k, v in small.items()}
 
+    def _raw_groups(self, name: str) -> list[Any]:
+        """One group per quotient class met in ``name``: its blocks and their number of entries."""
+        from .tensor_facts import EntryGroup
+
+        proof: LiftedProof = self.proof  # type: ignore[assignment]
+        assert proof.quotient is not None and proof.lumping is not None
+        q = proof.quotient
+        sizes = proof.lumping.block_sizes(name)
+        members: dict[int, list[tuple[int, ...]]] = {}
+        for qflat, qidx in enumerate(np.ndindex(*q.graph.params[name].shape)):
+            members.setdefault(q.class_of[(name, qflat)], []).append(tuple(int(i) for i in qidx))
+        return [EntryGroup(self.facts[k], int(sum(int(sizes[b]) for b in blocks)), blocks=tuple(blocks))
+                for k, blocks in members.items()]
+
+    def _block_labels(self, name: str) -> list[np.ndarray]:
+        return self.proof.lumping.param_labels(name)  # type: ignore[attr-defined]
+
     @functools.cached_property
     def _quotient_init_pass(self) -> dict[str, np.ndarray]:
         from .engine import backprop

@@ -15,7 +15,7 @@ axes before it are then normalized separately (group norm) or carried along (bat
   running mean, ``s_c = (v_c + eps)^{−1/2}`` from the running variance, both attributes, never
   trained); ``γ``, ``β`` are the module's trainable weight and bias (optional).  A theorem about a
   graph with this op covers training with frozen statistics (a BatchNorm in training mode mixes the
-  examples of a batch, which a per-example graph cannot express: :mod:`.torch_fx` refuses it).
+  examples of a batch, which a per-example graph cannot express: without ``batch_size`` it is refused).
 * ``batch_norm_train`` (``nn.BatchNorm1d/2d/3d`` in training mode, Core ATen's
   ``_native_batch_norm_legit_functional(..., training=True)`` output 0): the statistics of channel
   ``c`` are those of the *batch*: ``μ_c`` and the biased variance ``σ²_c`` over every axis but the

@@ -385,6 +385,7 @@ def prefers_tensor_level(graph: Graph) -> bool:
 
 from .analysis import GraphAnalysis  # noqa: E402  (analysis imports this module lazily)
 from .facts import ClassFacts  # noqa: E402
+from .tensor_facts import EntryGroup  # noqa: E402
 from .prover import Coord  # noqa: E402
 
 
@@ -515,6 +516,13 @@ class StructuralGraphAnalysis(GraphAnalysis):
         base = self._tie_bases[name]
         f = self._param_facts[name]
         return dataclasses.replace(f, tie_id=self._zero_id if base is None else base + flat)
+
+    def _raw_groups(self, name: str) -> list[EntryGroup]:
+        """One group per tensor: its facts; the zero tensors share the zero tie id, no other tie is claimed."""
+        base = self._tie_bases[name]
+        tie = self._zero_id if base is None else None
+        return [EntryGroup(dataclasses.replace(self._param_facts[name], tie_id=tie),  # type: ignore[arg-type]
+                           self.proof.graph.params[name].size)]
 
     @functools.cached_property
     def facts(self) -> Mapping[int, ClassFacts]:  # type: ignore[override]

@@ -1,4 +1,6 @@
-"""torch.fx conversion: custom forwards, values generic/exact, and one-line refusals of what is unsupported."""
+"""Modules -> graphs through the one front end (torch.export and Core ATen, ``graph_from_module``): custom
+forwards, values generic/exact, and one-line refusals (op, library file:line, module path) of what is
+unsupported."""
 import numpy as np
 import pytest
 import sympy as sp
@@ -13,50 +15,60 @@ from symderiv.graph.examples import ControlNetBlock, LoRA  # noqa: E402
 from symderiv.graph.values import init_values  # noqa: E402
 
 
-def _refused(module, shape, needle, loss="mse"):
+def _refused(module, shape, *needles, loss="mse"):
     with pytest.raises(UnsupportedError) as info:
         graph_from_module(module, shape, loss)
     text = str(info.value)
-    assert "\n" not in text and needle in text, text
+    assert "\n" not in text and all(n in text for n in needles), text
 
 
-def test_unsupported_module_names_class_and_path():
-    _refused(nn.Sequential(nn.Linear(3, 3), nn.PReLU()), (3,), "module PReLU at '1'")
+def test_unsupported_op_names_op_line_and_module_path():
+    # PReLU decomposes to a comparison with 0 feeding a select: the op, torch's line, the module path and class
+    _refused(nn.Sequential(nn.Linear(3, 3), nn.PReLU()), (3,), "aten.gt.Scalar", "nn/modules/activation.py:",
+             "module 1 (PReLU)")
 
 
 def test_unsupported_function_and_method():
-    _refused(wrap(lambda s, x: torch.abs(x)), (3,), "abs")
-    _refused(wrap(lambda s, x: x.abs()), (3,), ".abs()")
+    for fn in (lambda s, x: torch.abs(x), lambda s, x: x.abs()):  # both decompose to the same Core ATen op
+        _refused(wrap(fn), (3,), "the op aten.abs.default (", "graph_oracle.py:", "(Wrap)")
 
 
-def test_activation_arguments_are_checked():
+def test_activation_arguments_are_kept():
+    """Activations with arguments become graph activations with those exact arguments (elu's alpha,
+    leaky_relu's slope), and the engine agrees with autograd on them."""
     import torch.nn.functional as F
 
-    _refused(wrap(lambda s, x: F.softplus(x, beta=2)), (3,), "softplus(beta=2)")
-    _refused(wrap(lambda s, x: F.gelu(x, approximate="tanh")), (3,), "gelu(approximate='tanh')")
-    g = graph_from_module(wrap(lambda s, x: F.leaky_relu(F.elu(x, 0.5), 0.2)), (3,), "mse")
+    from graph_oracle import assert_engine_matches_autograd
+
+    fn = lambda s, x: F.leaky_relu(F.elu(s.mods[0](x), 0.5), 0.2)  # noqa: E731
+    g = graph_from_module(wrap(fn, nn.Linear(3, 3)), (3,), "mse")
     acts = [n.attrs["activation"] for n in g.nodes if n.op == "activation"]
     assert [(a.name, dict(a.params)) for a in acts] == [("elu", {"alpha": sp.Rational(1, 2)}),
                                                          ("leaky_relu", {"slope": sp.Rational(1, 5)})]
+    torch.manual_seed(0)
+    assert_engine_matches_autograd(wrap(fn, nn.Linear(3, 3)).double(), (3,), "mse")
+    # softplus is kept whole (its decomposition branches on the data): log(1 + e^(βx))/β, β exact
+    assert_engine_matches_autograd(wrap(lambda s, x: F.softplus(s.mods[0](x), beta=2), nn.Linear(3, 3)).double(),
+                                   (3,), "mse")
 
 
 def test_data_dependent_control_flow_is_refused():
     def fn(s, x):
         return x if x.sum() > 0 else -x
-    _refused(wrap(fn), (3,), "torch.fx could not trace")
+    _refused(wrap(fn), (3,), "torch.export could not trace Wrap")
 
 
 def test_operations_along_the_batch_axis_are_refused():
-    _refused(wrap(lambda s, x: x - x.mean(0)), (3,), "batch axis")
-    _refused(wrap(lambda s, x: x.view(-1)), (3,), "batch axis")
-    _refused(wrap(lambda s, x: x[0]), (2, 3), "batch axis")
+    _refused(wrap(lambda s, x: x - x.mean(0)), (3,), "mixes the examples of a batch")
+    _refused(wrap(lambda s, x: x.view(-1)), (3,), "does not keep the batch axis first")
+    _refused(wrap(lambda s, x: x[0]), (2, 3), "does not keep the batch axis first")
 
 
 def test_dropout_in_training_mode_is_refused_and_identity_in_eval():
     m = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
-    _refused(m, (3,), "Dropout(p=0.5) in training mode")
+    _refused(m, (3,), "a random op (dropout", "aten.native_dropout", "module 1 (Dropout)")
     g = graph_from_module(m.eval(), (3,), "mse")
-    assert [n.op for n in g.nodes if n.op not in ("input", "param")] == ["linear"]
+    assert [n.op for n in g.nodes if n.op in ("linear", "matmul", "mul", "activation")] == ["linear"]
 
 
 def test_bad_arguments():
@@ -117,9 +129,15 @@ def test_shared_module_and_buffers():
             return self.lin(torch.tanh(self.lin(x)) + self.shift)
 
     g = graph_from_module(Tied(), (3,), "mse")
-    assert list(g.params) == ["lin.weight", "lin.bias", "buffer:shift"]
-    assert g.frozen() == ["buffer:shift"]
+    assert list(g.params) == ["lin.weight", "lin.bias"]  # one parameter, used twice
+    assert g.frozen() == []  # a buffer is a constant of the graph, with its exact values
     assert sum(1 for n in g.nodes if n.op == "linear") == 2
+    consts = [n.attrs["value"] for n in g.nodes if n.op == "const"]
+    assert any(np.shape(v) and all(e == 1 for e in np.asarray(v).flat) for v in consts)
+    from graph_oracle import assert_engine_matches_autograd
+
+    torch.manual_seed(0)
+    assert_engine_matches_autograd(Tied().double(), (3,), "mse")
 
 
 def test_colliding_sanitized_names_get_distinct_symbols():
