@@ -14,7 +14,7 @@ from dataclasses import replace
 from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
 from ..guard import public_entry
 from .conventions import CONVENTIONS, DEFAULT, IN_OUT, apply_convention, choose, writes_rows
-from .derivation import is_derivation, looks_latex, split_derivation, substitute
+from .derivation import is_derivation, looks_latex, split_derivation, substitute, writes_code
 from .readings import example_subscripts, layer_subscripts, readings
 from .names import resolve
 from .session import _check_here, _pairs, _relation, safety_net_seconds
@@ -35,6 +35,8 @@ _SHAPE_ERRORS = ("cannot multiply", "⊙ of", "+ of", "* of", "sigmoid of", "tan
 _MIN_EVALUATION_S = 10.0
 #: what the note of a claim read with row vectors because it writes them says
 _ROWS_DETECTED = "detected: the claim writes rows"
+#: the longest text without LaTeX signs that is also tried as LaTeX when it is not plain text
+_FORMULA_CHARS = 200
 #: parsed claims by (text, syntax): frozen claim trees, so sharing them is safe
 _PARSED: dict = {}
 _PARSED_MAX = 256
@@ -86,19 +88,26 @@ def _parse_here(claim: str, syntax: str) -> Claim:
             from .latex import parse_latex_claim
 
             return parse_latex_claim(claim)
-        from .plaintext import parse_plain
+        from .plaintext import NotPython, parse_plain
 
         if syntax == "plain":
-            return parse_plain(claim)
-        try:  # "auto" and no sign of LaTeX: plain text, or else LaTeX without macros (dw = X (A - Y)^T)
-            return parse_plain(claim)
-        except (ClaimSyntaxError, ClaimNameError) as plain_error:
+            try:
+                return parse_plain(claim)
+            except NotPython as exc:  # the public class crosses the process boundary
+                raise ClaimSyntaxError(str(exc)) from None
+
+        try:  # "auto" and no sign of LaTeX: plain text, unless it is no Python (juxtaposition, a quantity before
+            return parse_plain(claim)  # a bracket: dw = (1/m) X (A - Y)^T), and then a formula in LaTeX
+        except NotPython as plain_error:
             from .latex import parse_latex_claim
+
+            if len(claim) > _FORMULA_CHARS or writes_code(claim):
+                raise ClaimSyntaxError(str(plain_error)) from None
 
             try:
                 return parse_latex_claim(claim)
             except SymderivError:
-                raise plain_error from None
+                raise ClaimSyntaxError(str(plain_error)) from None
     except RecursionError:
         raise SizeLimitError("the claim is nested too deeply to parse; split it or remove redundant brackets") from None
 

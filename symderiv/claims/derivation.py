@@ -29,15 +29,26 @@ from dataclasses import dataclass
 from ..errors import ClaimSyntaxError
 from .tree import Deriv, Node, children, map_quantities
 
-__all__ = ["Line", "is_derivation", "split_derivation", "substitute", "DEFINABLE", "looks_latex"]
+__all__ = ["Line", "is_derivation", "split_derivation", "substitute", "DEFINABLE", "looks_latex", "writes_code"]
 
 #: signs of NumPy-style code: an underscore there is part of a name (hidden_layer), not a subscript
 _CODE = re.compile(r"@|\bnp\.|\.T\b|\.dot\(|\.sum\(|\.mean\(|\.shape\b|[A-Za-z]{2,}_[A-Za-z]{2,}")
 
 
+#: characters only the LaTeX reader takes: Unicode superscripts (W⁽²⁾ᵀ) and ⊙ ∇ ⊤ (plain text has * and .T)
+_LATEX_ONLY = set("⁽⁾⁰¹²³⁴⁵⁶⁷⁸⁹ˡᴸᵏⁱⁿᵀ⊙∇⊤")
+
+
+def writes_code(text: str) -> bool:
+    """Does ``text`` show signs of NumPy-style code (``@``, ``np.``, ``.T``, ``.dot(``, ``hidden_layer``)?"""
+    return bool(_CODE.search(text))
+
+
 def looks_latex(text: str) -> bool:
-    """Is ``text`` LaTeX (a backslash, a brace or a dollar; an underscore unless the text reads as code)?"""
-    return any(c in text for c in "\\{}$") or ("_" in text and not _CODE.search(text))
+    """Is ``text`` LaTeX (a backslash, a brace or a dollar; an underscore unless the text reads as code;
+    a character only LaTeX is read with, such as a Unicode superscript)?"""
+    return any(c in text for c in "\\{}$") or ("_" in text and not _CODE.search(text)) or \
+        (not _CODE.search(text) and any(c in _LATEX_ONLY for c in text))
 
 #: letters a derivation may define (``Let u = …``): those both parsers read as free variables
 DEFINABLE = frozenset("uvsr")

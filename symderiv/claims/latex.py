@@ -48,6 +48,10 @@ _UNICODE = {
     "·": r"\cdot ", "×": r"\times ", "−": "-", "≠": r"\neq ", "′": "'", "’": "'", "φ": r"\phi ",
     "⊙": r"\odot ", "∘": r"\circ ", "∇": r"\nabla ", "⊤": r"\top ", "ᵀ": r"^{T}",
 }
+#: Unicode superscripts (``W⁽²⁾ᵀ``, ``δ⁽ˡ⁾``, ``x⁽ⁱ⁾``): a run of them is one LaTeX superscript ``^{(2)T}``
+_SUPERSCRIPTS = dict(zip("⁽⁾⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ˡᴸᵏⁱⁿᵀ", "()0123456789+-lLkinT"))
+_SUPERSCRIPT_RUN = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
+_BARE_FONT_T = re.compile(r"(\\mathsf|\\mathrm|\\textsf|\\rm)\s+T(?![A-Za-z])")
 _ALLOWED = re.compile(r"[A-Za-z0-9\s\\{}()\[\]^_'+\-*/=,.|<>!;:~]*")
 _TOKEN = re.compile(r"(\\[A-Za-z]+)|(\\[^A-Za-z])|([A-Za-z])|(\d+(?:\.\d+)?)|(\s+)|(.)", re.S)
 
@@ -59,6 +63,8 @@ _QUANT_LETTERS = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "a": "h", "W
 _ARITY = {"x": 1, "y": 1, "p": 1, "z": 1, "h": 1, "delta": 1, "W": 2, "b": 1, "X": 2, "Y": 2, "P": 2, "Z": 2, "H": 2}
 _LAYERED = {"z", "h", "delta", "W", "b", "Z", "H"}
 _PER_EXAMPLE = {"x", "y", "p"}
+#: the elementwise product: \odot, \circ, and UFLDL's \bullet
+_HADAMARD = (r"\odot", r"\circ", r"\bullet")
 #: letters read as loss names (C in Nielsen's book, J in Ng's notes, E for "error")
 _LOSS_LETTERS = {"L", "C", "J", "E"}
 #: letters read as free real variables (activation identities such as \tanh'(u) = 1 - \tanh^2(u))
@@ -67,13 +73,14 @@ _FREE_VARIABLES = set("uvsr")
 _TRANSPOSE = {"T", r"\top", r"\intercal", r"\mathsf{T}", r"\mathrm{T}", r"\rm{T}", r"\textsf{T}"}
 #: a symbolic layer as written: l, l+1, l-1, L, L-1 (in parentheses, brackets or bare)
 _SYMBOLIC_LAYER = re.compile(r"(?:\\left)?[(\[]?([lkL])\s*(?:([+-])\s*(\d))?(?:\\right)?[)\]]?")
-_NAMED_FUNCS = {"relu": "relu", "ReLU": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp",
+_NAMED_FUNCS = {"relu": "relu", "ReLU": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp", "sech": "sech",
+                "step": "heaviside", "Heaviside": "heaviside", "H": "heaviside",
                 "log": "log", "ln": "log"}
 
 KNOWN_MACROS = (
     r"\frac \partial \sum \delta \sigma \phi \varphi \tanh \exp \log \ln \max \sqrt \cdot \times "
     r"\left \right \ell \mathcal{L} \mathrm{ReLU} \operatorname{ReLU} \text \prime \neq \quad \forall "
-    r"\nabla \odot \circ \top \intercal \hat \mathbf \boldsymbol \mathbb{1} \mathbbm{1} \mathds{1} "
+    r"\nabla \odot \circ \bullet \top \intercal \hat \mathbf \boldsymbol \mathbb{1} \mathbbm{1} \mathds{1} "
     r"and spacing \, \; \! \quad"
 )
 
@@ -114,6 +121,8 @@ def _precheck(text: str) -> str:
         raise ClaimSyntaxError(f"a claim must be a string, got {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise SizeLimitError(f"the claim is {len(text)} characters long (limit {MAX_CHARS})")
+    text = _BARE_FONT_T.sub(lambda m: m.group(1) + "{T}", text)  # ^{\mathsf T} as ^{\mathsf{T}}
+    text = _SUPERSCRIPT_RUN.sub(lambda m: "^{" + "".join(_SUPERSCRIPTS[c] for c in m.group(0)) + "}", text)
     for u, a in _UNICODE.items():
         text = text.replace(u, a)
     text = text.strip()
@@ -240,7 +249,7 @@ class _Rewriter:
                 depth -= 1
             j += 1
         inner = self.toks[self.i: j]
-        if j >= len(self.toks) or not any(t.text in ("*", r"\odot", r"\circ", r"\otimes") for t in inner):
+        if j >= len(self.toks) or not any(t.text in ("*", r"\otimes", *_HADAMARD) for t in inner):
             return "("  # the tokens are read one by one, as before
         if inner and inner[-1].text == r"\right":
             inner = inner[:-1]
@@ -350,20 +359,22 @@ class _Rewriter:
                 return Q("loss", src=f"{tok.text}_{text}", example=text)
         return Q("loss", src=tok.text)
 
-    def layer_script(self, tok: _Tok, required: bool) -> int | None:
+    def layer_script(self, tok: _Tok, required: bool) -> int | str | None:
         nxt = self.peek()
         if nxt is not None and nxt.text in ("_", "^"):
             mark = self.i
             self.take()
             grp = self.group()
             text = "".join(t.text for t in grp)
-            primed = re.fullmatch(r"[(\[]?(\d+)[)\]]?('+)", text)  # Ng's g^{[1]'}: the layer, then primes
+            primed = re.fullmatch(r"[(\[]?(\d+|[lkL](?:[+-]\d)?)[)\]]?('+)", text)  # Ng's g^{[1]'}, g^{[l]'}
             if primed:
                 self._primes = len(primed.group(2))
-                return int(primed.group(1))
+                return int(primed.group(1)) if primed.group(1).isdigit() else primed.group(1)
             text = text.strip("()[]")
             if text.isdigit():
                 return int(text)
+            if re.fullmatch(r"[lkL](?:[+-]\d)?", text):  # g^{[l]}: a symbolic layer
+                return text
             self.i = mark
         if required:
             raise ClaimSyntaxError(f"{tok.text} at position {tok.pos} needs a layer number, as in {tok.text}_1")
@@ -424,12 +435,13 @@ class _Rewriter:
                             f"{tok.text}^{text} at position {start} is ambiguous: write the layer as {tok.text}^{{({text})}} "
                             f"or a power as ({tok.text}_{{…}})^{{{text}}}"
                         )
-                if layer is None and example is None and kind in _LAYERED:  # a^{[2](i)}: layer and example
-                    m = re.fullmatch(r"[(\[](\d+)[)\]]\(([a-z])\)", body)
-                    if m and m.group(2) not in ("e", "t", "y"):
+                if layer is None and example is None and kind in _LAYERED:  # a^{[2](i)}, dz^{[l](i)}: layer and example
+                    m = re.fullmatch(r"[(\[](\d+|[lkL](?:[+-]\d)?)[)\]]\(([a-z])\)", body)
+                    if m and m.group(2) not in ("e", "t", "y") and m.group(2) != m.group(1)[0]:
                         self.take()
                         self.group()
-                        layer, example, self._transposed = int(m.group(1)), m.group(2), bool(tail_t)
+                        layer = int(m.group(1)) if m.group(1).isdigit() else m.group(1)
+                        example, self._transposed = m.group(2), bool(tail_t)
                         continue
                 if example is None and (kind in _PER_EXAMPLE or (kind in _LAYERED and layer is None)):
                     m = re.fullmatch(r"[(\[]([a-z])[)\]]", body)
@@ -516,11 +528,18 @@ class _Rewriter:
                 order += len(self.group())
             else:
                 break
+        power = None
+        if self.peek_text() == "^" and re.fullmatch(r"\d", "".join(g.text for g in self.peek_group(1))):
+            self.take()  # \operatorname{sech}^2(z): the square of the function's value, as \tanh^2(z)
+            power = "".join(g.text for g in self.group())
         nxt = self.peek()
         if nxt is None or not (nxt.text == "(" or (nxt.text == r"\left" and (t1 := self.peek_text(1)) is not None and t1 in "([")):
             raise ClaimSyntaxError(f"apply {tok.text} to an argument in parentheses, as in {tok.text}(z), at position {tok.pos}")
         src = tok.text + "'" * order
-        return self._new("F", Call(func, (), order, layer, src))
+        name = self._new("F", Call(func, (), order, layer, src))
+        if power is None:
+            return name
+        return "(" + name + "(" + self.sub(self.bracketed(tok)) + "))^{" + power + "}"
 
     def _sigma_prime(self) -> bool:
         """After ``\\sigma``: ``^{\\prime}`` or ``^\\prime`` (a derivative, not a power)."""
@@ -569,7 +588,7 @@ class _Rewriter:
             return self.quantity("delta", tok)
         if c == r"\ell":
             return "{" + self._new("Q", self.loss(tok)) + "}"
-        if c in (r"\odot", r"\circ"):
+        if c in _HADAMARD:
             return self.hadamard()
         if c == r"\otimes":  # a ⊗ b = a b^T for vectors
             return r" \cdot {" + self._new("M", "OUTER") + r"} \cdot "

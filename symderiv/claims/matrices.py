@@ -63,10 +63,18 @@ def _layer_letters(node) -> set[str]:
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, Q) and isinstance(n.layer, str):
+        if isinstance(n, (Q, Call)) and isinstance(n.layer, str):  # W^{[l]}, and Ng's g^{[l]'}
             out.add(n.layer[0])
         stack.extend(children(n))
     return out
+
+
+def _layer_value(layer: str, value: int | None, depth: int, what: str) -> int:
+    """The number a symbolic layer (``l``, ``l+1``, ``L-1``) stands for at ``l = value``."""
+    base = depth if layer[0] == "L" else value
+    if base is None:  # layer_variants gives l a value whenever a tree uses it
+        raise InternalError(f"{what}: the symbolic layer {layer} has no value")
+    return base + (int(layer[1:]) if len(layer) > 1 else 0)
 
 
 def _sub_layers(node, value: int | None, depth: int):
@@ -74,10 +82,7 @@ def _sub_layers(node, value: int | None, depth: int):
     if isinstance(node, Q):
         layer = node.layer
         if isinstance(layer, str):
-            base = depth if layer[0] == "L" else value
-            if base is None:  # layer_variants gives l a value whenever a tree uses it
-                raise InternalError(f"{node.src or node.kind}: the symbolic layer {layer} has no value")
-            layer = base + (int(layer[1:]) if len(layer) > 1 else 0)
+            layer = _layer_value(layer, value, depth, node.src or node.kind)
         was = node.wrt
         wrt = _sub_layers(was, value, depth) if was is not None else None
         if wrt is not None and was is not None and wrt.kind == "p" and was.kind == "h" and isinstance(was.layer, str) \
@@ -94,7 +99,8 @@ def _sub_layers(node, value: int | None, depth: int):
             return replace(node, kind="P" if layer else "X", layer=None, wrt=wrt)
         return replace(node, layer=layer, wrt=wrt)
     if isinstance(node, Call):
-        return replace(node, args=tuple(_sub_layers(a, value, depth) for a in node.args))
+        layer = _layer_value(node.layer, value, depth, node.src or node.func) if isinstance(node.layer, str) else node.layer
+        return replace(node, layer=layer, args=tuple(_sub_layers(a, value, depth) for a in node.args))
     if isinstance(node, Add):
         return Add(tuple(_sub_layers(t, value, depth) for t in node.terms))
     if isinstance(node, Mul):
@@ -314,7 +320,9 @@ class _Lowerer:
         if op.startswith("dim:") or op.endswith("_all"):
             return None
         length = a[1] if op.endswith(":0") else a[0]
-        return None if length == 1 else (length, 1)
+        if length == 1:
+            return None
+        return (1, length) if "_keep:0" in op else (length, 1)  # keepdims=True over the rows: NumPy's row
 
     def dimension(self, a, k: int):
         """A dimension of a shape as a claim node (N, or a number)."""
@@ -352,7 +360,8 @@ class _Lowerer:
         elementwise, as people write it (each segment is a matrix product)."""
         out, cur, shape = [], [], None
         for m, s in zip(mats, shapes):
-            if shape is not None and shape[1] != s[0] and shape == s and 1 in s and not self.plain:
+            if shape is not None and shape[1] != s[0] and shape == s and 1 in s and not self.plain \
+                    and not _transposed(m) and not _transposed(cur[-1]):
                 out.append(cur)
                 cur, shape = [], None
             cur.append(m)
@@ -363,14 +372,15 @@ class _Lowerer:
     def chain(self, items, shapes):
         """Juxtaposition / ``@``: scalars scale, matrices multiply in order (equal column vectors
         side by side multiply elementwise, see :meth:`segments`)."""
-        out = None
+        out = prev = None
         for item, s in zip(items, shapes):
             if s is None:
                 continue
             if out is None:
-                out = s
+                out, prev = s, item
                 continue
-            if out[1] != s[0] and out == s and 1 in s and not self.plain:
+            if out[1] != s[0] and out == s and 1 in s and not self.plain and not _transposed(item) and not _transposed(prev):
+                prev = item
                 continue  # elementwise: the shape stays
             if not _fits(out[1], s[0]):
                 hint = ""
@@ -382,7 +392,7 @@ class _Lowerer:
             if out[1] == WILD and s[0] == WILD:
                 raise ClaimSyntaxError("the length of a vector of ones cannot be read from this product; "
                                        "write it, e.g. \\mathbf{1}_N or \\mathbf{1}_K")
-            out = (out[0], s[1])
+            out, prev = (out[0], s[1]), item
         return None if out == (1, 1) else out
 
     def elementwise(self, items, shapes, what: str):
@@ -396,6 +406,8 @@ class _Lowerer:
         batch = self._broadcast(real)
         if batch is not None:
             return batch
+        if self.plain and (numpy := _numpy_broadcast(real)) is not None:
+            return numpy
         if any(s != real[0] for s in real):
             hint = "; is a transpose missing?" if any(s == (real[0][1], real[0][0]) for s in real) else ""
             raise ClaimSyntaxError(f"{what} of a {_show(real[0])} and a {_show(next(s for s in real if s != real[0]))} "
@@ -418,6 +430,9 @@ class _Lowerer:
         """Entry ``(i, j)`` of ``node`` as an operand of an elementwise operation of shape ``into`` (a vector
         broadcast over a batch matrix takes the entry of the example's unit)."""
         s = self.shape(node)
+        if self.plain and into is not None and s is not None and s != into and 1 in s and (
+                s == (into[0], 1) or s == (1, into[1])):  # NumPy: a column (row) repeated along the rows (columns)
+            return self.entry(node, i, 1) if s[1] == 1 else self.entry(node, 1, j)
         if into is not None and s is not None and s != into and BATCH in into and self._length(s) is not None:
             return self.vec(node, j if into[0] == BATCH else i)
         return self.entry(node, i, j)
@@ -433,7 +448,7 @@ class _Lowerer:
             return self.qentry(node, i, j)
         if isinstance(node, Op):
             if node.op.startswith(("dim:", "sum_", "mean_")):
-                return self.reduction_entry(node, i)
+                return self.reduction_entry(node, j if "_keep:0" in node.op else i)
             if node.op.startswith("at:"):
                 index = node.op[3:]
                 return self.vec(node.args[0], int(index) if index.isdigit() else index)
@@ -562,6 +577,23 @@ def _letters(node) -> set[str]:
     return out
 
 
+def _transposed(node) -> bool:
+    """Is ``node`` written transposed (``w^T``)?  A transposed vector beside a vector is an inner or outer
+    product as written, never the elementwise reading of equal vectors side by side."""
+    return isinstance(node, Op) and node.op in ("T", "T'")
+
+
+def _numpy_broadcast(shapes):
+    """NumPy's broadcast of ``(r, 1)`` columns and ``(1, c)`` rows against one ``r × c`` matrix (plain text
+    only, where NumPy's meaning holds: ``exp(Z) / np.sum(exp(Z), axis=1, keepdims=True)``): its shape, or None.
+    Two vectors never broadcast against each other (a row and a column would make an outer product)."""
+    full = {s for s in shapes if 1 not in s}
+    if len(full) != 1:
+        return None
+    (m,) = full
+    return m if all(s == m or s == (m[0], 1) or s == (1, m[1]) for s in shapes) else None
+
+
 def _had_first(node):
     """``Op(had, (…, A, Mul(B, C…)))`` regrouped as ``Mul(Op(had, (…, A, B)), C…)``: ⊙ before the product."""
     if isinstance(node, Op) and node.op == "had" and isinstance(node.args[-1], Mul) and len(node.args[-1].factors) > 1:
@@ -601,6 +633,18 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
     if WILD in shape:
         raise ClaimSyntaxError("the length of a vector of ones cannot be read from the claim; "
                                "write it, e.g. \\mathbf{1}_N or \\mathbf{1}_K")
+    length = low._length(shape)
+    if length not in (None, 1) and len(set(real)) > 1 and all(s is None or low._length(s) == length for s in shapes):
+        # a row and a column of one length: the same vector (its orientation is a layout, not a value: CS231n's
+        # db is a row, Ng's a column, NumPy's 1-D sum neither), compared entry by entry
+        scalar = next((k for k, s in enumerate(shapes) if s is None), None)
+        if scalar is not None and not (isinstance(claim.sides[scalar], Num) and claim.sides[scalar].value == 0):
+            raise ClaimSyntaxError(f"side {scalar + 1} is a scalar but the other sides are vectors of length {length}; "
+                                   "only 0 may stand for a whole vector")
+        k = low.fresh("n" if length == BATCH else "i")
+        sides = tuple(low.vec(side, k) for side in claim.sides)
+        note = "; ".join(x for x in (note, "a row and a column vector of one length: compared entry by entry") if x)
+        return Lowered(sides, (k,), shape, note=note)
     for k, s in enumerate(shapes):
         if s is None:
             side = claim.sides[k]

@@ -378,6 +378,9 @@ class _Resolver:
             return replace(q, wrt=self.quantity(target))
         layer = self._layer(q)
         arity = _ARITY[q.kind]
+        if q.kind == "W" and len(q.indices) == 1 and sorted(self._axes("W", layer)).count(1) == 1:
+            # one output (or one input): W is a vector, and w_j its entry j (CS229's w_j, K = 1)
+            q = replace(q, indices=(1, q.indices[0]) if self._axes("W", layer)[0] == 1 else (q.indices[0], 1))
         if len(q.indices) != arity:
             need = {0: "no index", 1: "one index", 2: "two indices (row, column)"}[arity]
             raise ClaimNameError(f"{q.src or q.kind} has {len(q.indices)} indices but takes {need}")
@@ -397,7 +400,7 @@ class _Resolver:
                     raise ClaimNameError(f"{c.src or 'f'}: the hidden layers have different activations; write f_l for layer l")
                 layer = hidden[0]
             elif layer not in hidden:
-                raise ClaimNameError(f"{c.src}: hidden layers are 1..{self.L - 1}")
+                raise _NoLayer(f"{c.src}: hidden layers are 1..{self.L - 1}")
             c = replace(c, layer=layer)
         if c.func in ("heaviside", "step_gt", "step_ge") and c.order:
             raise UnsupportedError(f"{c.src or c.func}: the derivative of a step is not supported")
@@ -406,7 +409,7 @@ class _Resolver:
             raise ClaimSyntaxError(f"{c.src or c.func} takes {want} argument{'s' if want > 1 else ''}, got {len(c.args)}")
         if c.order > 2:
             raise UnsupportedError(f"{c.src or c.func}: at most two primes (second derivative) are supported")
-        if c.order and c.func in ("max", "abs", "sqrt"):
+        if c.order and c.func in ("max", "abs", "sqrt", "sech"):
             raise UnsupportedError(f"{c.src or c.func}: derivatives of {c.func} are not supported; use ReLU' or f'")
         return replace(c, args=tuple(self.node(a) for a in c.args))
 
@@ -495,6 +498,9 @@ class Builder:
         self._memo: dict = {}
         relu = [a for a in net.activations if a.name == "relu"]
         self.relu_kink = relu[0].kink_grad if relu else sp.Integer(0)
+        #: a mask written 1(z > 0) or 1(z >= 0) in a ReLU network is ReLU's derivative: it takes the network's
+        #: kink value at 0, where ReLU has none (the two masks differ only there, on a set of measure zero)
+        self.mask_at_zero = self.relu_kink if relu else None
         self.batch = batch
         self.batch_factor = sp.Integer(1) if batch_loss == "mean" else BATCH_SIZE
         self._cut: tuple | None = None  # (kind, layer, symbols, forward table) inside a derivative by z or h
@@ -712,7 +718,8 @@ class Builder:
             return sp.sqrt(args[0])
         u = args[0]
         if c.func in ("heaviside", "step_gt", "step_ge"):
-            return _step(u, self.relu_kink if c.func == "heaviside" else sp.Integer(0 if c.func == "step_gt" else 1))
+            written = self.relu_kink if c.func == "heaviside" else sp.Integer(0 if c.func == "step_gt" else 1)
+            return _step(u, self.mask_at_zero if self.mask_at_zero is not None and _vanishes_rarely(u) else written)
         if c.func == "f":
             act = self.d.activation(c.layer)
             if c.order == 0:
@@ -731,6 +738,8 @@ class Builder:
         if c.func == "tanh":
             t = sp.tanh(u)
             return [t, 1 - t**2, -2 * t * (1 - t**2)][c.order]
+        if c.func == "sech":  # sech z = √(1 − tanh² z) for real z (sech > 0): sech² z is then 1 − tanh² z, structurally
+            return sp.sqrt(1 - sp.tanh(u) ** 2)
         if c.func == "exp":
             return sp.exp(u)
         if c.func == "log":
@@ -760,6 +769,18 @@ def loss_by_prediction(net, p: list, y: list, k: int) -> sp.Expr:
     else:
         raise UnsupportedError(f"∂L/∂p for the loss {name!r} is not supported; differentiate by z^{{(L)}}")
     return sp.diff(value, P[k]).xreplace(dict(zip(P, p)))
+
+
+def _vanishes_rarely(u: sp.Expr) -> bool:
+    """Is ``u`` zero only on a set of measure zero, so that a mask's value at 0 does not matter?  Not for a
+    number (a parameter at an init: z = 0 for every input) nor for a ReLU's output (0 for half the inputs:
+    ``1(h >= 0)`` is always 1, which is not ``1(h > 0)``)."""
+    from ..activations import relu
+
+    if u.is_number:
+        return False
+    coefficient, rest = u.as_coeff_Mul()
+    return not isinstance(rest, relu) and not isinstance(u, relu)
 
 
 def _step(u: sp.Expr, at_zero: sp.Expr) -> sp.Expr:

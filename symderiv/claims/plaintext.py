@@ -37,14 +37,14 @@ from .tree import (
     check_depth, check_size, describe_char, neg,
 )
 
-__all__ = ["parse_plain"]
+__all__ = ["parse_plain", "NotPython", "QuantityApplied"]
 
 _UNICODE = {"∂": "d", "δ": "delta", "ℓ": "L", "σ": "sigma", "·": "*", "×": "*", "−": "-", "≠": "!=", "’": "'", "′": "'",
             "Σ": "sum", "∑": "sum", "⊙": "*", "∘": "*"}
 _ALLOWED_CHARS = re.compile(r"[A-Za-z0-9_\s+\-*/^()\[\],.=!'|<>@]*")
 _FUNCS = {"sigma": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log",
           "relu": "relu", "ReLU": "relu", "max": "max", "abs": "abs", "sqrt": "sqrt", "f": "f",
-          "H": "heaviside", "step": "heaviside", "heaviside": "heaviside", "softmax": "softmax"}
+          "H": "heaviside", "step": "heaviside", "heaviside": "heaviside", "softmax": "softmax", "sech": "sech"}
 #: code-style derivative names: dsigma(z) = sigma'(z)
 _DFUNCS = {"dsigma": "sigmoid", "dsigmoid": "sigmoid", "sigmoid_prime": "sigmoid", "sigma_prime": "sigmoid",
            "dtanh": "tanh", "tanh_prime": "tanh", "drelu": "relu", "relu_prime": "relu", "df": "f", "f_prime": "f"}
@@ -55,12 +55,17 @@ _DNAME = re.compile(r"^d(W|w|b|z|h|a|x|Z|H|A)(\d*)$")
 _ALIASES = {"scores": "ZL", "probs": "P", "hidden_layer": "H", "hidden": "H"}
 #: NumPy reductions: np.sum / np.mean with axis= and keepdims= (a 1-D result is a column vector)
 _REDUCTIONS = {"sum", "mean"}
+#: names of the loss (Ng's code calls it cost; Nielsen's C, Ng's J as in dC/dW1, dJ/dW1)
+_LOSS_NAMES = ("L", "ell", "loss", "cost", "J", "C")
 _FREE = {"u", "v", "s", "r", "eta", "alpha", "lr", "lam", "gamma", "beta"}
 #: module prefixes of code-style claims (np.outer(a, b)); nothing is imported or looked up
 _MODULES = {"np", "numpy", "torch"}
 #: their functions, as this syntax's names
 _NUMPY = {"outer": "outer", "dot": "matmul", "matmul": "matmul", "exp": "exp", "log": "log", "tanh": "tanh",
           "sqrt": "sqrt", "abs": "abs", "maximum": "max", "heaviside": "H", "sigmoid": "sigma"}
+#: NumPy's arithmetic as functions: the operator each is, and its number of arguments
+_NUMPY_ARITHMETIC = {"multiply": (ast.Mult, 2), "divide": (ast.Div, 2), "true_divide": (ast.Div, 2),
+                     "add": (ast.Add, 2), "subtract": (ast.Sub, 2), "power": (ast.Pow, 2), "square": (ast.Pow, 1)}
 _GRAD = re.compile(r"(?<![A-Za-z0-9_])d(?:L|l|ell|loss|C|J|E)\s*/\s*d(?=[A-Za-z])")
 _PRIME = re.compile(r"([A-Za-z][A-Za-z0-9]*)('+)")
 _INDEX = re.compile(r"^[a-z]$")
@@ -177,6 +182,16 @@ def _split_relations(text: str) -> list[str]:
     return parts
 
 
+class NotPython(ClaimSyntaxError):
+    """A side that is no Python expression (``(1/m) X (A - Y)^T``: juxtaposition); the "auto" syntax then
+    reads a short formula without code signs as LaTeX (:func:`symderiv.claims.checker.parse_claim`)."""
+
+
+class QuantityApplied(NotPython):
+    """A quantity written before a bracket (``X (A - Y)^T``): not code, but a formula whose juxtaposition is a
+    product, read as LaTeX by the "auto" syntax like :class:`NotPython`."""
+
+
 class _Walker:
     """Allow-list walk of one side's ``ast`` into the claim tree."""
 
@@ -189,7 +204,7 @@ class _Walker:
             tree = ast.parse(src, mode="eval")
         except SyntaxError as exc:
             col = (exc.offset or 0)
-            raise ClaimSyntaxError(f"cannot parse {src[:80]!r} near column {col}: {exc.msg}") from None
+            raise NotPython(f"cannot parse {src[:80]!r} near column {col}: {exc.msg}") from None
         except (RecursionError, MemoryError, ValueError):
             raise ClaimSyntaxError(f"cannot parse {src[:60]!r}: too complex") from None
         return self.node(tree.body)
@@ -329,7 +344,7 @@ class _Walker:
             kind = {"a": "h", "A": "H", "w": "W"}.get(kind, kind)
             wrt = Q(kind, int(layer) if layer else None, indices, None, target + src[src.index(target) + len(target):])
             return Q("grad", None, (), wrt, src if not dname else "d" + src[len("dL/d"):])
-        if name in ("L", "ell", "loss"):
+        if name in _LOSS_NAMES:
             return self.plain(node, Q("loss", src=src), indices)
         if name == "K":
             return self.plain(node, Q("width", src=src), indices)
@@ -360,16 +375,17 @@ class _Walker:
 
     def reduction(self, node: ast.Call, what: str, depth: int):
         """``np.sum(A, axis=0, keepdims=True)``, ``A.sum(axis=1)``, ``np.mean(…)``: a sum (or mean) over the
-        rows (axis 0) or the columns (axis 1), a column vector either way; without an axis, of every entry."""
+        rows (axis 0) or the columns (axis 1), a vector (with ``keepdims=True`` in NumPy's orientation, a row for
+        axis 0, so that it broadcasts as NumPy's does); without an axis, of every entry."""
         args = list(node.args)
         if isinstance(node.func, ast.Attribute) and not (isinstance(node.func.value, ast.Name) and node.func.value.id in _MODULES):
             args.insert(0, node.func.value)  # A.sum(axis=0)
-        axis = None
+        axis, keep = None, False
         for kw in node.keywords:
             if kw.arg == "axis" and isinstance(kw.value, ast.Constant) and kw.value.value in (0, 1) and type(kw.value.value) is int:
                 axis = kw.value.value
             elif kw.arg == "keepdims" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
-                continue  # the vector is the same; NumPy's orientation of it is broadcasting's business
+                keep = kw.value.value  # the orientation NumPy gives the result (a row for axis=0), for broadcasting
             else:
                 raise self.fail(node, "a keyword other than axis=0/1 or keepdims=True/False")
         last = args[-1] if len(args) == 2 else None
@@ -378,7 +394,7 @@ class _Walker:
             args.pop()
         if len(args) != 1:
             raise ClaimSyntaxError(f"{what} takes one array (and axis=, keepdims=) (column {node.col_offset})")
-        op = f"{what}_axis:{axis}" if axis is not None else f"{what}_all"
+        op = f"{what}_{'keep' if keep else 'axis'}:{axis}" if axis is not None else f"{what}_all"
         return Op(op, (self.node(args[0], depth + 1),))
 
     def call(self, node: ast.Call, depth: int = 0):
@@ -391,9 +407,17 @@ class _Walker:
         if isinstance(func, ast.Attribute) and func.attr == "dot" and len(node.args) == 1 and not (
                 isinstance(func.value, ast.Name) and func.value.id in _MODULES):
             return Op("matmul", (self.node(func.value, depth + 1), self.node(node.args[0], depth + 1)))  # a.dot(b)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _MODULES \
+                and func.attr in _NUMPY_ARITHMETIC:  # np.multiply(a, b) is a * b, np.power(a, 2) is a ** 2
+            op, arity = _NUMPY_ARITHMETIC[func.attr]
+            if len(node.args) != arity or node.keywords:
+                raise ClaimSyntaxError(f"{func.value.id}.{func.attr} takes {arity} argument{'s' if arity > 1 else ''} "
+                                       f"(column {node.col_offset})")
+            right = node.args[1] if arity == 2 else ast.Constant(2, col_offset=node.col_offset)
+            return self.node(ast.BinOp(node.args[0], op(), right, col_offset=node.col_offset), depth + 1)
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _MODULES:
             if func.attr not in _NUMPY:  # np.outer, np.dot, np.exp, np.maximum, …: NumPy's names as ours
-                raise self.fail(func, f"{func.value.id}.{func.attr} (known: {', '.join(sorted(_NUMPY))})")
+                raise self.fail(func, f"{func.value.id}.{func.attr} (known: {', '.join(sorted({*_NUMPY, *_NUMPY_ARITHMETIC}))})")
             if _NUMPY[func.attr] == "matmul":
                 if len(node.args) != 2:
                     raise ClaimSyntaxError(f"{func.value.id}.{func.attr} takes two arguments (column {node.col_offset})")
@@ -425,6 +449,9 @@ class _Walker:
         if m:
             name, layer = "f", int(m.group(1))
         if name not in _FUNCS:
+            if not order and (_QUANT.match(name) or _DNAME.match(name) or name in _ALIASES):
+                raise QuantityApplied(f"{name}(…) at column {node.col_offset}: {name} is a vector or matrix, not a "
+                                      f"function; write the product as {name} @ (…)")
             raise unknown_name(name + "'" * order + "(...)", f"at column {node.col_offset}")
         for a in node.args:
             if isinstance(a, ast.Starred):

@@ -118,6 +118,19 @@ def _failure(relation: str) -> str:
             "opposite sign": "the two sides are not opposite"}.get(relation, "the two sides differ")
 
 
+def _masks_written(claim, at_zero) -> bool:
+    """Does the claim write a mask 1(z > 0) / 1(z >= 0) whose value at 0 differs from ``at_zero``?"""
+    written = {"step_gt": 0, "step_ge": 1}
+    stack = list(claim.sides)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Call) and n.func in written and written[n.func] != at_zero and not (
+                isinstance(n.args[0], Q) and n.args[0].kind == "h"):  # 1(h >= 0) keeps its value (see names)
+            return True
+        stack.extend(_children(n))
+    return False
+
+
 def _reference(node) -> bool:
     return isinstance(node, Q) and node.kind not in ("width",)
 
@@ -151,6 +164,9 @@ class _Session:
         kinked = [a.describe() for a in self.net.activations if a.is_kinked]
         if kinked:
             self.notes.append(f"kink convention: {', '.join(sorted(set(kinked)))}")
+        if self.builder.mask_at_zero is not None and _masks_written(self.resolved.claim, self.builder.mask_at_zero):
+            self.notes.append(f"a mask 1(z > 0) or 1(z >= 0) is ReLU's derivative, read with the network's value at 0 "
+                              f"({self.builder.mask_at_zero}): the two masks differ only at z = 0, where ReLU has no derivative")
         layers = [v.layers for v in variants if v.layers]
         if layers:
             name = next(iter(layers[0]))

@@ -388,7 +388,7 @@ def check_depth(text: str, openers: str = "([{", closers: str = ")]}") -> None:
 _FUNC_LATEX = {
     "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "relu": r"\mathrm{ReLU}",
     "max": r"\max", "abs": "", "sqrt": r"\sqrt", "f": "f", "heaviside": "H", "diag": r"\mathrm{diag}",
-    "softmax": r"\mathrm{softmax}",
+    "softmax": r"\mathrm{softmax}", "sech": r"\operatorname{sech}",
 }
 _BASE_LATEX = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "delta": r"\delta", "W": "W", "b": "b",
                "X": "X", "Y": "Y", "P": "P", "Z": "Z", "H": "H", "ones": r"\mathbf{1}"}
