@@ -11,18 +11,19 @@ agreement between the two is evidence rather than a tautology (docs/theory.md §
 * :func:`params_from_init`, :func:`random_data` - concrete parameters and data.
 * :func:`train` with the optimizers of :data:`OPTIMIZERS` (``sgd``, ``momentum``,
   ``nesterov``, ``rmsprop``, ``adam``, ``adamw``), whose updates follow
-  ``torch.optim`` formula for formula.
+  ``torch.optim`` formula for formula (:mod:`symderiv.numeric_optimizers`).
 
 Activations and losses live in small registries keyed by the names used in
-:mod:`symderiv.activations` and :mod:`symderiv.losses`; a user who registers a new
-activation adds its NumPy form with :func:`register_numeric_activation`.
+:mod:`symderiv.activations` and :mod:`symderiv.losses` (the losses' NumPy forms in
+:mod:`symderiv.numeric_losses`); a user who registers a new activation adds its NumPy form
+with :func:`register_numeric_activation`.
 """
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -30,8 +31,12 @@ import sympy as sp
 from .activations import Activation, registered_activations
 from .errors import InitError, InternalError, InvalidArgument, RegistryError, UnsupportedError, check_argument
 from .init import resolve_init
-from .losses import registered_losses
 from .network import Network, require_concrete
+from .numeric_losses import NumericLoss, numeric_loss_of, numeric_losses, register_numeric_loss, sigmoid
+from .numeric_optimizers import (
+    OPTIMIZERS, SGD, Adam, AdamW, Array, Momentum, Nesterov, Optimizer, Params, RMSprop, Trajectory, make_optimizer,
+    minibatch_indices, register_optimizer,
+)
 
 __all__ = [
     # registries
@@ -48,9 +53,6 @@ __all__ = [
     "OPTIMIZERS", "register_optimizer", "make_optimizer", "minibatch_indices",
     "Trajectory", "train",
 ]
-
-Array = np.ndarray
-Params = dict[str, np.ndarray]
 
 
 # ================================================================ activations
@@ -134,10 +136,6 @@ def _bind_activation(act: Activation) -> tuple[Callable[[Array], Array], Callabl
 _erf = np.vectorize(math.erf, otypes=[float])
 
 
-def _sigmoid(z: Array) -> Array:
-    return np.exp(-np.logaddexp(0.0, -z))  # = 1/(1+e^-z), without overflow
-
-
 def _phi(z: Array) -> Array:
     """The standard normal CDF, exact erf form."""
     return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)))
@@ -145,10 +143,10 @@ def _phi(z: Array) -> Array:
 
 # ---------------------------------------------------------------- smooth
 register_numeric_activation("identity", lambda z: z, lambda z: np.ones_like(z))
-register_numeric_activation("sigmoid", _sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z)))
+register_numeric_activation("sigmoid", sigmoid, lambda z: sigmoid(z) * (1.0 - sigmoid(z)))
 register_numeric_activation("tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2)
-register_numeric_activation("softplus", lambda z: np.logaddexp(0.0, z), _sigmoid)
-register_numeric_activation("silu", lambda z: z * _sigmoid(z), lambda z: _sigmoid(z) * (1.0 + z * (1.0 - _sigmoid(z))))
+register_numeric_activation("softplus", lambda z: np.logaddexp(0.0, z), sigmoid)
+register_numeric_activation("silu", lambda z: z * sigmoid(z), lambda z: sigmoid(z) * (1.0 + z * (1.0 - sigmoid(z))))
 register_numeric_activation(
     "gelu", lambda z: z * _phi(z), lambda z: _phi(z) + z * np.exp(-0.5 * z**2) / math.sqrt(2.0 * math.pi)
 )
@@ -169,99 +167,6 @@ register_numeric_activation(
 )
 
 
-# ================================================================ losses
-@dataclass(frozen=True)
-class NumericLoss:
-    """The NumPy form of a registered loss, on a batch of output pre-activations ``z`` (B, K).
-
-    * ``value(z, y)``: the per-example loss, shape ``(B,)``.
-    * ``delta(z, y)``: ``δ^(L) = ∂ℓ/∂z^(L)`` per example, shape ``(B, K)``.
-    * ``prediction(z)``: what the network predicts (probabilities or values).
-    * ``sample(rng, B, K)``: random labels from the label domain.
-    * ``domain_error(y)``: ``None`` when ``y`` lies in the label domain, else the reason.
-    """
-
-    name: str
-    value: Callable[[Array, Array], Array]
-    delta: Callable[[Array, Array], Array]
-    prediction: Callable[[Array], Array]
-    sample: Callable[[np.random.Generator, int, int], Array]
-    domain_error: Callable[[Array], "str | None"]
-
-
-_LOSSES: dict[str, NumericLoss] = {}
-
-
-def register_numeric_loss(entry: NumericLoss, *, replace: bool = False) -> NumericLoss:
-    """Give the registered loss ``entry.name`` its NumPy form."""
-    if entry.name not in registered_losses():
-        raise RegistryError(f"no loss {entry.name!r} is registered; register it first with symderiv.register_loss")
-    if entry.name in _LOSSES and not replace:
-        raise RegistryError(f"loss {entry.name!r} already has a NumPy form; pass replace=True to override it")
-    _LOSSES[entry.name] = entry
-    return entry
-
-
-def numeric_losses() -> tuple[str, ...]:
-    """Names of the registered losses that have a NumPy form, sorted."""
-    return tuple(sorted(n for n in _LOSSES if n in registered_losses()))
-
-
-def _numeric_loss(net: Network) -> NumericLoss:
-    entry = _LOSSES.get(net.loss.name)
-    if entry is None:
-        raise UnsupportedError(
-            f"loss {net.loss.name!r} has no NumPy implementation; add one with "
-            "symderiv.numeric.register_numeric_loss(NumericLoss(...))"
-        )
-    return entry
-
-
-def _log_softmax(z: Array) -> Array:
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def _dirichlet(rng: np.random.Generator, B: int, K: int) -> Array:
-    return rng.dirichlet(np.ones(K), size=B)
-
-
-def _simplex_error(y: Array) -> "str | None":
-    if np.any(y < -1e-12) or np.any(np.abs(y.sum(axis=1) - 1.0) > 1e-9):
-        return "softmax cross-entropy labels must lie on the probability simplex (y_k >= 0, each row summing to 1)"
-    return None
-
-
-def _unit_interval_error(y: Array) -> "str | None":
-    if np.any((y < 0) | (y > 1)):
-        return "sigmoid binary cross-entropy labels must lie in [0, 1]"
-    return None
-
-
-register_numeric_loss(NumericLoss(
-    name="softmax_cross_entropy",
-    value=lambda z, y: -(y * _log_softmax(z)).sum(axis=1),
-    delta=lambda z, y: np.exp(_log_softmax(z)) - y,  # p − y: Σ_k y_k = 1
-    prediction=lambda z: np.exp(_log_softmax(z)),
-    sample=_dirichlet,
-    domain_error=_simplex_error,
-))
-register_numeric_loss(NumericLoss(
-    name="sigmoid_binary_cross_entropy",
-    value=lambda z, y: (np.logaddexp(0.0, z) - y * z).sum(axis=1),  # −y log σ − (1−y) log(1−σ)
-    delta=lambda z, y: _sigmoid(z) - y,
-    prediction=_sigmoid,
-    sample=lambda rng, B, K: rng.uniform(0.0, 1.0, size=(B, K)),
-    domain_error=_unit_interval_error,
-))
-register_numeric_loss(NumericLoss(
-    name="mean_squared_error",
-    value=lambda z, y: ((z - y) ** 2).mean(axis=1),
-    delta=lambda z, y: 2.0 * (z - y) / z.shape[1],
-    prediction=lambda z: z,
-    sample=lambda rng, B, K: rng.standard_normal((B, K)),
-    domain_error=lambda y: None,
-))
 
 
 # ================================================================ parameters and data
@@ -343,7 +248,7 @@ def random_data(net: Network, batch: int, *, seed: int = 0) -> tuple[Array, Arra
     )
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((int(batch), int(net.sizes[0])))
-    Y = _numeric_loss(net).sample(rng, int(batch), net.n_outputs)
+    Y = numeric_loss_of(net).sample(rng, int(batch), net.n_outputs)
     return X, Y
 
 
@@ -385,7 +290,7 @@ def _checked_data(net: Network, X: object, Y: "object | None" = None) -> tuple[A
                    (x.shape[0], net.n_outputs), y.shape, error=InvalidArgument)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise InvalidArgument("X and Y must be finite (no nan or inf entries)")
-    reason = _numeric_loss(net).domain_error(y)
+    reason = numeric_loss_of(net).domain_error(y)
     check_argument(reason is None, "{}", reason, error=InvalidArgument)
     return x, y
 
@@ -419,13 +324,13 @@ def _forward(net: Network, params: Params, X: Array, start: int = 1
 
 def _loss(net: Network, params: Params, X: Array, Y: Array) -> float:
     z, _ = _forward(net, params, X)
-    return float(np.mean(_numeric_loss(net).value(z[net.depth], Y)))
+    return float(np.mean(numeric_loss_of(net).value(z[net.depth], Y)))
 
 
 def _gradients(net: Network, params: Params, X: Array, Y: Array, per_example: bool = False) -> Params:
     L = net.depth
     z, h = _forward(net, params, X)
-    delta = _numeric_loss(net).delta(z[L], Y)  # δ^(L), one row per example
+    delta = numeric_loss_of(net).delta(z[L], Y)  # δ^(L), one row per example
     B = X.shape[0]
     grads: Params = {}
     for l in range(L, 0, -1):
@@ -452,7 +357,7 @@ def forward(net: Network, params: Mapping[str, object], X: object) -> dict:
     x, _ = _checked_data(net, X)
     theta = _checked_params(net, params)
     z, h = _forward(net, theta, x)
-    return {"z": z, "h": h, "p": _numeric_loss(net).prediction(z[net.depth])}
+    return {"z": z, "h": h, "p": numeric_loss_of(net).prediction(z[net.depth])}
 
 
 def loss(net: Network, params: Mapping[str, object], X: object, Y: object) -> float:
@@ -541,7 +446,7 @@ def _perturbed_losses(net: Network, theta: Params, h: Mapping[int, Array], y: Ar
             f, _ = _bind_activation(net.activation_of(m))
             hl = f(zl)
     labels = np.broadcast_to(y, (K, O) + y.shape).reshape(K * O * B, -1)
-    losses = _numeric_loss(net).value(zl, labels).reshape(K, O, B).mean(axis=2)
+    losses = numeric_loss_of(net).value(zl, labels).reshape(K, O, B).mean(axis=2)
     regions = np.concatenate(signs, axis=2) if signs else np.zeros((K, O, 0))
     return losses, regions
 
@@ -618,216 +523,7 @@ def at_kink(net: Network, params: Mapping[str, object], X: object, *, eps: float
     )
 
 
-# ================================================================ optimizers (torch.optim's formulas)
-def _lerp(start: Array, end: Array, weight: float) -> Array:
-    """``start + weight·(end − start)``, rounded as torch's ``lerp``."""
-    if weight < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1.0 - weight)
-
-
-class Optimizer:
-    """A first-order optimizer: the same coordinate-wise rule for every parameter.
-
-    ``step(params, grads)`` returns new parameters and updates ``state`` (one dict
-    per parameter name).  ``options`` holds every option, defaults included.
-    """
-
-    name: ClassVar[str] = ""
-    defaults: ClassVar[dict[str, object]] = {}
-
-    def __init__(self, *, lr: float, **options: object) -> None:
-        unknown = sorted(set(options) - set(self.defaults))
-        check_argument(not unknown, "optimizer {!r} has no option {!r}; its options: lr, {}",
-                       self.name, unknown[0] if unknown else "", ", ".join(self.defaults), error=InvalidArgument)
-        check_argument(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr >= 0,
-                       "lr must be a non-negative number, got {!r}", lr, error=InvalidArgument)
-        # option values of several types (numbers, flags, Adam's betas pair), checked by _validate
-        self.options: dict[str, Any] = {"lr": float(lr), **self.defaults, **options}
-        self.state: dict[str, dict[str, object]] = {}
-        self.steps = 0
-        self._validate()
-
-    def _validate(self) -> None:
-        """Check option values (subclasses add their rules)."""
-
-    def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> Params:
-        """One update of every parameter; returns new arrays (the inputs are not modified)."""
-        self.steps += 1
-        return {
-            name: self._update(np.asarray(p, dtype=float), np.asarray(grads[name], dtype=float),
-                               self.state.setdefault(name, {}))
-            for name, p in params.items()
-        }
-
-    def _update(self, p: Array, g: Array, state: dict) -> Array:
-        raise NotImplementedError
-
-
-class SGD(Optimizer):
-    """``torch.optim.SGD``: L2 weight decay, heavy-ball momentum with dampening, Nesterov."""
-
-    name = "sgd"
-    defaults = {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
-
-    def _validate(self) -> None:
-        o = self.options
-        check_argument(not o["nesterov"] or (o["momentum"] > 0 and o["dampening"] == 0),
-                       "Nesterov momentum needs momentum > 0 and dampening = 0, got {}", o, error=InvalidArgument)
-
-    def _update(self, p: Array, g: Array, state: dict) -> Array:
-        o = self.options
-        if o["weight_decay"]:
-            g = g + o["weight_decay"] * p
-        if o["momentum"]:
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = g.copy()
-            else:
-                state["momentum_buffer"] = o["momentum"] * state["momentum_buffer"] + (1 - o["dampening"]) * g
-            buf = state["momentum_buffer"]
-            g = g + o["momentum"] * buf if o["nesterov"] else buf
-        return p - o["lr"] * g
-
-
-class Momentum(SGD):
-    """SGD with heavy-ball momentum (0.9 unless given)."""
-
-    name = "momentum"
-    defaults = {**SGD.defaults, "momentum": 0.9}
-
-
-class Nesterov(SGD):
-    """SGD with Nesterov momentum (0.9 unless given)."""
-
-    name = "nesterov"
-    defaults = {**SGD.defaults, "momentum": 0.9, "nesterov": True}
-
-
-class RMSprop(Optimizer):
-    """``torch.optim.RMSprop`` (optionally centered, with momentum and L2 weight decay)."""
-
-    name = "rmsprop"
-    defaults = {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False}
-
-    def _update(self, p: Array, g: Array, state: dict) -> Array:
-        o = self.options
-        if o["weight_decay"]:
-            g = g + o["weight_decay"] * p
-        alpha = o["alpha"]
-        state["square_avg"] = alpha * state.get("square_avg", np.zeros_like(p)) + (1 - alpha) * g * g
-        if o["centered"]:
-            state["grad_avg"] = _lerp(state.get("grad_avg", np.zeros_like(p)), g, 1 - alpha)
-            avg = np.sqrt(state["square_avg"] - state["grad_avg"] * state["grad_avg"]) + o["eps"]
-        else:
-            avg = np.sqrt(state["square_avg"]) + o["eps"]
-        if o["momentum"] > 0:
-            state["momentum_buffer"] = o["momentum"] * state.get("momentum_buffer", np.zeros_like(p)) + g / avg
-            return p - o["lr"] * state["momentum_buffer"]
-        return p - o["lr"] * g / avg
-
-
-class Adam(Optimizer):
-    """``torch.optim.Adam``: bias-corrected moments, L2 weight decay added to the gradient."""
-
-    name = "adam"
-    defaults = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False}
-    decoupled = False
-
-    def _validate(self) -> None:
-        betas = self.options["betas"]
-        check_argument(isinstance(betas, (tuple, list)) and len(betas) == 2 and all(0 <= b < 1 for b in betas),
-                       "betas must be a pair of numbers in [0, 1), got {!r}", betas, error=InvalidArgument)
-        self.options["betas"] = tuple(float(b) for b in betas)
-
-    def _update(self, p: Array, g: Array, state: dict) -> Array:
-        o = self.options
-        lr, (beta1, beta2), wd = o["lr"], o["betas"], o["weight_decay"]
-        if wd and self.decoupled:
-            p = p * (1 - lr * wd)  # AdamW: decay the weights, not the gradient
-        elif wd:
-            g = g + wd * p
-        t = state["step"] = state.get("step", 0) + 1
-        state["exp_avg"] = _lerp(state.get("exp_avg", np.zeros_like(p)), g, 1 - beta1)
-        state["exp_avg_sq"] = beta2 * state.get("exp_avg_sq", np.zeros_like(p)) + (1 - beta2) * g * g
-        second = state["exp_avg_sq"]
-        if o["amsgrad"]:
-            second = state["max_exp_avg_sq"] = np.maximum(state.get("max_exp_avg_sq", second), second)
-        step_size = lr / (1 - beta1**t)
-        denom = np.sqrt(second) / math.sqrt(1 - beta2**t) + o["eps"]
-        return p - step_size * state["exp_avg"] / denom
-
-
-class AdamW(Adam):
-    """``torch.optim.AdamW``: Adam with decoupled weight decay (0.01 unless given)."""
-
-    name = "adamw"
-    defaults = {**Adam.defaults, "weight_decay": 1e-2}
-    decoupled = True
-
-
-#: name -> optimizer class; every class applies the same rule to each coordinate.
-OPTIMIZERS: dict[str, type[Optimizer]] = {}
-
-
-def register_optimizer(cls: type[Optimizer], *, replace: bool = False) -> type[Optimizer]:
-    """Add an :class:`Optimizer` subclass to :data:`OPTIMIZERS` under ``cls.name``."""
-    if cls.name in OPTIMIZERS and not replace:
-        raise RegistryError(f"optimizer {cls.name!r} is already registered; pass replace=True to override it")
-    OPTIMIZERS[cls.name] = cls
-    return cls
-
-
-for _cls in (SGD, Momentum, Nesterov, RMSprop, Adam, AdamW):
-    register_optimizer(_cls)
-
-
-def make_optimizer(name: str, *, lr: float, **options: object) -> Optimizer:
-    """A fresh optimizer from the registry, its options checked."""
-    if name not in OPTIMIZERS:
-        raise RegistryError(f"unknown optimizer {name!r}; known optimizers: {', '.join(sorted(OPTIMIZERS))}")
-    return OPTIMIZERS[name](lr=lr, **options)
-
-
-def minibatch_indices(n: int, steps: int, batch_size: "int | None", seed: int) -> list["Array | None"]:
-    """The example indices of each step: ``None`` (full batch) or ``batch_size`` indices
-    drawn without replacement from ``default_rng(seed)``, independently per step."""
-    check_argument(isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0,
-                   "steps must be a non-negative integer, got {!r}", steps, error=InvalidArgument)
-    if batch_size is None:
-        return [None] * steps
-    check_argument(isinstance(batch_size, int) and not isinstance(batch_size, bool) and 1 <= batch_size <= n,
-                   "batch_size must be an integer between 1 and the number of examples ({}), got {!r}",
-                   n, batch_size, error=InvalidArgument)
-    rng = np.random.default_rng(seed)
-    return [np.sort(rng.choice(n, size=batch_size, replace=False)) for _ in range(steps)]
-
-
-@dataclass
-class Trajectory:
-    """Parameters ``θ_0 … θ_steps`` of a training run (copies), and how they were made."""
-
-    params: list[Params]
-    optimizer: str
-    options: dict[str, object]
-    batches: list["Array | None"] = field(default_factory=list)
-
-    @property
-    def steps(self) -> int:
-        return len(self.params) - 1
-
-    @property
-    def initial(self) -> Params:
-        return self.params[0]
-
-    @property
-    def final(self) -> Params:
-        return self.params[-1]
-
-    def moved(self) -> tuple[str, ...]:
-        """Names of the parameters that differ anywhere from their initial value."""
-        return tuple(
-            name for name in self.initial if any(np.any(theta[name] != self.initial[name]) for theta in self.params)
-        )
+# ================================================================ training (the optimizers: symderiv.numeric_optimizers)
 
 
 def train(

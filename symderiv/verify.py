@@ -36,7 +36,6 @@ from .certify import Uncertifiable, enclose, midpoint
 from .engine import input_symbols
 from .errors import InvalidArgument
 from .graph.analysis import GraphAnalysis
-from .graph.replay import verify_graph
 from .guard import public_entry
 from .init import constant, entry_symbol, generic
 from .network import require_concrete
@@ -479,6 +478,8 @@ def verify(target: Any, init: object = None, *, options: VerifyOptions | None = 
     if isinstance(target, GraphAnalysis):  # a traced module: real torch.optim runs of ``module``
         if module is None:
             raise InvalidArgument("verify of a graph analysis needs the analyzed nn.Module: verify(analysis, module=model)")
+        from .graph.replay import verify_graph  # imports torch (optional, symderiv[torch]): only for a module
+
         return verify_graph(target, module, seed=o.seed, steps=o.steps, strict=o.strict)
     analysis = target if isinstance(target, Analysis) else analyze(target, init, seed=o.seed)
     net = analysis.net
