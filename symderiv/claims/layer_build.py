@@ -21,13 +21,13 @@ Every value is a matrix (a number is 1×1).  The rules, stated in NOTATION.md:
 from __future__ import annotations
 
 import sympy as sp
+from sympy import ImmutableMatrix as Matrix
 
 from ..errors import ClaimNameError, ClaimSyntaxError, UnsupportedError
 from .tree import Add, Call, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, children, to_text
 
 __all__ = ["LayerBuilder", "free_ranges"]
 
-Matrix = sp.ImmutableMatrix
 _ELEMENTWISE = {"sqrt": sp.sqrt, "exp": sp.exp, "log": sp.log, "abs": sp.Abs, "tanh": sp.tanh,
                 "sigmoid": lambda u: 1 / (1 + sp.exp(-u))}
 
@@ -299,8 +299,8 @@ class LayerBuilder:
             m = args[0]
             return Matrix(m.rows, 1, lambda i, _: sum(m[i, j] for j in range(m.cols)))
         if node.func == "diag" and len(args) == 1 and 1 in args[0].shape:
-            v = list(args[0])
-            return Matrix(len(v), len(v), lambda i, j: v[i] if i == j else 0)
+            entries: list = list(args[0])
+            return Matrix(len(entries), len(entries), lambda i, j: entries[i] if i == j else 0)
         raise UnsupportedError(f"the function {node.src or node.func} is not supported in a {self.model.kind} claim "
                                "(known: sqrt, exp, log, abs, tanh, sigmoid, softmax, rowsum, diag)")
 
@@ -370,6 +370,7 @@ def free_ranges(node, model, bound: tuple = ()) -> dict:
         if not q.indices or q.name in model.sizes:
             return
         rows, cols = shape_of(q.name)
+        dims: tuple
         if len(q.indices) == 2:
             dims = (rows, cols)
         elif rows == 1 or cols == 1:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
+from sympy import ImmutableMatrix as Matrix
 
 __all__ = ["LayerModel", "build_model", "MODELS"]
 
-Matrix = sp.ImmutableMatrix
 
 
 def _symbols(name: str, rows: int, cols: int, *, vector: str = "") -> Matrix:

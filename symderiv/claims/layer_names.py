@@ -108,7 +108,7 @@ class Vocabulary:
     def size(self, tok):
         """A LaTeX letter naming one of the layer's sizes (a summation bound such as ``\\sum_{i=1}^D``), or None."""
         canon = self.letters.get(tok.text) if tok.kind == "letter" else None
-        return Q("layer", None, (), None, tok.text, name=canon) if canon in self.sizes else None
+        return Q("layer", None, (), None, tok.text, name=canon) if canon is not None and canon in self.sizes else None
 
     def latex_target(self, rw, toks: list, tok):
         """The quantity of a ∂-denominator (``\\partial \\hat{x}_i``, ``\\partial \\sigma_B^2``), or None."""
