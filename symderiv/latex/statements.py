@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import sympy as sp
 
 from ..closed_forms import tree_size
+from ..law_records import law_tex
 from ..patterns import Block
 from .context import Context, join
 
@@ -345,8 +346,6 @@ def _column_sum(law: Any, ctx: Context) -> tuple[int, str, int | None] | None:
 
 def law_items(ctx: Context, laws: Sequence[Any]) -> list[str]:
     """The linear laws as math, column sums grouped: ``\\sum_k W^{(2)}_{k,j}`` for every ``j``."""
-    from ..laws import law_tex
-
     sums: dict[tuple[int, str], list[int | None]] = {}
     other = []
     for law in laws:
@@ -399,8 +398,6 @@ def _laws(ctx: Context) -> Claim | None:
 
 
 def _quadratic(ctx: Context) -> Claim | None:
-    from ..laws import law_tex
-
     quad = [law for law in ctx.analysis.conserved if law.kind == "quadratic"]
     if not quad:
         return None
