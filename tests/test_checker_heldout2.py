@@ -87,6 +87,14 @@ class Twin:
             per = ((z - self.Y) ** 2).mean(axis=1)
         return per.mean(), Z, A, P
 
+    def loss_of(self, P):
+        """The mean loss as a function of the predictions (softmax CE: −Σ y log p; binary CE; MSE)."""
+        if self.loss == "ce":
+            return -(self.Y * np.log(P)).sum(axis=1).mean()
+        if self.loss == "bce":
+            return -(self.Y * np.log(P) + (1 - self.Y) * np.log(1 - P)).sum(axis=1).mean()
+        return ((P - self.Y) ** 2).mean(axis=1).mean()
+
     def _fd(self, base, loss_at):
         out = np.zeros_like(base)
         for idx in np.ndindex(base.shape):
@@ -138,6 +146,8 @@ def _truth(twin: Twin, target):
         name, l = layer
         g = {"Z": lambda: env["Z"][l], "A": lambda: env["A"][l], "P": lambda: env["P"],
              "L": lambda: np.array(env["loss"])}[name]()
+    elif kind == "P":  # ∂(mean loss)/∂P, the loss as a function of independent predictions
+        g = twin._fd(env["P"].copy(), lambda P: twin.loss_of(P))
     elif kind == "jac":
         g = _softmax_jacobian(env["Z"][twin.L][0])
     else:

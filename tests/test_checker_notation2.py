@@ -79,6 +79,32 @@ CASES = [
      [3, 4, 3], "tanh", "ce", "auto", one(("Z", 1, "vec"), lambda e: ((e["P"] - e["Y"]) @ e["W"][2]) / np.cosh(e["Z"][1]) ** 2)),
     (r"\frac{\partial L}{\partial z^{(1)}} = W^{(2)\top} \frac{\partial L}{\partial z^{(2)}} \odot \operatorname{sech}(z^{(1)})",
      [3, 4, 3], "tanh", "ce", "auto", one(("Z", 1, "vec"), lambda e: ((e["P"] - e["Y"]) @ e["W"][2]) / np.cosh(e["Z"][1]))),
+    # CS224n's layers as subscripts: z_1 = x W_1 + b_1 (row vectors)
+    (r"\frac{\partial J}{\partial z_1} = (\hat{y} - y) W_2^\top \odot \sigma'(z_1)", [3, 4, 3], "sigmoid", "ce", "cs224n",
+     one(("Z", 1, "vec"), lambda e: ((e["P"] - e["Y"]) @ e["W"][2]) * e["df"](e["Z"][1]))),
+    (r"\frac{\partial J}{\partial z_1} = (\hat{y} - y) W_2^\top \odot \sigma(z_1)", [3, 4, 3], "sigmoid", "ce", "cs224n",
+     one(("Z", 1, "vec"), lambda e: ((e["P"] - e["Y"]) @ e["W"][2]) * e["f"](e["Z"][1]))),
+    # code's lowercase arrays are the batch's (CS231n's h1)
+    ("dW2 = h1.T.dot(dscores)", [4, 5, 3], "relu", "ce", "cs231n", one(("W", 2, "Wt"), lambda e: e["A"][1].T @ dsc(e))),
+    ("dW2 = h1.T.dot(probs - Y)", [4, 5, 3], "relu", "ce", "cs231n", one(("W", 2, "Wt"), lambda e: e["A"][1].T @ (e["P"] - e["Y"]))),
+    ("dh1 = dscores.dot(W2.T)", [4, 5, 3], "relu", "ce", "cs231n", one(("H", 1, "rows"), lambda e: dsc(e) @ e["W"][2])),
+    ("dh1 = dscores.dot(W2.T) * (h1 > 0)", [4, 5, 3], "relu", "ce", "cs231n",
+     one(("H", 1, "rows"), lambda e: dsc(e) @ e["W"][2] * (e["A"][1] > 0))),
+    # Ng's AL, dAL, dZL: the output layer
+    ("dAL = - (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))", [3, 4, 2], "sigmoid", "bce", "ng",
+     one(("P", None, "per"), lambda e: -(e["Y"] / e["P"] - (1 - e["Y"]) / (1 - e["P"])).T)),
+    ("dZL = AL - Y", [3, 4, 2], "sigmoid", "bce", "ng", one(("Z", 2, "per"), lambda e: (e["P"] - e["Y"]).T)),
+    ("dZL = AL * (1 - AL)", [3, 4, 2], "sigmoid", "bce", "ng", one(("Z", 2, "per"), lambda e: (e["P"] * (1 - e["P"])).T)),
+    # CS231n's notes write column vectors; its W stays n_(l-1) × n_l
+    (r"\nabla_W L = \frac{1}{N} \sum_{i=1}^{N} x_i (p_i - y_i)^T", [4, 3], None, "ce", "cs231n",
+     one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]) / e["N"])),
+    (r"\nabla_W L = \sum_{i=1}^{N} x_i (p_i - y_i)^T", [4, 3], None, "ce", "cs231n",
+     one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]))),
+    # Ng's g'^{[l]} (primes before the layer)
+    (r"dZ^{[l]} = dA^{[l]} * g'^{[l]}(Z^{[l]})", [3, 4, 4, 3], "tanh", "ce", "auto",
+     each((("Z", l, "per"), lambda e, l=l: (e["N"] * e["dZ"][l + 1] @ e["W"][l + 1] * e["df"](e["Z"][l])).T) for l in (1, 2))),
+    (r"dZ^{[l]} = dA^{[l]} * g^{[l]}(Z^{[l]})", [3, 4, 4, 3], "tanh", "ce", "auto",
+     each((("Z", l, "per"), lambda e, l=l: (e["N"] * e["dZ"][l + 1] @ e["W"][l + 1] * e["f"](e["Z"][l])).T) for l in (1, 2))),
 ]
 
 

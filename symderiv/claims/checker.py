@@ -15,7 +15,7 @@ from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimi
 from ..guard import public_entry
 from .conventions import CONVENTIONS, DEFAULT, IN_OUT, apply_convention, choose, writes_rows
 from .derivation import is_derivation, looks_latex, split_derivation, substitute, writes_code
-from .readings import example_subscripts, layer_subscripts, readings
+from .readings import example_subscripts, layer_subscripts, lowercase_batch, readings
 from .names import resolve
 from .session import _check_here, _pairs, _relation, safety_net_seconds
 from .tree import MAX_CHARS, Add, Call, Claim, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, to_latex, to_text
@@ -191,15 +191,34 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
     if subscripted:
         said.append("a single number under W (or under b in a network of several layers) is read as its layer: "
                     "W_1 = W^{(1)}, b_2 = b^{(2)}")
-    options = readings(parsed, net.depth)
+    # CS224n writes layers as subscripts (z_1 = x W_1 + b_1): in its convention z_1 is a layer; in a claim that
+    # writes W_1 so, z_1 may be either (an entry in symderiv's own notation)
+    options = readings(parsed, net.depth, numbered_layers="layer" if conv.name == "cs224n" else "both" if subscripted else "")
     if len(options) == 1:
+        if options[0][0]:  # one reading, named: the claim as read so
+            said.append(f"read as {options[0][0]}")
+        parsed = options[0][1]
         try:
             resolved = resolve(parsed, net, conv)
         except ClaimSyntaxError as exc:
-            if convention != "auto" or conv != DEFAULT or not str(exc).startswith(_SHAPE_ERRORS):
+            if not str(exc).startswith(_SHAPE_ERRORS):
                 raise
-            parsed, resolved, note = _in_rows(parsed, net, exc)
+            batch = _as_batch(parsed, net, conv, convention == "auto" and conv == DEFAULT)
+            columns = _column_vectors(parsed, net, conv) if batch is None else None
+            if batch is not None:
+                parsed, resolved, note = batch
+            elif columns is not None:
+                parsed, resolved, note = columns
+            elif convention != "auto" or conv != DEFAULT:
+                raise
+            else:
+                parsed, resolved, note = _in_rows(parsed, net, exc)
             said = [note, *said]
+        if resolved.variants and all(v.mismatch for v in resolved.variants):
+            batch = _as_batch(parsed, net, conv, convention == "auto" and conv == DEFAULT)
+            if batch is not None:  # dh1 = dscores.dot(W2.T): code's lowercase array, not one example's vector
+                parsed, resolved, note = batch
+                said = [note, *said]
         if convention == "auto" and conv == DEFAULT and resolved.variants and all(v.mismatch for v in resolved.variants):
             parsed, resolved, note = _other_orientation(parsed, net, resolved)
             said = [note, *said] if note else said
@@ -209,7 +228,13 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
     fit, failed = [], []
     for what, c in options:
         try:
-            r = resolve(c, net, conv)
+            try:
+                r = resolve(c, net, conv)
+            except ClaimSyntaxError as exc:  # the shapes may fit with row vectors (CS224n's x W_1), as for one reading
+                if convention != "auto" or conv != DEFAULT or not str(exc).startswith(_SHAPE_ERRORS):
+                    raise
+                c, r, note = _in_rows(c, net, exc)
+                what, said = f"{what} with row vectors", [note, *said] if note not in said else said
         except SymderivError as exc:
             failed.append((what, str(exc)))
             continue
@@ -223,7 +248,9 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
     verdicts = []
     for what, c, r in fit:
         verdicts.append((what, _check_reading(claim, c, r, net, init, seed, memory_mb, seconds)))
-    return _combine_readings(verdicts, [w for w, _ in failed])
+    verdict = _combine_readings(verdicts, [w for w, _ in failed])
+    verdict.notes[:0] = said
+    return verdict
 
 
 def _in_rows(parsed: Claim, net, exc: ClaimSyntaxError):
@@ -244,6 +271,44 @@ def _in_rows(parsed: Claim, net, exc: ClaimSyntaxError):
                                "notation, say convention='cs224n' (command line: --convention cs224n)") from None
     note = rows.describe() + f" ({_ROWS_DETECTED}, and the shapes agree only so; in symderiv's own: {exc})"
     return candidate, resolved, note
+
+
+def _column_vectors(parsed: Claim, net, conv):
+    """A claim in a row-vector convention (CS231n) whose shapes fit only with column vectors (its notes'
+    ``\sum_i x_i (p_i - y_i)^T``, while ``W`` stays ``n_(l-1) × n_l``): ``(claim, resolved, note)``, else None.
+    A vector's orientation is notation; the weights' shape is the convention's."""
+    if conv.vectors != "rows":
+        return None
+    columns = replace(conv, name=f"{conv.name} with column vectors", vectors="columns")
+    try:
+        resolved = resolve(parsed, net, columns)
+    except SymderivError:
+        return None
+    if any(v.mismatch for v in resolved.variants):
+        return None
+    return parsed, resolved, (f"{conv.name}'s vectors are rows, but this claim's shapes fit only with column vectors "
+                              f"(x_i (p_i - y_i)^T): read so, W keeping {conv.name}'s shape")
+
+
+def _as_batch(parsed: Claim, net, conv, rows_too: bool):
+    """Code's lowercase arrays (``dW2 = h1.T.dot(dscores)``) as batch matrices (:func:`.readings.lowercase_batch`),
+    when the shapes fit so (in ``conv``, or with ``rows_too`` in the row convention the code may be in):
+    ``(claim, resolved, note)``, else None."""
+    lifted, names = lowercase_batch(parsed)
+    if not names:
+        return None
+    said = (f"{', '.join(names)} read as the batch's matrix (NumPy code names its arrays in lowercase, and the claim "
+            "writes batch matrices; as one example's vector the shapes do not fit)")
+    for candidate_conv in (conv, CONVENTIONS["cs231n"]) if rows_too else (conv,):
+        try:
+            candidate = apply_convention(lifted, candidate_conv) if candidate_conv != conv else lifted
+            resolved = resolve(candidate, net, candidate_conv)
+        except SymderivError:
+            continue
+        if any(v.mismatch for v in resolved.variants):
+            continue
+        return candidate, resolved, said if candidate_conv == conv else f"{said}; {candidate_conv.describe()}"
+    return None
 
 
 def _other_orientation(parsed: Claim, net, resolved):

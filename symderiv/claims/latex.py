@@ -327,6 +327,13 @@ class _Rewriter:
             return self.quantity("z", tok)  # CS231n's scores f_j, f_{y_i}: a function is applied, f_j is not
         if c in ("f", "g"):  # the network's activation (g in Ng's notes)
             layer = self.layer_script(tok, required=False)
+            if layer is None and self.peek_text() == "'":  # g'^{[l]}(z): the primes before the layer
+                primes = 0
+                while self.peek_text() == "'":
+                    self.take()
+                    primes += 1
+                layer = self.layer_script(tok, required=False)
+                self._primes = getattr(self, "_primes", 0) + primes
             return self.function("f", tok, layer)
         nxt = self.peek()
         if c == "d" and nxt is not None and nxt.kind == "letter" and nxt.pos == tok.pos + 1 and nxt.text in "WwbzhaxZAH":

@@ -48,9 +48,9 @@ _FUNCS = {"sigma": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "exp": "exp"
 #: code-style derivative names: dsigma(z) = sigma'(z)
 _DFUNCS = {"dsigma": "sigmoid", "dsigmoid": "sigmoid", "sigmoid_prime": "sigmoid", "sigma_prime": "sigmoid",
            "dtanh": "tanh", "tanh_prime": "tanh", "drelu": "relu", "relu_prime": "relu", "df": "f", "f_prime": "f"}
-_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|w|b|X|Y|P|Z|H|A)(\d*)$")
+_QUANT = re.compile(r"^(x|y|p|z|h|a|delta|W|w|b|X|Y|P|Z|H|A)(\d*|L)$")  # L: the output layer (Ng's AL, dZL)
 #: code-style gradient names: dW1 = dL/dW1, dz2 = dL/dz2, dZ1, dH (batch matrices)
-_DNAME = re.compile(r"^d(W|w|b|z|h|a|x|Z|H|A)(\d*)$")
+_DNAME = re.compile(r"^d(W|w|b|z|h|a|x|Z|H|A)(\d*|L)$")
 #: CS231n's code names for batch matrices: scores (the logits Z^(L)), probs (P), hidden_layer (H)
 _ALIASES = {"scores": "ZL", "probs": "P", "hidden_layer": "H", "hidden": "H"}
 #: NumPy reductions: np.sum / np.mean with axis= and keepdims= (a 1-D result is a column vector)
@@ -180,6 +180,11 @@ def _split_relations(text: str) -> list[str]:
         if not p.strip():
             raise ClaimSyntaxError(f"side {k + 1} of the relation is empty")
     return parts
+
+
+def _layer_number(written: str) -> int | str | None:
+    """The layer of ``z2`` (2), of Ng's ``AL`` (the output layer ``L``) or of ``z`` (none)."""
+    return int(written) if written.isdigit() else written or None
 
 
 class NotPython(ClaimSyntaxError):
@@ -342,7 +347,7 @@ class _Walker:
             if kind == "delta":
                 raise ClaimNameError(f"{src}: differentiate by z<l> (dL/dz<l> is delta<l>), not by delta")
             kind = {"a": "h", "A": "H", "w": "W"}.get(kind, kind)
-            wrt = Q(kind, int(layer) if layer else None, indices, None, target + src[src.index(target) + len(target):])
+            wrt = Q(kind, _layer_number(layer), indices, None, target + src[src.index(target) + len(target):])
             return Q("grad", None, (), wrt, src if not dname else "d" + src[len("dL/d"):])
         if name in _LOSS_NAMES:
             return self.plain(node, Q("loss", src=src), indices)
@@ -363,7 +368,7 @@ class _Walker:
             kind = {"a": "h", "A": "H", "w": "W"}.get(kind, kind)
             if layer and kind in ("x", "y", "p", "X", "Y", "P"):
                 raise ClaimNameError(f"{src}: {kind} takes no layer number")
-            return Q(kind, int(layer) if layer else None, indices, None, src)
+            return Q(kind, _layer_number(layer), indices, None, src)
         if _INDEX.match(name):
             raise ClaimNameError(f"the index {name} at column {node.col_offset} can only be used inside [...] (e.g. x[{name}])")
         raise unknown_name(name, f"at column {node.col_offset}")

@@ -14,7 +14,7 @@ from dataclasses import replace
 from .conventions import _written_a
 from .tree import Claim, Op, Q, Sum, children, map_quantities, transform
 
-__all__ = ["readings", "layer_subscripts", "example_subscripts"]
+__all__ = ["readings", "layer_subscripts", "example_subscripts", "lowercase_batch"]
 
 #: quantities one example has as a vector (``x_i`` in a sum over the examples is example i's input)
 _PER_EXAMPLE = ("x", "y", "p", "z", "h", "delta")
@@ -69,14 +69,54 @@ def _bare_a(claim: Claim) -> bool:
     return False
 
 
-def readings(claim: Claim, depth: int) -> list[tuple[str, Claim]]:
+def readings(claim: Claim, depth: int, numbered_layers: str = "") -> list[tuple[str, Claim]]:
     """``[(description, claim)]``: one claim per reading of the symbols the notation leaves open (a bare
-    ``a``: every layer it can name; a bare ``w`` in a one-layer network: ``W`` or Ng's column ``w = W^T``);
-    a single entry, with an empty description, when nothing is open."""
+    ``a``: every layer it can name; a bare ``w`` in a one-layer network: ``W`` or Ng's column ``w = W^T``;
+    with ``numbered_layers="both"`` (the claim writes layers as subscripts, ``W_1``) ``z_1``/``h_2`` as entry and
+    as layer, with ``"layer"`` (a convention that writes layers so, CS224n's) as layer only); a single
+    entry, with an empty description, when nothing is open."""
     out = [("", claim)]
-    for expand in (_a_readings, _w_readings):
+    expansions = (_a_readings, _w_readings) + ((_numbered_readings,) if numbered_layers else ())
+    for expand in expansions:
+        if expand is _numbered_readings:
+            out = [(", ".join(d for d in (what, more) if d), c2) for what, c in out
+                   for more, c2 in _numbered_readings(c, depth, numbered_layers == "both")]
+            continue
         out = [(", ".join(d for d in (what, more) if d), c2) for what, c in out for more, c2 in expand(c, depth)]
     return out
+
+
+def _numbered(q: Q, depth: int) -> bool:
+    """``z_1``, ``h_2``, ``a_1``, ``\delta_2``: a layered vector with one number under it and no layer."""
+    return q.kind in ("z", "h", "delta") and q.layer is None and q.example is None and len(q.indices) == 1 \
+        and isinstance(q.indices[0], int) and 1 <= q.indices[0] <= depth
+
+
+def _numbered_readings(claim: Claim, depth: int, entry_too: bool = True) -> list[tuple[str, Claim]]:
+    """CS224n writes layers as subscripts (``z_1 = x W_1 + b_1``, ``h = \sigma(z_1)``), where symderiv reads an
+    entry (``z_1``: the first logit).  In a claim that writes its weights so, ``z_k``/``h_k`` has both
+    readings; ``\delta_k`` is refused, because CS224n numbers its error vectors along the derivation
+    (``\delta_1 = \hat{y} - y``), not by layer."""
+    qs = [n for s in claim.sides for n in _walk(s) if isinstance(n, Q)]
+    qs += [q.wrt for q in qs if q.wrt is not None]
+    numbered = [q for q in qs if _numbered(q, depth)]
+    if not numbered:
+        return [("", claim)]
+    delta = next((q for q in numbered if q.kind == "delta"), None)
+    if delta is not None:
+        from ..errors import ClaimNameError
+
+        raise ClaimNameError(
+            f"{delta.src or 'delta'}: with layers written as subscripts (W_1, b_2), a numbered delta may be entry "
+            f"{delta.indices[0]} of the output error or a numbered error vector (CS224n's delta_1 = y_hat - y); write "
+            "\\delta^{(l)} for layer l's error, \\frac{\\partial J}{\\partial z_1}, or one entry with a layer")
+
+    def as_layer(q: Q) -> Q:
+        return replace(q, layer=q.indices[0], indices=()) if _numbered(q, depth) else q
+
+    names = ", ".join(sorted({q.src or q.kind for q in numbered}))
+    layered = (f"{names} as a layer (as W_1 is)", replace(claim, sides=tuple(map_quantities(s, as_layer) for s in claim.sides)))
+    return [(f"{names} as an entry", claim), layered] if entry_too else [layered]
 
 
 def _a_readings(claim: Claim, depth: int) -> list[tuple[str, Claim]]:
@@ -134,3 +174,29 @@ def _symbolic_letters(claim: Claim) -> set:
             out.add(n.layer[0])
         stack.extend(children(n))
     return out
+
+
+#: per-example vectors and the batch matrix NumPy code names by the same lowercase letter (h1 for H1)
+_BATCH_OF = {"x": "X", "y": "Y", "p": "P", "z": "Z", "h": "H"}
+
+
+def lowercase_batch(claim: Claim) -> tuple[Claim, list[str]]:
+    """NumPy code names its arrays in lowercase (CS231n's ``h1 = np.maximum(0, X.dot(W1) + b1)`` is the
+    batch's hidden layer): in a plain-text claim that also writes a batch matrix (``X``, ``dscores``,
+    ``probs``), each whole lowercase vector (``h1``, ``z2``, and ``dz1``'s target) as its batch matrix.
+    Returns the claim so read and the names read so (empty when nothing applies); the caller uses it
+    only when the shapes fit this way and not the other."""
+    qs = [n for s in claim.sides for n in _walk(s) if isinstance(n, Q)]
+    qs += [q.wrt for q in qs if q.wrt is not None]
+    if claim.syntax != "plain" or not any(q.kind in _BATCH_OF.values() for q in qs):
+        return claim, []
+    names: list[str] = []
+
+    def lift(q: Q) -> Q:
+        if q.kind in _BATCH_OF and not q.indices and q.example is None:
+            names.append(q.src or q.kind)
+            return replace(q, kind=_BATCH_OF[q.kind])
+        return q
+
+    sides = tuple(map_quantities(s, lift) for s in claim.sides)
+    return (replace(claim, sides=sides), sorted(set(names))) if names else (claim, [])
