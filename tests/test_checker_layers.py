@@ -319,6 +319,18 @@ def test_attention_backward_as_numpy_code():
     assert v.status == "refuted" and v.first_wrong_link == 4 and v.counterexample is not None
 
 
+def test_layernorm_reads_one_subscript_both_ways_and_never_refutes_on_a_reading_not_meant():
+    # Σ_i dy_i ⊙ x̂_i sums over the examples (rows): only that reading fits dγ's 1×D shape
+    c = _norm_context(1, 4)
+    assert _agrees(c["dgamma"], (c["dout"] * c["xhat"]).sum(axis=0))
+    v = check(r"\frac{\partial L}{\partial \gamma} = \sum_{i} \frac{\partial L}{\partial y_i} \odot \hat{x}_i", layernorm())
+    assert v.status == "proved" and any("example i's row, the only reading that fits" in n for n in v.notes)
+    # with γ_i, i is a feature (a column): only that reading fits the index ranges
+    v = check(r"\frac{\partial L}{\partial \hat{x}_i} = \frac{\partial L}{\partial y_i} \gamma_i", layernorm())
+    assert v.status == "proved" and any("feature i's column" in n for n in v.notes)
+    assert check(r"\frac{\partial L}{\partial \hat{x}_i} = \frac{\partial L}{\partial y_i}", layernorm()).status == "refuted"
+
+
 def test_a_wrong_axis_is_a_shape_refutation_that_says_so():
     v = check("dgamma = np.sum(dout * x_hat, axis=1)", batchnorm())
     assert v.status == "refuted" and "shapes" in v.links[0].reason and "1×2" in v.links[0].reason

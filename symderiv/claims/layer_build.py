@@ -83,9 +83,17 @@ class LayerBuilder:
         idx = [self.index(i, env, src) for i in indices]
         if not idx:
             return value
-        for k, n in zip(idx, (value.rows, value.cols) if len(idx) == 2 else (max(value.shape),)):
+        if len(idx) == 2:
+            dims: tuple = (value.rows, value.cols)
+        elif 1 in value.shape:
+            dims = (len(value),)
+        else:
+            dims = ((value.rows, value.cols)[self.model.single_axis],)
+        for k, n in zip(idx, dims):
             if not 1 <= k <= n:
-                raise ClaimSyntaxError(f"the index {k} of {src} is out of its range 1..{n}")
+                raise ClaimSyntaxError(f"the index {k} of {src} is out of its range 1..{n}"
+                                       + (f" ({_AXIS_WORDS[self.model.single_axis]})" if len(dims) == 1 and
+                                          1 not in value.shape else ""))
         if len(idx) == 2:
             if _is_scalar(value) or 1 in value.shape:
                 raise ClaimSyntaxError(f"{src} is a vector ({_shape(value)}): it takes one index")
@@ -301,6 +309,9 @@ class LayerBuilder:
         if node.func == "diag" and len(args) == 1 and 1 in args[0].shape:
             entries: list = list(args[0])
             return Matrix(len(entries), len(entries), lambda i, j: entries[i] if i == j else 0)
+        if node.func == "diag" and len(args) == 1 and args[0].rows == args[0].cols:
+            m = args[0]  # of a square matrix: its diagonal, a column (NumPy's np.diag)
+            return Matrix(m.rows, 1, lambda i, _: m[i, i])
         raise UnsupportedError(f"the function {node.src or node.func} is not supported in a {self.model.kind} claim "
                                "(known: sqrt, exp, log, abs, tanh, sigmoid, softmax, rowsum, diag)")
 
@@ -317,6 +328,10 @@ class LayerBuilder:
         if 1 in body.shape and 1 in by.shape:
             return Matrix(len(body), len(by), lambda i, j: sp.diff(body[i], by[j]))
         raise UnsupportedError(f"∂…/∂{target.src}: the derivative of a matrix by a matrix; write entries")
+
+
+#: what one subscript on a matrix picks, per single-index axis
+_AXIS_WORDS = {0: "one subscript on a matrix picks a row", 1: "one subscript on a matrix picks a column"}
 
 
 def _unsized_ones(node) -> bool:

@@ -270,14 +270,74 @@ def _check_one(text: str, parsed: Claim, layer: Layer, seed, memory_mb: int, sec
 
 
 def _check_here(text: str, parsed: Claim, layer: Layer, rng_seed: int, seconds: float) -> Verdict:
-    """The building, refutation and proof of one claim (in the bounded child)."""
+    """The building, refutation and proof of one claim (in the bounded child), under each reading of a
+    one-subscript slice the layer's notation leaves open (:data:`_READINGS`)."""
     from .layer_models import build_model
 
     model = build_model(layer.kind, layer.sizes)
-    session = _LayerSession(model, parsed, rng_seed, seconds)
-    links = session.links()
-    return Verdict(text, _status([l.status for l in links]), links, layer.describe(), _INPUTS, session.notes,
-                   parsed.syntax)
+    readings = _READINGS.get(layer.kind, ()) if _slices_a_matrix(parsed, model) else ()
+    if not readings:
+        session = _LayerSession(model, parsed, rng_seed, seconds)
+        links = session.links()
+        return Verdict(text, _status([l.status for l in links]), links, layer.describe(), _INPUTS, session.notes,
+                       parsed.syntax)
+    built, failed = [], []
+    for axis, words in readings:
+        model.single_axis = axis
+        try:
+            session = _LayerSession(model, parsed, rng_seed, seconds)
+            built.append((words, session.links(), session.notes))
+        except ClaimSyntaxError as exc:
+            failed.append(f"{words}: {str(exc)[:120]}")
+    if not built:
+        raise ClaimSyntaxError("the claim fits no reading of one subscript: " + "; ".join(failed))
+    fit = [b for b in built if not any(_shape_refuted(l) for l in b[1])] or built[:1]
+    dropped = failed + [f"{w}: the sides' shapes differ" for w, links, _ in built if (w, links, _) not in fit]
+    words, links, notes = fit[0]
+    said = f" ({'; '.join(dropped)})" if dropped else ""
+    if len(fit) == 1:
+        notes = [f"one subscript on an N×D matrix read as {words}, the only reading that fits{said}",
+                 *notes[1:]]
+    else:
+        other_words, other_links, _ = fit[1]
+        merged = []
+        for a, b in zip(links, other_links):
+            if a.status == b.status:
+                merged.append(a)
+            else:
+                merged.append(replace(a, status=UNDECIDED, counterexample=None, reason=(
+                    f"the claim depends on how one subscript is read: {a.status} with {words}, {b.status} with "
+                    f"{other_words}; write two subscripts (x_{{ij}}: example i, feature j) to pick one")))
+        same = all(a.status == b.status for a, b in zip(links, other_links))
+        notes = [f"one subscript on an N×D matrix has two readings, {words} and {other_words}: "
+                 + ("the verdict is the same under both" if same else "the verdicts differ"), *notes[1:]]
+        links = merged
+    return Verdict(text, _status([l.status for l in links]), links, layer.describe(), _INPUTS, notes, parsed.syntax)
+
+
+#: layers whose one-subscript slice of a matrix has several readings: (axis, what it means); the first is
+#: the layer's own (LayerNorm normalizes each example's features: x_i is feature i), the other the batch's
+_READINGS = {"layernorm": ((1, "x_i = feature i's column (the normalized axis)"), (0, "x_i = example i's row"))}
+
+
+def _slices_a_matrix(claim: Claim, model) -> bool:
+    """Does the claim put one subscript on a matrix of the layer (``x_i``, ``\\frac{\\partial L}{\\partial y_i}``)?"""
+    from .tree import Q, children
+
+    stack = list(claim.sides)
+    while stack:
+        node = stack.pop()
+        q = node.wrt if isinstance(node, Q) and node.kind == "grad" and node.wrt is not None else node
+        if isinstance(q, Q) and q.kind == "layer" and len(q.indices) == 1 and q.name not in model.sizes:
+            rows, cols = model.value(q.name).shape
+            if rows > 1 and cols > 1:
+                return True
+        stack.extend(children(node))
+    return False
+
+
+def _shape_refuted(link) -> bool:
+    return link.status == REFUTED and link.counterexample is None and link.reason.startswith("the two sides have different")
 
 
 class _LayerSession:
@@ -472,8 +532,8 @@ _VECTOR_NOTE = "a row and a column of the same length are compared entry by entr
 _AXIS_NOTES = {
     "batchnorm": "one subscript on an N×D matrix picks example i's row (x_i, \\hat{x}_i, dy_i: BatchNorm's normalized "
                  "axis); the upstream gradient ∂L/∂y is free, every entry its own symbol",
-    "layernorm": "one subscript on an N×D matrix picks feature i's column (x_i, \\hat{x}_i: LayerNorm's normalized "
-                 "axis), two pick an entry; the upstream gradient ∂L/∂y is free, every entry its own symbol",
+    "layernorm": "two subscripts pick an entry (example i, feature j); the upstream gradient ∂L/∂y is free, every "
+                 "entry its own symbol",
     "softmax": "z, p and the upstream gradient dp are columns of K entries; dp is free, every entry its own symbol",
     "attention": "one subscript on a matrix picks token i's row; the upstream gradient dO is free, every entry its own symbol",
 }
