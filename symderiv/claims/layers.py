@@ -38,7 +38,8 @@ from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, Symderiv
 from .tree import MAX_CHARS, Claim, to_latex, to_text
 from .verdict import PROVED, REFUTED, UNDECIDED, Counterexample, LinkVerdict, Verdict
 
-__all__ = ["Layer", "batchnorm", "layernorm", "softmax", "attention", "parse_layer", "check_layer", "LAYER_KINDS"]
+__all__ = ["Layer", "batchnorm", "layernorm", "softmax", "attention", "parse_layer", "check_layer", "LAYER_KINDS",
+           "LAYER_HINT", "detect_layer"]
 
 #: largest size of a layer's axis (the forward pass is expanded entry by entry)
 MAX_SIZE = 6
@@ -172,6 +173,44 @@ def _parse(text: str, syntax: str, layer: Layer, seconds: float) -> Claim:
     except BoundExceeded as exc:
         raise SizeLimitError(f"parsing the claim exceeded its bound ({exc}); simplify or shorten it") from None
     return replace(parsed, text=text)
+
+
+# ---------------------------------------------------------------- no layer given
+#: what the refusal of a layer's name in an MLP claim says (:func:`.layer_names.layer_hint`, the LaTeX refusal)
+LAYER_HINT = "--layer "
+
+
+def detect_layer(claim: str, refusal: SymderivError, *, syntax: str = "auto", seconds: float = 10.0,
+                 seed: int | None = None, memory_mb: int = 2048) -> Verdict:
+    """A claim given with an MLP whose names are a layer's (``refusal``: the MLP reading's error naming the
+    layers): checked against every layer the names can belong to, at the default sizes.  When the claim
+    fits and gets the same verdict under each, that verdict, and its notes say what was detected; when
+    the verdicts differ, or no layer fits, the refusal (one line, naming the readings and ``--layer``)."""
+    message = str(refusal)
+    kinds = ("batchnorm", "layernorm") if "batchnorm" in message else ("attention",) if "attention" in message else ()
+    verdicts, unfit = [], []
+    for kind in kinds:
+        layer = parse_layer(kind)
+        try:
+            verdicts.append((layer, check_layer(claim, layer, syntax=syntax, seconds=seconds, seed=seed,
+                                                memory_mb=memory_mb)))
+        except SymderivError as exc:
+            unfit.append(f"{kind}: {str(exc)[:80]}")
+    if not verdicts:
+        raise refusal
+    statuses = {v.status for _, v in verdicts}
+    names = " and ".join(f"{l.kind} at {l.spec().split(':')[1]}" for l, _ in verdicts)
+    if len(statuses) > 1:
+        per = ", ".join(f"{v.status} as {l.kind}" for l, v in verdicts)
+        raise type(refusal)(f"the claim names a layer's quantities and no layer was given; its verdict depends on the "
+                            f"layer ({per}): pick one, " + " or ".join(f"--layer {l.spec()}" for l, _ in verdicts))
+    layer, verdict = verdicts[0]
+    dropped = f" ({'; '.join(unfit)})" if unfit else ""
+    verdict.notes.insert(0, f"detected: the claim names a layer's quantities, not an MLP's, and no layer was given; "
+                            f"checked as {names} (the defaults), {verdict.status} under each{dropped}; "
+                            f"to choose the layer or its sizes: --layer {layer.spec()} (Python: layer=symderiv.claims."
+                            f"layers.{layer.kind}(...))")
+    return verdict
 
 
 # ---------------------------------------------------------------- the check
