@@ -170,9 +170,16 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
             raise InvalidArgument("a layer claim takes no init= and no convention= (its inputs are generic symbols)")
         return check_layer(claim, net, syntax=syntax, seconds=seconds, seed=seed, memory_mb=memory_mb)
     claim = str.__str__(claim) if isinstance(claim, str) else claim
-    if isinstance(claim, str) and is_derivation(claim):
-        return _check_derivation(claim, net, init, syntax, seconds, seed, memory_mb, convention)
-    parsed = parse_claim(claim, syntax, seconds=min(5.0, seconds))
+    try:
+        if isinstance(claim, str) and is_derivation(claim):
+            return _check_derivation(claim, net, init, syntax, seconds, seed, memory_mb, convention)
+        parsed = parse_claim(claim, syntax, seconds=min(5.0, seconds))
+    except (ClaimNameError, UnsupportedError) as exc:  # a layer's names (x_hat, dgamma, dV): :mod:`.layers`
+        from .layers import LAYER_HINT, detect_layer
+
+        if not isinstance(claim, str) or LAYER_HINT not in str(exc) or init is not None or convention != "auto":
+            raise
+        return detect_layer(claim, exc, syntax=syntax, seconds=seconds, seed=seed, memory_mb=memory_mb)
     claim = str.__str__(claim)  # parse_claim accepted it: a str (exactly, from here on)
     return _check_parsed(claim, parsed, net, init, seed, memory_mb, seconds, convention)
 
