@@ -157,7 +157,9 @@ class _Units:
 def _gradients(net: Network, theta: Mapping[str, arb_mat], x: arb_mat, units: _Units) -> dict[str, arb_mat]:
     """The per-example gradient of every parameter (the engine's recursion, on entries, in balls)."""
     L = net.depth
-    h, slopes, z = [x], [None], None
+    h: list[arb_mat] = [x]
+    slopes: dict[int, arb_mat] = {}  # f'(z) of hidden layer l
+    z = x
     for l in range(1, L + 1):
         z = theta[f"W{l}"] * h[-1]
         if net.bias:
@@ -165,7 +167,7 @@ def _gradients(net: Network, theta: Mapping[str, arb_mat], x: arb_mat, units: _U
         if l < L:
             a, da = units.activate(l, z)
             h.append(a)
-            slopes.append(da)
+            slopes[l] = da
     delta = units.output_delta(z)
     grads = {}
     for l in range(L, 0, -1):
