@@ -17,7 +17,7 @@ import pytest
 import symderiv as sd
 from symderiv.claims import check, cli_check
 from symderiv.claims.layers import attention, batchnorm, layernorm, parse_layer, softmax
-from symderiv.errors import ClaimNameError, InvalidArgument, SymderivError, UnsupportedError
+from symderiv.errors import ClaimNameError, InvalidArgument, SymderivError
 
 N, D = 3, 2  # the layers' default sizes (batch × features; tokens × dim)
 K = 3        # softmax's default size
@@ -344,23 +344,38 @@ def test_the_forward_quantities_read_as_what_they_are():
     assert check(r"\sigma^2 = \frac{1}{m-1}\sum_{i=1}^m (x_i - \mu)^2", batchnorm()).status == "refuted"
 
 
-# ---------------------------------------------------------------- never guess: refusals
+# ---------------------------------------------------------------- never guess: detection and refusals
 @pytest.mark.parametrize("text", [
-    "dgamma = np.sum(dout * x_hat, axis=0)",
-    r"\frac{\partial L}{\partial \hat{x}_i} = \frac{\partial L}{\partial y_i} \gamma",
-    r"\frac{\partial L}{\partial \sigma^2} = 0",
-    "dx = (1/N) * gamma * (var + eps)**-0.5 * dout",
+    "dx = (1/N) * gamma * (var + eps)**-0.5 * (N*dout - np.sum(dout, axis=0) - x_hat*np.sum(dout*x_hat, axis=0))",
+    r"\frac{\partial L}{\partial \mu} = -\sum_{i=1}^m \frac{\partial L}{\partial \hat{x}_i} \frac{1}{\sqrt{\sigma^2+\epsilon}}",
 ])
-def test_a_normalization_claim_against_an_mlp_is_refused_naming_the_layer_readings(text):
-    with pytest.raises((ClaimNameError, UnsupportedError)) as info:
+def test_a_normalization_claim_whose_verdict_depends_on_the_layer_is_refused_without_one(text):
+    """Right for BatchNorm, not for LayerNorm (independently: the finite differences of the two layers differ)."""
+    bn, ln = _norm_context(0, 3), _norm_context(1, 3)
+    assert not _agrees(ln["dx"], (1 / N) * ln["gamma"] * (ln["var"] + ln["eps"]) ** -0.5 * (
+        N * ln["dout"] - _sum0(ln["dout"]) - ln["xhat"] * _sum0(ln["dout"] * ln["xhat"])))
+    assert _agrees(bn["dmu"], -_sum0(bn["dxhat"]) / np.sqrt(bn["var"] + bn["eps"]))
+    with pytest.raises(ClaimNameError) as info:
         check(text, sd.mlp([3, 3, 2]))
     message = str(info.value)
-    assert "\n" not in message and "batchnorm" in message and "layernorm" in message and "--layer" in message
+    assert "\n" not in message and "depends on the layer" in message
+    assert "--layer batchnorm:3x2" in message and "--layer layernorm:3x2" in message
 
 
-def test_an_attention_claim_against_an_mlp_is_refused_naming_the_layer():
-    with pytest.raises(ClaimNameError, match="--layer attention"):
-        check("dV = P.T @ dO", sd.mlp([3, 3, 2]))
+def test_a_claim_that_pins_its_layer_down_is_checked_and_says_what_was_detected():
+    v = check("dgamma = np.sum(dout * x_hat, axis=0)", sd.mlp([3, 3, 2]))  # the same under BatchNorm and LayerNorm
+    assert v.status == "proved" and v.notes[0].startswith("detected:") and "batchnorm" in v.notes[0] \
+        and "layernorm" in v.notes[0]
+    v = check("dbeta = np.sum(dout, axis=1)", sd.mlp([3, 3, 2]))
+    assert v.status == "refuted" and v.notes[0].startswith("detected:")
+    v = check("dV = P.T @ dO", sd.mlp([3, 3, 2]))
+    assert v.status == "proved" and "attention" in v.notes[0]
+
+
+def test_names_of_no_layer_stay_a_refusal_naming_the_layers():
+    with pytest.raises(ClaimNameError) as info:
+        check("dbeta = dW", sd.mlp([3, 3, 2]))
+    assert "--layer batchnorm:3x2" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_sigma_alone_is_no_quantity_of_a_normalization_layer():
