@@ -155,3 +155,23 @@ def test_a_transformer_at_width_256_reads_back_per_tensor():
     tex = a.to_latex()
     assert tex.startswith("\\documentclass") and len(tex) < 300_000
     assert a.verify(m, optimizers=("sgd",), batches=(1,)).ok
+
+
+def test_lumped_latex_is_per_class_and_bounded(lumped):
+    m, a = lumped
+    tex = a.to_latex()
+    assert tex == a.to_latex() and tex.startswith("\\documentclass") and tex.rstrip().endswith("\\end{document}")
+    assert len(tex) < 50_000 and "Lumpability" in tex
+    for name in a.proof.graph.trainable():  # every parameter's classes are stated
+        assert "\\texttt{" + name.replace("_", "\\_") + "}" in tex
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")
+def test_lumped_latex_compiles(lumped, tmp_path):
+    import subprocess
+
+    _, a = lumped
+    (tmp_path / "doc.tex").write_text(a.to_latex(), encoding="utf-8")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]

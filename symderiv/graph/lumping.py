@@ -811,6 +811,15 @@ class LumpedGraphAnalysis(GraphAnalysis):
         return [EntryGroup(self.facts[k], int(sum(int(sizes[b]) for b in blocks)), blocks=tuple(blocks))
                 for k, blocks in members.items()]
 
+    def to_latex(self, *, title: str | None = None) -> str:
+        """The entry-level proof document (:mod:`symderiv.graph.latex`) while the JSON is per entry; above that
+        size the class-level one (:func:`symderiv.graph.lumped_latex.lumped_proof_document`)."""
+        if self.per_entry_json:
+            return super().to_latex(title=title)
+        from .lumped_latex import lumped_proof_document
+
+        return lumped_proof_document(self, title=title)
+
     def _block_labels(self, name: str) -> list[np.ndarray]:
         return self.proof.lumping.param_labels(name)  # type: ignore[attr-defined]
 
