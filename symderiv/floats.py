@@ -33,6 +33,7 @@ import sympy as sp
 
 from .engine import backprop
 from .guard import public_entry
+from .prover import ABBREVIATE_FROM_DEPTH
 
 if TYPE_CHECKING:  # pragma: no cover
     from .prover import Proof
@@ -110,8 +111,6 @@ class FloatReport:
 @public_entry
 def float_facts(proof: "Proof") -> FloatReport:
     """Classify every proved zero and tie of ``proof`` (see the module docstring)."""
-    from .prover import ABBREVIATE_FROM_DEPTH
-
     net, part = proof.net, proof.partition
     abbreviate = net.depth >= ABBREVIATE_FROM_DEPTH
     free_delta = _output_delta_symbols(net.n_outputs)

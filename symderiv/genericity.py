@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from .init import ParamInit, constant, generic, zeros
+from .init import ParamInit, constant, entry_symbol, generic, zeros
+from .patterns import block_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .prover import Proof
@@ -120,8 +121,6 @@ def exceptional_candidates(symbols: Sequence[sp.Symbol]) -> list[dict[sp.Symbol,
 
 def substituted_init(net, inits: Mapping[str, ParamInit], values: Mapping[sp.Symbol, sp.Expr]) -> dict[str, object]:
     """The init with ``values`` substituted, as a mapping :func:`symderiv.init.resolve_init` accepts."""
-    from .init import entry_symbol
-
     out: dict[str, object] = {}
     for name, p in inits.items():
         if p.kind == "uniform":
@@ -147,8 +146,6 @@ def compare_case(generic: "Proof", case: "Proof", labels: Mapping) -> list[str]:
 
     Compared entry by entry through each generic block's first entry, so the two proofs may
     have different partitions."""
-    from .patterns import block_of
-
     failures: list[str] = []
     found: dict[str, list[tuple[int, int | None]]] = {}
     net = generic.net

@@ -18,6 +18,9 @@ from typing import Any, Iterable
 
 import sympy as sp
 
+from .errors import SymderivError
+from .latex.printer import latex
+
 __all__ = ["notebook", "summary_html", "analysis_html", "derivation_latex", "report_html"]
 
 #: closed forms longer than this (characters of LaTeX) are not shown in a notebook cell
@@ -31,15 +34,11 @@ def notebook(**settings: Any) -> None:
 
     Calls :func:`sympy.init_printing` with :func:`symderiv.latex.latex` as the LaTeX printer;
     ``settings`` are passed on (e.g. ``use_unicode=False``)."""
-    from .latex import latex
-
     settings.setdefault("use_latex", "mathjax")
     sp.init_printing(latex_printer=latex, **settings)
 
 
 def _tex_or_none(expr: Any) -> str | None:
-    from .latex import latex
-
     try:
         text = latex(expr)
     except Exception:  # a display helper must never break a cell: the text form is printed instead
@@ -60,8 +59,6 @@ def summary_html(title: str, lines: Iterable[str], formulas: Iterable[tuple[str,
 def analysis_html(analysis: Any) -> str:
     """The summary of an :class:`~symderiv.analysis.Analysis` as an itemized list, and the gradient
     of the first entry of every learning last-layer parameter at the init."""
-    from .errors import SymderivError
-
     lines = analysis.summary().splitlines()
     formulas = []
     net = analysis.net

@@ -19,11 +19,20 @@ needs it, and without it each function raises a one-line :class:`SymderivError`.
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Any
 
 import numpy as np
 
+from . import numeric
+from .analysis import Analysis
+from .atomic import write_output
 from .errors import InvalidArgument, SymderivError
+from .latex.printer import latex
+from .verify import init_spec, init_symbol_values
+
+# matplotlib is optional (symderiv[plot]) and slow to import: it is imported inside the functions that
+# draw, never at module level, so `import symderiv.plot` works without it and costs nothing
 
 __all__ = ["plot_front", "plot_ties", "plot_trajectories", "plot_conserved", "front_table",
            "front_png", "ties_png", "trajectories_png", "conserved_png"]
@@ -65,21 +74,15 @@ TITLE_WIDTH = 72
 
 def _title(text: str) -> str:
     """``text`` wrapped at :data:`TITLE_WIDTH` characters (existing line breaks kept)."""
-    import textwrap
-
     return "\n".join(textwrap.fill(line, TITLE_WIDTH, break_on_hyphens=False) for line in text.split("\n"))
 
 
 def _save(fig: Any, path: str) -> str:
-    from .atomic import write_output
-
     write_output(path, _png(fig))
     return path
 
 
 def _analysis(analysis: Any) -> Any:
-    from .analysis import Analysis
-
     if not isinstance(analysis, Analysis):
         raise InvalidArgument(f"expected an Analysis from symderiv.analyze(mlp(...), init), got "
                               f"{type(analysis).__name__}")
@@ -303,12 +306,9 @@ def _ties_figure(analysis: Any, *, title: str | None = None) -> Any:
 # ---------------------------------------------------------------- (c) real trajectories
 def _training_run(analysis: Any, optimizer: str, steps: int | None, lr: float, seed: int, batch: int = 6):
     """The float64 run :func:`symderiv.verify.verify` makes for ``optimizer`` (same data and init)."""
-    from . import numeric
-    from .verify import _init_spec, _init_symbol_values
-
     net = analysis.net
-    values = _init_symbol_values(analysis, seed)
-    params = numeric.params_from_init(net, _init_spec(analysis), seed=seed, values=values)
+    values = init_symbol_values(analysis, seed)
+    params = numeric.params_from_init(net, init_spec(analysis), seed=seed, values=values)
     X, Y = numeric.random_data(net, batch, seed=seed)
     if steps is None:
         finite = [fm.step for fm in analysis.proof.first_moves.values() if fm.step is not None]
@@ -422,8 +422,6 @@ def conserved_png(analysis: Any, *, steps: int = 40, lr: float = 0.01, seed: int
 def _conserved_figure(analysis: Any, *, steps: int = 40, lr: float = 0.01, seed: int = 0,
                    max_laws: int = 8, title: str | None = None) -> Any:
     plt = _pyplot()
-    from .latex import latex
-
     analysis = _analysis(analysis)
     _concrete(analysis, "plot_conserved")
     laws = list(analysis.conserved)

@@ -132,7 +132,7 @@ class _Progress:
 KINK_ROUNDOFF = 1e-9
 
 
-def _init_spec(analysis) -> dict[str, object]:
+def init_spec(analysis) -> dict[str, object]:
     """The analysis's init, in a form :func:`numeric.params_from_init` accepts."""
     spec: dict[str, object] = {}
     for name, p in analysis.inits.items():
@@ -140,7 +140,9 @@ def _init_spec(analysis) -> dict[str, object]:
     return spec
 
 
-def _init_symbol_values(analysis, seed: int) -> dict[sp.Symbol, float]:
+def init_symbol_values(analysis, seed: int) -> dict[sp.Symbol, float]:
+    """A float for every symbol of the analysis's init (``constant(c)``), drawn from ``seed``: the
+    values the numeric runs use (:func:`verify`, :mod:`symderiv.plot`)."""
     rng = np.random.default_rng(seed + 17)
     symbols: set = set()
     for p in analysis.inits.values():
@@ -485,8 +487,8 @@ def verify(target: Any, init: object = None, *, options: VerifyOptions | None = 
     net = analysis.net
     require_concrete(net, "verify (it trains real networks; analyze a concrete width)")
     report = VerifyReport()
-    symbol_values = _init_symbol_values(analysis, o.seed)
-    params = numeric.params_from_init(net, _init_spec(analysis), seed=o.seed, values=symbol_values)
+    symbol_values = init_symbol_values(analysis, o.seed)
+    params = numeric.params_from_init(net, init_spec(analysis), seed=o.seed, values=symbol_values)
     X, Y = numeric.random_data(net, o.batch, seed=o.seed)
     facts_of = {name: analysis.entry_facts(name) for name in net.parameter_names()}
     _gradient_checks(analysis, report, o, (params, X, Y), symbol_values, facts_of)

@@ -19,6 +19,7 @@ import sympy as sp
 from ..closed_forms import expand_definitions, tree_size
 from ..engine import Pass
 from ..patterns import Block
+from ..witness_full import full_witness_latex
 from .certificates import Certified, certified_texts, exact_value, parameter_tables
 from .context import (
     MAX_FORMULA_CHARS, MAX_LIST_ITEMS, ROW_CHARS, ROW_CLOSED_NODES, LINE_CHARS, Context, chunks, display, latex_text,
@@ -338,7 +339,6 @@ def _trajectory_certificate(ctx: Context, at_init: dict[Block, sp.Expr] | None) 
                      + ", ".join(f"${ctx.class_symbol(k)}$" for k in missing) + ".")
     full = getattr(ctx.analysis, "full_witnesses", None)
     if full:  # input reduction: the run on the full network (symderiv.witness_full)
-        from ..witness_full import full_witness_latex
         lines += full_witness_latex(ctx, full[0], f"B.{len(p.splits) + 2}")
     return lines
 

@@ -24,6 +24,7 @@ from ..closed_forms import ClosedForms, size_text, tree_size
 from ..enclosure import Enclosure
 from ..engine import Pass, backprop, expansion_refusal
 from ..patterns import Block, UnitClass
+from ..prover import block_label
 from .printer import SymderivLatexPrinter, TexSymbol
 
 __all__ = [
@@ -184,8 +185,6 @@ class Context:
         return "0" if k == self.proof.zero_class else self.tex(self.proof.symbols[k])
 
     def _plain_label(self, b: Block) -> str:
-        from ..prover import block_label
-
         return block_label(self.net, self.partition, b)
 
     def block_of_label(self, label: str) -> Block | None:
