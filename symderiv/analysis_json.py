@@ -269,7 +269,7 @@ def _input_class_blocks(analysis: "Analysis", shape, ids, grads) -> dict[str, An
                 entry.update({"tie_sign": sign, "signed_tie": group, "first_move_step": step, "first_move_tight": tight, "gradient_at_init": printed(g),
                               "conditions": list(conds), "float": fl, "first_move_float": fmf})
                 out.append(entry)
-    return {"shape": list(shape), "layout": "blocks", "blocks": out}
+    return {"shape": [n if isinstance(n, int) else str(n) for n in shape], "layout": "blocks", "blocks": out}
 
 
 def _trajectory_json(analysis: "Analysis", t) -> dict[str, Any]:
@@ -287,8 +287,9 @@ def _full_trajectory_json(analysis: "Analysis", w: "FullWitness") -> dict[str, A
     one move per published tie class; for a parameter written per block, the moves of consecutive tie
     classes with the same step and certified change are one entry listing their ids (as the block's
     ``"tie_class"`` does)."""
-    per_block = {name for name in analysis.net.parameter_names()
-                 if int(np.prod([int(n) for n in analysis.net.shape(name)])) > MAX_JSON_ENTRIES}
+    per_block = {name for name in analysis.net.parameter_names()  # as the parameter is written
+                 if any(not isinstance(n, int) for n in analysis.net.shape(name))
+                 or int(np.prod([int(n) for n in analysis.net.shape(name)])) > MAX_JSON_ENTRIES}
     moves: list[dict[str, Any]] = []
     for move in w.moves:
         entry = move.to_dict()

@@ -319,22 +319,6 @@ class InputMap:
             out[other] = total - x[column]
         return out
 
-    # ------------------------------------------------------------ lifting witnesses
-    def lift_point(self, point: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-        """A witness point (symbol name, exact value) in reduced coordinates, lifted by zero
-        padding: reduced ``x_r`` becomes the full column it is, every other column is 0."""
-        xr = {str(s): r for r, s in enumerate(self._x_reduced)}
-        xf = self._x_full
-        out = {}
-        for name, value in point:
-            if name in xr:
-                out[str(xf[self.full_of_reduced[xr[name]]])] = value
-            else:
-                out[name] = value
-        for s in xf:
-            out.setdefault(str(s), "0")
-        return tuple(sorted(out.items()))
-
     def to_dict(self) -> dict:
         classes = []
         for D in self.classes:

@@ -200,17 +200,39 @@ def ball_trajectory(net: Network, inits: Mapping[str, Any], point: Sequence[tupl
 
 
 # ---------------------------------------------------------------- certifying the published moves
-def _targets(analysis) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per parameter: (published tie ids, the first-move step of each entry the reduced proof calls tight
-    (-1 elsewhere: never, stays zero, or a lower bound only), proof classes)."""
+def _targets(analysis, net: Network) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per parameter of ``net`` (the analysis's network, at concrete widths): (published tie ids, the
+    first-move step of each entry the reduced proof calls tight (-1 elsewhere: never, stays zero, or a
+    lower bound only), proof classes)."""
     p = analysis.proof
     out = {}
-    for name in analysis.net.parameter_names():
-        f = analysis.entry_facts(name)
-        steps = np.where(f["stays_zero"] | ~f["first_move_tight"], -1, f["first_move_step"])
-        classes = np.vectorize(lambda b: p.class_of[b], otypes=[np.int64])(f["block"])
-        out[name] = (f["tie_class"], steps, classes)
+    for name in net.parameter_names():
+        if not analysis.net.is_symbolic:  # the per-entry arrays, spread from per-block tables
+            f = analysis.entry_facts(name)
+            steps = np.where(f["stays_zero"] | ~f["first_move_tight"], -1, f["first_move_step"])
+            classes = np.vectorize(lambda b: p.class_of[b], otypes=[np.int64])(f["block"])
+            out[name] = (f["tie_class"], steps, classes)
+            continue
+        shape = tuple(int(n) for n in net.shape(name))  # symbolic widths: the entries of this instance
+        ids, steps, classes = (np.empty(shape, dtype=np.int64) for _ in range(3))
+        for index in np.ndindex(*shape):
+            b = analysis.block(name, index)
+            fact = analysis.facts_of(b)
+            ids[index] = analysis.tie_class(name, index)
+            tight = fact.first_move_tight and not fact.stays_zero and fact.first_move_step is not None
+            steps[index] = fact.first_move_step if tight else -1
+            classes[index] = p.class_of[b]
+        out[name] = (ids, steps, classes)
     return out
+
+
+def _concrete(net: Network, point: Sequence[tuple[str, str]]) -> Network:
+    """``net`` at the widths the witness point gives its symbolic widths (itself when concrete)."""
+    if not net.is_symbolic:
+        return net
+    values = dict(point)
+    sizes = tuple(n if isinstance(n, int) else int(values[str(n)]) for n in net.sizes)
+    return Network(sizes, net.activations, net.loss, net.bias)
 
 
 def _certified_moves(thetas: Sequence[Mapping[str, arb_mat]], targets, lr: float) -> tuple[FullMove, ...]:
@@ -242,12 +264,15 @@ def certify_full_network(analysis) -> tuple[list[FullWitness], set[int]]:
     balls and keep the runs that certify a published move no earlier run did.  Returns the full
     witnesses (most moves first) and the proof classes called tight that no run certified."""
     p, imap = analysis.proof, analysis.inputs
-    targets = _targets(analysis)
-    net, inits = analysis.net, analysis.inits
+    inits = analysis.inits
     kept: list[FullWitness] = []
     certified: set[int] = set()
+    all_targets = []
     for t in p.trajectories:
         point = spread_data(imap, t.point)
+        net = _concrete(analysis.net, point)
+        targets = _targets(analysis, net)
+        all_targets.append(targets)
         lr = sp.Rational(t.learning_rate)
         best: tuple[FullMove, ...] = ()
         for dps in FULL_RUN_DIGITS:
@@ -266,7 +291,7 @@ def certify_full_network(analysis) -> tuple[list[FullWitness], set[int]]:
             certified |= {m.tie_class for m in best}
     kept.sort(key=lambda w: -len(w.moves))
     published_classes: dict[int, set[int]] = {}
-    for ids, steps, classes in targets.values():
+    for ids, steps, classes in (v for targets in all_targets for v in targets.values()):
         for tid, step, k in zip(ids.flat, steps.flat, classes.flat):
             if step > 0:
                 published_classes.setdefault(int(k), set()).add(int(tid))

@@ -200,7 +200,7 @@ def test_a_move_claimed_at_the_wrong_step_is_not_certified():
     a = _analysis(4)
     fw = a.full_witnesses[0]
     thetas = witness_full.ball_trajectory(a.net, a.inits, fw.point, sp.Rational(fw.learning_rate), fw.steps)
-    targets = witness_full._targets(a)
+    targets = witness_full._targets(a, a.net)
     shifted = {name: (ids, np.where(steps > 1, steps - 1, -1), classes) for name, (ids, steps, classes) in targets.items()}
     moved_at_2 = {m.tie_class for m in fw.moves if m.step == 2}
     assert moved_at_2
@@ -301,3 +301,29 @@ def test_any_reduced_analysis_publishes_a_full_witness_that_numpy_replays(case):
         traj = numeric.train(a.net, params, x, y, optimizer="sgd", steps=w["steps"],
                              lr=float(sp.Rational(w["learning_rate"])))
         assert _check_replay(a, w, traj.params) >= len(w["moves"])
+
+
+def test_symbolic_widths_run_at_the_witness_widths():
+    """A symbolic hidden width with an input reduction: the JSON is written (it was a TypeError), the full
+    run is at the width the witness names, and a NumPy run at that width shows each listed move."""
+    a = sd.analyze(sd.mlp([6, "n", 2], "tanh"), sd.constant(HALF))
+    assert a.inputs is not None
+    text = a.to_json()
+    assert text == sd.analyze(sd.mlp([6, "n", 2], "tanh"), sd.constant(HALF)).to_json()
+    w = json.loads(text)["witness_trajectory"]
+    point = {k: sp.Rational(v) for k, v in w["data_and_init"].items()}
+    assert w["network"] == "full" and all(point[f"x_{j}"] != 0 for j in range(1, 7))
+    width = int(point["n"])
+    net = sd.mlp([6, width, 2], "tanh")
+    params = numeric.params_from_init(net, sd.constant(HALF))
+    x = np.array([[float(point[f"x_{j}"]) for j in range(1, 7)]])
+    y = np.array([[float(point["y_1"]), 1 - float(point["y_1"])]])
+    traj = numeric.train(net, params, x, y, optimizer="sgd", steps=w["steps"], lr=float(sp.Rational(w["learning_rate"])))
+    for move in w["moves"]:
+        name, index, t = move["parameter"], tuple(move["index"]), move["step"]
+        first = move["class"][0] if isinstance(move["class"], list) else move["class"]
+        assert a.tie_class(name, index) == first and a.first_move_step(name, index) == t
+        history = [theta[name][index] for theta in traj.params]
+        # unchanged before step t (to roundoff: some zeros are exact cancellations), moved at t
+        assert all(abs(h - history[0]) <= 1e-12 for h in history[:t]) and history[t] != history[t - 1], (move, history)
+        assert abs((history[t] - history[t - 1]) - _midpoint(move["change"])) <= 1e-9
