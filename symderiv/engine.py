@@ -32,7 +32,7 @@ from .patterns import Block, Partition, block_of, blocks, unit_partition
 
 __all__ = [
     "Pass", "backprop", "Derivation", "derive", "forward", "gradients", "ClassMatrix",
-    "input_symbols", "MAX_MATRIX_ENTRIES", "ensure_recursion_limit", "expanded_size", "expansion_refusal",
+    "input_symbols", "MAX_MATRIX_ENTRIES", "OverBudget", "DIRECT_EXPANSION_NODES", "ensure_recursion_limit", "expanded_size", "expansion_refusal",
 ]
 
 #: parameters with more entries than this are returned as a ClassMatrix (block lookup), not a dense Matrix
@@ -86,6 +86,37 @@ def _weighted_sum(terms: Iterable[tuple[sp.Expr, sp.Expr]]) -> sp.Expr:
             continue
         groups.setdefault(weight, []).append(term)
     return sp.Add(*[w * sp.Add(*ts) for w, ts in groups.items()])
+
+
+class OverBudget(Exception):
+    """Raised by :func:`backprop` with ``size_budget`` before it builds forms that could be too large."""
+
+
+class _TreeBudget:
+    """Tree sizes (printed nodes, counted on the DAG, memoized) of a pass's forms, against a budget.
+
+    :meth:`expect` is called with a bound on the size of what is about to be built: a sum of the
+    sizes of its ingredients (each new form holds each ingredient at most once, and SymPy's
+    evaluation adds at most a few nodes per term), times a safety factor of 4 for what evaluation
+    may distribute (a number times a sum).  Building stops before anything beyond the budget."""
+
+    SAFETY = 4
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._memo: dict = {}
+
+    def size(self, expr: sp.Expr) -> int:
+        from .closed_forms import tree_size
+
+        return tree_size(expr, None, None, self._memo)
+
+    def total(self, exprs: Iterable[sp.Expr], extra: int = 0) -> int:
+        return sum(self.size(e) + extra for e in exprs)
+
+    def expect(self, bound: int) -> None:
+        if self.SAFETY * bound > self.limit:
+            raise OverBudget(f"closed forms of more than {self.limit} nodes")
 
 
 class Abbreviations:
@@ -152,6 +183,7 @@ def backprop(
     backward: bool = True,
     abbreviate: bool = False,
     output_delta: "Sequence[sp.Expr] | None" = None,
+    size_budget: int | None = None,
 ) -> Pass:
     """Run the class-level forward (and backward) pass with block values ``values``.
 
@@ -162,6 +194,9 @@ def backprop(
     (see :class:`Abbreviations`), for deep networks.  ``output_delta`` replaces the
     loss's ``δ^(L)`` (e.g. by independent symbols, to see which identities rest on the
     loss's own cancellations such as ``Σ_k δ_k = 0``; see :mod:`symderiv.floats`).
+    ``size_budget``: stop with :class:`OverBudget` before building a layer whose closed forms
+    could exceed that many tree nodes in total (see :class:`_TreeBudget`), so that an expanded
+    pass that would be too large is never built.
     """
     L = net.depth
     ensure_recursion_limit(net)
@@ -172,11 +207,14 @@ def backprop(
     result = Pass(net, partition, values, x, y, label_symbols)
     short = Abbreviations() if abbreviate else None
     result.abbreviations = short
+    budget = _TreeBudget(size_budget) if size_budget is not None else None
 
     # forward
     h: list[list[sp.Expr]] = [[x[D.first] for D in classes[0]]]
     z: list[list[sp.Expr]] = [[]]
     for l in range(1, L + 1):
+        if budget is not None:  # each z of layer l holds every h of layer l-1 once, plus weights
+            budget.expect(len(classes[l]) * budget.total(h[l - 1], extra=6))
         zl = []
         for C in classes[l]:
             pre = _weighted_sum((values[Block(l, "W", C.index, D.index)], D.size * h[l - 1][D.index]) for D in classes[l - 1])
@@ -189,6 +227,8 @@ def backprop(
         if l < L:
             act = net.activation_of(l)
             h.append([act(zc) for zc in zl])
+            if budget is not None:
+                budget.expect(budget.total(h[l]))
     result.z, result.h = z, h
     result.p = net.loss.prediction(z[L])
     if not backward:
@@ -199,6 +239,8 @@ def backprop(
     delta[L] = list(output_delta) if output_delta is not None else net.loss.delta(z[L], y)
     for l in range(L - 1, 0, -1):
         act = net.activation_of(l)
+        if budget is not None:  # each δ of layer l: f'(z) (about as large as z, a few times) and every δ above
+            budget.expect(len(classes[l]) * budget.total(delta[l + 1], extra=6) + 4 * budget.total(z[l], extra=4))
         delta[l] = [
             act.derivative(z[l][D.index])
             * _weighted_sum((values[Block(l + 1, "W", C.index, D.index)], C.size * delta[l + 1][C.index]) for C in classes[l + 1])
@@ -207,6 +249,9 @@ def backprop(
         if short is not None:
             delta[l] = [short(d, f"delta{l}_{k + 1}") for k, d in enumerate(delta[l])]
     result.delta = delta
+    if budget is not None:  # gradients δ·h of every block, and the logits (what expansion_refusal counts)
+        budget.expect(sum(budget.size(delta[b.layer][b.row]) + 1 + (budget.size(h[b.layer - 1][b.col]) if b.kind == "W" else 0)
+                          for b in blocks(net, partition)) + budget.total(z[L]))
     grad: dict[Block, sp.Expr] = {}
     for block in blocks(net, partition):
         d = delta[block.layer][block.row]
@@ -285,12 +330,10 @@ class Derivation:
             index = (C.first,) if block.kind == "b" else (C.first, self.partition.classes[block.layer - 1][block.col].first)
             values[block] = self.inits[block.param].entry(index)
         self.values = values
-        if abbreviate is None:  # measure the expanded forms on the (cheap, linear) abbreviated pass
-            refusal = expansion_refusal(backprop(net, self.partition, values, abbreviate=True))
-            if refusal is not None:
-                raise SizeLimitError(f"{refusal}; use gradients(net, init, abbreviate=True): z and δ of every "
-                                     "hidden class are then named symbols, defined in .definitions")
-        self._pass = backprop(net, self.partition, values, abbreviate=bool(abbreviate))
+        if abbreviate is None:
+            self._pass = _expanded_pass(net, self.partition, values)
+        else:
+            self._pass = backprop(net, self.partition, values, abbreviate=abbreviate)
 
     @property
     def abbreviated(self) -> bool:
@@ -416,23 +459,64 @@ class Derivation:
         return derivation_latex(self)
 
 
-@public_entry
+#: networks up to this depth run their public calls in the caller's thread (see :func:`_shallow`)
+INLINE_MAX_DEPTH = 8
+
+
+def _shallow(net: object, *args: object, **kwargs: object) -> bool:
+    """Whether a call on ``net`` runs without the guard's worker thread: a shallow network's closed
+    forms recurse a few frames per layer (far below Python's default limit, which
+    :func:`ensure_recursion_limit` leaves alone below depth 16) and the engine starts no children,
+    so the worker would add only its fixed cost (a thread start and two wake-ups, milliseconds on a
+    loaded machine) to a call that takes about a millisecond."""
+    return isinstance(net, Network) and net.depth <= INLINE_MAX_DEPTH
+
+
+@public_entry(inline_when=_shallow)
 def derive(net: Network, init: object = None, *, abbreviate: bool | None = None) -> Derivation:
     """The closed-form forward and backward pass of ``net`` at ``init`` (default: generic);
     ``abbreviate=True`` names every hidden ``z`` and ``δ`` (see :class:`Derivation`)."""
     return Derivation(net, init, abbreviate=abbreviate)
 
 
-@public_entry
+@public_entry(inline_when=_shallow)
 def forward(net: Network, init: object = None, *, abbreviate: bool | None = None) -> Derivation:
     """Alias of :func:`derive`; the forward quantities are ``.z``, ``.h``, ``.p``."""
     return Derivation(net, init, abbreviate=abbreviate)
 
 
-@public_entry
+@public_entry(inline_when=_shallow)
 def gradients(net: Network, init: object = None, *, abbreviate: bool | None = None) -> Derivation:
     """Alias of :func:`derive`; ``result["W1"]`` is the gradient of ``W1`` at ``init``."""
     return Derivation(net, init, abbreviate=abbreviate)
+
+
+#: the expanded pass is built directly (no measuring pass) when its forms stay below this many tree
+#: nodes in total: far below MAX_EXPANDED_NODES, so that the measure of the abbreviated pass (which
+#: counts the same forms before SymPy's evaluation merges terms) could not refuse them
+DIRECT_EXPANSION_NODES = 10**8
+
+
+def _expanded_pass(net: Network, partition: Partition, values: Mapping[Block, sp.Expr]) -> Pass:
+    """The expanded closed forms, or the :class:`SizeLimitError` of :func:`expansion_refusal`.
+
+    Small forms (the common case) are built directly, with sizes checked layer by layer before
+    anything is built (:class:`_TreeBudget`); only when they could exceed
+    :data:`DIRECT_EXPANSION_NODES` is the abbreviated pass built to measure them exactly.  Before,
+    every call built both passes; the abbreviated one, whose names are fresh ``Dummy`` symbols,
+    was never in SymPy's cache and made most of a small network's cost."""
+    from .closed_forms import MAX_EXPANDED_DEPTH
+
+    if net.depth <= MAX_EXPANDED_DEPTH:
+        try:
+            return backprop(net, partition, values, size_budget=DIRECT_EXPANSION_NODES)
+        except OverBudget:
+            pass
+    refusal = expansion_refusal(backprop(net, partition, values, abbreviate=True))
+    if refusal is not None:
+        raise SizeLimitError(f"{refusal}; use gradients(net, init, abbreviate=True): z and δ of every "
+                             "hidden class are then named symbols, defined in .definitions")
+    return backprop(net, partition, values)
 
 
 def expansion_refusal(state: Pass) -> str | None:

@@ -238,23 +238,43 @@ def _run_in_worker(name: str, fn: Callable[..., Any], args: tuple, kwargs: dict)
         del value
 
 
-def public_entry(fn: F) -> F:
-    """Decorate a public API function: clean errors, big stack, interruptible."""
+def public_entry(fn: F | None = None, *, inline_when: Callable[..., bool] | None = None) -> Any:
+    """Decorate a public API function: clean errors, big stack, interruptible.
+
+    ``@public_entry(inline_when=pred)``: when ``pred(*args, **kwargs)`` is true the call runs in
+    the caller's thread (errors still converted), with no worker thread: for calls that can
+    neither recurse deeply nor start children (a shallow network's closed forms).  Handing a
+    small call to a thread costs a thread start and two wake-ups, which on a loaded machine are
+    scheduler time slices (milliseconds), far more than the call itself.  The caller's own thread
+    is interruptible as it is (Ctrl-C arrives between bytecodes).  A predicate that raises counts
+    as false (the worker then reports the error the call itself raises)."""
+    if fn is None:
+        return functools.partial(public_entry, inline_when=inline_when)
     name = fn.__qualname__
+    signature = inspect.signature(fn)  # once: inspect.signature costs ~100 µs per call
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         # a wrong call (a misspelled keyword) is the caller's mistake: Python's own TypeError naming it
         try:
-            inspect.signature(fn).bind(*args, **kwargs)
+            signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{fn.__name__}() {exc}") from None
         if getattr(_local, "depth", 0) > 0 or in_big_stack():  # nested: run inline
+            return _call_converting(name, fn, args, kwargs)
+        if inline_when is not None and _holds(inline_when, args, kwargs):
             return _call_converting(name, fn, args, kwargs)
         return _run_in_worker(name, _nested(fn), args, kwargs)
 
     setattr(wrapper, "__symderiv_guarded__", True)  # a marker attribute (functions have no declared ones)
     return cast(F, wrapper)  # functools.wraps keeps fn's signature, which a TypeVar decorator cannot state
+
+
+def _holds(predicate: Callable[..., bool], args: tuple, kwargs: dict) -> bool:
+    try:
+        return bool(predicate(*args, **kwargs))
+    except Exception:
+        return False
 
 
 def _nested(fn: Callable[..., Any]) -> Callable[..., Any]:
