@@ -192,24 +192,30 @@ def quadratic_laws(proof: Proof, linear: LawSearch, prover: IdentityProver, seed
         law = _quadratic_law(proof, layer, cls, mult, method)
         if law.coefficients:
             search.laws.append(law)
-    pairs = [(a, b) for a in range(m) for b in range(a, m)]
     position = {k: i for i, k in enumerate(ks)}
-    generators: list[list[Fraction]] = []
+
+    def pair(a: int, b: int) -> int:  # the position of (min, max) in ``pairs`` below, in O(1)
+        lo, hi = min(a, b), max(a, b)
+        return lo * m - lo * (lo - 1) // 2 + (hi - lo)
+
+    # the generators are sparse (a law touches few classes): dicts, never U-long vectors (U ~ m²/2)
+    generators: list[dict[int, Fraction]] = []
     for law in search.laws:
-        vec = [Fraction(0)] * U
+        vec: dict[int, Fraction] = {}
         for (ka, kb), c in law.coefficients:
             if not c.is_Rational:  # symbolic multiplicities: no search runs (below)
                 continue
-            vec[pairs.index((position[ka], position[kb]))] += Fraction(int(c.p), int(c.q))
+            at = pair(position[ka], position[kb])
+            vec[at] = vec.get(at, Fraction(0)) + Fraction(int(c.p), int(c.q))
         generators.append(vec)
     lin = [dict((position[k], c) for k, c in law.coefficients) for law in linear.laws]
     for i, u in enumerate(lin):  # (u·t)(v·t) is conserved under gradient flow when u·t and v·t are
         for v in lin[i:]:
-            vec = [Fraction(0)] * U
+            vec = {}
             for a, ca in u.items():
                 for b, cb in v.items():
-                    lo, hi = min(a, b), max(a, b)
-                    vec[pairs.index((lo, hi))] += ca * cb
+                    at = pair(a, b)
+                    vec[at] = vec.get(at, Fraction(0)) + ca * cb
             generators.append(vec)
     search.dimension = _rank(generators)
     if proof.net.is_symbolic or U == 0 or U > limit:
@@ -218,6 +224,7 @@ def quadratic_laws(proof: Proof, linear: LawSearch, prover: IdentityProver, seed
         if U == 0:
             search.complete, search.rank = True, 0
         return search
+    pairs = [(a, b) for a in range(m) for b in range(a, m)]
     samples = sample_gradients(proof, U + 8, seed + 1)
     if len(samples.points) < U:
         search.complete = False
@@ -236,21 +243,26 @@ def quadratic_laws(proof: Proof, linear: LawSearch, prover: IdentityProver, seed
     return search
 
 
-def _rank(vectors: list[list[Fraction]]) -> int:
-    """Exact rank of rational vectors (Gaussian elimination over Q)."""
-    rows = [list(v) for v in vectors if any(v)]
-    rank, col = 0, 0
-    n = len(rows[0]) if rows else 0
-    while rank < len(rows) and col < n:
-        pivot = next((i for i in range(rank, len(rows)) if rows[i][col] != 0), None)
-        if pivot is None:
-            col += 1
-            continue
-        rows[rank], rows[pivot] = rows[pivot], rows[rank]
-        for i in range(len(rows)):
-            if i != rank and rows[i][col] != 0:
-                f = rows[i][col] / rows[rank][col]
-                rows[i] = [x - f * y for x, y in zip(rows[i], rows[rank])]
-        rank += 1
-        col += 1
-    return rank
+def _rank(vectors: list[dict[int, Fraction]]) -> int:
+    """Exact rank of sparse rational vectors (column -> entry; Gaussian elimination over Q).
+
+    Each vector is reduced by the pivots found so far (a pivot row is keyed by its first column);
+    what remains non-zero is a new pivot.  Vectors with disjoint supports never touch each other,
+    so the work follows the supports, not the ambient dimension."""
+    pivots: dict[int, dict[int, Fraction]] = {}
+    for v in vectors:
+        row = {c: x for c, x in v.items() if x != 0}
+        while row:
+            lead = min(row)
+            pivot = pivots.get(lead)
+            if pivot is None:
+                pivots[lead] = row
+                break
+            f = row[lead] / pivot[lead]
+            for c, x in pivot.items():
+                y = row.get(c, Fraction(0)) - f * x
+                if y == 0:
+                    row.pop(c, None)
+                else:
+                    row[c] = y
+    return len(pivots)
