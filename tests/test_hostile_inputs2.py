@@ -17,6 +17,8 @@ import stat
 import subprocess
 import sys
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -828,3 +830,27 @@ def test_symderiv_environment_variables_do_not_change_the_output():
                    env={"SYMDERIV_HYPOTHESIS_PROFILE": "nope", "SYMDERIV_DEBUG": "1", "SYMDERIV_SECONDS": "nan",
                         "PYTHONHASHSEED": "123"})
     assert plain == hostile and plain[0] == EXIT_OK
+
+
+# ================================================================ wide generic inits run within their work
+def test_a_wide_generic_softmax_regression_counts_its_quadratic_laws_exactly():
+    """12 x 12 softmax regression at a generic init: the 13 linear laws (12 column sums of W1 and the
+    bias sum) give 13·14/2 = 91 independent products, the quadratic laws' proved dimension.  The
+    search used to build one dense vector of m(m+1)/2 = 12,246 entries per product and look each pair
+    up by a linear scan (a 30 x 30 layer ran for hours and gigabytes); it is sparse now."""
+    a = sd.analyze(sd.mlp([12, 12]), sd.generic())
+    assert len(a.conservation.linear.laws) == 13
+    assert a.conservation.quadratic.dimension == 13 * 14 // 2
+
+
+def test_the_sparse_exact_rank_matches_sympy():
+    from symderiv.laws_quadratic import _rank
+
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        rows, cols = rng.integers(0, 8), rng.integers(1, 10)
+        dense = rng.choice([0, 0, 0, 1, -1, 2, 3], size=(rows, cols))
+        if rows > 2:
+            dense[-1] = 2 * dense[0] - dense[1]  # a dependent row
+        sparse = [{int(j): Fraction(int(x)) for j, x in enumerate(row) if x} for row in dense]
+        assert _rank(sparse) == (sp.Matrix(dense.tolist()).rank() if rows else 0)
