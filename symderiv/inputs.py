@@ -106,7 +106,8 @@ dropped constraint (b): the smallest invariant pattern of the full network.  ∎
 
 The *published* witness trajectories do not rest on (3): zero-padded data would leave the columns
 not kept at ``x = 0``, visibly not moving.  :mod:`symderiv.witness_full` spreads each reduced
-witness over every column (nonzero data, the class sums kept) and runs it again on the full
+witness over every column (nonzero data with each class's sums of data and of squared data,
+all that single-example SGD sees of a class) and runs it again on the full
 network in ball arithmetic; a move no such run certifies is not called tight.
 
 Ties between columns: the columns of ``D`` in row class ``C`` are either all tied or

@@ -10,14 +10,20 @@ change of *every one of its entries* excludes 0: a computation on the full netwo
 appeal to the lemma.  A class the reduced proof called tight that no full run certifies loses its
 tightness (:func:`certify_full_network`).
 
-Spreading.  Of an input class ``D`` of ``m ≥ 5`` columns the reduced network keeps the first four.
-The first three columns keep their reduced datum; each of the ``m − 3`` columns the fourth stands
-for gets ``1/(m − 3)`` of its datum.  Every column carries a nonzero datum (the reduced data are
-nonzero), and each class sum equals the reduced one.  At the init the columns of a class are
-identical, so the data enter the pre-activations only through the class sums and the *first*
-step's forward pass is the reduced one; beyond it the runs differ (those ``m − 3`` columns, fed
-``1/(m − 3)`` of the datum, move ``1/(m − 3)`` as far as the column they stand for), which is why
-the full run is certified on its own rather than read off the reduced one.
+Spreading, and why it is exact.  Under plain SGD on one example, a class ``D`` of identical ``W1``
+columns (value ``w`` at the init) keeps ``W1[i, j](t) = w_i − η Σ_{τ<t} δ_i(τ) x_j``, so it enters the
+pre-activation of unit ``i`` as ``w_i Σ_{j∈D} x_j − η Σ_{τ<t} δ_i(τ) Σ_{j∈D} x_j²``: only the class's
+first two power sums of the data matter.  Full data with the reduced class's ``Σ x`` and ``Σ x²`` (on
+its four kept columns) therefore give, at every step and by induction, the reduced run's
+pre-activations, activations and ``δ``, and every parameter outside ``W1`` the reduced value; a full
+column ``j`` changes at step ``t`` by ``−η δ_i(t) x_j``.  :func:`spread_data` keeps the first three
+kept columns' data and gives the ``n = m − 3`` others ``2s/n`` (``n − 1`` of them) and ``−(n − 2)s/n``,
+``s`` the fourth's datum (sum ``s``, sum of squares ``s²``; all nonzero for ``n ≥ 3``); for ``n = 2``
+(no two nonzero numbers have sum ``s`` and sum of squares ``s²``) the last three columns carry a
+nonzero rational point of the circle ``a + b + c = x_2 + s``, ``a² + b² + c² = x_2² + s²``.  Every
+column carries a nonzero datum; the run is nonetheless computed and certified on the full network,
+entry by entry, not read off the reduced one (were no point found, the data would only keep the
+class sum and the run would still be certified on its own).
 
 Cost: one dense forward/backward pass per step (``flint.arb_mat`` products), O(parameters) ball
 operations; the activations and the loss's ``δ`` are enclosed per unit from their SymPy forms.
@@ -45,9 +51,9 @@ FULL_RUN_DIGITS = (80, 600)
 #: a certified change is "visible in float64" when at least this fraction of max(|θ|, η) (as in the prover)
 VISIBLE_RELATIVE = 1e-8
 #: how the published data of an input-reduced analysis were made (the JSON's words)
-SPREAD_NOTE = ("run and certified on the full network (every input column carries a nonzero datum): of an "
-               "input class of m >= 5 columns, the first three carry the reduced witness's data and each of "
-               "the other m - 3 columns carries 1/(m - 3) of the fourth's, so every class sum is the reduced one")
+SPREAD_NOTE = ("run and certified on the full network, every input column carrying a nonzero datum; each class of "
+               "identical W1 columns has the reduced witness's sum of data and sum of squared data, which is all "
+               "that enters single-example SGD, so the run follows the reduced one exactly outside W1")
 
 
 @dataclass(frozen=True)
@@ -86,19 +92,38 @@ class FullWitness:
 
 
 # ---------------------------------------------------------------- the data
+def _class_data(kept: Sequence[sp.Rational], m: int) -> list[sp.Rational]:
+    """Nonzero data for the ``m`` columns of a class whose kept columns carry ``kept`` in the reduced
+    witness, with the same ``Σ x`` and ``Σ x²`` (module docstring), in the order of the columns."""
+    x = list(kept)
+    n = m - len(x) + 1  # the columns the last kept one stands for
+    if n == 1:
+        return x
+    s = x[-1]
+    if n >= 3:
+        return x[:-1] + [2 * s / n] * (n - 1) + [-(n - 2) * s / n]
+    # n = 2: from the circle's rational point (a, s, 0), along a direction d of the plane Σ = const
+    a = x[-2]
+    for d in ((1, 1, -2), (1, -2, 1), (-2, 1, 1), (1, 2, -3), (2, 1, -3), (1, -3, 2), (-3, 1, 2)):
+        t = -2 * (a * d[0] + s * d[1]) / sum(c * c for c in d)
+        point = [a + t * d[0], s + t * d[1], t * d[2]]
+        if all(v != 0 for v in point):
+            return x[:-2] + point
+    return x[:-1] + [s / n] * n  # only the class sum kept: still certified by the full run itself
+
+
 def spread_data(imap: "InputMap", point: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """A reduced witness point (symbol name, exact value) onto the full input (module docstring):
-    data spread over the columns, labels and init symbols unchanged."""
-    reduced_x = {str(s): r for r, s in enumerate(input_symbols(imap.n_reduced))}
+    every column a nonzero datum, each class's ``Σ x`` and ``Σ x²`` the reduced ones; labels and init
+    symbols unchanged."""
+    reduced_x = {str(s) for s in input_symbols(imap.n_reduced)}
     values = dict(point)
     xr = [sp.Rational(values[str(s)]) for s in input_symbols(imap.n_reduced)]
     out = {name: value for name, value in point if name not in reduced_x}
     full_x = input_symbols(imap.n_full)
     for D in imap.classes:
-        for position, r in enumerate(D.kept):
-            members = D.represented(position)
-            for j in members:
-                out[str(full_x[j])] = str(xr[r] / len(members))
+        for j, v in zip(D.members, _class_data([xr[r] for r in D.kept], D.size)):
+            out[str(full_x[j])] = str(v)
     return tuple(sorted(out.items()))
 
 

@@ -57,19 +57,23 @@ def _published(a) -> list[dict]:
     return json.loads(a.to_json())["witness_trajectories"]
 
 
-def _params_and_data(a, w: dict) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Float64 parameters, data and labels from the published witness (its exact values)."""
-    point = {k: sp.Rational(v) for k, v in w["data_and_init"].items()}
-    subs = {sp.Symbol(k, real=True): v for k, v in point.items()}
-    net = a.net
+def _float_params(net, inits, values: dict) -> dict:
+    """Float64 parameters at the exact init values (init symbols given by ``values``)."""
     params = {}
     for name in net.parameter_names():
         shape = tuple(int(n) for n in net.shape(name))
-        p = a.inits[name]
         arr = np.empty(shape)
         for index in np.ndindex(*shape):
-            arr[index] = float(sp.sympify(p.entry(index)).xreplace(subs))
+            arr[index] = float(sp.sympify(inits[name].entry(index)).xreplace(values))
         params[name] = arr
+    return params
+
+
+def _params_and_data(a, w: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Float64 parameters, data and labels from the published witness (its exact values)."""
+    point = {k: sp.Rational(v) for k, v in w["data_and_init"].items()}
+    net = a.net
+    params = _float_params(net, a.inits, {sp.Symbol(k, real=True): v for k, v in point.items()})
     x = np.array([[float(point[f"x_{j}"]) for j in range(1, int(net.sizes[0]) + 1)]])
     labels = [float(point[str(s)]) if isinstance(s, sp.Symbol) else None for s in net.loss.labels(net.n_outputs)]
     if labels[-1] is None:  # the simplex: y_K = 1 - sum of the others
@@ -123,18 +127,60 @@ def test_published_witness_runs_on_the_full_network_with_no_zero_column(k):
 
 
 @pytest.mark.parametrize("k", [0, 6, 7], ids=[IDS[i] for i in (0, 6, 7)])
-def test_spread_keeps_every_class_sum_and_gives_every_column_a_datum(k):
+def test_spread_keeps_each_class_sum_and_sum_of_squares_and_gives_every_column_a_datum(k):
     a = _analysis(k)
     m = a.inputs
     for t in a.proof.trajectories:
         reduced = dict(t.point)
         full = dict(witness_full.spread_data(m, t.point))
         for D in m.classes:
-            total = sum(sp.Rational(full[f"x_{j + 1}"]) for j in D.members)
-            assert total == sum(sp.Rational(reduced[f"x_{r + 1}"]) for r in D.kept)
-            assert all(sp.Rational(full[f"x_{j + 1}"]) != 0 for j in D.members)
+            xs = [sp.Rational(full[f"x_{j + 1}"]) for j in D.members]
+            kept = [sp.Rational(reduced[f"x_{r + 1}"]) for r in D.kept]
+            assert sum(xs) == sum(kept) and sum(v * v for v in xs) == sum(v * v for v in kept)
+            assert all(v != 0 for v in xs)
         assert {k_: v for k_, v in full.items() if not k_.startswith("x_")} == \
             {k_: v for k_, v in reduced.items() if not k_.startswith("x_")}
+
+
+@pytest.mark.parametrize("m", [5, 6, 7, 12, 784])
+def test_class_data_have_the_reduced_power_sums_for_every_class_size(m):
+    """n = m - 3 = 2 has no closed form (two nonzero numbers never have sum s and squares s^2): a point
+    of the circle is used; every size gets nonzero data with the kept data's first two power sums."""
+    rng = np.random.default_rng(m)
+    for _ in range(20):
+        kept = [sp.Rational(int(rng.integers(1, 13)) * (-1) ** int(rng.integers(2)), int(rng.integers(3, 10)))
+                for _ in range(4)]
+        data = witness_full._class_data(kept, m)
+        assert len(data) == m and all(v != 0 for v in data)
+        assert sum(data) == sum(kept) and sum(v * v for v in data) == sum(v * v for v in kept)
+
+
+@pytest.mark.parametrize("k", [4, 5, 7, 8], ids=[IDS[i] for i in (4, 5, 7, 8)])
+def test_the_full_run_follows_the_reduced_run_exactly_outside_w1(k):
+    """The mathematics of the spread (symderiv.witness_full): with each class's sum and sum of squares of
+    the data kept, single-example SGD on the full network gives every parameter outside W1 the value the
+    reduced network gives it, at every step (independent float64 runs of both networks)."""
+    a = _analysis(k)
+    m = a.inputs
+    for t in a.proof.trajectories:
+        full_point = witness_full.spread_data(m, t.point)
+        runs = []
+        for net, inits, point in ((m.reduced_net, m.reduced_inits, t.point), (a.net, a.inits, full_point)):
+            values = {sp.Symbol(k_, real=True): sp.Rational(v) for k_, v in point}
+            params = _float_params(net, inits, values)
+            x = np.array([[float(values[s]) for s in sd.engine.input_symbols(int(net.sizes[0]))]])
+            labels = [float(values[s]) if isinstance(s, sp.Symbol) else None for s in net.loss.labels(net.n_outputs)]
+            if labels[-1] is None:
+                labels[-1] = 1.0 - sum(labels[:-1])
+            runs.append(numeric.train(net, params, x, np.array([labels]), optimizer="sgd", steps=t.steps + 2,
+                                      lr=float(sp.Rational(t.learning_rate))))
+        reduced, full = runs
+        for step in range(t.steps + 3):
+            for name in a.net.parameter_names():
+                if name == "W1":
+                    continue
+                assert np.allclose(reduced.params[step][name], full.params[step][name], rtol=1e-10, atol=1e-13), (
+                    step, name)
 
 
 @pytest.mark.parametrize("k", range(len(CASES)), ids=IDS)
