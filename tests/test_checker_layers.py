@@ -311,6 +311,36 @@ dx = dxhat / np.sqrt(var + eps) + dvar * 2 * (x - mu) / N + dmu / N"""
     assert v.status == "proved" and any("defines u" in n for n in v.notes)
 
 
+STAGED = """dbeta = np.sum(dout, axis=0)
+dgammax = dout
+dgamma = np.sum(dgammax*xhat, axis=0)
+dxhat = dgammax * gamma
+divar = np.sum(dxhat*xmu, axis=0)
+dxmu1 = dxhat * ivar
+dsqrtvar = -1. /(sqrtvar**2) * divar
+dvar = 0.5 * 1. /np.sqrt(var+eps) * dsqrtvar
+dsq = 1. /N * dvar
+dxmu2 = 2 * xmu * dsq
+dx1 = (dxmu1 + dxmu2)
+dmu = -1 * np.sum(dxmu1+dxmu2, axis=0)
+dx2 = 1. /N * dmu
+dx = dx1 + dx2"""
+
+
+def test_staged_backward_code_defines_its_own_names_and_checks_the_layers():
+    """The computational-graph backward pass as code (one node per line): assignments to names the layer does not
+    have (dxmu1, dsq, dx1) define them; the lines about the layer's own gradients are checked."""
+    v = check(STAGED, batchnorm())
+    assert v.status == "proved" and len(v.links) == 8
+    assert any(n.startswith("line 6 defines dxmu1") for n in v.notes)
+    c = _norm_context(0, 6)  # independently: dx1 - dx2 is not the gradient
+    xmu, ivar = c["xmu"], c["istd"]
+    dx1 = c["dxhat"] * ivar + 2 * xmu * c["dvar"] / N
+    assert _agrees(c["dx"], dx1 + c["dmu"] / N) and not _agrees(c["dx"], dx1 - c["dmu"] / N)
+    v = check(STAGED.replace("dx = dx1 + dx2", "dx = dx1 - dx2"), batchnorm())
+    assert v.status == "refuted" and v.first_wrong_link == 8 and v.links[7].line == 14
+
+
 def test_attention_backward_as_numpy_code():
     code = "dV = P.T @ dO\ndP = dO @ V.T\ndS = P * (dP - np.sum(dP * P, axis=1, keepdims=True))\ndQ = dS @ K / np.sqrt(d)"
     v = check(code, attention())

@@ -52,10 +52,13 @@ class Vocabulary:
     described: str
     delta_is_upstream: bool = False
     hats: dict = field(default_factory=dict)  #: \hat{letter} -> canonical quantity
+    defined: frozenset = frozenset()  #: names a derivation's code defined (read as free variables)
 
     # -- plain text
     def plain_name(self, name: str, indices: tuple):
         """The node of a plain-text name, or None to leave it to the parser (the loss, e, u v s r)."""
+        if name in self.defined:
+            return Q("var", src=name, name=name)
         if name.startswith("GRAD_"):  # dL/dgamma
             return self._grad(self._plain_canon(name[5:], f"dL/d{name[5:]}"), indices, f"dL/d{name[5:]}")
         if name in self.upstream_plain:
@@ -67,6 +70,11 @@ class Vocabulary:
         if name in _PASS_PLAIN or re.fullmatch(r"[a-z]", name):
             return None
         raise self.unknown(name)
+
+    def knows(self, name: str) -> bool:
+        """Is ``name`` a plain-text name of the layer (a quantity, a size, or a gradient)?"""
+        return (name in self.plain or name in self.upstream_plain or name in _PASS_PLAIN
+                or name.startswith("d") and name[1:] in self.plain)
 
     def _plain_canon(self, name: str, src: str) -> str:
         canon = self.plain.get(name)

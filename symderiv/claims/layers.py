@@ -139,12 +139,13 @@ def _spelled(text: str, syntax: str) -> str:
     return text
 
 
-def _parse_layer_here(text: str, syntax: str, kind: str) -> Claim:
-    """The parse in its bounded child, with the layer's names active (:mod:`.layer_names`)."""
+def _parse_layer_here(text: str, syntax: str, kind: str, defined: tuple = ()) -> Claim:
+    """The parse in its bounded child, with the layer's names (and the names a derivation defined) active
+    (:mod:`.layer_names`)."""
     from . import layer_names
     from .checker import _parse_here
 
-    layer_names.activate(layer_names.VOCABULARIES[kind])
+    layer_names.activate(replace(layer_names.VOCABULARIES[kind], defined=frozenset(defined)))
     if syntax != "auto-plain":
         return _parse_here(text, syntax)
     try:  # no sign of LaTeX: plain text, unless it is no Python expression at all (dQ = dS K: LaTeX's products)
@@ -158,7 +159,21 @@ def _parse_layer_here(text: str, syntax: str, kind: str) -> Claim:
             raise plain_error from None
 
 
-def _parse(text: str, syntax: str, layer: Layer, seconds: float) -> Claim:
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
+
+
+def _assigned_name(text: str, layer: Layer) -> str:
+    """The name a line of code assigns when the layer has no quantity of that name (``dxmu1 = dxhat * ivar``),
+    else ``""`` (``dx = …`` is a claim about the layer's ``dx``)."""
+    from .layer_names import VOCABULARIES
+
+    m = _ASSIGNMENT.match(text)
+    if not m or "\\" in text or len(m.group(1)) < 2:
+        return ""
+    return "" if VOCABULARIES[layer.kind].knows(m.group(1)) else m.group(1)
+
+
+def _parse(text: str, syntax: str, layer: Layer, seconds: float, defined: tuple = ()) -> Claim:
     from ..bounded import BoundExceeded, run_bounded
     from .checker import _PARSE_MEMORY_MB, _TREE_TYPES
     from .derivation import looks_latex
@@ -168,7 +183,7 @@ def _parse(text: str, syntax: str, layer: Layer, seconds: float) -> Claim:
     if syntax in ("latex", "auto-plain"):
         from . import latex  # noqa: F401  imported once here, inherited by every forked parse child
     try:
-        parsed = run_bounded(_parse_layer_here, _spelled(text, syntax), syntax, layer.kind, seconds=seconds,
+        parsed = run_bounded(_parse_layer_here, _spelled(text, syntax), syntax, layer.kind, defined, seconds=seconds,
                              memory_mb=_PARSE_MEMORY_MB, reraise=True, allowed=_TREE_TYPES)
     except BoundExceeded as exc:
         raise SizeLimitError(f"parsing the claim exceeded its bound ({exc}); simplify or shorten it") from None
@@ -244,15 +259,18 @@ def check_layer(claim: str, layer: Layer, *, syntax: str = "auto", seconds: floa
     notes: list = []
     syntaxes = set()
     for line in lines:
+        assigned = _assigned_name(line.text, layer)  # code: an assignment to a new name defines it
         try:
-            parsed = _parse(line.text, syntax, layer, min(5.0, seconds))
+            parsed = _parse(line.text, syntax, layer, min(5.0, seconds), tuple(defs) + ((assigned,) if assigned else ()))
         except SymderivError as exc:
             raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
         syntaxes.add(parsed.syntax)
         sides = tuple(substitute(s, defs) for s in parsed.sides)
-        if line.defines:
-            defs[line.defines] = sides[1]
-            notes.append(f"line {line.number} defines {line.defines} = {to_text(sides[1])[:80]} (used in the lines after it)")
+        defines = line.defines or (assigned if parsed.syntax == "plain" and len(sides) == 2 else "")
+        if defines:
+            defs[defines] = sides[1]
+            how = " (an assignment in code to a name the layer does not have)" if not line.defines else ""
+            notes.append(f"line {line.number} defines {defines} = {to_text(sides[1])[:80]}{how}, used in the lines after it")
             continue
         try:
             verdict = _check_one(line.text, replace(parsed, sides=sides), layer, seed, memory_mb, seconds)
