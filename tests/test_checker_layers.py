@@ -13,6 +13,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symderiv as sd
 from symderiv.claims import check, cli_check
@@ -359,6 +361,17 @@ def test_layernorm_reads_one_subscript_both_ways_and_never_refutes_on_a_reading_
     v = check(r"\frac{\partial L}{\partial \hat{x}_i} = \frac{\partial L}{\partial y_i} \gamma_i", layernorm())
     assert v.status == "proved" and any("feature i's column" in n for n in v.notes)
     assert check(r"\frac{\partial L}{\partial \hat{x}_i} = \frac{\partial L}{\partial y_i}", layernorm()).status == "refuted"
+
+
+@settings(max_examples=6)
+@given(st.fractions(min_value=-3, max_value=3, max_denominator=4), st.sampled_from(["batchnorm", "layernorm"]))
+def test_a_scaled_dgamma_is_proved_exactly_when_the_scale_is_one(scale, kind):
+    """A property over a family of claims: c · Σ_n dy_n ⊙ x̂_n is ∂L/∂γ exactly when c = 1 (by finite differences)."""
+    c = LAYERS[kind][2](11)
+    right = _agrees(c["dgamma"], float(scale) * _sum0(c["dout"] * c["xhat"]))
+    assert right == (scale == 1)
+    text = f"dgamma = {scale.numerator} / {scale.denominator} * np.sum(dout * x_hat, axis=0)"
+    assert check(text, LAYERS[kind][0]).status == ("proved" if right else "refuted")
 
 
 def test_a_wrong_axis_is_a_shape_refutation_that_says_so():
