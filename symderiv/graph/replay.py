@@ -455,6 +455,25 @@ def _separation_note(analysis, runs: list[list[dict[str, np.ndarray]]]) -> str:
             "for every dataset), but the module's values may be exceptional for the generic analysis")
 
 
+def _init_array(analysis, name: str, at: Callable) -> np.ndarray:
+    """The parameter's init values at a witness point: per block of a lumped proof (then expanded), else per entry."""
+    lump = getattr(analysis.proof, "lumping", None)
+    if lump is not None:
+        from .lumping import expand
+
+        labels = lump.param_labels(name)
+        qshape = analysis.proof.quotient.graph.params[name].shape
+        q = np.empty(qshape)
+        for qidx in np.ndindex(*qshape):
+            q[qidx] = at(analysis.init_value(name, tuple(int(np.argmax(lab == k)) for lab, k in zip(labels, qidx))))
+        return np.asarray(expand(lump, name, q), dtype=np.float64)
+    p = analysis.proof.graph.params[name]
+    arr = np.empty(p.shape)
+    for idx in np.ndindex(*p.shape):
+        arr[idx] = at(analysis.init_value(name, idx))
+    return arr
+
+
 def _witness_check(analysis, module: nn.Module, witness, seed: int):
     """Replay a certified witness trajectory (one example, plain SGD) with torch in float64: every class
     it certifies must change at its step (unless the certified change is below float64 resolution)."""
@@ -473,10 +492,7 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
     named = dict(model.named_parameters())
     with torch.no_grad():
         for name, p in g.params.items():
-            arr = np.empty(p.shape)
-            for idx in np.ndindex(*p.shape):
-                arr[idx] = at(analysis.init_value(name, idx))
-            named[name].copy_(torch.from_numpy(arr))
+            named[name].copy_(torch.from_numpy(_init_array(analysis, name, at)))
     shape_out = g.nodes[g.output].shape
     arrays = [np.array([at(e) for e in syms.flat], dtype=np.float64).reshape(syms.shape) for syms in data_symbols(g)]
     call = getattr(g, "call", None)
@@ -500,7 +516,7 @@ def _witness_check(analysis, module: nn.Module, witness, seed: int):
         history.append({n: named[n].detach().numpy().copy() for n in g.trainable()})
     missing, replayed, unresolvable = None, 0, 0
     for n, (k, step, change) in enumerate(witness.moved):
-        name, flat = proof.classes[k][0]
+        name, flat = next(iter(proof.classes[k]))  # the first entry (a lumped class is a lazy union of blocks)
         before = history[step - 1][name].reshape(-1)[flat]
         magnitude = witness.magnitudes[n] if n < len(witness.magnitudes) else 1.0
         if magnitude <= 1e-12 * max(1.0, abs(before)):
@@ -551,7 +567,11 @@ def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=None,
     g = analysis.proof.graph
     if not g.trainable():  # no parameter has a gradient: there is no training run to compare with
         raise InvalidArgument("verify: nothing in the module is trainable (no parameter, or every one frozen)")
-    point = _init_point(analysis, _module_values(module, g))
+    large = not analysis.per_entry_json  # per group of entries, vectorized (symderiv.graph.replay_groups)
+    if large:
+        from .replay_groups import group_claims, group_init_point, group_tight_observed
+    point = (group_init_point if large and getattr(analysis.proof, "lumping", None) is not None else _init_point)(
+        analysis, _module_values(module, g))
     report = VerifyReport()
     report.checks.append(_gradient_check(analysis, module, point, seed, max(batches), grad_rtol))
     finite = [fm.step for fm in analysis.proof.first_moves.values() if fm.step is not None]
@@ -562,21 +582,24 @@ def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=None,
         for b in batches:
             snaps = replay(module, analysis, optimizer=name, batch=b, steps=horizon, lr=lr, seed=seed + 101 * k + b)
             runs.append(snaps)
-            bad = check_claims(analysis, snaps, rtol=max(tie_rtol, ROUNDED_TIES.get(name, 0.0)),
-                               exact_only_tolerance=None if name in NORMALIZED else 1e-12, judge_tight=False)
+            bad = (group_claims if large else check_claims)(
+                analysis, snaps, rtol=max(tie_rtol, ROUNDED_TIES.get(name, 0.0)),
+                exact_only_tolerance=None if name in NORMALIZED else 1e-12, judge_tight=False)
             report.checks.append(Check("claims", f"{name}, batch {b} ({horizon} steps)", not bad, float(len(bad)),
                                        "zeros, ties and unchanged-before-first-move on a torch.optim run"
                                        + (f"; {len(bad)} violations" if bad else ""), bad[0] if bad else None, seed))
-            seen, total = _tight_observed(analysis, snaps)
+            seen, total = (group_tight_observed if large else _tight_observed)(analysis, snaps)
             tight_seen, tight_total = tight_seen + seen, tight_total + total
-    report.notes.append(_separation_note(analysis, runs))
+    report.notes.append(_separation_note(analysis, runs) if not large else
+                        "observation: untied entries separating: not computed above the per-entry size")
     for w in analysis.proof.trajectories:
         report.checks.append(_witness_check(analysis, module, w, seed))
     report.checks.extend(_row_move_checks(analysis, module, seed, lr))
     report.notes.append(f"observation: {tight_seen} of {tight_total} (entry, run) pairs with a tight first-move step "
                         "changed at it on random data (tightness is certified by the witness trajectories)")
     if any(n in NORMALIZED for n in optimizers) and any(
-            "exact_arithmetic_only" in (f.float_status, f.first_move_float) for f in analysis.facts.values()):
+            "exact_arithmetic_only" in (grp.facts.float_status, grp.facts.first_move_float)
+            for groups in analysis.entry_groups().values() for grp in groups):
         report.notes.append("statements that hold in exact arithmetic only (they rest on the loss's cancellation) are "
                             "not judged on RMSProp/Adam runs, which amplify the rounding residue")
     if strict:
