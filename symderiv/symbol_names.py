@@ -19,7 +19,7 @@ from .errors import InvalidArgument
 if TYPE_CHECKING:
     from .engine import Derivation
 
-__all__ = ["symbol_table", "lookup_symbols", "check_user_symbols"]
+__all__ = ["symbol_table", "lookup_symbols", "check_user_symbols", "parameter_entry_of"]
 
 #: a user's symbol name (init constant, width): letters, digits and underscores, starting with a
 #: letter; printed into LaTeX and text as it is, so it must carry no markup (``\input{…}``)
@@ -104,16 +104,30 @@ def _listing(table: dict[str, sp.Symbol]) -> str:
     return ", ".join(names[:_LISTED]) + f", … ({len(names)} symbols)"
 
 
+#: the name of a parameter entry's symbol: the parameter, then its 1-based indices (``W1_1_2``, ``b2_3``)
+_ENTRY_NAME = re.compile(r"([Wb]\d+)((?:_\d+)+)")
+
+
+def parameter_entry_of(name: str) -> "tuple[str, tuple[int, ...]] | None":
+    """``("W1", (0, 1))`` for the symbol name ``W1_1_2`` of a parameter entry (0-based index); None for
+    any other name.  The one reader of the names :func:`symderiv.init.entry_symbol` and
+    :func:`symderiv.law_records.entry_symbol_name` write."""
+    m = _ENTRY_NAME.fullmatch(name)
+    if m is None:
+        return None
+    return m.group(1), tuple(int(i) - 1 for i in m.group(2).split("_")[1:])
+
+
 def _parameter_entry(d: "Derivation", name: str) -> "tuple[str, tuple[int, ...]] | None":
     """``("W1", (0, 1))`` when ``name`` is the symbol name of an entry of ``d``'s network (``W1_1_2``)."""
-    m = re.fullmatch(r"([Wb]\d+)((?:_\d+)+)", name)
-    if m is None or m.group(1) not in d.net.parameter_names():
+    entry = parameter_entry_of(name)
+    if entry is None or entry[0] not in d.net.parameter_names():
         return None
-    index = tuple(int(i) - 1 for i in m.group(2).split("_")[1:])
-    shape = d.net.shape(m.group(1))
+    param, index = entry
+    shape = d.net.shape(param)
     if len(index) != len(shape) or any(i < 0 or (isinstance(n, int) and i >= n) for i, n in zip(index, shape)):
         return None
-    return m.group(1), index
+    return param, index
 
 
 def _unknown(name: str, d: "Derivation", table: dict[str, sp.Symbol]) -> InvalidArgument:

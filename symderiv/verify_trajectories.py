@@ -13,7 +13,6 @@ The theorem is about exact arithmetic; how float roundoff is told from a real mo
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,6 +21,7 @@ import sympy as sp
 from . import numeric
 from .certify import Uncertifiable
 from .genericity import NO_WEIGHT_DECAY
+from .symbol_names import parameter_entry_of
 from .verify_report import Check, entry_label
 
 __all__ = ["NORMALIZED_OPTIMIZERS", "trajectory_checks", "shifted_checks", "law_checks", "per_block"]
@@ -202,7 +202,6 @@ def per_block(facts: dict, value: Any, dtype: Any) -> np.ndarray:
 
 #: optimizers linear in the gradient history (a linear law is exactly conserved along their runs)
 _LINEAR_RUNS = ("sgd", "momentum", "nesterov")
-_ENTRY = re.compile(r"^([Wb]\d+)_(\d+)(?:_(\d+))?$")
 
 
 def shifted_checks(analysis, traj, name: str) -> list[Check]:
@@ -236,11 +235,11 @@ def _law_value(expr: sp.Expr, theta: Mapping[str, np.ndarray]) -> float:
     """A law's expression (over entry symbols such as ``W2_1_3``, 1-based) at float parameters."""
     values = {}
     for sym in expr.free_symbols:
-        m = _ENTRY.match(str(sym))
-        if m is None:
+        entry = parameter_entry_of(str(sym))
+        if entry is None or entry[0] not in theta or len(entry[1]) != np.ndim(theta[entry[0]]):
             raise Uncertifiable(f"no parameter entry named {sym}")
-        name, i, j = m.group(1), int(m.group(2)) - 1, m.group(3)
-        values[sym] = sp.Float(float(theta[name][i] if j is None else theta[name][i, int(j) - 1]), 30)
+        name, index = entry
+        values[sym] = sp.Float(float(theta[name][index]), 30)
     return float(expr.xreplace(values))
 
 

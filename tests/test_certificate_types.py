@@ -139,3 +139,56 @@ def test_a_finite_difference_mismatch_names_the_sampled_entry(monkeypatch):
     report = sd.verify(a, seed=2, optimizers=("sgd",))
     fd = next(c for c in report.checks if c.kind == "finite_differences")
     assert not fd.ok and fd.offending.startswith(entry_label("W1", sample["W1"][k]) + ": closed form ")
+
+
+# ---------------------------------------------------------------- one reader of entry names; old import paths
+def test_entry_names_read_back_what_the_writers_wrote():
+    """init.entry_symbol and law_records.entry_symbol_name write entry names; parameter_entry_of reads
+    them back (0-based), and refuses every other name."""
+    import itertools
+
+    from symderiv.init import entry_symbol
+    from symderiv.law_records import entry_symbol_name
+    from symderiv.symbol_names import parameter_entry_of
+
+    for param, index in itertools.chain((("W3", (i, j)) for i in range(12) for j in (0, 9, 10)),
+                                        (("b12", (i,)) for i in range(12))):
+        assert parameter_entry_of(str(entry_symbol(param, index))) == (param, index)
+        assert parameter_entry_of(entry_symbol_name(param, [i + 1 for i in index])) == (param, index)
+    for other in ("x_1", "y_2", "W1", "W_1_2", "w1_1", "W1_1x", "delta2_1", "W1_1_"):
+        assert parameter_entry_of(other) is None, other
+
+
+def test_a_law_is_evaluated_at_the_entries_it_names():
+    """verify's law values: each entry symbol of a law replaced by that entry of float parameters
+    (compared with the same sum written by hand)."""
+    import numpy as np
+    import sympy as sp
+
+    from symderiv.verify_trajectories import _law_value
+
+    rng = np.random.default_rng(0)
+    theta = {"W2": rng.standard_normal((3, 4)), "b2": rng.standard_normal(3)}
+    W = sp.symbols("W2_1_3 W2_2_3 W2_3_3", real=True)
+    b = sp.symbols("b2_1 b2_2 b2_3", real=True)
+    law = sp.Add(*W) + 2 * b[1] - W[0] ** 2
+    want = theta["W2"][:, 2].sum() + 2 * theta["b2"][1] - theta["W2"][0, 2] ** 2
+    assert abs(_law_value(law, theta) - want) <= 1e-12 * (1 + abs(want))
+
+
+def test_the_old_import_paths_still_work():
+    import symderiv.law_records as records
+    import symderiv.laws as laws
+    import symderiv.numeric as numeric
+    import symderiv.numeric_losses as losses
+    import symderiv.numeric_optimizers as optimizers
+    import symderiv.verify_report as report
+
+    verify_module = __import__("importlib").import_module("symderiv.verify")
+    for module in (numeric, laws, verify_module):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, (module.__name__, name)
+    assert numeric.OPTIMIZERS is optimizers.OPTIMIZERS and numeric.Trajectory is optimizers.Trajectory
+    assert numeric.register_numeric_loss is losses.register_numeric_loss
+    assert laws.Law is records.Law and laws.law_tex is records.law_tex
+    assert verify_module.Check is report.Check and verify_module.VerifyReport is report.VerifyReport
