@@ -329,6 +329,7 @@ dx2 = 1. /N * dmu
 dx = dx1 + dx2"""
 
 
+@pytest.mark.slow  # two 14-line derivations (about 15 s of checking on an idle machine)
 def test_staged_backward_code_defines_its_own_names_and_checks_the_layers():
     """The computational-graph backward pass as code (one node per line): assignments to names the layer does not
     have (dxmu1, dsq, dx1) define them; the lines about the layer's own gradients are checked."""
