@@ -100,6 +100,11 @@ CASES = [
      one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]) / e["N"])),
     (r"\nabla_W L = \sum_{i=1}^{N} x_i (p_i - y_i)^T", [4, 3], None, "ce", "cs231n",
      one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]))),
+    # CS229's hypothesis h_w(x^{(i)}) is the prediction for example i (never h entry w times a bracket)
+    (r"\nabla_w J = \frac{1}{m} \sum_{i=1}^m (h_w(x^{(i)}) - y^{(i)}) x^{(i)}", [3, 1], None, "bce", "auto",
+     one(("W", 1, "flat"), lambda e: e["X"].T @ (e["P"] - e["Y"]) / e["N"])),
+    (r"\frac{\partial J}{\partial w_j} = \frac{1}{m} \sum_{i=1}^m (y^{(i)} - h_\theta(x^{(i)})) x^{(i)}_j", [3, 1], None, "bce",
+     "auto", one(("W", 1, "flat"), lambda e: e["X"].T @ (e["Y"] - e["P"]) / e["N"])),
     # Ng's g'^{[l]} (primes before the layer)
     (r"dZ^{[l]} = dA^{[l]} * g'^{[l]}(Z^{[l]})", [3, 4, 4, 3], "tanh", "ce", "auto",
      each((("Z", l, "per"), lambda e, l=l: (e["N"] * e["dZ"][l + 1] @ e["W"][l + 1] * e["df"](e["Z"][l])).T) for l in (1, 2))),

@@ -281,7 +281,7 @@ def _in_rows(parsed: Claim, net, exc: ClaimSyntaxError):
 
 
 def _column_vectors(parsed: Claim, net, conv):
-    """A claim in a row-vector convention (CS231n) whose shapes fit only with column vectors (its notes'
+    r"""A claim in a row-vector convention (CS231n) whose shapes fit only with column vectors (its notes'
     ``\sum_i x_i (p_i - y_i)^T``, while ``W`` stays ``n_(l-1) × n_l``): ``(claim, resolved, note)``, else None.
     A vector's orientation is notation; the weights' shape is the convention's."""
     if conv.vectors != "rows":

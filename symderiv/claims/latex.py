@@ -63,6 +63,8 @@ _QUANT_LETTERS = {"x": "x", "y": "y", "p": "p", "z": "z", "h": "h", "a": "h", "W
 _ARITY = {"x": 1, "y": 1, "p": 1, "z": 1, "h": 1, "delta": 1, "W": 2, "b": 1, "X": 2, "Y": 2, "P": 2, "Z": 2, "H": 2}
 _LAYERED = {"z", "h", "delta", "W", "b", "Z", "H"}
 _PER_EXAMPLE = {"x", "y", "p"}
+#: CS229's hypothesis h_\theta(x), h_w(x): the subscripts that name the parameters
+_HYPOTHESIS = {"w", r"\theta", "W", r"\mathbf{w}", r"\boldsymbol{\theta}", r"\boldsymbol{w}", "{W,b}", "W,b", "{w,b}", "w,b"}
 #: the elementwise product: \odot, \circ, and UFLDL's \bullet
 _HADAMARD = (r"\odot", r"\circ", r"\bullet")
 #: letters read as loss names (C in Nielsen's book, J in Ng's notes, E for "error")
@@ -304,6 +306,8 @@ class _Rewriter:
             return out  # a layer's own names (:mod:`.layer_names`, layer checks only)
         if c == "H" and self.peek_text() in ("(", r"\left"):
             return self.function("heaviside", tok)
+        if c == "h" and self.peek_text() == "_" and "".join(t.text for t in self.peek_group(1)) in _HYPOTHESIS:
+            return self.hypothesis(tok)
         if c in _QUANT_LETTERS:
             return self.quantity(_QUANT_LETTERS[c], tok)
         if c in _LOSS_LETTERS:
@@ -365,6 +369,23 @@ class _Rewriter:
                 self.group()
                 return Q("loss", src=f"{tok.text}_{text}", example=text)
         return Q("loss", src=tok.text)
+
+    def hypothesis(self, tok: _Tok) -> str:
+        """CS229's hypothesis ``h_\theta(x^{(i)})``, ``h_w(x)``: the network's prediction for that input (never
+        ``h`` entry ``w`` times a bracket).  Its argument must be the input ``x`` or an example's ``x^{(i)}``."""
+        self.take()
+        params = "".join(t.text for t in self.group())
+        nxt = self.peek_text()
+        if nxt not in ("(", r"\left"):
+            raise ClaimSyntaxError(f"h_{params} at position {tok.pos} is CS229's hypothesis: apply it to the input, "
+                                   f"as in h_{params}(x^{{(i)}})")
+        inner = self.bracketed(tok)
+        text = "".join(t.text for t in inner).replace(r"\mathbf", "").replace("{x}", "x")
+        m = re.fullmatch(r"x(?:\^\{?\(([a-z])\)\}?)?", text)
+        if not m or (m.group(1) or "") in ("e", "t", "y"):
+            raise ClaimSyntaxError(f"h_{params}(…) at position {tok.pos} is CS229's hypothesis, the network's prediction; "
+                                   f"its argument must be the input x or x^{{(i)}}, got {text[:40]!r}")
+        return "{" + self._new("Q", Q("p", None, (), None, f"h_{params}({text})", m.group(1))) + "}"
 
     def layer_script(self, tok: _Tok, required: bool) -> int | str | None:
         nxt = self.peek()

@@ -22,7 +22,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from ..errors import ClaimNameError, ClaimSyntaxError, InternalError, SizeLimitError, UnsupportedError
+from ..errors import ClaimNameError, ClaimSyntaxError, InternalError, SizeLimitError, SymderivError, UnsupportedError
 from .tree import (
     MAX_SUM_TERMS, MAX_SUM_WORK, TRUE_CLASS, children, grad_target as _target, Add, Call, Claim, Const, Deriv, Mul,
     Node, Num, Pow, Q, Sum,
@@ -496,6 +496,9 @@ class Builder:
         self.L = net.depth
         self.K = int(net.sizes[-1])
         self._memo: dict = {}
+        self._sums: dict = {}  # built sums by (node id, values of the indices they use)
+        self._canon: dict | None = None  # the engine's closed forms and their terms, by themselves (see canonical)
+        self._letters: dict = {}  # node id -> (node, the index letters it uses); the node kept alive with its id
         relu = [a for a in net.activations if a.name == "relu"]
         self.relu_kink = relu[0].kink_grad if relu else sp.Integer(0)
         #: a mask written 1(z > 0) or 1(z >= 0) in a ReLU network is ReLU's derivative: it takes the network's
@@ -530,18 +533,47 @@ class Builder:
         if isinstance(node, Sum):
             if isinstance(node.hi, Q):  # over the examples of a batch: all equal to the generic one
                 return BATCH_SIZE * self.build(node.body, env)
+            # a sum depends only on the indices it uses: the entries of a matrix claim share their inner sums
+            # (Σ_m W_{mk} δ_m for every (i, j)), built once per value of those indices
+            key = None
+            if self._cut is None:
+                letters = self._letters.get(id(node))
+                if letters is None:
+                    letters = self._letters[id(node)] = (node, _index_letters(node))
+                key = (id(node), tuple(env.get(v) for v in letters[1]))
+                if key in self._sums:
+                    return self._sums[key]
             lo, hi = _bound(node.lo), _bound(node.hi)
             inner = dict(env)
             terms = []
             for k in range(lo, hi + 1):
                 inner[node.var] = k
                 terms.append(self.build(node.body, inner))
-            return sp.Add(*terms)
+            value = sp.Add(*terms)
+            if key is not None:
+                value = self._sums[key] = self.canonical(value)
+            return value
         if isinstance(node, Call):
             return self.call(node, env)
         if isinstance(node, Deriv):
             return self.derivative(node, env)
         raise TypeError(node)
+
+    def canonical(self, value: sp.Expr) -> sp.Expr:
+        """``value``, or the engine's own object for it when the network's closed forms contain an equal one
+        (``Σ_k W_{ki} δ_k``, a δ, a z): the claim's side and the engine's gradient then share the object, and
+        comparing them (``left - right``) stops at it instead of walking both trees for every entry."""
+        if self._canon is None:
+            self._canon = {}
+            try:
+                for layer in range(1, self.L + 1):
+                    for unit in range(int(self.net.sizes[layer])):
+                        for e in (self.d.delta(layer, unit), self.d.z(layer, unit)):
+                            for part in (e, *(e.args if isinstance(e, (sp.Add, sp.Mul)) else ())):
+                                self._canon.setdefault(part, part)
+            except (SymderivError, AttributeError, IndexError):  # an engine without these forms: no sharing
+                self._canon = {}
+        return self._canon.get(value, value)
 
     def _index(self, i, env) -> int:
         return i if isinstance(i, int) else env[i]
@@ -584,6 +616,11 @@ class Builder:
         if k == "y":
             return d.y[idx[0]]
         if k == "p":
+            if idx[0] == self.K - 1 and self.K > 1 and self.net.loss.name == "softmax_cross_entropy":
+                # the last class as the engine writes it, p_K = 1 - Σ_{k<K} p_k (its δ_K is 1 - Σ p_k - y_K): a
+                # claim's p - y is then δ^{(L)} structurally, not only after a normal form (W^T (p - y) on a
+                # 10-20-20-10 network: 200 entries, each a proof otherwise)
+                return 1 - sp.Add(*[d.p(j) for j in range(self.K - 1)])
             return d.p(idx[0])
         if k == "z":
             return d.z(q.layer, idx[0])
@@ -769,6 +806,25 @@ def loss_by_prediction(net, p: list, y: list, k: int) -> sp.Expr:
     else:
         raise UnsupportedError(f"∂L/∂p for the loss {name!r} is not supported; differentiate by z^{{(L)}}")
     return sp.diff(value, P[k]).xreplace(dict(zip(P, p)))
+
+
+def _index_letters(node: Node) -> tuple:
+    """Every index letter a claim subtree uses (its quantities' indices and examples, its sums' variables),
+    sorted: what a built value of the subtree can depend on besides the network."""
+    out: set = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Q):
+            out |= {i for i in n.indices if isinstance(i, str)}
+            if isinstance(n.example, str):
+                out.add(n.example)
+            if n.wrt is not None:
+                stack.append(n.wrt)
+        elif isinstance(n, Sum):
+            out.add(n.var)
+        stack.extend(children(n))
+    return tuple(sorted(out))
 
 
 def _vanishes_rarely(u: sp.Expr) -> bool:

@@ -87,13 +87,13 @@ def readings(claim: Claim, depth: int, numbered_layers: str = "") -> list[tuple[
 
 
 def _numbered(q: Q, depth: int) -> bool:
-    """``z_1``, ``h_2``, ``a_1``, ``\delta_2``: a layered vector with one number under it and no layer."""
+    r"""``z_1``, ``h_2``, ``a_1``, ``\delta_2``: a layered vector with one number under it and no layer."""
     return q.kind in ("z", "h", "delta") and q.layer is None and q.example is None and len(q.indices) == 1 \
         and isinstance(q.indices[0], int) and 1 <= q.indices[0] <= depth
 
 
 def _numbered_readings(claim: Claim, depth: int, entry_too: bool = True) -> list[tuple[str, Claim]]:
-    """CS224n writes layers as subscripts (``z_1 = x W_1 + b_1``, ``h = \sigma(z_1)``), where symderiv reads an
+    r"""CS224n writes layers as subscripts (``z_1 = x W_1 + b_1``, ``h = \sigma(z_1)``), where symderiv reads an
     entry (``z_1``: the first logit).  In a claim that writes its weights so, ``z_k``/``h_k`` has both
     readings; ``\delta_k`` is refused, because CS224n numbers its error vectors along the derivation
     (``\delta_1 = \hat{y} - y``), not by layer."""

@@ -328,13 +328,17 @@ class _Session:
         pending = []  # (env, left, right, alternatives to prove zero)
         worst = 0.0
         points = 0
+        built = []
         for env in assignments:
             left, right = self.build(a, env), self.build(b, env)
             diff = left - right
             lv.assignments_checked += 1
-            if diff == 0:
-                continue
-            result = self.refute(env, left, right, diff)
+            if diff != 0:
+                built.append((env, left, right, diff))
+        # every entry at the same points, in one enclosure per point: the entries of a matrix claim share the
+        # network's subexpressions (z, h of every layer), which are then evaluated once per point, not per entry
+        results = self.refute_many(built)
+        for (env, left, right, diff), result in zip(built, results):
             if isinstance(result, Counterexample):
                 result.reference = reference
                 lv.status, lv.counterexample = REFUTED, result
@@ -345,6 +349,7 @@ class _Session:
                     hint = diagnose(self, a, b, env, self._entry, self._point, left, right, BATCH_SIZE)
                     lv.reason += f"; {hint}" if hint else ""
                 return lv
+        for (env, left, right, diff), result in zip(built, results):
             worst = max(worst, result[0])
             points += result[1]
             alternatives = [diff]
@@ -454,45 +459,81 @@ class _Session:
                     sp.Rational(self.rng.randint(-8, 8), self.rng.randint(1, 8))
         return values
 
-    def refute(self, env, left, right, diff):
-        from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, interval, magnitude
+    def refute_many(self, built: list) -> list:
+        """Certified refutation of each ``(env, left, right, diff)`` at random exact points: a
+        :class:`Counterexample` at the first entry (in order) a point refutes, else per entry ``(worst, good)``
+        (the largest |difference| bound and the number of points that bounded it).  Every entry is evaluated at
+        the same points, all in one enclosure per point (shared subexpressions evaluated once); an entry whose
+        enclosure fails there (a kink the precision cannot decide) is retried alone."""
+        from ..certify import excludes_zero, magnitude
 
-        # every symbol a side can contain, known in advance (free_symbols of big sides is slow)
-        symbols = self.universe()
-        worst, good = 0.0, 0
-        simple = self.net.loss.name in _ONE_HOT_LOSSES and TRUE_CLASS not in env
+        symbols = self.universe()  # every symbol a side can contain, known in advance (free_symbols of big sides is slow)
+        n = len(built)
+        worst, good = [0.0] * n, [0] * n
+        simple = self.net.loss.name in _ONE_HOT_LOSSES and all(TRUE_CLASS not in env for env, *_ in built)
         for attempt in range(_ATTEMPTS + simple):
-            values = self.point(symbols, simple=simple and attempt == 0)
-            self._point = values
-            try:
-                dv, lv, rv = enclose([diff, left, right], values)
-            except Uncertifiable as exc:
-                if str(exc).startswith("no value for the symbol"):  # not in the universe: take the sides' own
-                    symbols = sorted(set(symbols) | _symbols(diff, left, right), key=lambda s: s.name)
-                continue
-            except (ZeroDivisionError, ValueError):
-                continue
-            if excludes_zero(dv):
-                data = {str(s): str(values[s]) for s in self.d.x}
-                for k, yk in enumerate(self.d.y, 1):
-                    yv = (yk if isinstance(yk, sp.Basic) else sp.Integer(yk)).xreplace(values)
-                    if TRUE_CLASS in env:
-                        yv = sp.Integer(1 if k == env[TRUE_CLASS] else 0)
-                    data[f"y_{k}"] = str(yv)
-                if BATCH_SIZE in values:
-                    data["N"] = str(values[BATCH_SIZE])
-                    data["batch"] = "N copies of this example"
-                names = {str(s) for s in self.d.x} | {str(s) for s in self.d.label_symbols} | {str(BATCH_SIZE)}
-                used = _symbols(diff, left, right)
-                params = {str(s): str(values[s]) for s in symbols if str(s) not in names and s in used}
-                return Counterexample(dict(env), data, params, describe_interval(lv), describe_interval(rv), interval(dv))
-            bound = magnitude(dv)  # a float upper bound of |dv|; never raises (inf when unbounded)
-            if bound == float("inf") or (simple and attempt == 0):
-                continue  # an unbounded enclosure (or a special point) is no evidence that the sides agree
-            good += 1
-            worst = max(worst, bound)
-            if good >= _POINTS_PER_ASSIGNMENT:
+            active = [i for i in range(n) if good[i] < _POINTS_PER_ASSIGNMENT]
+            if not active:
                 break
-        if good == 0:
-            self.notes.append(f"no certifiable evaluation point at {env} (kinks); relying on the symbolic proof")
-        return (worst, good)
+            values = self.point(symbols, simple=simple and attempt == 0)
+            balls, missing = self._enclose_many([built[i] for i in active], values)
+            if missing:  # a symbol outside the universe: take the sides' own, from the next point on
+                symbols = sorted(set(symbols) | missing, key=lambda s: s.name)
+            for i, ball in zip(active, balls):
+                if ball is None:
+                    continue
+                dv, lv, rv = ball
+                if excludes_zero(dv):
+                    self._point = values
+                    return [self._counterexample(built[i], values, symbols, ball)] * n
+                bound = magnitude(dv)  # a float upper bound of |dv|; never raises (inf when unbounded)
+                if bound == float("inf") or (simple and attempt == 0):
+                    continue  # an unbounded enclosure (or a special point) is no evidence that the sides agree
+                good[i] += 1
+                worst[i] = max(worst[i], bound)
+        for (env, *_), g in zip(built, good):
+            if g == 0:
+                self.notes.append(f"no certifiable evaluation point at {env} (kinks); relying on the symbolic proof")
+        return list(zip(worst, good))
+
+    @staticmethod
+    def _enclose_many(entries: list, values: dict) -> tuple[list, set]:
+        """``[(diff, left, right) balls or None]`` of the entries at ``values``, and the symbols that had no value."""
+        from ..certify import Uncertifiable, enclose
+
+        exprs = [e for _, left, right, diff in entries for e in (diff, left, right)]
+        try:
+            flat = enclose(exprs, values)
+            return [tuple(flat[3 * k: 3 * k + 3]) for k in range(len(entries))], set()
+        except (Uncertifiable, ZeroDivisionError, ValueError):
+            pass
+        out, missing = [], set()
+        for _, left, right, diff in entries:
+            try:
+                out.append(tuple(enclose([diff, left, right], values)))
+            except Uncertifiable as exc:
+                out.append(None)
+                if str(exc).startswith("no value for the symbol"):
+                    missing |= _symbols(diff, left, right)
+            except (ZeroDivisionError, ValueError):
+                out.append(None)
+        return out, missing
+
+    def _counterexample(self, entry, values: dict, symbols: list, ball) -> Counterexample:
+        from ..certify import describe_interval, interval
+
+        env, left, right, diff = entry
+        dv, lv, rv = ball
+        data = {str(s): str(values[s]) for s in self.d.x}
+        for k, yk in enumerate(self.d.y, 1):
+            yv = (yk if isinstance(yk, sp.Basic) else sp.Integer(yk)).xreplace(values)
+            if TRUE_CLASS in env:
+                yv = sp.Integer(1 if k == env[TRUE_CLASS] else 0)
+            data[f"y_{k}"] = str(yv)
+        if BATCH_SIZE in values:
+            data["N"] = str(values[BATCH_SIZE])
+            data["batch"] = "N copies of this example"
+        names = {str(s) for s in self.d.x} | {str(s) for s in self.d.label_symbols} | {str(BATCH_SIZE)}
+        used = _symbols(diff, left, right)
+        params = {str(s): str(values[s]) for s in symbols if str(s) not in names and s in used}
+        return Counterexample(dict(env), data, params, describe_interval(lv), describe_interval(rv), interval(dv))
