@@ -184,3 +184,15 @@ def test_refusals_are_one_line_and_name_the_token():
         check("dZ1 = np.cumsum(dZ2)", sd.mlp([3, 4, 3], "tanh", "ce"))
     msg = str(info.value)
     assert "\n" not in msg and "np.cumsum" in msg and "power" in msg
+
+
+def test_explicit_masks_on_a_10_20_20_10_network_are_proved_within_the_default_budget():
+    """The matrix backprop of a 10-20-20-10 ReLU network written out with its masks (200 entries): proved
+    inside the default work budget (counted work, so on a busy machine too), and its twin with one mask
+    on the wrong layer refuted."""
+    net = sd.mlp([10, 20, 20, 10], "relu", "ce")
+    right = (r"\frac{\partial L}{\partial W^{(1)}} = \left(\left(W^{(2)}\right)^{T} \left(\left(W^{(3)}\right)^{T} (p - y) "
+             r"\odot \mathbb{1}(z^{(2)} > 0)\right) \odot \mathbb{1}(z^{(1)} > 0)\right) x^{T}")
+    assert check(right, net).status == "proved"
+    wrong = right.replace(r"\mathbb{1}(z^{(1)} > 0)", r"\mathbb{1}(z^{(2)} > 0)")
+    assert check(wrong, net).status == "refuted"
