@@ -30,11 +30,12 @@ from flint import arb, ctx, fmpq, fmpz
 
 from .activations import elu, leaky_relu, relu
 from .activations import elu as _elu, leaky_relu as _leaky_relu, relu as _relu
+from .enclosure import Enclosure
 from .errors import SymderivError
 
 __all__ = [
     "Uncertifiable", "enclose", "precision", "dps_to_bits", "interval", "endpoints", "exact_endpoints",
-    "exact_fraction", "midpoint", "magnitude", "sign", "excludes_zero", "describe_interval", "to_interval",
+    "exact_fraction", "midpoint", "magnitude", "sign", "excludes_zero", "describe_interval", "enclosure", "to_interval",
 ]
 
 Ball = arb
@@ -550,17 +551,25 @@ def interval(x: Ball) -> tuple[str, str]:
     return _decimal(*_man_exp(x.lower()), 20, "floor"), _decimal(*_man_exp(x.upper()), 20, "ceil")
 
 
-def describe_interval(x: Ball, digits: int = 12) -> str:
-    """A short deterministic form of an enclosure: the exact value ``p/q`` for a ball of
-    radius 0 (``-3/8``, ``5``), else ``0.123456789012 (±1.2e-38)``: the midpoint rounded
-    to ``digits`` digits and the radius rounded up (``nan`` / ``inf`` when not finite)."""
+def enclosure(x: Ball, digits: int = 12) -> Enclosure:
+    """The certified value of a ball as a typed record: the exact value ``p/q`` for a ball of
+    radius 0 (``-3/8``, ``5``; radius None), else the midpoint rounded to ``digits`` digits and the
+    radius rounded up (``0.123456789012``, ``1.2e-38``); ``nan`` / ``inf`` (radius None) when not
+    finite.  ``str()`` of it is :func:`describe_interval`."""
     if not x.is_finite():
-        return _not_finite(x)
+        return Enclosure(_not_finite(x))
     mid = _man_exp(x.mid())
     if x.is_exact():
         if abs(mid[1]) + mid[0].bit_length() <= 150:  # short enough to print as a fraction
             text = str(_dyadic(x))
             if len(text) <= 48:
-                return text
-        return f"{_decimal(*mid, digits)} (±0)"  # exact, but too long as a fraction: midpoint rounded
-    return f"{_decimal(*mid, digits)} (±{_decimal(*_man_exp(x.rad()), 2, 'ceil')})"
+                return Enclosure(text)
+        return Enclosure(_decimal(*mid, digits), "0")  # exact, but too long as a fraction: midpoint rounded
+    return Enclosure(_decimal(*mid, digits), _decimal(*_man_exp(x.rad()), 2, "ceil"))
+
+
+def describe_interval(x: Ball, digits: int = 12) -> str:
+    """A short deterministic form of an enclosure (the text of :func:`enclosure`): the exact value
+    ``p/q`` for a ball of radius 0 (``-3/8``, ``5``), else ``0.123456789012 (±1.2e-38)``: the midpoint
+    rounded to ``digits`` digits and the radius rounded up (``nan`` / ``inf`` when not finite)."""
+    return str(enclosure(x, digits))
