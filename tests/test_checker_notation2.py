@@ -100,6 +100,11 @@ CASES = [
      one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]) / e["N"])),
     (r"\nabla_W L = \sum_{i=1}^{N} x_i (p_i - y_i)^T", [4, 3], None, "ce", "cs231n",
      one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]))),
+    # Iverson brackets in LaTeX: (Z^{[1]} > 0) is the ReLU mask, as NumPy code writes it
+    (r"dZ^{[1]} = dA^{[1]} * (Z^{[1]} > 0)", [3, 4, 3], "relu", "ce", "auto",
+     one(("Z", 1, "per"), lambda e: (e["N"] * e["dZ"][2] @ e["W"][2] * (e["Z"][1] > 0)).T)),
+    (r"dZ^{[1]} = dA^{[1]} * (A^{[2]} > 0)", [3, 3, 3], "relu", "ce", "auto",
+     one(("Z", 1, "per"), lambda e: (e["N"] * e["dZ"][2] @ e["W"][2] * (e["P"] > 0)).T)),
     # CS229's hypothesis h_w(x^{(i)}) is the prediction for example i (never h entry w times a bracket)
     (r"\nabla_w J = \frac{1}{m} \sum_{i=1}^m (h_w(x^{(i)}) - y^{(i)}) x^{(i)}", [3, 1], None, "bce", "auto",
      one(("W", 1, "flat"), lambda e: e["X"].T @ (e["P"] - e["Y"]) / e["N"])),

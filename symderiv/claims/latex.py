@@ -251,12 +251,35 @@ class _Rewriter:
                 depth -= 1
             j += 1
         inner = self.toks[self.i: j]
+        if inner and inner[-1].text == r"\right":
+            inner = inner[:-1]
+        if j < len(self.toks) and (step := self._iverson(inner)) is not None:  # (Z^{[1]} > 0): a ReLU mask
+            self.i = j + 1
+            return "(" + step + ")"
         if j >= len(self.toks) or not any(t.text in ("*", r"\otimes", *_HADAMARD) for t in inner):
             return "("  # the tokens are read one by one, as before
         if inner and inner[-1].text == r"\right":
             inner = inner[:-1]
         self.i = j + 1
         return "(" + self._new("F", ("group",)) + "(" + self.sub(inner) + "))"
+
+    def _iverson(self, inner: list) -> str | None:
+        """A bracket holding one comparison with 0 from above (Iverson's ``(z > 0)``, ``[Z^{[1]} \geq 0]``,
+        as NumPy code writes masks): the step of :meth:`indicator`; None for any other bracket."""
+        depth, rel = 0, []
+        for k, t in enumerate(inner):
+            if t.text in ("(", "[", "{"):
+                depth += 1
+            elif t.text in (")", "]", "}"):
+                depth -= 1
+            elif depth == 0 and t.text in ("=", ">", "<", r"\geq", r"\ge", r"\gt", r"\neq", r"\ne", r"\leq", r"\le", r"\lt"):
+                rel.append(k)
+        if len(rel) != 1 or inner[rel[0]].text not in (">", r"\geq", r"\ge", r"\gt") or \
+                [t.text for t in inner[rel[0] + 1:]] != ["0"] or rel[0] == 0:
+            return None
+        func = "step_gt" if inner[rel[0]].text in (">", r"\gt") else "step_ge"
+        name = self._new("F", Call(func, (), 0, None, "1(… " + ("> 0)" if func == "step_gt" else ">= 0)")))
+        return f"{name}({self.sub(inner[:rel[0]])})"
 
     def hadamard(self) -> str:
         """An elementwise-product marker between two factors (split out by the walk)."""
