@@ -10,7 +10,13 @@ Models (random init, one part zeroed as people do it):
 * ``resnet50``: torchvision ``resnet50(zero_init_residual=True)`` (the last BatchNorm of every bottleneck has
   γ = 0; eval-mode BatchNorm), 3×224×224, softmax cross-entropy;
 * ``vit_b16``: timm ``vit_base_patch16_224`` with its head zeroed (weight and bias), 3×224×224, softmax
-  cross-entropy.
+  cross-entropy;
+* ``resmlp1024``: :class:`symderiv.graph.examples.ResidualMLP` with 12 residual blocks of width 1024 (25 M
+  parameters), every parameter 0.1 (the lumped path), 4 inputs, softmax cross-entropy over 10 classes.
+
+``--faces`` also times ``summary()``, ``to_json()`` and ``to_latex()`` (and their sizes); ``--verify`` times
+``verify(module, optimizers=("sgd", "adam"), batches=(1,))`` (real float64 ``torch.optim`` runs of the whole
+model) and records whether every claim held.
 
 Per model: the time of ``graph_from_export`` (torch.export + Core ATen + the graph), of ``analyze_graph`` (the
 proof) and of ``headline()`` (every parameter's first move read back), the peak resident memory of the process,
@@ -25,7 +31,7 @@ import subprocess
 import sys
 import time
 
-MODELS = ("gpt2", "resnet50", "vit_b16")
+MODELS = ("gpt2", "resnet50", "vit_b16", "resmlp1024")
 
 
 def build(name: str):
@@ -56,6 +62,11 @@ def build(name: str):
             m.head.weight.zero_()
             m.head.bias.zero_()
         return m, (3, 224, 224), {}, "ViT-B/16, head = 0, 3x224x224"
+    if name == "resmlp1024":  # the lumped path at width: every entry of a layer equal (constant init)
+        from symderiv.graph.examples import ResidualMLP
+
+        return (ResidualMLP(4, 1024, 12, 10, value=0.1), (4,), {},
+                "residual MLP, 12 blocks of width 1024, constant init (lumped)")
     raise SystemExit(f"unknown model {name!r}; one of {', '.join(MODELS)}")
 
 
@@ -71,7 +82,7 @@ def measure_faces(analysis) -> dict:
     return out
 
 
-def measure(name: str, with_faces: bool = False) -> dict:
+def measure(name: str, with_faces: bool = False, with_verify: bool = False) -> dict:
     from symderiv.graph.analysis import analyze_graph
     from symderiv.graph.export import graph_from_export
 
@@ -85,6 +96,10 @@ def measure(name: str, with_faces: bool = False) -> dict:
     headline = analysis.headline()
     t3 = time.perf_counter()
     faces = measure_faces(analysis) if with_faces else {}
+    if with_verify:
+        t = time.perf_counter()
+        report = analysis.verify(module, optimizers=("sgd", "adam"), batches=(1,))
+        faces.update(verify_s=round(time.perf_counter() - t, 1), verify_ok=bool(report.ok))
     return {**faces, "model": name, "what": what, "parameters": params, "ops": len(graph.nodes),
             "path": type(analysis).__name__, "export_s": round(t1 - t0, 1), "analyze_s": round(t2 - t1, 1),
             "headline_s": round(t3 - t2, 1), "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -93,10 +108,11 @@ def measure(name: str, with_faces: bool = False) -> dict:
 
 
 def faces_table(rows: list[dict]) -> str:
-    out = ["| model | summary() | to_json() | to_latex() |", "|---|---|---|---|"]
+    out = ["| model | summary() | to_json() | to_latex() | verify (SGD + Adam, batch 1) |", "|---|---|---|---|---|"]
     for r in rows:
+        check = f"{r['verify_s']} s, {'all claims hold' if r['verify_ok'] else 'FAILED'}" if "verify_s" in r else "-"
         out.append(f"| {r['what']} | {r['summary_s']} s, {r['summary_kb']} KB | {r['json_s']} s, {r['json_kb']} KB | "
-                   f"{r['latex_s']} s, {r['latex_kb']} KB |")
+                   f"{r['latex_s']} s, {r['latex_kb']} KB | {check} |")
     return "\n".join(out)
 
 
@@ -114,15 +130,17 @@ def main() -> None:
     ap.add_argument("--model", choices=MODELS)
     ap.add_argument("--json", action="store_true", help="one JSON line (used by the driver)")
     ap.add_argument("--faces", action="store_true", help="also time summary(), to_json() and to_latex()")
+    ap.add_argument("--verify", action="store_true", help="also time verify() on SGD and Adam runs")
     args = ap.parse_args()
     if args.model:
-        row = measure(args.model, args.faces)
+        row = measure(args.model, args.faces, args.verify)
         text = table([row]) + ("\n\n" + faces_table([row]) if args.faces else "") + "\n\n" + row["headline"]
         print(json.dumps(row) if args.json else text)
         return
     rows = []
     for name in MODELS:  # a fresh process per model: its peak memory is its own
-        done = subprocess.run([sys.executable, __file__, "--model", name, "--json"] + (["--faces"] if args.faces else []),
+        done = subprocess.run([sys.executable, __file__, "--model", name, "--json"] + (["--faces"] if args.faces else [])
+                              + (["--verify"] if args.verify else []),
                               capture_output=True, text=True)
         if done.returncode:
             print(f"{name}: failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")

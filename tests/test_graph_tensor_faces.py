@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch import nn  # noqa: E402
 
 from symderiv.graph import analyze_module  # noqa: E402
 from symderiv.graph.examples import LoRA, ResidualMLP  # noqa: E402

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sympy as sp
@@ -212,7 +212,7 @@ class GraphAnalysis(JsonFace):
             elif steps == {None}:
                 never.append(name)
             elif len(steps) == 1:
-                by_step.setdefault(next(iter(steps)), []).append(name)
+                by_step.setdefault(cast(int, next(iter(steps))), []).append(name)
             else:
                 mixed.append(name)
         parts = []

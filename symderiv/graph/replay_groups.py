@@ -29,7 +29,7 @@ def group_mask(analysis: Any, name: str, grp: EntryGroup) -> np.ndarray:
     from .lumping import expand
 
     q = np.zeros(analysis.proof.quotient.graph.params[name].shape, dtype=bool)
-    for b in grp.blocks:
+    for b in grp.blocks or ():
         q[b] = True
     return np.asarray(expand(analysis.proof.lumping, name, q), dtype=bool)
 

@@ -66,7 +66,7 @@ def entry_groups(analysis: Any) -> dict[str, list[EntryGroup]]:
         return cached
     names = analysis.proof.graph.trainable()
     raw = {name: analysis._raw_groups(name) for name in names}
-    held = Counter()
+    held: Counter = Counter()
     for groups in raw.values():
         for g in groups:
             held[g.facts.tie_id] += g.count
