@@ -43,16 +43,15 @@ from typing import Mapping, Sequence
 
 import sympy as sp
 
-from .certify import excludes_zero
-from .class_splitting import split_class as _split_class
+from .class_splitting import split_class as _split_class  # noqa: F401 - import path of signed, shifted
 from .engine import backprop, input_symbols
-from .errors import InternalError
 from .guard import public_entry
 from .identities import (Budget, Decider, Enclosures, _NumpyLikeRng, _safety_suffix,  # noqa: F401
                          identity_work, random_point)
 from .init import resolve_init
 from .network import Network
 from .patterns import Block, Partition, blocks, unit_partition
+from .relaxation import OnPattern, first_move_steps, relax
 from .proof_records import FirstMove, Identity, K, Proof, Split, TrajectoryWitness, Witness  # noqa: F401
 from .witness_trajectories import (VISIBLE_RELATIVE, WITNESS_PATIENCE, WITNESS_VARIANTS, WITNESS_WORK,  # noqa: F401
                                    _magnitude, _one_trajectory, _trajectory_witnesses, trajectory_work)
@@ -147,15 +146,12 @@ def prove(
     budget = Budget(simplify_budget)
     label = lambda b: block_label(net, partition, b)  # noqa: E731
     undecided: list[str] = []
-    splits: list[Split] = []
 
     init_symbols = sorted(set().union(*(v.free_symbols for v in init_values.values())), key=str)
     width_symbols = [n for n in net.sizes if isinstance(n, sp.Symbol)]
     data_symbols = input_symbols(net.sizes[0])
 
-    iteration = 0
-    while True:
-        iteration += 1
+    def on_pattern(iteration: int, classes: list[tuple[Block, ...]], zero: int | None) -> OnPattern[Block]:
         _log.debug("prove: relaxation iteration %d, %d classes", iteration, len(classes))
         symbols = _class_symbols(classes, net, partition)
         values = {b: (sp.Integer(0) if k == zero else symbols[k]) for k, members in enumerate(classes) for b in members}
@@ -163,40 +159,12 @@ def prove(
         free = data_symbols + [s for k, s in enumerate(symbols) if k != zero] + init_symbols + width_symbols
         decider = Decider(free, net=net, seed=seed + iteration, work=per_identity, abbreviations=state.abbreviations,
                           scales=_fan_in_scales(net, classes, symbols, zero, init_symbols), budget=budget)
-        enclosures = Enclosures(decider, state.grad, order)
-        new_classes: list[tuple[Block, ...]] = []
-        new_zero: int | None = None
-        identities: list[Identity] = []
-        changed = False
-        for k, members in enumerate(classes):
-            if len(members) == 1 and k != zero:
-                new_classes.append(members)
-                continue
-            parts, zero_part, zero_identity, ties, witness = _split_class(
-                members, state.grad, enclosures, decider, zero=(k == zero), undecided=undecided, label=label
-            )
-            if zero_part is not None:
-                if zero_identity is None:  # _split_class returns both or neither
-                    raise InternalError("a zero part without its identity")
-                new_zero = len(new_classes)
-                new_classes.append(zero_part)
-                identities.append(zero_identity)
-            new_classes.extend(parts)
-            identities.extend(ties)
-            n_parts = len(parts) + (1 if zero_part is not None else 0)
-            if n_parts > 1 or (k == zero and zero_part is None):
-                changed = True
-                undec = tuple(u for u in undecided if label(members[0]) in u)
-                splits.append(Split(iteration, k == zero, tuple(members),
-                                    ((zero_part,) if zero_part else ()) + tuple(parts), witness, undec))
-        if not changed:  # terminates: every change adds a class (or shrinks the zero class)
-            break
-        # keep a deterministic order: by the first block of each class in parameter order
-        position = {b: i for i, b in enumerate(order)}
-        zero_members = new_classes[new_zero] if new_zero is not None else None
-        new_classes.sort(key=lambda c: min(position[b] for b in c))
-        zero = new_classes.index(zero_members) if zero_members is not None else None
-        classes = new_classes
+        return OnPattern(state.grad, decider, (symbols, state))
+
+    relaxed = relax(classes, zero, order=order, on_pattern=on_pattern, label=label, undecided=undecided)
+    classes, zero, identities, splits, iteration = (relaxed.classes, relaxed.zero, relaxed.identities,
+                                                     relaxed.splits, relaxed.iterations)
+    symbols, state = relaxed.last.context
 
     class_of = {b: k for k, members in enumerate(classes) for b in members}
     _log.info("prove: %s: %d classes after %d iterations; first moves", net.describe(), len(classes), iteration)
@@ -234,13 +202,11 @@ def _fan_in_scales(net, classes, symbols, zero, init_symbols) -> dict[sp.Symbol,
 # ---------------------------------------------------------------- first-move steps
 def _first_moves(net, partition, order, classes, zero, symbols, init_values, other_symbols, init_symbols, seed,
                  work, undecided, abbreviate=False, budget=None):
-    """``F_0`` = every class; ``F_{t+1}`` = classes of ``F_t`` with gradient ≡ 0 on ``A_t``."""
-    frozen = {k for k in range(len(classes)) if k != zero}
-    moves: dict[int, FirstMove] = {}
-    identities: list[tuple[int, Identity]] = []
-    label = lambda b: block_label(net, partition, b)  # noqa: E731
-    t = 0
-    while frozen:
+    """``F_0`` = every class; ``F_{t+1}`` = classes of ``F_t`` with gradient ≡ 0 on ``A_t``
+    (:func:`symderiv.relaxation.first_moves` on the chain engine)."""
+    scales = _fan_in_scales(net, classes, symbols, zero, init_symbols)
+
+    def on_step(t: int, frozen: set[int], reps: list[Block]) -> OnPattern[Block]:
         values = {}
         for k, members in enumerate(classes):
             for b in members:
@@ -253,33 +219,8 @@ def _first_moves(net, partition, order, classes, zero, symbols, init_values, oth
         state = backprop(net, partition, values, abbreviate=abbreviate)
         free = other_symbols + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
         decider = Decider(free, net=net, seed=seed + 7919 * (t + 1), work=work,
-                          abbreviations=state.abbreviations, budget=budget,
-                          scales=_fan_in_scales(net, classes, symbols, zero, init_symbols))
-        reps = {k: classes[k][0] for k in frozen}
-        rep_list = [reps[k] for k in sorted(frozen)]
-        enclosures = Enclosures(decider, state.grad, rep_list)
-        leaving = []
-        for k in sorted(frozen):
-            g = state.grad[reps[k]]
-            if g == 0:
-                identities.append((t, Identity(classes[k], sp.Integer(0), "structural")))
-                continue
-            if any(enc is not None and excludes_zero(enc[reps[k]]) for enc in enclosures):
-                leaving.append((k, False))
-                continue
-            method = decider.proves_zero(g)
-            if method is None:
-                undecided.append(f"step {t + 1}: gradient of {label(reps[k])} ≡ 0 on A_{t}: undecided"
-                                 f"{_safety_suffix(decider)}; its first-move step is only a lower bound")
-                leaving.append((k, True))
-            else:
-                identities.append((t, Identity(classes[k], sp.Integer(0), method)))
-        if not leaving:
-            break
-        for k, undec in leaving:
-            moves[k] = FirstMove(t + 1, False, undec)
-            frozen.discard(k)
-        t += 1
-    for k in frozen:
-        moves[k] = FirstMove(None, False)
-    return moves, identities
+                          abbreviations=state.abbreviations, budget=budget, scales=scales)
+        return OnPattern(state.grad, decider)
+
+    return first_move_steps(classes, zero, on_step=on_step, label=lambda b: block_label(net, partition, b),
+                       undecided=undecided)

@@ -8,7 +8,7 @@ never a clock, so the same witnesses are found on any machine.
 from __future__ import annotations
 
 import random
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
 
@@ -18,7 +18,8 @@ from .engine import input_symbols
 from .identities import random_point
 from .proof_records import TrajectoryWitness
 
-__all__ = ["WITNESS_VARIANTS", "WITNESS_WORK", "WITNESS_PATIENCE", "VISIBLE_RELATIVE", "trajectory_work"]
+__all__ = ["WITNESS_VARIANTS", "WITNESS_WORK", "WITNESS_PATIENCE", "VISIBLE_RELATIVE", "trajectory_work",
+           "search_trajectories", "certified_trajectory"]
 
 
 #: (data scale, sign of the inputs: 0 mixed / +1 / -1, learning-rate factor) of the trajectories tried after
@@ -61,35 +62,53 @@ def _trajectory_witnesses(net, partition, order, classes, zero, symbols, init_va
     init_symbols = sorted(set().union(*(v.free_symbols for v in init_values.values())), key=str)
     reps = {k: classes[k][0] for k in range(len(classes)) if k != zero}
     rep_exprs = [grads_on_pattern[reps[k]] for k in sorted(reps)]
-    kept: list[TrajectoryWitness] = []
-    certified: set[int] = set()
-    visible: set[int] = set()
     ladder = (80, 80, 600, 600, 3000, 3000)  # saturated units need more digits (see Enclosures.STEPS)
     plan = [(ladder[min(a, len(ladder) - 1)], (1, 0, 1)) for a in range(attempts)]
     plan += [(dps, variant) for variant in WITNESS_VARIANTS for dps in (80, 600)]
-    unit = trajectory_work(rep_exprs, definitions, horizon, 80)
+
+    def candidate(dps: int, variant: tuple[int, int, int]) -> TrajectoryWitness | None:
+        with precision(dps):
+            return _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs,
+                                   symbols, targets, horizon, definitions, dps, variant)
+
+    return search_trajectories(targets, plan, attempts, trajectory_work(rep_exprs, definitions, horizon, 80),
+                               candidate, until_visible=True)
+
+
+def search_trajectories(targets: Mapping[int, int], plan: Sequence[tuple[int, Any]], attempts: int, unit: int,
+                        candidate: Callable[[int, Any], "TrajectoryWitness | None"], *,
+                        until_visible: bool) -> list[TrajectoryWitness]:
+    """The witness search shared by the engines: run ``candidate(dps, variant)`` along ``plan``.
+
+    The first ``attempts`` entries (the base ones) always run; the later ones run until every target is
+    certified (and visibly so, with ``until_visible``), the patience (:data:`WITNESS_PATIENCE`) runs out
+    or the work budget (:data:`WITNESS_WORK`, ``unit`` per trajectory at 80 digits) is spent: no clock,
+    so the same witnesses on any machine.  Each kept trajectory certifies at least one move that no
+    earlier one did (or, with ``until_visible``, makes one visible); the most complete comes first."""
+    kept: list[TrajectoryWitness] = []
+    certified: set[int] = set()
+    visible: set[int] = set()
+    wanted = set(targets)
     spent = 0  # work of the extra attempts so far
     idle = 0  # consecutive extra attempts that certified nothing new: deep, vanishing moves stay invisible
     for n, (dps, variant) in enumerate(plan):
-        if certified == set(targets) and visible == set(targets):
+        if certified == wanted and (not until_visible or visible == wanted):
             break
         if n >= attempts:
             spent += unit * max(1, dps // 80)
             if spent > WITNESS_WORK or idle >= WITNESS_PATIENCE:
                 break
-        with precision(dps):
-            candidate = _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep_exprs,
-                                        symbols, targets, horizon, definitions, dps, variant)
-        if candidate is None:
+        found = candidate(dps, variant)
+        if found is None:
             idle += n >= attempts
             continue
-        new = {c for c, _, _ in candidate.moved} - certified
-        newly_visible = set(candidate.visible) - visible
+        new = {c for c, _, _ in found.moved} - certified
+        newly_visible = set(found.visible) - visible if until_visible else set()
         idle = 0 if (new or newly_visible or n < attempts) else idle + 1
         if new or newly_visible:
-            kept.append(candidate)
-            certified |= {c for c, _, _ in candidate.moved}
-            visible |= set(candidate.visible)
+            kept.append(found)
+            certified |= {c for c, _, _ in found.moved}
+            visible |= set(found.visible)
     kept.sort(key=lambda t: -len(t.moved))  # the most complete witness first
     return kept
 
@@ -121,6 +140,19 @@ def _one_trajectory(net, rng, data_symbols, init_symbols, init_values, reps, rep
         v = point[x] * scale
         point[x] = abs(v) * sign if sign else v
     lr = sp.Rational(rng.choice([1, 2, 3]) * lr_factor, rng.choice([2, 4, 5]) * widest)
+    return certified_trajectory(point, lr, reps, rep_exprs, symbols, init_values, targets, horizon, dps, scale,
+                                definitions)
+
+
+def certified_trajectory(point: Mapping[sp.Symbol, sp.Rational], lr: sp.Rational, reps: Mapping[int, Any],
+                         rep_exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol], init_values: Mapping,
+                         targets: Mapping[int, int], horizon: int, dps: int, scale: int,
+                         definitions: Mapping | None = None) -> TrajectoryWitness | None:
+    """Exact single-example SGD from the init at data ``point`` with learning rate ``lr``, in Arb balls:
+    the classes of ``targets`` whose change at their target step is certified nonzero (and which of
+    those changes are visible in float64); None when some step is uncertifiable.  ``reps`` maps each
+    moving class to a representative coordinate, ``rep_exprs`` its gradient on the pattern (in the
+    order of ``sorted(reps)``)."""
     try:
         start = enclose([init_values[reps[k]] for k in sorted(reps)], point, dps=dps)
     except Uncertifiable:

@@ -14,7 +14,7 @@ enclosures at random exact points, then prove structurally or by bounded simplif
 otherwise undecided and dropped; every budget counts work, never seconds, so the proof is the
 same on any machine and load), through a local adapter whose random points come from
 the graph (input symbols, parameter symbols scaled by fan-in, labels from the graph loss)
-instead of an MLP.  Classes are split by :func:`symderiv.prover._split_class` unchanged.
+instead of an MLP.  The loops are :func:`symderiv.relaxation.relax` and :func:`~symderiv.relaxation.first_move_steps`.
 
 First moves: ``F_0`` = every class, ``F_{t+1}`` = the classes of ``F_t`` whose gradient is
 ≡ 0 on ``A_t`` (``F_t`` frozen at its init values, the rest free in ``V(P*)``).  A class
@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from ..certify import Uncertifiable, describe_interval, enclose, excludes_zero, precision, to_interval
-from ..errors import InternalError
-from ..prover import (WITNESS_PATIENCE, WITNESS_WORK, Budget, Decider, Enclosures, FirstMove, Identity, Split,
-                      TrajectoryWitness, _magnitude, _safety_suffix, _split_class, identity_work, trajectory_work)
+from ..certify import precision
+from ..prover import Budget, Decider, FirstMove, Identity, Split, TrajectoryWitness, identity_work, trajectory_work
+from ..witness_trajectories import certified_trajectory, search_trajectories
+from ..relaxation import OnPattern, first_move_steps, relax
 from .engine import backprop, data_symbols
 from .ir import Graph
 from .losses import graph_loss
@@ -180,20 +180,15 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
     label = lambda c: coord_label(graph, c)  # noqa: E731
     budget = Budget(simplify_budget)
     undecided: list[str] = []
-    splits: list[Split] = []
 
     by_value: dict[sp.Expr, list[Coord]] = {}
     for c in coords:
         by_value.setdefault(init_values[c], []).append(c)
     classes = [tuple(v) for v in by_value.values()]
     zero = next((i for i, v in enumerate(by_value) if v == 0), None)
-    if lattice is not None:
-        classes, zero = lattice.project(classes, zero)
     init_scales = _init_scales(graph, values, init_symbols)
 
-    iteration = 0
-    while True:
-        iteration += 1
+    def on_pattern(iteration: int, classes: list[tuple[Coord, ...]], zero: int | None) -> OnPattern[Coord]:
         symbols = _class_symbols(classes, graph)
         cls_of = {c: k for k, m in enumerate(classes) for c in m}
         state = backprop(graph, _param_arrays(graph, frozen_values,
@@ -204,38 +199,14 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
                                     for k, m in enumerate(classes) if k != zero}}
         decider = GraphDecider(free, sampler=sampler, seed=seed + iteration, work=per_identity, scales=scales,
                                budget=budget)
-        enclosures = Enclosures(decider, grads, coords)
-        new_classes: list[tuple[Coord, ...]] = []
-        new_zero: int | None = None
-        identities: list[Identity] = []
-        changed = False
-        for k, members in enumerate(classes):
-            if len(members) == 1 and k != zero:
-                new_classes.append(members)
-                continue
-            parts, zero_part, zero_identity, ties, witness = _split_class(
-                members, grads, enclosures, decider, zero=(k == zero), undecided=undecided, label=label)
-            if zero_part is not None:
-                if zero_identity is None:  # _split_class returns both or neither
-                    raise InternalError("a zero part without its identity")
-                new_zero = len(new_classes)
-                new_classes.append(zero_part)
-                identities.append(zero_identity)
-            new_classes.extend(parts)
-            identities.extend(ties)
-            if len(parts) + (zero_part is not None) > 1 or (k == zero and zero_part is None):
-                changed = True
-                splits.append(Split(iteration, k == zero, tuple(members),
-                                    ((zero_part,) if zero_part else ()) + tuple(parts), witness))
-        if not changed:
-            break
-        position = {c: i for i, c in enumerate(coords)}
-        zero_members = new_classes[new_zero] if new_zero is not None else None
-        new_classes.sort(key=lambda m: min(position[c] for c in m))
-        zero = new_classes.index(zero_members) if zero_members is not None else None
-        classes = new_classes
-        if lattice is not None:  # back onto the lattice; the next iteration re-checks the gradients there
-            classes, zero = lattice.project(classes, zero)
+        return OnPattern(grads, decider, (symbols, scales))
+
+    relaxed = relax(classes, zero, order=coords, on_pattern=on_pattern, label=label, undecided=undecided,
+                    project=None if lattice is None else lattice.project)
+    classes, zero, identities, splits, iteration = (relaxed.classes, relaxed.zero, relaxed.identities,
+                                                     relaxed.splits, relaxed.iterations)
+    grads = relaxed.last.grads
+    symbols, scales = relaxed.last.context
 
     class_of = {c: k for k, m in enumerate(classes) for c in m}
     fm, fm_ids, fragile = _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_values,
@@ -265,63 +236,36 @@ def _first_moves(graph, coords, classes, zero, symbols, init_values, frozen_valu
                  seed, work, undecided, budget, label, closure=None):
     """``H_t``: classes whose gradient was ≡ 0 at every step so far; ``F_t = closure(H_t)`` the classes proved
     unchanged (every class of ``H_t`` for an entrywise optimizer; whole zero rows/columns for a matrix one)."""
-    close = (lambda h: set(h)) if closure is None else (lambda h: closure(h, classes, zero))
-    history_zero = {k for k in range(len(classes)) if k != zero}
-    frozen = close(history_zero)
     cls_of = {c: k for k, m in enumerate(classes) for c in m}
-    moves: dict[int, FirstMove] = {}
-    identities: list[tuple[int, Identity]] = []
     fragile: set[int] = set()
     out_shape = graph.nodes[graph.output].shape
     free_delta = np.empty(out_shape, dtype=object)
     for idx in np.ndindex(*out_shape):
         free_delta[idx] = sp.Symbol("dz_" + "_".join(str(i + 1) for i in idx), real=True)
-    t = 0
-    while history_zero:
-        def entry(c, frozen=frozen):
+
+    def entries(frozen: set[int]) -> Callable[[Coord], sp.Expr]:
+        def entry(c: Coord) -> sp.Expr:
             k = cls_of[c]
             return sp.Integer(0) if k == zero else (init_values[c] if k in frozen else symbols[k])
-        state = backprop(graph, _param_arrays(graph, frozen_values, entry))
-        reps = {k: classes[k][0] for k in history_zero}
-        rep_list = [reps[k] for k in sorted(history_zero)]
-        grads = _grads(state, rep_list)
+        return entry
+
+    def on_step(t: int, frozen: set[int], reps: list[Coord]) -> OnPattern[Coord]:
+        state = backprop(graph, _param_arrays(graph, frozen_values, entries(frozen)))
         free = list(other_symbols) + [symbols[k] for k in range(len(classes)) if k != zero and k not in frozen]
         decider = GraphDecider(free, sampler=sampler, seed=seed + 7919 * (t + 1), work=work, scales=scales,
                                budget=budget)
-        enclosures = Enclosures(decider, grads, rep_list)
-        leaving = []
-        for k in sorted(history_zero):
-            g = grads[reps[k]]
-            if g == 0:
-                identities.append((t, Identity(classes[k], sp.Integer(0), "structural")))
-                continue
-            if any(enc is not None and excludes_zero(enc[reps[k]]) for enc in enclosures):
-                leaving.append((k, False))
-                continue
-            method = decider.proves_zero(g)
-            if method is None:
-                undecided.append(f"step {t + 1}: gradient of {label(reps[k])} ≡ 0 on A_{t}: undecided"
-                                 f"{_safety_suffix(decider)}; its first-move step is only a lower bound")
-                leaving.append((k, True))
-            else:
-                identities.append((t, Identity(classes[k], sp.Integer(0), method)))
-        zeros_here = [k for k in sorted(frozen) if k not in {j for j, _ in leaving}]
-        if zeros_here:  # which of these zeros survive independent output δ's (no loss cancellation)?
-            loose = _grads(backprop(graph, _param_arrays(graph, frozen_values, entry), output_delta=free_delta),
-                           [reps[k] for k in zeros_here])
-            fragile |= {k for k in zeros_here if loose[reps[k]] != 0}
-        if not leaving:
-            break
-        history_zero -= {k for k, _ in leaving}
-        still = close(history_zero)
-        undecided_here = any(u for _, u in leaving)
-        for k in sorted(frozen - still):
-            moves[k] = FirstMove(t + 1, False, dict(leaving).get(k, undecided_here))
-        frozen = still
-        t += 1
-    for k in range(len(classes)):
-        if k != zero and k not in moves:
-            moves[k] = FirstMove(None if k in frozen else 1, False)
+        return OnPattern(_grads(state, reps), decider)
+
+    def loss_cancellation(t: int, frozen: set[int], leaving: set[int], here: OnPattern[Coord]) -> None:
+        """Which zeros of this step survive independent output δ's (no loss cancellation)?"""
+        zeros_here = [k for k in sorted(frozen) if k not in leaving]
+        if zeros_here:
+            loose = _grads(backprop(graph, _param_arrays(graph, frozen_values, entries(frozen)), output_delta=free_delta),
+                           [classes[k][0] for k in zeros_here])
+            fragile.update(k for k in zeros_here if loose[classes[k][0]] != 0)
+
+    moves, identities = first_move_steps(classes, zero, on_step=on_step, label=label, undecided=undecided,
+                                         closure=closure, after_step=loss_cancellation)
     return moves, identities, fragile
 
 
@@ -335,8 +279,8 @@ def _trajectories(graph, classes, zero, symbols, init_values, grads, first_moves
     """Single-example exact SGD trajectories on ``V(P*)`` certifying first moves at their steps.
 
     The base attempts always run; the variants after them run until every move is certified, the
-    patience (:data:`~symderiv.prover.WITNESS_PATIENCE`) runs out or the work budget
-    (:data:`~symderiv.prover.WITNESS_WORK`) is spent: no clock, the same witnesses on any machine."""
+    patience runs out or the work budget is spent (:func:`symderiv.witness_trajectories.search_trajectories`):
+    no clock, the same witnesses on any machine."""
     targets = {k: fm.step for k, fm in first_moves.items() if fm.step is not None}
     if not targets:
         return []
@@ -346,59 +290,21 @@ def _trajectories(graph, classes, zero, symbols, init_values, grads, first_moves
     exprs = [grads[reps[k]] for k in sorted(reps)]
     widest = max([_fan_in(graph, n) for n in graph.params] + [1])
     plan = [((80, 600, 3000)[min(a, 2)], (1, 1)) for a in range(attempts)] + [(200, v) for v in VARIANTS]
-    kept: list[TrajectoryWitness] = []
-    certified: set[int] = set()
-    unit = trajectory_work(exprs, None, horizon, 80)
-    spent = idle = 0  # work of the extra attempts; extra attempts in a row that certified nothing new
-    for n, (dps, (scale, lr_factor)) in enumerate(plan):
-        if certified == set(targets):
-            break
-        if n >= attempts:
-            spent += unit * max(1, dps // 80)
-            if spent > WITNESS_WORK or idle >= WITNESS_PATIENCE:
-                break
+
+    def candidate(dps: int, variant: tuple[int, int]) -> TrajectoryWitness | None:
+        scale, lr_factor = variant
         point = graph_point(rng, data + list(init_symbols), init_scales, sampler)
         for x in data:
             point[x] = point[x] * scale
         lr = sp.Rational(rng.choice([1, 2, 3]) * lr_factor, rng.choice([2, 4, 5]) * widest)
         with precision(dps):
-            candidate = _one(point, lr, reps, exprs, symbols, init_values, targets, horizon, dps, scale)
-        if candidate is None:
-            idle += n >= attempts
-            continue
-        new = {c for c, _, _ in candidate.moved} - certified
-        idle = 0 if (new or n < attempts) else idle + 1
-        if new:
-            kept.append(candidate)
-            certified |= new
-    kept.sort(key=lambda t: -len(t.moved))
-    return kept
+            return _one(point, lr, reps, exprs, symbols, init_values, targets, horizon, dps, scale)
+
+    return search_trajectories(targets, plan, attempts, trajectory_work(exprs, None, horizon, 80), candidate,
+                               until_visible=False)
 
 
 def _one(point, lr, reps, exprs, symbols, init_values, targets, horizon, dps, scale):
-    try:
-        start = enclose([init_values[reps[k]] for k in sorted(reps)], point, dps=dps)
-    except Uncertifiable:
-        return None
-    theta = dict(zip(sorted(reps), start))
-    lr_iv = to_interval(lr)
-    moved, sizes, visible = [], {}, set()
-    for step in range(1, horizon + 1):
-        values = dict(point)
-        for k, v in theta.items():
-            values[symbols[k]] = v
-        try:
-            g = dict(zip(sorted(reps), enclose(exprs, values, dps=dps)))
-        except Uncertifiable:
-            return None
-        for k, target in targets.items():
-            if target == step and excludes_zero(g[k]):
-                change = -lr_iv * g[k]
-                moved.append((k, step, describe_interval(change)))
-                sizes[k] = _magnitude(change)
-                if sizes[k] > 1e-250 and sizes[k] >= 1e-8 * max(_magnitude(theta[k]), float(lr)):
-                    visible.add(k)
-        theta = {k: theta[k] - lr_iv * g[k] for k in theta}
-    return TrajectoryWitness(tuple(sorted((str(s), str(v)) for s, v in point.items())), str(lr), horizon,
-                             tuple(sorted(moved)), frozenset(visible), scale,
-                             tuple(sizes[k] for k, _, _ in sorted(moved)))
+    """One certified trajectory (:func:`symderiv.witness_trajectories.certified_trajectory`); the graph's
+    expressions carry no abbreviations."""
+    return certified_trajectory(point, lr, reps, exprs, symbols, init_values, targets, horizon, dps, scale)
