@@ -88,6 +88,25 @@ def _weighted_sum(terms: Iterable[tuple[sp.Expr, sp.Expr]]) -> sp.Expr:
     return sp.Add(*[w * sp.Add(*ts) for w, ts in groups.items()])
 
 
+def _with_known_facts(h: sp.Expr) -> sp.Expr:
+    """``h`` with the facts the engine knows recorded, so SymPy does not derive them again.
+
+    ``tanh`` of an extended-real argument is finite: SymPy's own answer
+    (``tanh._eval_is_finite`` returns True for every extended-real argument), but reached
+    through ``as_real_imag``, which expands the whole argument; the argument nests every layer
+    below, so deep networks paid that walk at every layer (quadratic in depth).  The fact is
+    recorded exactly as SymPy records a fact it derived; without SymPy's fact store (another
+    SymPy version) nothing is recorded and SymPy derives it as before."""
+    if type(h) is sp.tanh and h.args[0].is_extended_real:
+        facts = getattr(h, "_assumptions", None)
+        if facts is not None and "finite" not in facts and hasattr(facts, "deduce_all_facts"):
+            if facts is getattr(type(h), "default_assumptions", None):  # shared by the class: copy first
+                facts = facts.copy()
+                h._assumptions = facts
+            facts.deduce_all_facts((("finite", True),))
+    return h
+
+
 class OverBudget(Exception):
     """Raised by :func:`backprop` with ``size_budget`` before it builds forms that could be too large."""
 
@@ -226,7 +245,7 @@ def backprop(
         z.append(zl)
         if l < L:
             act = net.activation_of(l)
-            h.append([act(zc) for zc in zl])
+            h.append([_with_known_facts(act(zc)) for zc in zl])
             if budget is not None:
                 budget.expect(budget.total(h[l]))
     result.z, result.h = z, h
