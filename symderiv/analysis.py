@@ -23,7 +23,6 @@ from .analysis_json import MAX_JSON_ENTRIES, MAX_PRINTED_NODES, dag_size, printe
 from .analysis_json import _SEE, _shared_closed_forms  # noqa: F401
 from .analysis_text import _join, _runs_of_equal_layers  # noqa: F401
 from .closed_forms import ClosedForms
-from .engine import backprop, expansion_refusal
 from .errors import SizeLimitError
 from .facts import BlockFacts, block_facts, tie_ids
 from .floats import FloatReport, float_facts
@@ -34,6 +33,7 @@ from .guard import public_entry
 from .jsontext import JsonFace
 from .network import Network
 from .optimizers import OptimizerClass, optimizer_class as _optimizer_class
+from .passes import Passes
 from .patterns import Block
 from .inputs import InputMap, columns_label, init_specs, is_symmetric, reduce_inputs
 from .prover import Proof, block_label, prove
@@ -55,6 +55,7 @@ class Analysis(JsonFace):
     _floats: FloatReport | None = None
     _block_facts: dict[Block, BlockFacts] | None = None
     _shifted: "ShiftedTies | None" = None
+    _passes: Passes | None = None
     #: find exceptional values of the init symbols (off for the analyses of exceptional cases themselves)
     search_exceptional: bool = True
     #: the input reduction (see :mod:`symderiv.inputs`): ``proof`` is about the reduced network,
@@ -305,18 +306,21 @@ class Analysis(JsonFace):
             return self._lifted_gradient(self.block(name, index), column)
         return self._gradients()[self.block(name, index)]
 
+    @property
+    def passes(self) -> Passes:
+        """The forward and backward passes at the init and on ``V(P*)`` (:mod:`symderiv.passes`):
+        computed once, read by every face (summary, JSON, LaTeX) instead of running the engine again."""
+        if self._passes is None:
+            self._passes = Passes(self.proof)
+        return self._passes
+
     def _gradients(self) -> dict[Block, sp.Expr]:
         """The gradient of every block at the init: expanded when that is cheap to build, else
         abbreviated (named ``z``/``δ``, defined in :meth:`gradient_definitions`)."""
         if self._gradient_at_init is None:
-            p = self.proof
-            short = backprop(p.net, p.partition, p.init_values, abbreviate=True)  # linear in depth
-            if expansion_refusal(short) is None:
-                self._gradient_at_init = dict(backprop(p.net, p.partition, p.init_values).grad)
-                self._gradient_definitions = {}
-            else:
-                self._gradient_at_init = dict(short.grad)
-                self._gradient_definitions = dict(short.definitions)
+            at_init = self.passes.at_init
+            self._gradient_at_init = dict(at_init.grad)
+            self._gradient_definitions = dict(at_init.definitions)
         return self._gradient_at_init
 
     def gradient_definitions(self) -> dict[sp.Symbol, sp.Expr]:

@@ -79,13 +79,13 @@ def _shared_closed_forms(to_dict):
 
 def _closed_form_printer(analysis: "Analysis") -> ClosedForms:
     """A fresh printer for one document of this analysis's closed forms."""
-    analysis._gradients()
+    definitions = analysis.gradient_definitions()  # the named z/δ of the analysis's pass at the init
     widths = [str(n) for n in analysis.net.sizes if isinstance(n, sp.Symbol)]
-    if analysis._gradient_definitions and analysis.inputs is not None:
+    if definitions and analysis.inputs is not None:
         # the abbreviations are in the reduced network's data; lifting is only defined for
         # expanded forms, so every abbreviated form is omitted rather than printed wrongly
-        return ClosedForms(analysis._gradient_definitions, reserved=widths, see=_SEE, inline_nodes=0, max_nodes=0)
-    return ClosedForms(analysis._gradient_definitions, reserved=widths, see=_SEE)
+        return ClosedForms(definitions, reserved=widths, see=_SEE, inline_nodes=0, max_nodes=0)
+    return ClosedForms(definitions, reserved=widths, see=_SEE)
 
 
 def assumptions(analysis: "Analysis") -> dict[str, Any]:

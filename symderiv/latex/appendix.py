@@ -31,9 +31,9 @@ __all__ = ["appendix_sections", "final_values"]
 
 
 def final_values(ctx: Context) -> dict[Block, sp.Expr]:
-    """Every block's value on ``V(P*)``: 0 on the zero set, its class's symbol elsewhere."""
-    p = ctx.proof
-    return {b: (sp.Integer(0) if k == p.zero_class else p.symbols[k]) for k, ms in enumerate(p.classes) for b in ms}
+    """Every block's value on ``V(P*)``: 0 on the zero set, its class's symbol elsewhere (the
+    analysis's :attr:`symderiv.passes.Passes.values_on_subspace`)."""
+    return ctx.analysis.passes.values_on_subspace
 
 
 def _placeholder(q: str, l: int | str, C: str) -> TexSymbol:
@@ -127,7 +127,7 @@ def method_text(method: str) -> str:
 def _closed_forms(ctx: Context) -> list[str]:
     p = ctx.proof
     values = final_values(ctx)
-    state = ctx.derivation(values)
+    state = ctx.on_subspace
     names = {sym: ctx.placeholder(sym) for sym in state.definitions}
     lines = [r"\section{Closed forms}\label{app:closed}",
              r"\paragraph{The recursion on $V(P^*)$.}"]
@@ -146,9 +146,8 @@ def _closed_forms(ctx: Context) -> list[str]:
 
 def _at_init(ctx: Context) -> list[str]:
     """The gradient at the init through the vectors ``δ̄`` and ``h̄`` (Lemma ``units``)."""
-    p = ctx.proof
     net, part = ctx.net, ctx.partition
-    state = ctx.derivation(p.init_values)
+    state = ctx.at_init
     bars = {sym: ctx.placeholder(sym, r"\bar") for sym in state.definitions}
 
     def bar(expr: sp.Expr) -> sp.Expr:
@@ -258,7 +257,7 @@ def _certificates(ctx: Context) -> list[str]:
     lines = [r"\section{Certificates}\label{app:certificates}",
              r"Exact fractions where the value is rational (recomputed from the closed form at the exact point and "
              r"checked to lie in the certified enclosure); otherwise certified intervals, rounded outward."]
-    init_state = ctx.derivation(p.init_values)
+    init_state = ctx.at_init
     exact_ok = not init_state.definitions
     for s in p.splits:
         lines += _split_certificate(ctx, s, init_state.grad if exact_ok else None)

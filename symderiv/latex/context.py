@@ -22,7 +22,7 @@ from sympy.core.function import _coeff_isneg
 
 from ..closed_forms import ClosedForms, size_text, tree_size
 from ..enclosure import Enclosure
-from ..engine import Pass, backprop, expansion_refusal
+from ..engine import Pass
 from ..patterns import Block, UnitClass
 from ..prover import block_label
 from .printer import SymderivLatexPrinter, TexSymbol
@@ -112,7 +112,6 @@ class Context:
         self._labels = {self._plain_label(b): b for b in self.proof.blocks}
         self._fresh = 0  # generic names u_1, u_2, ... are numbered through the whole document
         self._by_param: dict[str, list[Block]] | None = None
-        self._passes: dict[frozenset, Pass] = {}
         self.definitions_printed = 0
         self.forms = self.closed_forms(None)
 
@@ -143,15 +142,15 @@ class Context:
         q = rf"{accent}{{{q}}}" if accent else q
         return TexSymbol(f"{q}^{{({l})}}_{{{self.units(self.partition.classes[l][k - 1])}}}", real=True)
 
-    def derivation(self, values: dict[Block, sp.Expr]) -> Pass:
-        """The pass at ``values``: expanded when that is cheap, abbreviated (named ``z``/``δ``) otherwise.
-        Computed once per point (several parts of a document need the same pass)."""
-        key = frozenset(values.items())
-        if key not in self._passes:
-            short = backprop(self.net, self.partition, values, abbreviate=True)
-            self._passes[key] = (short if expansion_refusal(short) is not None
-                                 else backprop(self.net, self.partition, values))
-        return self._passes[key]
+    @property
+    def at_init(self) -> Pass:
+        """The analysis's pass at the init (:attr:`symderiv.passes.Passes.at_init`): read, never re-derived."""
+        return self.analysis.passes.at_init
+
+    @property
+    def on_subspace(self) -> Pass:
+        """The analysis's pass on ``V(P*)`` (:attr:`symderiv.passes.Passes.on_subspace`)."""
+        return self.analysis.passes.on_subspace
 
     # formulas
     def tex(self, expr: object) -> str:

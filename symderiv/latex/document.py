@@ -27,7 +27,7 @@ import sympy as sp
 from ..errors import InvalidArgument, check_argument
 from ..guard import public_entry
 from ..patterns import Block
-from .appendix import appendix_sections, final_values, method_text
+from .appendix import appendix_sections, method_text
 from .context import (
     MAX_DEFINITIONS, MAX_FORMULA_CHARS, MAX_LIST_ITEMS, Context, Section, display, enclosure_tex, join, latex_text,
     plural, point_tex,
@@ -252,7 +252,7 @@ def _classes_text(ctx: Context) -> str:
 
 def _zero_reasons(ctx: Context, members: Sequence[Block]) -> str:
     """Why each zero block's gradient vanishes on ``V(P*)``: which factor of ``δ_C h_D`` is 0."""
-    state = ctx.derivation(final_values(ctx))
+    state = ctx.on_subspace
     reasons: dict[str, list[Block]] = {}
     for b in members:
         C = ctx.partition.classes[b.layer][b.row]

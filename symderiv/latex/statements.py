@@ -249,7 +249,7 @@ def softmax_at_init(ctx: Context) -> SoftmaxAtInit | None:
     if net.loss.name != "softmax_cross_entropy" or not isinstance(net.n_outputs, int):
         return None
     p = ctx.proof
-    state = ctx.derivation(p.init_values)
+    state = ctx.at_init
     if state.definitions:  # deep abbreviated forms: not checked here
         return None
     L, K = net.depth, net.n_outputs
