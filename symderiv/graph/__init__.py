@@ -38,15 +38,20 @@ certified, undecided never claimed).
   equal never-moving classes share a tie id (condition ``no_weight_decay``), float status
   (``bit_exact`` / ``identical_rounding`` / ``exact_arithmetic_only``) of zeros, ties and
   "unchanged before step t", as :mod:`symderiv.facts` for MLPs;
+* :mod:`.tensor_facts` - the entries of each parameter grouped by what is proved about them: what the
+  summary, the headline and the JSON of a large analysis read (above ``COMPACT_JSON_ENTRIES`` = 65536
+  trainable entries ``to_dict()`` has ``"layout": "groups"``: one record per group, never per entry);
 * :mod:`.replay` - real ``torch.optim`` trajectories of the module, checked against the claims;
-  ``verify_graph`` (``a.verify(module)``, ``symderiv.verify(a, module=...)``): a ``VerifyReport``;
+  ``verify_graph`` (``a.verify(module)``, ``symderiv.verify(a, module=...)``): a ``VerifyReport``; large
+  analyses are judged per group (:mod:`.replay_groups`, vectorized);
 * :mod:`.latex` - the proof document (``a.to_latex()``) and the ``proofs/`` entries (``graph_library``);
+  large lumped analyses: :mod:`.lumped_latex` (per class), tensor-level ones: :mod:`.structural_latex`;
 * :mod:`.spec` - ``pkg.mod:factory`` and ``--input-shape`` of the CLI (``symderiv analyze --module``);
 * :mod:`.examples` - LoRA, ControlNet block, ReZero, zero-gamma LayerNorm residual, attention,
   constant-init convolution.
 
 Proof paths (chosen by :func:`analyze_graph`): constant-init layers are proved on a lumped quotient
-(:mod:`.lumping`: a 12-block residual MLP of width 1024 in ~3 s); large graphs whose trainable tensors
+(:mod:`.lumping`, read back on the full graph by :mod:`.lifted`: a 12-block residual MLP of width 1024); large graphs whose trainable tensors
 are each all zero or all nonzero, with generic values, at the tensor level (:mod:`.structural`: LoRA
 on a frozen 4096×4096 base in < 1 s; verify replays it at full width; its LaTeX document is per tensor); everything else entry by entry,
 whose cost grows with the number of entries (LoRA with a frozen 64×64 base ~4 s; a small attention
