@@ -32,7 +32,8 @@ the rest free within ``V(P*)``).  A class leaving at ``t`` is proved unchanged
 for steps ``1 … t`` (no weight decay); a certified single-example SGD trajectory
 that moves it at step ``t + 1`` makes the step tight.
 
-The records live in :mod:`symderiv.proof_records`, the deciding of identities in
+The two loops are :mod:`symderiv.relaxation`'s (shared with the graph prover, signed and shifted
+ties); the records live in :mod:`symderiv.proof_records`, the deciding of identities in
 :mod:`symderiv.identities`, the splitting of one class in :mod:`symderiv.class_splitting` and the
 witness trajectories in :mod:`symderiv.witness_trajectories`; every name keeps its import path here.
 """

@@ -7,6 +7,11 @@ computes the per-coordinate gradients on the pattern's subspace with symbolic da
 (:mod:`symderiv.prover`, coordinates = MLP blocks) and the graph prover
 (:mod:`symderiv.graph.prover`, coordinates = parameter entries) are two instances.
 
+The same relaxation also finds the relations among the classes of a pattern that are kept by a
+smaller class of optimizers (:mod:`symderiv.signed`: classes that stay exact negatives,
+:mod:`symderiv.shifted`: classes whose differences stay constant): there the value a class gets is
+signed or shifted, and the groups of related classes are split by equality of the signed gradients.
+
 Relaxation (docs/theory.md §2-§3), from the init's own pattern ``P0``::
 
     repeat
@@ -66,24 +71,32 @@ class Relaxed(Generic[K]):
 Projection = Callable[[list, "int | None"], "tuple[list, int | None]"]
 
 
-def relax(classes: Classes, zero: int | None, *, order: Sequence[K],
+def relax(classes: Classes, zero: int | None, *, order: Sequence[K] | None,
           on_pattern: Callable[[int, Classes, int | None], OnPattern[K]], label: Callable[[K], str],
           undecided: list[str], project: Projection | None = None) -> Relaxed[K]:
     """The smallest invariant pattern containing ``classes`` (the init's pattern) and, when ``project``
     is given, on its lattice: see the module docstring.
 
     ``order`` lists every coordinate in the fixed output order (classes are kept sorted by their first
-    coordinate in it); ``on_pattern(iteration, classes, zero)`` evaluates a pattern; ``undecided``
-    collects the identities neither proved nor refuted (their constraints are dropped, never claimed)."""
+    coordinate in it); ``on_pattern(iteration, classes, zero)`` evaluates a pattern (``grads``: the value
+    whose equality ties two coordinates, e.g. a signed gradient); ``undecided`` collects the identities
+    neither proved nor refuted (their constraints are dropped, never claimed).
+
+    ``order=None`` relaxes *groups* of some coordinates instead of a partition of all of them (a relation
+    among classes of a pattern, such as signed or shifted ties; no zero class): a group of one states
+    nothing and is dropped, the groups keep the order the splits give, and the loop also stops when no
+    group is left; the result is the last split's groups."""
     if project is not None:
         classes, zero = project(classes, zero)
+    groups_only = order is None
     splits: list[Split[K]] = []
-    position = {c: i for i, c in enumerate(order)}
+    position = {} if order is None else {c: i for i, c in enumerate(order)}
     iteration = 0
     while True:
         iteration += 1
         here = on_pattern(iteration, classes, zero)
-        enclosures = Enclosures(here.decider, here.grads, order)
+        keys = [c for members in classes for c in members] if order is None else order
+        enclosures = Enclosures(here.decider, here.grads, keys)
         new_classes: Classes = []
         new_zero: int | None = None
         identities: list[Identity[K]] = []
@@ -107,6 +120,12 @@ def relax(classes: Classes, zero: int | None, *, order: Sequence[K],
                 undec = tuple(u for u in undecided if label(members[0]) in u)
                 splits.append(Split(iteration, k == zero, tuple(members),
                                     ((zero_part,) if zero_part else ()) + tuple(parts), witness, undec))
+        if groups_only:
+            new_classes = [members for members in new_classes if len(members) > 1]
+            if not changed or not new_classes:
+                return Relaxed(new_classes, None, identities, splits, iteration, here)
+            classes = new_classes
+            continue
         if not changed:  # terminates: every change adds a class (or shrinks the zero class)
             return Relaxed(classes, zero, identities, splits, iteration, here)
         # a deterministic order: by the first coordinate of each class

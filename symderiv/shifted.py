@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .engine import backprop, input_symbols
-from .prover import (ABBREVIATE_FROM_DEPTH, Budget, Decider, Enclosures, Proof, _fan_in_scales, _split_class,
-                     block_label)
+from .patterns import Block
+from .prover import ABBREVIATE_FROM_DEPTH, Budget, Decider, Proof, _fan_in_scales, block_label
+from .relaxation import OnPattern, relax
 from .guard import public_entry
 
 __all__ = ["ShiftedGroup", "ShiftedTies", "shifted_ties", "MAX_GROUP"]
@@ -108,42 +109,33 @@ def shifted_ties(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: f
     widths = [n for n in net.sizes if isinstance(n, sp.Symbol)]
     spend = Budget(budget)
     label = lambda b: block_label(net, part, b)  # noqa: E731
-    methods: dict[frozenset, str] = {}
-    while True:
-        out.iterations += 1
+    klass = {proof.classes[k][0]: k for g in groups for k in g}
+
+    def on_pattern(iteration: int, groups: list[tuple[Block, ...]], _zero: None) -> OnPattern[Block]:
         value_of: dict[int, sp.Expr] = {k: proof.symbols[k] for k in range(len(proof.classes))}
         for g in groups:
-            lead = g[0]
-            for k in g:
-                value_of[k] = proof.symbols[lead] + (init[k] - init[lead])
+            lead = klass[g[0]]
+            for b in g:
+                value_of[klass[b]] = proof.symbols[lead] + (init[klass[b]] - init[lead])
         if proof.zero_class is not None:
             value_of[proof.zero_class] = sp.Integer(0)
         values = {b: value_of[proof.class_of[b]] for b in proof.blocks}
         state = backprop(net, part, values, abbreviate=abbreviate)
-        followers = {k for g in groups for k in g[1:]}
+        followers = {klass[b] for g in groups for b in g[1:]}
         free = (input_symbols(net.sizes[0])
                 + [proof.symbols[k] for k in range(len(proof.classes)) if k != proof.zero_class and k not in followers]
                 + list(proof.init_symbols) + widths)
-        decider = Decider(free, net=net, seed=seed + 211 * out.iterations, seconds=seconds,
+        decider = Decider(free, net=net, seed=seed + 211 * iteration, seconds=seconds,
                           abbreviations=state.abbreviations, budget=spend,
                           scales=_fan_in_scales(net, proof.classes, proof.symbols, proof.zero_class,
                                                 proof.init_symbols))
-        reps = [proof.classes[k][0] for g in groups for k in g]
-        enclosures = Enclosures(decider, state.grad, reps)
-        new_groups: list[list[int]] = []
-        changed = False
-        for g in groups:
-            klass = {proof.classes[k][0]: k for k in g}
-            parts, _, _, ties, _ = _split_class([proof.classes[k][0] for k in g], state.grad, enclosures, decider,
-                                                zero=False, undecided=out.undecided, label=label)
-            for identity in ties:
-                methods[frozenset(klass[b] for b in identity.members)] = identity.method
-            if len(parts) > 1:
-                changed = True
-            new_groups.extend([klass[b] for b in p] for p in parts if len(p) > 1)
-        groups = new_groups
-        if not changed or not groups:
-            break
+        return OnPattern(state.grad, decider)
+
+    relaxed = relax([tuple(proof.classes[k][0] for k in g) for g in groups], None, order=None,
+                    on_pattern=on_pattern, label=label, undecided=out.undecided)
+    out.iterations = relaxed.iterations
+    methods = {frozenset(klass[b] for b in i.members): i.method for i in relaxed.identities}
+    groups = [[klass[b] for b in g] for g in relaxed.classes]
     for g in groups:
         offsets = tuple(sp.simplify(init[k] - init[g[0]]) if (init[k] - init[g[0]]).free_symbols
                         else init[k] - init[g[0]] for k in g)

@@ -42,8 +42,8 @@ import sympy as sp
 from .certify import Uncertifiable, enclose, excludes_zero
 from .engine import backprop, input_symbols
 from .patterns import Block
-from .prover import (ABBREVIATE_FROM_DEPTH, Budget, Decider, Enclosures, Identity, Proof, Witness, _fan_in_scales,
-                     _split_class, block_label, random_point)
+from .prover import ABBREVIATE_FROM_DEPTH, Budget, Decider, Proof, Witness, _fan_in_scales, block_label, random_point
+from .relaxation import OnPattern, relax
 from .guard import public_entry
 
 __all__ = ["SignedGroup", "SignedTies", "signed_ties", "ODD_OPTIMIZERS"]
@@ -153,50 +153,40 @@ def signed_ties(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: fl
     widths = [n for n in net.sizes if isinstance(n, sp.Symbol)]
     spend = Budget(budget)
     label = lambda b: block_label(net, part, b)  # noqa: E731
-    identities: list[Identity] = []
-    while True:
-        out.iterations += 1
+    rep = {k: proof.classes[k][0] for g in groups for k, _ in g}
+    klass = {b: k for k, b in rep.items()}
+    start_sign = {rep[k]: s for g in groups for k, s in g}  # relative to the first group's lead
+
+    def sign_in(group: tuple[Block, ...], b: Block) -> int:
+        return start_sign[b] * start_sign[group[0]]  # relative to the group's lead, which gets +1
+
+    def on_pattern(iteration: int, groups: list[tuple[Block, ...]], _zero: None) -> OnPattern[Block]:
         value_of: dict[int, sp.Expr] = {k: proof.symbols[k] for k in range(len(proof.classes))}
         for g in groups:
-            lead = proof.symbols[g[0][0]]
-            for k, s in g:
-                value_of[k] = s * lead
+            lead = proof.symbols[klass[g[0]]]
+            for b in g:
+                value_of[klass[b]] = sign_in(g, b) * lead
         if proof.zero_class is not None:
             value_of[proof.zero_class] = sp.Integer(0)
         values = {b: value_of[proof.class_of[b]] for b in proof.blocks}
         state = backprop(net, part, values, abbreviate=abbreviate)
-        followers = {k for g in groups for k, _ in g[1:]}  # their value is ±(the lead's symbol)
+        followers = {klass[b] for g in groups for b in g[1:]}  # their value is ±(the lead's symbol)
         free_classes = [k for k in range(len(proof.classes)) if k != proof.zero_class and k not in followers]
         free = input_symbols(net.sizes[0]) + [proof.symbols[k] for k in free_classes] + widths
-        decider = Decider(free, net=net, seed=seed + 101 * out.iterations, seconds=seconds,
+        decider = Decider(free, net=net, seed=seed + 101 * iteration, seconds=seconds,
                           abbreviations=state.abbreviations, budget=spend,
                           scales=_fan_in_scales(net, proof.classes, proof.symbols, proof.zero_class,
                                                 proof.init_symbols))
-        rep = {k: proof.classes[k][0] for g in groups for k, _ in g}
-        signed = {rep[k]: s * state.grad[rep[k]] for g in groups for k, s in g}
-        enclosures = Enclosures(decider, signed, [rep[k] for g in groups for k, _ in g])
-        new_groups: list[list[tuple[int, int]]] = []
-        identities = []
-        changed = False
-        for g in groups:
-            sign = {rep[k]: s for k, s in g}
-            klass = {rep[k]: k for k, _ in g}
-            parts, _, _, ties, witness = _split_class(
-                [rep[k] for k, _ in g], signed, enclosures, decider, zero=False, undecided=out.undecided,
-                label=label)
-            identities.extend(ties)
-            if len(parts) > 1:
-                changed = True
-                out.splits.append((tuple(g), witness))
-            for p in parts:
-                if len(p) > 1:
-                    lead_sign = sign[p[0]]
-                    new_groups.append([(klass[b], sign[b] * lead_sign) for b in p])
-        groups = new_groups
-        if not changed or not groups:
-            break
-    methods = {frozenset(i.members): i.method for i in identities}
-    for g in groups:
-        key = frozenset(proof.classes[k][0] for k, _ in g)
-        out.groups.append(SignedGroup(tuple(g), methods.get(key, "structural")))
+        return OnPattern({b: sign_in(g, b) * state.grad[b] for g in groups for b in g}, decider)
+
+    def signed_group(g: tuple[Block, ...]) -> tuple[tuple[int, int], ...]:
+        return tuple((klass[b], sign_in(g, b)) for b in g)
+
+    relaxed = relax([tuple(rep[k] for k, _ in g) for g in groups], None, order=None, on_pattern=on_pattern,
+                    label=label, undecided=out.undecided)
+    out.iterations = relaxed.iterations
+    out.splits = [(signed_group(split.before), split.witness) for split in relaxed.splits]
+    methods = {frozenset(i.members): i.method for i in relaxed.identities}
+    for g in relaxed.classes:
+        out.groups.append(SignedGroup(signed_group(g), methods.get(frozenset(g), "structural")))
     return out
