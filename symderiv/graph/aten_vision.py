@@ -4,7 +4,8 @@ Each rule keeps PyTorch's layout, the batch axis first and the channels at axis 
 (:mod:`.conv`, :mod:`.pooling`, :mod:`.norms`) run on ``(B, C, *spatial)`` with ``channel_axis=1``
 and channels lump (:mod:`.lumping`) without a reshape in between.
 
-* ``aten.convolution`` (not transposed): ``conv`` with stride, padding, dilation and groups;
+* ``aten.convolution``: ``conv`` with stride, padding, dilation and groups; transposed (``ConvTranspose``):
+  ``conv`` of the input with zeros inserted, by the flipped kernel (exact gathers, :func:`_transposed_convolution`);
 * ``aten.max_pool{1,2,3}d_with_indices``: ``max_pool`` (ties: the first maximal index, as PyTorch);
   the indices output is not a graph value (using it is refused where it is read);
 * ``aten.avg_pool{1,2,3}d``, ``aten._adaptive_avg_pool{1,2,3}d``: ``avg_pool``, ``adaptive_avg_pool``;
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import sympy as sp
+import torch
 
 from . import aten  # noqa: F401  (the general rules first: the rules below replace its convolution)
 from .export import Convert, Sym, aten_rule, exact
@@ -47,9 +50,53 @@ def _channels_first(cx: Convert, x: Any, what: str) -> int:
 def _convolution(cx: Convert, x: Any, w: Any, b: Any, stride: Sequence[int], padding: Sequence[int],
                  dilation: Sequence[int], transposed: bool, output_padding: Any, groups: int) -> Sym:
     if transposed:
-        raise cx.unsupported("a transposed convolution")
+        return _transposed_convolution(cx, x, w, b, _ints(stride), _ints(padding), _ints(dilation),
+                                       _ints(output_padding), int(groups))
     return cx.emit("conv", [_channels_first(cx, x, "a convolution"), cx.node_of(w), _optional(cx, b)],
                    stride=_ints(stride), padding=_ints(padding), dilation=_ints(dilation), groups=int(groups))
+
+
+def _gather(cx: Convert, v: Any, pos: np.ndarray, with_zero: bool) -> int:
+    """``out[i] = v.flat[pos[i]]`` (``pos`` of the output's shape); with ``with_zero``, ``pos == v.size`` reads an
+    exact 0 (a zero appended to the flattened tensor)."""
+    n = int(np.prod(cx.shape(v)))
+    flat = cx.emit("rearrange", [cx.node_of(v)], kind="reshape", shape=(n,)).id
+    if with_zero:
+        flat = cx.emit("cat", [flat, cx.node_of(torch.zeros(1, dtype=torch.float64))], axis=0).id
+    return cx.emit("rearrange", [flat], kind="getitem", index=(pos,)).id
+
+
+def _transposed_convolution(cx: Convert, x: Any, w: Any, b: Any, stride: tuple[int, ...], padding: tuple[int, ...],
+                            dilation: tuple[int, ...], output_padding: tuple[int, ...], groups: int) -> Sym:
+    """``ConvTranspose``: a convolution (stride 1, the given dilation) of the input with zeros inserted between its
+    positions (``stride − 1`` per gap) and ``d·(K − 1) − padding`` zeros on each side (plus ``output_padding`` at the
+    end; a negative count crops), by the kernel flipped along its spatial axes with its two channel axes swapped
+    within each group.  The zeros and the weight's rearrangement are exact gathers (the graph's ``rearrange``), so
+    the rule adds no arithmetic of its own."""
+    xshape, wshape = cx.shape(x), cx.shape(w)
+    m = len(wshape) - 2
+    if len(xshape) < m + 2:
+        raise cx.unsupported("a transposed convolution of a tensor without batch and channel axes")
+    st, pad, dil, opad = (_spatial(v, m, 0 if v is output_padding else 1) for v in (stride, padding, dilation,
+                                                                                   output_padding))
+    n = int(np.prod(xshape))
+    pos = np.arange(n).reshape(xshape)
+    for i in range(m):  # along spatial axis i: upsampled, padded (or cropped) positions -> input positions
+        axis = len(xshape) - m + i
+        length, k = xshape[axis], wshape[2 + i]
+        e = dil[i] * (k - 1) - pad[i]
+        j = np.arange((length - 1) * st[i] + 1 + 2 * e + opad[i]) - e
+        src = np.where((j >= 0) & (j <= (length - 1) * st[i]) & (j % st[i] == 0), j // st[i], length)
+        widened = np.concatenate([pos, np.full(pos.shape[:axis] + (1,) + pos.shape[axis + 1:], n)], axis=axis)
+        pos = np.take(widened, src, axis=axis)
+    upsampled = _gather(cx, x, pos, with_zero=True)
+    c_in, o_per_group = wshape[0], wshape[1]
+    ids = np.arange(int(np.prod(wshape))).reshape((groups, c_in // groups, o_per_group) + tuple(wshape[2:]))
+    ids = np.flip(ids, axis=tuple(range(3, 3 + m)))  # the kernel flipped
+    ids = np.swapaxes(ids, 1, 2).reshape((groups * o_per_group, c_in // groups) + tuple(wshape[2:]))
+    kernel = _gather(cx, w, np.ascontiguousarray(ids), with_zero=False)
+    return cx.emit("conv", [upsampled, kernel, _optional(cx, b)], stride=(1,) * m, padding=(0,) * m,
+                   dilation=dil, groups=groups)
 
 
 def _spatial(v: Any, n: int, default: Any) -> tuple[int, ...]:
