@@ -129,6 +129,8 @@ class LayerBuilder:
             return out
         if isinstance(node, Mul):
             values = self.factors(node.factors, env)
+            if self.syntax == "latex" and self.model.vectors_dot:
+                values = self.slice_dots(node.factors, values)
             out = values[0]
             for v in values[1:]:
                 out = self.product(out, v)
@@ -200,6 +202,21 @@ class LayerBuilder:
             n = neighbour.rows if row else neighbour.cols
             values[k] = Matrix.ones(1, n) if row else Matrix.ones(n, 1)
         return values
+
+    def slice_dots(self, nodes: tuple, values: list) -> list:
+        """``dO_i^\top O_i``, ``q_i^\top k_j``: a one-subscript slice of a matrix is a vector whose orientation is
+        notation (FlashAttention's ``dO_i`` is a column, our slice a row), so a transposed slice times a slice of
+        the same length is their dot product, as ``Q_i K_j^\top`` is; never an outer product of two rows."""
+        out, k = [], 0
+        while k < len(values):
+            if k + 1 < len(values) and _transposed_slice(nodes[k], self.model) and _slice(nodes[k + 1], self.model) \
+                    and values[k].shape == values[k + 1].shape[::-1] and values[k].cols == 1:
+                out.append(_scalar((values[k].T * values[k + 1].T)[0]))
+                k += 2
+                continue
+            out.append(values[k])
+            k += 1
+        return out
 
     def product(self, a: Matrix, b: Matrix) -> Matrix:
         if _is_scalar(a):
@@ -276,9 +293,14 @@ class LayerBuilder:
             if axis == "all":
                 total, count = sum(m), len(m)
                 return _scalar(total if what == "sum" else total / count)
-            if axis == "axis:0":
+            if axis in ("axis:0", "keep:0"):  # keepdims=True keeps NumPy's orientation: the same 1×D row
                 out = Matrix(1, m.cols, lambda _, j: sum(m[i, j] for i in range(m.rows)))
                 return out if what == "sum" else out / m.rows
+            if axis not in ("axis:1", "keep:1"):
+                raise UnsupportedError(f"the reduction {kind} is not supported in a {self.model.kind} claim")
+            if m.cols == 1 and m.rows > 1:  # a column may be 1-D in code, whose only axis is 0 (-1 too)
+                raise ClaimSyntaxError(f"{what} along axis 1 (or -1) of a column of {m.rows} entries: in code it may be "
+                                       f"1-D, whose only axis is 0; write np.{what}(v) or axis=0")
             out = Matrix(m.rows, 1, lambda i, _: sum(m[i, j] for j in range(m.cols)))
             return out if what == "sum" else out / m.cols
         if kind.startswith("dim:"):
@@ -332,6 +354,18 @@ class LayerBuilder:
 
 #: what one subscript on a matrix picks, per single-index axis
 _AXIS_WORDS = {0: "one subscript on a matrix picks a row", 1: "one subscript on a matrix picks a column"}
+
+
+def _slice(node, model) -> bool:
+    """Is ``node`` one subscript on a matrix of the layer (``O_i``, ``dO_i``)?"""
+    q = node.wrt if isinstance(node, Q) and node.kind == "grad" and node.wrt is not None else node
+    if not (isinstance(q, Q) and q.kind == "layer" and len(q.indices) == 1 and q.name not in model.sizes):
+        return False
+    return 1 not in model.value(q.name).shape
+
+
+def _transposed_slice(node, model) -> bool:
+    return isinstance(node, Op) and node.op in ("T", "T'") and len(node.args) == 1 and _slice(node.args[0], model)
 
 
 def _unsized_ones(node) -> bool:

@@ -157,8 +157,9 @@ def _attention(sizes: tuple) -> LayerModel:
     t, d = sizes
     q, k, v = _symbols("Q", t, d), _symbols("K", t, d), _symbols("V", t, d)
     do = _symbols("dO", t, d)
-    nodes = [
-        ("S", lambda e: (e["Q"] * e["K"].T) / sp.sqrt(d)),
+    nodes = [  # τ = 1/√d, FlashAttention's softmax scale, a node so that ∂L/∂τ is the gradient through S
+        ("tau", lambda e: Matrix([[1 / sp.sqrt(d)]])),
+        ("S", lambda e: (e["Q"] * e["K"].T) * e["tau"][0]),
         ("P", lambda e: _row_softmax(e["S"])),
         ("O", lambda e: e["P"] * e["V"]),
     ]

@@ -269,13 +269,14 @@ def _code_names(table: dict) -> dict:
 
 _NORM_PLAIN = _code_names({
     "x": ("x", "X", "inp", "inputs"), "y": ("y", "Y", "out", "output"),
-    "xhat": ("x_hat", "xhat", "X_hat", "Xhat", "x_norm", "xnorm", "x_normalized", "xn", "normalized"),
+    "xhat": ("x_hat", "xhat", "X_hat", "Xhat", "x_norm", "xnorm", "x_normalized", "xn", "normalized", "norm"),
     "mu": ("mu", "mean", "sample_mean", "batch_mean", "mu_B", "mu_b", "mean_x"),
     "var": ("var", "variance", "sample_var", "batch_var", "sigma2", "sigma_sq", "sigma_2", "sigma_squared", "var_x"),
     "std": ("std", "sqrtvar", "sqrt_var", "stddev"), "istd": ("ivar", "istd", "inv_std", "invstd", "rstd", "inv_var_sqrt"),
-    "xmu": ("xmu", "xc", "x_centered", "xcentered", "x_mu", "x_minus_mu"),
-    "gamma": ("gamma", "weight", "scale"), "beta": ("beta", "shift"), "eps": ("eps", "epsilon"),
-    "N": ("N", "m", "batch_size"), "D": ("D", "H", "num_features", "features"),
+    "xmu": ("xmu", "xc", "x_centered", "xcentered", "x_mu", "x_minus_mu", "xshift"),
+    # llm.c's LayerNorm: w, b (weight, bias) are γ, β; C the channels (features)
+    "gamma": ("gamma", "weight", "scale", "w"), "beta": ("beta", "shift", "bias", "b"), "eps": ("eps", "epsilon"),
+    "N": ("N", "m", "batch_size"), "D": ("D", "H", "C", "num_features", "features"),
 })
 _NORM_LETTERS = {"x": "x", "X": "x", "y": "y", "Y": "y", "N": "N", "m": "N", "D": "D", "H": "D"}
 _NORM_MACROS = {r"\gamma": "gamma", r"\beta": "beta", r"\epsilon": "eps", r"\varepsilon": "eps", r"\mu": "mu"}
@@ -298,19 +299,20 @@ VOCABULARIES = {
     "softmax": Vocabulary(
         "softmax", _code_names({"z": ("z", "x", "logits", "scores"), "p": ("p", "y", "probs", "out", "softmax_out"),
                                 "K": ("K",)}),
-        {"z": "z", "x": "z", "p": "p", "y": "p", "K": "K"}, {}, "p",
+        {"z": "z", "x": "z", "p": "p", "y": "p", "s": "p", "K": "K"}, {}, "p",
         frozenset({"dout", "dp", "dy", "grad_out", "upstream"}), frozenset({"K"}),
         "softmax: z (the input; also x), p = softmax(z) (the output; also y, \\hat{y}), K entries; gradients dz, "
         "dL/dz, \\frac{\\partial L}{\\partial z_i}; the upstream gradient dp, dout, \\frac{\\partial L}{\\partial p}; "
-        "the Jacobian \\frac{\\partial p_i}{\\partial z_j}; \\delta_{ij} is the Kronecker delta",
+        "the Jacobian \\frac{\\partial p_i}{\\partial z_j} (p also s: s_i(\\delta_{ij} - s_j)); \\delta_{ij} is the Kronecker delta",
         hats={"y": "p"}),
     "attention": Vocabulary(
         "attention", _code_names({"Q": ("Q",), "K": ("K",), "V": ("V",), "S": ("S", "scores", "logits"),
                                   "P": ("P", "A", "probs", "attn", "weights"), "O": ("O", "out", "output", "Y"),
-                                  "d": ("d", "d_k", "dk_dim", "dim", "head_dim"), "T": ("T", "N", "tokens")}),
+                                  "d": ("d", "d_k", "dk_dim", "dim", "head_dim"), "T": ("T", "N", "tokens"),
+                                  "tau": ("tau", "scale", "softmax_scale")}),
         {"Q": "Q", "K": "K", "V": "V", "S": "S", "P": "P", "A": "P", "O": "O", "Y": "O", "d": "d", "N": "T", "T": "T"},
-        {}, "O", frozenset({"dout", "dO", "dY", "dy", "grad_out", "upstream"}), frozenset({"d", "T"}),
-        "attention: Q, K, V (T×d), S = QK^T/√d (scores), P = softmax(S) row-wise (also A, probs), O = PV (also Y, out), "
+        {r"\tau": "tau"}, "O", frozenset({"dout", "dO", "dY", "dy", "grad_out", "upstream"}), frozenset({"d", "T"}),
+        "attention: Q, K, V (T×d), S = τ QK^T with τ = 1/√d (\\tau, scale; the scores), P = softmax(S) row-wise (also A, probs), O = PV (also Y, out), "
         "d (or d_k) the dimension, T (or N) the tokens; gradients dQ, dK, dV, dS, dP, \\frac{\\partial L}{\\partial Q}; "
         "the upstream gradient dO, dout, \\frac{\\partial L}{\\partial O}; rowsum(·) or np.sum(·, axis=1, keepdims=True)"),
 }

@@ -134,9 +134,35 @@ _UNICODE_PLAIN = {"x̂": "x_hat", "σ²": "var", "μ": "mu", "γ": "gamma", "β"
 
 
 def _spelled(text: str, syntax: str) -> str:
+    if syntax == "latex":  # Ioffe & Szegedy's \mu_\mathcal{B}, \sigma^2_\mathcal{B}: B names the mini-batch
+        text = _MATHCAL_B.sub("B", text)
+    else:  # √d, √(σ² + ε) in plain text: sqrt(…)
+        text = _ROOT_NAME.sub(r"sqrt(\1)", text).replace("√(", "sqrt(")
     for u, a in (_UNICODE_LATEX if syntax == "latex" else _UNICODE_PLAIN).items():  # auto-plain: plain's spelling
         text = text.replace(u, a)
     return text
+
+
+_MATHCAL_B = re.compile(r"\\math(?:cal|scr|bb)\s*(?:\{\s*B\s*\}|B\b)")
+_ROOT_NAME = re.compile(r"√\s*([A-Za-z_][A-Za-z0-9_]*)")
+_SQRT_CALL = re.compile(r"(?:\b(?:np|numpy|torch|math)\.)?\bsqrt\(")
+
+
+def _latex_roots(text: str) -> str:
+    """``sqrt(d)`` (no Python expression: ``dS K / sqrt(d)``) as LaTeX's ``\\sqrt{d}``; unbalanced text is left alone."""
+    out, k = [], 0
+    for m in _SQRT_CALL.finditer(text):
+        if m.start() < k:
+            continue
+        depth, j = 1, m.end()
+        while j < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            j += 1
+        if depth:
+            return text
+        out += [text[k:m.start()], "\\sqrt{", _latex_roots(text[m.end():j - 1]), "}"]
+        k = j
+    return "".join(out) + text[k:]
 
 
 def _parse_layer_here(text: str, syntax: str, kind: str, defined: tuple = ()) -> Claim:
@@ -154,7 +180,7 @@ def _parse_layer_here(text: str, syntax: str, kind: str, defined: tuple = ()) ->
         if not str(plain_error).startswith("cannot parse"):
             raise
         try:
-            return _parse_here(text, "latex")
+            return _parse_here(_latex_roots(text), "latex")
         except SymderivError:
             raise plain_error from None
 
@@ -168,7 +194,7 @@ def _assigned_name(text: str, layer: Layer) -> str:
     from .layer_names import VOCABULARIES
 
     m = _ASSIGNMENT.match(text)
-    if not m or "\\" in text or len(m.group(1)) < 2:
+    if not m or "\\" in text or len(m.group(1)) < 2 and not m.group(1).isupper():  # D = rowsum(dO * O): a name
         return ""
     return "" if VOCABULARIES[layer.kind].knows(m.group(1)) else m.group(1)
 
@@ -188,6 +214,53 @@ def _parse(text: str, syntax: str, layer: Layer, seconds: float, defined: tuple 
     except BoundExceeded as exc:
         raise SizeLimitError(f"parsing the claim exceeded its bound ({exc}); simplify or shorten it") from None
     return replace(parsed, text=text)
+
+
+_STAGE = "_stage"
+_AUGMENTED = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([-+*/])=\s*(.+)$")
+
+
+def _without_comments(text: str) -> str:
+    """Code's comments (``#step9``, ``dgammax = dout #not necessary``) dropped; LaTeX (a backslash) is left alone."""
+    if "\\" in text or "#" not in text:
+        return text
+    return "\n".join(line.split("#", 1)[0].rstrip() for line in text.split("\n"))
+
+
+def _staged(lines: list) -> list:
+    """Code that assigns a name more than once (``dx = dnorm - …`` then ``dx *= rstd``): every value but the last
+    is a stage, renamed ``dx_stage<line>`` (a definition, substituted in the lines after it); ``x op= e`` is
+    ``x = x op (e)``; the last assignment is the claim about the layer's ``dx``."""
+    def assigned(line):
+        if "\\" in line.text:
+            return None
+        m = _AUGMENTED.match(line.text) or _ASSIGNMENT.match(line.text)
+        return m.group(1) if m else None
+
+    names = [assigned(line) for line in lines]
+    current: dict = {}
+    out = []
+    for k, line in enumerate(lines):
+        name = names[k]
+        aug = _AUGMENTED.match(line.text) if name else None
+        rhs = aug.group(3) if aug else line.text[_ASSIGNMENT.match(line.text).end():] if name else line.text
+        for old, alias in current.items():
+            rhs = re.sub(rf"\b{re.escape(old)}\b", alias, rhs)
+        if not name:
+            out.append(replace(line, text=rhs))
+            continue
+        if aug:
+            if name not in current:
+                raise ClaimSyntaxError(f"line {line.number} ({line.text[:60]}): {name} {aug.group(2)}= … with no "
+                                       f"earlier assignment to {name} in the derivation")
+            rhs = f"{current[name]} {aug.group(2)} ({rhs.strip()})"
+        if name in names[k + 1:]:
+            current[name] = f"{name}{_STAGE}{line.number}"
+            out.append(replace(line, text=f"{current[name]} = {rhs.strip()}"))
+        else:
+            current.pop(name, None)
+            out.append(replace(line, text=f"{name} = {rhs.strip()}"))
+    return out
 
 
 # ---------------------------------------------------------------- no layer given
@@ -244,11 +317,12 @@ def check_layer(claim: str, layer: Layer, *, syntax: str = "auto", seconds: floa
     claim = str.__str__(claim)
     if len(claim) > 5 * MAX_CHARS:
         raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {5 * MAX_CHARS})")
-    lines = split_derivation(claim) if is_derivation(claim) else None
+    code = _without_comments(claim)
+    lines = _staged(split_derivation(code)) if is_derivation(code) else None
     if lines is None:
         if len(claim) > MAX_CHARS:
             raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {MAX_CHARS})")
-        parsed = _parse(claim, syntax, layer, min(5.0, seconds))
+        parsed = _parse(code, syntax, layer, min(5.0, seconds))
         return _check_one(claim, parsed, layer, seed, memory_mb, seconds)
     from .checker import MAX_LINES
 
@@ -270,6 +344,8 @@ def check_layer(claim: str, layer: Layer, *, syntax: str = "auto", seconds: floa
         if defines:
             defs[defines] = sides[1]
             how = " (an assignment in code to a name the layer does not have)" if not line.defines else ""
+            if _STAGE in defines:
+                how = f" ({defines.split(_STAGE)[0]} is assigned again on a later line: this value is a stage of it)"
             notes.append(f"line {line.number} defines {defines} = {to_text(sides[1])[:80]}{how}, used in the lines after it")
             continue
         try:

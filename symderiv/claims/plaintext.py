@@ -55,6 +55,17 @@ _DNAME = re.compile(r"^d(W|w|b|z|h|a|x|Z|H|A)(\d*|L)$")
 _ALIASES = {"scores": "ZL", "probs": "P", "hidden_layer": "H", "hidden": "H"}
 #: NumPy reductions: np.sum / np.mean with axis= and keepdims= (a 1-D result is a column vector)
 _REDUCTIONS = {"sum", "mean"}
+
+
+def _axis_of(node) -> "int | None":
+    """The axis of a matrix a reduction names (0 or 1; in a layer's claim, whose arrays are matrices, -2 and -1
+    count from the end), else None."""
+    if layer_names.ACTIVE is not None and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+            and type(node.operand.value) is int and node.operand.value in (1, 2):
+        return 2 - node.operand.value
+    if isinstance(node, ast.Constant) and type(node.value) is int and node.value in (0, 1):
+        return node.value
+    return None
 #: names of the loss (Ng's code calls it cost; Nielsen's C, Ng's J as in dC/dW1, dJ/dW1)
 _LOSS_NAMES = ("L", "ell", "loss", "cost", "J", "C")
 _FREE = {"u", "v", "s", "r", "eta", "alpha", "lr", "lam", "gamma", "beta"}
@@ -386,27 +397,40 @@ class _Walker:
         if isinstance(node.func, ast.Attribute) and not (isinstance(node.func.value, ast.Name) and node.func.value.id in _MODULES):
             args.insert(0, node.func.value)  # A.sum(axis=0)
         axis, keep = None, False
-        for kw in node.keywords:
-            if kw.arg == "axis" and isinstance(kw.value, ast.Constant) and kw.value.value in (0, 1) and type(kw.value.value) is int:
-                axis = kw.value.value
-            elif kw.arg == "keepdims" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
+        for kw in node.keywords:  # NumPy's axis=/keepdims= and torch's dim=/keepdim=; -1 and -2 of a matrix are 1 and 0
+            if kw.arg in ("axis", "dim") and _axis_of(kw.value) is not None:
+                axis = _axis_of(kw.value)
+            elif kw.arg in ("keepdims", "keepdim") and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
                 keep = kw.value.value  # the orientation NumPy gives the result (a row for axis=0), for broadcasting
+            elif what == "var" and kw.arg == "ddof" and isinstance(kw.value, ast.Constant) and kw.value.value == 0:
+                pass  # NumPy's default: the biased variance
             else:
-                raise self.fail(node, "a keyword other than axis=0/1 or keepdims=True/False")
+                raise self.fail(node, "a keyword other than axis=0/1/-1 (dim=), keepdims=True/False (keepdim=)"
+                                + (" or ddof=0" if what == "var" else ""))
         last = args[-1] if len(args) == 2 else None
-        if axis is None and isinstance(last, ast.Constant) and type(last.value) is int and last.value in (0, 1):
-            axis = last.value  # np.sum(A, 0)
+        if axis is None and last is not None and _axis_of(last) is not None:
+            axis = _axis_of(last)  # np.sum(A, 0), A.sum(0), A.mean(-1)
             args.pop()
         if len(args) != 1:
             raise ClaimSyntaxError(f"{what} takes one array (and axis=, keepdims=) (column {node.col_offset})")
         op = f"{what}_{'keep' if keep else 'axis'}:{axis}" if axis is not None else f"{what}_all"
-        return Op(op, (self.node(args[0], depth + 1),))
+        array = self.node(args[0], depth + 1)
+        if what == "var":  # np.var: NumPy's biased variance, the mean of the squared deviations from the mean
+            centre = Op(f"mean_keep:{axis}" if axis is not None else "mean_all", (array,))
+            return Op(op.replace("var", "mean", 1), (Pow(Add((array, Mul((Num(Fraction(-1)), centre)))), Num(Fraction(2))),))
+        return Op(op, (array,))
 
     def call(self, node: ast.Call, depth: int = 0):
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in _REDUCTIONS and (
-                not isinstance(func.value, ast.Name) or func.value.id in _MODULES or node.keywords or not node.args):
+                not isinstance(func.value, ast.Name) or func.value.id in _MODULES or node.keywords or not node.args
+                or len(node.args) == 1 and _axis_of(node.args[0]) is not None):  # dout.sum(0)
             return self.reduction(node, func.attr, depth)
+        if isinstance(func, ast.Attribute) and func.attr == "var":  # np.var is NumPy's biased variance
+            if isinstance(func.value, ast.Name) and func.value.id in ("np", "numpy"):
+                return self.reduction(node, "var", depth)
+            raise ClaimSyntaxError(f"{ast.unparse(func)}(…) at column {node.col_offset} may be NumPy's biased or torch's "
+                                   "unbiased variance: write np.var(x, axis=…) or ((x - x.mean(…))**2).mean(…)")
         if node.keywords:
             raise self.fail(node, "a keyword argument")
         if isinstance(func, ast.Attribute) and func.attr == "dot" and len(node.args) == 1 and not (
