@@ -23,7 +23,7 @@ from .analysis_json import MAX_JSON_ENTRIES, MAX_PRINTED_NODES, dag_size, printe
 from .analysis_json import _SEE, _shared_closed_forms  # noqa: F401
 from .analysis_text import _join, _runs_of_equal_layers  # noqa: F401
 from .closed_forms import ClosedForms
-from .errors import SizeLimitError
+from .errors import InvalidArgument, SizeLimitError
 from .facts import BlockFacts, block_facts, tie_ids
 from .floats import FloatReport, float_facts
 from .shifted import ShiftedTies, shifted_ties
@@ -31,10 +31,11 @@ from .genericity import (GENERIC_INIT, GENERIC_WIDTHS, NO_WEIGHT_DECAY, Conditio
                          compare_case, exceptional_candidates, substituted_init)
 from .guard import public_entry
 from .jsontext import JsonFace
-from .network import Network
+from .init import resolve_init
+from .network import Network, require_concrete
 from .optimizers import OptimizerClass, optimizer_class as _optimizer_class
 from .passes import Passes
-from .patterns import Block
+from .patterns import Block, block_of
 from .inputs import InputMap, columns_label, init_specs, is_symmetric, reduce_inputs
 from .prover import Proof, block_label, prove
 from .witness_full import FullWitness
@@ -82,8 +83,6 @@ class Analysis(JsonFace):
 
     def block(self, name: str, index: tuple[int, ...]) -> Block:
         """The proof's block holding the entry (with an input reduction: of its representative)."""
-        from .patterns import block_of
-
         if self.inputs is not None:
             index = self.inputs.reduced_index(name, tuple(index))
             return block_of(self.proof.net, self.proof.partition, name, index)
@@ -233,8 +232,6 @@ class Analysis(JsonFace):
         (int), ``first_move_step`` (int, -1 = never), ``first_move_tight`` (bool), ``block``
         (object: the entry's :class:`Block`), ``block_id`` (int: the entry's block as a position in
         ``blocks``, the parameter's distinct blocks)."""
-        from .network import require_concrete
-
         require_concrete(self.net, "entry_facts")
         p = self.proof
         ids = self._tie_ids()
@@ -456,8 +453,6 @@ def _check_front_depth(net: Network, inits: Mapping[str, Any]) -> None:
                      if sp.sympify(a.entry.function(sp.Integer(0), **dict(a.params)), strict=True) != 0})
     if not moving:  # f(0) = 0: zero weights see zero inputs and the front does not move
         return
-    from .errors import SizeLimitError
-
     raise SizeLimitError(
         f"{len(zero_weights)} zero-initialized weight matrices after {', '.join(moving)} (f(0) ≠ 0): the zero "
         f"front moves back one layer per step, so the concrete analysis iterates once per layer; it is refused "
@@ -506,10 +501,7 @@ def analyze(
       patterns it preserves (:mod:`symderiv.optimizer_classes`); outside the coordinatewise class the
       result is a :class:`symderiv.graph.GraphAnalysis` of the network's graph.
     """
-    from .init import resolve_init
-
     if not isinstance(net, Network) and hasattr(net, "named_parameters") and hasattr(net, "forward"):
-        from .errors import InvalidArgument
         from .graph import analyze_module
 
         if loss is None or input_shape is None:
@@ -522,13 +514,9 @@ def analyze(
                               optimizer_class=optimizer_class, seconds=seconds, optimizer=optimizer,
                               forward_kwargs=forward_kwargs, output=output, batch_size=batch_size)
     if not isinstance(net, Network):
-        from .errors import InvalidArgument
-
         raise InvalidArgument(f"analyze needs a network from symderiv.mlp(...) or a torch nn.Module, "
                               f"got {type(net).__name__}")
     if loss is not None or input_shape is not None or batch_size is not None:
-        from .errors import InvalidArgument
-
         raise InvalidArgument("loss=, input_shape= and batch_size= are for nn.Module inputs; an mlp network carries "
                               "its loss, and its theorems cover every batch size")
     opt = _optimizer_class(optimizer_class)

@@ -19,12 +19,12 @@ import sympy as sp
 from ..closed_forms import expand_definitions, tree_size
 from ..engine import Pass
 from ..patterns import Block
-from ..witness_full import full_witness_latex
 from .certificates import Certified, certified_texts, exact_value, parameter_tables
 from .context import (
     MAX_FORMULA_CHARS, MAX_LIST_ITEMS, ROW_CHARS, ROW_CLOSED_NODES, LINE_CHARS, Context, chunks, display, latex_text,
     omitted, plural, point_tex, terms_tex,
 )
+from .full_witness import full_witness_latex
 from .printer import TexSymbol
 
 __all__ = ["appendix_sections", "final_values"]
