@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -20,8 +20,10 @@ import sympy as sp
 from ..errors import InternalError
 from .analysis import GraphAnalysis
 from .ir import Graph
-from .lumping import Lumping, QuotientGraph, expand
 from .prover import Coord, GraphProof
+
+if TYPE_CHECKING:  # lumping imports this module at its end (re-export): its names are imported where used
+    from .lumping import Lumping
 
 __all__ = ["LiftedProof", "lifted_proof", "LumpedGraphAnalysis"]
 
@@ -103,6 +105,8 @@ class _FullClass(Sequence):
 
     def __len__(self) -> int:
         graph = self.q.graph
+        from .lumping import QuotientGraph
+
         if not isinstance(graph, QuotientGraph):
             raise InternalError("a full class of a proof that is not on a quotient graph")
         return int(sum(int(graph.entry_sizes[n].reshape(-1)[i]) for n, i in self.members))
@@ -194,6 +198,8 @@ class LumpedGraphAnalysis(GraphAnalysis):
             for key, attr in fields.items():
                 value = getattr(f, attr)
                 small[key][idx] = list(value) if key == "conditions" else value
+        from .lumping import expand
+
         return {k: expand(proof.lumping, name, v) for k, v in small.items()}
 
     def _raw_groups(self, name: str) -> list[Any]:
