@@ -7,15 +7,40 @@ certified apart (:class:`~symderiv.identities.Enclosures`).  Used by the chain a
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Callable, Generic, Mapping, Sequence
 
 import sympy as sp
 
 from .certify import Ball, excludes_zero
+from .errors import InternalError
 from .identities import Decider, Enclosures
 from .proof_records import K, Identity, Witness
 
-__all__ = ["split_class"]
+__all__ = ["ClassSplit", "split_class"]
+
+
+@dataclass(frozen=True)
+class ClassSplit(Generic[K]):
+    """How one class splits on a pattern: ``parts`` whose gradients are proved equal within each part
+    (``ties``: one identity per part of two or more members), for the zero class the ``zero_part``
+    proved to keep gradient 0 (``zero_identity``), and a ``witness`` point certifying that the parts
+    differ (None when nothing split, or no single point separates them all)."""
+
+    parts: list[tuple[K, ...]]
+    zero_part: tuple[K, ...] | None
+    zero_identity: Identity[K] | None
+    ties: list[Identity[K]]
+    witness: Witness | None
+
+    def __post_init__(self) -> None:
+        if (self.zero_part is None) != (self.zero_identity is None):
+            raise InternalError("a zero part without its identity (or an identity without its part)")
+
+    @property
+    def count(self) -> int:
+        """The number of classes the class became (the zero part included)."""
+        return len(self.parts) + (self.zero_part is not None)
 
 
 def split_class(
@@ -27,12 +52,9 @@ def split_class(
     zero: bool,
     undecided: list[str],
     label: Callable[[K], str],
-) -> tuple[list[tuple[K, ...]], tuple[K, ...] | None, Identity[K] | None, list[Identity[K]], Witness | None]:
-    """Split ``members`` by equality of their gradient functions.
-
-    Returns ``(parts, zero_part, zero_identity, tie_identities, witness)``; for
-    the zero class ``zero_part`` holds the blocks proved to keep gradient 0.
-    """
+) -> ClassSplit[K]:
+    """Split ``members`` by equality of their gradient functions; for the zero class the
+    :class:`ClassSplit`'s ``zero_part`` holds the members proved to keep gradient 0."""
     # 1. group by structural equality (SymPy's canonical form): equal expressions are equal functions
     groups: dict[sp.Expr, list[K]] = {}
     for b in members:
@@ -127,5 +149,5 @@ def split_class(
                     entries.append((label(zero_part[0]), enc[zero_part[0]]))
                 witness = decider.witness(enclosures.point_index(k), entries)
                 break
-    return out_parts, zero_part, zero_identity, tie_identities, witness
+    return ClassSplit(out_parts, zero_part, zero_identity, tie_identities, witness)
 

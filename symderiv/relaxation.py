@@ -35,7 +35,6 @@ import sympy as sp
 
 from .certify import excludes_zero
 from .class_splitting import split_class
-from .errors import InternalError
 from .identities import Decider, Enclosures, _safety_suffix
 from .proof_records import K, FirstMove, Identity, Split
 
@@ -105,21 +104,20 @@ def relax(classes: Classes, zero: int | None, *, order: Sequence[K] | None,
             if len(members) == 1 and k != zero:
                 new_classes.append(members)
                 continue
-            parts, zero_part, zero_identity, ties, witness = split_class(
-                members, here.grads, enclosures, here.decider, zero=(k == zero), undecided=undecided, label=label)
-            if zero_part is not None:
-                if zero_identity is None:  # split_class returns both or neither
-                    raise InternalError("a zero part without its identity")
+            split = split_class(members, here.grads, enclosures, here.decider, zero=(k == zero),
+                                undecided=undecided, label=label)
+            if split.zero_part is not None and split.zero_identity is not None:
                 new_zero = len(new_classes)
-                new_classes.append(zero_part)
-                identities.append(zero_identity)
-            new_classes.extend(parts)
-            identities.extend(ties)
-            if len(parts) + (zero_part is not None) > 1 or (k == zero and zero_part is None):
+                new_classes.append(split.zero_part)
+                identities.append(split.zero_identity)
+            new_classes.extend(split.parts)
+            identities.extend(split.ties)
+            if split.count > 1 or (k == zero and split.zero_part is None):
                 changed = True
                 undec = tuple(u for u in undecided if label(members[0]) in u)
-                splits.append(Split(iteration, k == zero, tuple(members),
-                                    ((zero_part,) if zero_part else ()) + tuple(parts), witness, undec))
+                zero_part = (split.zero_part,) if split.zero_part else ()
+                splits.append(Split(iteration, k == zero, tuple(members), zero_part + tuple(split.parts),
+                                    split.witness, undec))
         if groups_only:
             new_classes = [members for members in new_classes if len(members) > 1]
             if not changed or not new_classes:
