@@ -42,24 +42,57 @@ class _Result:
     status: int = EXIT_OK
 
 
+#: tree nodes of the expanded closed forms ``derive`` prints; larger forms (wide or deep generic inits: an
+#: 8-8-8 network's ∂ℓ/∂W1 alone prints 12 million characters) are printed with named z and δ instead
+MAX_PRINTED_NODES = 100_000
+
+
+def _gradient_rows(d: Any, name: str) -> list[tuple[str, list]]:
+    """``(label, forms)`` per printed line of ``∂ℓ/∂name``: matrix rows, or a class matrix's blocks."""
+    g = d[name]
+    if isinstance(g, sp.MatrixBase):
+        return [("", [g[i, j] for j in range(g.cols)]) for i in range(g.rows)]
+    return [(f"{label}: ", [expr]) for label, expr in g.block_forms()]
+
+
+def _printed_size_fits(d: Any, names: list[str]) -> bool:
+    """Whether the expanded forms of ``names`` have at most :data:`MAX_PRINTED_NODES` tree nodes, counted
+    on the abbreviated derivation ``d`` with its definitions expanded (work bounded by the limit)."""
+    from .closed_forms import tree_size
+
+    left = MAX_PRINTED_NODES
+    for name in names:
+        for _, forms in _gradient_rows(d, name):
+            for expr in forms:
+                left -= tree_size(expr, limit=left, definitions=d.definitions)
+                if left < 0:
+                    return False
+    return True
+
+
 def _cmd_derive(args: argparse.Namespace) -> _Result:
     from .engine import derive
 
     inp = _inputs(args)
     net = inp.net
-    d = derive(net, inp.init)
+    d = derive(net, inp.init, abbreviate=True)  # linear in the network: measured before anything is expanded
+    names = [args.param] if args.param else net.parameter_names()
+    expanded = _printed_size_fits(d, names)
+    if expanded:
+        d = derive(net, inp.init)
     lines = [f"{net.describe()}; init: {inp.init_text}",
              f"data: x = ({', '.join(map(str, d.x))}), labels y = ({', '.join(map(str, d.y))})"]
-    names = [args.param] if args.param else net.parameter_names()
+    if not expanded:
+        lines.append(f"(the expanded closed forms have more than {MAX_PRINTED_NODES} nodes: each hidden class's "
+                     "pre-activation z and backward signal δ is named, and defined below)")
     for name in names:
-        g = d[name]
         lines.append(f"\n∂ℓ/∂{name}:")
-        if isinstance(g, sp.MatrixBase):
-            for i in range(g.rows):
-                lines.append("  [" + ", ".join(str(g[i, j]) for j in range(g.cols)) + "]")
-        else:
-            for label, expr in g.block_forms():
-                lines.append(f"  {label}: {expr}")
+        for label, forms in _gradient_rows(d, name):
+            text = ", ".join(map(str, forms))
+            lines.append(f"  {label}{text}" if label else f"  [{text}]")
+    if not expanded:
+        lines.append("\nwhere")
+        lines.extend(f"  {symbol} = {definition}" for symbol, definition in d.definitions.items())
     return _Result("\n".join(lines) + "\n")
 
 

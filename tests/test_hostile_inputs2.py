@@ -854,3 +854,20 @@ def test_the_sparse_exact_rank_matches_sympy():
             dense[-1] = 2 * dense[0] - dense[1]  # a dependent row
         sparse = [{int(j): Fraction(int(x)) for j, x in enumerate(row) if x} for row in dense]
         assert _rank(sparse) == (sp.Matrix(dense.tolist()).rank() if rows else 0)
+
+
+def test_derive_prints_huge_closed_forms_with_named_z_and_delta(capsys):
+    """An 8-8-8 generic network's expanded ∂ℓ/∂W1 alone is 12 million characters (minutes to print):
+    derive names each hidden class's z and δ and defines them below, and says so."""
+    status, out, err = cli(["derive", "--layers", "8,8,8", "--init", "generic"], capsys)
+    assert status == EXIT_OK, err
+    assert "the expanded closed forms have more than" in out and "\nwhere\n" in out
+    definitions = out.split("\nwhere\n")[1].splitlines()
+    assert len(definitions) == 16 and definitions[0].startswith("  _z1_1 = W1_1_1*x_1 + ")
+    assert "_delta1_1*x_1" in out and len(out) < 1_000_000  # the expanded W1 alone: 12,592,128 characters
+
+
+def test_derive_prints_small_closed_forms_expanded(capsys):
+    status, out, err = cli(["derive", "--layers", "3,2"], capsys)
+    assert status == EXIT_OK, err
+    assert "where" not in out and "[x_1*(1/2 - y_1), x_2*(1/2 - y_1), x_3*(1/2 - y_1)]" in out
