@@ -20,10 +20,14 @@ def _seed(text: str) -> int:
     return int(text)
 
 
+#: the largest work budget of ``check`` (symderiv.claims.check refuses more)
+MAX_CHECK_SECONDS = 3600
+
+
 def _seconds(text: str) -> float:
     value = parse_number(text, "--seconds")
-    if not 0 < value <= 86_400:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, 86400], got {text[:40]!r}")
+    if not 0 < value <= MAX_CHECK_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, {MAX_CHECK_SECONDS}], got {text[:40]!r}")
     return float(value)
 
 
@@ -64,7 +68,7 @@ def _network_parent() -> argparse.ArgumentParser:
                    help="layers with biases (default) or --no-bias")
     g.add_argument("--kink-grad", default=None, metavar="VALUE",
                    help=f"f'(0) of the kinked activations ({_kinked_activations()}): a number between the one-sided "
-                        "derivatives such as 0, 1/2 or 1, or a --symbol name (default: as PyTorch, relu 0 and "
+                        "derivatives such as 0, 1/2 or 1 (default: as PyTorch, relu 0 and "
                         "leaky_relu its slope 1/100)")
     g.add_argument("--init", default=None, metavar="SPEC",
                    help="zeros | generic | constant:VALUE (a number such as 1/2, or a --symbol name) | per "
