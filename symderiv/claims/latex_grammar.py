@@ -3,7 +3,7 @@ r"""The arithmetic grammar of a rewritten LaTeX claim: our own parser, no ANTLR,
 :mod:`.latex` recognizes every name of a claim side and rewrites it into a string made
 only of opaque placeholders (``{Q_{7}}``, ``F_{3}(…)``, ``\sum_{k=1}^{{B_{2}}}``), numbers
 and arithmetic (``+ - / \cdot ^ \frac \sqrt \exp \log \ln \tanh | ( ) { }``).  This module
-parses that string into the *unevaluated* SymPy tree that :func:`.latex._walk` reads back
+parses that string into the *unevaluated* SymPy tree that :func:`.latex_walk._walk` reads back
 into the claim tree.  It reproduces the readings of SymPy's ANTLR LaTeX grammar (which
 symderiv used before; it needs ``antlr4-python3-runtime==4.11``, a pin that cannot coexist
 with Hydra's 4.9): the same precedence, the same implicit products,
