@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import sympy as sp
 
+from .closed_forms import tree_size
 from .engine import Pass, backprop, expansion_refusal
 from .network import Network
 from .patterns import Block, Partition
@@ -26,7 +27,7 @@ from .patterns import Block, Partition
 if TYPE_CHECKING:
     from .proof_records import Proof
 
-__all__ = ["Passes", "pass_at", "subspace_values"]
+__all__ = ["Passes", "SoftmaxAtInit", "pass_at", "subspace_values"]
 
 
 def pass_at(net: Network, partition: Partition, values: Mapping[Block, sp.Expr]) -> Pass:
@@ -40,6 +41,15 @@ def subspace_values(proof: "Proof") -> dict[Block, sp.Expr]:
     """Every block's value on ``V(P*)``: 0 on the zero set, its class's symbol elsewhere."""
     return {b: (sp.Integer(0) if k == proof.zero_class else proof.symbols[k])
             for k, members in enumerate(proof.classes) for b in members}
+
+
+@dataclass(frozen=True)
+class SoftmaxAtInit:
+    """At the init all ``K`` logits are equal for every input: ``δ^{(L)} = 1/K − y`` (checked)."""
+
+    K: int
+    hidden_zero: bool  # h^{(L-1)} = 0 at the init (then only the output bias gets a gradient)
+    rows_equal: bool  # the output rows (and biases) are equal at the init
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,3 +80,34 @@ class Passes:
         if self.values_on_subspace == p.init_values:
             return self.at_init
         return pass_at(p.net, p.partition, self.values_on_subspace)
+
+    @cached_property
+    def softmax_at_init(self) -> SoftmaxAtInit | None:
+        """The softmax statement when it holds, checked on the pass at the init: the loss is softmax
+        cross-entropy, the logits are equal as functions of the data, and each output delta equals
+        ``1/K − y_k`` (the label ``y_K`` eliminated) after expansion; None otherwise."""
+        p = self.proof
+        net, part = p.net, p.partition
+        if net.loss.name != "softmax_cross_entropy" or not isinstance(net.n_outputs, int):
+            return None
+        state = self.at_init
+        if state.definitions:  # deep abbreviated forms: not checked here
+            return None
+        L, K = net.depth, net.n_outputs
+        logits = state.z[L]
+        # structural equality only: at the inits where this holds (equal output rows) the engine builds the
+        # logits as literally the same expression, and expanding large generic forms would cost minutes
+        if len(logits) != K or any(z != logits[0] for z in logits[1:]):
+            return None
+        labels = net.loss.labels(K)
+        for d, y in zip(state.delta[L], labels):
+            if tree_size(d, 200) > 200 or sp.expand(d - (sp.Rational(1, K) - y)) != 0:
+                return None
+        hidden_zero = L > 1 and all(h == 0 for h in state.h[L - 1])
+        rows_equal = True
+        for C in part.classes[L - 1]:
+            col = {p.init_values[Block(L, "W", r.index, C.index)] for r in part.classes[L]}
+            rows_equal &= len(col) == 1
+        if net.bias:
+            rows_equal &= len({p.init_values[Block(L, "b", r.index)] for r in part.classes[L]}) == 1
+        return SoftmaxAtInit(K, hidden_zero, rows_equal)

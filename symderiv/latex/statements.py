@@ -21,8 +21,8 @@ from typing import Any, Sequence
 
 import sympy as sp
 
-from ..closed_forms import tree_size
 from ..law_records import law_tex
+from ..passes import SoftmaxAtInit
 from ..patterns import Block
 from .context import Context, join
 
@@ -232,44 +232,10 @@ def _moves(ctx: Context) -> Claim | None:
 
 
 # ---------------------------------------------------------------- softmax cross-entropy at equal logits
-@dataclass(frozen=True)
-class SoftmaxAtInit:
-    """At the init all ``K`` logits are equal for every input: ``δ^{(L)} = 1/K − y`` (checked)."""
-
-    K: int
-    hidden_zero: bool  # h^{(L-1)} = 0 at the init (then only the output bias gets a gradient)
-    rows_equal: bool  # the output rows (and biases) are equal at the init
-
-
 def softmax_at_init(ctx: Context) -> SoftmaxAtInit | None:
-    """The softmax statement when it holds, checked against the engine's closed forms at the init:
-    the loss is softmax cross-entropy, the logits are equal as functions of the data, and each
-    output delta equals ``1/K − y_k`` (the label ``y_K`` eliminated) after expansion."""
-    net = ctx.net
-    if net.loss.name != "softmax_cross_entropy" or not isinstance(net.n_outputs, int):
-        return None
-    p = ctx.proof
-    state = ctx.at_init
-    if state.definitions:  # deep abbreviated forms: not checked here
-        return None
-    L, K = net.depth, net.n_outputs
-    logits = state.z[L]
-    # structural equality only: at the inits where this holds (equal output rows) the engine builds the
-    # logits as literally the same expression, and expanding large generic forms would cost minutes
-    if len(logits) != K or any(z != logits[0] for z in logits[1:]):
-        return None
-    labels = net.loss.labels(K)
-    for d, y in zip(state.delta[L], labels):
-        if tree_size(d, 200) > 200 or sp.expand(d - (sp.Rational(1, K) - y)) != 0:
-            return None
-    hidden_zero = L > 1 and all(h == 0 for h in state.h[L - 1])
-    rows_equal = True
-    for C in ctx.partition.classes[L - 1]:
-        col = {p.init_values[Block(L, "W", r.index, C.index)] for r in ctx.partition.classes[L]}
-        rows_equal &= len(col) == 1
-    if net.bias:
-        rows_equal &= len({p.init_values[Block(L, "b", r.index)] for r in ctx.partition.classes[L]}) == 1
-    return SoftmaxAtInit(K, hidden_zero, rows_equal)
+    """The softmax statement when it holds (the analysis's fact
+    :attr:`symderiv.passes.Passes.softmax_at_init`, checked on its pass at the init)."""
+    return ctx.analysis.passes.softmax_at_init
 
 
 def _softmax_claim(ctx: Context) -> Claim | None:
