@@ -69,6 +69,7 @@ class LayerBuilder:
 
     def __init__(self, model, syntax: str):
         self.model, self.syntax = model, syntax
+        self.notes: list = []  #: readings the claim's notation needed (the verdict's notes say them)
 
     # -- quantities
     def quantity(self, name: str, src: str) -> Matrix:
@@ -212,6 +213,8 @@ class LayerBuilder:
             if k + 1 < len(values) and _transposed_slice(nodes[k], self.model) and _slice(nodes[k + 1], self.model) \
                     and values[k].shape == values[k + 1].shape[::-1] and values[k].cols == 1:
                 out.append(_scalar((values[k].T * values[k + 1].T)[0]))
+                if _SLICE_DOT_NOTE not in self.notes:
+                    self.notes.append(_SLICE_DOT_NOTE)
                 k += 2
                 continue
             out.append(values[k])
@@ -281,6 +284,8 @@ class LayerBuilder:
             a, b = self.factors(node.args, env)
             if a.cols == 1 and b.cols == 1 and a.rows == b.rows and a.rows > 1:
                 return a.T * b  # np.dot of two vectors: their inner product
+            if a.cols == 1 and a.rows == b.rows > 1 and b.cols > 1:
+                return a.T * b  # NumPy: a 1-D vector on the left of @ is a row (np.ones(N) @ dout)
             if a.cols != b.rows:
                 raise ClaimSyntaxError(f"cannot multiply a {_shape(a)} and a {_shape(b)} matrix")
             return a * b
@@ -303,6 +308,13 @@ class LayerBuilder:
                                        f"1-D, whose only axis is 0; write np.{what}(v) or axis=0")
             out = Matrix(m.rows, 1, lambda i, _: sum(m[i, j] for j in range(m.cols)))
             return out if what == "sum" else out / m.cols
+        if kind == "ones_like":  # np.ones_like(A)
+            return Matrix.ones(*self.build(node.args[0], env).shape)
+        if kind == "ones":  # np.ones((N, D)); np.ones(N) is 1-D, a column
+            sizes = [self.bound(a, env) for a in node.args]
+            if not all(1 <= n <= 4096 for n in sizes):
+                raise ClaimSyntaxError(f"np.ones of sizes {sizes}: each must be from 1 to 4096")
+            return Matrix.ones(sizes[0], sizes[1] if len(sizes) == 2 else 1)
         if kind.startswith("dim:"):
             m = self.build(node.args[0], env)
             return _scalar(sp.Integer(m.shape[int(kind[4:])]))
@@ -352,6 +364,8 @@ class LayerBuilder:
         raise UnsupportedError(f"∂…/∂{target.src}: the derivative of a matrix by a matrix; write entries")
 
 
+_SLICE_DOT_NOTE = ("a transposed one-subscript slice times a slice (dO_i^T O_i) is read as their dot product: a slice is a "
+                   "vector whose orientation is notation, as in FlashAttention's column vectors")
 #: what one subscript on a matrix picks, per single-index axis
 _AXIS_WORDS = {0: "one subscript on a matrix picks a row", 1: "one subscript on a matrix picks a column"}
 

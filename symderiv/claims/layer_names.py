@@ -98,6 +98,12 @@ class Vocabulary:
             if c in self.letters:
                 q, transposed = self.read(rw, tok)
                 return self._placed(rw, q, transposed)
+            if c in self.defined:  # FlashAttention's D_i = \sum_j P_{ij} dP_{ij}, defined on a line before
+                indices: tuple = ()
+                if rw.peek_text() == "_":
+                    rw.take()
+                    indices = tuple(rw.indices(rw.group(), 2, tok))
+                return self._placed(rw, Q("var", None, indices, None, c, name=c), False)
             if c in _PASS_LETTERS or c.islower():
                 return None  # the loss, e, a free letter, an index (the parser says where it may go)
             raise self.unknown(c)

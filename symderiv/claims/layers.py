@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 import sympy as sp
 
 from ..errors import ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
-from .tree import MAX_CHARS, Claim, to_latex, to_text
+from .tree import MAX_CHARS, Claim, Q, to_latex, to_text
 from .verdict import PROVED, REFUTED, UNDECIDED, Counterexample, LinkVerdict, Verdict
 
 __all__ = ["Layer", "batchnorm", "layernorm", "softmax", "attention", "parse_layer", "check_layer", "LAYER_KINDS",
@@ -194,8 +194,8 @@ def _assigned_name(text: str, layer: Layer) -> str:
     from .layer_names import VOCABULARIES
 
     m = _ASSIGNMENT.match(text)
-    if not m or "\\" in text or len(m.group(1)) < 2 and not m.group(1).isupper():  # D = rowsum(dO * O): a name
-        return ""
+    if not m or "\\" in text or len(m.group(1)) < 2 and not m.group(1).isupper() or _INDEXED.match(text):
+        return ""  # (D = rowsum(dO * O) names D; D_i = … is an indexed definition, _indexed_name)
     return "" if VOCABULARIES[layer.kind].knows(m.group(1)) else m.group(1)
 
 
@@ -216,6 +216,73 @@ def _parse(text: str, syntax: str, layer: Layer, seconds: float, defined: tuple 
     return replace(parsed, text=text)
 
 
+_WHERE = re.compile(r"^(?P<claim>.*\S)\s*(?:,\s*)?(?:\\quad|\\qquad|\\,|~)*\s*(?:\\text\{\s*where\s*\}|where|with)?\s*"
+                    r"(?:\\quad|\\qquad)?\s*(?P<define>[A-Z]_(?:\{[a-z]{1,2}\}|[a-z])\s*=(?!=).*)$")
+_INDEXED = re.compile(r"^\s*([A-Z])_(?:\{[a-z]{1,2}\}|[a-z])\s*=(?!=)")
+
+
+def _where_first(text: str) -> str:
+    """``dS_{ij} = P_{ij}(dP_{ij} - D_i), \\quad D_i = \\sum_j P_{ij} dP_{ij}``: a definition after the claim that
+    uses it becomes the line before it (LaTeX only, and only a capital letter with an index: ``D_i``)."""
+    if "\\" not in text:
+        return text
+    out = []
+    for line in text.split("\n"):
+        m = _WHERE.match(line)
+        if m and "=" in m.group("claim") and (m.group("claim").rstrip().endswith((",", ")", "}")) or "quad" in line
+                                               or "where" in line):
+            out += [m.group("define"), m.group("claim").rstrip().rstrip(",")]
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _indexed_name(text: str, layer: Layer) -> str:
+    """The capital letter a LaTeX line defines with an index (``D_i = …``) when the layer has no such letter."""
+    from .layer_names import VOCABULARIES
+
+    m = _INDEXED.match(text)
+    if not m or "\\" not in text and "_" not in text:
+        return ""
+    vocabulary = VOCABULARIES[layer.kind]
+    return "" if m.group(1) in vocabulary.letters or m.group(1) in ("L", "C", "J", "E") else m.group(1)
+
+
+def _indexed_substituted(node, indexed: dict):
+    """Every use of an indexed definition (``D_i``, ``D_k``) replaced by its definition, its index renamed."""
+    if not indexed:
+        return node
+    from .tree import Sum, map_quantities, transform
+
+    def bound(tree) -> set:
+        out: set = set()
+
+        def visit(n):
+            if isinstance(n, Sum):
+                out.add(n.var)
+            return n
+        transform(tree, visit)
+        return out
+
+    def rename(tree, mapping: dict):
+        return map_quantities(tree, lambda q: replace(q, indices=tuple(mapping.get(i, i) for i in q.indices)))
+
+    def use(q):
+        if not (isinstance(q, Q) and q.kind == "var" and q.name in indexed):
+            return q
+        names, tree = indexed[q.name]
+        if len(q.indices) != len(names):
+            raise ClaimSyntaxError(f"{q.name} is defined with {len(names)} index(es) and used with {len(q.indices)}")
+        mapping = {a: b for a, b in zip(names, q.indices) if a != b}
+        if set(mapping.values()) & bound(tree):
+            raise ClaimSyntaxError(f"{q.name} used with the index {', '.join(map(str, mapping.values()))}, which its "
+                                   "definition sums over; rename the sum's index")
+        return rename(tree, mapping)
+
+    from .tree import map_quantities as _map
+    return _map(node, use)
+
+
 _STAGE = "_stage"
 _AUGMENTED = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([-+*/])=\s*(.+)$")
 
@@ -228,14 +295,23 @@ def _without_comments(text: str) -> str:
 
 
 def _staged(lines: list) -> list:
-    """Code that assigns a name more than once (``dx = dnorm - …`` then ``dx *= rstd``): every value but the last
-    is a stage, renamed ``dx_stage<line>`` (a definition, substituted in the lines after it); ``x op= e`` is
-    ``x = x op (e)``; the last assignment is the claim about the layer's ``dx``."""
+    """Code that assigns a name again from its own value (``dx = dnorm - …`` then ``dx *= rstd``): the value the
+    later line builds on is a stage, renamed ``dx_stage<line>`` (a definition, substituted in the lines after
+    it); ``x op= e`` is ``x = x op (e)``; the last assignment is the claim about the layer's ``dx``."""
     def assigned(line):
         if "\\" in line.text:
             return None
         m = _AUGMENTED.match(line.text) or _ASSIGNMENT.match(line.text)
         return m.group(1) if m else None
+
+    def _read_again(name, later, later_names) -> bool:
+        """Does the next assignment to ``name`` build on its value (``dx *= rstd``, ``dx = dx + dx2``)?  Two
+        independent assignments (two formulas for dx) stay two claims."""
+        for line, other in zip(later, later_names):
+            if other == name:
+                return bool(_AUGMENTED.match(line.text)) or re.search(
+                    rf"\b{re.escape(name)}\b", line.text[_ASSIGNMENT.match(line.text).end():]) is not None
+        return False
 
     names = [assigned(line) for line in lines]
     current: dict = {}
@@ -254,7 +330,7 @@ def _staged(lines: list) -> list:
                 raise ClaimSyntaxError(f"line {line.number} ({line.text[:60]}): {name} {aug.group(2)}= … with no "
                                        f"earlier assignment to {name} in the derivation")
             rhs = f"{current[name]} {aug.group(2)} ({rhs.strip()})"
-        if name in names[k + 1:]:
+        if _read_again(name, lines[k + 1:], names[k + 1:]):
             current[name] = f"{name}{_STAGE}{line.number}"
             out.append(replace(line, text=f"{current[name]} = {rhs.strip()}"))
         else:
@@ -317,7 +393,7 @@ def check_layer(claim: str, layer: Layer, *, syntax: str = "auto", seconds: floa
     claim = str.__str__(claim)
     if len(claim) > 5 * MAX_CHARS:
         raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {5 * MAX_CHARS})")
-    code = _without_comments(claim)
+    code = _where_first(_without_comments(claim))
     lines = _staged(split_derivation(code)) if is_derivation(code) else None
     if lines is None:
         if len(claim) > MAX_CHARS:
@@ -329,17 +405,26 @@ def check_layer(claim: str, layer: Layer, *, syntax: str = "auto", seconds: floa
     if len(lines) > MAX_LINES:
         raise SizeLimitError(f"the derivation has {len(lines)} lines (limit {MAX_LINES}); check it in parts")
     defs: dict = {}
+    indexed: dict = {}  # D -> (its indices, its definition): D_i = \sum_j P_{ij} dP_{ij}
     links: list = []
     notes: list = []
     syntaxes = set()
     for line in lines:
-        assigned = _assigned_name(line.text, layer)  # code: an assignment to a new name defines it
+        assigned = _assigned_name(line.text, layer) or _indexed_name(line.text, layer)  # a new name: defined
         try:
-            parsed = _parse(line.text, syntax, layer, min(5.0, seconds), tuple(defs) + ((assigned,) if assigned else ()))
+            parsed = _parse(line.text, syntax, layer, min(5.0, seconds),
+                            tuple(defs) + tuple(indexed) + ((assigned,) if assigned else ()))
         except SymderivError as exc:
             raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
         syntaxes.add(parsed.syntax)
-        sides = tuple(substitute(s, defs) for s in parsed.sides)
+        sides = tuple(substitute(_indexed_substituted(s, indexed), defs) for s in parsed.sides)
+        lhs = sides[0]
+        if parsed.syntax == "latex" and assigned and len(sides) == 2 and isinstance(lhs, Q) and lhs.kind == "var" \
+                and lhs.name == assigned and lhs.indices:
+            indexed[assigned] = (lhs.indices, sides[1])
+            notes.append(f"line {line.number} defines {lhs.src}_{{{''.join(map(str, lhs.indices))}}} = "
+                         f"{to_text(sides[1])[:80]}, used in the lines after it")
+            continue
         defines = line.defines or (assigned if parsed.syntax == "plain" and len(sides) == 2 else "")
         if defines:
             defs[defines] = sides[1]
@@ -541,6 +626,7 @@ class _LayerSession:
         pending, worst, points = [], 0.0, 0
         for env in assignments:
             left, right = self.builder.build(a, env), self.builder.build(b, env)
+            self.notes += [n for n in self.builder.notes if n not in self.notes]
             lv.assignments_checked += 1
             mismatch = _mismatch(left, right)
             if mismatch:

@@ -426,6 +426,13 @@ class _Walker:
                 not isinstance(func.value, ast.Name) or func.value.id in _MODULES or node.keywords or not node.args
                 or len(node.args) == 1 and _axis_of(node.args[0]) is not None):  # dout.sum(0)
             return self.reduction(node, func.attr, depth)
+        if layer_names.ACTIVE is not None and isinstance(func, ast.Attribute) and func.attr in ("ones", "ones_like") \
+                and isinstance(func.value, ast.Name) and func.value.id in _MODULES and len(node.args) == 1 \
+                and not node.keywords:  # Kratzert's np.ones((N, D)) * dvar (a layer's claim: its builder knows shapes)
+            shape = node.args[0].elts if func.attr == "ones" and isinstance(node.args[0], ast.Tuple) else node.args
+            if not 1 <= len(shape) <= 2:
+                raise ClaimSyntaxError(f"np.ones takes a shape of one or two sizes (column {node.col_offset})")
+            return Op(func.attr, tuple(self.node(a, depth + 1) for a in shape))
         if isinstance(func, ast.Attribute) and func.attr == "var":  # np.var is NumPy's biased variance
             if isinstance(func.value, ast.Name) and func.value.id in ("np", "numpy"):
                 return self.reduction(node, "var", depth)
@@ -454,6 +461,9 @@ class _Walker:
             node = ast.Call(func=ast.Name(id=_NUMPY[func.attr], ctx=ast.Load(), col_offset=func.col_offset),
                             args=node.args, keywords=node.keywords, col_offset=node.col_offset)
         if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "T":  # X^T (P - Y): a formula's product
+                raise QuantityApplied(f"a transposed quantity before a bracket at column {node.col_offset} is a product "
+                                      "in a formula, not a call; write it with @")
             raise self.fail(node.func, f"calling {type(node.func).__name__}")
         name = node.func.id
         order = 0
