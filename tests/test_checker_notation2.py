@@ -47,6 +47,8 @@ CASES = [
     # a formula without macros: a quantity before a bracket is a product (read as LaTeX)
     ("dw = (1/m) X (A - Y)^T", [3, 1], None, "bce", "ng", one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]) / e["N"])),
     ("dw = X (A - Y)^T", [3, 1], None, "bce", "ng", one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]))),
+    ("dW = X^T (P - Y) / N", [4, 3], None, "ce", "cs231n", one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]) / e["N"])),
+    ("dW = X^T (P - Y)", [4, 3], None, "ce", "cs231n", one(("W", 1, "Wt"), lambda e: e["X"].T @ (e["P"] - e["Y"]))),
     # CS229's w_j: one index on the weights of a one-output layer; w^T x is an inner product
     (r"\frac{\partial J}{\partial w_j} = \frac{1}{m}\sum_{i=1}^{m}\left(\sigma(w^T x^{(i)} + b) - y^{(i)}\right) x^{(i)}_j",
      [3, 1], None, "bce", "auto", one(("W", 1, "flat"), lambda e: e["X"].T @ (e["P"] - e["Y"]) / e["N"])),
