@@ -196,3 +196,28 @@ def test_lumped_verify_runs_per_group_and_catches_a_broken_tie(lumped):
     forged[2]["blocks.0.0.weight"] = w
     assert any("not tied" in v for v in group_claims(a, forged, judge_tight=False))
     assert any("not tied" in v for v in check_claims(a, forged, judge_tight=False))
+
+
+def test_cli_module_at_width_prints_groups(tmp_path, monkeypatch, capsys):
+    """``symderiv analyze --module`` of a wide constant-init MLP: the JSON has one record per group (the same as
+    the API's), the text summary a few lines."""
+    import re
+    import textwrap
+
+    from symderiv.cli import EXIT_OK, main
+
+    name = "sd_tensor_faces_" + re.sub(r"\W", "_", tmp_path.name)
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent("""
+        from symderiv.graph.examples import ResidualMLP
+
+        def wide():
+            return ResidualMLP(4, 160, 2, 3, value=0.05)
+    """), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["analyze", "--module", f"{name}:wide", "--input-shape", "4", "--loss", "softmax_cross_entropy"]
+    assert main(args + ["--json"]) == EXIT_OK
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["layout"] == "groups"
+    assert sum(g["entries"] for g in doc["parameters"]["blocks.0.0.weight"]["groups"]) == 160 * 160
+    assert main(args) == EXIT_OK
+    assert len(capsys.readouterr().out.splitlines()) < 20
