@@ -77,6 +77,7 @@ def test_tensor_level_json_is_one_record_per_tensor(wide_lora):
     _agrees_with_entry_view(a, doc)
 
 
+@pytest.mark.slow  # real torch.optim runs of a wide model (CI runs --run-slow)
 def test_tensor_level_summary_counts_and_real_runs(wide_lora):
     m, a = wide_lora
     s = a.summary()
@@ -131,6 +132,7 @@ def test_small_analyses_keep_the_per_entry_json():
     assert "layout" not in doc and np.shape(doc["parameters"]["lora_B.weight"]["first_move_step"]) == (3, 2)
 
 
+@pytest.mark.slow  # real torch.optim runs of a wide model (CI runs --run-slow)
 def test_a_transformer_at_width_256_reads_back_per_tensor():
     """GPT-2 blocks at width 256 (2.9 M parameters), zeroed MLP output projections: summary, JSON and LaTeX are
     per tensor and bounded; every claim holds on real SGD runs."""
@@ -176,6 +178,7 @@ def test_lumped_latex_compiles(lumped, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:]
 
 
+@pytest.mark.slow  # real torch.optim runs of a wide model (CI runs --run-slow)
 def test_lumped_verify_runs_per_group_and_catches_a_broken_tie(lumped):
     """verify of a large lumped analysis: real SGD/Adam runs judged per group (symderiv.graph.replay_groups);
     the group checker rejects a forged run where one entry of a tied block moved alone."""
