@@ -462,6 +462,10 @@ def export_program(module: "nn.Module", specs: list[InputSpec], forward_kwargs: 
     return model, ep, index
 
 
+#: the largest ``batch_size``: every example of the batch is traced (and its entries are symbols)
+MAX_BATCH_SIZE = 1024
+
+
 def graph_from_export(module: "nn.Module", input_shape: Any, loss: str, *, forward_kwargs: dict | None = None,
                       output: Any = None, batch_size: int | None = None) -> Graph:
     """The :class:`Graph` of ``module`` on one example (module docstring); ``graph.call`` (a
@@ -473,8 +477,14 @@ def graph_from_export(module: "nn.Module", input_shape: Any, loss: str, *, forwa
     from . import aten  # noqa: F401  (fills ATEN)
     from . import aten_vision  # noqa: F401  (convolution, pooling, batch and group norm)
 
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise NetworkError(f"batch_size must be a positive int (the batch the theorem is about), got {batch_size!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or not 1 <= batch_size <= MAX_BATCH_SIZE):
+        raise NetworkError(f"batch_size must be a positive int of at most {MAX_BATCH_SIZE} (the batch the theorem is "
+                           f"about), got {batch_size!r}")
+    if forward_kwargs is not None and not (isinstance(forward_kwargs, dict)
+                                           and all(isinstance(k, str) and k.isidentifier() for k in forward_kwargs)):
+        raise NetworkError(f"forward_kwargs must be a dict of forward's keyword arguments such as {{'use_cache': False}}, "
+                           f"got {type(forward_kwargs).__name__}")
     specs = input_specs(input_shape)
     fixed = dict(forward_kwargs or {})
     model, ep, out_index = export_program(module, specs, fixed, output, batch=batch_size or 1)

@@ -564,6 +564,8 @@ def verify_graph(analysis, module: nn.Module, *, seed: int = 0, optimizers=None,
     for name in optimizers:
         if name not in OPTIMIZERS:
             raise InvalidArgument(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    if not isinstance(module, nn.Module):
+        raise InvalidArgument(f"verify needs the analyzed nn.Module as module=, got {type(module).__name__}")
     g = analysis.proof.graph
     if not g.trainable():  # no parameter has a gradient: there is no training run to compare with
         raise InvalidArgument("verify: nothing in the module is trainable (no parameter, or every one frozen)")
