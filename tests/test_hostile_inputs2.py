@@ -873,3 +873,44 @@ def test_derive_prints_small_closed_forms_expanded(capsys):
     status, out, err = cli(["derive", "--layers", "3,2"], capsys)
     assert status == EXIT_OK, err
     assert "where" not in out and "[x_1*(1/2 - y_1), x_2*(1/2 - y_1), x_3*(1/2 - y_1)]" in out
+
+
+# ================================================================ Python API: hostile arguments with a torch module
+def _linear():
+    torch = pytest.importorskip("torch")
+    return torch.nn.Linear(4, 3)
+
+
+TORCH_API = [
+    ("input_shape mismatch", lambda m: sd.analyze(m, loss="ce", input_shape=(5,))),
+    ("input_shape zero", lambda m: sd.analyze(m, loss="ce", input_shape=(0,))),
+    ("input_shape negative", lambda m: sd.analyze(m, loss="ce", input_shape=(-4,))),
+    ("input_shape float", lambda m: sd.analyze(m, loss="ce", input_shape=(4.0,))),
+    ("input_shape string", lambda m: sd.analyze(m, loss="ce", input_shape="4")),
+    ("input_shape bool", lambda m: sd.analyze(m, loss="ce", input_shape=(True,))),
+    ("input_shape huge", lambda m: sd.analyze(m, loss="ce", input_shape=(10**9,))),
+    ("no loss", lambda m: sd.analyze(m, input_shape=(4,))),
+    ("loss unknown", lambda m: sd.analyze(m, loss="nope", input_shape=(4,))),
+    ("loss int", lambda m: sd.analyze(m, loss=5, input_shape=(4,))),
+    ("values misspelled", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), values="exactt")),
+    ("seconds nan", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), seconds=NAN)),
+    ("output index out of range", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), output=7)),
+    ("forward_kwargs unknown keyword", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), forward_kwargs={"foo": 1})),
+    ("forward_kwargs an int", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), forward_kwargs=5)),
+    ("forward_kwargs int keys", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), forward_kwargs={5: 1})),
+    ("batch_size bool", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), batch_size=True)),
+    ("batch_size 10^9", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), batch_size=10**9)),
+    ("optimizer misspelled", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), optimizer="adamm")),
+    ("optimizer_class unknown", lambda m: sd.analyze(m, loss="ce", input_shape=(4,), optimizer_class="x")),
+    ("an init with a module", lambda m: sd.analyze(m, sd.zeros(), loss="ce", input_shape=(4,))),
+    ("verify without the module", lambda m: sd.verify(sd.analyze(m, loss="ce", input_shape=(4,)))),
+    ("verify another module", lambda m: sd.verify(sd.analyze(m, loss="ce", input_shape=(4,)),
+                                                  module=type(m)(5, 3))),
+    ("verify a string as module", lambda m: sd.verify(sd.analyze(m, loss="ce", input_shape=(4,)), module="x")),
+]
+
+
+@pytest.mark.parametrize("call", [c for _, c in TORCH_API], ids=[n for n, _ in TORCH_API])
+def test_api_torch_module_refused(call):
+    module = _linear()
+    refused(lambda: call(module))
