@@ -9,6 +9,8 @@
 (b) ``gradients`` at depth 64, hidden width 4096 and symbolic width ``n``.
 (c) growth of ``gradients`` time with depth and with width.
 (d) ``analyze`` on deep/wide networks, and its growth with width.
+(s) ``--parts s``: speed side by side with the previous release (``--previous COMMIT``), idle and
+    under an artificial load, each version in its own processes.
 
 Timing: ``time.perf_counter``; best of 2 runs for anything under 5 s (a single
 run for the sympy.diff route); SymPy's cache is cleared (and ``gc.collect()`` run)
@@ -420,20 +422,176 @@ def part_g() -> dict:
     return out
 
 
+# ---------------------------------------------------------------- (s) speed, side by side with the previous release
+#: the previous release: 0.1.0, the last commit of the 30 November session (CHANGELOG "0.1.0 - first release")
+PREVIOUS_RELEASE = "2a8878d"
+#: a child that runs longer than this (or needs more than _CHILD_MEMORY bytes) is reported as not finished
+_CHILD_TIMEOUT_S = 90
+_CHILD_MEMORY = 6 << 30
+
+_SPEED_CHILD = r"""
+import gc, json, statistics, sys, threading, time
+import sympy as sp
+from sympy.core.cache import clear_cache
+import symderiv as sd
+
+what = sys.argv[1]
+out = {"symderiv": sd.__file__}
+if what == "small":
+    net = sd.mlp([4, 4, 4, 3], "tanh")  # softmax cross-entropy
+    init = sd.constant(sp.Rational(1, 2))
+    sd.gradients(net, init)  # imports, first-call work
+    warm, warm_cpu = [], []
+    for _ in range(40):  # repeated calls, as in a session: SymPy's cache holds what earlier calls built
+        t0, c0 = time.perf_counter(), time.process_time(); sd.gradients(net, init)
+        warm.append(time.perf_counter() - t0); warm_cpu.append(time.process_time() - c0)
+    cold, cold_cpu = [], []
+    for _ in range(12):  # SymPy's cache cleared before each call: every expression built anew
+        clear_cache(); gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time(); sd.gradients(net, init)
+        cold.append(time.perf_counter() - t0); cold_cpu.append(time.process_time() - c0)
+    out.update(warm_median=statistics.median(warm), warm_best=min(warm), warm_cpu=statistics.median(warm_cpu),
+               cold_median=statistics.median(cold), cold_best=min(cold), cold_cpu=statistics.median(cold_cpu))
+elif what == "diff":
+    sys.path.insert(0, sys.argv[2])
+    from run import diff_route
+    clear_cache(); gc.collect()
+    t0, c0 = time.perf_counter(), time.process_time(); diff_route([4, 4, 4, 3], sp.Rational(1, 2), t0 + 600)
+    out["diff"], out["diff_cpu"] = time.perf_counter() - t0, time.process_time() - c0
+else:  # deep: depth 64, width 4096 or n; gradients or analyze; best of 2, cache cleared
+    kind, width = what.split(":")
+    net = sd.mlp([8] + [int(width) if width.isdigit() else width] * 63 + [10], "tanh")
+    init = sd.constant(sp.Rational(1, 10))
+    fn = sd.gradients if kind == "gradients" else sd.analyze
+    times, cpu = [], []
+    for _ in range(2):
+        clear_cache(); gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time(); fn(net, init)
+        times.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
+    out.update(best=min(times), runs=times, best_cpu=min(cpu))
+print(json.dumps(out))
+"""
+
+
+def _release_tree(commit: str) -> str:
+    """A copy of the package at ``commit`` (``git archive``), in a temporary directory."""
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dest = tempfile.mkdtemp(prefix=f"symderiv-{commit}-")
+    archive = subprocess.run(["git", "archive", commit, "symderiv"], cwd=root, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", dest], input=archive.stdout, check=True)
+    return dest
+
+
+def _child(tree: str, what: str, *extra: str) -> dict:
+    """Run one measurement of _SPEED_CHILD with ``tree`` first on the import path."""
+    import json
+    import resource
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (_CHILD_MEMORY, _CHILD_MEMORY))
+
+    env = dict(os.environ, PYTHONPATH=tree)
+    try:
+        proc = subprocess.run([sys.executable, "-c", _SPEED_CHILD, what, *extra], env=env, capture_output=True, cwd=tree,
+                              text=True, timeout=_CHILD_TIMEOUT_S, preexec_fn=limit_memory)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"not finished in {_CHILD_TIMEOUT_S} s"}
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"failed": f"exit {proc.returncode}: {last[:100]}"}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["symderiv"].startswith(tree), (result["symderiv"], tree)  # the version asked for ran
+    return result
+
+
+class _BusyLoad:
+    """Two processes spinning on the CPU (the 'under load' condition), for the ``with`` block."""
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+        time.sleep(1.0)
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
+def part_s(previous: str = PREVIOUS_RELEASE) -> dict:
+    section(f"(s) speed side by side: the previous release ({previous}) and this tree, in one run")
+    print("Each figure is measured in a fresh process with that version first on PYTHONPATH; the two versions\n"
+          "alternate.  'under load' = two extra processes spinning on the CPU for the whole measurement.\n"
+          "4-4-4-3: tanh, softmax cross-entropy, constant init 1/2; 'per call' = median of 40 repeated calls\n"
+          "(SymPy's cache warm, as in a session), 'cold' = median of 12 calls each after clear_cache().\n"
+          "speed-up = the sympy.diff route of (a) (whole loss, every entry, measured once per condition) over\n"
+          "the per-call time.  depth 64: hidden width 4096 or n, constant 1/10, tanh; best of 2, cache cleared.\n"
+          "(CPU ...) = the process's CPU time for the same call: what the call costs, whatever else runs.\n")
+    trees = {"previous": _release_tree(previous), "current": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    here = os.path.dirname(os.path.abspath(__file__))
+    rows, out = [], {}
+    for condition in ("idle", "under load"):
+        ctx = _BusyLoad() if condition == "under load" else None
+        if ctx is not None:
+            ctx.__enter__()
+        try:
+            load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+            res = {v: _child(t, "small") for v, t in trees.items()}
+            diff = _child(trees["current"], "diff", here)
+            deep = {(v, w): _child(t, w) for w in ("gradients:4096", "gradients:n", "analyze:4096", "analyze:n")
+                    for v, t in trees.items()}
+        finally:
+            if ctx is not None:
+                ctx.__exit__()
+        out[condition] = (res, diff, deep)
+
+        def fig(r: dict, key: str, cpu: str = "") -> str:
+            if "failed" in r:
+                return r["failed"]
+            return fmt_s(r[key]) + (f" (CPU {fmt_s(r[cpu])})" if cpu and cpu in r else "")
+
+        def ratio(a: dict, b: dict, key: str) -> str:
+            return "-" if "failed" in a or "failed" in b else f"{a[key] / b[key]:.1f}x"
+
+        prev, cur = res["previous"], res["current"]
+        rows.append([f"4-4-4-3 gradients, per call ({condition}; load {load})", fig(prev, "warm_median", "warm_cpu"),
+                     fig(cur, "warm_median", "warm_cpu"), ratio(prev, cur, "warm_median")])
+        rows.append([f"4-4-4-3 gradients, cold ({condition})", fig(prev, "cold_median", "cold_cpu"),
+                     fig(cur, "cold_median", "cold_cpu"), ratio(prev, cur, "cold_median")])
+        if "failed" not in diff:
+            speed = lambda r, key: "-" if "failed" in r else f"{diff['diff'] / r[key]:,.0f}x"  # noqa: E731
+            rows.append([f"speed-up vs sympy.diff ({fmt_s(diff['diff'])}, CPU {fmt_s(diff['diff_cpu'])}), "
+                         f"per call ({condition})", speed(prev, "warm_median"), speed(cur, "warm_median"), ""])
+            rows.append([f"speed-up vs sympy.diff, cold ({condition})", speed(prev, "cold_median"),
+                         speed(cur, "cold_median"), ""])
+        for w in ("gradients:4096", "gradients:n", "analyze:4096", "analyze:n"):
+            kind, width = w.split(":")
+            a, b = deep[("previous", w)], deep[("current", w)]
+            rows.append([f"depth 64 x width {width}: {kind} ({condition})", fig(a, "best", "best_cpu"),
+                         fig(b, "best", "best_cpu"), ratio(a, b, "best")])
+    print(table(["measurement", f"previous ({previous})", "current", "previous / current"], rows))
+    return out
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the sympy.diff route of (a)")
-    ap.add_argument("--parts", default="abcde", help="which parts to run, e.g. 'd' for the analyze rows only")
+    ap.add_argument("--parts", default="abcde", help="which parts to run, e.g. 'd' for the analyze rows only; "
+                    "'s' = speed side by side with the previous release")
+    ap.add_argument("--previous", default=PREVIOUS_RELEASE, help="the commit that part s compares with")
     args = ap.parse_args(argv)
     start = time.perf_counter()
     print("# symderiv benchmarks" + (" (--quick)" if args.quick else ""))
     print()
     print(table(["machine", ""], [list(kv) for kv in machine_info()]))
-    parts = {"a": lambda: part_a(args.quick), "b": part_b, "c": part_c, "d": part_d, "e": part_e, "g": part_g}
+    parts = {"a": lambda: part_a(args.quick), "b": part_b, "c": part_c, "d": part_d, "e": part_e, "g": part_g,
+             "s": lambda: part_s(args.previous)}
     for name in args.parts:
         if name not in parts:
-            ap.error(f"unknown part {name!r}; parts are a, b, c, d, e, g")
+            ap.error(f"unknown part {name!r}; parts are a, b, c, d, e, g, s")
         parts[name]()
     print(f"\ntotal wall time: {time.perf_counter() - start:.1f} s")
     return 0
