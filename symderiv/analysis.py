@@ -24,6 +24,7 @@ from .analysis_json import _SEE, _shared_closed_forms  # noqa: F401
 from .analysis_text import _join, _runs_of_equal_layers  # noqa: F401
 from .closed_forms import ClosedForms
 from .errors import InvalidArgument, SizeLimitError
+from .faces import face
 from .facts import BlockFacts, block_facts, tie_ids
 from .floats import FloatReport, float_facts
 from .shifted import ShiftedTies, shifted_ties
@@ -401,16 +402,13 @@ class Analysis(JsonFace):
         return self.summary()
 
     def _repr_latex_(self) -> str:
-        from .latex import analysis_latex
-
-        return analysis_latex(self)
+        """Jupyter: the key statements as one MathJax block (:func:`symderiv.latex.analysis_latex`)."""
+        return face("latex")(self)
 
     @public_entry
     def to_latex(self, *, title: str | None = None) -> str:
         """The proof as a standalone LaTeX document (see :mod:`symderiv.latex`)."""
-        from .latex import proof_document
-
-        return proof_document(self, title=title)
+        return face("proof_document")(self, title=title)
 
     def __repr__(self) -> str:
         return f"Analysis({self.net.describe()}, init={self.init_description})"
@@ -422,15 +420,11 @@ class Analysis(JsonFace):
 
     def verify(self, **options: Any):
         """Cross-check this analysis numerically; see :func:`symderiv.verify.verify`."""
-        from .verify import verify
-
-        return verify(self, **options)
+        return face("verify")(self, **options)
 
     def _repr_html_(self) -> str:
         """Jupyter: the summary as an itemized list and key closed forms (:mod:`symderiv.notebook`)."""
-        from .notebook import analysis_html
-
-        return analysis_html(self)
+        return face("html")(self)
 
 
 

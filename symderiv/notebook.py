@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import sympy as sp
 
 from .errors import SymderivError
+from .faces import register_face
 from .latex.printer import latex
 
 __all__ = ["notebook", "summary_html", "analysis_html", "derivation_latex", "report_html"]
@@ -115,3 +116,6 @@ def report_html(report: Any) -> str:
     title = f"verify: {'OK' if report.ok else 'FAILED'} ({len(report.checks)} checks)"
     return (f"<div class=\"symderiv\"><b>{html.escape(title)}</b><table>{head}{''.join(rows)}</table>"
             + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
+
+
+register_face("html", analysis_html)  # Analysis._repr_html_

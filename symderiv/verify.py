@@ -35,6 +35,7 @@ from .analysis import Analysis, analyze
 from .certify import Uncertifiable, enclose, midpoint
 from .engine import input_symbols
 from .errors import InvalidArgument
+from .faces import register_face
 from .graph.analysis import GraphAnalysis
 from .guard import public_entry
 from .init import constant, entry_symbol, generic
@@ -514,3 +515,4 @@ verify.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
        for f in dataclasses.fields(VerifyOptions)],
     return_annotation=inspect.signature(verify).return_annotation)
 verify = public_entry(verify)
+register_face("verify", verify)  # Analysis.verify

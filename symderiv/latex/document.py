@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import sympy as sp
 
 from ..errors import InvalidArgument, check_argument
+from ..faces import register_face
 from ..guard import public_entry
 from ..patterns import Block
 from .appendix import appendix_sections, method_text
@@ -508,3 +509,7 @@ def _mathjax_text(text: str) -> str:
     """Text inside ``\\text{}`` for MathJax: braces and backslashes escaped, ASCII only."""
     return "".join(ch if ch not in "{}\\$_^&%#" else {"_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#",
                                                       "$": r"\$"}.get(ch, " ") for ch in text if ord(ch) < 128)
+
+
+register_face("proof_document", proof_document)  # Analysis.to_latex
+register_face("latex", analysis_latex)  # Analysis._repr_latex_
