@@ -340,6 +340,8 @@ class Derivation:
     def __init__(self, net: Network, init: object = None, *, abbreviate: bool | None = None):
         if abbreviate not in (None, True, False):
             raise SymderivError(f"abbreviate must be None, True or False, got {abbreviate!r}")
+        if not isinstance(net, Network):
+            raise SymderivError(f"derive needs a network from symderiv.mlp(...), got {type(net).__name__}")
         self.net = net
         self.inits: dict[str, ParamInit] = resolve_init(net, init)
         self.partition = unit_partition(net, self.inits)
