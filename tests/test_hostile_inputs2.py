@@ -235,8 +235,6 @@ _SEED_FIX = ("analysis.py (A): analyze(seed=) must be an integer 0…2**32-1 lik
              "negative and huge seeds are accepted or crash as an internal error)")
 _VERIFY_FIX = ("verify.py (F): verify() checks seed (0…2**32-1), batch/fd_sample (positive ints), lr (positive, "
                "finite) and the tolerances (non-negative, finite) before any work")
-_ENGINE_FIX = ("engine.py (E): derive/gradients/forward need a Network: an isinstance check with a one-line "
-               "InvalidArgument instead of AttributeError -> InternalError")
 UNOWNED = [
     ("analyze seed negative", lambda: sd.analyze(NET, sd.zeros(), seed=-1), _SEED_FIX),
     ("analyze seed string", lambda: sd.analyze(NET, sd.zeros(), seed="1"), _SEED_FIX),
@@ -245,9 +243,6 @@ UNOWNED = [
     ("analyze seed huge", lambda: sd.analyze(NET, sd.zeros(), seed=2**100), _SEED_FIX),
     ("analyze values misspelled", lambda: sd.analyze(NET, sd.zeros(), values="exactt"),
      "analysis.py (A): analyze(values=) is checked for every network (it is ignored for an MLP, so a typo passes)"),
-    ("gradients of a string", lambda: sd.gradients("net"), _ENGINE_FIX),
-    ("forward of None", lambda: sd.forward(None), _ENGINE_FIX),
-    ("derive of an int", lambda: sd.derive(5), _ENGINE_FIX),
     ("verify seed negative", lambda: sd.verify(NET, sd.zeros(), seed=-1), _VERIFY_FIX),
     ("verify lr inf", lambda: sd.verify(NET, sd.zeros(), lr=INF), _VERIFY_FIX),
     ("verify grad_rtol nan", lambda: sd.verify(NET, sd.zeros(), grad_rtol=NAN), _VERIFY_FIX),
@@ -284,6 +279,9 @@ def test_a_misspelled_keyword_is_pythons_type_error(call, word):
 # ================================================================ Python API: gradients, check, verify, faces
 API_OTHER = [
     ("gradients string init", lambda: sd.gradients(NET, "zeros")),
+    ("gradients of a string", lambda: sd.gradients("net")),
+    ("forward of None", lambda: sd.forward(None)),
+    ("derive of an int", lambda: sd.derive(5)),
     ("derive abbreviate string", lambda: sd.derive(NET, sd.zeros(), abbreviate="yes")),
     ("check claim None", lambda: sd.check(None, NET)),
     ("check claim int", lambda: sd.check(5, NET)),
