@@ -76,7 +76,7 @@ def _cmd_derive(args: argparse.Namespace) -> _Result:
     inp = _inputs(args)
     net = inp.net
     d = derive(net, inp.init, abbreviate=True)  # linear in the network: measured before anything is expanded
-    names = [args.param] if args.param else net.parameter_names()
+    names: list[str] = [args.param] if args.param else list(net.parameter_names())
     expanded = _printed_size_fits(d, names)
     if expanded:
         d = derive(net, inp.init)
