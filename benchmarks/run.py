@@ -484,7 +484,7 @@ def _release_tree(commit: str) -> str:
     return dest
 
 
-def _child(tree: str, what: str, *extra: str) -> dict:
+def _child(tree: str, what: str, *extra: str, timeout: float = _CHILD_TIMEOUT_S) -> dict:
     """Run one measurement of _SPEED_CHILD with ``tree`` first on the import path."""
     import json
     import resource
@@ -495,12 +495,14 @@ def _child(tree: str, what: str, *extra: str) -> dict:
     env = dict(os.environ, PYTHONPATH=tree)
     try:
         proc = subprocess.run([sys.executable, "-c", _SPEED_CHILD, what, *extra], env=env, capture_output=True, cwd=tree,
-                              text=True, timeout=_CHILD_TIMEOUT_S, preexec_fn=limit_memory)
+                              text=True, timeout=timeout, preexec_fn=limit_memory)
     except subprocess.TimeoutExpired:
-        return {"failed": f"not finished in {_CHILD_TIMEOUT_S} s"}
+        return {"failed": f"not finished in {timeout:.0f} s"}
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
         return {"failed": f"exit {proc.returncode}: {last[:100]}"}
+    if not proc.stdout.strip():
+        return {"failed": "no output"}
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["symderiv"].startswith(tree), (result["symderiv"], tree)  # the version asked for ran
     return result
@@ -539,7 +541,7 @@ def part_s(previous: str = PREVIOUS_RELEASE) -> dict:
         try:
             load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
             res = {v: _child(t, "small") for v, t in trees.items()}
-            diff = _child(trees["current"], "diff", here)
+            diff = _child(trees["current"], "diff", here, timeout=600)  # minutes on a busy machine
             deep = {(v, w): _child(t, w) for w in ("gradients:4096", "gradients:n", "analyze:4096", "analyze:n")
                     for v, t in trees.items()}
         finally:
@@ -560,7 +562,9 @@ def part_s(previous: str = PREVIOUS_RELEASE) -> dict:
                      fig(cur, "warm_median", "warm_cpu"), ratio(prev, cur, "warm_median")])
         rows.append([f"4-4-4-3 gradients, cold ({condition})", fig(prev, "cold_median", "cold_cpu"),
                      fig(cur, "cold_median", "cold_cpu"), ratio(prev, cur, "cold_median")])
-        if "failed" not in diff:
+        if "failed" in diff:
+            rows.append([f"sympy.diff route ({condition})", diff["failed"], "", ""])
+        else:
             speed = lambda r, key: "-" if "failed" in r else f"{diff['diff'] / r[key]:,.0f}x"  # noqa: E731
             rows.append([f"speed-up vs sympy.diff ({fmt_s(diff['diff'])}, CPU {fmt_s(diff['diff_cpu'])}), "
                          f"per call ({condition})", speed(prev, "warm_median"), speed(cur, "warm_median"), ""])
