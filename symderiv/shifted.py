@@ -111,7 +111,7 @@ def shifted_ties(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: f
     label = lambda b: block_label(net, part, b)  # noqa: E731
     klass = {proof.classes[k][0]: k for g in groups for k in g}
 
-    def on_pattern(iteration: int, groups: list[tuple[Block, ...]], _zero: None) -> OnPattern[Block]:
+    def on_pattern(iteration: int, groups: list[tuple[Block, ...]], _zero: int | None) -> OnPattern[Block]:
         value_of: dict[int, sp.Expr] = {k: proof.symbols[k] for k in range(len(proof.classes))}
         for g in groups:
             lead = klass[g[0]]

@@ -160,7 +160,7 @@ def signed_ties(proof: Proof, *, seed: int = 0, seconds: float = 5.0, budget: fl
     def sign_in(group: tuple[Block, ...], b: Block) -> int:
         return start_sign[b] * start_sign[group[0]]  # relative to the group's lead, which gets +1
 
-    def on_pattern(iteration: int, groups: list[tuple[Block, ...]], _zero: None) -> OnPattern[Block]:
+    def on_pattern(iteration: int, groups: list[tuple[Block, ...]], _zero: int | None) -> OnPattern[Block]:
         value_of: dict[int, sp.Expr] = {k: proof.symbols[k] for k in range(len(proof.classes))}
         for g in groups:
             lead = proof.symbols[klass[g[0]]]

@@ -205,7 +205,7 @@ def prove_graph(graph: Graph, values: Mapping[str, np.ndarray], init_symbols: Se
                     project=None if lattice is None else lattice.project)
     classes, zero, identities, splits, iteration = (relaxed.classes, relaxed.zero, relaxed.identities,
                                                      relaxed.splits, relaxed.iterations)
-    grads = relaxed.last.grads
+    grads = dict(relaxed.last.grads)
     symbols, scales = relaxed.last.context
 
     class_of = {c: k for k, m in enumerate(classes) for c in m}
