@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -133,6 +134,10 @@ def _graph_analysis(args: argparse.Namespace) -> tuple[Any, Any]:
     if args.input_shape is None:
         raise SymderivError("--module needs --input-shape: one example's shape without the batch axis, "
                             "e.g. --input-shape 4 or --input-shape 3,8 (tokens, width)")
+    path = args.module.strip().partition(":")[0]
+    if re.fullmatch(r"symderiv\.(?:cli\w*|__main__)", path):  # symderiv.cli:main would run the command line again
+        raise SymderivError(f"--module {args.module[:60]!r} names symderiv's command line: name the Python module of "
+                            "your model, e.g. mypkg.models:make_model")
     given = [parse_input(text) for text in args.input_shape]  # repeated: one per argument of forward
     shapes = [s for _, s in given]
     shape: Any = shapes[0] if len(shapes) == 1 else shapes
