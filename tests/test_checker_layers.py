@@ -286,6 +286,7 @@ BATCHNORM_PAPER = r"""\begin{align}
 \end{align}"""
 
 
+@pytest.mark.slow  # > 15 s on the loaded 2-core machine (whole derivations)
 def test_the_batchnorm_papers_backward_pass_is_proved_and_a_slip_is_named_by_its_line():
     v = check(BATCHNORM_PAPER, batchnorm())
     assert v.status == "proved" and [l.line for l in v.links] == [1, 2, 3, 4, 5, 6]
@@ -298,6 +299,7 @@ def test_the_batchnorm_papers_backward_pass_is_proved_and_a_slip_is_named_by_its
     assert [l.status for l in v.links] == ["proved"] * 3 + ["refuted"] + ["proved"] * 2
 
 
+@pytest.mark.slow  # > 15 s on the loaded 2-core machine (whole derivations)
 def test_a_numpy_backward_pass_and_a_definition_are_checked_line_by_line():
     code = """dxhat = dout * gamma
 dvar = np.sum(dxhat * (x - mu), axis=0) * -0.5 * (var + eps)**-1.5
@@ -344,6 +346,7 @@ def test_staged_backward_code_defines_its_own_names_and_checks_the_layers():
     assert v.status == "refuted" and v.first_wrong_link == 8 and v.links[7].line == 14
 
 
+@pytest.mark.slow  # > 15 s on the loaded 2-core machine (whole derivations)
 def test_attention_backward_as_numpy_code():
     code = "dV = P.T @ dO\ndP = dO @ V.T\ndS = P * (dP - np.sum(dP * P, axis=1, keepdims=True))\ndQ = dS @ K / np.sqrt(d)"
     v = check(code, attention())

@@ -312,3 +312,21 @@ def test_a_sum_along_the_last_axis_of_a_vector_is_refused_not_guessed():
     """In code, softmax's p is 1-D, where axis -1 is axis 0 (the total): never read as a sum along columns."""
     with pytest.raises(SymderivError, match="1-D"):
         check("dz = p * (dp - (dp * p).sum(-1, keepdims=True))", softmax())
+
+
+def test_n_in_a_layernorm_claim_is_read_both_ways_and_never_refuted_on_one_reading():
+    """Many LayerNorm derivations call the normalized features N; the checker reads N as the examples and as the
+    features, and refutes only when both readings are wrong.  Independently: with N = D the formula is the
+    gradient, with N = the number of examples it is not."""
+    c = _context("layernorm", 8)
+
+    def formula(n):
+        return (1 / n) * c["istd"] * (n * c["dxhat"] - _s1(c["dxhat"]) - c["xhat"] * _s1(c["dxhat"] * c["xhat"]))
+    assert _agrees(c["dx"], formula(D)) and not _agrees(c["dx"], formula(N))
+    text = ("dx = (1/N) * istd * (N*dxhat - np.sum(dxhat, axis=1, keepdims=True) "
+            "- x_hat*np.sum(dxhat*x_hat, axis=1, keepdims=True))")
+    v = check(text, layernorm())
+    assert v.status == "undecided" and "what N is" in v.links[0].reason and "two readings" in v.notes[0]
+    assert check(text.replace("N", "D"), layernorm()).status == "proved"
+    assert not _agrees(c["dxhat"], N * c["dout"]) and not _agrees(c["dxhat"], D * c["dout"])
+    assert check("dxhat = N * dout", layernorm()).status == "refuted"  # wrong under both readings

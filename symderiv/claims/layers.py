@@ -488,11 +488,54 @@ def _check_one(text: str, parsed: Claim, layer: Layer, seed, memory_mb: int, sec
 
 
 def _check_here(text: str, parsed: Claim, layer: Layer, rng_seed: int, seconds: float) -> Verdict:
-    """The building, refutation and proof of one claim (in the bounded child), under each reading of a
-    one-subscript slice the layer's notation leaves open (:data:`_READINGS`)."""
+    """The building, refutation and proof of one claim (in the bounded child), under each reading of ``N`` the
+    layer's notation leaves open (LayerNorm: the examples, or the normalized features as many derivations
+    write it) and of a one-subscript slice (:data:`_READINGS`)."""
+    if layer.kind != "layernorm" or not _names_size(parsed, "N"):
+        return _check_reading(text, parsed, layer, rng_seed, seconds, None)
+    n, d = layer.sizes
+    built, failed = [], []
+    for size, words in ((n, f"N = {n}, the examples"), (d, f"N = {d}, the features (the normalized axis)")):
+        try:
+            built.append((words, _check_reading(text, parsed, layer, rng_seed, seconds, size)))
+        except ClaimSyntaxError as exc:
+            failed.append(f"{words}: {str(exc)[:100]}")
+    if not built:
+        raise ClaimSyntaxError("the claim fits no reading of N: " + "; ".join(failed))
+    (words, verdict), rest = built[0], built[1:]
+    if not rest:
+        verdict.notes.insert(0, f"N in a LayerNorm claim read as {words}, the only reading that fits ({failed[0]})")
+        return verdict
+    other_words, other = rest[0]
+    links = [a if a.status == b.status else replace(a, status=UNDECIDED, counterexample=None, reason=(
+        f"the claim depends on what N is: {a.status} with {words}, {b.status} with {other_words}; write D (the "
+        "features) or the number"))
+        for a, b in zip(verdict.links, other.links)]
+    same = all(a.status == b.status for a, b in zip(verdict.links, other.links))
+    notes = [f"N in a LayerNorm claim has two readings, {words} and {other_words}: "
+             + ("the verdict is the same under both" if same else "the verdicts differ"), *verdict.notes]
+    return Verdict(text, _status([l.status for l in links]), links, layer.describe(), _INPUTS, notes, parsed.syntax)
+
+
+def _names_size(claim: Claim, name: str) -> bool:
+    from .tree import children
+
+    stack = list(claim.sides)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Q) and node.kind == "layer" and node.name == name:
+            return True
+        stack.extend(children(node))
+    return False
+
+
+def _check_reading(text: str, parsed: Claim, layer: Layer, rng_seed: int, seconds: float, n_size) -> Verdict:
+    """:func:`_check_here` under one reading of ``N`` (``n_size``: its value, None for the layer's own)."""
     from .layer_models import build_model
 
     model = build_model(layer.kind, layer.sizes)
+    if n_size is not None:
+        model.sizes = {**model.sizes, "N": n_size}
     readings = _READINGS.get(layer.kind, ()) if _slices_a_matrix(parsed, model) else ()
     if not readings:
         session = _LayerSession(model, parsed, rng_seed, seconds)
