@@ -89,7 +89,7 @@ def relax(classes: Classes, zero: int | None, *, order: Sequence[K] | None,
         classes, zero = project(classes, zero)
     groups_only = order is None
     splits: list[Split[K]] = []
-    position = {} if order is None else {c: i for i, c in enumerate(order)}
+    position = {c: i for i, c in enumerate(order or ())}
     iteration = 0
     while True:
         iteration += 1
