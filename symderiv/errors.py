@@ -16,7 +16,12 @@ __all__ = [
     "InvalidArgument",
     "InternalError",
     "check_argument",
+    "check_seed",
+    "MAX_SEED",
 ]
+
+#: seeds feed NumPy's and Python's generators: an integer 0 … MAX_SEED everywhere (as the CLI's --seed)
+MAX_SEED = 2**32 - 1
 
 
 class SymderivError(Exception):
@@ -69,3 +74,17 @@ def check_argument(condition: bool, message: str, *args: object, error: type = S
     """Raise ``error(message.format(*args))`` unless ``condition`` holds."""
     if not condition:
         raise error(message.format(*args))
+
+
+def check_seed(seed: object, what: str = "seed") -> None:
+    """Refuse, in one line, a seed that is not an integer 0 … :data:`MAX_SEED` (bools included)."""
+    import numbers
+
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        value = int(seed)
+        if 0 <= value <= MAX_SEED:
+            return
+        shown = f"an integer of {value.bit_length()} bits" if value.bit_length() > 64 else str(value)
+    else:
+        shown = repr(seed)[:60]
+    raise InvalidArgument(f"{what} must be an integer 0 … {MAX_SEED}, got {shown}")
