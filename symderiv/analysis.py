@@ -23,7 +23,7 @@ from .analysis_json import MAX_JSON_ENTRIES, MAX_PRINTED_NODES, dag_size, printe
 from .analysis_json import _SEE, _shared_closed_forms  # noqa: F401
 from .analysis_text import _join, _runs_of_equal_layers  # noqa: F401
 from .closed_forms import ClosedForms
-from .errors import InvalidArgument, SizeLimitError
+from .errors import InvalidArgument, SizeLimitError, check_argument, check_seed
 from .faces import face
 from .facts import BlockFacts, block_facts, tie_ids
 from .floats import FloatReport, float_facts
@@ -495,6 +495,9 @@ def analyze(
       patterns it preserves (:mod:`symderiv.optimizer_classes`); outside the coordinatewise class the
       result is a :class:`symderiv.graph.GraphAnalysis` of the network's graph.
     """
+    check_seed(seed)
+    check_argument(isinstance(values, str) and values in ("generic", "exact"),
+                   "values must be 'generic' or 'exact', got {!r}", values, error=InvalidArgument)
     if not isinstance(net, Network) and hasattr(net, "named_parameters") and hasattr(net, "forward"):
         from .graph import analyze_module
 
