@@ -348,6 +348,21 @@ class VerifyOptions:
     fd_sample: int = FD_SAMPLE
     progress: bool | None = None
 
+    def __post_init__(self) -> None:  # every field checked before any work: one line naming the field
+        from .errors import check_seed
+
+        check_seed(self.seed)
+        for name in ("batch", "fd_sample") + (() if self.steps is None else ("steps",)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**6:
+                shown = "a huge integer" if isinstance(value, int) and value.bit_length() > 64 else repr(value)[:60]
+                raise InvalidArgument(f"{name} must be a positive integer (at most 10**6), got {shown}")
+        for name in ("lr", "grad_rtol", "fd_rtol", "tie_rtol", "move_atol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf") \
+                    or (name == "lr" and value == 0):
+                raise InvalidArgument(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {value!r}")
+
     def atol_for(self, optimizer: str) -> float:
         """The roundoff tolerance of a first deviation on a run of ``optimizer`` (``move_atol``)."""
         return max(self.move_atol, 0.1 * self.lr) if optimizer in NORMALIZED_OPTIMIZERS else self.move_atol
