@@ -229,30 +229,26 @@ def test_api_analyze_refused(call):
     refused(call)
 
 
-# Findings in files this probe does not own (they carried their owners' uncommitted work): the test
-# states the standard; the owner removes the xfail with the fix.
-_SEED_FIX = ("analysis.py (A): analyze(seed=) must be an integer 0…2**32-1 like the CLI's --seed (bool, str, float, "
-             "negative and huge seeds are accepted or crash as an internal error)")
-_VERIFY_FIX = ("verify.py (F): verify() checks seed (0…2**32-1), batch/fd_sample (positive ints), lr (positive, "
-               "finite) and the tolerances (non-negative, finite) before any work")
-UNOWNED = [
-    ("analyze seed negative", lambda: sd.analyze(NET, sd.zeros(), seed=-1), _SEED_FIX),
-    ("analyze seed string", lambda: sd.analyze(NET, sd.zeros(), seed="1"), _SEED_FIX),
-    ("analyze seed float", lambda: sd.analyze(NET, sd.zeros(), seed=1.5), _SEED_FIX),
-    ("analyze seed bool", lambda: sd.analyze(NET, sd.zeros(), seed=True), _SEED_FIX),
-    ("analyze seed huge", lambda: sd.analyze(NET, sd.zeros(), seed=2**100), _SEED_FIX),
-    ("analyze values misspelled", lambda: sd.analyze(NET, sd.zeros(), values="exactt"),
-     "analysis.py (A): analyze(values=) is checked for every network (it is ignored for an MLP, so a typo passes)"),
-    ("verify seed negative", lambda: sd.verify(NET, sd.zeros(), seed=-1), _VERIFY_FIX),
-    ("verify lr inf", lambda: sd.verify(NET, sd.zeros(), lr=INF), _VERIFY_FIX),
-    ("verify grad_rtol nan", lambda: sd.verify(NET, sd.zeros(), grad_rtol=NAN), _VERIFY_FIX),
-    ("verify fd_sample zero", lambda: sd.verify(NET, sd.zeros(), fd_sample=0), _VERIFY_FIX),
+ARGUMENTS_CHECKED_UP_FRONT = [
+    ("analyze seed negative", lambda: sd.analyze(NET, sd.zeros(), seed=-1)),
+    ("analyze seed string", lambda: sd.analyze(NET, sd.zeros(), seed="1")),
+    ("analyze seed float", lambda: sd.analyze(NET, sd.zeros(), seed=1.5)),
+    ("analyze seed bool", lambda: sd.analyze(NET, sd.zeros(), seed=True)),
+    ("analyze seed huge", lambda: sd.analyze(NET, sd.zeros(), seed=2**100)),
+    ("analyze seed with 10^4 digits", lambda: sd.analyze(NET, sd.zeros(), seed=10**10000)),
+    ("analyze values misspelled", lambda: sd.analyze(NET, sd.zeros(), values="exactt")),
+    ("verify seed negative", lambda: sd.verify(NET, sd.zeros(), seed=-1)),
+    ("verify lr inf", lambda: sd.verify(NET, sd.zeros(), lr=INF)),
+    ("verify lr zero", lambda: sd.verify(NET, sd.zeros(), lr=0)),
+    ("verify grad_rtol nan", lambda: sd.verify(NET, sd.zeros(), grad_rtol=NAN)),
+    ("verify fd_sample zero", lambda: sd.verify(NET, sd.zeros(), fd_sample=0)),
+    ("verify batch bool", lambda: sd.verify(NET, sd.zeros(), batch=True)),
+    ("verify steps zero", lambda: sd.verify(NET, sd.zeros(), steps=0)),
 ]
 
 
-@pytest.mark.parametrize("call", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=r))
-                                  for _, c, r in UNOWNED], ids=[n for n, *_ in UNOWNED])
-def test_api_refused_owner_fix_pending(call):
+@pytest.mark.parametrize("call", [c for _, c in ARGUMENTS_CHECKED_UP_FRONT], ids=[n for n, _ in ARGUMENTS_CHECKED_UP_FRONT])
+def test_api_arguments_checked_up_front(call):
     refused(call)
 
 
