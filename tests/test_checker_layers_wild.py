@@ -107,6 +107,11 @@ BATCHNORM = [
     ("wrong", KRATZERT + KRATZERT_REST.replace("dx2 = 1. /N", "dx2 = 1."),
      lambda c: _kratzert(c) + [("dmu", c["dmu"]), ("dx", c["dx"] - c["dmu"] / N + c["dmu"])]),
     ("right", "dbeta = np.ones(N) @ dout", lambda c: [("dbeta", np.ones(N) @ c["dout"])]),
+    # CS231n's alt pass reusing the parameter gradients (underscored code names, no np.: still code)
+    ("right", "dx = (1. / N) * gamma * istd * (N * dout - dbeta - x_hat * dgamma)",
+     lambda c: [("dx", (1 / N) * c["gamma"] * c["istd"] * (N * c["dout"] - c["dbeta"] - c["xhat"] * c["dgamma"]))]),
+    ("wrong", "dx = (1. / N) * gamma * istd * (N * dout - dbeta - x_hat * dbeta)",
+     lambda c: [("dx", (1 / N) * c["gamma"] * c["istd"] * (N * c["dout"] - c["dbeta"] - c["xhat"] * c["dbeta"]))]),
     ("wrong", KRATZERT.replace("dsqrtvar = -1.", "dsqrtvar = 1."), lambda c: _kratzert(c, sign=1.0)),
     ("right", PAPER_DX, lambda c: [("dx", c["dxhat"] / np.sqrt(c["var"] + c["eps"]) + c["dvar"] * 2 * (c["x"] - c["mu"]) / N
                                     + c["dmu"] / N)]),
@@ -211,6 +216,7 @@ ATTENTION = [
      lambda c: [("dS", c["P"] * (c["dP"] - _s1(c["dO"] * c["O"]).T))]),
     ("right", "D = np.sum(dO * O, axis=1, keepdims=True)\ndS = P * (dP - D)",
      lambda c: [("dS", c["P"] * (c["dP"] - _s1(c["dO"] * c["O"])))]),
+    ("right", r"D_i = \sum_j P_{ij} dP_{ij} = dO_i^T O_i", lambda c: [(_s1(c["P"] * c["dP"]), _s1(c["dO"] * c["O"]))]),
     ("right", r"\sum_j P_{ij} dP_{ij} = dO_i^T O_i", lambda c: [(_s1(c["P"] * c["dP"]), _s1(c["dO"] * c["O"]))]),
     ("right", FLASH, _flash),
     ("wrong", FLASH.replace(r"dK = \tau\, dS^T Q", r"dK = dS^T Q"), lambda c: _flash(c)[:4] + [("dK", c["dS"].T @ c["Q"])]),
@@ -228,7 +234,7 @@ CASES = [(kind, *case) for kind, (_, cases, _) in LAYERS.items() for case in cas
 #: items still refused (each with a one-line error naming what it cannot read); at most 5 % of the set
 REFUSED: dict = {}
 #: the items that take the most checking (a full BatchNorm dx, a derivation, attention's dS): slow under load
-_HEAVY = ("dx = (1. / N)", "#step9", "norm = (x - mean)", "sqrt(d)", "√d", "d**-0.5", "dV = P^T dO\ndP")
+_HEAVY = ("dx = (1. / N) * gamma * (var", "#step9", "norm = (x - mean)", "sqrt(d)", "√d", "d**-0.5", "dV = P^T dO\ndP")
 
 
 def _context(kind: str, seed: int) -> dict:

@@ -172,6 +172,11 @@ def _parse_layer_here(text: str, syntax: str, kind: str, defined: tuple = ()) ->
     from .checker import _parse_here
 
     layer_names.activate(replace(layer_names.VOCABULARIES[kind], defined=frozenset(defined)))
+    if syntax == "auto-underscore":  # code's names (x_hat * dgamma) if it reads as code, else LaTeX (x_i - mu)
+        try:
+            return _parse_here(text, "plain")
+        except SymderivError:
+            return _parse_here(text, "latex")
     if syntax != "auto-plain":
         return _parse_here(text, syntax)
     try:  # no sign of LaTeX: plain text, unless it is no Python expression at all (dQ = dS K: LaTeX's products)
@@ -206,7 +211,9 @@ def _parse(text: str, syntax: str, layer: Layer, seconds: float, defined: tuple 
 
     if syntax == "auto":  # no sign of LaTeX: plain text, else LaTeX without macros (dQ = dS K)
         syntax = "latex" if looks_latex(text) else "auto-plain"
-    if syntax in ("latex", "auto-plain"):
+        if syntax == "latex" and not looks_latex(text.replace("_", "")):
+            syntax = "auto-underscore"  # only an underscore: code's x_hat, dx_hat as well as LaTeX's x_i
+    if syntax in ("latex", "auto-plain", "auto-underscore"):
         from . import latex  # noqa: F401  imported once here, inherited by every forked parse child
     try:
         parsed = run_bounded(_parse_layer_here, _spelled(text, syntax), syntax, layer.kind, defined, seconds=seconds,
@@ -394,7 +401,7 @@ def check_layer(claim: str, layer: Layer, *, syntax: str = "auto", seconds: floa
     if len(claim) > 5 * MAX_CHARS:
         raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {5 * MAX_CHARS})")
     code = _where_first(_without_comments(claim))
-    lines = _staged(split_derivation(code)) if is_derivation(code) else None
+    lines = _staged(split_derivation(code)) if is_derivation(code) or _indexed_name(code, layer) else None
     if lines is None:
         if len(claim) > MAX_CHARS:
             raise SizeLimitError(f"the claim is {len(claim)} characters long (limit {MAX_CHARS})")
@@ -419,12 +426,15 @@ def check_layer(claim: str, layer: Layer, *, syntax: str = "auto", seconds: floa
         syntaxes.add(parsed.syntax)
         sides = tuple(substitute(_indexed_substituted(s, indexed), defs) for s in parsed.sides)
         lhs = sides[0]
-        if parsed.syntax == "latex" and assigned and len(sides) == 2 and isinstance(lhs, Q) and lhs.kind == "var" \
+        if parsed.syntax == "latex" and assigned and len(sides) >= 2 and isinstance(lhs, Q) and lhs.kind == "var" \
                 and lhs.name == assigned and lhs.indices:
             indexed[assigned] = (lhs.indices, sides[1])
             notes.append(f"line {line.number} defines {lhs.src}_{{{''.join(map(str, lhs.indices))}}} = "
                          f"{to_text(sides[1])[:80]}, used in the lines after it")
-            continue
+            if len(sides) == 2:
+                continue
+            sides = sides[1:]  # D_i = \sum_j P_{ij} dP_{ij} = dO_i^T O_i: the definition, and the rest of the chain
+            parsed = replace(parsed, side_texts=parsed.side_texts[1:])
         defines = line.defines or (assigned if parsed.syntax == "plain" and len(sides) == 2 else "")
         if defines:
             defs[defines] = sides[1]
