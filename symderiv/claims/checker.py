@@ -17,6 +17,7 @@ from .conventions import CONVENTIONS, DEFAULT, IN_OUT, apply_convention, choose,
 from .derivation import is_derivation, looks_latex, split_derivation, substitute, writes_code
 from .readings import example_subscripts, layer_subscripts, lowercase_batch, readings
 from .names import resolve
+from .numpy_indexing import in_place_lines
 from .session import _check_here, _pairs, _relation, safety_net_seconds
 from .tree import MAX_CHARS, Add, Call, Claim, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, to_latex, to_text
 from .verdict import PROVED, REFUTED, UNDECIDED, Counterexample, LinkVerdict, Verdict
@@ -412,7 +413,7 @@ def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, m
     bound, definitions substituted into later lines; the links numbered through, each with its line."""
     if len(text) > 5 * MAX_CHARS:
         raise SizeLimitError(f"the derivation is {len(text)} characters long (limit {5 * MAX_CHARS})")
-    lines = split_derivation(text)
+    lines = in_place_lines(split_derivation(text))  # NumPy's A[range(N), y] -= 1, B[mask] = 0, dscores /= N
     if len(lines) > MAX_LINES:
         raise SizeLimitError(f"the derivation has {len(lines)} lines (limit {MAX_LINES}); check it in parts")
     defs: dict = {}

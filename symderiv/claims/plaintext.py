@@ -32,6 +32,7 @@ from ..errors import ClaimNameError, ClaimSyntaxError, SizeLimitError, Unsupport
 from .conditions import START_WORDS, batch_convention, read_conditions, tokens
 from . import layer_names
 from .names import unknown_name
+from .numpy_indexing import SOFT_LABELS, is_one_hot_rows, is_true_class_selection
 from .tree import (
     MAX_CHARS, MAX_DIGITS, MAX_SIDES, MAX_TREE_DEPTH, TRUE_CLASS, Add, Call, Claim, Const, Mul, Num, Op, Pow, Q, Sum,
     check_depth, check_size, describe_char, neg,
@@ -213,6 +214,16 @@ class _Walker:
 
     def __init__(self, text: str):
         self.text = text
+        self.nonlinear = 0  #: inside a function's argument or a power (where A[range(N), y] needs one-hot labels)
+        self.selections = 0  #: the true-class selections A[range(N), y] read so far
+
+    def nonlinear_node(self, node, depth: int):
+        """``node`` read where a true-class selection would need one-hot labels (a function's argument, a power)."""
+        self.nonlinear += 1
+        try:
+            return self.node(node, depth)
+        finally:
+            self.nonlinear -= 1
 
     def parse(self):
         src = self.text.strip()
@@ -254,13 +265,23 @@ class _Walker:
             while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
                 parts.append((isinstance(node.op, ast.Div), node.right))
                 node = node.left
+            before = self.selections
             factors = [self.node(node, depth + 1)]
             for inverse, right in reversed(parts):
-                f = self.node(right, depth + 1)
+                selected = self.selections
+                f = self.nonlinear_node(right, depth + 1) if inverse else self.node(right, depth + 1)
+                if self.selections > selected and selected > before:  # A[range(N), y] * B[range(N), y]
+                    raise UnsupportedError(f"a product of two true-class selections [range(N), y] {SOFT_LABELS}")
                 factors.append(Pow(f, Num(Fraction(-1))) if inverse else f)
             return Mul(tuple(factors))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
-            return Op("matmul", (self.node(node.left, depth + 1), self.node(node.right, depth + 1)))
+            before = self.selections
+            left = self.node(node.left, depth + 1)
+            selected = self.selections
+            right = self.node(node.right, depth + 1)
+            if self.selections > selected > before:
+                raise UnsupportedError(f"a product of two true-class selections [range(N), y] {SOFT_LABELS}")
+            return Op("matmul", (left, right))
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
             axis = node.slice  # X.shape[0]: a dimension of a batch matrix (the batch size N for rows)
             if not (isinstance(axis, ast.Constant) and axis.value in (0, 1) and type(axis.value) is int):
@@ -278,7 +299,10 @@ class _Walker:
             return Call(func, (self.node(node.left, depth + 1),), 0, None, "(… > 0)" if func == "step_gt" else "(… >= 0)")
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, ast.Pow):
-                base, exp = self.node(node.left, depth + 1), self.node(node.right, depth + 1)
+                if isinstance(node.left, ast.Subscript) and is_true_class_selection(node.left.slice):
+                    exp = self.nonlinear_node(node.right, depth + 1)  # probs[range(N), y] ** 2: elementwise
+                    return self.true_class_entries(node.left.value, lambda t: Pow(t, exp))
+                base, exp = self.nonlinear_node(node.left, depth + 1), self.nonlinear_node(node.right, depth + 1)
                 if base == Const("e"):
                     return Call("exp", (exp,), 0, None, "e^")
                 return Pow(base, exp)
@@ -320,6 +344,10 @@ class _Walker:
         raise self.fail(node, "an index other than a single letter or a positive integer")
 
     def subscript(self, node):
+        if is_one_hot_rows(node):  # np.eye(K)[y]: the one-hot label matrix
+            return self.name(node, "Y", ())
+        if is_true_class_selection(node.slice):  # probs[range(N), y]: each example's true-class entry
+            return self.true_class_entries(node.value, None)
         indices: list = []
         while isinstance(node, ast.Subscript):
             sl = node.slice
@@ -331,6 +359,19 @@ class _Walker:
         if not isinstance(node, ast.Name):
             raise self.fail(node, "indexing something other than a name")
         return self.name(node, node.id, tuple(indices))
+
+    def true_class_entries(self, array, function):
+        """``A[range(N), y]`` (``function(A[range(N), y])``, an elementwise function of it): with one-hot labels
+        ``Y``, the column ``np.sum(Y * A, axis=1)`` (``np.sum(Y * function(A), axis=1)``).  Elsewhere than
+        linearly or directly under an elementwise function its value would depend on the labels being one-hot
+        (:mod:`.numpy_indexing`): refused."""
+        if self.nonlinear:
+            raise UnsupportedError(f"{ast.unparse(array)[:30]}[range(N), y] {SOFT_LABELS}")
+        self.selections += 1
+        inner = self.node(array, 1)
+        if function is not None:
+            inner = function(inner)
+        return Op("sum_axis:1", (Mul((self.name(array, "Y", ()), inner)),))
 
     def name(self, node, name: str, indices: tuple):
         if layer_names.ACTIVE is not None and (q := layer_names.ACTIVE.plain_name(name, indices)) is not None:
@@ -495,8 +536,12 @@ class _Walker:
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self.fail(a, "a starred argument")
-        args = tuple(self.node(a, depth + 1) for a in node.args)
         fname = _FUNCS[name]
+        if fname not in ("max", "softmax") and len(node.args) == 1 and isinstance(node.args[0], ast.Subscript) \
+                and is_true_class_selection(node.args[0].slice):  # np.log(probs[range(N), y]): elementwise
+            return self.true_class_entries(node.args[0].value,
+                                           lambda t: Call(fname, (t,), order, layer, name + "'" * order))
+        args = tuple(self.nonlinear_node(a, depth + 1) for a in node.args)
         if fname == "max":
             if len(args) != 2:
                 raise ClaimSyntaxError("max takes two arguments, as in max(0, z1[i])")
