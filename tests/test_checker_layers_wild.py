@@ -314,6 +314,12 @@ def test_what_cannot_be_read_is_refused_in_one_line(text, named):
     assert named in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_sum_along_axis_0_of_a_row_is_refused_not_guessed():
+    """γ or BatchNorm's μ is 1-D in most code (axis 0: the total) but 1×D with keepdims (axis 0: itself)."""
+    with pytest.raises(SymderivError, match="1-D"):
+        check("dbeta = np.sum(np.sum(dout, axis=0), axis=0)", batchnorm())
+
+
 def test_a_sum_along_the_last_axis_of_a_vector_is_refused_not_guessed():
     """In code, softmax's p is 1-D, where axis -1 is axis 0 (the total): never read as a sum along columns."""
     with pytest.raises(SymderivError, match="1-D"):

@@ -298,6 +298,9 @@ class LayerBuilder:
             if axis == "all":
                 total, count = sum(m), len(m)
                 return _scalar(total if what == "sum" else total / count)
+            if axis in ("axis:0", "keep:0") and m.rows == 1 and m.cols > 1:  # γ, BatchNorm's μ: 1-D in code?
+                raise ClaimSyntaxError(f"{what} along axis 0 of a row of {m.cols} entries: in code it may be 1-D (the "
+                                       f"total) or 1×{m.cols} (itself); write np.{what}(v) for the total")
             if axis in ("axis:0", "keep:0"):  # keepdims=True keeps NumPy's orientation: the same 1×D row
                 out = Matrix(1, m.cols, lambda _, j: sum(m[i, j] for i in range(m.rows)))
                 return out if what == "sum" else out / m.rows
