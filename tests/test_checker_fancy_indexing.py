@@ -180,3 +180,15 @@ def test_unsupported_in_place_forms_are_refused_in_one_line():
     with pytest.raises(ClaimSyntaxError, match="ReLU mask"):
         check("dhidden = np.dot(dscores, W2.T)\ndhidden[hidden_layer <= 0] = 1\ndW1 = X.T @ dhidden", _NET,
               convention="cs231n")
+
+
+def test_indexed_claims_in_a_derivation_read_as_before():
+    """``dW1[i,j] = 0`` is an ordinary claim about an entry, not an in-place assignment."""
+    from symderiv.claims.numpy_indexing import in_place_lines
+    from symderiv.claims.derivation import split_derivation
+
+    lines = split_derivation("dL/dW2[i,j] = 0\ndW1[i,j] = 0")
+    assert in_place_lines(lines) is lines
+    verdict = check("dW2[i,j] = (p[i] - y[i]) * h1[j]\ndW1[i,j] = 0", sd.mlp([3, 4, 3], "tanh", "ce"),
+                    init=sd.zeros(), seconds=20)
+    assert [l.status for l in verdict.links] == ["proved", "proved"]

@@ -100,7 +100,8 @@ def _rewritten(text: str):
                                    "of each example, with one-hot labels Y: A -= c * Y)")
         sign = "-" if isinstance(stmt.op, ast.Sub) else "+"
         return f"{stmt.target.value.id} {sign}= ({ast.unparse(stmt.value)}) * Y", ""
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Subscript):
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Subscript) \
+            and isinstance(stmt.targets[0].slice, ast.Compare):  # B[mask] = …  (dW1[i,j] = 0 is an ordinary claim)
         target = stmt.targets[0]
         mask = target.slice
         if not isinstance(target.value, ast.Name):
