@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from ..errors import ClaimNameError, ClaimSyntaxError, UnsupportedError
 from . import layer_names
@@ -17,6 +18,29 @@ from .latex_lexicon import _FREE_VARIABLES, _NORMALIZATION, _QUANT_LETTERS, _Tok
 class _CalculusReader:
     """The rewriter's readers of functions, brackets, indicators, gradients and sums (mixed into ``latex._Rewriter``,
     whose token cursor and placeholder records they use)."""
+
+    if TYPE_CHECKING:  # what the rewriter (``latex._Rewriter``) provides, declared for the type checker only
+        records: dict
+        counter: list
+        text: str
+        toks: list[_Tok]
+        i: int
+        _primes: int
+        _transposed: bool
+        _target_transposed: bool
+
+        def __init__(self, records: dict, counter: list) -> None: ...
+        def _new(self, prefix: str, value: object) -> str: ...
+        def _source(self, start: int, end: int) -> str: ...
+        def sub(self, toks: list[_Tok]) -> str: ...
+        def peek(self, k: int = 0) -> _Tok | None: ...
+        def peek_text(self, k: int = 0) -> str | None: ...
+        def peek_group(self, k: int) -> list[_Tok]: ...
+        def take(self) -> _Tok: ...
+        def group(self) -> list[_Tok]: ...
+        def indices(self, grp: list[_Tok], arity: int, tok: _Tok) -> list: ...
+        def read_quantity(self, kind: str, tok: _Tok) -> Q: ...
+        def transposed(self) -> str: ...
 
     def _iverson(self, inner: list) -> str | None:
         r"""A bracket holding one comparison with 0 from above (Iverson's ``(z > 0)``, ``[Z^{[1]} \geq 0]``,
@@ -48,7 +72,7 @@ class _CalculusReader:
             index = self.indices(self.group(), 1, tok)[0]
         return self._new("F", ("softmax", index)) + "(" + self.sub(inner) + ")"
 
-    def function(self, func: str, tok: _Tok, layer: int | None = None) -> str:
+    def function(self, func: str, tok: _Tok, layer: int | str | None = None) -> str:
         order, self._primes = getattr(self, "_primes", 0), 0
         while (t := self.peek()) is not None:
             if t.text == "'":

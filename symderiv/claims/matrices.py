@@ -641,10 +641,10 @@ def lower_sides(claim: Claim, resolver) -> Lowered:
         if scalar is not None and not (isinstance(claim.sides[scalar], Num) and claim.sides[scalar].value == 0):
             raise ClaimSyntaxError(f"side {scalar + 1} is a scalar but the other sides are vectors of length {length}; "
                                    "only 0 may stand for a whole vector")
-        k = low.fresh("n" if length == BATCH else "i")
-        sides = tuple(low.vec(side, k) for side in claim.sides)
+        index = low.fresh("n" if length == BATCH else "i")  # the index of the entries compared
+        sides = tuple(low.vec(side, index) for side in claim.sides)
         note = "; ".join(x for x in (note, "a row and a column vector of one length: compared entry by entry") if x)
-        return Lowered(sides, (k,), shape, note=note)
+        return Lowered(sides, (index,), shape, note=note)
     for k, s in enumerate(shapes):
         if s is None:
             side = claim.sides[k]

@@ -507,7 +507,8 @@ class _Session:
             return [tuple(flat[3 * k: 3 * k + 3]) for k in range(len(entries))], set()
         except (Uncertifiable, ZeroDivisionError, ValueError):
             pass
-        out, missing = [], set()
+        out: list[tuple | None] = []  # None: that entry has no certified enclosure at this point
+        missing: set = set()
         for _, left, right, diff in entries:
             try:
                 out.append(tuple(enclose([diff, left, right], values)))

@@ -95,11 +95,11 @@ class Q:
 class Call:
     """A function applied to arguments: ``func`` in ``sigmoid, tanh, exp, log, relu,
     max, abs, sqrt, f`` (``f`` = the network's own activation of ``layer``);
-    ``order`` counts primes (derivatives)."""
+    ``order`` counts primes (derivatives); ``layer`` as in :class:`Q` (a string for a symbolic layer: Ng's ``g^{[l]'}``)."""
     func: str
     args: tuple
     order: int = 0
-    layer: int | None = None
+    layer: int | str | None = None
     src: str = ""
 
 
