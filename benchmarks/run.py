@@ -580,6 +580,9 @@ def part_s(previous: str = PREVIOUS_RELEASE) -> dict:
             rows.append([f"depth 64 x width {width}: {kind} ({condition})", fig(a, "best", "best_cpu"),
                          fig(b, "best", "best_cpu"), ratio(a, b, "best")])
     print(table(["measurement", f"previous ({previous})", "current", "previous / current"], rows))
+    import shutil
+
+    shutil.rmtree(trees["previous"], ignore_errors=True)  # the extracted release
     return out
 
 
