@@ -311,13 +311,19 @@ def _staged(lines: list) -> list:
         m = _AUGMENTED.match(line.text) or _ASSIGNMENT.match(line.text)
         return m.group(1) if m else None
 
+    def value(text: str) -> str:
+        """The right-hand side of ``name = value`` (a line :func:`assigned` read as a plain assignment)."""
+        m = _ASSIGNMENT.match(text)
+        assert m is not None, text
+        return text[m.end():]
+
     def _read_again(name, later, later_names) -> bool:
         """Does the next assignment to ``name`` build on its value (``dx *= rstd``, ``dx = dx + dx2``)?  Two
         independent assignments (two formulas for dx) stay two claims."""
         for line, other in zip(later, later_names):
             if other == name:
                 return bool(_AUGMENTED.match(line.text)) or re.search(
-                    rf"\b{re.escape(name)}\b", line.text[_ASSIGNMENT.match(line.text).end():]) is not None
+                    rf"\b{re.escape(name)}\b", value(line.text)) is not None
         return False
 
     names = [assigned(line) for line in lines]
@@ -326,7 +332,7 @@ def _staged(lines: list) -> list:
     for k, line in enumerate(lines):
         name = names[k]
         aug = _AUGMENTED.match(line.text) if name else None
-        rhs = aug.group(3) if aug else line.text[_ASSIGNMENT.match(line.text).end():] if name else line.text
+        rhs = aug.group(3) if aug else value(line.text) if name else line.text
         for old, alias in current.items():
             rhs = re.sub(rf"\b{re.escape(old)}\b", alias, rhs)
         if not name:
