@@ -52,7 +52,7 @@ def _finite_differences(values: dict, y) -> dict:
 
 
 #: which gradient each name a line assigns is (CS231n's names)
-_GRADIENT_OF = {"dscores": "scores", "dhidden": "hidden_layer", "dW2": "W2", "db2": "b2", "dW1": "W1", "db1": "b1"}
+_GRADIENT_OF = {"dW": "W1", "db": "b1", "dscores": "scores", "dhidden": "hidden_layer", "dW2": "W2", "db2": "b2", "dW1": "W1", "db1": "b1"}
 
 
 def _oracle(code: str, seed: int) -> list:
@@ -68,7 +68,8 @@ def _oracle(code: str, seed: int) -> list:
     hidden_layer, scores, probs, _ = _forward(X, y, W1, b1, W2, b2)
     values = {"X": X, "W1": W1, "b1": b1, "W2": W2, "b2": b2, "scores": scores, "hidden_layer": hidden_layer}
     truth = _finite_differences(values, y)
-    env = {"np": np, "X": X, "y": y, "N": N, "K": SIZES[-1], "W1": W1, "b1": b1, "W2": W2, "b2": b2,
+    env = {"np": np, "X": X, "y": y, "N": N, "num_examples": N, "K": SIZES[-1], "W1": W1, "b1": b1, "W": W1, "b": b1,
+           "W2": W2, "b2": b2,
            "hidden_layer": hidden_layer, "scores": scores, "probs": probs}
     lines = code.split("\n")
     out = []
@@ -78,8 +79,8 @@ def _oracle(code: str, seed: int) -> list:
         later = [l for l in lines[number:] if l.split("[")[0].split("=")[0].strip().rstrip("/*-+").strip() == name]
         masked = any(l.startswith(name + "[") and "<" in l for l in lines)  # B[mask] = 0 changes what B is
         if name in _GRADIENT_OF and not later and not masked:
-            value = np.reshape(env[name], truth[_GRADIENT_OF[name]].shape)
-            out.append((number, name, bool(np.allclose(value, truth[_GRADIENT_OF[name]], atol=1e-5))))
+            value, want = np.squeeze(env[name]), np.squeeze(truth[_GRADIENT_OF[name]])  # db2 (1, 3) is b2's (3,)
+            out.append((number, name, value.shape == want.shape and bool(np.allclose(value, want, atol=1e-5))))
     return out
 
 
@@ -95,7 +96,22 @@ dhidden[hidden_layer <= 0] = 0
 dW1 = np.dot(X.T, dhidden)
 db1 = np.sum(dhidden, axis=0, keepdims=True)"""
 
+#: the notes verbatim: the first layer's W, b (beside W2, b2), num_examples
+_NOTES = """dscores = probs
+dscores[range(num_examples),y] -= 1
+dscores /= num_examples
+dW2 = np.dot(hidden_layer.T, dscores)
+db2 = np.sum(dscores, axis=0, keepdims=True)
+dhidden = np.dot(dscores, W2.T)
+dhidden[hidden_layer <= 0] = 0
+dW = np.dot(X.T, dhidden)
+db = np.sum(dhidden, axis=0, keepdims=True)"""
+
 DERIVATIONS = [
+    ("the notes verbatim", _NOTES),
+    ("the notes, dW with the transpose on the wrong side", _NOTES.replace("np.dot(X.T, dhidden)", "np.dot(dhidden.T, X).T.T")),
+    ("the notes, db from dscores", _NOTES.replace("np.sum(dhidden, axis=0", "np.sum(dhidden * 0 + np.dot(dscores, W2.T), axis=0")),
+
     ("as in the notes", _BACKWARD),
     ("no copy, np.arange, X.shape[0]", _BACKWARD.replace("probs.copy()", "probs").replace("range(N)", "np.arange(X.shape[0])")
      .replace("dscores /= N", "dscores /= X.shape[0]")),

@@ -413,7 +413,7 @@ def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, m
     bound, definitions substituted into later lines; the links numbered through, each with its line."""
     if len(text) > 5 * MAX_CHARS:
         raise SizeLimitError(f"the derivation is {len(text)} characters long (limit {5 * MAX_CHARS})")
-    lines = in_place_lines(split_derivation(text))  # NumPy's A[range(N), y] -= 1, B[mask] = 0, dscores /= N
+    lines = in_place_lines(split_derivation(text), getattr(net, "depth", None))  # NumPy's A[range(N), y] -= 1, dscores /= N
     if len(lines) > MAX_LINES:
         raise SizeLimitError(f"the derivation has {len(lines)} lines (limit {MAX_LINES}); check it in parts")
     defs: dict = {}

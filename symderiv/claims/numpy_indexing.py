@@ -35,7 +35,7 @@ from dataclasses import replace
 
 from ..errors import ClaimSyntaxError
 
-__all__ = ["is_true_class_selection", "is_one_hot_rows", "in_place_lines", "SOFT_LABELS"]
+__all__ = ["is_true_class_selection", "is_one_hot_rows", "in_place_lines", "first_layer_named", "SOFT_LABELS"]
 
 #: the one-line refusal of a use of ``A[range(N), y]`` whose meaning needs one-hot labels
 SOFT_LABELS = ("picks each example's true-class entry, which needs the labels as class indices y (one-hot); "
@@ -117,10 +117,30 @@ def _rewritten(text: str):
     return (rebuilt, "") if rebuilt != ast.unparse(ast.parse(text.strip(), mode="exec").body[0]) else None
 
 
-def in_place_lines(lines: list) -> list:
+#: CS231n's two-layer code names the first layer's parameters without a number: W, b, dW, db (beside W2, b2)
+_UNNUMBERED = re.compile(r"(?<![A-Za-z0-9_.])(d?)(W|b)(?![A-Za-z0-9_])")
+
+
+def first_layer_named(lines: list, depth: "int | None") -> list:
+    """CS231n's ``W``, ``b``, ``dW``, ``db`` as ``W1``, ``b1``, ``dW1``, ``db1`` in code about a two-layer network
+    that also writes its second layer's ``W2``/``b2`` and never ``W1``/``b1``: then the first layer is the only one
+    they can name.  Anything else (LaTeX, another depth, ``W1`` written too) is returned unchanged."""
+    texts = [line.text for line in lines]
+    if depth != 2 or any("\\" in t for t in texts):
+        return lines
+    joined = "\n".join(texts)
+    if not re.search(r"\b(?:W2|b2)\b", joined) or re.search(r"\b(?:W1|b1|dW1|db1)\b", joined) \
+            or not _UNNUMBERED.search(joined):
+        return lines
+    return [replace(line, text=_UNNUMBERED.sub(lambda m: f"{m.group(1)}{m.group(2)}1", line.text)) for line in lines]
+
+
+def in_place_lines(lines: list, depth: "int | None" = None) -> list:
     """The lines of a code derivation about a network with fancy and in-place indexing read as arithmetic and
-    the stages of names assigned again substituted into the lines after them (see the module docstring).
+    the stages of names assigned again substituted into the lines after them (see the module docstring);
+    with the network's ``depth``, CS231n's unnumbered first layer (:func:`first_layer_named`).
     Lines without any of it are returned unchanged (``lines`` itself), so other derivations read as before."""
+    lines = first_layer_named(lines, depth)
     rewritten, masked = [], set()
     for line in lines:
         new = _rewritten(line.text)

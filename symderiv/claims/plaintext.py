@@ -405,7 +405,7 @@ class _Walker:
             return self.plain(node, Q("loss", src=src), indices)
         if name == "K":
             return self.plain(node, Q("width", src=src), indices)
-        if name in ("N", "m"):  # the batch size (m in Ng's course)
+        if name in ("N", "m", "num_examples"):  # the batch size (m in Ng's course, num_examples in CS231n's code)
             return self.plain(node, Q("batch", src=src), indices)
         if name in _FREE and not indices:
             return Q("var", src=name, name=name)
