@@ -100,7 +100,8 @@ def _with_known_facts(h: sp.Expr) -> sp.Expr:
     if type(h) is sp.tanh and h.args[0].is_extended_real:
         facts = getattr(h, "_assumptions", None)
         if facts is not None and "finite" not in facts and hasattr(facts, "deduce_all_facts"):
-            if facts is getattr(type(h), "default_assumptions", None):  # shared by the class: copy first
+            shared = getattr(type(h), "default_assumptions", None)
+            if shared is not None and facts is shared:  # shared by the class: copy first
                 facts = facts.copy()
                 h._assumptions = facts
             facts.deduce_all_facts((("finite", True),))
