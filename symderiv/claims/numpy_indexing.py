@@ -154,7 +154,8 @@ def in_place_lines(lines: list, depth: "int | None" = None) -> list:
     from .layers import _STAGE, _staged  # one implementation of stages (x op= e, a name assigned again)
 
     staged = _staged(rewritten)
-    out, stages = [], {}
+    out: list = []
+    stages: dict[str, str] = {}  # a stage's name -> its value, substituted in the lines after it
     for line in staged:
         m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*(.+)$", line.text, re.S) if "\\" not in line.text else None
         head, rhs = (m.group(1), m.group(2)) if m else ("", line.text)
