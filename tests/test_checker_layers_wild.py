@@ -342,3 +342,14 @@ def test_n_in_a_layernorm_claim_is_read_both_ways_and_never_refuted_on_one_readi
     assert check(text.replace("N", "D"), layernorm()).status == "proved"
     assert not _agrees(c["dxhat"], N * c["dout"]) and not _agrees(c["dxhat"], D * c["dout"])
     assert check("dxhat = N * dout", layernorm()).status == "refuted"  # wrong under both readings
+
+
+def test_llm_c_names_given_with_an_mlp_are_detected_as_a_normalization_layer():
+    """``dbias = dout.sum(0)`` is the same under BatchNorm and LayerNorm (independently: both sum over the rows)."""
+    import symderiv as sd
+
+    for kind in ("batchnorm", "layernorm"):
+        c = _context(kind, 9)
+        assert _agrees(c["dbeta"], c["dout"].sum(0))
+    v = check("dbias = dout.sum(0)", sd.mlp([3, 3, 2]))
+    assert v.status == "proved" and v.notes[0].startswith("detected:")

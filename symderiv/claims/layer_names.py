@@ -254,7 +254,7 @@ def latex_of(q: Q) -> str:
 #: names (lower-cased, letters only) that belong to a layer's backward pass, not to an MLP's
 _NORM_KEYS = frozenset({"xhat", "dxhat", "xnorm", "mu", "mub", "dmu", "var", "dvar", "samplemean", "samplevar", "gamma",
                         "dgamma", "beta", "dbeta", "dout", "eps", "epsilon", "ivar", "istd", "invstd", "xmu", "sqrtvar",
-                        "dsqrtvar", "divar", "dxmu", "sigma"})
+                        "dsqrtvar", "divar", "dxmu", "sigma", "dbias", "dweight", "dnorm", "rstd", "xshift"})
 _ATTENTION_KEYS = frozenset({"dq", "dk", "dv", "ds", "do", "dp", "attn", "dattn", "dscores", "scores"})
 
 
