@@ -17,7 +17,7 @@ from .errors import InternalError
 from .facts import tie_ids
 from .patterns import Block
 from .prover import FirstMove
-from .witness_full import certify_full_network
+from .witness_full import FULL_RUN_MAX_ENTRIES, certify_full_network, full_run_entries
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -36,8 +36,12 @@ def input_reduction_note(analysis: "Analysis") -> str | None:
             f"class{'es' if len(m.classes) != 1 else ''} of exchangeable coordinates (identical columns of W1 "
             f"at the init; of 5 or more: {listed}); the proof ran on the same "
             f"network with {m.n_reduced} inputs (4 per such class) and every fact is lifted entry by entry to "
-            f"the {m.n_full} inputs; the witness trajectories are run again and certified on the full network, "
-            f"every input carrying a nonzero datum.")
+            f"the {m.n_full} inputs; " + (
+                "the witness trajectories are run again and certified on the full network, every input carrying "
+                "a nonzero datum." if analysis.full_witnesses is not None else
+                f"the full network has more than {FULL_RUN_MAX_ENTRIES:,} trainable entries, so the witness "
+                "trajectories are the reduced network's; a W1 column not kept moves with the kept column "
+                "representing it, by the input-reduction lemma (b)."))
 
 
 def _tie_key(analysis: "Analysis", b: Block, column: int | None = None):
@@ -121,6 +125,9 @@ def certified_on_full_network(analysis: "Analysis") -> "Analysis":
     (:mod:`symderiv.witness_full`): a first move the reduced proof certified but no full run does is no
     longer called tight (its step stays a proved lower bound), nor visible in float64 unless a full run
     shows it so."""
+    if full_run_entries(analysis) > FULL_RUN_MAX_ENTRIES:  # beyond the ball replay: the reduced witnesses stand
+        analysis.full_witnesses = None
+        return analysis
     witnesses, lost = certify_full_network(analysis)
     if lost:  # keep only the moves of classes still called tight
         witnesses = [dataclasses.replace(w, moves=tuple(m for m in w.moves if m.proof_class not in lost))

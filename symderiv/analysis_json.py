@@ -17,7 +17,7 @@ from .closed_forms import MAX_INLINE_NODES, ClosedForms, dag_size as _dag_size
 from .errors import InternalError
 from .inputs import columns_label
 from .patterns import Block
-from .witness_full import SPREAD_NOTE
+from .witness_full import REDUCED_NOTE, SPREAD_NOTE
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -123,7 +123,7 @@ def to_dict(analysis: "Analysis") -> dict[str, Any]:
         "relaxation_iterations": p.iterations,
         "witness_trajectory": trajectories[0] if trajectories else None,
         "witness_trajectories": trajectories,
-        **({} if analysis.inputs is None else {"inputs": analysis.inputs.to_dict()}),
+        **({} if analysis.inputs is None else {"inputs": _inputs_json(analysis)}),
         "conditions": [c.to_dict() for c in analysis.conditions],
         "shifted_ties": _shifted_json(analysis),
         "floats": _floats_json(analysis),
@@ -272,6 +272,14 @@ def _input_class_blocks(analysis: "Analysis", shape, ids, grads) -> dict[str, An
     return {"shape": [n if isinstance(n, int) else str(n) for n in shape], "layout": "blocks", "blocks": out}
 
 
+def _inputs_json(analysis: "Analysis") -> dict[str, Any]:
+    """The input reduction's JSON, its witness-data sentence saying which network the witnesses ran on."""
+    data = analysis.inputs.to_dict()
+    if analysis.full_witnesses is None:
+        data["witness_data"] = REDUCED_NOTE
+    return data
+
+
 def _trajectory_json(analysis: "Analysis", t) -> dict[str, Any]:
     """A witness trajectory's JSON, its moves named by the published tie ids (never-moving classes
     merged), not the proof's class numbers."""
@@ -307,4 +315,7 @@ def _published_trajectories(analysis: "Analysis") -> list[dict[str, Any]]:
     """The witness trajectories as published: the proof's, or with an input reduction the full runs."""
     if analysis.inputs is None:
         return [_trajectory_json(analysis, t) for t in analysis.proof.trajectories]
-    return [_full_trajectory_json(analysis, w) for w in (analysis.full_witnesses or [])]
+    if analysis.full_witnesses is None:  # the full network is beyond the ball replay (witness_full)
+        return [{**_trajectory_json(analysis, t), "network": "reduced", "inputs": REDUCED_NOTE}
+                for t in analysis.proof.trajectories]
+    return [_full_trajectory_json(analysis, w) for w in analysis.full_witnesses]

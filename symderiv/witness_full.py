@@ -44,13 +44,38 @@ from .network import Network
 if TYPE_CHECKING:
     from .inputs import InputMap
 
-__all__ = ["FullMove", "FullWitness", "spread_data", "ball_trajectory", "certify_full_network", "SPREAD_NOTE"]
+__all__ = ["FullMove", "FullWitness", "spread_data", "ball_trajectory", "certify_full_network", "SPREAD_NOTE",
+           "REDUCED_NOTE", "FULL_RUN_MAX_ENTRIES", "full_run_entries"]
 
 #: digits of the full runs: the reduced witnesses' first rung, then its second (saturated units)
 FULL_RUN_DIGITS = (80, 600)
 #: a certified change is "visible in float64" when at least this fraction of max(|θ|, η) (as in the prover)
 VISIBLE_RELATIVE = 1e-8
 #: how the published data of an input-reduced analysis were made (the JSON's words)
+#: the largest full network (trainable entries) whose witness runs are replayed entry by entry in balls: the
+#: run costs a ball operation per entry and step, so beyond this the published witnesses stay the reduced
+#: network's (certified there; the other columns by the input-reduction lemma), and the output says so.
+#: A size, not a clock: the same input gives the same bytes on any machine.
+FULL_RUN_MAX_ENTRIES = 300_000
+
+#: what the published witness data are when the full network is beyond :data:`FULL_RUN_MAX_ENTRIES`
+REDUCED_NOTE = ("run and certified on the reduced network (the kept input columns; the full network has more than "
+                f"{FULL_RUN_MAX_ENTRIES:,} trainable entries, beyond the entry-by-entry ball replay): with every "
+                "other column's datum 0 the full network follows this run exactly, and a W1 column not kept moves "
+                "at the step of the kept column representing it by the input-reduction lemma (b): exchanging their "
+                "data maps this trajectory onto one where it moves")
+
+
+def full_run_entries(analysis) -> int:
+    """The trainable entries of the full network the first witness would run on (symbolic widths at the
+    values its point gives them)."""
+    p = analysis.proof
+    if not p.trajectories:
+        return 0
+    net = _concrete(analysis.net, spread_data(analysis.inputs, p.trajectories[0].point))
+    return sum(int(np.prod([int(n) for n in net.shape(name)])) for name in net.parameter_names())
+
+
 SPREAD_NOTE = ("run and certified on the full network, every input column carrying a nonzero datum; each class of "
                "identical W1 columns has the reduced witness's sum of data and sum of squared data, which is all "
                "that enters single-example SGD, so the run follows the reduced one exactly outside W1")
