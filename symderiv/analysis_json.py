@@ -274,6 +274,7 @@ def _input_class_blocks(analysis: "Analysis", shape, ids, grads) -> dict[str, An
 
 def _inputs_json(analysis: "Analysis") -> dict[str, Any]:
     """The input reduction's JSON, its witness-data sentence saying which network the witnesses ran on."""
+    assert analysis.inputs is not None  # called only for an input-reduced analysis
     data = analysis.inputs.to_dict()
     if analysis.full_witnesses is None:
         data["witness_data"] = REDUCED_NOTE
