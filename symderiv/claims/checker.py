@@ -64,20 +64,30 @@ def parse_claim(claim: str, syntax: str = "auto", *, seconds: float = 5.0) -> Cl
         syntax = "latex" if looks_latex(claim) else "auto-plain"
     if syntax in ("latex", "auto-plain"):
         from . import latex  # noqa: F401  imported once here, inherited by every forked parse child
-    from ..bounded import BoundExceeded, IsolationUnavailable, run_bounded
+    from ..bounded import BoundExceeded, IsolationUnavailable, TimeBoundExceeded, WorkExceeded, run_bounded
+    from ..decide import work_of_seconds
 
     key = (claim, syntax)
     if key in _PARSED:  # a parsed claim is immutable plain data: parse each text once per process
         return _PARSED[key]
+    # the bound that decides is counted work (the same refusal on an idle and a loaded machine, and on the
+    # spawn path, whose child first imports symderiv); the wall clock is only the safety net
+    net = safety_net_seconds(float(seconds))
     try:
-        parsed = run_bounded(_parse_here, claim, syntax, seconds=float(seconds), memory_mb=_PARSE_MEMORY_MB,
-                             reraise=True, allowed=_TREE_TYPES)
+        parsed = run_bounded(_parse_here, claim, syntax, seconds=net, work=work_of_seconds(float(seconds)),
+                             memory_mb=_PARSE_MEMORY_MB, reraise=True, allowed=_TREE_TYPES)
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.pop(next(iter(_PARSED)))
         _PARSED[key] = parsed
         return parsed
     except IsolationUnavailable:
         raise
+    except WorkExceeded:
+        raise SizeLimitError(f"parsing the claim exceeded its work bound ({seconds:g} reference seconds of counted "
+                             "steps); simplify or shorten it") from None
+    except TimeBoundExceeded:
+        raise SizeLimitError(f"parsing the claim hit the wall-clock safety net of {net:g} s (machine load, not the "
+                             "claim); try again on a less busy machine") from None
     except BoundExceeded as exc:
         raise SizeLimitError(f"parsing the claim exceeded its bound ({exc}); simplify or shorten it") from None
 
