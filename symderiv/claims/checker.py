@@ -196,10 +196,12 @@ def check(claim: str, net, init=None, *, syntax: str = "auto", seconds: float = 
 
 
 def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, seconds: float,
-                  convention: str = "auto") -> Verdict:
+                  convention: str = "auto", why: str = "") -> Verdict:
     """Read a parsed claim in its convention, resolve every reading of it against ``net`` and check
-    the readings that are well formed (:mod:`.readings`), each under the work budget of ``seconds``."""
-    conv, why = choose(convention, parsed)
+    the readings that are well formed (:mod:`.readings`), each under the work budget of ``seconds``.
+    ``why``: why a named ``convention`` holds, when the caller detected it (a derivation's other line)."""
+    conv, chosen = choose(convention, parsed)
+    why = why or chosen
     parsed = apply_convention(parsed, conv)
     said = [conv.describe() + (f" ({why})" if why else "")] if conv != DEFAULT or convention != "auto" else []
     parsed, examples = example_subscripts(parsed)
@@ -426,11 +428,36 @@ def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, m
     lines = in_place_lines(split_derivation(text), getattr(net, "depth", None))  # NumPy's A[range(N), y] -= 1, dscores /= N
     if len(lines) > MAX_LINES:
         raise SizeLimitError(f"the derivation has {len(lines)} lines (limit {MAX_LINES}); check it in parts")
+    init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
+    links, notes, syntaxes, rows_at = _check_lines(lines, net, init, syntax, seconds, seed, memory_mb, convention)
+    if rows_at is not None and any(link.line < rows_at for link in links):
+        # one derivation, one notation: a line that writes rows (np.dot(dscores, W2.T)) pins CS231n's layout for
+        # every line, also those before it, which may fit symderiv's too with another verdict (dscores.T @ H)
+        why = (f"detected: line {rows_at} writes row vectors with W of shape n_(l-1) × n_l, where symderiv's "
+               "orientation does not fit; the whole derivation is read in that convention")
+        links, notes, syntaxes, _ = _check_lines(lines, net, init, syntax, seconds, seed, memory_mb, "cs231n", why)
+        notes.insert(0, f"line {rows_at} writes row vectors; every line of the derivation is read in the same convention")
+    if not links:
+        raise ClaimSyntaxError("the derivation only defines names; it claims nothing to check")
+    statuses = [l.status for l in links]
+    status = REFUTED if REFUTED in statuses else PROVED if all(s == PROVED for s in statuses) else UNDECIDED
+    merged: list = []
+    for n in notes:  # a note said by several lines once, in order
+        if n not in merged:
+            merged.append(n)
+    return Verdict(text, status, links, net.describe(), init_text, merged, syntaxes.pop() if len(syntaxes) == 1 else "mixed")
+
+
+def _check_lines(lines, net, init, syntax: str, seconds: float, seed, memory_mb: int, convention: str,
+                 why: str = ""):
+    """Check a derivation's lines in turn, definitions substituted into later lines: ``(links, notes, syntaxes,
+    rows_at)``, ``rows_at`` the first line read with row vectors because it writes them (``convention="auto"``;
+    the lines after it are read so too), else None."""
     defs: dict = {}
     links: list = []
     notes: list = []
     syntaxes = set()
-    init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
+    rows_at = None
     for line in lines:
         try:
             parsed = parse_claim(line.text, syntax, seconds=min(5.0, seconds))
@@ -447,24 +474,17 @@ def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, m
             continue
         parsed = replace(parsed, sides=sides)
         try:  # every line has the work budget of a claim: a line's verdict does not depend on the lines before
-            verdict = _check_parsed(line.text, parsed, net, init, seed, memory_mb, seconds, convention)
+            verdict = _check_parsed(line.text, parsed, net, init, seed, memory_mb, seconds, convention, why)
         except SymderivError as exc:
             raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
         if convention == "auto" and any(_ROWS_DETECTED in n for n in verdict.notes):
-            convention = "cs231n"  # one derivation, one notation: the lines after it are read with rows too
+            convention, rows_at = "cs231n", line.number  # one derivation, one notation: the lines after it too
+            why = f"detected: line {line.number} writes row vectors"
             notes.append(f"line {line.number} writes row vectors; the lines after it are read in the same convention")
         for k, link in enumerate(verdict.links, 1):
             links.append(replace(link, number=len(links) + 1, line=line.row_of(k)))
         notes += [n if n.startswith("line ") else f"line {line.number}: {n}" for n in verdict.notes]
-    if not links:
-        raise ClaimSyntaxError("the derivation only defines names; it claims nothing to check")
-    statuses = [l.status for l in links]
-    status = REFUTED if REFUTED in statuses else PROVED if all(s == PROVED for s in statuses) else UNDECIDED
-    merged: list = []
-    for n in notes:  # a note said by several lines once, in order
-        if n not in merged:
-            merged.append(n)
-    return Verdict(text, status, links, net.describe(), init_text, merged, syntaxes.pop() if len(syntaxes) == 1 else "mixed")
+    return links, notes, syntaxes, rows_at
 
 
 def _describe_init(init) -> str:

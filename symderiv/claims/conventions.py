@@ -134,8 +134,11 @@ def _weight(node) -> bool:
 
 
 def _vector_operand(node) -> bool:
-    """A vector or batch quantity, or a bracketed expression of them, *not* transposed."""
+    """A vector or batch quantity, the gradient by one (CS231n's ``dscores``, ``dhidden``), or a bracketed
+    expression of them, *not* transposed."""
     if isinstance(node, Q):
+        if node.kind == "grad" and node.wrt is not None and not node.indices:
+            node = node.wrt
         return node.kind in _ROW_OPERANDS and not node.indices
     if isinstance(node, (Add, Call)):
         return any(_vector_operand(c) for c in children(node))
@@ -143,8 +146,9 @@ def _vector_operand(node) -> bool:
 
 
 def writes_rows(claim: Claim) -> bool:
-    """Positive evidence of the row-vector convention (``x W_1``, ``\\delta W^\\top``, ``X @ W``): a vector
-    or batch matrix multiplied on the right by a weight matrix, which no column-vector reading allows."""
+    """Positive evidence of the row-vector convention (``x W_1``, ``\\delta W^\\top``, ``X @ W``,
+    ``np.dot(dscores, W2.T)``): a vector or batch matrix, or the gradient by one, multiplied on the right by a
+    weight matrix, which no column-vector reading allows."""
     stack = list(claim.sides)
     while stack:
         n = stack.pop()
