@@ -4,7 +4,8 @@ The options are the ones every ``symderiv`` subcommand shares (``--layers``,
 ``--activation``, ``--loss``, ``--init``, ``--kink-grad``, ``--symbol``,
 ``--bias/--no-bias``) plus ``--syntax``, ``--seconds`` and ``--json``; the parser
 and the error handling live in :mod:`symderiv.cli`.  ``--layer batchnorm:3x2`` (also
-``layernorm:NxD``, ``softmax:K``, ``attention:TxD``) checks a standalone layer's backward pass
+``layernorm:NxD``, ``softmax:K``, ``softmax:NxK`` (N rows), ``attention:TxD``,
+``attention:TxD:noscale`` (S = QKᵀ)) checks a standalone layer's backward pass
 instead of an MLP's (:mod:`.layers`).
 
 Exit status: 0 proved, 1 refuted, 3 undecided, 2 bad input (one line on stderr),
@@ -33,7 +34,8 @@ def add_check_options(p: argparse.ArgumentParser) -> None:
                         "in the verdict), " + ", ".join(sorted(CONVENTIONS)))
     p.add_argument("--layer", default=None, metavar="KIND:SIZES",
                    help="check a standalone layer's backward pass instead of an MLP's (the upstream gradient "
-                        "free): batchnorm:NxD, layernorm:NxD (e.g. 3x2), softmax:K, attention:TxD "
+                        "free): batchnorm:NxD, layernorm:NxD (e.g. 3x2), softmax:K, softmax:NxK (a batch of N rows), "
+                        "attention:TxD, attention:TxD:noscale (S = QK^T, no 1/sqrt(d)) "
                         "(symderiv.claims.layers); replaces --layers")
 
 

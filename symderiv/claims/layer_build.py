@@ -310,6 +310,8 @@ class LayerBuilder:
                 raise ClaimSyntaxError(f"{what} along axis 1 (or -1) of a column of {m.rows} entries: in code it may be "
                                        f"1-D, whose only axis is 0; write np.{what}(v) or axis=0")
             out = Matrix(m.rows, 1, lambda i, _: sum(m[i, j] for j in range(m.cols)))
+            if axis == "axis:1" and self.model.numpy_rows:
+                out = out.T  # 1-D: NumPy broadcasts it as a row against N×K (a missing keepdims=True is refused there)
             return out if what == "sum" else out / m.cols
         if kind == "ones_like":  # np.ones_like(A)
             return Matrix.ones(*self.build(node.args[0], env).shape)

@@ -23,7 +23,7 @@ from typing import Callable
 import sympy as sp
 from sympy import ImmutableMatrix as Matrix
 
-__all__ = ["LayerModel", "build_model", "MODELS"]
+__all__ = ["LayerModel", "build_model", "MODELS", "VARIANTS"]
 
 
 
@@ -70,6 +70,7 @@ class LayerModel:
     positive: tuple = ()
     data: tuple = ()
     vectors_dot: bool = False  #: a LaTeX product of two vectors of one shape is their dot product (else elementwise)
+    numpy_rows: bool = False  #: a 1-D result (np.sum(A, axis=1) without keepdims) is NumPy's row, not a column
 
     def __post_init__(self):
         self._values = self._forward({})
@@ -146,6 +147,8 @@ def _norm(kind: str, axis: int) -> Callable[[tuple], LayerModel]:
 
 
 def _softmax(sizes: tuple) -> LayerModel:
+    if len(sizes) == 2:
+        return _softmax_rows(sizes)
     (k,) = sizes
     z = _symbols("z", k, 1, vector="col")
     dp = _symbols("dp", k, 1, vector="col")
@@ -153,12 +156,21 @@ def _softmax(sizes: tuple) -> LayerModel:
                       tuple(z) + tuple(dp), vectors_dot=True)
 
 
-def _attention(sizes: tuple) -> LayerModel:
+def _softmax_rows(sizes: tuple) -> LayerModel:
+    """A batch of softmax rows: z is N×K (example i in row i), p = softmax of each row, dp free (N×K)."""
+    n, k = sizes
+    z, dp = _symbols("z", n, k), _symbols("dp", n, k)
+    return LayerModel("softmax", {"z": z}, [("p", lambda e: _row_softmax(e["z"]))], "p", dp, {"N": n, "K": k}, 0, (),
+                      tuple(z) + tuple(dp), vectors_dot=True, numpy_rows=True)
+
+
+def _attention(sizes: tuple, scaled: bool = True) -> LayerModel:
     t, d = sizes
     q, k, v = _symbols("Q", t, d), _symbols("K", t, d), _symbols("V", t, d)
     do = _symbols("dO", t, d)
+    tau = 1 / sp.sqrt(d) if scaled else sp.Integer(1)  # unscaled: S = QK^T (FlashAttention's appendix, τ = 1)
     nodes = [  # τ = 1/√d, FlashAttention's softmax scale, a node so that ∂L/∂τ is the gradient through S
-        ("tau", lambda e: Matrix([[1 / sp.sqrt(d)]])),
+        ("tau", lambda e: Matrix([[tau]])),
         ("S", lambda e: (e["Q"] * e["K"].T) * e["tau"][0]),
         ("P", lambda e: _row_softmax(e["S"])),
         ("O", lambda e: e["P"] * e["V"]),
@@ -172,6 +184,13 @@ MODELS = {"batchnorm": _norm("batchnorm", 0), "layernorm": _norm("layernorm", 1)
           "attention": _attention}
 
 
-def build_model(kind: str, sizes: tuple) -> LayerModel:
-    """The :class:`LayerModel` of ``kind`` at ``sizes``."""
+#: the layers with an option (:attr:`.layers.Layer.options`): (kind, option) -> how to build it at its sizes
+VARIANTS = {("attention", "noscale"): lambda sizes: _attention(sizes, scaled=False)}
+
+
+def build_model(kind: str, sizes: tuple, options: tuple = ()) -> LayerModel:
+    """The :class:`LayerModel` of ``kind`` at ``sizes`` (softmax at two sizes N, K: a batch of N rows), with its
+    option if any (``("noscale",)``: attention without the 1/√d scale)."""
+    if options:
+        return VARIANTS[(kind,) + tuple(options)](tuple(sizes))
     return MODELS[kind](tuple(sizes))

@@ -304,10 +304,11 @@ VOCABULARIES = {
     "layernorm": _norm("layernorm"),
     "softmax": Vocabulary(
         "softmax", _code_names({"z": ("z", "x", "logits", "scores"), "p": ("p", "y", "probs", "out", "softmax_out"),
-                                "K": ("K",)}),
-        {"z": "z", "x": "z", "p": "p", "y": "p", "s": "p", "K": "K"}, {}, "p",
-        frozenset({"dout", "dp", "dy", "grad_out", "upstream"}), frozenset({"K"}),
-        "softmax: z (the input; also x), p = softmax(z) (the output; also y, \\hat{y}), K entries; gradients dz, "
+                                "K": ("K", "C", "num_classes"), "N": ("N", "batch_size")}),
+        {"z": "z", "x": "z", "p": "p", "y": "p", "s": "p", "K": "K", "N": "N"}, {}, "p",
+        frozenset({"dout", "dp", "dy", "grad_out", "upstream"}), frozenset({"K", "N"}),
+        "softmax: z (the input; also x), p = softmax(z) (the output; also y, \\hat{y}), K entries (on a batch: N×K, "
+        "softmax(x, axis=1) row by row, N examples); gradients dz, "
         "dL/dz, \\frac{\\partial L}{\\partial z_i}; the upstream gradient dp, dout, \\frac{\\partial L}{\\partial p}; "
         "the Jacobian \\frac{\\partial p_i}{\\partial z_j} (p also s: s_i(\\delta_{ij} - s_j)); \\delta_{ij} is the Kronecker delta",
         hats={"y": "p"}),

@@ -13,8 +13,9 @@ backward pass) treats the upstream gradient as a free quantity.  Name the layer 
 * :func:`batchnorm` (training mode, batch statistics: ``μ`` the mean over the examples per
   feature, ``σ²`` the biased variance, ``x̂ = (x − μ)/√(σ² + ε)``, ``y = γ ⊙ x̂ + β``),
   :func:`layernorm` (the same over the features of each example), :func:`softmax`
-  (``p = softmax(z)``) and :func:`attention` (``S = QKᵀ/√d``, ``P = softmax(S)`` row-wise,
-  ``O = PV``); ``ε`` is a positive symbol, the sizes concrete (at least 2; the two sizes of a
+  (``p = softmax(z)``; with ``batch=N`` an N×K matrix row by row, ``softmax:NxK``) and
+  :func:`attention` (``S = QKᵀ/√d``, or ``S = QKᵀ`` with ``scale=False``, ``attention:TxD:noscale``;
+  ``P = softmax(S)`` row-wise, ``O = PV``); ``ε`` is a positive symbol, the sizes concrete (at least 2; the two sizes of a
   layer differ, so that a product's shapes say which axis is meant).
 * The truth is the layer's own forward pass in SymPy and its vector-Jacobian products by
   :func:`sympy.diff` (:mod:`.layer_models`); the claim is read with the layer's names
@@ -59,6 +60,7 @@ class Layer:
     :func:`symderiv.claims.check` in place of a network."""
     kind: str
     sizes: tuple
+    options: tuple = ()  #: ``("noscale",)``: attention without the 1/√d scale (S = QKᵀ)
 
     def describe(self) -> str:
         if self.kind in ("batchnorm", "layernorm"):
@@ -66,25 +68,30 @@ class Layer:
             over = "the batch (per feature)" if self.kind == "batchnorm" else "the features (per example)"
             return (f"{self.kind} layer, training mode: x is {n}×{d} (N = {n} examples in rows, D = {d} features), "
                     f"μ and σ² (biased) over {over}, x̂ = (x − μ)/√(σ² + ε) with ε > 0 symbolic, y = γ ⊙ x̂ + β")
+        if self.kind == "softmax" and len(self.sizes) == 2:
+            n, k = self.sizes
+            return (f"softmax layer on a batch: z is {n}×{k} (N = {n} examples in rows, K = {k} classes), "
+                    "p = softmax(z) row by row (each example's row)")
         if self.kind == "softmax":
             return f"softmax layer: p = softmax(z), z a column of K = {self.sizes[0]} entries"
         t, d = self.sizes
-        return (f"attention layer (one head): Q, K, V are {t}×{d} (T = {t} tokens, d = {d}), S = QK^T/√d, "
+        scores = "S = QK^T (no scale)" if "noscale" in self.options else "S = QK^T/√d"
+        return (f"attention layer (one head): Q, K, V are {t}×{d} (T = {t} tokens, d = {d}), {scores}, "
                 "P = softmax(S) row by row, O = PV")
 
     def spec(self) -> str:
-        return f"{self.kind}:" + "x".join(map(str, self.sizes))
+        return f"{self.kind}:" + "x".join(map(str, self.sizes)) + "".join(f":{o}" for o in self.options)
 
 
-def _sized(kind: str, *sizes) -> Layer:
-    names = LAYER_KINDS[kind]
+def _sized(kind: str, *sizes, options: tuple = ()) -> Layer:
+    names = ("batch", "size") if kind == "softmax" and len(sizes) == 2 else LAYER_KINDS[kind]
     for name, n in zip(names, sizes):
         if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_SIZE:
             raise InvalidArgument(f"{kind}: {name} must be a whole number from 2 to {MAX_SIZE}, got {n!r}")
     if len(sizes) == 2 and sizes[0] == sizes[1]:
         raise InvalidArgument(f"{kind}: {names[0]} and {names[1]} must differ (both are {sizes[0]}), so that the "
                               "shapes of a product say which axis is meant; e.g. 3 and 2")
-    return Layer(kind, tuple(sizes))
+    return Layer(kind, tuple(sizes), options)
 
 
 def batchnorm(batch: int = 3, features: int = 2) -> Layer:
@@ -97,33 +104,50 @@ def layernorm(batch: int = 3, features: int = 2) -> Layer:
     return _sized("layernorm", batch, features)
 
 
-def softmax(size: int = 3) -> Layer:
-    """Softmax as a layer on a vector of ``size`` entries (default K = 3)."""
-    return _sized("softmax", size)
+def softmax(size: int = 3, batch: "int | None" = None) -> Layer:
+    """Softmax as a layer on a vector of ``size`` entries (default K = 3); with ``batch=N``, on an N × ``size``
+    matrix row by row (example i's logits in row i, as ``softmax(x, axis=1)``)."""
+    return _sized("softmax", size) if batch is None else _sized("softmax", batch, size)
 
 
-def attention(tokens: int = 3, dim: int = 2) -> Layer:
-    """Single-head scaled dot-product attention on ``tokens`` × ``dim`` queries, keys, values (defaults 3, 2)."""
-    return _sized("attention", tokens, dim)
+def attention(tokens: int = 3, dim: int = 2, scale: bool = True) -> Layer:
+    """Single-head dot-product attention on ``tokens`` × ``dim`` queries, keys, values (defaults 3, 2):
+    ``S = QKᵀ/√d``, or with ``scale=False`` ``S = QKᵀ`` (FlashAttention's appendix)."""
+    if not isinstance(scale, bool):
+        raise InvalidArgument(f"attention: scale must be True (S = QK^T/√d) or False (S = QK^T), got {scale!r}")
+    return _sized("attention", tokens, dim, options=() if scale else ("noscale",))
 
 
 _DEFAULTS = {"batchnorm": (3, 2), "layernorm": (3, 2), "softmax": (3,), "attention": (3, 2)}
 
 
+#: a layer's options in its spec (``attention:3x2:noscale``): kind -> the options it takes
+_OPTIONS = {"attention": ("noscale",)}
+
+
 def parse_layer(spec: str) -> Layer:
-    """``"batchnorm:3x2"``, ``"layernorm:4x3"``, ``"softmax:3"``, ``"attention:3x2"`` or a bare kind (its defaults)."""
+    """``"batchnorm:3x2"``, ``"layernorm:4x3"``, ``"softmax:3"`` (a vector), ``"softmax:4x3"`` (N = 4 rows of
+    K = 3), ``"attention:3x2"``, ``"attention:3x2:noscale"`` (S = QKᵀ) or a bare kind (its defaults)."""
     if not isinstance(spec, str):
         raise InvalidArgument(f"a layer is given as text such as 'batchnorm:3x2', got {type(spec).__name__}")
-    m = re.fullmatch(r"\s*([a-z]+)\s*(?::\s*(\d{1,2})(?:\s*[x×]\s*(\d{1,2}))?)?\s*", spec)
+    m = re.fullmatch(r"\s*([a-z]+)\s*(?::\s*(\d{1,2})(?:\s*[x×]\s*(\d{1,2}))?)?\s*(?::\s*([a-z]+)\s*)?", spec)
     if not m or m.group(1) not in LAYER_KINDS:
-        raise InvalidArgument(f"unknown layer {spec[:40]!r}; say batchnorm:NxD, layernorm:NxD, softmax:K or attention:TxD "
-                              "(e.g. batchnorm:3x2)")
-    kind = m.group(1)
-    sizes = tuple(int(g) for g in m.groups()[1:] if g is not None) or _DEFAULTS[kind]
+        raise InvalidArgument(f"unknown layer {spec[:40]!r}; say batchnorm:NxD, layernorm:NxD, softmax:K, softmax:NxK, "
+                              "attention:TxD or attention:TxD:noscale (e.g. batchnorm:3x2)")
+    kind, option = m.group(1), m.group(4)
+    if option is not None and option not in _OPTIONS.get(kind, ()):
+        known = ", ".join(f"{k}:…:{o}" for k, os in _OPTIONS.items() for o in os)
+        raise InvalidArgument(f"{kind} takes no option {option!r}; the options: {known}")
+    if option is not None and m.group(2) is None:
+        raise InvalidArgument(f"write the sizes before the option, as in {kind}:" + "x".join(map(str, _DEFAULTS[kind]))
+                              + f":{option}")
+    sizes = tuple(int(g) for g in m.groups()[1:3] if g is not None) or _DEFAULTS[kind]
+    if kind == "softmax" and len(sizes) == 2:
+        return softmax(size=sizes[1], batch=sizes[0])
     if len(sizes) != len(LAYER_KINDS[kind]):
         raise InvalidArgument(f"{kind} takes {' x '.join(LAYER_KINDS[kind])}, as in {kind}:"
                               + "x".join(map(str, _DEFAULTS[kind])))
-    return _sized(kind, *sizes)
+    return _sized(kind, *sizes, options=(option,) if option else ())
 
 
 # ---------------------------------------------------------------- text, parsing
@@ -365,9 +389,11 @@ def detect_layer(claim: str, refusal: SymderivError, *, syntax: str = "auto", se
     the verdicts differ, or no layer fits, the refusal (one line, naming the readings and ``--layer``)."""
     message = str(refusal)
     kinds = ("batchnorm", "layernorm") if "batchnorm" in message else ("attention",) if "attention" in message else ()
+    # attention's scale is not in its names: S = QK^T/√d (Vaswani et al.) or S = QK^T (FlashAttention's appendix)
+    candidates = [parse_layer(kind) for kind in kinds] + ([attention(scale=False)] if "attention" in kinds else [])
     verdicts, unfit = [], []
-    for kind in kinds:
-        layer = parse_layer(kind)
+    for layer in candidates:
+        kind = layer.spec()
         try:
             verdicts.append((layer, check_layer(claim, layer, syntax=syntax, seconds=seconds, seed=seed,
                                                 memory_mb=memory_mb)))
@@ -376,9 +402,9 @@ def detect_layer(claim: str, refusal: SymderivError, *, syntax: str = "auto", se
     if not verdicts:
         raise refusal
     statuses = {v.status for _, v in verdicts}
-    names = " and ".join(f"{l.kind} at {l.spec().split(':')[1]}" for l, _ in verdicts)
+    names = " and ".join(f"{l.kind} at {l.spec().split(':', 1)[1]}" for l, _ in verdicts)
     if len(statuses) > 1:
-        per = ", ".join(f"{v.status} as {l.kind}" for l, v in verdicts)
+        per = ", ".join(f"{v.status} as {l.spec()}" for l, v in verdicts)
         raise type(refusal)(f"the claim names a layer's quantities and no layer was given; its verdict depends on the "
                             f"layer ({per}): pick one, " + " or ".join(f"--layer {l.spec()}" for l, _ in verdicts))
     layer, verdict = verdicts[0]
@@ -549,7 +575,7 @@ def _check_reading(text: str, parsed: Claim, layer: Layer, rng_seed: int, second
     """:func:`_check_here` under one reading of ``N`` (``n_size``: its value, None for the layer's own)."""
     from .layer_models import build_model
 
-    model = build_model(layer.kind, layer.sizes)
+    model = build_model(layer.kind, layer.sizes, layer.options)
     if n_size is not None:
         model.sizes = {**model.sizes, "N": n_size}
     readings = _READINGS.get(layer.kind, ()) if _slices_a_matrix(parsed, model) else ()
@@ -629,7 +655,7 @@ class _LayerSession:
         self.builder = LayerBuilder(model, claim.syntax)
         self.rng = random.Random(seed)
         self.work = WorkBudget.of_seconds(seconds, per_proof_seconds=seconds, safety_seconds=safety_net_seconds(seconds))
-        self.notes: list = [_AXIS_NOTES[model.kind]]
+        self.notes: list = [_AXIS_NOTES["softmax rows" if model.kind == "softmax" and "N" in model.sizes else model.kind]]
         self.symbols = model.symbols()
 
     def links(self) -> list:
@@ -813,5 +839,7 @@ _AXIS_NOTES = {
     "layernorm": "two subscripts pick an entry (example i, feature j); the upstream gradient ∂L/∂y is free, every "
                  "entry its own symbol",
     "softmax": "z, p and the upstream gradient dp are columns of K entries; dp is free, every entry its own symbol",
+    "softmax rows": "z, p and the upstream gradient dp are N×K (example i in row i, softmax along each row); one "
+                    "subscript picks example i's row, two an entry; dp is free, every entry its own symbol",
     "attention": "one subscript on a matrix picks token i's row; the upstream gradient dO is free, every entry its own symbol",
 }

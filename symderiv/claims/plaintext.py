@@ -479,6 +479,15 @@ class _Walker:
                 return self.reduction(node, "var", depth)
             raise ClaimSyntaxError(f"{ast.unparse(func)}(…) at column {node.col_offset} may be NumPy's biased or torch's "
                                    "unbiased variance: write np.var(x, axis=…) or ((x - x.mean(…))**2).mean(…)")
+        if layer_names.ACTIVE is not None and len(node.args) == 1 and len(node.keywords) == 1 \
+                and node.keywords[0].arg in ("axis", "dim") and _axis_of(node.keywords[0].value) is not None \
+                and (func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")) == "softmax":
+            # a layer's softmax(x, axis=1), torch.softmax(x, dim=-1): along each row; axis=0 along each column
+            rows = _axis_of(node.keywords[0].value) == 1
+            arg = node.args[0] if rows else ast.Attribute(value=node.args[0], attr="T", ctx=ast.Load())
+            out = self.call(ast.Call(func=ast.Name(id="softmax", ctx=ast.Load(), col_offset=func.col_offset), args=[arg],
+                                     keywords=[], col_offset=node.col_offset), depth + 1)
+            return out if rows else Op("T", (out,))
         if node.keywords:
             raise self.fail(node, "a keyword argument")
         if isinstance(func, ast.Attribute) and func.attr == "dot" and len(node.args) == 1 and not (
