@@ -88,3 +88,58 @@ def test_an_ng_layout_derivation_under_auto_is_still_read_as_ngs():
     verdict = check(slip, net, seconds=20)
     assert verdict.status == "refuted" and [s for _, s in sorted(_by_line(verdict).items())][1] == "refuted"
     assert not any("cs231n" in n for n in verdict.notes), verdict.notes
+
+
+def _expected_at(monkeypatch, sizes, code: str) -> dict:
+    """The oracle on another network's widths (the harness reads its module's SIZES)."""
+    import tests.test_checker_fancy_indexing as harness
+
+    monkeypatch.setattr(harness, "SIZES", tuple(sizes))
+    return _expected(code)
+
+
+def test_a_square_second_layer_is_pinned_by_the_first(monkeypatch):
+    """With H = K (W2 square) only W1 (4×3) tells the layouts apart: dW = np.dot(X.T, dhidden) fits only CS231n's,
+    and that line fixes the layout of the whole derivation (dW2's line before it included)."""
+    sizes = (4, 3, 3)
+    net = sd.mlp(list(sizes), "relu", "ce")
+    for code in (_NOTES, SLIPS[0][1]):
+        right = _expected_at(monkeypatch, sizes, code)
+        verdict = check(code, net, seconds=20)
+        by_line = _by_line(verdict)
+        assert set(by_line) == set(right), (by_line, right)
+        wrong = sorted(n for n, ok in right.items() if not ok)
+        assert verdict.status == ("refuted" if wrong else "proved"), (by_line, wrong)
+        if wrong:
+            assert min(n for n, s in by_line.items() if s == "refuted") == wrong[0], (by_line, wrong)
+        assert any("detected" in n and "whole derivation" in n for n in verdict.notes), verdict.notes
+
+
+@pytest.mark.parametrize("line", ["dW2 = np.dot(hidden_layer.T, dscores)", "dW2 = np.dot(dscores.T, hidden_layer)",
+                                  "dhidden = np.dot(dscores, W2.T)"])
+def test_when_both_layouts_fit_a_line_is_undecided_naming_both(line):
+    """Every layer square (3-3-3): symderiv's W and CS231n's both fit, and each line is right in one of them
+    (the transpose of a square gradient is another matrix), so the verdict names both and picks neither."""
+    verdict = check(line, sd.mlp([3, 3, 3], "relu", "ce"), seconds=20)
+    assert verdict.status == "undecided", (line, verdict.links)
+    said = " ".join(verdict.notes)
+    assert "symderiv's layout" in said and "CS231n's layout" in said, verdict.notes
+    assert "convention='cs231n'" in verdict.links[0].reason
+
+
+def test_all_square_the_notes_are_never_refuted_and_a_slip_in_both_layouts_is(monkeypatch):
+    """3-3-3: nothing pins the layout; the notes' right lines are never refuted, and a slip wrong in both
+    layouts (no division by the batch size) is refuted at its line, as the finite differences say."""
+    sizes = (3, 3, 3)
+    net = sd.mlp(list(sizes), "relu", "ce")
+    right = _expected_at(monkeypatch, sizes, _NOTES)
+    verdict = check(_NOTES, net, seconds=20)
+    by_line = _by_line(verdict)
+    assert all(right.values()) and set(by_line) == set(right)
+    assert "refuted" not in by_line.values() and verdict.status == "undecided", by_line
+    slip = SLIPS[1][1]
+    right = _expected_at(monkeypatch, sizes, slip)
+    verdict = check(slip, net, seconds=20)
+    first_wrong = min(n for n, ok in right.items() if not ok)
+    assert verdict.status == "refuted"
+    assert min(n for n, s in _by_line(verdict).items() if s == "refuted") == first_wrong

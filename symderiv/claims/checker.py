@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from ..errors import ClaimNameError, ClaimSyntaxError, InvalidArgument, SizeLimitError, SymderivError, UnsupportedError
 from ..guard import public_entry
-from .conventions import CONVENTIONS, DEFAULT, IN_OUT, apply_convention, choose, writes_rows
+from .conventions import CONVENTIONS, DEFAULT, IN_OUT, apply_convention, choose, writes_batch_code, writes_rows
 from .derivation import is_derivation, looks_latex, split_derivation, substitute, writes_code
 from .readings import example_subscripts, layer_subscripts, lowercase_batch, readings
 from .names import resolve
@@ -36,6 +36,8 @@ _SHAPE_ERRORS = ("cannot multiply", "⊙ of", "+ of", "* of", "sigmoid of", "tan
 _MIN_EVALUATION_S = 10.0
 #: what the note of a claim read with row vectors because it writes them says
 _ROWS_DETECTED = "detected: the claim writes rows"
+#: what the note of a claim read with W of shape n_(l-1) × n_l because only so its sides' shapes agree says
+_IN_OUT_DETECTED = "detected: the two sides' shapes agree only with W^(l) of shape n_(l-1) × n_l"
 #: the longest text without LaTeX signs that is also tried as LaTeX when it is not plain text
 _FORMULA_CHARS = 200
 #: parsed claims by (text, syntax): frozen claim trees, so sharing them is safe
@@ -217,6 +219,7 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
     if len(options) == 1:
         if options[0][0]:  # one reading, named: the claim as read so
             said.append(f"read as {options[0][0]}")
+        base_said = list(said)  # a fallback below (batch, rows, orientation) adds a note: the claim pinned its reading
         parsed = options[0][1]
         try:
             resolved = resolve(parsed, net, conv)
@@ -242,7 +245,13 @@ def _check_parsed(claim: str, parsed: Claim, net, init, seed, memory_mb: int, se
         if convention == "auto" and conv == DEFAULT and resolved.variants and all(v.mismatch for v in resolved.variants):
             parsed, resolved, note = _other_orientation(parsed, net, resolved)
             said = [note, *said] if note else said
-        verdict = _check_reading(claim, parsed, resolved, net, init, seed, memory_mb, seconds)
+        both = _both_layouts(parsed, resolved, net) if convention == "auto" and conv == DEFAULT and \
+            said == base_said else None
+        if both is not None:  # NumPy code that fits symderiv's W and CS231n's (square layers): check both, never guess
+            verdicts = [(what, _check_reading(claim, c, r, net, init, seed, memory_mb, seconds)) for what, c, r in both]
+            verdict = _combine_readings(verdicts, [], _PICK_LAYOUT)
+        else:
+            verdict = _check_reading(claim, parsed, resolved, net, init, seed, memory_mb, seconds)
         verdict.notes[:0] = said
         return verdict
     fit, failed = [], []
@@ -345,13 +354,37 @@ def _other_orientation(parsed: Claim, net, resolved):
     if not other.variants or any(v.mismatch for v in other.variants):
         return parsed, resolved, ""
     mismatch = resolved.variants[0].mismatch.split(":")[0]
-    note = (IN_OUT.describe() + " (detected: the two sides' shapes agree only with W^(l) of shape n_(l-1) × n_l, "
+    note = (IN_OUT.describe() + f" ({_IN_OUT_DETECTED}, "
             f"so the claim is read in that orientation; in symderiv's own, where W^(l) is n_l × n_(l-1), {mismatch}; "
             "to insist on symderiv's orientation say convention='symderiv', command line --convention symderiv)")
     return candidate, other, note
 
 
-def _combine_readings(verdicts: list, unfit: list) -> Verdict:
+def _both_layouts(parsed: Claim, resolved, net):
+    """NumPy code with a product of batch matrices (:func:`.conventions.writes_batch_code`) whose shapes fit
+    both symderiv's ``W`` (n_l × n_(l-1)) and CS231n's (n_(l-1) × n_l, one example per row): both readings,
+    ``[(description, claim, resolved)]``, else None (the shapes pick one, or the claim is no such code)."""
+    if not resolved.variants or any(v.mismatch for v in resolved.variants) or not writes_batch_code(parsed):
+        return None
+    rows = CONVENTIONS["cs231n"]
+    try:
+        candidate = apply_convention(parsed, rows)
+        other = resolve(candidate, net, rows)
+    except SymderivError:
+        return None
+    if not other.variants or any(v.mismatch for v in other.variants):
+        return None
+    return [("symderiv's layout (W^(l) is n_l × n_(l-1))", parsed, resolved),
+            ("CS231n's layout (W^(l) is n_(l-1) × n_l, one example per row)", candidate, other)]
+
+
+#: how to pick one of several readings
+_PICK_READING = "write the layer (a^{(1)}, a^{L}) or the orientation (W or W^T) to pick one"
+_PICK_LAYOUT = ("say convention='cs231n' or convention='symderiv' (command line: --convention) to pick one; "
+                "the layers' shapes fit both")
+
+
+def _combine_readings(verdicts: list, unfit: list, pick: str = _PICK_READING) -> Verdict:
     """One verdict from the verdicts of several readings: a status they all share, else "undecided"
     naming which readings hold (a claim is never refuted under a reading the writer may not mean)."""
     first = verdicts[0][1]
@@ -372,8 +405,7 @@ def _combine_readings(verdicts: list, unfit: list) -> Verdict:
             links.append(link)
             continue
         links.append(replace(link, status=UNDECIDED, counterexample=None,
-                             reason=f"the claim depends on how it is read: {per}; write the layer (a^{{(1)}}, a^{{L}}) or "
-                                    "the orientation (W or W^T) to pick one"))
+                             reason=f"the claim depends on how it is read: {per}; {pick}"))
     status = REFUTED if any(l.status == REFUTED for l in links) else \
         PROVED if all(l.status == PROVED for l in links) else UNDECIDED
     notes = [f"the claim has several readings: {per}{dropped}"] + first.notes
@@ -431,12 +463,12 @@ def _check_derivation(text: str, net, init, syntax: str, seconds: float, seed, m
     init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
     links, notes, syntaxes, rows_at = _check_lines(lines, net, init, syntax, seconds, seed, memory_mb, convention)
     if rows_at is not None and any(link.line < rows_at for link in links):
-        # one derivation, one notation: a line that writes rows (np.dot(dscores, W2.T)) pins CS231n's layout for
-        # every line, also those before it, which may fit symderiv's too with another verdict (dscores.T @ H)
-        why = (f"detected: line {rows_at} writes row vectors with W of shape n_(l-1) × n_l, where symderiv's "
-               "orientation does not fit; the whole derivation is read in that convention")
+        # one derivation, one notation: a line that pins CS231n's layout (np.dot(dscores, W2.T)) pins it for every
+        # line, also those before it, which may fit symderiv's too with another verdict (dscores.T @ hidden_layer)
+        pinned = next(n for n in notes if n.startswith(f"line {rows_at} ") and "lines after it are read" in n).split(";")[0]
+        why = f"detected: {pinned}; the whole derivation is read in that convention"
         links, notes, syntaxes, _ = _check_lines(lines, net, init, syntax, seconds, seed, memory_mb, "cs231n", why)
-        notes.insert(0, f"line {rows_at} writes row vectors; every line of the derivation is read in the same convention")
+        notes.insert(0, f"{pinned}; every line of the derivation, the ones before it too, is read in the same convention")
     if not links:
         raise ClaimSyntaxError("the derivation only defines names; it claims nothing to check")
     statuses = [l.status for l in links]
@@ -477,14 +509,22 @@ def _check_lines(lines, net, init, syntax: str, seconds: float, seed, memory_mb:
             verdict = _check_parsed(line.text, parsed, net, init, seed, memory_mb, seconds, convention, why)
         except SymderivError as exc:
             raise type(exc)(f"line {line.number} ({line.text[:60]}): {exc}") from None
-        if convention == "auto" and any(_ROWS_DETECTED in n for n in verdict.notes):
+        if convention == "auto" and (any(_ROWS_DETECTED in n for n in verdict.notes) or writes_batch_code(parsed) and
+                                     any(_IN_OUT_DETECTED in n for n in verdict.notes)):
             convention, rows_at = "cs231n", line.number  # one derivation, one notation: the lines after it too
-            why = f"detected: line {line.number} writes row vectors"
-            notes.append(f"line {line.number} writes row vectors; the lines after it are read in the same convention")
+            why = f"detected: line {line.number} {_pinned_by(verdict.notes)}"
+            notes.append(f"line {line.number} {_pinned_by(verdict.notes)}; the lines after it are read in the same convention")
         for k, link in enumerate(verdict.links, 1):
             links.append(replace(link, number=len(links) + 1, line=line.row_of(k)))
         notes += [n if n.startswith("line ") else f"line {line.number}: {n}" for n in verdict.notes]
     return links, notes, syntaxes, rows_at
+
+
+def _pinned_by(notes: list) -> str:
+    """What pinned a derivation's line to CS231n's layout, from its verdict's notes."""
+    if any(_ROWS_DETECTED in n for n in notes):
+        return "writes row vectors"
+    return "is batch code whose shapes fit only W of shape n_(l-1) × n_l (CS231n's layout)"
 
 
 def _describe_init(init) -> str:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 from ..errors import InvalidArgument
 from .tree import Add, Call, Claim, Mul, Node, Op, Q, children, map_quantities
 
-__all__ = ["Convention", "CONVENTIONS", "DEFAULT", "IN_OUT", "choose", "apply_convention", "writes_rows"]
+__all__ = ["Convention", "CONVENTIONS", "DEFAULT", "IN_OUT", "choose", "apply_convention", "writes_rows",
+           "writes_batch_code"]
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,41 @@ def writes_rows(claim: Claim) -> bool:
         elif isinstance(n, Op) and n.op == "matmul":
             pairs = list(zip(n.args, n.args[1:]))
         if any(_vector_operand(a) and _weight(b) for a, b in pairs):
+            return True
+        stack.extend(children(n))
+    return False
+
+
+#: batch matrices with one example per row (X, H, P, Z, Y)
+_BATCH = ("X", "Y", "P", "Z", "H")
+
+
+def _transposed_batch(node) -> bool:
+    """``X.T``, ``hidden_layer.T``, ``dscores.T``: a batch matrix, or the gradient by one, transposed."""
+    if not (isinstance(node, Op) and node.op in ("T", "T'") and len(node.args) == 1 and isinstance(node.args[0], Q)):
+        return False
+    q = node.args[0]
+    if q.kind == "grad" and q.wrt is not None:
+        q = q.wrt
+    return q.kind in _BATCH and not q.indices
+
+
+def writes_batch_code(claim: Claim) -> bool:
+    """A plain-text (NumPy) claim whose product of batch matrices fixes an orientation of ``W``: a weight
+    multiplied on the right of a batch matrix (:func:`writes_rows`: ``np.dot(dscores, W2.T)``) or a transposed
+    batch matrix on the left of a product (``np.dot(X.T, dhidden)``, ``dscores.T @ hidden_layer``).  Such
+    code may be CS231n's (W of shape n_in × n_out) or symderiv's (n_out × n_in); when both fit (square
+    layers), "auto" checks both and says so rather than guess."""
+    if claim.syntax != "plain":
+        return False
+    if writes_rows(claim):
+        return True
+    stack = list(claim.sides)
+    while stack:
+        n = stack.pop()
+        first = n.factors[0] if isinstance(n, Mul) and n.factors else \
+            n.args[0] if isinstance(n, Op) and n.op == "matmul" and n.args else None
+        if first is not None and _transposed_batch(first):
             return True
         stack.extend(children(n))
     return False
