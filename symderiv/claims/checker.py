@@ -18,7 +18,7 @@ from .derivation import is_derivation, looks_latex, split_derivation, substitute
 from .readings import example_subscripts, layer_subscripts, lowercase_batch, readings
 from .names import resolve
 from .numpy_indexing import in_place_lines
-from .session import _check_here, _pairs, _relation, safety_net_seconds
+from .session import _check_here, _pairs, _relation, bound_reason, safety_net_seconds
 from .tree import MAX_CHARS, Add, Call, Claim, Const, Deriv, Mul, Num, Op, Pow, Q, Sum, to_latex, to_text
 from .verdict import PROVED, REFUTED, UNDECIDED, Counterexample, LinkVerdict, Verdict
 
@@ -418,7 +418,7 @@ def _check_reading(claim: str, parsed: Claim, resolved, net, init, seed, memory_
     init_text = "generic (every parameter its own symbol)" if init is None else _describe_init(init)
     # any integer seeds both generators (NumPy's wants a non-negative one)
     rng_seed = zlib.crc32(claim.encode("utf-8", "replace")) if seed is None else seed % (1 << 64)
-    from ..bounded import BoundExceeded, IsolationUnavailable, TimeBoundExceeded, WorkExceeded, run_counted
+    from ..bounded import BoundExceeded, IsolationUnavailable, run_counted
     from ..decide import work_of_seconds
 
     # deriving and evaluating get at least _MIN_EVALUATION_S: a small seconds= bounds the proof, while the
@@ -433,14 +433,7 @@ def _check_reading(claim: str, parsed: Claim, resolved, net, init, seed, memory_
     except IsolationUnavailable:
         raise
     except BoundExceeded as exc:
-        if isinstance(exc, WorkExceeded):
-            why = f"the derivation and evaluation needed more than their work budget ({work} steps = {evaluation:g} reference seconds)"
-        elif isinstance(exc, TimeBoundExceeded):
-            why = (f"the wall-clock safety net of {safety_net_seconds(evaluation):g} s fired (machine load): "
-                   "this outcome may differ on a faster machine")
-        else:
-            why = f"the check did not finish within its bounds ({exc})"
-        reason = f"{why}; raise the bound with seconds= (command line: --seconds)"
+        reason = bound_reason(exc, work, evaluation, "the derivation and evaluation", "their")
         links = [LinkVerdict(k, to_text(a), to_text(b), _relation(a, b, same), UNDECIDED, reason, None, "", 0,
                              0, to_latex(a), to_latex(b))
                  for k, (a, b, same) in enumerate(_pairs(resolved), 1)]

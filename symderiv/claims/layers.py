@@ -497,10 +497,10 @@ def _status(statuses: list) -> str:
 
 def _check_one(text: str, parsed: Claim, layer: Layer, seed, memory_mb: int, seconds: float) -> Verdict:
     """One parsed claim in a bounded child under the work budget (as :func:`.checker._check_reading`)."""
-    from ..bounded import BoundExceeded, IsolationUnavailable, TimeBoundExceeded, WorkExceeded, run_counted
+    from ..bounded import BoundExceeded, IsolationUnavailable, run_counted
     from ..decide import work_of_seconds
     from .checker import _MIN_EVALUATION_S, _VERDICT_TYPES
-    from .session import safety_net_seconds
+    from .session import bound_reason, safety_net_seconds
 
     if parsed.same_for:
         raise UnsupportedError("'is the same for every …' is not supported for layer claims; write the entries")
@@ -515,14 +515,7 @@ def _check_one(text: str, parsed: Claim, layer: Layer, seed, memory_mb: int, sec
     except IsolationUnavailable:
         raise
     except BoundExceeded as exc:
-        if isinstance(exc, WorkExceeded):
-            why = f"building and evaluating the claim needed more than its work budget ({work} steps = {evaluation:g} reference seconds)"
-        elif isinstance(exc, TimeBoundExceeded):
-            why = (f"the wall-clock safety net of {safety_net_seconds(evaluation):g} s fired (machine load): "
-                   "this outcome may differ on a faster machine")
-        else:
-            why = f"the check did not finish within its bounds ({exc})"
-        reason = f"{why}; raise the bound with seconds= (command line: --seconds)"
+        reason = bound_reason(exc, work, evaluation, "building and evaluating the claim")
         sides = parsed.sides
         links = [LinkVerdict(k, to_text(a), to_text(b), "equal", UNDECIDED, reason, None, "", 0, 0, to_latex(a), to_latex(b))
                  for k, (a, b) in enumerate(zip(sides, sides[1:]), 1)]

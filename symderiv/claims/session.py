@@ -48,6 +48,21 @@ def safety_net_seconds(seconds: float) -> float:
     what the work takes on an idle machine, so it fires only under heavy load (and the verdict says so)."""
     return max(_SAFETY_NET_MIN_S, _SAFETY_NET_FACTOR * seconds)
 
+def bound_reason(exc: Exception, work: int, evaluation: float, what: str, budget: str = "its") -> str:
+    """Why a bounded check stopped, and how to raise its bound: ``what`` needed more than ``budget`` work budget,
+    or the wall-clock safety net fired (said so: that outcome may differ on a faster machine)."""
+    from ..bounded import TimeBoundExceeded, WorkExceeded
+
+    if isinstance(exc, WorkExceeded):
+        why = f"{what} needed more than {budget} work budget ({work} steps = {evaluation:g} reference seconds)"
+    elif isinstance(exc, TimeBoundExceeded):
+        why = (f"the wall-clock safety net of {safety_net_seconds(evaluation):g} s fired (machine load): "
+               "this outcome may differ on a faster machine")
+    else:
+        why = f"the check did not finish within its bounds ({exc})"
+    return f"{why}; raise the bound with seconds= (command line: --seconds)"
+
+
 def _check_here(claim, resolved, net, init, init_text: str, rng_seed: int, seconds: float) -> Verdict:
     """The derivation, refutation and proof of a resolved claim (in the bounded child)."""
     from ..engine import derive
